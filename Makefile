@@ -1,0 +1,101 @@
+# herdsim build.
+#
+#   make            build bin/herdsim
+#   make deps       install the Debian packages (apt-get)
+#   make test       build and run every cmocka test
+#   make asan       the tests under AddressSanitizer and UBSan
+#   make tsan       the threaded tests under ThreadSanitizer
+#   make bench      print engine and end-to-end figures
+#   make run        run the default scenario under every policy
+#
+# BUILD selects the object directory, so several builds can coexist.
+
+BUILD    ?= build
+CC       ?= gcc
+PREFIX   ?= /usr/local
+VERSION  := 0.1.0
+REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+PKGS     := sqlite3 libcsv inih
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c17 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
+            -D_GNU_SOURCE -Isim -Ipolicies -Itraces -Ianalysis -I$(BUILD) \
+            -DHS_VERSION='"$(VERSION)"' -DHS_REVISION='"$(REVISION)"'
+LDLIBS   += -lsqlite3 -lcsv -linih -lm -ldl -pthread
+
+LIB_SRC  := $(filter-out sim/main.c,$(wildcard sim/*.c policies/*.c traces/*.c analysis/*.c))
+LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/embedded_files.o
+EMBED    := $(sort $(wildcard traces/scenarios/*.ini sim/profiles/*.ini analysis/*.sql analysis/*.gp))
+TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+TEST_LIB := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
+
+export HS_TEST_FILTER
+
+.PHONY: all deps test asan tsan bench run clean install examples
+
+all: bin/herdsim
+
+ifeq ($(BUILD),build)
+bin/herdsim: $(BUILD)/herdsim
+	@mkdir -p bin
+	cp $< $@
+else
+bin/herdsim: $(BUILD)/herdsim
+endif
+
+$(BUILD)/herdsim: $(BUILD)/sim/main.o $(BUILD)/libherdsim.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/libherdsim.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c $(wildcard sim/*.h policies/*.h traces/*.h analysis/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -c -o $@ $<
+
+$(BUILD)/embedded_files.c: $(EMBED) scripts/embed.sh
+	@mkdir -p $(BUILD)
+	scripts/embed.sh $(EMBED) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/embedded_files.o: $(BUILD)/embedded_files.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(TEST_LIB) $(BUILD)/libherdsim.a $(BUILD)/herdsim
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -DHS_BIN='"$(abspath $(BUILD)/herdsim)"' \
+	    -DHS_SRCDIR='"$(CURDIR)"' -o $@ $< $(TEST_LIB) $(BUILD)/libherdsim.a \
+	    $(LDFLAGS) $(LDLIBS) -lcmocka
+
+deps:
+	scripts/deps.sh
+
+test: $(TESTS)
+	@scripts/run-tests.sh $(TESTS)
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	    LDFLAGS='-fsanitize=address,undefined' test
+
+tsan:
+	$(MAKE) BUILD=build-tsan CFLAGS='-O1 -g -fsanitize=thread' LDFLAGS='-fsanitize=thread' \
+	    HS_TEST_FILTER=threaded test
+
+$(BUILD)/bench: bench/bench.c $(BUILD)/libherdsim.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libherdsim.a $(LDFLAGS) $(LDLIBS)
+
+bench: $(BUILD)/bench bin/herdsim
+	$(BUILD)/bench
+
+run: bin/herdsim
+	bin/herdsim run
+
+install: bin/herdsim
+	install -D -m 755 bin/herdsim $(DESTDIR)$(PREFIX)/bin/herdsim
+	install -D -m 644 policies/policy.h $(DESTDIR)$(PREFIX)/include/herdsim/policy.h
+
+clean:
+	rm -rf build build-asan build-tsan bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,208 @@
+/*
+ * Scenario, OS profile and runtime profile: the resolved inputs of a run.
+ *
+ * All three are INI files read with inih.  A scenario names an OS profile
+ * and may override any runtime parameter; `--set section.key=value` on the
+ * command line overrides any scenario key.  Parsing is strict: an unknown
+ * section or key, a duration without a unit, a negative duration, a value
+ * out of range or a malformed number is an error that names the file, the
+ * line and the key.
+ *
+ * Value syntax:
+ *   duration  integer or decimal followed by a unit: ns, us, ms, s
+ *             ("1.5us", "50us", "0ns"); no unit is an error, except "0"
+ *   size      integer followed by B, KiB, MiB or GiB
+ *   ratio     decimal number in [0, 1]
+ *   integer   decimal, within the range each key states
+ *   enum      one of the listed words
+ *
+ * Durations are stored in nanoseconds as int64_t.
+ */
+#ifndef HERDSIM_CONFIG_H
+#define HERDSIM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define HS_NAME_MAX 64
+#define HS_PATH_MAX 256
+#define HS_MAX_STEPS 32
+#define HS_MAX_PARAMS 16
+#define HS_MAX_OVERRIDES 64
+
+enum hs_yield_kind {
+	HS_YIELD_LINUX = 0, /* CFS/EEVDF: no-op when alone, else back of queue */
+	HS_YIELD_ULE = 1,   /* FreeBSD ULE: always switches; held behind peers */
+	HS_YIELD_SLEEP = 2, /* the yield is a usleep(1) (Go's osyield on Darwin) */
+	HS_YIELD_POLL = 3,  /* a zero-timeout wait: a system call, no switch */
+};
+
+/* [os] section of an OS profile. */
+struct hs_os_profile {
+	char name[HS_NAME_MAX];
+	char file[HS_PATH_MAX];        /* where it was read from */
+	int64_t slice_ns;              /* slice = time slice before preemption */
+	int64_t tick_ns;               /* tick = scheduler clock tick */
+	int64_t context_switch_ns;     /* context_switch */
+	int64_t syscall_ns;            /* syscall = round trip of a trivial system call */
+	int64_t atomic_local_ns;       /* atomic_local = RMW on a line this core owns */
+	int64_t atomic_remote_ns;      /* atomic_remote = RMW on a line another core wrote */
+	int64_t load_remote_ns;        /* load_remote = load of a line another core wrote */
+	enum hs_yield_kind yield_kind; /* yield = linux | ule | sleep | poll */
+	int yield_hold_ticks;          /* yield_hold_ticks = ticks a ULE yielder waits behind peers (0..100) */
+	int64_t sleep_slack_ns;        /* sleep_slack = absolute slack added to timed sleeps */
+	double sleep_slack_ratio;      /* sleep_slack_ratio = slack as a fraction of the request */
+	int64_t sleep_min_ns;          /* sleep_min = shortest possible timed sleep */
+	int64_t sleep_round_ns;        /* sleep_round = sleeps round up to a multiple (0: none) */
+	int64_t sleep_coarse_above_ns; /* sleep_coarse_above = longer sleeps use tick rounding (0: never) */
+	int64_t sleep_poll_below_ns;   /* sleep_poll_below = shorter sleeps become a zero-timeout
+	                                * wait that returns at once (0: never) */
+	int64_t timer_jitter_ns;       /* timer_jitter = uniform noise added to each timer expiry */
+	int64_t wake_local_ns;         /* wake_local = wake-to-run when queued on a busy core */
+	int64_t wake_remote_ns;        /* wake_remote = wake-to-run on an idle core (IPI, idle exit) */
+	int64_t timer_wake_ns;         /* timer_wake = timer interrupt to run on an idle core */
+	int64_t thread_create_ns;      /* thread_create = pthread_create with a 256 KiB stack */
+	int64_t thread_exit_ns;        /* thread_exit */
+	int64_t mmap_ns;               /* mmap = mmap plus first touch of a small mapping */
+};
+
+/* [runtime] section of a runtime profile, overridable in a scenario. */
+struct hs_runtime_profile {
+	char name[HS_NAME_MAX];
+	char file[HS_PATH_MAX];
+	int gomaxprocs;              /* gomaxprocs = 0 means the number of cores (0..1024) */
+	int spare_m;                 /* spare_m = M's created at start (0..1000) */
+	int64_t allocm_ns;           /* allocm = allocm work outside sched.lock */
+	int64_t sched_lock_hold_ns;  /* sched_lock_hold = allocm's critical section */
+	int64_t malg_ns;             /* malg = allocating the callback goroutine */
+	int64_t allgadd_ns;          /* allgadd = critical section under allglock */
+	int needm_syscalls;          /* needm_syscalls = signal system calls in needm (0..100) */
+	int dropm_syscalls;          /* dropm_syscalls = signal system calls in dropm (0..100) */
+	int64_t exitsyscall_ns;      /* exitsyscall = fast path that takes an idle P */
+	int64_t preempt_chunk_ns;    /* preempt_chunk = Go work between safe points */
+	int64_t stack_frame_ns;      /* stack_frame = cost per frame of a deep recursion,
+	                              * stack copying included */
+	int64_t gc_stw1_ns;          /* gc_stw1 = sweep termination pause */
+	int64_t gc_mark_ns;          /* gc_mark = CPU time of the concurrent mark */
+	int64_t gc_stw2_ns;          /* gc_stw2 = mark termination pause */
+	int64_t gc_sweep_ns;         /* gc_sweep = sweep that runtime.GC() does before it returns */
+	double gc_worker_ratio;      /* gc_worker_ratio = fraction of P's the mark uses (0.25) */
+	int lock_spin;               /* lock_spin = active spins of lock2 before yielding (0..100) */
+	int64_t lock_spin_ns;        /* lock_spin_ns = one active spin (procyield) */
+	int lock_passive_spin;       /* lock_passive_spin = yields of lock2 before parking (0..100) */
+};
+
+enum hs_arrival {
+	HS_ARRIVAL_BURST = 0,    /* every thread starts at time 0 */
+	HS_ARRIVAL_POISSON = 1,  /* exponential gaps with mean `interval` */
+	HS_ARRIVAL_PERIODIC = 2, /* one thread every `interval` */
+	HS_ARRIVAL_TRACE = 3,    /* from `trace` */
+};
+
+enum hs_think_kind {
+	HS_THINK_CPU = 0,   /* C code runs on the CPU between callbacks */
+	HS_THINK_SLEEP = 1, /* the thread sleeps (waits on I/O) between callbacks */
+};
+
+enum hs_step_kind {
+	HS_STEP_WORK = 0, /* Go code: `arg` nanoseconds of CPU */
+	HS_STEP_GC = 1,   /* runtime.GC() */
+	HS_STEP_GROW = 2, /* recursion `arg` frames deep, growing the stack */
+};
+
+struct hs_step {
+	enum hs_step_kind kind;
+	int64_t arg;
+};
+
+enum hs_record_level {
+	HS_RECORD_SUMMARY = 0,
+	HS_RECORD_EVENTS = 1,
+};
+
+struct hs_scenario {
+	char name[HS_NAME_MAX];           /* [scenario] name */
+	char file[HS_PATH_MAX];
+	char description[256];            /* [scenario] description */
+	int64_t time_limit_ns;            /* [scenario] time_limit: simulated time */
+	int64_t event_limit;              /* [scenario] event_limit */
+	uint64_t seed;                    /* [scenario] seed */
+	int reps;                         /* [scenario] reps (1..100000) */
+
+	char os[HS_PATH_MAX];             /* [machine] os = profile name or file */
+	int cores;                        /* [machine] cores (1..1024) */
+
+	char runtime[HS_PATH_MAX];        /* [runtime] profile = go (or a file) */
+
+	int threads;                      /* [workload] threads (1..1000000) */
+	enum hs_arrival arrival;          /* [workload] arrival */
+	int64_t interval_ns;              /* [workload] interval */
+	int callbacks;                    /* [workload] callbacks per thread (1..1e9) */
+	int64_t think_ns;                 /* [workload] think */
+	enum hs_think_kind think_kind;    /* [workload] think_kind */
+	int64_t thread_stack_bytes;       /* [workload] thread_stack */
+	char trace[HS_PATH_MAX];          /* [workload] trace */
+
+	struct hs_step steps[HS_MAX_STEPS]; /* [callback] steps = gc, grow:10000, work:5us */
+	int nsteps;
+
+	char policy[HS_PATH_MAX];         /* [policy] name = NAME | all | ./lib.so */
+	int npolicy_params;               /* [policy] any other key: a policy parameter */
+	char policy_param_names[HS_MAX_PARAMS][HS_NAME_MAX];
+	int64_t policy_param_values[HS_MAX_PARAMS];
+	int policy_param_lines[HS_MAX_PARAMS];
+
+	enum hs_record_level record;      /* [record] level = summary | events */
+};
+
+/* A --set override: "section.key=value", kept for error messages. */
+struct hs_override {
+	char section[HS_NAME_MAX];
+	char key[HS_NAME_MAX];
+	char value[HS_PATH_MAX];
+};
+
+/* Everything a run needs, resolved. */
+struct hs_config {
+	struct hs_scenario scenario;
+	struct hs_os_profile os;
+	struct hs_runtime_profile runtime;
+};
+
+/*
+ * Loads a scenario by path, or by name from the shipped scenarios
+ * ("cgocallbackgc" finds traces/scenarios/cgocallbackgc.ini), applies the
+ * overrides in order, then loads the OS and runtime profiles it names
+ * (`os_override`, if not NULL, replaces [machine] os) and applies the
+ * [runtime] overrides of the scenario.  Returns 0 or an HS_E* code with
+ * err filled.
+ */
+int hs_config_load(struct hs_config *cfg, const char *scenario,
+		   const struct hs_override *overrides, int noverrides,
+		   const char *os_override, struct hs_error *err);
+
+/* Parses "section.key=value" into *ov. */
+int hs_override_parse(struct hs_override *ov, const char *text, struct hs_error *err);
+
+/* Loads an OS profile by name ("linux") or by path. */
+int hs_os_profile_load(struct hs_os_profile *os, const char *name_or_path, struct hs_error *err);
+/* Loads a runtime profile by name ("go") or by path. */
+int hs_runtime_profile_load(struct hs_runtime_profile *rt, const char *name_or_path,
+			    struct hs_error *err);
+
+/* Parses a duration such as "50us" into nanoseconds. Returns 0 or HS_E_INPUT
+ * with err->msg saying what is wrong (the caller adds file, line and key). */
+int hs_parse_duration(const char *text, int64_t *ns, struct hs_error *err);
+
+/* Writes the resolved parameters as "section.key" = "value" pairs through
+ * fn, in a fixed order, for the run_param table. */
+void hs_config_each_param(const struct hs_config *cfg,
+			  void (*fn)(void *ctx, const char *key, const char *value), void *ctx);
+
+/* Lists of what is shipped, NULL-terminated. */
+const char *const *hs_os_profile_names(void);
+const char *const *hs_scenario_names(void);
+
+#endif /* HERDSIM_CONFIG_H */
