@@ -1,6 +1,6 @@
 /*
  * Text files compiled into the binary: the shipped scenarios
- * (traces/scenarios/*.ini) and profiles (sim/profiles/*.ini), so that
+ * (traces/scenarios/NAME.ini), profiles (sim/profiles/NAME.ini) and SQL, so that
  * herdsim runs from any directory.  A file on disk with the same path, as
  * given on the command line, is read from disk instead.
  */

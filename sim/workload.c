@@ -1,0 +1,92 @@
+#include "workload.h"
+
+#include <assert.h>
+
+static void run_steps(hs_env *env, const struct hs_rt_ops *rt, const struct hs_callback_spec *spec)
+{
+	for (int i = 0; i < spec->nsteps; i++) {
+		const struct hs_step *st = &spec->steps[i];
+
+		switch (st->kind) {
+		case HS_STEP_WORK:
+			rt->go_work(env, st->arg);
+			break;
+		case HS_STEP_GC:
+			rt->gc(env);
+			break;
+		case HS_STEP_GROW:
+			rt->grow(env, st->arg);
+			break;
+		}
+	}
+}
+
+int hs_foreign_thread_run(hs_env *env, const struct hs_driver *d)
+{
+	const struct hs_rt_ops *rt = d->rt;
+	const struct hs_policy *pol = d->policy;
+	struct hs_callback_spec spec;
+	struct hs_thread_counters before, after;
+	int seq = 0;
+	int rc;
+
+	rt->thread_start(env);
+	while ((rc = rt->next_callback(env, seq, &spec)) == 1) {
+		struct hs_callback_rec rec = { 0 };
+		hs_m *m;
+
+		if (spec.think_ns > 0)
+			rt->think(env, spec.think_ns, spec.think_kind);
+
+		rt->counters(env, &before);
+		rec.seq = seq;
+		rec.arrival_ns = env->ops->now(env);
+
+		/* needm */
+		m = pol->acquire(env, d->policy_state);
+		rt->progress(env);
+		assert(m != NULL);
+		rec.m = (int64_t)m->id;
+		rec.m_acquired_ns = env->ops->now(env);
+
+		/* exitsyscall, then the refill point */
+		rt->p_acquire(env);
+		rec.p_acquired_ns = env->ops->now(env);
+		if (pol->entered) {
+			pol->entered(env, d->policy_state, m);
+			rt->progress(env);
+		}
+
+		run_steps(env, rt, &spec);
+
+		/* return to C, then dropm */
+		rt->p_release(env);
+		pol->release(env, d->policy_state, m);
+		rt->progress(env);
+		rec.done_ns = env->ops->now(env);
+
+		rt->counters(env, &after);
+		rec.sleeps = after.sleeps - before.sleeps;
+		rec.yields = after.yields - before.yields;
+		rec.cas_failures = after.cas_failures - before.cas_failures;
+		rt->callback_done(env, &rec);
+		seq++;
+	}
+	if (pol->thread_exit) {
+		pol->thread_exit(env, d->policy_state);
+		rt->progress(env);
+	}
+	rt->thread_end(env);
+	return rc < 0 ? rc : 0;
+}
+
+int hs_scenario_callback(const struct hs_scenario *sc, int seq, struct hs_callback_spec *spec)
+{
+	if (seq >= sc->callbacks)
+		return 0;
+	spec->think_ns = seq > 0 ? sc->think_ns : 0;
+	spec->think_kind = sc->think_kind;
+	spec->steps = sc->steps;
+	spec->nsteps = sc->nsteps;
+	return 1;
+}
