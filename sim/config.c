@@ -160,7 +160,7 @@ struct loader {
 	int nos;
 };
 
-/* Where a configuration file comes from. */
+/* Origin of a configuration file: embedded text or an open file. */
 struct source {
 	char file[HS_PATH_MAX]; /* path on disk or embedded path, for errors */
 	const char *text;       /* embedded text, or NULL */

@@ -290,6 +290,21 @@ static void errors_name_file_line_key(void **state)
 	}
 }
 
+static void long_line_rejected(void **state)
+{
+	char text[400], path[64];
+	struct hs_config cfg;
+	struct hs_error err;
+
+	(void)state;
+	snprintf(text, sizeof(text), "[scenario]\nseed = 2\ndescription = %0250d\n", 0);
+	write_temp(path, sizeof(path), text);
+	assert_int_equal(hs_config_load(&cfg, path, NULL, 0, NULL, &err), HS_E_INPUT);
+	assert_int_equal(err.line, 3);
+	assert_non_null(strstr(err.msg, "longer than"));
+	unlink(path);
+}
+
 static void profile_missing_key(void **state)
 {
 	char path[64];
@@ -482,6 +497,7 @@ int main(void)
 		cmocka_unit_test(shipped_scenarios_load),
 		cmocka_unit_test(scenario_defaults_apply),
 		cmocka_unit_test(errors_name_file_line_key),
+		cmocka_unit_test(long_line_rejected),
 		cmocka_unit_test(profile_missing_key),
 		cmocka_unit_test(scenario_runtime_and_policy),
 		cmocka_unit_test(overrides_apply_in_order),
