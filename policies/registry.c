@@ -1,5 +1,6 @@
 #include "registry.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 extern const struct hs_policy hs_policy_single;
@@ -47,6 +48,83 @@ int hs_policy_params(const struct hs_policy *p, const struct hs_scenario *sc,
 					    (long long)v, (long long)p->params[found].min_value,
 					    (long long)p->params[found].max_value);
 		values[found] = v;
+	}
+	return 0;
+}
+
+int hs_policy_resolve(const char *const *names, int nnames, const struct hs_policy **out, int max,
+		      int *n, struct hs_error *err)
+{
+	*n = 0;
+	for (int i = 0; i < nnames; i++) {
+		if (strcmp(names[i], "all") == 0) {
+			for (int k = 0; hs_policies[k] && *n < max; k++)
+				out[(*n)++] = hs_policies[k];
+			continue;
+		}
+		const struct hs_policy *p = hs_policy_find(names[i]);
+
+		if (!p)
+			return hs_error_set(err, HS_E_NOTFOUND, NULL, 0, names[i],
+					    "unknown policy; `herdsim list policies` shows the choices");
+		if (*n == max)
+			return hs_error_set(err, HS_E_USAGE, NULL, 0, names[i], "at most %d policies", max);
+		out[(*n)++] = p;
+	}
+
+	/* drop duplicates, keeping the first */
+	for (int i = 0; i < *n; i++)
+		for (int j = i + 1; j < *n; j++)
+			if (out[j] == out[i]) {
+				memmove(&out[j], &out[j + 1], (size_t)(*n - j - 1) * sizeof(*out));
+				(*n)--;
+				j--;
+			}
+	return 0;
+}
+
+void hs_scenario_for_policy(const struct hs_scenario *sc, const struct hs_policy *p,
+			    struct hs_scenario *copy)
+{
+	*copy = *sc;
+	copy->npolicy_params = 0;
+	for (int k = 0; k < sc->npolicy_params; k++) {
+		for (int i = 0; p->params && p->params[i].name; i++) {
+			if (strcmp(p->params[i].name, sc->policy_param_names[k]) != 0)
+				continue;
+			int j = copy->npolicy_params++;
+
+			memcpy(copy->policy_param_names[j], sc->policy_param_names[k], HS_NAME_MAX);
+			copy->policy_param_values[j] = sc->policy_param_values[k];
+			copy->policy_param_lines[j] = sc->policy_param_lines[k];
+		}
+	}
+}
+
+int hs_policy_check_params(const struct hs_scenario *sc, const struct hs_policy *const *pols, int n,
+			   struct hs_error *err)
+{
+	for (int k = 0; k < sc->npolicy_params; k++) {
+		bool known = false;
+
+		for (int p = 0; p < n && !known; p++)
+			for (int i = 0; pols[p]->params && pols[p]->params[i].name; i++)
+				if (strcmp(pols[p]->params[i].name, sc->policy_param_names[k]) == 0)
+					known = true;
+		if (!known)
+			return hs_error_set(err, HS_E_INPUT, sc->file, sc->policy_param_lines[k],
+					    sc->policy_param_names[k],
+					    "no selected policy has this parameter; remove it or select a policy that has it");
+	}
+	for (int p = 0; p < n; p++) {
+		struct hs_scenario copy;
+		int64_t values[HS_POLICY_MAX_PARAMS];
+		int rc;
+
+		hs_scenario_for_policy(sc, pols[p], &copy);
+		rc = hs_policy_params(pols[p], &copy, values, err);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }

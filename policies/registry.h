@@ -27,4 +27,21 @@ const struct hs_policy *hs_policy_find(const char *name);
 int hs_policy_params(const struct hs_policy *p, const struct hs_scenario *sc,
 		     int64_t values[HS_POLICY_MAX_PARAMS], struct hs_error *err);
 
+/*
+ * Resolves policy names ("all" expands to every shipped policy) into at
+ * most `max` policies, dropping repeats.  An unknown name is HS_E_NOTFOUND.
+ */
+int hs_policy_resolve(const char *const *names, int nnames, const struct hs_policy **out, int max,
+		      int *n, struct hs_error *err);
+
+/* Copies sc keeping only the [policy] parameters that p declares, so one
+ * scenario can carry the parameters of several policies. */
+void hs_scenario_for_policy(const struct hs_scenario *sc, const struct hs_policy *p,
+			    struct hs_scenario *copy);
+
+/* Checks that every [policy] parameter of sc belongs to at least one of
+ * the n policies and is in range for each policy that has it. */
+int hs_policy_check_params(const struct hs_scenario *sc, const struct hs_policy *const *pols, int n,
+			   struct hs_error *err);
+
 #endif /* HERDSIM_REGISTRY_H */

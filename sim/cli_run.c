@@ -185,86 +185,6 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct hs_error
 	return 0;
 }
 
-/* Resolves --policy values (or the scenario's) into policy pointers. */
-static int resolve_policies(const struct run_opts *o, const struct hs_scenario *sc,
-			    const struct hs_policy **out, int *n, struct hs_error *err)
-{
-	const char *names[MAX_POLICIES];
-	int nnames = o->npolicies;
-
-	memcpy(names, o->policies, sizeof(names));
-	if (nnames == 0)
-		names[nnames++] = sc->policy;
-	*n = 0;
-	for (int i = 0; i < nnames; i++) {
-		if (strcmp(names[i], "all") == 0) {
-			for (int k = 0; hs_policies[k] && *n < MAX_POLICIES; k++)
-				out[(*n)++] = hs_policies[k];
-			continue;
-		}
-		const struct hs_policy *p = hs_policy_find(names[i]);
-
-		if (!p)
-			return hs_error_set(err, HS_E_NOTFOUND, NULL, 0, names[i],
-					    "unknown policy; `herdsim list policies` shows the choices");
-		out[(*n)++] = p;
-	}
-
-	/* drop duplicates, keeping the first */
-	for (int i = 0; i < *n; i++)
-		for (int j = i + 1; j < *n; j++)
-			if (out[j] == out[i])
-				out[j--] = out[--*n];
-	return 0;
-}
-
-/* A scenario with only the [policy] parameters that policy p declares. */
-static void params_for(const struct hs_scenario *sc, const struct hs_policy *p, struct hs_scenario *copy)
-{
-	*copy = *sc;
-	copy->npolicy_params = 0;
-	for (int k = 0; k < sc->npolicy_params; k++) {
-		for (int i = 0; p->params && p->params[i].name; i++) {
-			if (strcmp(p->params[i].name, sc->policy_param_names[k]) != 0)
-				continue;
-			int j = copy->npolicy_params++;
-
-			memcpy(copy->policy_param_names[j], sc->policy_param_names[k], HS_NAME_MAX);
-			copy->policy_param_values[j] = sc->policy_param_values[k];
-			copy->policy_param_lines[j] = sc->policy_param_lines[k];
-		}
-	}
-}
-
-/* Every [policy] parameter must belong to at least one selected policy. */
-static int check_params(const struct hs_scenario *sc, const struct hs_policy *const *pols, int n,
-			struct hs_error *err)
-{
-	for (int k = 0; k < sc->npolicy_params; k++) {
-		bool known = false;
-
-		for (int p = 0; p < n && !known; p++)
-			for (int i = 0; pols[p]->params && pols[p]->params[i].name; i++)
-				if (strcmp(pols[p]->params[i].name, sc->policy_param_names[k]) == 0)
-					known = true;
-		if (!known)
-			return hs_error_set(err, HS_E_INPUT, sc->file, sc->policy_param_lines[k],
-					    sc->policy_param_names[k],
-					    "no selected policy has this parameter; remove it or select a policy that has it");
-	}
-	for (int p = 0; p < n; p++) {
-		struct hs_scenario copy;
-		int64_t values[HS_POLICY_MAX_PARAMS];
-		int rc;
-
-		params_for(sc, pols[p], &copy);
-		rc = hs_policy_params(pols[p], &copy, values, err);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
 static void add_param(void *ctx, const char *key, const char *value)
 {
 	hs_result_param(ctx, key, value);
@@ -369,7 +289,7 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 			struct cell *cell = &cells[c * npols + p];
 			struct hs_scenario sc;
 
-			params_for(&cfgs[c].scenario, pols[p], &sc);
+			hs_scenario_for_policy(&cfgs[c].scenario, pols[p], &sc);
 			cell->policy = pols[p];
 			cell->os = c;
 			for (unsigned long long r = 0; r < o->reps; r++) {
@@ -465,9 +385,10 @@ int cli_run(int argc, char **argv)
 		if (rc)
 			goto fail;
 	}
-	rc = resolve_policies(&o, &cfgs[0].scenario, pols, &npols, &err);
+	rc = hs_policy_resolve(o.npolicies ? o.policies : (const char *[]){ cfgs[0].scenario.policy },
+			       o.npolicies ? o.npolicies : 1, pols, MAX_POLICIES, &npols, &err);
 	if (rc == 0)
-		rc = check_params(&cfgs[0].scenario, pols, npols, &err);
+		rc = hs_policy_check_params(&cfgs[0].scenario, pols, npols, &err);
 	if (rc)
 		goto fail;
 	if (!o.seed_set)

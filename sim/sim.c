@@ -181,6 +181,8 @@ static void arrive(struct sim *s, uint32_t i)
 		return;
 	t->arrival_ns = s->now;
 	s->foreign_created++;
+	if (s->foreign_created - s->foreign_exited > s->foreign_peak)
+		s->foreign_peak = s->foreign_created - s->foreign_exited;
 	sim_place(s, t, true, false);
 
 	if (i + 1 >= (uint32_t)s->foreign_total)
@@ -307,6 +309,7 @@ static void finish(struct sim *s)
 	hs_result_scalar(out, "cb_latency_p99_ns", (double)hs_hist_quantile(&s->latency, 0.99));
 	hs_result_scalar(out, "cb_latency_max_ns", (double)s->latency.max);
 	hs_result_scalar(out, "threads", (double)s->foreign_created);
+	hs_result_scalar(out, "threads_peak", (double)s->foreign_peak);
 	hs_result_scalar(out, "preemptions", (double)s->preemptions);
 	hs_result_scalar(out, "context_switches", (double)s->switches);
 	hs_result_scalar(out, "gc_cycles", (double)s->gc.cycles_done);

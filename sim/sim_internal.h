@@ -171,7 +171,7 @@ struct sim {
 
 	struct sim_thread **threads;
 	int nthreads, cap_threads;
-	int foreign_total, foreign_created, foreign_exited;
+	int foreign_total, foreign_created, foreign_exited, foreign_peak;
 	int64_t first_arrival, last_exit;
 	bool init_done;
 
