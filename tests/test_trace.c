@@ -179,6 +179,8 @@ static const struct malformed malformed[] = {
 	{ "negative.csv", HS_E_INPUT, 3, 7, "c_time_ns", "negative value \"-5\"", NULL },
 	{ "arrival_overflow.csv", HS_E_INPUT, 3, 3, "arrival_ns", "out of range",
 	  "maximum is 9223372036854775807" },
+	{ "go_work_overflow_20_digits.csv", HS_E_INPUT, 3, 4, "go_work_ns", "out of range",
+	  NULL },
 	{ "thread_overflow.csv", HS_E_INPUT, 3, 1, "thread", "out of range",
 	  "maximum is 2147483647" },
 	{ "empty_field.csv", HS_E_INPUT, 3, 4, "go_work_ns", "empty field", NULL },
@@ -213,7 +215,7 @@ static const struct malformed malformed[] = {
 #define NMALFORMED (sizeof(malformed) / sizeof(malformed[0]))
 
 static const char *const valid_files[] = {
-	"valid.csv", "valid_crlf.csv", "header_only.csv",
+	"valid.csv", "valid_crlf.csv", "header_only.csv", "readme_example.csv",
 };
 
 /* ---- Reader: valid files ---------------------------------------------- */
@@ -728,6 +730,35 @@ static void test_gen_periodic_rows(void **state)
 	free(rows.v);
 }
 
+/* The worked example in traces/README.md is what the generator writes for
+ * a periodic workload of 2 threads, 2 us apart, 2 callbacks each. */
+static void test_gen_readme_example(void **state)
+{
+	struct hs_trace_gen_opts o = {
+		.kind = HS_TRACE_GEN_PERIODIC,
+		.threads = 2,
+		.callbacks = 2,
+		.interval_ns = 2000,
+		.think_ns = 1000,
+		.go_work_ns = 5000,
+		.gc_calls = 1,
+		.grow_frames = 0,
+		.seed = 1,
+	};
+	char path[512];
+	char *want, *got;
+	size_t want_len, got_len;
+
+	(void)state;
+	generate(&o, "example.csv", path, sizeof(path));
+	want = read_all(DATA_DIR "/readme_example.csv", &want_len);
+	got = read_all(path, &got_len);
+	assert_int_equal(got_len, want_len);
+	assert_memory_equal(got, want, want_len);
+	free(want);
+	free(got);
+}
+
 static void test_gen_poisson_rows(void **state)
 {
 	struct hs_trace_gen_opts o = gen_opts(HS_TRACE_GEN_POISSON, 7);
@@ -895,7 +926,7 @@ static void test_gen_kind_names(void **state)
 
 /*
  * Streams a generated 1,000,000-row trace of 64 threads.  The parser's own
- * counters show its memory: the per-thread table holds 64 entries and
+ * counters show its memory: the per-thread table contains 64 entries and
  * neither it nor the libcsv buffer grows between row 1,000 and the end.
  */
 static void test_million_rows_bounded_memory(void **state)
@@ -988,6 +1019,7 @@ int main(void)
 		cmocka_unit_test(test_writer_missing_directory),
 		cmocka_unit_test(test_gen_burst_rows),
 		cmocka_unit_test(test_gen_periodic_rows),
+		cmocka_unit_test(test_gen_readme_example),
 		cmocka_unit_test(test_gen_poisson_rows),
 		cmocka_unit_test(test_gen_pool_think_mean),
 		cmocka_unit_test(test_gen_deterministic),

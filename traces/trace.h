@@ -19,9 +19,9 @@
  *      same on every row, and thread_start_ns <= arrival_ns.
  *
  * Memory: the reader keeps one fixed-size chunk buffer, the libcsv field
- * buffer (bounded by the longest field) and 32 bytes of state per distinct
- * thread id seen.  That last part grows with the number of distinct threads,
- * not with the number of rows.
+ * buffer (fields are at most 256 bytes) and a hash table of 32-byte slots,
+ * 2 to 4 per distinct thread id seen.  That table grows with the number of
+ * distinct threads, not with the number of rows.
  *
  * Nothing here prints.  Errors return a negative HS_E_* code and fill a
  * struct hs_error whose column is the 1-based field number in the row and
@@ -76,8 +76,8 @@ struct hs_trace_parser;
 /*
  * Receives each data row.  Returns 0 to go on, HS_TRACE_PAUSE to make
  * hs_trace_parser_feed() return right after this row, or a negative HS_E_*
- * code to stop the parser with that error; the callback then fills ERR,
- * which the parser keeps and returns from feed and finish.
+ * code to stop the parser.  On a negative code the callback fills ERR, and
+ * the parser keeps that error and returns it from feed and finish.
  */
 typedef int (*hs_trace_row_fn)(void *ctx, const struct hs_trace_row *row,
 			       struct hs_error *err);

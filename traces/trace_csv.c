@@ -18,10 +18,10 @@
  * into chunks (tests feed every chunk size from 1 byte to the whole file):
  *   1. Every state that crosses a chunk boundary lives in the parser: the
  *      libcsv state, the line, the quote scanner and the comment skipper.
- *   2. An error found by the parser's own scan at byte X (open quote at a
- *      line break, over-long field) is raised only after all bytes before X
- *      went through csv_parse(), so an earlier libcsv or field error always
- *      wins, whatever the chunk size.
+ *   2. The parser's own scan finds some errors: a quote open at a line
+ *      break and an over-long field.  Such an error at byte X is raised only
+ *      after all bytes before X went through csv_parse().  An earlier libcsv
+ *      or field error therefore wins, whatever the chunk size.
  *   3. Once set, an error is sticky.
  *
  * Memory: the chunk buffer, the libcsv field buffer (fields longer than
@@ -40,8 +40,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Longest field accepted, in bytes.  A valid field has at most 19 digits
- * plus any leading zeros, so this is generous and bounds libcsv's buffer. */
+/* Maximum field length in bytes.  A valid number has at most 19 digits plus
+ * any leading zeros, so this is generous, and it bounds libcsv's buffer. */
 #define HS_TRACE_FIELD_MAX 256
 
 static const char *const column_names[HS_TRACE_NCOLUMNS] = {
@@ -107,18 +107,23 @@ static int parse_number(const char *s, size_t len, int64_t max, int64_t *out,
 		return HS_E_INPUT;
 	}
 	for (size_t i = 0; i < len; i++) {
+		uint64_t digit;
+
 		if (s[i] < '0' || s[i] > '9') {
 			snprintf(msg, size, "invalid number %s: only the digits 0-9 are allowed "
 				 "(no sign, spaces, decimals or units); write a decimal integer "
 				 "from 0 to %" PRId64, shown, max);
 			return HS_E_INPUT;
 		}
-		v = v * 10 + (uint64_t)(s[i] - '0');
-		if (v > (uint64_t)max) {
+		digit = (uint64_t)(s[i] - '0');
+
+		/* Compare before multiplying: v * 10 can wrap a uint64_t. */
+		if (v > ((uint64_t)max - digit) / 10) {
 			snprintf(msg, size, "value %s is out of range; the maximum is %" PRId64,
 				 shown, max);
 			return HS_E_INPUT;
 		}
+		v = v * 10 + digit;
 	}
 	*out = (int64_t)v;
 	return 0;
@@ -133,8 +138,8 @@ struct thread_state {
 	int64_t last_line;
 };
 
-/* Open addressing with linear probing; capacity is a power of two and at
- * least twice the count, so a probe always ends at an empty slot. */
+/* Open addressing with linear probing.  The capacity is a power of two and
+ * at least twice the count, so a probe always ends at an empty slot. */
 struct thread_table {
 	struct thread_state *slots;
 	size_t capacity;
@@ -536,7 +541,8 @@ static size_t scan_line_piece(struct hs_trace_parser *p, const char *s, size_t l
 	return i;
 }
 
-/* Handles one CR or LF: the end of a record for libcsv and of a line for us. */
+/* Passes one CR or LF to libcsv, which ends the record, and counts an LF
+ * as the end of a line. */
 static void parse_terminator(struct hs_trace_parser *p, char c)
 {
 	if (p->in_quote) {
@@ -627,8 +633,8 @@ int hs_trace_parser_finish(struct hs_trace_parser *p, struct hs_error *err)
 	p->finished = 1;
 	p->pause = 0;
 
-	/* With CSV_STRICT_FINI, libcsv rejects a quoted field open at the end;
-	 * the scan knows where that quote opened. */
+	/* With CSV_STRICT_FINI, libcsv rejects a quoted field open at the end.
+	 * The scan recorded where that quote opened. */
 	if (csv_fini(&p->csv, on_field, on_record, p) != 0 && !p->failed) {
 		if (csv_error(&p->csv) == CSV_EPARSE && p->in_quote)
 			fail_open_quote(p);

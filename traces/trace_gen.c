@@ -14,12 +14,12 @@
  * garbage collector.  A simulator replaying the trace decides the real
  * times; c_time_ns is the input that stays meaningful there.
  *
- *   burst     every thread starts at 0; c_time is think_ns
- *   poisson   thread 0 starts at 0, each next thread after an exponential
- *             gap with mean interval_ns; c_time is think_ns
- *   periodic  thread i starts at i * interval_ns; c_time is think_ns
- *   pool      every thread starts at 0; each c_time is drawn from an
- *             exponential distribution with mean think_ns
+ *   kind      thread i starts at                    c_time
+ *   burst     0                                     think_ns
+ *   poisson   0 for thread 0, then exponential      think_ns
+ *             gaps with mean interval_ns
+ *   periodic  i * interval_ns                       think_ns
+ *   pool      0                                     exponential, mean think_ns
  *
  * Ordering.  Rows leave in (arrival_ns, thread) order: a binary min-heap
  * holds the next callback of every thread, O(threads) memory and
@@ -120,7 +120,7 @@ struct gen_thread {
 	struct xoshiro rng;
 };
 
-static int before(const struct gen_thread *a, const struct gen_thread *b)
+static int comes_before(const struct gen_thread *a, const struct gen_thread *b)
 {
 	if (a->arrival_ns != b->arrival_ns)
 		return a->arrival_ns < b->arrival_ns;
@@ -133,9 +133,9 @@ static void sift_down(struct gen_thread *heap, size_t n, size_t i)
 		size_t l = 2 * i + 1, r = l + 1, m = i;
 		struct gen_thread tmp;
 
-		if (l < n && before(&heap[l], &heap[m]))
+		if (l < n && comes_before(&heap[l], &heap[m]))
 			m = l;
-		if (r < n && before(&heap[r], &heap[m]))
+		if (r < n && comes_before(&heap[r], &heap[m]))
 			m = r;
 		if (m == i)
 			return;
