@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -610,6 +612,45 @@ static void test_writer_rejects_bad_rows(void **state)
 	free(rows.v);
 }
 
+/*
+ * Makes writes fail with EFBIG by lowering the file size limit to 4 KiB:
+ * the commit must fail and leave neither the trace nor its temporary file.
+ */
+static void test_writer_failed_write_no_file(void **state)
+{
+	struct hs_trace_writer *w;
+	struct hs_error err = { 0 };
+	struct rlimit saved, small;
+	void (*old_handler)(int);
+	char path[512], tmp[520];
+	int row_rc = 0, close_rc;
+
+	(void)state;
+	tmp_path(path, sizeof(path), "too-big.csv");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	small = saved;
+	small.rlim_cur = 4096;
+	old_handler = signal(SIGXFSZ, SIG_IGN);
+
+	w = hs_trace_writer_open(path, &err);
+	assert_non_null(w);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	for (int64_t i = 0; i < 2000 && row_rc == 0; i++) {
+		struct hs_trace_row row = { 0, 0, i, 1, 0, 0, 0, 0 };
+
+		row_rc = hs_trace_writer_row(w, &row, &err);
+	}
+	close_rc = hs_trace_writer_close(w, 1, &err);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	signal(SIGXFSZ, old_handler);
+
+	assert_true(row_rc == 0 || row_rc == HS_E_IO);
+	assert_int_equal(close_rc, HS_E_IO);
+	assert_false(file_exists(path));
+	assert_false(file_exists(tmp));
+}
+
 static void test_writer_missing_directory(void **state)
 {
 	struct hs_error err = { 0 };
@@ -1016,6 +1057,7 @@ int main(void)
 		cmocka_unit_test(test_writer_abort_leaves_no_file),
 		cmocka_unit_test(test_writer_abort_keeps_old_file),
 		cmocka_unit_test(test_writer_rejects_bad_rows),
+		cmocka_unit_test(test_writer_failed_write_no_file),
 		cmocka_unit_test(test_writer_missing_directory),
 		cmocka_unit_test(test_gen_burst_rows),
 		cmocka_unit_test(test_gen_periodic_rows),
