@@ -18,10 +18,10 @@ REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 PKGS     := sqlite3 libcsv inih
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c17 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
+override CFLAGS += -std=c17 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
             -D_GNU_SOURCE -Isim -Ipolicies -Itraces -Ianalysis -I$(BUILD) \
             -DHS_VERSION='"$(VERSION)"' -DHS_REVISION='"$(REVISION)"'
-LDLIBS   += -lsqlite3 -lcsv -linih -lm -ldl -pthread
+override LDLIBS += -lsqlite3 -lcsv -linih -lm -ldl -pthread
 
 LIB_SRC  := $(filter-out sim/main.c,$(wildcard sim/*.c policies/*.c traces/*.c analysis/*.c))
 LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/embedded_files.o

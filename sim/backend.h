@@ -40,7 +40,5 @@ extern const struct hs_backend hs_backend_native;
 /* Returns the backend with this name, or NULL. */
 const struct hs_backend *hs_backend_find(const char *name);
 
-/* Names of the summary scalars every backend writes, in this order. */
-extern const char *const hs_summary_scalars[];
 
 #endif /* HERDSIM_BACKEND_H */

@@ -46,6 +46,8 @@ int hs_foreign_thread_run(hs_env *env, const struct hs_driver *d)
 		m = pol->acquire(env, d->policy_state);
 		rt->progress(env);
 		assert(m != NULL);
+		if (rt->m_claim)
+			rt->m_claim(env, m, true);
 		rec.m = (int64_t)m->id;
 		rec.m_acquired_ns = env->ops->now(env);
 
@@ -61,6 +63,8 @@ int hs_foreign_thread_run(hs_env *env, const struct hs_driver *d)
 
 		/* return to C, then dropm */
 		rt->p_release(env);
+		if (rt->m_claim)
+			rt->m_claim(env, m, false);
 		pol->release(env, d->policy_state, m);
 		rt->progress(env);
 		rec.done_ns = env->ops->now(env);

@@ -63,6 +63,10 @@ struct hs_rt_ops {
 	void (*counters)(hs_env *env, struct hs_thread_counters *c);
 	/* Records a finished callback (rec->thread is filled by the backend). */
 	void (*callback_done)(hs_env *env, const struct hs_callback_rec *rec);
+	/* Optional: claims m for this thread (claim true, after needm) or
+	 * gives it back (claim false, before dropm), so the backend can check
+	 * that no M is held by two threads at once.  May be NULL. */
+	void (*m_claim)(hs_env *env, hs_m *m, bool claim);
 	/* Returns the next callback of this thread in *spec: 1, or 0 when the
 	 * thread has no more, or a negative HS_E_* code on a bad workload. */
 	int (*next_callback)(hs_env *env, int seq, struct hs_callback_spec *spec);

@@ -1,0 +1,38 @@
+/*
+ * The command-line front end.  Each command is a function taking argc and
+ * argv after the command word and returning the process exit status:
+ *
+ *   0  success
+ *   1  bad input (a file, value, policy or profile)
+ *   2  bad usage (unknown command or option)
+ *   3  a run ended in deadlock, timeout or error
+ *
+ * Errors are printed as one line on standard error by cli_error().
+ */
+#ifndef HERDSIM_CLI_H
+#define HERDSIM_CLI_H
+
+#include <stdbool.h>
+
+#include "error.h"
+
+enum {
+	CLI_OK = 0,
+	CLI_INPUT = 1,
+	CLI_USAGE = 2,
+	CLI_RUN_FAILED = 3,
+};
+
+/* Prints "herdsim: " and the formatted error; returns the exit status
+ * that fits its code. */
+int cli_error(const struct hs_error *err);
+/* Prints "herdsim: MESSAGE" for a usage error and returns CLI_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses a non-negative integer option value; false if malformed. */
+bool cli_parse_u64(const char *text, unsigned long long *v);
+
+int cli_run(int argc, char **argv);
+int cli_list(int argc, char **argv);
+
+#endif /* HERDSIM_CLI_H */

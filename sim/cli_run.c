@@ -1,0 +1,511 @@
+/*
+ * `herdsim run`: runs a scenario under each requested policy and OS
+ * profile, with replications, records every run to SQLite and prints a
+ * comparison table.
+ *
+ * Every input is resolved and checked before the first run starts, so bad
+ * input leaves the database untouched.  Each run is written in its own
+ * transaction as soon as it ends.
+ *
+ * Seeds: replication r (counted from 0) of every policy and profile runs
+ * with seed S + r, where S is --seed or the scenario's seed.  All policies
+ * thus see the same random numbers in replication r, and any replication
+ * can be rerun alone with --seed S+r --reps 1.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "cli.h"
+#include "config.h"
+#include "record.h"
+#include "registry.h"
+#include "stats.h"
+
+#define MAX_POLICIES 32
+#define MAX_OSES 8
+#define DEFAULT_DB "results/herdsim.sqlite"
+#define DEFAULT_SCENARIO "cgocallbackgc"
+
+static const char run_usage[] =
+	"usage: herdsim run [SCENARIO] [options]\n"
+	"\n"
+	"SCENARIO is a shipped name (herdsim list scenarios) or an .ini path;\n"
+	"the default is cgocallbackgc.\n"
+	"\n"
+	"options:\n"
+	"  --policy NAME|all     policy to run; repeatable (default: the scenario's)\n"
+	"  --os NAME|FILE        OS profile; repeatable (default: the scenario's)\n"
+	"  --backend sim|native  where to run (default sim)\n"
+	"  --seed N              seed of replication 0; replication r uses N+r\n"
+	"  --reps N              replications per policy and profile\n"
+	"  --db FILE             SQLite database (default results/herdsim.sqlite)\n"
+	"  --record LEVEL        summary (default) or events (every state and wake-up)\n"
+	"  --set SECTION.KEY=V   override a scenario or profile key; repeatable\n"
+	"  --quiet               print no progress and no table\n"
+	"\n"
+	"With no arguments: cgocallbackgc, every policy, --os linux --os freebsd.\n"
+	"Exit status: 0 ok, 1 bad input, 2 bad usage, 3 a run ended in deadlock,\n"
+	"timeout or error (it is still recorded).\n";
+
+struct run_opts {
+	const char *scenario;
+	const char *policies[MAX_POLICIES];
+	int npolicies;
+	const char *oses[MAX_OSES];
+	int noses;
+	const char *backend;
+	const char *db;
+	unsigned long long seed;
+	bool seed_set;
+	unsigned long long reps;
+	bool reps_set;
+	int record;
+	bool record_set;
+	bool quiet;
+	struct hs_override overrides[HS_MAX_OVERRIDES];
+	int noverrides;
+};
+
+/* Summary of the replications of one policy on one profile. */
+struct cell {
+	const struct hs_policy *policy;
+	int os;
+	int n;
+	double *makespan, *p50, *p99, *m_created, *usleeps, *wasted, *yields, *cas, *contentions;
+};
+
+/* Returns the value of option `name` at argv[*i] ("--name V" or
+ * "--name=V"), advancing *i; NULL if argv[*i] is not that option. */
+static const char *option(int argc, char **argv, int *i, const char *name, bool *missing)
+{
+	size_t n = strlen(name);
+
+	*missing = false;
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc) {
+		*missing = true;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+static int parse_args(int argc, char **argv, struct run_opts *o, struct hs_error *err)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *v;
+		bool missing;
+
+#define OPT(name) ((v = option(argc, argv, &i, name, &missing)) != NULL || \
+		   (missing && (hs_error_set(err, HS_E_USAGE, NULL, 0, name, "needs a value; see `herdsim run --help`"), 1)))
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(run_usage, stdout);
+			return 1;
+		} else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
+			o->quiet = true;
+		} else if (OPT("--policy")) {
+			if (!v)
+				return HS_E_USAGE;
+			if (o->npolicies == MAX_POLICIES)
+				return hs_error_set(err, HS_E_USAGE, NULL, 0, "--policy", "at most %d policies", MAX_POLICIES);
+			o->policies[o->npolicies++] = v;
+		} else if (OPT("--os")) {
+			if (!v)
+				return HS_E_USAGE;
+			if (o->noses == MAX_OSES)
+				return hs_error_set(err, HS_E_USAGE, NULL, 0, "--os", "at most %d profiles", MAX_OSES);
+			o->oses[o->noses++] = v;
+		} else if (OPT("--backend")) {
+			if (!v)
+				return HS_E_USAGE;
+			o->backend = v;
+		} else if (OPT("--db")) {
+			if (!v)
+				return HS_E_USAGE;
+			o->db = v;
+		} else if (OPT("--seed")) {
+			if (!v)
+				return HS_E_USAGE;
+			if (!cli_parse_u64(v, &o->seed))
+				return hs_error_set(err, HS_E_USAGE, NULL, 0, "--seed",
+						    "invalid seed '%s'; use a non-negative integer", v);
+			o->seed_set = true;
+		} else if (OPT("--reps")) {
+			if (!v)
+				return HS_E_USAGE;
+			if (!cli_parse_u64(v, &o->reps) || o->reps < 1 || o->reps > 100000)
+				return hs_error_set(err, HS_E_USAGE, NULL, 0, "--reps",
+						    "invalid count '%s'; use 1 to 100000", v);
+			o->reps_set = true;
+		} else if (OPT("--record")) {
+			if (!v)
+				return HS_E_USAGE;
+			if (strcmp(v, "summary") == 0)
+				o->record = HS_RECORD_SUMMARY;
+			else if (strcmp(v, "events") == 0)
+				o->record = HS_RECORD_EVENTS;
+			else
+				return hs_error_set(err, HS_E_USAGE, NULL, 0, "--record",
+						    "invalid level '%s'; use summary or events", v);
+			o->record_set = true;
+		} else if (OPT("--set")) {
+			int rc;
+
+			if (!v)
+				return HS_E_USAGE;
+			if (o->noverrides == HS_MAX_OVERRIDES)
+				return hs_error_set(err, HS_E_USAGE, NULL, 0, "--set", "at most %d overrides",
+						    HS_MAX_OVERRIDES);
+			rc = hs_override_parse(&o->overrides[o->noverrides], v, err);
+			if (rc)
+				return rc;
+			o->noverrides++;
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			if (err->code)
+				return err->code;
+			return hs_error_set(err, HS_E_USAGE, NULL, 0, argv[i],
+					    "unknown option; see `herdsim run --help`");
+		} else if (!o->scenario) {
+			o->scenario = argv[i];
+		} else {
+			return hs_error_set(err, HS_E_USAGE, NULL, 0, argv[i],
+					    "unexpected argument: give one scenario");
+		}
+#undef OPT
+		if (err->code)
+			return err->code;
+	}
+	return 0;
+}
+
+/* Resolves --policy values (or the scenario's) into policy pointers. */
+static int resolve_policies(const struct run_opts *o, const struct hs_scenario *sc,
+			    const struct hs_policy **out, int *n, struct hs_error *err)
+{
+	const char *names[MAX_POLICIES];
+	int nnames = o->npolicies;
+
+	memcpy(names, o->policies, sizeof(names));
+	if (nnames == 0)
+		names[nnames++] = sc->policy;
+	*n = 0;
+	for (int i = 0; i < nnames; i++) {
+		if (strcmp(names[i], "all") == 0) {
+			for (int k = 0; hs_policies[k] && *n < MAX_POLICIES; k++)
+				out[(*n)++] = hs_policies[k];
+			continue;
+		}
+		const struct hs_policy *p = hs_policy_find(names[i]);
+
+		if (!p)
+			return hs_error_set(err, HS_E_NOTFOUND, NULL, 0, names[i],
+					    "unknown policy; `herdsim list policies` shows the choices");
+		out[(*n)++] = p;
+	}
+
+	/* drop duplicates, keeping the first */
+	for (int i = 0; i < *n; i++)
+		for (int j = i + 1; j < *n; j++)
+			if (out[j] == out[i])
+				out[j--] = out[--*n];
+	return 0;
+}
+
+/* A scenario with only the [policy] parameters that policy p declares. */
+static void params_for(const struct hs_scenario *sc, const struct hs_policy *p, struct hs_scenario *copy)
+{
+	*copy = *sc;
+	copy->npolicy_params = 0;
+	for (int k = 0; k < sc->npolicy_params; k++) {
+		for (int i = 0; p->params && p->params[i].name; i++) {
+			if (strcmp(p->params[i].name, sc->policy_param_names[k]) != 0)
+				continue;
+			int j = copy->npolicy_params++;
+
+			memcpy(copy->policy_param_names[j], sc->policy_param_names[k], HS_NAME_MAX);
+			copy->policy_param_values[j] = sc->policy_param_values[k];
+			copy->policy_param_lines[j] = sc->policy_param_lines[k];
+		}
+	}
+}
+
+/* Every [policy] parameter must belong to at least one selected policy. */
+static int check_params(const struct hs_scenario *sc, const struct hs_policy *const *pols, int n,
+			struct hs_error *err)
+{
+	for (int k = 0; k < sc->npolicy_params; k++) {
+		bool known = false;
+
+		for (int p = 0; p < n && !known; p++)
+			for (int i = 0; pols[p]->params && pols[p]->params[i].name; i++)
+				if (strcmp(pols[p]->params[i].name, sc->policy_param_names[k]) == 0)
+					known = true;
+		if (!known)
+			return hs_error_set(err, HS_E_INPUT, sc->file, sc->policy_param_lines[k],
+					    sc->policy_param_names[k],
+					    "no selected policy has this parameter; remove it or select a policy that has it");
+	}
+	for (int p = 0; p < n; p++) {
+		struct hs_scenario copy;
+		int64_t values[HS_POLICY_MAX_PARAMS];
+		int rc;
+
+		params_for(sc, pols[p], &copy);
+		rc = hs_policy_params(pols[p], &copy, values, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void add_param(void *ctx, const char *key, const char *value)
+{
+	hs_result_param(ctx, key, value);
+}
+
+static bool alloc_cell(struct cell *c, int reps)
+{
+	double **cols[] = { &c->makespan, &c->p50, &c->p99, &c->m_created, &c->usleeps,
+			    &c->wasted, &c->yields, &c->cas, &c->contentions };
+
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		if (!(*cols[i] = calloc((size_t)reps, sizeof(double))))
+			return false;
+	return true;
+}
+
+static void free_cell(struct cell *c)
+{
+	free(c->makespan);
+	free(c->p50);
+	free(c->p99);
+	free(c->m_created);
+	free(c->usleeps);
+	free(c->wasted);
+	free(c->yields);
+	free(c->cas);
+	free(c->contentions);
+}
+
+static void collect(struct cell *c, const struct hs_run_result *r)
+{
+	int i = c->n++;
+	double cont = 0;
+
+	for (size_t k = 0; k < r->locks.len; k++)
+		if (strcmp(r->locks.data[k].name, "extram") == 0)
+			cont = (double)r->locks.data[k].contentions;
+	c->makespan[i] = hs_result_get(r, "makespan_ns", 0);
+	c->p50[i] = hs_result_get(r, "cb_latency_p50_ns", 0);
+	c->p99[i] = hs_result_get(r, "cb_latency_p99_ns", 0);
+	c->m_created[i] = hs_result_get(r, "m_created", 0);
+	c->usleeps[i] = hs_result_get(r, "usleep_calls", 0);
+	c->wasted[i] = hs_result_get(r, "wasted_wakeups", 0);
+	c->yields[i] = hs_result_get(r, "yields", 0);
+	c->cas[i] = hs_result_get(r, "cas_failures", 0);
+	c->contentions[i] = cont;
+}
+
+static double min_of(const double *v, int n)
+{
+	double m = n ? v[0] : 0;
+
+	for (int i = 1; i < n; i++)
+		if (v[i] < m)
+			m = v[i];
+	return m;
+}
+
+static double max_of(const double *v, int n)
+{
+	double m = n ? v[0] : 0;
+
+	for (int i = 1; i < n; i++)
+		if (v[i] > m)
+			m = v[i];
+	return m;
+}
+
+static void print_table(struct cell *cells, int ncells, const struct hs_config *cfgs, int reps)
+{
+	printf("\n%s: medians over %d replication%s (range of makespan in brackets)\n\n",
+	       cfgs[0].scenario.name, reps, reps == 1 ? "" : "s");
+	printf("%-10s %-8s %10s %21s %10s %10s %6s %8s %8s %8s %8s %8s\n", "policy", "os", "makespan",
+	       "[min - max] ms", "cb p50", "cb p99", "Ms", "usleeps", "wasted", "yields", "CAS fail",
+	       "extram");
+	printf("%-10s %-8s %10s %21s %10s %10s %6s %8s %8s %8s %8s %8s\n", "", "", "ms", "", "us", "us",
+	       "made", "", "wakeups", "", "", "contend");
+	for (int i = 0; i < ncells; i++) {
+		struct cell *c = &cells[i];
+		double lo = min_of(c->makespan, c->n), hi = max_of(c->makespan, c->n);
+		char range[64];
+
+		snprintf(range, sizeof(range), "[%.2f - %.2f]", lo / 1e6, hi / 1e6);
+		printf("%-10s %-8s %10.2f %21s %10.1f %10.1f %6.0f %8.0f %8.0f %8.0f %8.0f %8.0f\n",
+		       c->policy->name, cfgs[c->os].os.name, hs_median(c->makespan, (size_t)c->n) / 1e6, range,
+		       hs_median(c->p50, (size_t)c->n) / 1e3, hs_median(c->p99, (size_t)c->n) / 1e3,
+		       hs_median(c->m_created, (size_t)c->n), hs_median(c->usleeps, (size_t)c->n),
+		       hs_median(c->wasted, (size_t)c->n), hs_median(c->yields, (size_t)c->n),
+		       hs_median(c->cas, (size_t)c->n), hs_median(c->contentions, (size_t)c->n));
+	}
+}
+
+/* Runs every policy x profile x replication; returns the exit status. */
+static int run_all(const struct run_opts *o, const struct hs_backend *be, struct hs_config *cfgs, int ncfgs,
+		   const struct hs_policy *const *pols, int npols, struct hs_db *db, struct cell *cells)
+{
+	int total = ncfgs * npols * (int)o->reps, done = 0, status = CLI_OK;
+	bool progress = !o->quiet && isatty(STDERR_FILENO);
+
+	for (int c = 0; c < ncfgs; c++) {
+		for (int p = 0; p < npols; p++) {
+			struct cell *cell = &cells[c * npols + p];
+			struct hs_scenario sc;
+
+			params_for(&cfgs[c].scenario, pols[p], &sc);
+			cell->policy = pols[p];
+			cell->os = c;
+			for (unsigned long long r = 0; r < o->reps; r++) {
+				struct hs_config cfg = cfgs[c];
+				struct hs_run_request req = { 0 };
+				struct hs_run_result res;
+				struct hs_error err = { 0 };
+				int rc;
+
+				cfg.scenario = sc;
+				req.cfg = &cfg;
+				req.policy = pols[p];
+				req.seed = o->seed + r;
+				req.replication = (int)r;
+				req.record = o->record;
+				hs_policy_params(pols[p], &sc, req.policy_params, &err);
+				if (progress)
+					fprintf(stderr, "\rrun %d/%d: %s on %s, replication %llu   ", done + 1, total,
+						pols[p]->name, cfg.os.name, r);
+				hs_result_init(&res);
+				hs_config_each_param(&cfg, add_param, &res);
+				rc = be->run(&req, &res, &err);
+				if (rc == 0)
+					rc = hs_db_write_run(db, &res, NULL, &err);
+				if (rc) {
+					hs_result_free(&res);
+					if (progress)
+						fputc('\n', stderr);
+					return cli_error(&err);
+				}
+				if (res.status != HS_STATUS_OK) {
+					if (progress)
+						fputc('\n', stderr);
+					fprintf(stderr, "herdsim: %s on %s, seed %llu: %s: %s\n", pols[p]->name,
+						cfg.os.name, (unsigned long long)req.seed, hs_status_name(res.status),
+						res.error);
+					status = CLI_RUN_FAILED;
+				}
+				collect(cell, &res);
+				hs_result_free(&res);
+				done++;
+			}
+		}
+	}
+	if (progress)
+		fprintf(stderr, "\r%*s\r", 70, "");
+	return status;
+}
+
+int cli_run(int argc, char **argv)
+{
+	struct run_opts o = { 0 };
+	struct hs_error err = { 0 };
+	struct hs_config *cfgs = NULL;
+	const struct hs_policy *pols[MAX_POLICIES];
+	struct cell *cells = NULL;
+	const struct hs_backend *be;
+	struct hs_db *db = NULL;
+	int npols = 0, ncfgs, rc, status;
+
+	rc = parse_args(argc, argv, &o, &err);
+	if (rc == 1)
+		return CLI_OK; /* --help */
+	if (rc)
+		return cli_error(&err);
+	if (argc == 0) {
+		/* the default job: every policy on both reference profiles */
+		o.oses[o.noses++] = "linux";
+		o.oses[o.noses++] = "freebsd";
+		o.policies[o.npolicies++] = "all";
+	}
+	if (!o.scenario)
+		o.scenario = DEFAULT_SCENARIO;
+	if (!o.db)
+		o.db = DEFAULT_DB;
+	if (!o.backend)
+		o.backend = "sim";
+	be = hs_backend_find(o.backend);
+	if (!be) {
+		hs_error_set(&err, HS_E_USAGE, NULL, 0, "--backend", "unknown backend '%s'; use sim or native",
+			     o.backend);
+		return cli_error(&err);
+	}
+
+	/* Resolve every input before the first run. */
+	ncfgs = o.noses ? o.noses : 1;
+	cfgs = calloc((size_t)ncfgs, sizeof(*cfgs));
+	if (!cfgs)
+		return cli_error(&(struct hs_error){ .code = HS_E_NOMEM, .msg = "out of memory" });
+	for (int i = 0; i < ncfgs; i++) {
+		rc = hs_config_load(&cfgs[i], o.scenario, o.overrides, o.noverrides, o.noses ? o.oses[i] : NULL,
+				    &err);
+		if (rc)
+			goto fail;
+	}
+	rc = resolve_policies(&o, &cfgs[0].scenario, pols, &npols, &err);
+	if (rc == 0)
+		rc = check_params(&cfgs[0].scenario, pols, npols, &err);
+	if (rc)
+		goto fail;
+	if (!o.seed_set)
+		o.seed = cfgs[0].scenario.seed;
+	if (!o.reps_set)
+		o.reps = (unsigned long long)cfgs[0].scenario.reps;
+	if (!o.record_set)
+		o.record = cfgs[0].scenario.record;
+
+	cells = calloc((size_t)(ncfgs * npols), sizeof(*cells));
+	for (int i = 0; cells && i < ncfgs * npols; i++)
+		if (!alloc_cell(&cells[i], (int)o.reps))
+			goto oom;
+	if (!cells)
+		goto oom;
+	rc = hs_db_open(&db, o.db, &err);
+	if (rc)
+		goto fail;
+
+	status = run_all(&o, be, cfgs, ncfgs, pols, npols, db, cells);
+	hs_db_close(db);
+	if (!o.quiet && (status == CLI_OK || status == CLI_RUN_FAILED)) {
+		print_table(cells, ncfgs * npols, cfgs, (int)o.reps);
+		printf("\n%d run%s recorded in %s\n", ncfgs * npols * (int)o.reps,
+		       ncfgs * npols * o.reps == 1 ? "" : "s", o.db);
+	}
+	for (int i = 0; i < ncfgs * npols; i++)
+		free_cell(&cells[i]);
+	free(cells);
+	free(cfgs);
+	return status;
+
+oom:
+	hs_error_set(&err, HS_E_NOMEM, NULL, 0, NULL, "out of memory");
+fail:
+	for (int i = 0; cells && i < ncfgs * npols; i++)
+		free_cell(&cells[i]);
+	free(cells);
+	free(cfgs);
+	return cli_error(&err);
+}

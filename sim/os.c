@@ -1,0 +1,510 @@
+/*
+ * The OS model: cores, run queues, time slices, wake-up placement,
+ * sched_yield, timed sleeps and futexes.
+ *
+ * Each core runs at most one thread and has a FIFO run queue.  A thread
+ * keeps its core until it blocks, yields to a queued peer, exits, or its
+ * time slice ends while a peer is queued on the same core (there is no
+ * wake-up preemption).  A core that becomes free takes the head of its own
+ * queue, else steals the head of the longest other queue, else idles.
+ *
+ * A woken or new thread goes to its previous core if that core is idle,
+ * else to the lowest-numbered idle core, else to the back of its previous
+ * core's queue.  Reaching an idle core costs `wake_remote` (an
+ * inter-processor interrupt and idle exit) or `timer_wake` when a timer
+ * woke it on its own idle core; starting from a queue costs `wake_local`
+ * after a wake-up and `context_switch` otherwise.
+ *
+ * Cache lines: each hs_word carries a mask of the cores holding its line
+ * (shadow[0]).  A read-modify-write or store costs `atomic_local` when
+ * this core holds the line alone and `atomic_remote` otherwise; a load
+ * costs 1 ns when this core holds the line and `load_remote` when another
+ * core wrote it last.
+ */
+#include <assert.h>
+#include <stdlib.h>
+
+#include "sim_internal.h"
+
+#define LOAD_LOCAL_NS 1
+
+/* Time slices are armed only while a thread is on a core. */
+static void arm_slice(struct sim *s, int c)
+{
+	struct sim_core *core = &s->cores[c];
+
+	core->slice_end = s->now + s->os->slice_ns;
+	sim_schedule(s, core->slice_end, EV_SLICE, (uint32_t)c, core->gen);
+}
+
+static void rq_push(struct sim *s, int c, struct sim_thread *t)
+{
+	struct sim_core *core = &s->cores[c];
+
+	t->rq_next = NULL;
+	t->core = c;
+	if (core->rq_tail)
+		core->rq_tail->rq_next = t;
+	else
+		core->rq_head = t;
+	core->rq_tail = t;
+	core->rq_len++;
+}
+
+/* Removes and returns the thread to run next from core c's queue.  Under
+ * ULE a yielder still held (not_before in the future) is passed over while
+ * a thread that is not held waits; if all are held, the one released first
+ * runs, so that no core idles with work queued. */
+static struct sim_thread *rq_pick(struct sim *s, int c)
+{
+	struct sim_core *core = &s->cores[c];
+	struct sim_thread *prev = NULL, *pick = NULL, *pick_prev = NULL;
+
+	if (!core->rq_head)
+		return NULL;
+	if (s->os->yield_kind != HS_YIELD_ULE) {
+		pick = core->rq_head;
+	} else {
+		for (struct sim_thread *t = core->rq_head; t; prev = t, t = t->rq_next) {
+			if (t->not_before <= s->now) {
+				pick = t;
+				pick_prev = prev;
+				break;
+			}
+			if (!pick || t->not_before < pick->not_before) {
+				pick = t;
+				pick_prev = prev;
+			}
+		}
+	}
+	if (pick == core->rq_head)
+		pick_prev = NULL;
+
+	/* unlink */
+	if (pick_prev)
+		pick_prev->rq_next = pick->rq_next;
+	else
+		core->rq_head = pick->rq_next;
+	if (core->rq_tail == pick)
+		core->rq_tail = pick_prev;
+	core->rq_len--;
+	pick->rq_next = NULL;
+	pick->not_before = 0;
+	return pick;
+}
+
+/* Puts t on idle core c after `delay`. */
+static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay)
+{
+	struct sim_core *core = &s->cores[c];
+
+	assert(core->current == NULL);
+	core->current = t;
+	core->on_cpu = false;
+	core->gen++;
+	t->core = c;
+	sim_schedule(s, s->now + delay, EV_ONCPU, (uint32_t)c, core->gen);
+}
+
+void sim_dispatch(struct sim *s, int c)
+{
+	struct sim_core *core = &s->cores[c];
+	struct sim_thread *t = rq_pick(s, c);
+	int64_t delay;
+
+	if (!t) {
+		int victim = -1;
+
+		for (int i = 0; i < s->ncores; i++)
+			if (i != c && s->cores[i].rq_len > 0 &&
+			    (victim < 0 || s->cores[i].rq_len > s->cores[victim].rq_len))
+				victim = i;
+		if (victim < 0)
+			return; /* idle */
+		t = rq_pick(s, victim);
+	}
+	if (core->last == t)
+		delay = 0;
+	else if (t->woken_by_wake)
+		delay = s->os->wake_local_ns;
+	else
+		delay = s->os->context_switch_ns;
+	start_on(s, c, t, delay);
+}
+
+void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_timer)
+{
+	int prev = t->core;
+	int idle = -1;
+
+	if (prev >= 0 && prev < s->ncores && s->cores[prev].current == NULL) {
+		idle = prev;
+	} else {
+		for (int i = 0; i < s->ncores; i++) {
+			if (s->cores[i].current == NULL) {
+				idle = i;
+				break;
+			}
+		}
+	}
+	t->woken_by_wake = from_wake;
+	if (idle >= 0) {
+		int64_t delay = (from_timer && idle == prev) ? s->os->timer_wake_ns : s->os->wake_remote_ns;
+
+		start_on(s, idle, t, delay);
+		return;
+	}
+	if (prev < 0 || prev >= s->ncores) {
+		/* a new thread: the shortest queue, lowest index on ties */
+		prev = 0;
+		for (int i = 1; i < s->ncores; i++)
+			if (s->cores[i].rq_len < s->cores[prev].rq_len)
+				prev = i;
+	}
+	rq_push(s, prev, t);
+}
+
+void sim_on_cpu(struct sim *s, int c, uint32_t gen)
+{
+	struct sim_core *core = &s->cores[c];
+	struct sim_thread *t = core->current;
+
+	if (gen != core->gen || !t)
+		return;
+	core->on_cpu = true;
+	if (core->last != t)
+		s->switches++;
+	core->last = t;
+	if (t->woken_by_wake) {
+		if (t->wake_rec >= 0)
+			s->out->wakes.data[t->wake_rec].latency_ns = s->now - t->wake_time;
+		t->woken_by_wake = false;
+	}
+	sim_set_state(s, t, HS_TS_RUNNING, HS_R_WORK, SIM_NONE);
+	arm_slice(s, c);
+	if (t->pending_ns > 0) {
+		t->burst_end = s->now + t->pending_ns;
+		sim_schedule(s, t->burst_end, EV_BURST, (uint32_t)t->id, t->gen);
+		return;
+	}
+	sim_resume(s, t);
+}
+
+void sim_slice_end(struct sim *s, int c, uint32_t gen)
+{
+	struct sim_core *core = &s->cores[c];
+	struct sim_thread *t = core->current;
+
+	if (gen != core->gen || !t || !core->on_cpu)
+		return;
+	if (core->rq_len == 0) {
+		arm_slice(s, c);
+		return;
+	}
+
+	/* running -> runnable (preempt): the rest of the burst waits */
+	t->pending_ns = t->burst_end - s->now;
+	t->gen++;
+	s->preemptions++;
+	sim_set_state(s, t, HS_TS_RUNNABLE, HS_R_PREEMPT, SIM_NONE);
+	core->current = NULL;
+	core->on_cpu = false;
+	core->gen++;
+	rq_push(s, c, t);
+	sim_dispatch(s, c);
+}
+
+void sim_burst_end(struct sim *s, struct sim_thread *t, uint32_t gen)
+{
+	if (gen != t->gen || t->state != HS_TS_RUNNING)
+		return;
+	t->pending_ns = 0;
+	sim_resume(s, t);
+}
+
+void sim_cpu(struct sim *s, struct sim_thread *t, int64_t ns)
+{
+	assert(s->running == t);
+	if (ns <= 0)
+		return;
+
+	/* Nothing can happen before now + ns, so the burst needs no event:
+	 * advance the clock and go on.  An event at exactly now + ns was
+	 * scheduled earlier and must fire first, hence the strict test. */
+	if (hs_evq_peek_time(&s->q) > s->now + ns && s->now + ns <= s->cfg->scenario.time_limit_ns) {
+		s->now += ns;
+		s->nevents++;
+		return;
+	}
+	t->pending_ns = ns;
+	t->burst_end = s->now + ns;
+	sim_schedule(s, t->burst_end, EV_BURST, (uint32_t)t->id, t->gen);
+	hs_fiber_switch(&t->fiber, &s->host);
+}
+
+/* Frees t's core and hands it on; t must be running. */
+static void leave_core(struct sim *s, struct sim_thread *t)
+{
+	struct sim_core *core = &s->cores[t->core];
+
+	assert(core->current == t);
+	core->current = NULL;
+	core->on_cpu = false;
+	core->gen++;
+	core->last = t;
+	sim_dispatch(s, t->core);
+}
+
+void sim_block(struct sim *s, struct sim_thread *t, enum hs_tstate st, enum hs_reason r)
+{
+	/* running -> sleeping | blocked */
+	sim_set_state(s, t, st, r, SIM_NONE);
+	leave_core(s, t);
+	hs_fiber_switch(&t->fiber, &s->host);
+}
+
+void sim_wake(struct sim *s, struct sim_thread *t, int32_t waker)
+{
+	struct hs_wake_rec *w;
+
+	assert(t->state == HS_TS_SLEEPING || t->state == HS_TS_BLOCKED);
+	t->gen++; /* cancels a pending timer */
+	t->wake_time = s->now;
+	t->wake_rec = -1;
+	if (s->events && (w = HS_VEC_PUSH(&s->out->wakes)) != NULL) {
+		w->time_ns = s->now;
+		w->waker = waker;
+		w->woken = t->id;
+		w->reason = (uint8_t)t->reason;
+		t->wake_rec = (int64_t)s->out->wakes.len - 1;
+	}
+	/* sleeping | blocked -> runnable (wake) */
+	sim_set_state(s, t, HS_TS_RUNNABLE, HS_R_WAKE, waker);
+	sim_place(s, t, true, waker == SIM_NONE);
+}
+
+void sim_timer(struct sim *s, struct sim_thread *t, uint32_t gen)
+{
+	if (gen != t->gen)
+		return;
+	if (t->futex) {
+		/* a timed futex wait expired: leave the queue */
+		for (int i = 0; i < s->fq_cap; i++) {
+			struct sim_futex_q *q = &s->fq[i];
+			struct sim_thread *prev = NULL;
+
+			if (q->addr != t->futex)
+				continue;
+			for (struct sim_thread *u = q->head; u; prev = u, u = u->wait_next) {
+				if (u != t)
+					continue;
+				if (prev)
+					prev->wait_next = u->wait_next;
+				else
+					q->head = u->wait_next;
+				if (q->tail == u)
+					q->tail = prev;
+				break;
+			}
+			break;
+		}
+		t->futex = NULL;
+		t->wait_result = 1;
+	}
+	sim_wake(s, t, SIM_NONE);
+}
+
+void sim_os_yield(struct sim *s, struct sim_thread *t)
+{
+	const struct hs_os_profile *os = s->os;
+	struct sim_core *core;
+
+	switch (os->yield_kind) {
+	case HS_YIELD_SLEEP:
+		sim_os_sleep(s, t, 1000, HS_R_YIELD);
+		return;
+	case HS_YIELD_POLL:
+		sim_cpu(s, t, os->syscall_ns);
+		return;
+	case HS_YIELD_LINUX:
+	case HS_YIELD_ULE:
+		break;
+	}
+	sim_cpu(s, t, os->syscall_ns);
+	core = &s->cores[t->core];
+	if (core->rq_len == 0) {
+		/* CFS returns at once; ULE switches to itself */
+		if (os->yield_kind == HS_YIELD_ULE)
+			sim_cpu(s, t, os->context_switch_ns);
+		return;
+	}
+	if (os->yield_kind == HS_YIELD_ULE && os->yield_hold_ticks > 0) {
+		int64_t next_tick = (s->now / os->tick_ns + 1) * os->tick_ns;
+
+		t->not_before = next_tick + (int64_t)(os->yield_hold_ticks - 1) * os->tick_ns;
+	}
+
+	/* running -> yielding: back of this core's queue */
+	sim_set_state(s, t, HS_TS_YIELDING, HS_R_YIELD, SIM_NONE);
+	core->current = NULL;
+	core->on_cpu = false;
+	core->gen++;
+	core->last = t;
+	rq_push(s, t->core, t);
+	sim_dispatch(s, t->core);
+	hs_fiber_switch(&t->fiber, &s->host);
+}
+
+/* Length of a timed sleep of `ns` as the profile's timers deliver it. */
+static int64_t sleep_length(struct sim *s, int64_t ns)
+{
+	const struct hs_os_profile *os = s->os;
+	int64_t d = ns < os->sleep_min_ns ? os->sleep_min_ns : ns;
+
+	d += os->sleep_slack_ns + (int64_t)(os->sleep_slack_ratio * (double)d);
+	if (os->sleep_round_ns > 0)
+		d = (d + os->sleep_round_ns - 1) / os->sleep_round_ns * os->sleep_round_ns;
+	if (os->sleep_coarse_above_ns > 0 && ns > os->sleep_coarse_above_ns && os->tick_ns > 0) {
+		int64_t end = s->now + d;
+
+		d = (end + os->tick_ns - 1) / os->tick_ns * os->tick_ns - s->now;
+	}
+	if (os->timer_jitter_ns > 0)
+		d += (int64_t)hs_rng_below(&s->rng_os, (uint64_t)os->timer_jitter_ns + 1);
+	return d;
+}
+
+void sim_os_sleep(struct sim *s, struct sim_thread *t, int64_t ns, enum hs_reason r)
+{
+	sim_cpu(s, t, s->os->syscall_ns);
+	if (s->os->sleep_poll_below_ns > 0 && ns < s->os->sleep_poll_below_ns)
+		return; /* a zero-timeout wait: the call returns at once */
+	sim_schedule(s, s->now + sleep_length(s, ns), EV_TIMER, (uint32_t)t->id, t->gen);
+	sim_block(s, t, HS_TS_SLEEPING, r);
+}
+
+static struct sim_futex_q *futex_queue(struct sim *s, hs_word *w)
+{
+	uintptr_t h;
+
+	if (s->fq_len * 2 >= s->fq_cap) {
+		int ncap = s->fq_cap ? s->fq_cap * 2 : 64;
+		struct sim_futex_q *nq = calloc((size_t)ncap, sizeof(*nq));
+
+		if (!nq)
+			return NULL;
+		for (int i = 0; i < s->fq_cap; i++) {
+			if (!s->fq[i].addr)
+				continue;
+			h = ((uintptr_t)s->fq[i].addr >> 3) * 0x9e3779b97f4a7c15ULL;
+			for (int j = (int)(h % (uintptr_t)ncap);; j = (j + 1) % ncap) {
+				if (!nq[j].addr) {
+					nq[j] = s->fq[i];
+					break;
+				}
+			}
+		}
+		free(s->fq);
+		s->fq = nq;
+		s->fq_cap = ncap;
+	}
+	h = ((uintptr_t)w >> 3) * 0x9e3779b97f4a7c15ULL;
+	for (int j = (int)(h % (uintptr_t)s->fq_cap);; j = (j + 1) % s->fq_cap) {
+		if (s->fq[j].addr == w)
+			return &s->fq[j];
+		if (!s->fq[j].addr) {
+			s->fq[j].addr = w;
+			s->fq_len++;
+			return &s->fq[j];
+		}
+	}
+}
+
+int sim_futex_wait(struct sim *s, struct sim_thread *t, hs_word *w, uint64_t expected,
+		   int64_t timeout_ns, enum hs_reason r)
+{
+	struct sim_futex_q *q;
+
+	sim_cpu(s, t, s->os->syscall_ns);
+	t->futex_waits++;
+	if (w->value != expected)
+		return 2;
+	q = futex_queue(s, w);
+	if (!q) {
+		sim_fail(s, "out of memory for a futex queue");
+		return 2;
+	}
+	t->futex = w;
+	t->wait_next = NULL;
+	t->wait_result = 0;
+	if (q->tail)
+		q->tail->wait_next = t;
+	else
+		q->head = t;
+	q->tail = t;
+	if (timeout_ns >= 0)
+		sim_schedule(s, s->now + sleep_length(s, timeout_ns), EV_TIMER, (uint32_t)t->id, t->gen);
+	sim_block(s, t, HS_TS_BLOCKED, r);
+	return t->wait_result;
+}
+
+int sim_futex_wake(struct sim *s, struct sim_thread *t, hs_word *w, int n)
+{
+	struct sim_futex_q *q;
+	int woken = 0;
+
+	sim_cpu(s, t, s->os->syscall_ns);
+	t->futex_wakes++;
+	q = futex_queue(s, w);
+	while (q && q->head && woken < n) {
+		struct sim_thread *u = q->head;
+
+		q->head = u->wait_next;
+		if (!q->head)
+			q->tail = NULL;
+		u->wait_next = NULL;
+		u->futex = NULL;
+		u->wait_result = 0;
+		sim_wake(s, u, t->id);
+		woken++;
+	}
+	return woken;
+}
+
+void sim_thread_exit(struct sim *s, struct sim_thread *t)
+{
+	struct hs_thread_rec *rec = &s->out->threads.data[t->id];
+
+	sim_set_state(s, t, HS_TS_COUNT, HS_R_EXIT, SIM_NONE); /* closes the last interval */
+	t->exited = true;
+	rec->exited_ns = s->now;
+	if (t->role == ROLE_FOREIGN) {
+		s->foreign_exited++;
+		s->last_exit = s->now;
+		if (s->foreign_exited == s->foreign_total)
+			s->stop = true;
+	}
+	leave_core(s, t);
+	hs_fiber_switch(&t->fiber, &s->host);
+	abort(); /* an exited fiber is never resumed */
+}
+
+int64_t sim_mem_cost(struct sim *s, struct sim_thread *t, hs_word *w, bool write)
+{
+	uint64_t bit = 1ULL << t->core;
+	uint64_t sharers = w->shadow[0];
+	int64_t cost;
+
+	if (write) {
+		cost = (sharers & ~bit) ? s->os->atomic_remote_ns : s->os->atomic_local_ns;
+		w->shadow[0] = bit;
+		w->shadow[1] = (uint64_t)t->core + 1; /* last writer */
+		return cost;
+	}
+	if (sharers & bit)
+		return LOAD_LOCAL_NS;
+	cost = (w->shadow[1] && w->shadow[1] != (uint64_t)t->core + 1) ? s->os->load_remote_ns
+								       : LOAD_LOCAL_NS;
+	w->shadow[0] = sharers | bit;
+	return cost;
+}

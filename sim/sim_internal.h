@@ -1,0 +1,262 @@
+/*
+ * State of one simulation, shared by the modules of the sim backend:
+ * sim.c (the run loop and the record), os.c (cores, run queues, sleeps,
+ * yields, futexes), rt.c (P's, the garbage collector, runtime mutexes, M
+ * allocation) and env.c (the policy primitives).
+ *
+ * One simulation is one `struct sim`; there is no global state, so
+ * simulations can run in parallel on different OS threads.
+ *
+ * Execution model.  Each simulated thread is a fiber.  The engine runs on
+ * the host stack, pops events in (time, seq) order and resumes fibers.  A
+ * fiber runs in zero simulated time until it calls a primitive; the
+ * primitive either spends CPU time (sim_cpu: the thread keeps its core
+ * while a burst elapses) or gives up its core (sim_block, sim_yield_core),
+ * and in both cases switches back to the engine.  So simulated time passes
+ * only inside primitives, and every shared-memory effect happens at the
+ * instant the fiber resumes.
+ *
+ * Thread states and the functions that move between them:
+ *
+ *   created --place--> runnable --dispatch, on_cpu--> running
+ *   running --sim_block--> sleeping | blocked --wake, place--> runnable
+ *   running --slice end with peers queued--> runnable (preempt)
+ *   running --yield with peers--> yielding --dispatch--> running
+ *   running --exit--> exited
+ */
+#ifndef HERDSIM_SIM_INTERNAL_H
+#define HERDSIM_SIM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "config.h"
+#include "engine.h"
+#include "fiber.h"
+#include "lock2.h"
+#include "policy.h"
+#include "result.h"
+#include "stats.h"
+#include "workload.h"
+
+#define SIM_MAX_CORES 64
+#define SIM_MAX_LOCKS 16
+#define SIM_NONE (-1)
+
+enum sim_event_type {
+	EV_BURST = 1,   /* a thread's CPU burst ended: resume it */
+	EV_TIMER,       /* a sleeping or timed-waiting thread's timer expired */
+	EV_ONCPU,       /* a dispatched thread reaches its core */
+	EV_SLICE,       /* a core's time slice ended */
+	EV_ARRIVAL,     /* a foreign thread is created */
+};
+
+enum sim_thread_role {
+	ROLE_MAIN,      /* runs policy->init */
+	ROLE_FOREIGN,   /* a C thread calling into Go */
+	ROLE_GC,        /* runs garbage-collection cycles */
+	ROLE_MARK,      /* a mark worker */
+	ROLE_POLICY,    /* a policy's own runtime thread (spawn) */
+};
+
+struct sim;
+
+struct sim_thread {
+	hs_env env;             /* must stay first: env pointers are threads */
+	struct sim *sim;
+	int32_t id;
+	enum sim_thread_role role;
+	char name[24];
+	struct hs_fiber fiber;
+	bool started, exited;
+
+	/* OS state. */
+	enum hs_tstate state;
+	enum hs_reason reason;
+	int32_t waker;          /* who ended the last wait, for the record */
+	int64_t state_since;
+	int core;               /* current core, or the last one */
+	int64_t pending_ns;     /* CPU left before the fiber resumes */
+	int64_t burst_end;
+	uint32_t gen;           /* bumps cancel pending EV_BURST/EV_TIMER */
+	int64_t not_before;     /* ULE: queued yielder held until then */
+	struct sim_thread *rq_next; /* run-queue link */
+	bool woken_by_wake;     /* dispatched after a wake-up (latency) */
+
+	/* Waiting. */
+	hs_word *futex;         /* address waited on */
+	struct sim_thread *wait_next;
+	int wait_result;        /* 0 woken, 1 timed out */
+	int64_t wake_time;      /* when the last wake-up was issued */
+	int64_t wake_rec;       /* index in result.wakes, or -1 */
+	bool policy_wait;       /* the current wait counts for wasted wake-ups */
+	bool unproductive;      /* woke from a policy wait, no progress since */
+
+	/* Runtime. */
+	bool holds_p;
+	uint64_t gc_target;     /* runtime.GC() waits until marked >= this */
+	void *slot;             /* policy's per-thread slot */
+	struct sim_thread *rt_next; /* P-wait or GC-wait list link */
+
+	/* Record. */
+	int64_t last_state_rec; /* index in result.states, or -1 */
+	int64_t lock_begin_ns[SIM_MAX_LOCKS];
+
+	/* Counters. */
+	struct hs_thread_counters counters;
+	int64_t futex_waits, futex_wakes;
+
+	/* Role-specific. */
+	void (*fn)(hs_env *env, void *arg);
+	void *fn_arg;
+	int64_t arrival_ns;
+};
+
+struct sim_core {
+	struct sim_thread *current;   /* running or about to run; NULL idle */
+	struct sim_thread *last;      /* last thread that ran here */
+	struct sim_thread *rq_head, *rq_tail;
+	int rq_len;
+	int64_t slice_end;
+	uint32_t gen;                 /* bumps cancel EV_ONCPU/EV_SLICE */
+	bool on_cpu;                  /* current has reached the core */
+};
+
+struct sim_lock {
+	const char *name;
+	struct hs_lock_stat stat;
+	int64_t acquired_at;
+	int last_core;
+};
+
+/* A queue of threads waiting on one futex address. */
+struct sim_futex_q {
+	hs_word *addr;
+	struct sim_thread *head, *tail;
+};
+
+struct sim_gc {
+	uint64_t cycle;          /* number of the latest cycle started */
+	uint64_t marked;         /* latest cycle whose mark termination ended */
+	int phase;               /* 0 idle, 1 sweep termination, 2 mark, 3 mark termination */
+	bool stw_pending;        /* the world is stopping or stopped */
+	int workers_running;
+	struct sim_thread *thread;
+	struct sim_thread *waiters; /* runtime.GC() callers, unordered list */
+	int nworkers;
+	struct sim_thread **workers;
+	int64_t cycles_done;
+	int64_t stw_ns;          /* total time the world was stopped */
+	int64_t stw_begin;
+};
+
+struct sim {
+	const struct hs_run_request *req;
+	const struct hs_config *cfg;
+	const struct hs_os_profile *os;
+	const struct hs_runtime_profile *rt;
+	const struct hs_policy *policy;
+	void *policy_state;
+	struct hs_driver driver;
+	struct hs_run_result *out;
+	bool events;             /* record per-event tables */
+
+	int64_t now;
+	uint64_t nevents;
+	struct hs_evq q;
+	struct hs_fiber host;
+	struct sim_thread *running; /* fiber being executed, or NULL */
+	struct hs_rng rng_workload, rng_os, rng_policy;
+
+	struct sim_thread **threads;
+	int nthreads, cap_threads;
+	int foreign_total, foreign_created, foreign_exited;
+	int64_t first_arrival, last_exit;
+	bool init_done;
+
+	int ncores;
+	struct sim_core cores[SIM_MAX_CORES];
+
+	/* Futex wait queues: open addressing on the word's address. */
+	struct sim_futex_q *fq;
+	int fq_cap, fq_len;
+
+	/* Runtime model. */
+	int nprocs;
+	int pidle;
+	struct sim_thread *pwait_head, *pwait_tail; /* exitsyscall waiters */
+	struct sim_gc gc;
+	hs_rtmutex sched_lock, allg_lock;
+
+	/* Locks for lock_stat, registered by the runtime and the policy. */
+	struct sim_lock locks[SIM_MAX_LOCKS];
+	int nlocks;
+
+	/* M's. */
+	hs_m **ms;
+	int32_t *m_holder;       /* thread holding each M in a callback, or -1 */
+	int nms, cap_ms;
+	int m_freed;
+
+	/* Totals. */
+	struct hs_hist latency;
+	int64_t callbacks_done;
+	int64_t wasted, preemptions, switches;
+
+	/* Set when the run must stop (limit, deadlock, invariant). */
+	enum hs_status status;
+	bool stop;
+};
+
+/* sim.c */
+struct sim_thread *sim_thread_new(struct sim *s, enum sim_thread_role role, const char *name,
+				  void (*fn)(hs_env *env, void *arg), void *arg);
+void sim_fail(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sim_set_state(struct sim *s, struct sim_thread *t, enum hs_tstate st, enum hs_reason r,
+		   int32_t waker);
+void sim_schedule(struct sim *s, int64_t time, uint16_t type, uint32_t target, uint32_t gen);
+/* Resumes t's fiber from the engine; returns when t switches back. */
+void sim_resume(struct sim *s, struct sim_thread *t);
+
+/* os.c */
+void sim_cpu(struct sim *s, struct sim_thread *t, int64_t ns);
+void sim_block(struct sim *s, struct sim_thread *t, enum hs_tstate st, enum hs_reason r);
+void sim_wake(struct sim *s, struct sim_thread *t, int32_t waker);
+void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_timer);
+void sim_dispatch(struct sim *s, int core);
+void sim_on_cpu(struct sim *s, int core, uint32_t gen);
+void sim_slice_end(struct sim *s, int core, uint32_t gen);
+void sim_burst_end(struct sim *s, struct sim_thread *t, uint32_t gen);
+void sim_timer(struct sim *s, struct sim_thread *t, uint32_t gen);
+void sim_os_yield(struct sim *s, struct sim_thread *t);
+void sim_os_sleep(struct sim *s, struct sim_thread *t, int64_t ns, enum hs_reason r);
+int sim_futex_wait(struct sim *s, struct sim_thread *t, hs_word *w, uint64_t expected,
+		   int64_t timeout_ns, enum hs_reason r);
+int sim_futex_wake(struct sim *s, struct sim_thread *t, hs_word *w, int n);
+void sim_thread_exit(struct sim *s, struct sim_thread *t);
+int64_t sim_mem_cost(struct sim *s, struct sim_thread *t, hs_word *w, bool write);
+
+/* rt.c */
+void sim_rt_init(struct sim *s);
+void sim_p_acquire(struct sim *s, struct sim_thread *t, bool priority);
+void sim_p_release(struct sim *s, struct sim_thread *t);
+void sim_go_work(struct sim *s, struct sim_thread *t, int64_t ns);
+void sim_gc_call(struct sim *s, struct sim_thread *t);
+hs_m *sim_new_m(struct sim *s, struct sim_thread *t, const char *reason);
+int sim_lock_register(struct sim *s, const char *name);
+void sim_lock_begin(struct sim *s, struct sim_thread *t, int id);
+void sim_lock_acquired(struct sim *s, struct sim_thread *t, int id, bool contended);
+void sim_lock_released(struct sim *s, struct sim_thread *t, int id);
+
+/* env.c */
+extern const struct hs_env_ops sim_env_ops;
+extern const struct hs_rt_ops sim_rt_ops;
+
+
+static inline struct sim_thread *sim_thread_of(hs_env *env)
+{
+	return (struct sim_thread *)env;
+}
+
+#endif /* HERDSIM_SIM_INTERNAL_H */

@@ -1,0 +1,510 @@
+/*
+ * Tests of the configuration layer: value syntax, the shipped profiles and
+ * scenarios, strict error reporting (file, line, key) on real temporary
+ * files, --set overrides and the parameter listing.
+ *
+ * Duration syntax decisions checked here: "5" (no unit) is rejected and
+ * only a bare "0" is allowed; "-3us" is rejected as negative; "1.5us" is
+ * 1500 ns; "2 s" (a space before the unit) is rejected; ".5us" and "1.us"
+ * are rejected because a decimal needs digits on both sides of the point.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+/* Writes text to a new temporary .ini file; path receives its name. */
+static void write_temp(char *path, size_t size, const char *text)
+{
+	snprintf(path, size, "/tmp/herdsim-test-config-XXXXXX.ini");
+	int fd = mkstemps(path, 4);
+	assert_true(fd >= 0);
+	size_t n = strlen(text);
+	assert_int_equal(write(fd, text, n), (ssize_t)n);
+	close(fd);
+}
+
+struct duration_case {
+	const char *text;
+	int ok;
+	int64_t ns;
+};
+
+static const struct duration_case duration_cases[] = {
+	{ "0", 1, 0 },
+	{ "0ns", 1, 0 },
+	{ "1ns", 1, 1 },
+	{ "50us", 1, 50000 },
+	{ "1.5us", 1, 1500 },
+	{ "2ms", 1, 2000000 },
+	{ "1s", 1, 1000000000 },
+	{ "0.25s", 1, 250000000 },
+	{ "1.0005us", 1, 1001 },      /* 1000.5 ns rounds half up */
+	{ "1.0004us", 1, 1000 },
+	{ "0.4ns", 1, 0 },
+	{ "15625us", 1, 15625000 },
+	{ "9223372036s", 1, INT64_C(9223372036000000000) },
+	{ "9223372037s", 0, 0 },      /* overflow */
+	{ "99999999999999999999ns", 0, 0 },
+	{ "5", 0, 0 },                /* no unit */
+	{ "1.5", 0, 0 },
+	{ "-3us", 0, 0 },             /* negative */
+	{ "-0", 0, 0 },
+	{ "2 s", 0, 0 },              /* space before unit */
+	{ "", 0, 0 },
+	{ "us", 0, 0 },
+	{ ".5us", 0, 0 },
+	{ "1.us", 0, 0 },
+	{ "1e3us", 0, 0 },
+	{ "+1us", 0, 0 },
+	{ "5sec", 0, 0 },
+	{ "5US", 0, 0 },
+	{ "1.2.3us", 0, 0 },
+};
+
+static void duration_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(duration_cases) / sizeof(duration_cases[0]); i++) {
+		const struct duration_case *c = &duration_cases[i];
+		struct hs_error err;
+		int64_t ns = -1;
+		int rc = hs_parse_duration(c->text, &ns, &err);
+
+		if (c->ok) {
+			if (rc != 0)
+				fail_msg("'%s' rejected: %s", c->text, err.msg);
+			assert_int_equal(ns, c->ns);
+		} else {
+			if (rc != HS_E_INPUT)
+				fail_msg("'%s' accepted as %lld", c->text, (long long)ns);
+			assert_true(err.msg[0] != '\0');
+		}
+	}
+}
+
+static void duration_messages_give_fix(void **state)
+{
+	struct hs_error err;
+	int64_t ns;
+
+	(void)state;
+	assert_int_equal(hs_parse_duration("5", &ns, &err), HS_E_INPUT);
+	assert_non_null(strstr(err.msg, "write a unit: 5us"));
+	assert_int_equal(hs_parse_duration("-3us", &ns, &err), HS_E_INPUT);
+	assert_non_null(strstr(err.msg, "negative"));
+}
+
+static void shipped_profiles_load(void **state)
+{
+	const char *const *names = hs_os_profile_names();
+	struct hs_error err;
+	int n = 0;
+
+	(void)state;
+	for (; names[n]; n++) {
+		struct hs_os_profile os;
+
+		if (hs_os_profile_load(&os, names[n], &err) != 0)
+			fail_msg("%s: %s:%d: %s: %s", names[n], err.file, err.line, err.key, err.msg);
+		assert_string_equal(os.name, names[n]);
+		assert_true(os.slice_ns > 0);
+		assert_true(os.tick_ns > 0);
+		assert_string_not_equal(names[n], "go");
+	}
+	assert_int_equal(n, 4);
+
+	struct hs_os_profile os;
+	assert_int_equal(hs_os_profile_load(&os, "linux", &err), 0);
+	assert_int_equal(os.yield_kind, HS_YIELD_LINUX);
+	assert_int_equal(os.sleep_slack_ns, 50000);
+	assert_int_equal(os.tick_ns, 4000000);
+	assert_string_equal(os.file, "sim/profiles/linux.ini");
+
+	assert_int_equal(hs_os_profile_load(&os, "freebsd", &err), 0);
+	assert_int_equal(os.yield_kind, HS_YIELD_ULE);
+	assert_true(os.yield_hold_ticks >= 1);
+	assert_true(os.sleep_slack_ratio == 0.0625);
+	assert_int_equal(os.sleep_coarse_above_ns, 16000000);
+
+	assert_int_equal(hs_os_profile_load(&os, "darwin", &err), 0);
+	assert_int_equal(os.yield_kind, HS_YIELD_SLEEP);
+
+	assert_int_equal(hs_os_profile_load(&os, "windows", &err), 0);
+	assert_int_equal(os.yield_kind, HS_YIELD_LINUX);
+	assert_int_equal(os.sleep_poll_below_ns, 1000000);
+
+	struct hs_runtime_profile rt;
+	assert_int_equal(hs_runtime_profile_load(&rt, "go", &err), 0);
+	assert_string_equal(rt.name, "go");
+	assert_int_equal(rt.spare_m, 1);
+	assert_int_equal(rt.needm_syscalls, 5);
+	assert_int_equal(rt.dropm_syscalls, 3);
+	assert_int_equal(rt.lock_spin, 4);
+	assert_int_equal(rt.lock_passive_spin, 1);
+	assert_true(rt.gc_worker_ratio == 0.25);
+
+	/* go is a runtime profile, not an OS profile, and the reverse. */
+	assert_int_equal(hs_os_profile_load(&os, "go", &err), HS_E_NOTFOUND);
+	assert_int_equal(hs_runtime_profile_load(&rt, "linux", &err), HS_E_NOTFOUND);
+}
+
+static void shipped_scenarios_load(void **state)
+{
+	const char *const *names = hs_scenario_names();
+	struct hs_error err;
+	struct hs_config cfg;
+	int n = 0;
+
+	(void)state;
+	for (; names[n]; n++)
+		if (hs_config_load(&cfg, names[n], NULL, 0, NULL, &err) != 0)
+			fail_msg("%s: %s:%d: %s: %s", names[n], err.file, err.line, err.key, err.msg);
+	assert_int_equal(n, 3);
+
+	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", NULL, 0, NULL, &err), 0);
+	const struct hs_scenario *sc = &cfg.scenario;
+	assert_string_equal(sc->name, "cgocallbackgc");
+	assert_int_equal(sc->threads, 100);
+	assert_int_equal(sc->arrival, HS_ARRIVAL_BURST);
+	assert_int_equal(sc->thread_stack_bytes, 256 * 1024);
+	assert_int_equal(sc->callbacks, 1);
+	assert_int_equal(sc->nsteps, 3);
+	assert_int_equal(sc->steps[0].kind, HS_STEP_GC);
+	assert_int_equal(sc->steps[1].kind, HS_STEP_GROW);
+	assert_int_equal(sc->steps[1].arg, 10000);
+	assert_int_equal(sc->steps[2].kind, HS_STEP_GC);
+	assert_int_equal(sc->cores, 4);
+	assert_int_equal(cfg.runtime.spare_m, 1);
+	assert_int_equal(cfg.runtime.gomaxprocs, 0);
+	assert_string_equal(cfg.os.name, "linux");
+
+	assert_int_equal(hs_config_load(&cfg, "milter", NULL, 0, NULL, &err), 0);
+	assert_int_equal(cfg.scenario.threads, 300);
+	assert_int_equal(cfg.scenario.think_kind, HS_THINK_SLEEP);
+	assert_int_equal(cfg.scenario.steps[0].arg, 20000);
+
+	assert_int_equal(hs_config_load(&cfg, "cthread-loop", NULL, 0, NULL, &err), 0);
+	assert_int_equal(cfg.scenario.callbacks, 100000);
+	assert_int_equal(cfg.scenario.steps[0].kind, HS_STEP_WORK);
+	assert_int_equal(cfg.scenario.steps[0].arg, 100);
+}
+
+static void scenario_defaults_apply(void **state)
+{
+	char path[64];
+	struct hs_config cfg;
+	struct hs_error err;
+
+	(void)state;
+	write_temp(path, sizeof(path), "# nothing but a section\n[scenario]\n");
+	assert_int_equal(hs_config_load(&cfg, path, NULL, 0, NULL, &err), 0);
+	const struct hs_scenario *sc = &cfg.scenario;
+	assert_int_equal(sc->time_limit_ns, INT64_C(60000000000));
+	assert_int_equal(sc->event_limit, 200000000);
+	assert_int_equal(sc->seed, 1);
+	assert_int_equal(sc->reps, 5);
+	assert_string_equal(sc->os, "linux");
+	assert_int_equal(sc->cores, 4);
+	assert_string_equal(sc->runtime, "go");
+	assert_int_equal(sc->threads, 100);
+	assert_int_equal(sc->arrival, HS_ARRIVAL_BURST);
+	assert_int_equal(sc->interval_ns, 1000000);
+	assert_int_equal(sc->callbacks, 1);
+	assert_int_equal(sc->think_ns, 0);
+	assert_int_equal(sc->think_kind, HS_THINK_CPU);
+	assert_int_equal(sc->thread_stack_bytes, 256 * 1024);
+	assert_int_equal(sc->nsteps, 0);
+	assert_string_equal(sc->policy, "all");
+	assert_int_equal(sc->record, HS_RECORD_SUMMARY);
+	/* The name defaults to the file name without ".ini". */
+	assert_non_null(strstr(path, sc->name));
+	assert_null(strstr(sc->name, ".ini"));
+	unlink(path);
+}
+
+struct error_case {
+	const char *text;
+	int line;
+	const char *key;
+	const char *msg_part;
+};
+
+static const struct error_case error_cases[] = {
+	{ "[workload]\nthreads = 10\nthreadz = 5\n", 3, "workload.threadz", "unknown key" },
+	{ "[scenario]\n\n[bogus]\nx = 1\n", 3, "", "unknown section [bogus]" },
+	{ "[workload]\nthink = 5\n", 2, "workload.think", "write a unit: 5us" },
+	{ "[workload]\n# c\nthink = -3us\n", 3, "workload.think", "negative" },
+	{ "[workload]\nthreads = 0\n", 2, "workload.threads", "out of range" },
+	{ "[workload]\nthreads = 12x\n", 2, "workload.threads", "not an integer" },
+	{ "[workload]\narrival = sometimes\n", 2, "workload.arrival",
+	  "not one of: burst, poisson, periodic, trace" },
+	{ "[workload]\nthreads = 1\nthreads = 2\n", 3, "workload.threads", "duplicate key" },
+	{ "[workload]\nthread_stack = 256\n", 2, "workload.thread_stack", "256KiB" },
+	{ "[workload]\nthread_stack = 1KiB\n", 2, "workload.thread_stack", "out of range" },
+	{ "[callback]\nsteps = gc, jump\n", 2, "callback.steps", "not a step" },
+	{ "[callback]\nsteps = gc,,gc\n", 2, "callback.steps", "empty step" },
+	{ "[callback]\nsteps = grow:0\n", 2, "callback.steps", "out of range" },
+	{ "[callback]\nsteps = work:5\n", 2, "callback.steps", "no unit" },
+	{ "[runtime]\nprofile = go\nspare_m = 5000\n", 3, "runtime.spare_m", "out of range" },
+	{ "[runtime]\nnot_a_key = 1\n", 2, "runtime.not_a_key", "unknown key" },
+	{ "[runtime]\nspare_m = 1\nspare_m = 2\n", 3, "runtime.spare_m", "duplicate key" },
+	{ "[runtime]\ngc_worker_ratio = 1.5\n", 2, "runtime.gc_worker_ratio", "out of range" },
+	{ "[policy]\nname = all\nbatch = many\n", 3, "policy.batch", "not an integer" },
+	{ "[workload]\n  threads = 10\n", 2, "workload.threads", "whitespace" },
+	{ "[workload]\nthreads\n", 2, "", "key = value" },
+	{ "threads = 1\n", 1, "threads", "before any [section]" },
+	{ "[workload]\narrival = trace\n", 2, "workload.arrival", "trace file" },
+	{ "[workload]\narrival = periodic\ninterval = 0\n", 2, "workload.arrival", "interval > 0" },
+	{ "[scenario]\nseed = -1\n", 2, "scenario.seed", "unsigned" },
+};
+
+static void errors_name_file_line_key(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++) {
+		const struct error_case *c = &error_cases[i];
+		char path[64];
+		struct hs_config cfg;
+		struct hs_error err;
+
+		write_temp(path, sizeof(path), c->text);
+		int rc = hs_config_load(&cfg, path, NULL, 0, NULL, &err);
+		if (rc != HS_E_INPUT)
+			fail_msg("case %zu: rc %d, expected an input error", i, rc);
+		assert_string_equal(err.file, path);
+		if (err.line != c->line)
+			fail_msg("case %zu: line %d, expected %d (%s)", i, err.line, c->line, err.msg);
+		assert_string_equal(err.key, c->key);
+		if (!strstr(err.msg, c->msg_part))
+			fail_msg("case %zu: message '%s' lacks '%s'", i, err.msg, c->msg_part);
+		unlink(path);
+	}
+}
+
+static void long_line_rejected(void **state)
+{
+	char text[400], path[64];
+	struct hs_config cfg;
+	struct hs_error err;
+
+	(void)state;
+	snprintf(text, sizeof(text), "[scenario]\nseed = 2\ndescription = %0250d\n", 0);
+	write_temp(path, sizeof(path), text);
+	assert_int_equal(hs_config_load(&cfg, path, NULL, 0, NULL, &err), HS_E_INPUT);
+	assert_int_equal(err.line, 3);
+	assert_non_null(strstr(err.msg, "longer than"));
+	unlink(path);
+}
+
+static void profile_missing_key(void **state)
+{
+	char path[64];
+	struct hs_os_profile os;
+	struct hs_error err;
+
+	(void)state;
+	write_temp(path, sizeof(path), "[os]\nname = tiny\nslice = 1ms\n");
+	assert_int_equal(hs_os_profile_load(&os, path, &err), HS_E_INPUT);
+	assert_string_equal(err.file, path);
+	assert_string_equal(err.key, "os.tick");
+	assert_non_null(strstr(err.msg, "missing key"));
+	unlink(path);
+}
+
+static void scenario_runtime_and_policy(void **state)
+{
+	char path[64];
+	struct hs_config cfg;
+	struct hs_error err;
+
+	(void)state;
+	write_temp(path, sizeof(path),
+		   "[runtime]\nprofile = go\nspare_m = 7\nallocm = 1.5us\n"
+		   "[policy]\nname = batch\nmax_batch = 8\nlimit = -2\n");
+	assert_int_equal(hs_config_load(&cfg, path, NULL, 0, NULL, &err), 0);
+	assert_int_equal(cfg.runtime.spare_m, 7);
+	assert_int_equal(cfg.runtime.allocm_ns, 1500);
+	assert_int_equal(cfg.runtime.needm_syscalls, 5); /* from go.ini */
+	assert_string_equal(cfg.scenario.policy, "batch");
+	assert_int_equal(cfg.scenario.npolicy_params, 2);
+	assert_string_equal(cfg.scenario.policy_param_names[0], "max_batch");
+	assert_int_equal(cfg.scenario.policy_param_values[0], 8);
+	assert_int_equal(cfg.scenario.policy_param_lines[0], 7);
+	assert_string_equal(cfg.scenario.policy_param_names[1], "limit");
+	assert_int_equal(cfg.scenario.policy_param_values[1], -2);
+	unlink(path);
+}
+
+static void overrides_apply_in_order(void **state)
+{
+	const char *texts[] = {
+		"workload.threads=7", "workload.threads = 9", "runtime.spare_m=3",
+		"os.sleep_slack=10us", "policy.max_batch=4", "callback.steps=work:1us",
+		"machine.os=freebsd",
+	};
+	struct hs_override ov[7];
+	struct hs_config cfg;
+	struct hs_error err;
+
+	(void)state;
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(hs_override_parse(&ov[i], texts[i], &err), 0);
+	assert_string_equal(ov[1].section, "workload");
+	assert_string_equal(ov[1].key, "threads");
+	assert_string_equal(ov[1].value, "9");
+	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", ov, 7, NULL, &err), 0);
+	assert_int_equal(cfg.scenario.threads, 9);
+	assert_int_equal(cfg.runtime.spare_m, 3);
+	assert_string_equal(cfg.os.name, "freebsd");
+	assert_int_equal(cfg.os.sleep_slack_ns, 10000);
+	assert_int_equal(cfg.scenario.npolicy_params, 1);
+	assert_int_equal(cfg.scenario.policy_param_values[0], 4);
+	assert_int_equal(cfg.scenario.nsteps, 1);
+	assert_int_equal(cfg.scenario.steps[0].arg, 1000);
+
+	/* os_override wins over [machine] os and --set machine.os. */
+	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", ov, 7, "darwin", &err), 0);
+	assert_string_equal(cfg.os.name, "darwin");
+}
+
+static void override_errors(void **state)
+{
+	const struct {
+		const char *text;
+		const char *key;
+		const char *msg_part;
+	} cases[] = {
+		{ "workload.threadz=1", "workload.threadz", "unknown key" },
+		{ "runtime.nope=1", "runtime.nope", "unknown key" },
+		{ "os.nope=1us", "os.nope", "unknown key" },
+		{ "bogus.x=1", "bogus.x", "unknown section" },
+		{ "workload.think=5", "workload.think", "no unit" },
+		{ "runtime.allocm=-1us", "runtime.allocm", "negative" },
+		{ "os.yield=maybe", "os.yield", "not one of" },
+		{ "machine.cores=2000", "machine.cores", "out of range" },
+	};
+	struct hs_override ov;
+	struct hs_config cfg;
+	struct hs_error err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(hs_override_parse(&ov, cases[i].text, &err), 0);
+		assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", &ov, 1, NULL, &err),
+				 HS_E_INPUT);
+		assert_string_equal(err.file, "--set");
+		assert_int_equal(err.line, 0);
+		assert_string_equal(err.key, cases[i].key);
+		if (!strstr(err.msg, cases[i].msg_part))
+			fail_msg("'%s': message '%s' lacks '%s'", cases[i].text, err.msg,
+				 cases[i].msg_part);
+	}
+	assert_int_equal(hs_override_parse(&ov, "threads=5", &err), HS_E_USAGE);
+	assert_int_equal(hs_override_parse(&ov, "workload.threads", &err), HS_E_USAGE);
+	assert_int_equal(hs_override_parse(&ov, ".threads=5", &err), HS_E_USAGE);
+}
+
+static void missing_files(void **state)
+{
+	struct hs_config cfg;
+	struct hs_os_profile os;
+	struct hs_error err;
+
+	(void)state;
+	assert_int_equal(hs_config_load(&cfg, "/nonexistent/x.ini", NULL, 0, NULL, &err),
+			 HS_E_NOTFOUND);
+	assert_string_equal(err.file, "/nonexistent/x.ini");
+	assert_non_null(strstr(err.msg, "herdsim list scenarios"));
+
+	assert_int_equal(hs_config_load(&cfg, "no-such-scenario", NULL, 0, NULL, &err),
+			 HS_E_NOTFOUND);
+	assert_non_null(strstr(err.msg, "herdsim list scenarios"));
+
+	assert_int_equal(hs_os_profile_load(&os, "plan9", &err), HS_E_NOTFOUND);
+	assert_non_null(strstr(err.msg, "herdsim list os"));
+
+	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", NULL, 0, "missing.ini", &err),
+			 HS_E_NOTFOUND);
+	assert_string_equal(err.file, "missing.ini");
+}
+
+struct collected {
+	int n;
+	char keys[128][64];
+	char values[128][64];
+};
+
+static void collect(void *ctx, const char *key, const char *value)
+{
+	struct collected *c = ctx;
+
+	assert_true(c->n < 128);
+	snprintf(c->keys[c->n], sizeof(c->keys[0]), "%s", key);
+	snprintf(c->values[c->n], sizeof(c->values[0]), "%s", value);
+	c->n++;
+}
+
+static const char *lookup(const struct collected *c, const char *key)
+{
+	for (int i = 0; i < c->n; i++)
+		if (strcmp(c->keys[i], key) == 0)
+			return c->values[i];
+	return NULL;
+}
+
+static void each_param_lists_all(void **state)
+{
+	static struct collected first, second;
+	struct hs_override ov;
+	struct hs_config cfg;
+	struct hs_error err;
+
+	(void)state;
+	assert_int_equal(hs_override_parse(&ov, "policy.max_batch=4", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", &ov, 1, NULL, &err), 0);
+	hs_config_each_param(&cfg, collect, &first);
+	hs_config_each_param(&cfg, collect, &second);
+	/* 20 scenario keys, 23 OS keys, 19 runtime keys, 1 policy parameter. */
+	assert_int_equal(first.n, 20 + 23 + 19 + 1);
+	assert_memory_equal(&first, &second, sizeof(first));
+	assert_string_equal(lookup(&first, "os.slice"), "2250000");
+	assert_string_equal(lookup(&first, "os.yield"), "linux");
+	assert_string_equal(lookup(&first, "os.sleep_slack_ratio"), "0");
+	assert_string_equal(lookup(&first, "runtime.gc_worker_ratio"), "0.25");
+	assert_string_equal(lookup(&first, "workload.thread_stack"), "262144");
+	assert_string_equal(lookup(&first, "callback.steps"), "gc,grow:10000,gc");
+	assert_string_equal(lookup(&first, "scenario.time_limit"), "60000000000");
+	assert_string_equal(lookup(&first, "policy.max_batch"), "4");
+	assert_string_equal(first.keys[0], "scenario.name");
+	assert_string_equal(first.keys[first.n - 1], "policy.max_batch");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(duration_table),
+		cmocka_unit_test(duration_messages_give_fix),
+		cmocka_unit_test(shipped_profiles_load),
+		cmocka_unit_test(shipped_scenarios_load),
+		cmocka_unit_test(scenario_defaults_apply),
+		cmocka_unit_test(errors_name_file_line_key),
+		cmocka_unit_test(long_line_rejected),
+		cmocka_unit_test(profile_missing_key),
+		cmocka_unit_test(scenario_runtime_and_policy),
+		cmocka_unit_test(overrides_apply_in_order),
+		cmocka_unit_test(override_errors),
+		cmocka_unit_test(missing_files),
+		cmocka_unit_test(each_param_lists_all),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
