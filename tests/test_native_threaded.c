@@ -24,6 +24,7 @@
 #include "backend.h"
 #include "config.h"
 #include "policy.h"
+#include "registry.h"
 #include "result.h"
 
 /* ---- tlist ---- */
@@ -492,6 +493,36 @@ static void trace_arrival_is_rejected(void **unused)
 	hs_result_free(&r);
 }
 
+/* The shipped list policies conserve M's and complete every callback on
+ * real threads, with runtime.GC() in each callback. */
+static void shipped_policies_conserve_ms(void **unused)
+{
+	static const char *const names[] = { "single", "waiters" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const struct hs_policy *p = hs_policy_find(names[i]);
+		struct hs_config cfg;
+		struct hs_run_result r;
+
+		assert_non_null(p);
+		config_default(&cfg);
+		cfg.scenario.steps[2] = (struct hs_step){ HS_STEP_GC, 0 };
+		cfg.scenario.nsteps = 3;
+		cfg.runtime.gc_mark_ns = 1000000;
+		assert_int_equal(run_native(&cfg, p, &r), 0);
+		if (r.status != HS_STATUS_OK)
+			fprintf(stderr, "%s: %s: %s\n", names[i], hs_status_name(r.status), r.error);
+		assert_int_equal(r.status, HS_STATUS_OK);
+		assert_int_equal((int)hs_result_get(&r, "callbacks", -1), 60);
+		assert_int_equal(r.callbacks.len, 60);
+		assert_int_equal((int)hs_result_get(&r, "m_created", -1),
+				 (int)hs_result_get(&r, "m_spare_end", -2));
+		assert_true(hs_result_get(&r, "gc_cycles", 0) >= 1);
+		check_intervals(&r);
+		hs_result_free(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -503,6 +534,7 @@ int main(void)
 		cmocka_unit_test(gc_callers_share_cycles),
 		cmocka_unit_test(periodic_arrival_creates_all),
 		cmocka_unit_test(trace_arrival_is_rejected),
+		cmocka_unit_test(shipped_policies_conserve_ms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
