@@ -18,8 +18,8 @@
  * thread's entry function, and the run wakes blocked threads until all
  * have exited, so every thread is joined and the status is timeout.
  * Primitives that returned at once instead would not end a policy loop
- * such as "sleep until the list is not empty", and an acquire that made up
- * an M would break the M count; unwinding ends any loop that calls a
+ * such as "sleep until the list is not empty".  An acquire that made up an
+ * M would break the M count.  Unwinding ends any loop that calls a
  * primitive.  A policy that spins on plain memory without primitives
  * breaks the contract and cannot be stopped.
  */

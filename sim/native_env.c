@@ -5,7 +5,7 @@
  * statistics).
  *
  * Futexes: a policy word is 64 bits but futex(2) waits on 32.  The futex
- * word is the half of `value` that holds its low 32 bits (the first half on
+ * word is the half of `value` that contains its low 32 bits (the first half on
  * little-endian machines such as x86_64).  futex_wait first compares the
  * whole 64-bit value in user space, then the kernel compares the low 32
  * bits only; a change of the high half alone therefore does not stop a wait
@@ -226,7 +226,7 @@ static int futex_wake_as(struct nthread *t, hs_word *w, int n)
 }
 
 /*
- * Blocks on w while it holds `expected`, as futex_wait specifies, in state
+ * Blocks on w while it contains `expected`, as futex_wait specifies, in state
  * blocked for `why`.  Counts the wait and records its wake-up.
  */
 static int futex_block(struct nthread *t, hs_word *w, uint64_t expected, int64_t timeout_ns,
