@@ -4,6 +4,7 @@
 
 static const struct hs_backend *const backends[] = {
 	&hs_backend_sim,
+	&hs_backend_native,
 	NULL,
 };
 

@@ -1,0 +1,869 @@
+/*
+ * The policy primitives of the native backend: each one is the real
+ * operation on the calling pthread, and records what it did in the
+ * calling thread's own buffers (counters, state intervals, wake-ups, lock
+ * statistics).
+ *
+ * Futexes: a policy word is 64 bits but futex(2) waits on 32.  The futex
+ * word is the half of `value` that contains its low 32 bits (the first half on
+ * little-endian machines such as x86_64).  futex_wait first compares the
+ * whole 64-bit value in user space, then the kernel compares the low 32
+ * bits only; a change of the high half alone therefore does not stop a wait
+ * that already started.  The contract allows spurious returns, so callers
+ * re-check their condition either way.
+ *
+ * Waker attribution: futex_wake stores the waker's id and the time of the
+ * call in the word's `shadow` pair (the native backend has no other use for
+ * it).  The woken thread reads the pair when it returns; with several
+ * wakers in a row the last one is named, which is exact only for one waker.
+ *
+ * Unwinding: every primitive first calls entry(), which unwinds the thread
+ * when the run was aborted (see native_internal.h).  Runtime daemons are
+ * also unwound at the start of a blocking primitive once the run is
+ * stopping, because a daemon may loop forever by design.
+ */
+#include "native_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROCYIELD_PAUSES 30 /* Go's active_spin_cnt */
+
+int64_t native_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t native_now(struct nrun *run)
+{
+	return native_clock() - run->t0;
+}
+
+static struct timespec ts_of(int64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+
+	return ts;
+}
+
+void native_violation(struct nrun *run, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&run->err_mu);
+	if (!run->violated) {
+		run->violated = true;
+		va_start(ap, fmt);
+		vsnprintf(run->violation, sizeof(run->violation), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&run->err_mu);
+}
+
+/* Unwinds t to its entry function if the run was aborted. */
+void native_check_abort(struct nthread *t)
+{
+	if (t->can_unwind && __atomic_load_n(&t->run->abort, __ATOMIC_SEQ_CST))
+		longjmp(t->unwind, 1);
+}
+
+/* Unwinds a runtime daemon once the run is stopping at `level` or beyond. */
+static void check_stop(struct nthread *t, int level)
+{
+	if (t->kind == HS_THREAD_RUNTIME && t->can_unwind &&
+	    __atomic_load_n(&t->run->stopping, __ATOMIC_SEQ_CST) >= level)
+		longjmp(t->unwind, 2);
+}
+
+static struct nthread *entry(hs_env *env)
+{
+	struct nthread *t = nthread_of(env);
+
+	t->ops++;
+	native_check_abort(t);
+	check_stop(t, 2);
+	return t;
+}
+
+/* Closes the open state interval at `now` and opens (st, why). */
+void native_set_state(struct nthread *t, int64_t now, enum hs_tstate st, enum hs_reason why,
+		      int32_t waker)
+{
+	if (t->run->events && t->id >= 0 && now > t->cur_start) {
+		struct hs_state_rec *r = HS_VEC_PUSH(&t->states);
+
+		if (!r) {
+			native_violation(t->run, "out of memory while recording thread states");
+		} else {
+			r->thread = t->id;
+			r->state = t->cur_state;
+			r->reason = t->cur_reason;
+			r->waker = t->cur_waker;
+			r->start_ns = t->cur_start;
+			r->end_ns = now;
+		}
+	}
+	if (now > t->cur_start)
+		t->cur_start = now;
+	t->cur_state = (uint8_t)st;
+	t->cur_reason = (uint8_t)why;
+	t->cur_waker = waker;
+}
+
+/* Counts a wasted wake-up if the last wait returned and no progress since. */
+static void note_wait(struct nthread *t)
+{
+	if (!t->wake_pending)
+		return;
+	t->wasted++;
+	if (t->wake_pending_row >= 0)
+		t->wakes.data[t->wake_pending_row].wasted = 1;
+	t->wake_pending = false;
+}
+
+static void record_wake(struct nthread *t, int64_t time_ns, int32_t waker, int64_t latency,
+			enum hs_reason why)
+{
+	struct hs_wake_rec *w;
+
+	t->wake_pending = true;
+	t->wake_pending_row = -1;
+	if (!t->run->events || t->id < 0)
+		return;
+	w = HS_VEC_PUSH(&t->wakes);
+	if (!w) {
+		native_violation(t->run, "out of memory while recording wake-ups");
+		return;
+	}
+	w->time_ns = time_ns;
+	w->waker = waker;
+	w->woken = t->id;
+	w->latency_ns = latency;
+	w->reason = (uint8_t)why;
+	t->wake_pending_row = (ptrdiff_t)(t->wakes.len - 1);
+}
+
+/* Busy-waits for ns of CLOCK_MONOTONIC time, unwinding on abort. */
+void native_spin(struct nthread *t, int64_t ns)
+{
+	int64_t end = native_clock() + ns;
+
+	while (native_clock() < end) {
+		native_check_abort(t);
+		check_stop(t, 2);
+	}
+}
+
+/*
+ * Sleeps ns in slices of at most NATIVE_WAIT_SLICE_NS, so that an abort is
+ * seen within one slice.  A policy call (policy_call) counts towards
+ * wasted wake-ups and records a timer wake-up row.
+ */
+void native_timed_sleep(struct nthread *t, int64_t ns, enum hs_reason why, bool policy_call)
+{
+	int64_t start = native_clock();
+	int64_t deadline = start + (ns > 0 ? ns : 0);
+	int64_t now = start;
+
+	if (policy_call)
+		note_wait(t);
+	native_set_state(t, start - t->run->t0, HS_TS_SLEEPING, why, -1);
+	do {
+		int64_t until = deadline;
+		struct timespec ts;
+
+		if (until - now > NATIVE_WAIT_SLICE_NS)
+			until = now + NATIVE_WAIT_SLICE_NS;
+		ts = ts_of(until);
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		native_check_abort(t);
+		check_stop(t, 1);
+		now = native_clock();
+	} while (now < deadline);
+	native_set_state(t, now - t->run->t0, HS_TS_RUNNING, HS_R_WORK, -1);
+	if (policy_call)
+		record_wake(t, deadline - t->run->t0, -1, now - deadline, why);
+}
+
+static uint32_t *futex_addr(hs_word *w)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (uint32_t *)&w->value;
+#else
+	return (uint32_t *)&w->value + 1;
+#endif
+}
+
+static long sys_futex(uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
+}
+
+/* Wakes up to n waiters on w as thread t, leaving the waker's mark. */
+static int futex_wake_as(struct nthread *t, hs_word *w, int n)
+{
+	long r;
+
+	t->futex_wakes++;
+	__atomic_store_n(&w->shadow[0], (uint64_t)(t->id + 1), __ATOMIC_SEQ_CST);
+	__atomic_store_n(&w->shadow[1], (uint64_t)native_now(t->run), __ATOMIC_SEQ_CST);
+	r = sys_futex(futex_addr(w), FUTEX_WAKE_PRIVATE, (uint32_t)(n > 0 ? n : 0), NULL);
+	return r < 0 ? 0 : (int)r;
+}
+
+/*
+ * Blocks on w while it contains `expected`, as futex_wait specifies, in state
+ * blocked for `why`.  Counts the wait and records its wake-up.
+ */
+static int futex_block(struct nthread *t, hs_word *w, uint64_t expected, int64_t timeout_ns,
+		       enum hs_reason why)
+{
+	struct timespec ts;
+	int64_t start, now;
+	long r;
+	int err, result;
+
+	t->futex_waits++;
+	if (__atomic_load_n(&w->value, __ATOMIC_SEQ_CST) != expected)
+		return 2;
+	note_wait(t);
+
+	/* Publish the word before the last abort check, so the watchdog
+	 * either sees it and wakes us, or we see the abort. */
+	__atomic_store_n(&t->waiting_on, w, __ATOMIC_SEQ_CST);
+	native_check_abort(t);
+	start = native_now(t->run);
+	native_set_state(t, start, HS_TS_BLOCKED, why, -1);
+	if (timeout_ns >= 0)
+		ts = ts_of(timeout_ns);
+	r = sys_futex(futex_addr(w), FUTEX_WAIT_PRIVATE, (uint32_t)expected,
+		      timeout_ns >= 0 ? &ts : NULL);
+	err = r < 0 ? errno : 0;
+	__atomic_store_n(&t->waiting_on, NULL, __ATOMIC_SEQ_CST);
+	now = native_now(t->run);
+	native_check_abort(t);
+
+	if (err == ETIMEDOUT) {
+		result = 1;
+		native_set_state(t, now, HS_TS_RUNNING, HS_R_WORK, -1);
+		record_wake(t, start + timeout_ns, -1, now - (start + timeout_ns), why);
+	} else if (err == EAGAIN) {
+		/* The low half changed before the kernel compared it. */
+		result = 2;
+		native_set_state(t, now, HS_TS_RUNNING, HS_R_WORK, -1);
+	} else {
+		int64_t at = (int64_t)__atomic_load_n(&w->shadow[1], __ATOMIC_SEQ_CST);
+		int32_t waker = (int32_t)__atomic_load_n(&w->shadow[0], __ATOMIC_SEQ_CST) - 1;
+		bool known = err == 0 && at >= start && at <= now;
+
+		result = 0;
+		native_set_state(t, now, HS_TS_RUNNING, HS_R_WORK, known ? waker : -1);
+		record_wake(t, known ? at : now, known ? waker : -1, known ? now - at : -1, why);
+	}
+	return result;
+}
+
+/*
+ * Go's lock2: try the word, spin actively lock_spin times (30 PAUSE
+ * instructions each, only with more than one CPU), yield lock_passive_spin
+ * times, then mark the lock contended (2) and sleep on its futex.
+ * `lock_id` selects the lock statistics, -1 for none.
+ */
+void native_rtmutex_lock(struct nthread *t, hs_rtmutex *mu, int lock_id)
+{
+	const struct hs_runtime_profile *rp = &t->run->cfg->runtime;
+	int spin = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? rp->lock_spin : 0;
+	uint64_t wait, v;
+
+	if (lock_id >= 0)
+		hs_native_env_ops.lock_begin(&t->env, lock_id);
+	v = __atomic_exchange_n(&mu->key.value, 1, __ATOMIC_SEQ_CST);
+	if (v == 0)
+		goto acquired_fast;
+	wait = v;
+	for (;;) {
+		uint64_t zero;
+
+		for (int i = 0; i < spin; i++) {
+			while (__atomic_load_n(&mu->key.value, __ATOMIC_SEQ_CST) == 0) {
+				zero = 0;
+				if (__atomic_compare_exchange_n(&mu->key.value, &zero, wait, false,
+								__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+					goto acquired_slow;
+			}
+			for (int k = 0; k < PROCYIELD_PAUSES; k++) {
+#if defined(__x86_64__) || defined(__i386__)
+				__builtin_ia32_pause();
+#endif
+			}
+			native_check_abort(t);
+		}
+		for (int i = 0; i < rp->lock_passive_spin; i++) {
+			while (__atomic_load_n(&mu->key.value, __ATOMIC_SEQ_CST) == 0) {
+				zero = 0;
+				if (__atomic_compare_exchange_n(&mu->key.value, &zero, wait, false,
+								__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+					goto acquired_slow;
+			}
+			t->yields++;
+			native_set_state(t, native_now(t->run), HS_TS_YIELDING, HS_R_YIELD, -1);
+			sched_yield();
+			native_set_state(t, native_now(t->run), HS_TS_RUNNING, HS_R_WORK, -1);
+			native_check_abort(t);
+		}
+		v = __atomic_exchange_n(&mu->key.value, 2, __ATOMIC_SEQ_CST);
+		if (v == 0)
+			goto acquired_slow;
+		wait = 2;
+		futex_block(t, &mu->key, 2, -1, HS_R_LOCK);
+	}
+acquired_fast:
+	if (lock_id >= 0)
+		hs_native_env_ops.lock_acquired(&t->env, lock_id, false);
+	return;
+acquired_slow:
+	if (lock_id >= 0)
+		hs_native_env_ops.lock_acquired(&t->env, lock_id, true);
+}
+
+/* Go's unlock2: release the word and wake one sleeper if it was contended. */
+void native_rtmutex_unlock(struct nthread *t, hs_rtmutex *mu, int lock_id)
+{
+	if (lock_id >= 0)
+		hs_native_env_ops.lock_released(&t->env, lock_id);
+	if (__atomic_exchange_n(&mu->key.value, 0, __ATOMIC_SEQ_CST) == 2)
+		futex_wake_as(t, &mu->key, 1);
+}
+
+static int policy_lock_id(struct nrun *run, hs_rtmutex *mu)
+{
+	if (mu == &run->sched_lock)
+		return NATIVE_LOCK_SCHED;
+	if (mu == &run->allglock)
+		return NATIVE_LOCK_ALLG;
+	/* Ids 0 and 1 are the runtime's own locks; a zeroed mutex has no stats. */
+	return mu->lock_id >= 2 && mu->lock_id < NATIVE_MAX_LOCKS ? mu->lock_id : -1;
+}
+
+struct nm *native_m_lookup(struct nrun *run, uint64_t id)
+{
+	struct nm **chunk;
+	uint64_t c;
+
+	if (id == 0)
+		return NULL;
+	c = (id - 1) / NATIVE_M_CHUNK;
+	if (c >= NATIVE_M_CHUNKS)
+		return NULL;
+	chunk = __atomic_load_n(&run->mchunks[c], __ATOMIC_ACQUIRE);
+	if (!chunk)
+		return NULL;
+	return __atomic_load_n(&chunk[(id - 1) % NATIVE_M_CHUNK], __ATOMIC_ACQUIRE);
+}
+
+/* Gives nm the next id and publishes it in the M table; 0 or HS_E_NOMEM. */
+static int m_publish(struct nrun *run, struct nm *nm)
+{
+	uint64_t id, c;
+	struct nm **chunk;
+	int rc = 0;
+
+	pthread_mutex_lock(&run->reg_mu);
+	id = run->m_count + 1;
+	c = (id - 1) / NATIVE_M_CHUNK;
+	chunk = c < NATIVE_M_CHUNKS ? run->mchunks[c] : NULL;
+	if (c < NATIVE_M_CHUNKS && !chunk) {
+		chunk = calloc(NATIVE_M_CHUNK, sizeof(*chunk));
+		if (chunk)
+			__atomic_store_n(&run->mchunks[c], chunk, __ATOMIC_RELEASE);
+	}
+	if (!chunk) {
+		rc = HS_E_NOMEM;
+	} else {
+		run->m_count = id;
+		nm->m.id = id;
+		nm->rec.id = (int64_t)id;
+		__atomic_store_n(&chunk[(id - 1) % NATIVE_M_CHUNK], nm, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&run->reg_mu);
+	return rc;
+}
+
+static void *map_stack(struct nrun *run, size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		native_violation(run, "mmap of a %zu-byte stack failed: %s", bytes, strerror(errno));
+		return NULL;
+	}
+	*(volatile char *)p = 0; /* first touch, as a fresh stack gets */
+	return p;
+}
+
+/* Marks the run aborted and unwinds t: used when the run cannot go on. */
+static void fail_run(struct nthread *t)
+{
+	__atomic_store_n(&t->run->abort, 1, __ATOMIC_SEQ_CST);
+	native_check_abort(t);
+	abort(); /* unreachable: every thread that calls a primitive can unwind */
+}
+
+/* ---- The primitives ---- */
+
+static uint64_t op_load(hs_env *env, hs_word *w)
+{
+	entry(env);
+	return __atomic_load_n(&w->value, __ATOMIC_SEQ_CST);
+}
+
+static void op_store(hs_env *env, hs_word *w, uint64_t v)
+{
+	entry(env);
+	__atomic_store_n(&w->value, v, __ATOMIC_SEQ_CST);
+}
+
+static bool op_cas(hs_env *env, hs_word *w, uint64_t *expected, uint64_t desired)
+{
+	struct nthread *t = entry(env);
+
+	if (__atomic_compare_exchange_n(&w->value, expected, desired, false, __ATOMIC_SEQ_CST,
+					__ATOMIC_SEQ_CST))
+		return true;
+	t->cas_failures++;
+	return false;
+}
+
+static uint64_t op_fetch_add(hs_env *env, hs_word *w, uint64_t delta)
+{
+	entry(env);
+	return __atomic_fetch_add(&w->value, delta, __ATOMIC_SEQ_CST);
+}
+
+static uint64_t op_exchange(hs_env *env, hs_word *w, uint64_t v)
+{
+	entry(env);
+	return __atomic_exchange_n(&w->value, v, __ATOMIC_SEQ_CST);
+}
+
+static void op_yield(hs_env *env)
+{
+	struct nthread *t = entry(env);
+
+	check_stop(t, 1);
+	t->yields++;
+	native_set_state(t, native_now(t->run), HS_TS_YIELDING, HS_R_YIELD, -1);
+	sched_yield();
+	native_set_state(t, native_now(t->run), HS_TS_RUNNING, HS_R_WORK, -1);
+}
+
+static void op_sleep(hs_env *env, int64_t ns)
+{
+	struct nthread *t = entry(env);
+
+	check_stop(t, 1);
+	t->sleeps++;
+	native_timed_sleep(t, ns, HS_R_USLEEP, true);
+}
+
+static int op_futex_wait(hs_env *env, hs_word *w, uint64_t expected, int64_t timeout_ns)
+{
+	struct nthread *t = entry(env);
+
+	check_stop(t, 1);
+	return futex_block(t, w, expected, timeout_ns, HS_R_FUTEX);
+}
+
+static int op_futex_wake(hs_env *env, hs_word *w, int n)
+{
+	return futex_wake_as(entry(env), w, n);
+}
+
+static void op_lock(hs_env *env, hs_rtmutex *mu)
+{
+	struct nthread *t = entry(env);
+
+	native_rtmutex_lock(t, mu, policy_lock_id(t->run, mu));
+}
+
+static void op_unlock(hs_env *env, hs_rtmutex *mu)
+{
+	struct nthread *t = entry(env);
+
+	native_rtmutex_unlock(t, mu, policy_lock_id(t->run, mu));
+}
+
+/*
+ * Go's oneNewExtraM: allocm's work, an M id under sched.lock, the stacks
+ * (a 32 KiB signal stack and a 4 KiB goroutine stack, both mmap'd), the
+ * goroutine under allglock.
+ */
+static hs_m *op_new_m(hs_env *env, const char *reason)
+{
+	struct nthread *t = entry(env);
+	struct nrun *run = t->run;
+	const struct hs_runtime_profile *rp = &run->cfg->runtime;
+	struct nm *nm = calloc(1, sizeof(*nm));
+	int64_t created = native_now(run);
+
+	if (!nm) {
+		native_violation(run, "out of memory allocating an M");
+		fail_run(t);
+	}
+	native_spin(t, rp->allocm_ns);
+	nm->sigstack = map_stack(run, NATIVE_SIGSTACK_BYTES);
+
+	native_rtmutex_lock(t, &run->sched_lock, NATIVE_LOCK_SCHED);
+	if (m_publish(run, nm) < 0) {
+		native_rtmutex_unlock(t, &run->sched_lock, NATIVE_LOCK_SCHED);
+		native_violation(run, "the M table is full or out of memory (%d M's at most)",
+				 NATIVE_M_CHUNK * NATIVE_M_CHUNKS);
+		free(nm);
+		fail_run(t);
+	}
+	native_spin(t, rp->sched_lock_hold_ns);
+	native_rtmutex_unlock(t, &run->sched_lock, NATIVE_LOCK_SCHED);
+
+	native_spin(t, rp->malg_ns);
+	nm->gstack = map_stack(run, NATIVE_GSTACK_BYTES);
+	native_rtmutex_lock(t, &run->allglock, NATIVE_LOCK_ALLG);
+	native_spin(t, rp->allgadd_ns);
+	native_rtmutex_unlock(t, &run->allglock, NATIVE_LOCK_ALLG);
+
+	nm->rec.created_ns = created;
+	nm->rec.created_by = t->id;
+	snprintf(nm->rec.reason, sizeof(nm->rec.reason), "%s", reason ? reason : "");
+	return &nm->m;
+}
+
+static void op_free_m(hs_env *env, hs_m *m)
+{
+	struct nthread *t = entry(env);
+	struct nm *nm = m ? native_m_lookup(t->run, m->id) : NULL;
+
+	if (!nm || &nm->m != m) {
+		native_violation(t->run, "free_m was given an M that new_m did not allocate (id %llu)",
+				 m ? (unsigned long long)m->id : 0ULL);
+		return;
+	}
+	if (__atomic_exchange_n(&nm->freed, 1, __ATOMIC_SEQ_CST)) {
+		native_violation(t->run, "M %llu was freed twice", (unsigned long long)m->id);
+		return;
+	}
+	/* The struct stays until the end of the run: ids and owners refer to it. */
+	if (nm->sigstack)
+		munmap(nm->sigstack, NATIVE_SIGSTACK_BYTES);
+	if (nm->gstack)
+		munmap(nm->gstack, NATIVE_GSTACK_BYTES);
+	nm->sigstack = nm->gstack = NULL;
+	__atomic_fetch_add(&t->run->m_freed, 1, __ATOMIC_SEQ_CST);
+}
+
+static void op_work(hs_env *env, int64_t ns)
+{
+	native_spin(entry(env), ns);
+}
+
+/*
+ * The signal system calls of one phase, as many as the runtime profile
+ * says (needm_syscalls, dropm_syscalls).  NEEDM: block every signal saving
+ * the mask, read the alternate stack, install this thread's signal stack,
+ * restore the mask, read the mask.  DROPM: block every signal, disable the
+ * alternate stack, restore the mask.  Calls beyond that list repeat the
+ * read of the mask.
+ *
+ * NOTE: the installed stack is the calling thread's own 32 KiB signal
+ * stack, not the M's, because signals() is not told which M the thread is
+ * about to hold.  The number and kind of system calls are the same.
+ */
+static void op_signals(hs_env *env, enum hs_sig_phase phase)
+{
+	struct nthread *t = entry(env);
+	const struct hs_runtime_profile *rp = &t->run->cfg->runtime;
+	int n = phase == HS_SIG_NEEDM ? rp->needm_syscalls : rp->dropm_syscalls;
+	sigset_t all, old, cur;
+	stack_t ss = { 0 }, oss;
+
+	sigfillset(&all);
+	sigemptyset(&old);
+	if (!t->sigstack)
+		t->sigstack = map_stack(t->run, NATIVE_SIGSTACK_BYTES);
+	ss.ss_sp = t->sigstack;
+	ss.ss_size = NATIVE_SIGSTACK_BYTES;
+	ss.ss_flags = phase == HS_SIG_NEEDM && t->sigstack ? 0 : SS_DISABLE;
+
+	static const int needm_calls[] = { 0, 1, 2, 3 };
+	static const int dropm_calls[] = { 0, 2, 3 };
+	const int *calls = phase == HS_SIG_NEEDM ? needm_calls : dropm_calls;
+	int ncalls = phase == HS_SIG_NEEDM ? 4 : 3;
+
+	for (int i = 0; i < n; i++) {
+		switch (i < ncalls ? calls[i] : 4) {
+		case 0:
+			pthread_sigmask(SIG_SETMASK, &all, &old);
+			break;
+		case 1:
+			sigaltstack(NULL, &oss);
+			break;
+		case 2:
+			sigaltstack(&ss, NULL);
+			break;
+		case 3:
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			break;
+		default:
+			pthread_sigmask(SIG_BLOCK, NULL, &cur);
+			break;
+		}
+	}
+}
+
+/* Runtime daemons, started from init only (the main thread). */
+static int op_spawn(hs_env *env, const char *name, void (*fn)(hs_env *env, void *arg), void *arg)
+{
+	struct nthread *t = entry(env);
+	struct nrun *run = t->run;
+	struct nthread *d;
+
+	if (t != &run->main_thread) {
+		native_violation(run, "spawn(\"%s\") was called outside init", name ? name : "");
+		return -1;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -1;
+	native_thread_init(run, d, -1, HS_THREAD_RUNTIME, name ? name : "daemon");
+	d->fn = fn;
+	d->arg = arg;
+	if (native_register_thread(run, d) < 0) {
+		free(d);
+		return -1;
+	}
+	return native_start_thread(run, d, 0, native_runtime_entry) < 0 ? -1 : 0;
+}
+
+static int64_t op_now(hs_env *env)
+{
+	return native_now(entry(env)->run);
+}
+
+static int op_lock_register(hs_env *env, const char *name)
+{
+	struct nthread *t = entry(env);
+	struct nrun *run = t->run;
+
+	if (t != &run->main_thread || run->nlocks >= NATIVE_MAX_LOCKS)
+		return -1;
+	snprintf(run->lock_names[run->nlocks], sizeof(run->lock_names[0]), "%s", name);
+	return run->nlocks++;
+}
+
+static struct nlockacc *lock_acc(struct nthread *t, int lock_id)
+{
+	return lock_id >= 0 && lock_id < NATIVE_MAX_LOCKS ? &t->locks[lock_id] : NULL;
+}
+
+static void op_lock_begin(hs_env *env, int lock_id)
+{
+	struct nthread *t = entry(env);
+	struct nlockacc *a = lock_acc(t, lock_id);
+
+	if (a)
+		a->begin_ns = native_now(t->run);
+}
+
+static void minmax(int64_t v, uint64_t n, int64_t *min, int64_t *max, int64_t *total)
+{
+	if (n == 1 || v < *min)
+		*min = v;
+	if (n == 1 || v > *max)
+		*max = v;
+	*total += v;
+}
+
+static void op_lock_acquired(hs_env *env, int lock_id, bool contended)
+{
+	struct nthread *t = entry(env);
+	struct nlockacc *a = lock_acc(t, lock_id);
+	int64_t now = native_now(t->run);
+	int cpu = sched_getcpu();
+	int prev;
+
+	if (!a)
+		return;
+	a->st.acquisitions++;
+	if (contended)
+		a->st.contentions++;
+	minmax(a->begin_ns >= 0 ? now - a->begin_ns : 0, a->st.acquisitions,
+	       &a->st.wait_min_ns, &a->st.wait_max_ns, &a->st.wait_total_ns);
+	prev = __atomic_exchange_n(&t->run->lock_last_cpu[lock_id], cpu, __ATOMIC_SEQ_CST);
+	if (prev >= 0 && cpu >= 0 && prev != cpu) {
+		a->st.acquisition_bounces++;
+		if (contended)
+			a->st.contention_bounces++;
+	}
+	a->begin_ns = -1;
+	a->acquired_ns = now;
+}
+
+static void op_lock_released(hs_env *env, int lock_id)
+{
+	struct nthread *t = entry(env);
+	struct nlockacc *a = lock_acc(t, lock_id);
+
+	if (!a || a->acquired_ns < 0)
+		return;
+	a->holds++;
+	minmax(native_now(t->run) - a->acquired_ns, a->holds, &a->st.hold_min_ns,
+	       &a->st.hold_max_ns, &a->st.hold_total_ns);
+	a->acquired_ns = -1;
+}
+
+static void op_gauge(hs_env *env, const char *name, int64_t value)
+{
+	struct nthread *t = entry(env);
+	struct hs_gauge_rec *g;
+
+	if (!t->run->events || t->id < 0)
+		return;
+	g = HS_VEC_PUSH(&t->gauges);
+	if (!g) {
+		native_violation(t->run, "out of memory while recording gauges");
+		return;
+	}
+	g->time_ns = native_now(t->run);
+	g->thread = t->id;
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	g->value = value;
+}
+
+static void **op_thread_slot(hs_env *env)
+{
+	return &entry(env)->slot;
+}
+
+/* splitmix64 */
+static uint64_t op_random(hs_env *env)
+{
+	struct nthread *t = entry(env);
+	uint64_t z = (t->rng += 0x9E3779B97F4A7C15ULL);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+const struct hs_env_ops hs_native_env_ops = {
+	.load = op_load,
+	.store = op_store,
+	.cas = op_cas,
+	.fetch_add = op_fetch_add,
+	.exchange = op_exchange,
+	.yield = op_yield,
+	.sleep = op_sleep,
+	.futex_wait = op_futex_wait,
+	.futex_wake = op_futex_wake,
+	.lock = op_lock,
+	.unlock = op_unlock,
+	.new_m = op_new_m,
+	.free_m = op_free_m,
+	.work = op_work,
+	.signals = op_signals,
+	.spawn = op_spawn,
+	.now = op_now,
+	.lock_register = op_lock_register,
+	.lock_begin = op_lock_begin,
+	.lock_acquired = op_lock_acquired,
+	.lock_released = op_lock_released,
+	.gauge = op_gauge,
+	.thread_slot = op_thread_slot,
+	.random = op_random,
+};
+
+/* ---- Threads ---- */
+
+void native_thread_init(struct nrun *run, struct nthread *t, int32_t id, enum hs_thread_kind kind,
+			const char *name)
+{
+	memset(t, 0, sizeof(*t));
+	t->env.ops = &hs_native_env_ops;
+	t->run = run;
+	t->id = id;
+	t->kind = kind;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->exited_ns = -1;
+	t->wake_pending_row = -1;
+	t->cur_state = HS_TS_RUNNABLE;
+	t->cur_reason = HS_R_CREATE;
+	t->cur_waker = -1;
+	for (int i = 0; i < NATIVE_MAX_LOCKS; i++)
+		t->locks[i].begin_ns = t->locks[i].acquired_ns = -1;
+}
+
+void native_thread_free(struct nthread *t)
+{
+	HS_VEC_FREE(&t->states);
+	HS_VEC_FREE(&t->wakes);
+	HS_VEC_FREE(&t->callbacks);
+	HS_VEC_FREE(&t->gauges);
+	HS_VEC_FREE(&t->latencies);
+	if (t->sigstack)
+		munmap(t->sigstack, NATIVE_SIGSTACK_BYTES);
+	t->sigstack = NULL;
+}
+
+/* Adds t to the registry; its id is its index, and its random stream is
+ * seeded from the run seed and that id.  0 or HS_E_NOMEM. */
+int native_register_thread(struct nrun *run, struct nthread *t)
+{
+	struct nthread **slot;
+	int rc = 0;
+
+	pthread_mutex_lock(&run->reg_mu);
+	slot = HS_VEC_PUSH(&run->threads);
+	if (!slot) {
+		rc = HS_E_NOMEM;
+	} else {
+		*slot = t;
+		t->id = (int32_t)(run->threads.len - 1);
+		t->rng = run->req->seed ^ (0xD1B54A32D192ED03ULL * (uint64_t)(t->id + 1));
+	}
+	pthread_mutex_unlock(&run->reg_mu);
+	return rc;
+}
+
+/*
+ * Wakes every thread that may be blocked: the runtime's condition variable
+ * and the futex word each thread waits on.  The run calls it repeatedly
+ * while it aborts or stops, because a thread may publish its word just
+ * after one pass (a wake before the wait is lost, the next pass finds it).
+ */
+void native_wake_waiters(struct nrun *run)
+{
+	pthread_mutex_lock(&run->rt_mu);
+	pthread_cond_broadcast(&run->rt_cv);
+	pthread_mutex_unlock(&run->rt_mu);
+
+	pthread_mutex_lock(&run->reg_mu);
+	for (size_t i = 0; i < run->threads.len; i++) {
+		hs_word *w = __atomic_load_n(&run->threads.data[i]->waiting_on, __ATOMIC_SEQ_CST);
+
+		if (w)
+			sys_futex(futex_addr(w), FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+	}
+	pthread_mutex_unlock(&run->reg_mu);
+}

@@ -1,0 +1,193 @@
+/*
+ * Internals of the native backend, shared by native.c (the run),
+ * native_env.c (the policy primitives) and native_runtime.c (P's, the
+ * garbage collector and the workload hooks).  Nothing outside these three
+ * files and the native tests includes it.
+ *
+ * One run is one `struct nrun`; nothing is kept in static variables, so runs
+ * can follow one another in one process.  Each thread of the run (foreign,
+ * runtime daemon, or the main thread that runs the policy's init) owns one
+ * `struct nthread`, whose first member is the `hs_env` handed to the policy.
+ *
+ * Invariants:
+ *  1. A thread writes only its own `struct nthread` (counters, record
+ *     buffers, current state); the run merges them after every thread has
+ *     been joined, so counting needs no shared atomics.
+ *  2. A thread's state intervals are contiguous: each set_state() closes the
+ *     open interval at the time it opens the next one.
+ *  3. Shared run fields are either written before the threads start, or
+ *     guarded by `rt_mu` (P's, stop-the-world, GC), `reg_mu` (the thread
+ *     registry and the M table's chunks), `done_mu` (live thread counts) or
+ *     accessed with __atomic builtins (abort, stopping, M owners).
+ *  4. Once `abort` is set (the watchdog fired or thread creation failed),
+ *     every primitive and every runtime wait of a foreign or runtime thread
+ *     unwinds the thread with longjmp to its entry function, so the thread
+ *     exits whatever loop the policy was in.
+ */
+#ifndef HERDSIM_NATIVE_INTERNAL_H
+#define HERDSIM_NATIVE_INTERNAL_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "policy.h"
+#include "result.h"
+#include "workload.h"
+
+#define NATIVE_MAX_LOCKS 16      /* sched.lock, allglock and 14 policy locks */
+#define NATIVE_LOCK_SCHED 0
+#define NATIVE_LOCK_ALLG 1
+#define NATIVE_M_CHUNK 1024      /* M's per chunk of the owner table */
+#define NATIVE_M_CHUNKS 4096     /* so at most 4 Mi M's per run */
+#define NATIVE_SIGSTACK_BYTES (32 * 1024)
+#define NATIVE_GSTACK_BYTES (4 * 1024)
+#define NATIVE_WAIT_SLICE_NS 2000000 /* longest single nanosleep, so aborts are seen */
+
+/* One M: the policy's view first, then what the backend keeps about it. */
+struct nm {
+	hs_m m;
+	void *sigstack;          /* NATIVE_SIGSTACK_BYTES, mmap'd; NULL once freed */
+	void *gstack;            /* NATIVE_GSTACK_BYTES, mmap'd; NULL once freed */
+	int32_t owner;           /* holding thread id + 1, 0 when none (atomic) */
+	int freed;               /* set by free_m (atomic) */
+	struct hs_m_rec rec;
+};
+
+/* Per-thread, per-lock annotation state and statistics. */
+struct nlockacc {
+	int64_t begin_ns;        /* last lock_begin, -1 if none pending */
+	int64_t acquired_ns;     /* last lock_acquired, -1 if not held */
+	uint64_t holds;          /* releases counted in st.hold_* */
+	struct hs_lock_stat st;  /* name left empty; merged at the end */
+};
+
+struct nrun;
+
+struct nthread {
+	hs_env env;              /* first, so an hs_env * is a struct nthread * */
+	struct nrun *run;
+	int32_t id;              /* registry index; -1 for the main thread */
+	enum hs_thread_kind kind;
+	char name[24];
+	pthread_t handle;
+	bool started;            /* pthread_create succeeded */
+	bool can_unwind;         /* `unwind` is set up (not the main thread) */
+	jmp_buf unwind;
+	void (*fn)(hs_env *env, void *arg); /* runtime threads */
+	void *arg;
+
+	int64_t created_ns, exited_ns;
+	void *slot;              /* thread_slot */
+	uint64_t rng;            /* splitmix64 state */
+	void *sigstack;          /* this thread's alternate signal stack */
+	hs_word *waiting_on;     /* futex word of a wait in progress (atomic) */
+	bool holds_p;
+
+	/* Counters, summed at the end. */
+	uint64_t ops, yields, sleeps, cas_failures, futex_waits, futex_wakes, wasted;
+	uint64_t callbacks_done;
+	bool wake_pending;       /* a wait returned and progress() was not called since */
+	ptrdiff_t wake_pending_row; /* its row in `wakes`, or -1 */
+
+	/* The open state interval. */
+	uint8_t cur_state, cur_reason;
+	int32_t cur_waker;
+	int64_t cur_start;
+
+	HS_VEC(struct hs_state_rec) states;
+	HS_VEC(struct hs_wake_rec) wakes;
+	HS_VEC(struct hs_callback_rec) callbacks;
+	HS_VEC(struct hs_gauge_rec) gauges;
+	HS_VEC(int64_t) latencies; /* done - arrival of each callback */
+	struct nlockacc locks[NATIVE_MAX_LOCKS];
+};
+
+struct nrun {
+	const struct hs_run_request *req;
+	const struct hs_config *cfg;
+	const struct hs_policy *policy;
+	void *pstate;
+	struct hs_policy wrapped;   /* policy hooks with the M ownership check */
+	struct hs_driver driver;
+	bool events;                /* record at HS_RECORD_EVENTS */
+	int64_t t0;                 /* CLOCK_MONOTONIC at run start, ns */
+	int abort;                  /* atomic: unwind every thread */
+	int stopping;               /* atomic: 1 unwind daemons when they block, 2 at once */
+
+	pthread_mutex_t reg_mu;
+	HS_VEC(struct nthread *) threads;
+	struct nthread main_thread;
+
+	/* M table: chunk c holds ids c*CHUNK+1 .. (c+1)*CHUNK. */
+	struct nm **mchunks[NATIVE_M_CHUNKS];
+	uint64_t m_count;           /* ids handed out (guarded by reg_mu) */
+	uint64_t m_freed;           /* atomic */
+	hs_rtmutex sched_lock, allglock;
+
+	char lock_names[NATIVE_MAX_LOCKS][32];
+	int nlocks;
+	int lock_last_cpu[NATIVE_MAX_LOCKS]; /* atomic; -1 before the first acquisition */
+
+	/* Runtime model, guarded by rt_mu. */
+	pthread_mutex_t rt_mu;
+	pthread_cond_t rt_cv;
+	int nprocs, pidle;
+	int stw;                    /* stop requested or in effect; read atomically in go_work */
+	uint64_t gc_cycles;         /* cycles started (Go's work.cycles) */
+	bool gc_marking;            /* cycle gc_cycles between its start and mark termination */
+	uint64_t gc_request;        /* highest cycle number a caller asked for */
+	int gc_workers;
+	uint64_t mark_gen;          /* bumped to start the mark workers */
+	int mark_running;           /* workers still marking this cycle */
+	bool has_gc;
+
+	/* Liveness, guarded by done_mu. */
+	pthread_mutex_t done_mu;
+	pthread_cond_t done_cv;     /* CLOCK_MONOTONIC */
+	int live_foreign, live_daemons;
+	int first_rc;               /* first negative code from the driver */
+
+	/* The first broken invariant, guarded by err_mu. */
+	pthread_mutex_t err_mu;
+	bool violated;
+	char violation[256];
+};
+
+static inline struct nthread *nthread_of(hs_env *env)
+{
+	return (struct nthread *)env;
+}
+
+/* native_env.c */
+extern const struct hs_env_ops hs_native_env_ops;
+int64_t native_clock(void);
+int64_t native_now(struct nrun *run);
+void native_check_abort(struct nthread *t);
+void native_set_state(struct nthread *t, int64_t now, enum hs_tstate st, enum hs_reason why,
+		      int32_t waker);
+void native_spin(struct nthread *t, int64_t ns);
+void native_timed_sleep(struct nthread *t, int64_t ns, enum hs_reason why, bool policy_call);
+void native_thread_init(struct nrun *run, struct nthread *t, int32_t id, enum hs_thread_kind kind,
+			const char *name);
+void native_thread_free(struct nthread *t);
+void native_violation(struct nrun *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct nm *native_m_lookup(struct nrun *run, uint64_t id);
+void native_rtmutex_lock(struct nthread *t, hs_rtmutex *mu, int lock_id);
+void native_rtmutex_unlock(struct nthread *t, hs_rtmutex *mu, int lock_id);
+int native_register_thread(struct nrun *run, struct nthread *t);
+void native_wake_waiters(struct nrun *run);
+void native_thread_begin(struct nthread *t);
+void native_thread_finish(struct nthread *t, bool stopped);
+
+/* native_runtime.c */
+extern const struct hs_rt_ops hs_native_rt_ops;
+void native_wrap_policy(struct nrun *run);
+int native_gc_start(struct nrun *run, struct hs_error *err);
+int native_start_thread(struct nrun *run, struct nthread *t, size_t stack_bytes,
+			void *(*entry)(void *));
+void *native_runtime_entry(void *arg);
+
+#endif /* HERDSIM_NATIVE_INTERNAL_H */

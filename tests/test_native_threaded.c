@@ -1,0 +1,541 @@
+/*
+ * Tests of the native backend on real threads, with policies defined here:
+ *
+ *   tlist    a list of spare M's guarded by a lock word (cas, yield, sleep);
+ *            acquire pops or allocates, release pushes;
+ *   never    acquire sleeps forever, to fire the watchdog;
+ *   dup      acquire hands every thread the same M, and `entered` waits
+ *            until two threads hold it, so the ownership check must fire.
+ *
+ * Assertions are on counts and invariants, never on durations.  The GC
+ * test relies on six threads created at once all calling runtime.GC()
+ * within one 30 ms mark phase.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "backend.h"
+#include "config.h"
+#include "policy.h"
+#include "registry.h"
+#include "result.h"
+
+/* ---- tlist ---- */
+
+struct tlist {
+	hs_word lock;
+	hs_word head; /* hs_m * of the first spare M */
+	int lock_id;
+};
+
+static void tlist_lock(hs_env *env, struct tlist *s)
+{
+	const struct hs_env_ops *o = env->ops;
+	bool contended = false;
+	int tries = 0;
+
+	o->lock_begin(env, s->lock_id);
+	for (;;) {
+		uint64_t zero = 0;
+
+		if (o->cas(env, &s->lock, &zero, 1))
+			break;
+		contended = true;
+		if (++tries % 4)
+			o->yield(env);
+		else
+			o->sleep(env, 1000);
+	}
+	o->lock_acquired(env, s->lock_id, contended);
+}
+
+static void tlist_unlock(hs_env *env, struct tlist *s)
+{
+	env->ops->store(env, &s->lock, 0);
+	env->ops->lock_released(env, s->lock_id);
+}
+
+static void tlist_push(hs_env *env, struct tlist *s, hs_m *m)
+{
+	tlist_lock(env, s);
+	m->link = (hs_m *)(uintptr_t)env->ops->load(env, &s->head);
+	env->ops->store(env, &s->head, (uint64_t)(uintptr_t)m);
+	tlist_unlock(env, s);
+}
+
+static int tlist_init(hs_env *env, void *state, const int64_t *params)
+{
+	struct tlist *s = state;
+
+	s->lock_id = env->ops->lock_register(env, "tlist");
+	tlist_push(env, s, env->ops->new_m(env, "init"));
+	return 0;
+}
+
+static hs_m *tlist_acquire(hs_env *env, void *state)
+{
+	struct tlist *s = state;
+	hs_m *m;
+
+	tlist_lock(env, s);
+	m = (hs_m *)(uintptr_t)env->ops->load(env, &s->head);
+	if (m)
+		env->ops->store(env, &s->head, (uint64_t)(uintptr_t)m->link);
+	tlist_unlock(env, s);
+	if (!m)
+		m = env->ops->new_m(env, "needm");
+	env->ops->signals(env, HS_SIG_NEEDM);
+	return m;
+}
+
+static void tlist_release(hs_env *env, void *state, hs_m *m)
+{
+	env->ops->signals(env, HS_SIG_DROPM);
+	tlist_push(env, state, m);
+}
+
+static uint64_t tlist_spare(void *state)
+{
+	struct tlist *s = state;
+	uint64_t n = 0;
+
+	for (hs_m *m = (hs_m *)(uintptr_t)s->head.value; m; m = m->link)
+		n++;
+	return n;
+}
+
+static const struct hs_policy tlist_policy = {
+	.abi_version = HS_POLICY_ABI_VERSION,
+	.name = "tlist",
+	.summary = "a locked list of spare M's",
+	.state_size = sizeof(struct tlist),
+	.init = tlist_init,
+	.acquire = tlist_acquire,
+	.release = tlist_release,
+	.spare_count = tlist_spare,
+};
+
+/* ---- never ---- */
+
+static hs_m *never_acquire(hs_env *env, void *state)
+{
+	for (;;)
+		env->ops->sleep(env, 1000000);
+	return NULL; /* not reached */
+}
+
+static const struct hs_policy never_policy = {
+	.abi_version = HS_POLICY_ABI_VERSION,
+	.name = "never",
+	.state_size = sizeof(struct tlist),
+	.init = tlist_init,
+	.acquire = never_acquire,
+	.release = tlist_release,
+	.spare_count = tlist_spare,
+};
+
+/* ---- dup ---- */
+
+struct dup {
+	hs_word m;       /* the one M */
+	hs_word entered; /* threads that reached entered() */
+};
+
+static int dup_init(hs_env *env, void *state, const int64_t *params)
+{
+	struct dup *s = state;
+
+	env->ops->store(env, &s->m, (uint64_t)(uintptr_t)env->ops->new_m(env, "init"));
+	return 0;
+}
+
+static hs_m *dup_acquire(hs_env *env, void *state)
+{
+	struct dup *s = state;
+
+	return (hs_m *)(uintptr_t)env->ops->load(env, &s->m);
+}
+
+static void dup_entered(hs_env *env, void *state, hs_m *m)
+{
+	struct dup *s = state;
+
+	env->ops->fetch_add(env, &s->entered, 1);
+	while (env->ops->load(env, &s->entered) < 2)
+		env->ops->sleep(env, 100000);
+}
+
+static void dup_release(hs_env *env, void *state, hs_m *m)
+{
+}
+
+static uint64_t dup_spare(void *state)
+{
+	return 1;
+}
+
+static const struct hs_policy dup_policy = {
+	.abi_version = HS_POLICY_ABI_VERSION,
+	.name = "dup",
+	.state_size = sizeof(struct dup),
+	.init = dup_init,
+	.acquire = dup_acquire,
+	.entered = dup_entered,
+	.release = dup_release,
+	.spare_count = dup_spare,
+};
+
+/* ---- helpers ---- */
+
+static void config_default(struct hs_config *cfg)
+{
+	struct hs_scenario *sc = &cfg->scenario;
+	struct hs_runtime_profile *rp = &cfg->runtime;
+
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(sc->name, sizeof(sc->name), "native-test");
+	sc->time_limit_ns = 60000000000LL;
+	sc->seed = 1;
+	sc->reps = 1;
+	sc->cores = 2;
+	sc->threads = 20;
+	sc->arrival = HS_ARRIVAL_BURST;
+	sc->callbacks = 3;
+	sc->think_ns = 50000;
+	sc->think_kind = HS_THINK_SLEEP;
+	sc->thread_stack_bytes = 256 * 1024;
+	sc->steps[0] = (struct hs_step){ HS_STEP_WORK, 20000 };
+	sc->steps[1] = (struct hs_step){ HS_STEP_GROW, 100 };
+	sc->nsteps = 2;
+	sc->record = HS_RECORD_EVENTS;
+
+	rp->gomaxprocs = 2;
+	rp->allocm_ns = 1000;
+	rp->sched_lock_hold_ns = 200;
+	rp->malg_ns = 1000;
+	rp->allgadd_ns = 100;
+	rp->needm_syscalls = 5;
+	rp->dropm_syscalls = 3;
+	rp->preempt_chunk_ns = 10000;
+	rp->stack_frame_ns = 10;
+	rp->gc_stw1_ns = 100000;
+	rp->gc_mark_ns = 30000000;
+	rp->gc_stw2_ns = 100000;
+	rp->gc_sweep_ns = 10000;
+	rp->gc_worker_ratio = 0.25;
+	rp->lock_spin = 4;
+	rp->lock_passive_spin = 1;
+}
+
+static int run_native(const struct hs_config *cfg, const struct hs_policy *pol,
+		      struct hs_run_result *out)
+{
+	struct hs_run_request req = {
+		.cfg = cfg, .policy = pol, .seed = 7, .record = cfg->scenario.record,
+	};
+	struct hs_error err = { 0 };
+	int rc;
+
+	hs_result_init(out);
+	rc = hs_backend_native.run(&req, out, &err);
+	if (rc != 0)
+		fprintf(stderr, "native run failed: %s\n", err.msg);
+	return rc;
+}
+
+static const struct hs_lock_stat *find_lock(const struct hs_run_result *r, const char *name)
+{
+	for (size_t i = 0; i < r->locks.len; i++)
+		if (strcmp(r->locks.data[i].name, name) == 0)
+			return &r->locks.data[i];
+	return NULL;
+}
+
+static size_t count_kind(const struct hs_run_result *r, enum hs_thread_kind kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->threads.len; i++)
+		n += r->threads.data[i].kind == kind;
+	return n;
+}
+
+/* ---- tests ---- */
+
+static void burst_completes_every_callback(void **unused)
+{
+	struct hs_config cfg;
+	struct hs_run_result r;
+	const struct hs_lock_stat *ls;
+	bool seen[20][3] = { { false } };
+
+	config_default(&cfg);
+	assert_int_equal(run_native(&cfg, &tlist_policy, &r), 0);
+	if (r.status != HS_STATUS_OK)
+		fprintf(stderr, "status %s: %s\n", hs_status_name(r.status), r.error);
+	assert_int_equal(r.status, HS_STATUS_OK);
+	assert_string_equal(r.backend, "native");
+	assert_string_equal(r.policy, "tlist");
+
+	assert_int_equal(r.callbacks.len, 60);
+	for (size_t i = 0; i < r.callbacks.len; i++) {
+		const struct hs_callback_rec *c = &r.callbacks.data[i];
+
+		assert_in_range(c->thread, 0, 19);
+		assert_in_range(c->seq, 0, 2);
+		assert_false(seen[c->thread][c->seq]);
+		seen[c->thread][c->seq] = true;
+		assert_true(c->m >= 1 && c->m <= (int64_t)r.ms.len);
+		assert_true(c->arrival_ns <= c->m_acquired_ns);
+		assert_true(c->m_acquired_ns <= c->p_acquired_ns);
+		assert_true(c->p_acquired_ns <= c->done_ns);
+	}
+
+	assert_int_equal((int)hs_result_get(&r, "callbacks", -1), 60);
+	assert_int_equal((int)hs_result_get(&r, "threads", -1), 20);
+	assert_true(hs_result_get(&r, "m_created", -1) >= 1);
+	assert_true(hs_result_get(&r, "m_created", -1) <= 21);
+	assert_int_equal((int)hs_result_get(&r, "m_created", -1), (int)hs_result_get(&r, "m_spare_end", -2));
+	assert_int_equal((int)hs_result_get(&r, "m_created", -1), (int)r.ms.len);
+	assert_true(hs_result_get(&r, "makespan_ns", 0) > 0);
+	assert_true(hs_result_get(&r, "cb_latency_p50_ns", -1) <= hs_result_get(&r, "cb_latency_max_ns", -1));
+	assert_int_equal(count_kind(&r, HS_THREAD_FOREIGN), 20);
+
+	/* One tlist acquisition in init, one per acquire, one per release. */
+	ls = find_lock(&r, "tlist");
+	assert_non_null(ls);
+	assert_int_equal(ls->acquisitions, 121);
+	assert_true(ls->hold_min_ns <= ls->hold_max_ns);
+	/* Every new_m takes sched.lock once. */
+	ls = find_lock(&r, "sched.lock");
+	assert_non_null(ls);
+	assert_int_equal(ls->acquisitions, r.ms.len);
+	assert_int_equal(r.ms.data[0].created_by, -1);
+	hs_result_free(&r);
+}
+
+/* Checks that each thread's intervals run from creation to exit (or the
+ * end, for a daemon alive at the end) with no gap and no overlap. */
+static void check_intervals(const struct hs_run_result *r)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < r->threads.len; i++) {
+		const struct hs_thread_rec *t = &r->threads.data[i];
+		int64_t at = t->created_ns;
+
+		assert_true(k < r->states.len);
+		for (; k < r->states.len && r->states.data[k].thread == t->id; k++) {
+			const struct hs_state_rec *s = &r->states.data[k];
+
+			assert_int_equal(s->start_ns, at);
+			assert_true(s->end_ns > s->start_ns);
+			at = s->end_ns;
+		}
+		if (t->exited_ns >= 0)
+			assert_int_equal(at, t->exited_ns);
+	}
+	assert_int_equal(k, r->states.len);
+}
+
+static void states_cover_each_thread(void **unused)
+{
+	struct hs_config cfg;
+	struct hs_run_result r;
+	size_t sleeping = 0;
+
+	config_default(&cfg);
+	assert_int_equal(run_native(&cfg, &tlist_policy, &r), 0);
+	assert_int_equal(r.status, HS_STATUS_OK);
+	for (size_t i = 0; i < r.threads.len; i++)
+		assert_int_equal(r.threads.data[i].id, (int32_t)i);
+	check_intervals(&r);
+	/* Think time is a sleep: two per thread. */
+	for (size_t i = 0; i < r.states.len; i++)
+		sleeping += r.states.data[i].state == HS_TS_SLEEPING &&
+			    r.states.data[i].reason == HS_R_THINK;
+	assert_int_equal(sleeping, 40);
+	hs_result_free(&r);
+}
+
+static void summary_keeps_no_events(void **unused)
+{
+	struct hs_config cfg;
+	struct hs_run_result r;
+
+	config_default(&cfg);
+	cfg.scenario.record = HS_RECORD_SUMMARY;
+	assert_int_equal(run_native(&cfg, &tlist_policy, &r), 0);
+	assert_int_equal(r.status, HS_STATUS_OK);
+	assert_int_equal(r.states.len, 0);
+	assert_int_equal(r.callbacks.len, 0);
+	assert_int_equal(r.wakes.len, 0);
+	assert_int_equal(r.threads.len, 20);
+	assert_int_equal((int)hs_result_get(&r, "callbacks", -1), 60);
+	assert_true(r.hists.len > 0);
+	hs_result_free(&r);
+}
+
+static void watchdog_stops_stuck_policy(void **unused)
+{
+	struct hs_config cfg;
+	struct hs_run_result r;
+
+	config_default(&cfg);
+	cfg.scenario.threads = 4;
+	cfg.scenario.time_limit_ns = 200000000;
+	assert_int_equal(run_native(&cfg, &never_policy, &r), 0);
+	assert_int_equal(r.status, HS_STATUS_TIMEOUT);
+	assert_int_equal(r.threads.len, 4);
+	for (size_t i = 0; i < r.threads.len; i++)
+		assert_true(r.threads.data[i].exited_ns >= 200000000);
+	assert_int_equal((int)hs_result_get(&r, "callbacks", -1), 0);
+	check_intervals(&r);
+	hs_result_free(&r);
+
+	/* The process is fit for another run. */
+	config_default(&cfg);
+	cfg.scenario.threads = 2;
+	assert_int_equal(run_native(&cfg, &tlist_policy, &r), 0);
+	assert_int_equal(r.status, HS_STATUS_OK);
+	hs_result_free(&r);
+}
+
+static void duplicate_m_is_an_error(void **unused)
+{
+	struct hs_config cfg;
+	struct hs_run_result r;
+
+	config_default(&cfg);
+	cfg.scenario.threads = 2;
+	cfg.scenario.callbacks = 1;
+	assert_int_equal(run_native(&cfg, &dup_policy, &r), 0);
+	assert_int_equal(r.status, HS_STATUS_ERROR);
+	assert_non_null(strstr(r.error, "M 1 "));
+	assert_non_null(strstr(r.error, "while thread"));
+	hs_result_free(&r);
+}
+
+static void gc_callers_share_cycles(void **unused)
+{
+	struct hs_config cfg;
+	struct hs_run_result r;
+	double cycles;
+	bool waited[64] = { false };
+	size_t foreign_waited = 0;
+
+	config_default(&cfg);
+	cfg.scenario.threads = 6;
+	cfg.scenario.callbacks = 1;
+	cfg.scenario.steps[0] = (struct hs_step){ HS_STEP_GC, 0 };
+	cfg.scenario.nsteps = 1;
+	assert_int_equal(run_native(&cfg, &tlist_policy, &r), 0);
+	assert_int_equal(r.status, HS_STATUS_OK);
+	cycles = hs_result_get(&r, "gc_cycles", -1);
+	assert_true(cycles >= 1);
+	assert_true(cycles < 6);
+	/* gc, and max(1, round(2 * 0.25)) = 1 mark worker. */
+	assert_int_equal(count_kind(&r, HS_THREAD_RUNTIME), 2);
+	check_intervals(&r);
+
+	/* Every caller waited for a cycle that started after its call. */
+	for (size_t i = 0; i < r.states.len; i++) {
+		const struct hs_state_rec *s = &r.states.data[i];
+
+		if (s->state == HS_TS_BLOCKED && s->reason == HS_R_GC_WAIT && s->thread < 64)
+			waited[s->thread] = true;
+	}
+	for (size_t i = 0; i < r.threads.len; i++)
+		if (r.threads.data[i].kind == HS_THREAD_FOREIGN && waited[r.threads.data[i].id])
+			foreign_waited++;
+	assert_int_equal(foreign_waited, 6);
+	hs_result_free(&r);
+}
+
+static void periodic_arrival_creates_all(void **unused)
+{
+	struct hs_config cfg;
+	struct hs_run_result r;
+
+	config_default(&cfg);
+	cfg.scenario.threads = 5;
+	cfg.scenario.arrival = HS_ARRIVAL_PERIODIC;
+	cfg.scenario.interval_ns = 2000000;
+	assert_int_equal(run_native(&cfg, &tlist_policy, &r), 0);
+	assert_int_equal(r.status, HS_STATUS_OK);
+	assert_int_equal(r.threads.len, 5);
+	/* Thread i is created no earlier than i intervals after the start. */
+	for (size_t i = 0; i < r.threads.len; i++)
+		assert_true(r.threads.data[i].created_ns >= (int64_t)i * 2000000);
+	assert_int_equal((int)hs_result_get(&r, "callbacks", -1), 15);
+	hs_result_free(&r);
+}
+
+static void trace_arrival_is_rejected(void **unused)
+{
+	struct hs_config cfg;
+	struct hs_run_result r;
+	struct hs_run_request req = { .cfg = &cfg, .policy = &tlist_policy };
+	struct hs_error err = { 0 };
+
+	config_default(&cfg);
+	cfg.scenario.arrival = HS_ARRIVAL_TRACE;
+	hs_result_init(&r);
+	assert_int_equal(hs_backend_native.run(&req, &r, &err), HS_E_INPUT);
+	assert_non_null(strstr(err.msg, "trace arrival not supported on native"));
+	hs_result_free(&r);
+}
+
+/* The shipped list policies conserve M's and complete every callback on
+ * real threads, with runtime.GC() in each callback. */
+static void shipped_policies_conserve_ms(void **unused)
+{
+	static const char *const names[] = { "single", "waiters" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const struct hs_policy *p = hs_policy_find(names[i]);
+		struct hs_config cfg;
+		struct hs_run_result r;
+
+		assert_non_null(p);
+		config_default(&cfg);
+		cfg.scenario.steps[2] = (struct hs_step){ HS_STEP_GC, 0 };
+		cfg.scenario.nsteps = 3;
+		cfg.runtime.gc_mark_ns = 1000000;
+		assert_int_equal(run_native(&cfg, p, &r), 0);
+		if (r.status != HS_STATUS_OK)
+			fprintf(stderr, "%s: %s: %s\n", names[i], hs_status_name(r.status), r.error);
+		assert_int_equal(r.status, HS_STATUS_OK);
+		assert_int_equal((int)hs_result_get(&r, "callbacks", -1), 60);
+		assert_int_equal(r.callbacks.len, 60);
+		assert_int_equal((int)hs_result_get(&r, "m_created", -1),
+				 (int)hs_result_get(&r, "m_spare_end", -2));
+		assert_true(hs_result_get(&r, "gc_cycles", 0) >= 1);
+		check_intervals(&r);
+		hs_result_free(&r);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(burst_completes_every_callback),
+		cmocka_unit_test(states_cover_each_thread),
+		cmocka_unit_test(summary_keeps_no_events),
+		cmocka_unit_test(watchdog_stops_stuck_policy),
+		cmocka_unit_test(duplicate_m_is_an_error),
+		cmocka_unit_test(gc_callers_share_cycles),
+		cmocka_unit_test(periodic_arrival_creates_all),
+		cmocka_unit_test(trace_arrival_is_rejected),
+		cmocka_unit_test(shipped_policies_conserve_ms),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
