@@ -1,0 +1,161 @@
+#include "helpers.h"
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void read_all(int fd, char *buf, size_t size)
+{
+	size_t n = 0;
+	ssize_t k;
+	char sink[4096];
+
+	while ((k = read(fd, n + 1 < size ? buf + n : sink,
+			 n + 1 < size ? size - 1 - n : sizeof(sink))) > 0)
+		if (n + 1 < size)
+			n += (size_t)k;
+	buf[n] = '\0';
+}
+
+void run_herdsim(struct cmd_result *r, const char *const *args)
+{
+	int out[2], err[2];
+	const char *argv[64];
+	int n = 0, status;
+	pid_t pid;
+
+	argv[n++] = HS_BIN;
+	for (int i = 0; args[i] && n < 63; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	if (pipe(out) || pipe(err))
+		abort();
+	pid = fork();
+	if (pid == 0) {
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		close(out[0]);
+		close(err[0]);
+		execv(HS_BIN, (char *const *)argv);
+		_exit(127);
+	}
+	close(out[1]);
+	close(err[1]);
+	/* stderr is small; read stdout first, then stderr */
+	read_all(out[0], r->out, sizeof(r->out));
+	read_all(err[0], r->err, sizeof(r->err));
+	close(out[0]);
+	close(err[0]);
+	waitpid(pid, &status, 0);
+	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+const char *make_temp_dir(void)
+{
+	static char path[64];
+
+	snprintf(path, sizeof(path), "/tmp/herdsim-test-XXXXXX");
+	if (!mkdtemp(path))
+		abort();
+	return path;
+}
+
+void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+		abort();
+}
+
+int64_t db_int(const char *db, const char *sql)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(h);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(h);
+	return v;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static bool skip_column(const char *table, const char *col)
+{
+	if (strcmp(table, "run") == 0)
+		return strcmp(col, "started_at") == 0 || strcmp(col, "wall_ns") == 0;
+	if (strcmp(table, "experiment") == 0)
+		return strcmp(col, "started_at") == 0 || strcmp(col, "ended_at") == 0 ||
+		       strcmp(col, "host") == 0 || strcmp(col, "command") == 0;
+	return false;
+}
+
+uint64_t db_hash(const char *db)
+{
+	static const char *const tables[] = { "experiment", "run", "run_param", "scalar", "lock_stat",
+					      "thread", "thread_state", "wake", "callback", "m",
+					      "histogram", "gauge", NULL };
+	uint64_t h = 0xcbf29ce484222325ULL;
+	sqlite3 *d;
+
+	if (sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		abort();
+	for (int t = 0; tables[t]; t++) {
+		char sql[256];
+		sqlite3_stmt *st;
+
+		/* rowid order is insertion order, which is deterministic */
+		snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\" ORDER BY rowid", tables[t]);
+		if (sqlite3_prepare_v2(d, sql, -1, &st, NULL) != SQLITE_OK) {
+			snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\" ORDER BY 1, 2, 3", tables[t]);
+			if (sqlite3_prepare_v2(d, sql, -1, &st, NULL) != SQLITE_OK)
+				abort();
+		}
+		h = fnv(h, tables[t], strlen(tables[t]));
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			for (int c = 0; c < sqlite3_column_count(st); c++) {
+				const unsigned char *v;
+
+				if (skip_column(tables[t], sqlite3_column_name(st, c)))
+					continue;
+				v = sqlite3_column_text(st, c);
+				h = fnv(h, v ? (const char *)v : "\1NULL", v ? (size_t)sqlite3_column_bytes(st, c) : 5);
+				h = fnv(h, "\0", 1);
+			}
+		}
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(d);
+	return h;
+}
+
+int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		if (*s == '\n')
+			n++;
+	return n;
+}

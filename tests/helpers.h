@@ -1,0 +1,38 @@
+/*
+ * Shared test helpers: running the herdsim binary, temporary directories,
+ * and reading a SQLite database back.
+ */
+#ifndef HERDSIM_TEST_HELPERS_H
+#define HERDSIM_TEST_HELPERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cmd_result {
+	int status;        /* exit status, or 128 + signal */
+	char out[65536];   /* standard output, truncated */
+	char err[8192];    /* standard error, truncated */
+};
+
+/* Runs HS_BIN with the NULL-terminated arguments; fills *r. */
+void run_herdsim(struct cmd_result *r, const char *const *args);
+
+/* Creates a fresh directory under /tmp; returns a static-lifetime path
+ * (valid until the next call). */
+const char *make_temp_dir(void);
+
+/* Writes text to path; aborts the test on failure. */
+void write_file(const char *path, const char *text);
+
+/* Runs a query returning one integer; -1 if the query fails. */
+int64_t db_int(const char *db, const char *sql);
+
+/* Hashes the rows of every table of the database in a fixed order,
+ * skipping the wall-clock columns (run.started_at, run.wall_ns, experiment
+ * started_at, ended_at, host, command).  Same rows, same hash. */
+uint64_t db_hash(const char *db);
+
+/* Number of lines in s. */
+int count_lines(const char *s);
+
+#endif /* HERDSIM_TEST_HELPERS_H */

@@ -1,0 +1,343 @@
+/*
+ * Timing semantics of the OS primitives on the sim backend.
+ *
+ * A scripted policy runs the primitive under test inside its acquire hook
+ * and logs simulated timestamps; each test sets the profile's constants so
+ * the expected times follow from the model's rules by plain arithmetic.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "backend.h"
+#include "config.h"
+#include "policy.h"
+#include "result.h"
+
+/* The test in progress: which script each thread runs, and its log. */
+enum script {
+	S_SLEEP_1US,
+	S_SLEEP_20MS,
+	S_YIELD,
+	S_YIELD_VS_WORKER,
+	S_FUTEX_WAITER_WAKER,
+	S_CAS_PINGPONG,
+};
+
+static struct {
+	enum script script;
+	int arrivals;        /* acquire calls so far: the thread's role */
+	int64_t t[8];        /* timestamps the script logs */
+	hs_word word;
+} T;
+
+static hs_m *script_acquire(hs_env *env, void *state)
+{
+	const struct hs_env_ops *o = env->ops;
+	int role = T.arrivals++;
+
+	switch (T.script) {
+	case S_SLEEP_1US:
+		T.t[0] = o->now(env);
+		o->sleep(env, 1000);
+		T.t[1] = o->now(env);
+		break;
+	case S_SLEEP_20MS:
+		T.t[0] = o->now(env);
+		o->sleep(env, 20000000);
+		T.t[1] = o->now(env);
+		break;
+	case S_YIELD:
+		T.t[0] = o->now(env);
+		o->yield(env);
+		T.t[1] = o->now(env);
+		break;
+	case S_YIELD_VS_WORKER:
+		if (role == 0) {
+			T.t[0] = o->now(env);
+			o->yield(env);
+			T.t[1] = o->now(env);
+		} else {
+			for (int i = 0; i < 100; i++)
+				o->work(env, 100000); /* 10 ms in all */
+			T.t[2] = o->now(env);
+		}
+		break;
+	case S_FUTEX_WAITER_WAKER:
+		if (role == 0) {
+			o->futex_wait(env, &T.word, 0, -1);
+			T.t[1] = o->now(env);
+		} else {
+			o->work(env, 100000);
+			o->store(env, &T.word, 1);
+			o->futex_wake(env, &T.word, 1);
+			T.t[0] = o->now(env);
+			o->work(env, 50000);
+			T.t[2] = o->now(env);
+		}
+		break;
+	case S_CAS_PINGPONG: {
+		uint64_t expected;
+
+		if (role == 1)
+			o->work(env, 100000); /* let thread 0 write the line first */
+		expected = o->load(env, &T.word);
+		T.t[2 * role] = o->now(env);
+		o->cas(env, &T.word, &expected, expected + 1);
+		T.t[2 * role + 1] = o->now(env);
+		if (role == 0)
+			o->work(env, 1000000); /* keep core 0 while thread 1 runs */
+		break;
+	}
+	}
+	return o->new_m(env, "test");
+}
+
+static void script_release(hs_env *env, void *state, hs_m *m)
+{
+	env->ops->free_m(env, m);
+}
+
+static uint64_t script_spare(void *state)
+{
+	return 0;
+}
+
+static int script_init(hs_env *env, void *state, const int64_t *params)
+{
+	return 0;
+}
+
+static const struct hs_policy script_policy = {
+	.abi_version = HS_POLICY_ABI_VERSION,
+	.name = "script",
+	.summary = "test script",
+	.state_size = 8,
+	.init = script_init,
+	.acquire = script_acquire,
+	.release = script_release,
+	.spare_count = script_spare,
+};
+
+/* A quiet machine with round numbers: every cost is distinct so that a
+ * wrong rule shows up as a wrong sum. */
+static void setup_config(struct hs_config *cfg, const char *os, int threads, int cores)
+{
+	struct hs_error err = { 0 };
+
+	assert_int_equal(hs_config_load(cfg, "cgocallbackgc", NULL, 0, os, &err), 0);
+	cfg->scenario.threads = threads;
+	cfg->scenario.cores = cores;
+	cfg->scenario.nsteps = 0;
+	cfg->os.syscall_ns = 100;
+	cfg->os.context_switch_ns = 2000;
+	cfg->os.wake_local_ns = 3000;
+	cfg->os.wake_remote_ns = 20000;
+	cfg->os.timer_wake_ns = 7000;
+	cfg->os.timer_jitter_ns = 0;
+	cfg->os.atomic_local_ns = 10;
+	cfg->os.atomic_remote_ns = 80;
+	cfg->os.load_remote_ns = 60;
+}
+
+static void run_script(struct hs_config *cfg, enum script s, struct hs_run_result *res)
+{
+	struct hs_run_request req = { 0 };
+	struct hs_error err = { 0 };
+
+	memset(&T, 0, sizeof(T));
+	T.script = s;
+	req.cfg = cfg;
+	req.policy = &script_policy;
+	req.seed = 1;
+	hs_result_init(res);
+	assert_int_equal(hs_backend_sim.run(&req, res, &err), 0);
+	assert_int_equal(res->status, HS_STATUS_OK);
+}
+
+static void linux_sleep_adds_slack_and_timer_wake(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "linux", 1, 1);
+	cfg.os.sleep_slack_ns = 50000;
+	cfg.os.sleep_slack_ratio = 0;
+	run_script(&cfg, S_SLEEP_1US, &res);
+	/* system call, the request, the slack, then the idle core wakes */
+	assert_int_equal(T.t[1] - T.t[0], 100 + 1000 + 50000 + 7000);
+	assert_int_equal(hs_result_get(&res, "usleep_calls", -1), 1);
+	hs_result_free(&res);
+}
+
+static void freebsd_sleep_adds_a_sixteenth(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "freebsd", 1, 1);
+	cfg.os.sleep_slack_ns = 2000;
+	cfg.os.sleep_slack_ratio = 0.0625;
+	cfg.os.sleep_min_ns = 0;
+	run_script(&cfg, S_SLEEP_1US, &res);
+	/* 1000 ns + 2000 ns + 1000/16 (62 ns) */
+	assert_int_equal(T.t[1] - T.t[0], 100 + 1000 + 2000 + 62 + 7000);
+	hs_result_free(&res);
+}
+
+static void long_sleep_rounds_to_tick(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "freebsd", 1, 1);
+	cfg.os.sleep_slack_ns = 0;
+	cfg.os.sleep_slack_ratio = 0;
+	cfg.os.sleep_coarse_above_ns = 16000000;
+	cfg.os.tick_ns = 1000000;
+	run_script(&cfg, S_SLEEP_20MS, &res);
+	/* the timer fires at the first tick boundary at or after the end */
+	{
+		int64_t start = T.t[0] + 100;
+		int64_t end = (start + 20000000 + 999999) / 1000000 * 1000000;
+
+		assert_int_equal(T.t[1], end + 7000);
+	}
+	hs_result_free(&res);
+}
+
+static void short_sleep_polls_when_profile_says(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "windows", 1, 1);
+	cfg.os.sleep_poll_below_ns = 1000000;
+	run_script(&cfg, S_SLEEP_1US, &res);
+	assert_int_equal(T.t[1] - T.t[0], 100); /* only the system call */
+	hs_result_free(&res);
+}
+
+static void linux_yield_alone_returns_at_once(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "linux", 1, 1);
+	run_script(&cfg, S_YIELD, &res);
+	assert_int_equal(T.t[1] - T.t[0], 100);
+	assert_int_equal(hs_result_get(&res, "yields", -1), 1);
+	hs_result_free(&res);
+}
+
+static void ule_yield_alone_switches(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "freebsd", 1, 1);
+	run_script(&cfg, S_YIELD, &res);
+	assert_int_equal(T.t[1] - T.t[0], 100 + 2000);
+	hs_result_free(&res);
+}
+
+static void linux_yield_runs_peer_until_slice_end(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "linux", 2, 1);
+	cfg.os.slice_ns = 500000;
+	run_script(&cfg, S_YIELD_VS_WORKER, &res);
+	/* the system call; the new worker starts (wake_local), runs one full
+	 * slice and is preempted; the yielder switches back in */
+	assert_int_equal(T.t[1] - T.t[0], 100 + 3000 + 500000 + 2000);
+	assert_true(T.t[1] < T.t[2]);
+	assert_true(hs_result_get(&res, "preemptions", -1) >= 1);
+	hs_result_free(&res);
+}
+
+static void ule_yield_is_held_for_ticks(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "freebsd", 2, 1);
+	cfg.os.slice_ns = 500000;
+	cfg.os.tick_ns = 1000000;
+	cfg.os.yield_hold_ticks = 2;
+	run_script(&cfg, S_YIELD_VS_WORKER, &res);
+	/* held until the second tick boundary after the yield: the worker
+	 * keeps the core at the slice ends before it */
+	{
+		int64_t yield_at = T.t[0] + 100;
+		int64_t release = (yield_at / 1000000 + 2) * 1000000;
+
+		assert_true(T.t[1] >= release);
+		assert_true(T.t[1] < release + 500000 + 2 * 2000);
+		assert_true(T.t[1] < T.t[2]); /* before the worker finished */
+	}
+	hs_result_free(&res);
+}
+
+static void futex_wake_to_idle_core_costs_remote(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "linux", 2, 2);
+	run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
+	/* the waiter's core is idle: inter-processor wake-up */
+	assert_int_equal(T.t[1] - T.t[0], 20000);
+	hs_result_free(&res);
+}
+
+static void futex_wake_on_busy_core_waits_its_turn(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "linux", 2, 1);
+	run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
+	/* one core: the woken thread is queued behind the waker and starts
+	 * after the waker blocks or exits, paying the local wake cost */
+	assert_true(T.t[1] > T.t[2]);
+	assert_true(T.t[1] >= T.t[2] + 3000);
+	hs_result_free(&res);
+}
+
+static void cas_on_remote_line_costs_more(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "linux", 2, 2);
+	run_script(&cfg, S_CAS_PINGPONG, &res);
+	/* first thread: the line is unowned, a local CAS */
+	assert_int_equal(T.t[1] - T.t[0], 10);
+	/* second thread on another core: the first thread wrote the line */
+	assert_int_equal(T.t[3] - T.t[2], 80);
+	hs_result_free(&res);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(linux_sleep_adds_slack_and_timer_wake),
+		cmocka_unit_test(freebsd_sleep_adds_a_sixteenth),
+		cmocka_unit_test(long_sleep_rounds_to_tick),
+		cmocka_unit_test(short_sleep_polls_when_profile_says),
+		cmocka_unit_test(linux_yield_alone_returns_at_once),
+		cmocka_unit_test(ule_yield_alone_switches),
+		cmocka_unit_test(linux_yield_runs_peer_until_slice_end),
+		cmocka_unit_test(ule_yield_is_held_for_ticks),
+		cmocka_unit_test(futex_wake_to_idle_core_costs_remote),
+		cmocka_unit_test(futex_wake_on_busy_core_waits_its_turn),
+		cmocka_unit_test(cas_on_remote_line_costs_more),
+	};
+
+	return cmocka_run_group_tests_name("os model", tests, NULL, NULL);
+}
