@@ -43,6 +43,13 @@ int64_t hs_calib_now(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+int64_t hs_calib_mean_ns(int64_t total_ns, int64_t count)
+{
+	int64_t mean = (total_ns + count - 1) / count;
+
+	return mean > 0 ? mean : 1;
+}
+
 int hs_calib_fail(struct hs_error *err, const char *call, int errnum)
 {
 	return hs_error_set(err, HS_E_IO, NULL, 0, call,
@@ -185,7 +192,7 @@ static int measure_batches(const struct hs_calib_opts *o, struct hs_calib_report
 
 		for (int i = 0; i < per_batch; i++)
 			op();
-		hs_calib_sampler_add(&s, (hs_calib_now() - t0) / per_batch);
+		hs_calib_sampler_add(&s, hs_calib_mean_ns(hs_calib_now() - t0, per_batch));
 	}
 	hs_calib_sampler_end(&s, r);
 	return 0;

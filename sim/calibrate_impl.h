@@ -28,6 +28,10 @@ struct hs_calib_sampler {
 /* Reads CLOCK_MONOTONIC in nanoseconds. */
 int64_t hs_calib_now(void);
 
+/* Returns total_ns / count rounded up, at least 1: a batch mean stays
+ * positive however fast the operation. */
+int64_t hs_calib_mean_ns(int64_t total_ns, int64_t count);
+
 /* Starts figure name with base_count samples at scale 1.0.  Returns 0 or
  * HS_E_NOMEM. */
 int hs_calib_sampler_begin(struct hs_calib_sampler *s, const struct hs_calib_opts *o,

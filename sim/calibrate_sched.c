@@ -89,7 +89,7 @@ static int measure_yield_alone(const struct hs_calib_opts *o, struct hs_calib_re
 
 		for (int i = 0; i < YIELD_BATCH; i++)
 			sched_yield();
-		hs_calib_sampler_add(&s, (hs_calib_now() - t0) / YIELD_BATCH);
+		hs_calib_sampler_add(&s, hs_calib_mean_ns(hs_calib_now() - t0, YIELD_BATCH));
 	}
 	hs_calib_sampler_end(&s, r);
 	return 0;
@@ -288,7 +288,8 @@ static int measure_handoff(const struct hs_calib_opts *o, struct hs_calib_report
 	if (rc == 0) {
 		handoff_batch(&h, &mine); /* warm-up: the peer starts */
 		while (hs_calib_sampler_more(&s))
-			hs_calib_sampler_add(&s, handoff_batch(&h, &mine) / (2 * HANDOFF_ROUND_TRIPS));
+			hs_calib_sampler_add(&s, hs_calib_mean_ns(handoff_batch(&h, &mine),
+								     2 * HANDOFF_ROUND_TRIPS));
 		hs_calib_sampler_end(&s, r);
 	}
 	atomic_store(&h.stop, 1);
@@ -339,7 +340,7 @@ static int64_t chase(const struct chain *c)
 	for (int i = 0; i < CHAIN_LINES; i++)
 		idx = atomic_load_explicit(&c->lines[idx].next, memory_order_relaxed);
 	sink += idx;
-	return (hs_calib_now() - t0) / CHAIN_LINES;
+	return hs_calib_mean_ns(hs_calib_now() - t0, CHAIN_LINES);
 }
 
 /* A random cyclic permutation (Sattolo's algorithm) from a fixed seed, so
