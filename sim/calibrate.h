@@ -119,7 +119,7 @@ extern const char *const hs_calib_keys[HS_CALIB_NKEYS];
  * through hs_calib_derive().  o may be NULL (scale 1.0, no progress).
  * Returns 0, HS_E_USAGE for a scale out of range, or HS_E_IO when a
  * system call that the measurement needs failed (thread creation, CPU
- * affinity, mmap); err names the call and the errno text.
+ * affinity, mmap).  err then names the call and the errno text.
  */
 int hs_calibrate(const struct hs_calib_opts *o, struct hs_calib_report *out,
 		 struct hs_error *err);

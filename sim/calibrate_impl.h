@@ -3,9 +3,9 @@
  * one figure, pinning, and the measurement groups each file implements.
  *
  * A sampler stops a figure when it has its target count, or when it has
- * at least HS_CALIB_MIN_SAMPLES and has run longer than its time cap, or
- * when it has run four times its cap whatever the count (a figure whose
- * samples keep being rejected then ends with fewer samples, maybe none).
+ * at least HS_CALIB_MIN_SAMPLES and has run longer than its time cap.  It
+ * also stops at twice its cap whatever the count, so a figure whose
+ * samples keep being rejected ends with fewer samples, maybe none.
  */
 #ifndef HERDSIM_CALIBRATE_IMPL_H
 #define HERDSIM_CALIBRATE_IMPL_H

@@ -2,9 +2,9 @@
  * From calibration figures to a `host` OS profile, and the profile writer.
  *
  * hs_calib_derive() sets every [os] key from the medians (p50) of the
- * figures and from the host facts, and writes beside each key the comment
- * that says how: the formula, and the figures it used with their sample
- * count and percentiles.  A key whose figure is missing falls back to a
+ * figures and from the host facts.  Beside each key it writes a comment
+ * with the derivation: the formula, and the figures it used with their
+ * sample count and percentiles.  A key whose figure is missing falls back to a
  * related figure, or to 0, and its comment says so.  Negative differences
  * (noise when two medians are close) are written as 0.
  *
@@ -326,7 +326,10 @@ static void derive_timers(struct hs_calib_report *r, struct hs_os_profile *p)
 		int64_t slack_1ms = ms1->p50 - ms1_quiet->p50;
 		double ratio = (double)(slack_1ms - slack_100us) / 900000.0;
 
-		ratio = ratio < 0 ? 0 : ratio > 1 ? 1 : ratio;
+		if (ratio < 0)
+			ratio = 0;
+		if (ratio > 1)
+			ratio = 1;
 		p->sleep_slack_ratio = (double)(int64_t)(ratio * 10000 + 0.5) / 10000;
 		note(r, "sleep_slack_ratio", "sleep_slack_ratio: growth of the part the slack adds "
 		     "(median with the default slack minus median with 1 ns) from a 100 us request "

@@ -9,8 +9,8 @@
  * ends.  Threads share state only through C11 atomics; timestamps cross
  * threads as CLOCK_MONOTONIC nanoseconds in an atomic.
  *
- * The timed loops spin without a pause hint so that a handoff is seen as
- * soon as the line arrives; waits outside a timed section use one.
+ * The timed loops spin without a pause hint, so a handoff is seen as soon
+ * as the line arrives.  Waits outside a timed section use the hint.
  */
 #include "calibrate_impl.h"
 
