@@ -27,6 +27,11 @@
 #define HS_VERSION "unknown"
 #endif
 
+/* Width of a comment line: wide enough for one figure's percentiles, and
+ * well under the 200-byte line limit (INI_MAX_LINE) of inih as Debian
+ * builds it. */
+#define COMMENT_WIDTH 100
+
 enum key_type { DURATION, INTEGER, RATIO, WORD };
 
 struct key_spec {
@@ -110,8 +115,8 @@ static const struct hs_calib_figure *measured(const struct hs_calib_report *r, c
 static void note_figure(struct hs_calib_report *r, const char *key,
 			const struct hs_calib_figure *f)
 {
-	note(r, key, "  %s: %d samples, p10 %" PRId64 " ns, median %" PRId64 " ns, p90 %" PRId64
-	     " ns, p99 %" PRId64 " ns", f->name, f->samples, f->p10, f->p50, f->p90, f->p99);
+	note(r, key, "  %s: %d samples; p10 %" PRId64 ", median %" PRId64 ", p90 %" PRId64
+	     ", p99 %" PRId64 " ns", f->name, f->samples, f->p10, f->p50, f->p90, f->p99);
 }
 
 static int64_t at_least_zero(int64_t v)
@@ -385,6 +390,34 @@ void hs_calib_derive(struct hs_calib_report *r)
 
 /* ---- writer ---- */
 
+/* Writes one note line as '#' comment lines of at most COMMENT_WIDTH
+ * bytes, broken at spaces; continuation lines are indented by two. */
+static void write_comment_line(FILE *f, const char *line, int len)
+{
+	const char *prefix = "# ";
+
+	while (len > 0) {
+		int room = COMMENT_WIDTH - (int)strlen(prefix);
+		int take = len;
+
+		if (take > room) {
+			take = room;
+			while (take > 0 && line[take] != ' ')
+				take--;
+			if (take == 0)
+				take = room; /* a word longer than the line: cut it */
+		}
+		fprintf(f, "%s%.*s\n", prefix, take, line);
+		line += take;
+		len -= take;
+		while (len > 0 && *line == ' ') {
+			line++;
+			len--;
+		}
+		prefix = "#   ";
+	}
+}
+
 static void write_comment(FILE *f, const char *text)
 {
 	const char *line = text;
@@ -393,7 +426,7 @@ static void write_comment(FILE *f, const char *text)
 		const char *end = strchr(line, '\n');
 		int len = end ? (int)(end - line) : (int)strlen(line);
 
-		fprintf(f, "# %.*s\n", len, line);
+		write_comment_line(f, line, len);
 		line += len + (end ? 1 : 0);
 	}
 }

@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ini.h>
+
 #include "calibrate.h"
 
 #define TINY_SCALE 0.01
@@ -400,7 +402,7 @@ static void derive_two_cpus(void **state)
 
 	for (int i = 0; i < HS_CALIB_NKEYS; i++)
 		assert_true(r.notes[i][0] != '\0');
-	assert_non_null(strstr(note_of(&r, "wake_remote"), "futex_wake_remote: 20 samples"));
+	assert_non_null(strstr(note_of(&r, "wake_remote"), "futex_wake_remote: 20 samples; p10 11000, median 12000, p90 17000, p99 50000 ns"));
 	assert_non_null(strstr(note_of(&r, "slice"), "given by the test"));
 }
 
@@ -690,6 +692,8 @@ static void check_profile_file(const char *path, const struct hs_os_profile *p)
 		char copy[512], *key, *value;
 		int k;
 
+		if (strlen(lines[i]) > 100)
+			fail_msg("line %d is %zu bytes long", i + 1, strlen(lines[i]));
 		if (lines[i][0] == '[') {
 			assert_string_equal(lines[i], "[os]");
 			sections++;
@@ -745,6 +749,64 @@ static void write_profile_real_report(void **state)
 	assert_int_equal(hs_calibrate_write_profile(&run->report, path, &err), 0);
 	check_profile_file(path, &run->report.profile);
 	assert_int_equal(count_dir_entries(tmpdir), 1); /* no host.ini.tmp left */
+	remove(path);
+}
+
+struct parsed_profile {
+	int count[NKEYS];
+	char values[NKEYS][64];
+	int other_sections, unknown_keys;
+};
+
+static int collect_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct parsed_profile *pp = user;
+	int k = key_position(name);
+
+	if (strcmp(section, "os") != 0)
+		pp->other_sections++;
+	if (k < 0) {
+		pp->unknown_keys++;
+		return 1;
+	}
+	pp->count[k]++;
+	snprintf(pp->values[k], sizeof(pp->values[k]), "%s", value);
+	return 1;
+}
+
+/* inih, the INI reader the profile loader uses, sees every key once in
+ * [os] with the value written, and no stray key from the comments. */
+static void write_profile_parses_with_inih(void **state)
+{
+	static struct hs_calib_report r;
+	static struct parsed_profile pp;
+	char path[256], expected[64];
+	struct hs_error err;
+
+	fill_hand_report(&r, true);
+	hs_calib_derive(&r);
+	snprintf(path, sizeof(path), "%s/inih.ini", tmpdir);
+	assert_int_equal(hs_calibrate_write_profile(&r, path, &err), 0);
+
+	memset(&pp, 0, sizeof(pp));
+	assert_int_equal(ini_parse(path, collect_key, &pp), 0);
+	assert_int_equal(pp.other_sections, 0);
+	assert_int_equal(pp.unknown_keys, 0);
+	for (int k = 0; k < NKEYS; k++) {
+		if (pp.count[k] != 1)
+			fail_msg("inih saw key %s %d times", os_keys[k], pp.count[k]);
+		assert_int_equal(pp.count[k], 1);
+		if (!is_duration_key(os_keys[k]))
+			continue;
+		snprintf(expected, sizeof(expected), "%lldns",
+			 (long long)profile_duration(&r.profile, os_keys[k]));
+		assert_string_equal(pp.values[k], expected);
+	}
+	assert_string_equal(pp.values[key_position("name")], "host");
+	assert_string_equal(pp.values[key_position("yield")], "linux");
+	assert_string_equal(pp.values[key_position("yield_hold_ticks")], "0");
+	assert_string_equal(pp.values[key_position("sleep_slack_ratio")], "0.0056");
+	assert_string_equal(pp.values[key_position("wake_remote")], "12000ns");
 	remove(path);
 }
 
@@ -876,6 +938,7 @@ int main(void)
 	const struct CMUnitTest files[] = {
 		cmocka_unit_test(write_profile_real_report),
 		cmocka_unit_test(write_profile_hand_report),
+		cmocka_unit_test(write_profile_parses_with_inih),
 		cmocka_unit_test(write_profile_replaces_whole_file),
 		cmocka_unit_test(write_profile_missing_directory),
 		cmocka_unit_test(write_profile_onto_directory),
