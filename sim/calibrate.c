@@ -311,30 +311,86 @@ out_attr:
 	return rc;
 }
 
-/* Sleeps of request_ns through nanosleep, or usleep(1) when use_usleep.
- * A call that a signal interrupted is not a sample. */
+/* Times one usleep(1), or one nanosleep of request_ns.  Returns -1 when a
+ * signal interrupted the call. */
+static int64_t time_sleep(int64_t request_ns, bool use_usleep)
+{
+	struct timespec req = { request_ns / 1000000000LL, request_ns % 1000000000LL };
+	int64_t t0 = hs_calib_now();
+	int ret = use_usleep ? usleep(1) : nanosleep(&req, NULL);
+	int64_t t1 = hs_calib_now();
+
+	return ret == 0 ? t1 - t0 : -1;
+}
+
 static int measure_sleep(const struct hs_calib_opts *o, struct hs_calib_report *r,
 			 const char *name, int count, int64_t request_ns, bool use_usleep,
 			 struct hs_error *err)
 {
-	struct timespec req = { request_ns / 1000000000LL, request_ns % 1000000000LL };
 	struct hs_calib_sampler s;
 	int rc = hs_calib_sampler_begin(&s, o, name, count, err);
 
 	if (rc)
 		return rc;
 	while (hs_calib_sampler_more(&s)) {
-		int64_t t0 = hs_calib_now();
-		int ret = use_usleep ? usleep(1) : nanosleep(&req, NULL);
-		int64_t t1 = hs_calib_now();
+		int64_t ns = time_sleep(request_ns, use_usleep);
 
-		if (ret != 0) {
+		if (ns < 0)
+			r->sleep_rejected++;
+		else
+			hs_calib_sampler_add(&s, ns);
+	}
+	hs_calib_sampler_end(&s, r);
+	return 0;
+}
+
+/*
+ * Measures nanosleep of request_ns under the caller's timer slack (figure
+ * name) and with the slack set to 1 ns (quiet_name), alternating sample by
+ * sample so that both see the same load on the host.  A slack of 1 ns
+ * leaves the timer wake-up alone in the overshoot; 0 would restore the
+ * default slack instead.  Restores the caller's slack on every path.
+ */
+static int measure_sleep_pair(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			      const char *name, const char *quiet_name, int count,
+			      int64_t request_ns, struct hs_error *err)
+{
+	unsigned long slack = (unsigned long)r->timer_slack_ns;
+	struct hs_calib_sampler s, quiet;
+	int rc;
+
+	if ((rc = hs_calib_sampler_begin(&s, o, name, count, err)) != 0)
+		return rc;
+	if ((rc = hs_calib_sampler_begin(&quiet, o, quiet_name, count, err)) != 0) {
+		hs_calib_sampler_abort(&s);
+		return rc;
+	}
+	while (hs_calib_sampler_more(&s)) {
+		int64_t ns = time_sleep(request_ns, false), quiet_ns;
+
+		/* A thread with a real-time policy has no slack to remove. */
+		if (slack > 0 && prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0) != 0) {
+			rc = hs_calib_fail(err, "prctl(PR_SET_TIMERSLACK)", errno);
+			break;
+		}
+		quiet_ns = time_sleep(request_ns, false);
+		if (slack > 0)
+			prctl(PR_SET_TIMERSLACK, slack, 0, 0, 0);
+
+		if (ns < 0 || quiet_ns < 0) {
 			r->sleep_rejected++;
 			continue;
 		}
-		hs_calib_sampler_add(&s, t1 - t0);
+		hs_calib_sampler_add(&s, ns);
+		hs_calib_sampler_add(&quiet, quiet_ns);
+	}
+	if (rc) {
+		hs_calib_sampler_abort(&s);
+		hs_calib_sampler_abort(&quiet);
+		return rc;
 	}
 	hs_calib_sampler_end(&s, r);
+	hs_calib_sampler_end(&quiet, r);
 	return 0;
 }
 
@@ -347,22 +403,11 @@ static int measure_sleeps(const struct hs_calib_opts *o, struct hs_calib_report 
 		return rc;
 	if ((rc = measure_sleep(o, r, "nanosleep_1us", 8000, 1000, false, err)) != 0)
 		return rc;
-	if ((rc = measure_sleep(o, r, "nanosleep_100us", 8000, 100000, false, err)) != 0)
+	if ((rc = measure_sleep_pair(o, r, "nanosleep_100us", "nanosleep_100us_noslack", 8000,
+				     100000, err)) != 0)
 		return rc;
-
-	/* A slack of 1 ns leaves the timer wake-up alone in the overshoot
-	 * (0 would restore the default slack instead). */
-	if (r->timer_slack_ns > 0 && prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0) != 0)
-		return hs_calib_fail(err, "prctl(PR_SET_TIMERSLACK)", errno);
-	rc = measure_sleep(o, r, "nanosleep_100us_noslack", 8000, 100000, false, err);
-	if (rc == 0)
-		rc = measure_sleep(o, r, "nanosleep_1ms_noslack", 1000, 1000000, false, err);
-	if (r->timer_slack_ns > 0)
-		prctl(PR_SET_TIMERSLACK, (unsigned long)r->timer_slack_ns, 0, 0, 0);
-	if (rc)
-		return rc;
-
-	return measure_sleep(o, r, "nanosleep_1ms", 1000, 1000000, false, err);
+	return measure_sleep_pair(o, r, "nanosleep_1ms", "nanosleep_1ms_noslack", 1000, 1000000,
+				  err);
 }
 
 /* ---- host facts ---- */

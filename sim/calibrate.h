@@ -29,9 +29,11 @@
  *   usleep_1us          usleep(1), whole call
  *   nanosleep_1us       nanosleep(1 us), whole call
  *   nanosleep_100us     nanosleep(100 us) under the caller's timer slack
- *   nanosleep_100us_noslack  nanosleep(100 us) with the slack set to 1 ns
- *   nanosleep_1ms_noslack    nanosleep(1 ms) with the slack set to 1 ns
+ *   nanosleep_100us_noslack  nanosleep(100 us) with the slack set to 1 ns,
+ *                       sampled alternately with nanosleep_100us
  *   nanosleep_1ms       nanosleep(1 ms) under the caller's timer slack
+ *   nanosleep_1ms_noslack    the same with the slack set to 1 ns, sampled
+ *                       alternately with nanosleep_1ms
  *   yield_alone         sched_yield with no peer on its CPU, mean of 100
  *   yield_peer          sched_yield that switched to a peer on the same CPU
  *                       and back (a round trip of two switches)

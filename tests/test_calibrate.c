@@ -46,7 +46,7 @@ static const char *const figure_names[] = {
 	"clock_read", "syscall", "cas_local", "mmap_8k", "mmap_32k",
 	"thread_first_run", "thread_create_join", "thread_exit", "usleep_1us",
 	"nanosleep_1us", "nanosleep_100us", "nanosleep_100us_noslack",
-	"nanosleep_1ms_noslack", "nanosleep_1ms", "yield_alone", "yield_peer",
+	"nanosleep_1ms", "nanosleep_1ms_noslack", "yield_alone", "yield_peer",
 	"futex_wake_local", "futex_wake_remote", "cas_handoff", "load_local",
 	"load_remote",
 };
