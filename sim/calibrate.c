@@ -1,0 +1,645 @@
+/*
+ * Calibration driver: the sampler, percentiles, host facts (uname, timer
+ * slack, tick, base slice) and the figures that need no pinning (clock,
+ * system call, local compare-and-swap, mmap, thread creation, sleeps).
+ * The pinned figures are in calibrate_sched.c, the derivation of the
+ * profile and the writer in calibrate_profile.c.
+ *
+ * Every sample is a whole operation timed with CLOCK_MONOTONIC, except
+ * where an operation is shorter than a clock read can resolve: then a
+ * sample is the mean of a batch, as the figure list in calibrate.h states.
+ */
+#include "calibrate_impl.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Per-figure time cap at scale 1.0.  With 18 measurement loops the whole
+ * run stays under a minute even on a host where every loop hits it. */
+#define CAP_NS_AT_SCALE_1 2500000000LL
+#define MIN_CAP_NS 200000000LL
+
+#define THREAD_STACK_BYTES (256 * 1024)
+
+int64_t hs_calib_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t hs_calib_mean_ns(int64_t total_ns, int64_t count)
+{
+	int64_t mean = (total_ns + count - 1) / count;
+
+	return mean > 0 ? mean : 1;
+}
+
+int hs_calib_fail(struct hs_error *err, const char *call, int errnum)
+{
+	return hs_error_set(err, HS_E_IO, NULL, 0, call,
+			    "calibration failed: %s: %s; run it again, or check the "
+			    "process limits (threads, memory, CPU affinity)",
+			    call, strerror(errnum));
+}
+
+static double opts_scale(const struct hs_calib_opts *o)
+{
+	return (o && o->scale > 0) ? o->scale : 1.0;
+}
+
+int hs_calib_sampler_begin(struct hs_calib_sampler *s, const struct hs_calib_opts *o,
+			   const char *name, int base_count, struct hs_error *err)
+{
+	double scale = opts_scale(o);
+	double target = base_count * scale;
+
+	memset(s, 0, sizeof(*s));
+	s->opts = o;
+	s->name = name;
+	s->target = target < HS_CALIB_MIN_SAMPLES ? HS_CALIB_MIN_SAMPLES : (int)target;
+	s->step = s->target / 50 > 0 ? s->target / 50 : 1;
+	s->cap_ns = (int64_t)(CAP_NS_AT_SCALE_1 * scale);
+	if (s->cap_ns < MIN_CAP_NS)
+		s->cap_ns = MIN_CAP_NS;
+	s->values = malloc(sizeof(*s->values) * (size_t)s->target);
+	if (!s->values)
+		return hs_error_set(err, HS_E_NOMEM, NULL, 0, name,
+				    "out of memory for %d samples", s->target);
+	if (o && o->progress)
+		o->progress(o->ctx, name, 0, s->target);
+	s->start_ns = hs_calib_now();
+	return 0;
+}
+
+bool hs_calib_sampler_more(const struct hs_calib_sampler *s)
+{
+	int64_t elapsed;
+
+	if (s->n >= s->target)
+		return false;
+	elapsed = hs_calib_now() - s->start_ns;
+	if (elapsed > 2 * s->cap_ns)
+		return false;
+	return s->n < HS_CALIB_MIN_SAMPLES || elapsed <= s->cap_ns;
+}
+
+void hs_calib_sampler_add(struct hs_calib_sampler *s, int64_t ns)
+{
+	if (s->n >= s->target)
+		return;
+	s->values[s->n++] = ns;
+	if (s->opts && s->opts->progress && s->n % s->step == 0 && s->n < s->target)
+		s->opts->progress(s->opts->ctx, s->name, s->n, s->target);
+}
+
+void hs_calib_sampler_end(struct hs_calib_sampler *s, struct hs_calib_report *r)
+{
+	struct hs_calib_figure *fig = &r->figures[r->nfigures++];
+
+	fig->name = s->name;
+	hs_calib_summarize(s->values, s->n, fig);
+	if (s->opts && s->opts->progress)
+		s->opts->progress(s->opts->ctx, s->name, s->n, s->n);
+	hs_calib_sampler_abort(s);
+}
+
+void hs_calib_sampler_abort(struct hs_calib_sampler *s)
+{
+	free(s->values);
+	s->values = NULL;
+}
+
+void hs_calib_skip_figure(struct hs_calib_report *r, const char *name)
+{
+	struct hs_calib_figure *fig = &r->figures[r->nfigures++];
+
+	memset(fig, 0, sizeof(*fig));
+	fig->name = name;
+}
+
+static int compare_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest rank: the ceil(q * n)-th smallest sample, q in percent. */
+static int64_t nearest_rank(const int64_t *sorted, int n, int q)
+{
+	long rank = ((long)q * n + 99) / 100;
+
+	if (rank < 1)
+		rank = 1;
+	return sorted[rank - 1];
+}
+
+void hs_calib_summarize(int64_t *samples, int n, struct hs_calib_figure *fig)
+{
+	fig->samples = n;
+	if (n <= 0) {
+		fig->samples = 0;
+		fig->p10 = fig->p50 = fig->p90 = fig->p99 = 0;
+		return;
+	}
+	qsort(samples, (size_t)n, sizeof(*samples), compare_int64);
+	fig->p10 = nearest_rank(samples, n, 10);
+	fig->p50 = nearest_rank(samples, n, 50);
+	fig->p90 = nearest_rank(samples, n, 90);
+	fig->p99 = nearest_rank(samples, n, 99);
+}
+
+const struct hs_calib_figure *hs_calib_find(const struct hs_calib_report *r, const char *name)
+{
+	for (int i = 0; i < r->nfigures; i++)
+		if (strcmp(r->figures[i].name, name) == 0)
+			return &r->figures[i];
+	return NULL;
+}
+
+/* ---- figures that need no pinning ---- */
+
+/* Keeps the compiler from removing a result. */
+static volatile int64_t sink;
+
+static int measure_batches(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			   const char *name, int batches, int per_batch,
+			   void (*op)(void), struct hs_error *err)
+{
+	struct hs_calib_sampler s;
+	int rc = hs_calib_sampler_begin(&s, o, name, batches, err);
+
+	if (rc)
+		return rc;
+	while (hs_calib_sampler_more(&s)) {
+		int64_t t0 = hs_calib_now();
+
+		for (int i = 0; i < per_batch; i++)
+			op();
+		hs_calib_sampler_add(&s, hs_calib_mean_ns(hs_calib_now() - t0, per_batch));
+	}
+	hs_calib_sampler_end(&s, r);
+	return 0;
+}
+
+static void op_clock_read(void)
+{
+	sink += hs_calib_now();
+}
+
+static void op_getppid(void)
+{
+	/* Through syscall(2), so that libc cannot return a cached value. */
+	sink += syscall(SYS_getppid);
+}
+
+static _Alignas(128) _Atomic int64_t cas_word;
+
+static void op_cas(void)
+{
+	int64_t expected = atomic_load_explicit(&cas_word, memory_order_relaxed);
+
+	atomic_compare_exchange_strong(&cas_word, &expected, expected + 1);
+}
+
+static int measure_mmap(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			const char *name, size_t bytes, struct hs_error *err)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct hs_calib_sampler s;
+	int rc = hs_calib_sampler_begin(&s, o, name, 5000, err);
+
+	if (rc)
+		return rc;
+	while (hs_calib_sampler_more(&s)) {
+		int64_t t0 = hs_calib_now();
+		char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED) {
+			hs_calib_sampler_abort(&s);
+			return hs_calib_fail(err, "mmap", errno);
+		}
+		for (size_t off = 0; off < bytes; off += (size_t)page)
+			((volatile char *)p)[off] = 1;
+		munmap(p, bytes);
+		hs_calib_sampler_add(&s, hs_calib_now() - t0);
+	}
+	hs_calib_sampler_end(&s, r);
+	return 0;
+}
+
+struct thread_stamps {
+	_Atomic int64_t first; /* first line of the thread */
+	_Atomic int64_t last;  /* last line before it returns */
+};
+
+static void *stamp_thread(void *arg)
+{
+	struct thread_stamps *st = arg;
+
+	atomic_store(&st->first, hs_calib_now());
+	atomic_store(&st->last, hs_calib_now());
+	return NULL;
+}
+
+/* One pass yields three figures: first run, create + join, and exit. */
+static int measure_threads(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			   struct hs_error *err)
+{
+	struct hs_calib_sampler first, total, exit_part;
+	pthread_attr_t attr;
+	int rc;
+
+	if ((rc = pthread_attr_init(&attr)) != 0)
+		return hs_calib_fail(err, "pthread_attr_init", rc);
+	if ((rc = pthread_attr_setstacksize(&attr, THREAD_STACK_BYTES)) != 0) {
+		pthread_attr_destroy(&attr);
+		return hs_calib_fail(err, "pthread_attr_setstacksize", rc);
+	}
+	if ((rc = hs_calib_sampler_begin(&first, o, "thread_first_run", 4000, err)) != 0)
+		goto out_attr;
+	if ((rc = hs_calib_sampler_begin(&total, o, "thread_create_join", 4000, err)) != 0)
+		goto out_first;
+	if ((rc = hs_calib_sampler_begin(&exit_part, o, "thread_exit", 4000, err)) != 0)
+		goto out_total;
+
+	while (hs_calib_sampler_more(&total)) {
+		struct thread_stamps st = { 0, 0 };
+		pthread_t thread;
+		int64_t t0 = hs_calib_now(), t3;
+
+		rc = pthread_create(&thread, &attr, stamp_thread, &st);
+		if (rc != 0) {
+			rc = hs_calib_fail(err, "pthread_create", rc);
+			hs_calib_sampler_abort(&exit_part);
+			goto out_total;
+		}
+		pthread_join(thread, NULL);
+		t3 = hs_calib_now();
+		hs_calib_sampler_add(&first, atomic_load(&st.first) - t0);
+		hs_calib_sampler_add(&total, t3 - t0);
+		hs_calib_sampler_add(&exit_part, t3 - atomic_load(&st.last));
+	}
+	hs_calib_sampler_end(&first, r);
+	hs_calib_sampler_end(&total, r);
+	hs_calib_sampler_end(&exit_part, r);
+	pthread_attr_destroy(&attr);
+	return 0;
+
+out_total:
+	hs_calib_sampler_abort(&total);
+out_first:
+	hs_calib_sampler_abort(&first);
+out_attr:
+	pthread_attr_destroy(&attr);
+	return rc;
+}
+
+/* Times one usleep(1), or one nanosleep of request_ns.  Returns -1 when a
+ * signal interrupted the call. */
+static int64_t time_sleep(int64_t request_ns, bool use_usleep)
+{
+	struct timespec req = { request_ns / 1000000000LL, request_ns % 1000000000LL };
+	int64_t t0 = hs_calib_now();
+	int ret = use_usleep ? usleep(1) : nanosleep(&req, NULL);
+	int64_t t1 = hs_calib_now();
+
+	return ret == 0 ? t1 - t0 : -1;
+}
+
+static int measure_sleep(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			 const char *name, int count, int64_t request_ns, bool use_usleep,
+			 struct hs_error *err)
+{
+	struct hs_calib_sampler s;
+	int rc = hs_calib_sampler_begin(&s, o, name, count, err);
+
+	if (rc)
+		return rc;
+	while (hs_calib_sampler_more(&s)) {
+		int64_t ns = time_sleep(request_ns, use_usleep);
+
+		if (ns < 0)
+			r->sleep_rejected++;
+		else
+			hs_calib_sampler_add(&s, ns);
+	}
+	hs_calib_sampler_end(&s, r);
+	return 0;
+}
+
+/*
+ * Measures nanosleep of request_ns under the caller's timer slack (figure
+ * name) and with the slack set to 1 ns (quiet_name), alternating sample by
+ * sample so that both see the same load on the host.  A slack of 1 ns
+ * leaves the timer wake-up alone in the overshoot; 0 would restore the
+ * default slack instead.  Restores the caller's slack on every path.
+ */
+static int measure_sleep_pair(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			      const char *name, const char *quiet_name, int count,
+			      int64_t request_ns, struct hs_error *err)
+{
+	unsigned long slack = (unsigned long)r->timer_slack_ns;
+	struct hs_calib_sampler s, quiet;
+	int rc;
+
+	if ((rc = hs_calib_sampler_begin(&s, o, name, count, err)) != 0)
+		return rc;
+	if ((rc = hs_calib_sampler_begin(&quiet, o, quiet_name, count, err)) != 0) {
+		hs_calib_sampler_abort(&s);
+		return rc;
+	}
+	while (hs_calib_sampler_more(&s)) {
+		int64_t ns = time_sleep(request_ns, false), quiet_ns;
+
+		/* A thread with a real-time policy has no slack to remove. */
+		if (slack > 0 && prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0) != 0) {
+			rc = hs_calib_fail(err, "prctl(PR_SET_TIMERSLACK)", errno);
+			break;
+		}
+		quiet_ns = time_sleep(request_ns, false);
+		if (slack > 0)
+			prctl(PR_SET_TIMERSLACK, slack, 0, 0, 0);
+
+		if (ns < 0 || quiet_ns < 0) {
+			r->sleep_rejected++;
+			continue;
+		}
+		hs_calib_sampler_add(&s, ns);
+		hs_calib_sampler_add(&quiet, quiet_ns);
+	}
+	if (rc) {
+		hs_calib_sampler_abort(&s);
+		hs_calib_sampler_abort(&quiet);
+		return rc;
+	}
+	hs_calib_sampler_end(&s, r);
+	hs_calib_sampler_end(&quiet, r);
+	return 0;
+}
+
+static int measure_sleeps(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			  struct hs_error *err)
+{
+	int rc;
+
+	if ((rc = measure_sleep(o, r, "usleep_1us", 8000, 1000, true, err)) != 0)
+		return rc;
+	if ((rc = measure_sleep(o, r, "nanosleep_1us", 8000, 1000, false, err)) != 0)
+		return rc;
+	if ((rc = measure_sleep_pair(o, r, "nanosleep_100us", "nanosleep_100us_noslack", 8000,
+				     100000, err)) != 0)
+		return rc;
+	return measure_sleep_pair(o, r, "nanosleep_1ms", "nanosleep_1ms_noslack", 1000, 1000000,
+				  err);
+}
+
+/* ---- host facts ---- */
+
+static void note(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note(char *buf, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, HS_CALIB_NOTE_MAX, fmt, ap);
+	va_end(ap);
+}
+
+/* Reads the first "jiffies: N" line of /proc/timer_list (root only). */
+static bool read_jiffies(int64_t *jiffies)
+{
+	FILE *f = fopen("/proc/timer_list", "r");
+	char line[256];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "jiffies: %" SCNd64, jiffies) == 1;
+	fclose(f);
+	return found;
+}
+
+/* Reads CONFIG_HZ from /boot/config-RELEASE. */
+static int read_config_hz(const char *release)
+{
+	char path[160], line[256];
+	int hz = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/boot/config-%s", release);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (hz == 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CONFIG_HZ=%d", &hz) != 1)
+			hz = 0;
+	fclose(f);
+	return hz;
+}
+
+/* Finds the tick: measured from jiffies over a sleep, else CONFIG_HZ of
+ * the installed kernel config, else the Kconfig default HZ=250. */
+static void find_tick(const struct hs_calib_opts *o, struct hs_calib_report *r)
+{
+	static const int standard_hz[] = { 100, 250, 300, 1000 };
+	int64_t j0, j1, t0, t1;
+	int64_t wait_ns = (int64_t)(200000000 * opts_scale(o));
+	int hz;
+
+	if (o && o->progress)
+		o->progress(o->ctx, "tick", 0, 1);
+	if (wait_ns < 100000000)
+		wait_ns = 100000000;
+	if (wait_ns > 200000000)
+		wait_ns = 200000000;
+	t0 = hs_calib_now();
+	if (read_jiffies(&j0)) {
+		struct timespec ts = { 0, (long)wait_ns };
+
+		nanosleep(&ts, NULL);
+		if (read_jiffies(&j1) && j1 > j0) {
+			double measured;
+			int best = 0;
+
+			t1 = hs_calib_now();
+			measured = (double)(j1 - j0) * 1e9 / (double)(t1 - t0);
+			for (size_t i = 0; i < sizeof(standard_hz) / sizeof(standard_hz[0]); i++)
+				if (measured > standard_hz[i] * 0.9 && measured < standard_hz[i] * 1.1)
+					best = standard_hz[i];
+			hz = best ? best : (int)(measured + 0.5);
+			r->tick_ns = 1000000000LL / hz;
+			note(r->tick_source,
+			     "measured: jiffies in /proc/timer_list advanced %" PRId64
+			     " in %.1f ms, %.1f per second, taken as HZ=%d",
+			     j1 - j0, (double)(t1 - t0) / 1e6, measured, hz);
+			goto done;
+		}
+	}
+	hz = read_config_hz(r->release);
+	if (hz > 0) {
+		r->tick_ns = 1000000000LL / hz;
+		note(r->tick_source, "read: CONFIG_HZ=%d in /boot/config-%s", hz, r->release);
+	} else {
+		r->tick_ns = 4000000;
+		note(r->tick_source,
+		     "not found: /proc/timer_list and /boot/config-%s are not readable, so this "
+		     "is HZ=250, the Kconfig default of Linux", r->release);
+	}
+done:
+	if (o && o->progress)
+		o->progress(o->ctx, "tick", 1, 1);
+}
+
+static bool read_ns_file(const char *path, int64_t *ns)
+{
+	FILE *f = fopen(path, "r");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fscanf(f, "%" SCNd64, ns) == 1 && *ns > 0;
+	fclose(f);
+	return ok;
+}
+
+/* Finds the base slice: read from the scheduler's tunables if they are
+ * visible, else the default of the running kernel family. */
+static void find_slice(struct hs_calib_report *r)
+{
+	static const char *const files[] = {
+		"/sys/kernel/debug/sched/base_slice_ns",      /* EEVDF, 6.6+ */
+		"/proc/sys/kernel/sched_base_slice_ns",
+		"/sys/kernel/debug/sched/min_granularity_ns", /* CFS, 5.13 to 6.5 */
+		"/proc/sys/kernel/sched_min_granularity_ns",  /* CFS, before 5.13 */
+	};
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	int major = 0, minor = 0, factor = 1;
+	int64_t base;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (read_ns_file(files[i], &r->slice_ns)) {
+			note(r->slice_source, "read: %s", files[i]);
+			return;
+		}
+	}
+
+	/* The kernel scales the base by 1 + log2(min(online CPUs, 8))
+	 * (SCHED_TUNABLESCALING_LOG, the default). */
+	for (long cpus = online < 8 ? online : 8; cpus > 1; cpus >>= 1)
+		factor++;
+	sscanf(r->release, "%d.%d", &major, &minor);
+	if (major > 6 || (major == 6 && minor >= 12)) {
+		/* NOTE: 6.13, 6.14 and early 6.12 point releases still used
+		 * 0.75 ms; 6.12.32 and 6.18 sources have 0.70 ms. */
+		base = 700000;
+	} else {
+		base = 750000;
+	}
+	r->slice_ns = base * factor;
+	note(r->slice_source,
+	     "not readable (debugfs is not mounted or not permitted): the default of Linux %d.%d, "
+	     "%.2f ms x (1 + log2(min(%ld online CPUs, 8))) = %.2f ms%s",
+	     major, minor, (double)base / 1e6, online, (double)r->slice_ns / 1e6,
+	     major < 6 || (major == 6 && minor < 6)
+		     ? "; before 6.6 (CFS) this is the minimum granularity, and a slice "
+		       "is longer when few threads are runnable"
+		     : "");
+}
+
+static int count_cpus(struct hs_calib_report *r, struct hs_error *err)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return hs_calib_fail(err, "sched_getaffinity", errno);
+	r->ncpus = CPU_COUNT(&set);
+	r->cpu_a = r->cpu_b = -1;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &set))
+			continue;
+		if (r->cpu_a < 0)
+			r->cpu_a = cpu;
+		else if (r->cpu_b < 0)
+			r->cpu_b = cpu;
+	}
+	return 0;
+}
+
+static int read_host(const struct hs_calib_opts *o, struct hs_calib_report *r,
+		     struct hs_error *err)
+{
+	struct utsname u;
+	struct timespec res;
+	int slack;
+
+	if (uname(&u) != 0)
+		return hs_calib_fail(err, "uname", errno);
+	snprintf(r->sysname, sizeof(r->sysname), "%s", u.sysname);
+	snprintf(r->release, sizeof(r->release), "%s", u.release);
+	snprintf(r->machine, sizeof(r->machine), "%s", u.machine);
+
+	slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	if (slack < 0)
+		return hs_calib_fail(err, "prctl(PR_GET_TIMERSLACK)", errno);
+	r->timer_slack_ns = slack;
+	clock_getres(CLOCK_MONOTONIC, &res);
+	r->clock_res_ns = (int64_t)res.tv_sec * 1000000000LL + res.tv_nsec;
+
+	find_slice(r);
+	find_tick(o, r);
+	return count_cpus(r, err);
+}
+
+int hs_calibrate(const struct hs_calib_opts *o, struct hs_calib_report *out,
+		 struct hs_error *err)
+{
+	int rc;
+
+	if (o && (o->scale < 0 || o->scale > 100 || o->scale != o->scale))
+		return hs_error_set(err, HS_E_USAGE, NULL, 0, "scale",
+				    "invalid sample scale %g: use a number in (0, 100], "
+				    "1 for the full calibration", o->scale);
+	memset(out, 0, sizeof(*out));
+	if ((rc = read_host(o, out, err)) != 0)
+		return rc;
+
+	if ((rc = measure_batches(o, out, "clock_read", 2000, 100, op_clock_read, err)) != 0)
+		return rc;
+	if ((rc = measure_batches(o, out, "syscall", 2000, 100, op_getppid, err)) != 0)
+		return rc;
+	if ((rc = measure_batches(o, out, "cas_local", 2000, 1000, op_cas, err)) != 0)
+		return rc;
+	if ((rc = measure_mmap(o, out, "mmap_8k", 8192, err)) != 0)
+		return rc;
+	if ((rc = measure_mmap(o, out, "mmap_32k", 32768, err)) != 0)
+		return rc;
+	if ((rc = measure_threads(o, out, err)) != 0)
+		return rc;
+	if ((rc = measure_sleeps(o, out, err)) != 0)
+		return rc;
+	if ((rc = hs_calib_measure_sched(o, out, err)) != 0)
+		return rc;
+
+	hs_calib_derive(out);
+	return 0;
+}

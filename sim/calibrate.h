@@ -1,0 +1,158 @@
+/*
+ * Calibration: measures the costs of this machine's kernel and hardware
+ * that the OS model needs, and writes them as a `host` OS profile.
+ *
+ * hs_calibrate() takes a fixed list of figures (named below).  Each figure
+ * is a series of samples in nanoseconds summarized as percentiles; the
+ * profile keys are derived from the medians as docs/calibration.md
+ * describes.  The measurement is Linux-only (futexes, CPU affinity, timer
+ * slack).
+ *
+ * Invariants:
+ *   - the calling thread's CPU affinity and timer slack are the same on
+ *     return as on entry, on success and on every error path;
+ *   - every thread the calibration starts is joined before it returns;
+ *   - a figure with samples == 0 was not measured (a cross-core figure
+ *     when the caller may run on only one CPU); otherwise
+ *     p10 <= p50 <= p90 <= p99;
+ *   - hs_calibrate_write_profile() never leaves a partial file at the path:
+ *     it writes PATH.tmp and renames it, and removes PATH.tmp on failure.
+ *
+ * Figure names, in the order they are measured:
+ *   clock_read          one clock_gettime(CLOCK_MONOTONIC), mean of 100
+ *   syscall             one syscall(SYS_getppid), mean of 100
+ *   cas_local           one uncontended compare-and-swap, mean of 1000
+ *   mmap_8k, mmap_32k   mmap, write to every page, munmap
+ *   thread_first_run    pthread_create called -> first line of the thread
+ *   thread_create_join  pthread_create called -> pthread_join returned
+ *   thread_exit         last line of the thread -> pthread_join returned
+ *   usleep_1us          usleep(1), whole call
+ *   nanosleep_1us       nanosleep(1 us), whole call
+ *   nanosleep_100us     nanosleep(100 us) under the caller's timer slack
+ *   nanosleep_100us_noslack  nanosleep(100 us) with the slack set to 1 ns,
+ *                       sampled alternately with nanosleep_100us
+ *   nanosleep_1ms       nanosleep(1 ms) under the caller's timer slack
+ *   nanosleep_1ms_noslack    the same with the slack set to 1 ns, sampled
+ *                       alternately with nanosleep_1ms
+ *   yield_alone         sched_yield with no peer on its CPU, mean of 100
+ *   yield_peer          sched_yield that switched to a peer on the same CPU
+ *                       and back (a round trip of two switches)
+ *   futex_wake_local    FUTEX_WAKE -> the woken thread runs, same CPU
+ *   futex_wake_remote   FUTEX_WAKE -> the woken thread runs, idle other CPU
+ *   cas_handoff         one-way handoff of a line by compare-and-swap
+ *                       between two CPUs, mean of 400
+ *   load_local          dependent load of a line this CPU holds, mean of 256
+ *   load_remote         dependent load of a line the other CPU just wrote,
+ *                       mean of 256
+ */
+#ifndef HERDSIM_CALIBRATE_H
+#define HERDSIM_CALIBRATE_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+
+#define HS_CALIB_MAX_FIGURES 24
+#define HS_CALIB_NOTE_MAX 256
+#define HS_CALIB_NKEYS 23     /* keys of the [os] section */
+#define HS_CALIB_KEY_NOTE_MAX 640
+
+/* Percentiles of one measured figure, in nanoseconds (nearest rank). */
+struct hs_calib_figure {
+	const char *name; /* one of the names above; static storage */
+	int64_t p10, p50, p90, p99;
+	int samples;      /* 0: not measured */
+};
+
+struct hs_calib_opts {
+	/* Multiplies every sample count; 1.0 takes about 10 s on an idle
+	 * 2-CPU machine.  Valid range (0, 100]; 0 means 1.0.  Every figure
+	 * takes at least 10 samples whatever the scale. */
+	double scale;
+	/* Called after every 2 % of a figure's samples and once when it ends
+	 * (then done == total).  done and total count samples of that figure;
+	 * total may shrink at the end when the figure's time cap stopped it
+	 * early.  May be NULL. */
+	void (*progress)(void *ctx, const char *figure, int done, int total);
+	void *ctx;
+};
+
+/* Everything hs_calibrate() found: the figures, facts read from the
+ * system, and the profile derived from both. */
+struct hs_calib_report {
+	struct hs_calib_figure figures[HS_CALIB_MAX_FIGURES];
+	int nfigures;
+
+	char sysname[65];        /* uname: "Linux" */
+	char release[65];        /* uname: "6.8.0-45-generic" */
+	char machine[65];        /* uname: "x86_64" */
+	int ncpus;               /* CPUs in the caller's affinity mask */
+	int cpu_a, cpu_b;        /* the CPUs used by pinned figures; cpu_b is -1
+	                          * when ncpus == 1 */
+	int64_t timer_slack_ns;  /* PR_GET_TIMERSLACK of the caller */
+	int64_t clock_res_ns;    /* clock_getres(CLOCK_MONOTONIC) */
+
+	int64_t tick_ns;                     /* scheduler clock tick */
+	char tick_source[HS_CALIB_NOTE_MAX];  /* how tick_ns was found */
+	int64_t slice_ns;                    /* base time slice */
+	char slice_source[HS_CALIB_NOTE_MAX]; /* how slice_ns was found */
+
+	/* Samples thrown away because they did not measure the figure: a
+	 * yield that found no peer to run, a futex wait that returned before
+	 * it blocked, a sleep interrupted by a signal. */
+	int yield_peer_rejected;
+	int futex_local_rejected;
+	int futex_remote_rejected;
+	int sleep_rejected;
+
+	/* Derived by hs_calib_derive(): the profile, and for each key of
+	 * hs_calib_keys[] (same index) the comment written above it, lines
+	 * separated by '\n'. */
+	struct hs_os_profile profile;
+	char notes[HS_CALIB_NKEYS][HS_CALIB_KEY_NOTE_MAX];
+};
+
+/* The keys of the [os] section in the order they are written. */
+extern const char *const hs_calib_keys[HS_CALIB_NKEYS];
+
+/*
+ * Measures every figure, reads the host facts and fills out->profile
+ * through hs_calib_derive().  o may be NULL (scale 1.0, no progress).
+ * Returns 0, HS_E_USAGE for a scale out of range, or HS_E_IO when a
+ * system call that the measurement needs failed (thread creation, CPU
+ * affinity, mmap).  err then names the call and the errno text.
+ */
+int hs_calibrate(const struct hs_calib_opts *o, struct hs_calib_report *out,
+		 struct hs_error *err);
+
+/*
+ * Derives r->profile from r's figures and host facts.  Pure: reads no
+ * clock and no file, so a report filled by hand gives the same profile
+ * every time.  Figures missing from r (samples == 0 or absent) fall back
+ * as docs/calibration.md lists.
+ */
+void hs_calib_derive(struct hs_calib_report *r);
+
+/*
+ * Writes r->profile to path as an INI file with one [os] section, every
+ * key preceded by '#' comment lines saying how its value was measured or
+ * where it came from.  Writes PATH.tmp, flushes it to disk and renames it
+ * over path.  Returns 0 or HS_E_IO with err naming the path; on failure
+ * path is left as it was and PATH.tmp is removed.
+ */
+int hs_calibrate_write_profile(const struct hs_calib_report *r, const char *path,
+			       struct hs_error *err);
+
+/* Returns the figure called name in r, or NULL. */
+const struct hs_calib_figure *hs_calib_find(const struct hs_calib_report *r, const char *name);
+
+/*
+ * Sorts samples[0..n) in place and fills fig's percentiles with the
+ * nearest-rank method: pXX is the smallest sample such that at least XX %
+ * of the samples are <= it.  n == 0 gives all zeros.  Does not touch
+ * fig->name.
+ */
+void hs_calib_summarize(int64_t *samples, int n, struct hs_calib_figure *fig);
+
+#endif /* HERDSIM_CALIBRATE_H */

@@ -1,0 +1,69 @@
+/*
+ * Internals shared by the calibration files: the sampler that collects
+ * one figure, pinning, and the measurement groups each file implements.
+ *
+ * A sampler stops a figure when it has its target count, or when it has
+ * at least HS_CALIB_MIN_SAMPLES and has run longer than its time cap.  It
+ * also stops at twice its cap whatever the count, so a figure whose
+ * samples keep being rejected ends with fewer samples, maybe none.
+ */
+#ifndef HERDSIM_CALIBRATE_IMPL_H
+#define HERDSIM_CALIBRATE_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "calibrate.h"
+
+#define HS_CALIB_MIN_SAMPLES 10
+
+struct hs_calib_sampler {
+	const struct hs_calib_opts *opts;
+	const char *name;
+	int64_t *values;
+	int n, target, step;
+	int64_t start_ns, cap_ns;
+};
+
+/* Reads CLOCK_MONOTONIC in nanoseconds. */
+int64_t hs_calib_now(void);
+
+/* Returns total_ns / count rounded up, at least 1: a batch mean stays
+ * positive however fast the operation. */
+int64_t hs_calib_mean_ns(int64_t total_ns, int64_t count);
+
+/* Starts figure name with base_count samples at scale 1.0.  Returns 0 or
+ * HS_E_NOMEM. */
+int hs_calib_sampler_begin(struct hs_calib_sampler *s, const struct hs_calib_opts *o,
+			   const char *name, int base_count, struct hs_error *err);
+/* Returns true while the figure wants another sample. */
+bool hs_calib_sampler_more(const struct hs_calib_sampler *s);
+/* Records one sample in nanoseconds and reports progress. */
+void hs_calib_sampler_add(struct hs_calib_sampler *s, int64_t ns);
+/* Summarizes the samples into the next figure of r and frees them. */
+void hs_calib_sampler_end(struct hs_calib_sampler *s, struct hs_calib_report *r);
+/* Frees the samples without recording a figure (error paths). */
+void hs_calib_sampler_abort(struct hs_calib_sampler *s);
+/* Appends figure name with samples == 0: not measured on this host. */
+void hs_calib_skip_figure(struct hs_calib_report *r, const char *name);
+
+/* Fills err with HS_E_IO naming the failed call and strerror(errnum). */
+int hs_calib_fail(struct hs_error *err, const char *call, int errnum);
+
+/* Spin-wait hint (PAUSE on x86, YIELD on Arm). */
+static inline void hs_calib_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* Measures yield_alone, yield_peer, futex_wake_local, futex_wake_remote,
+ * cas_handoff, load_local and load_remote, pinned to r->cpu_a and
+ * r->cpu_b.  Restores the caller's affinity before it returns. */
+int hs_calib_measure_sched(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			   struct hs_error *err);
+
+#endif /* HERDSIM_CALIBRATE_IMPL_H */

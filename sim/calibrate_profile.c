@@ -1,0 +1,510 @@
+/*
+ * From calibration figures to a `host` OS profile, and the profile writer.
+ *
+ * hs_calib_derive() sets every [os] key from the medians (p50) of the
+ * figures and from the host facts.  Beside each key it writes a comment
+ * with the derivation: the formula, and the figures it used with their
+ * sample count and percentiles.  A key whose figure is missing falls back to a
+ * related figure, or to 0, and its comment says so.  Negative differences
+ * (noise when two medians are close) are written as 0.
+ *
+ * The writer prints the keys in hs_calib_keys[] order, durations as
+ * integer nanoseconds with the "ns" unit, the ratio as a decimal, and the
+ * yield kind as a word, each after its full-line '#' comment.
+ */
+#include "calibrate_impl.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <unistd.h>
+
+#ifndef HS_VERSION
+#define HS_VERSION "unknown"
+#endif
+
+/* Width of a comment line: wide enough for one figure's percentiles, and
+ * well under the 200-byte line limit (INI_MAX_LINE) of inih as Debian
+ * builds it. */
+#define COMMENT_WIDTH 100
+
+enum key_type { DURATION, INTEGER, RATIO, WORD };
+
+struct key_spec {
+	const char *name;
+	enum key_type type;
+	size_t offset; /* in struct hs_os_profile */
+};
+
+#define KEY(n, t, field) { n, t, offsetof(struct hs_os_profile, field) }
+
+static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
+	KEY("name", WORD, name),
+	KEY("slice", DURATION, slice_ns),
+	KEY("tick", DURATION, tick_ns),
+	KEY("context_switch", DURATION, context_switch_ns),
+	KEY("syscall", DURATION, syscall_ns),
+	KEY("atomic_local", DURATION, atomic_local_ns),
+	KEY("atomic_remote", DURATION, atomic_remote_ns),
+	KEY("load_remote", DURATION, load_remote_ns),
+	KEY("yield", WORD, yield_kind),
+	KEY("yield_hold_ticks", INTEGER, yield_hold_ticks),
+	KEY("sleep_slack", DURATION, sleep_slack_ns),
+	KEY("sleep_slack_ratio", RATIO, sleep_slack_ratio),
+	KEY("sleep_min", DURATION, sleep_min_ns),
+	KEY("sleep_round", DURATION, sleep_round_ns),
+	KEY("sleep_coarse_above", DURATION, sleep_coarse_above_ns),
+	KEY("sleep_poll_below", DURATION, sleep_poll_below_ns),
+	KEY("timer_jitter", DURATION, timer_jitter_ns),
+	KEY("wake_local", DURATION, wake_local_ns),
+	KEY("wake_remote", DURATION, wake_remote_ns),
+	KEY("timer_wake", DURATION, timer_wake_ns),
+	KEY("thread_create", DURATION, thread_create_ns),
+	KEY("thread_exit", DURATION, thread_exit_ns),
+	KEY("mmap", DURATION, mmap_ns),
+};
+
+const char *const hs_calib_keys[HS_CALIB_NKEYS] = {
+	"name", "slice", "tick", "context_switch", "syscall", "atomic_local",
+	"atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
+	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
+	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "timer_wake",
+	"thread_create", "thread_exit", "mmap",
+};
+
+/* ---- derivation ---- */
+
+static int key_index(const char *key)
+{
+	for (int i = 0; i < HS_CALIB_NKEYS; i++)
+		if (strcmp(hs_calib_keys[i], key) == 0)
+			return i;
+	return -1;
+}
+
+/* Appends one formatted line to the comment of key. */
+static void note(struct hs_calib_report *r, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void note(struct hs_calib_report *r, const char *key, const char *fmt, ...)
+{
+	char *buf = r->notes[key_index(key)];
+	size_t len = strlen(buf);
+	va_list ap;
+
+	if (len > 0 && len + 1 < HS_CALIB_KEY_NOTE_MAX)
+		buf[len++] = '\n';
+	va_start(ap, fmt);
+	vsnprintf(buf + len, HS_CALIB_KEY_NOTE_MAX - len, fmt, ap);
+	va_end(ap);
+}
+
+/* The figure called name if it was measured, else NULL. */
+static const struct hs_calib_figure *measured(const struct hs_calib_report *r, const char *name)
+{
+	const struct hs_calib_figure *f = hs_calib_find(r, name);
+
+	return f && f->samples > 0 ? f : NULL;
+}
+
+/* Adds a line with the figure's percentiles to the comment of key. */
+static void note_figure(struct hs_calib_report *r, const char *key,
+			const struct hs_calib_figure *f)
+{
+	note(r, key, "  %s: %d samples; p10 %" PRId64 ", median %" PRId64 ", p90 %" PRId64
+	     ", p99 %" PRId64 " ns", f->name, f->samples, f->p10, f->p50, f->p90, f->p99);
+}
+
+static int64_t at_least_zero(int64_t v)
+{
+	return v > 0 ? v : 0;
+}
+
+/* Sets key to the median of figure name; 0 if it was not measured. */
+static int64_t from_median(struct hs_calib_report *r, const char *key, const char *name,
+			   const char *what)
+{
+	const struct hs_calib_figure *f = measured(r, name);
+
+	if (!f) {
+		note(r, key, "%s: not measured on this host (figure %s has no samples); 0", key, name);
+		return 0;
+	}
+	note(r, key, "%s: median of %s", key, what);
+	note_figure(r, key, f);
+	return f->p50;
+}
+
+static void derive_scheduler(struct hs_calib_report *r, struct hs_os_profile *p)
+{
+	const struct hs_calib_figure *alone = measured(r, "yield_alone");
+	const struct hs_calib_figure *peer = measured(r, "yield_peer");
+
+	p->slice_ns = r->slice_ns;
+	note(r, "slice", "slice: base time slice; %s", r->slice_source);
+	p->tick_ns = r->tick_ns;
+	note(r, "tick", "tick: scheduler clock tick; %s", r->tick_source);
+
+	if (alone && peer) {
+		p->context_switch_ns = at_least_zero(peer->p50 / 2 - alone->p50);
+		note(r, "context_switch",
+		     "context_switch: half the median sched_yield that switched to a peer on the "
+		     "same CPU and back (two yields, two switches), minus the median sched_yield "
+		     "with no peer (the system call part); %d yields that did not run the peer "
+		     "exactly once were rejected", r->yield_peer_rejected);
+		note_figure(r, "context_switch", peer);
+		note_figure(r, "context_switch", alone);
+	} else {
+		p->context_switch_ns = from_median(r, "context_switch", "futex_wake_local",
+						   "a same-CPU futex wake-to-run, which contains one "
+						   "switch, because no yield switched to the peer");
+	}
+
+	if (strcmp(r->sysname, "Linux") == 0) {
+		p->yield_kind = HS_YIELD_LINUX;
+		note(r, "yield", "yield: not measurable, read from uname: %s %s; Linux CFS and "
+		     "EEVDF return from sched_yield at once when no other thread is runnable on "
+		     "the CPU, else switch to a peer (see yield_alone and yield_peer above)",
+		     r->sysname, r->release);
+	} else {
+		p->yield_kind = HS_YIELD_LINUX;
+		note(r, "yield", "yield: not measurable; %s is not Linux, and linux is written "
+		     "only because the calibration itself requires Linux: check this value",
+		     r->sysname);
+	}
+	p->yield_hold_ticks = 0;
+	note(r, "yield_hold_ticks", "yield_hold_ticks: not measurable; 0 because Linux never "
+	     "holds a yielding thread behind its peers for whole ticks (FreeBSD ULE does)");
+}
+
+static void derive_costs(struct hs_calib_report *r, struct hs_os_profile *p)
+{
+	const struct hs_calib_figure *create = measured(r, "thread_create_join");
+	const struct hs_calib_figure *exit_part = measured(r, "thread_exit");
+	const struct hs_calib_figure *first = measured(r, "thread_first_run");
+
+	p->syscall_ns = from_median(r, "syscall", "syscall",
+				    "syscall(SYS_getppid), each sample the mean of 100 calls");
+	p->atomic_local_ns = from_median(r, "atomic_local", "cas_local",
+					 "an uncontended compare-and-swap on a line this CPU "
+					 "owns, each sample the mean of 1000");
+	if (measured(r, "cas_handoff"))
+		p->atomic_remote_ns = from_median(r, "atomic_remote", "cas_handoff",
+						  "the one-way handoff of a line between two CPUs "
+						  "by compare-and-swap ping-pong, each sample the "
+						  "mean of 400 handoffs");
+	else
+		p->atomic_remote_ns = from_median(r, "atomic_remote", "cas_local",
+						  "a local compare-and-swap, because with one CPU "
+						  "no line comes from another core");
+	if (measured(r, "load_remote"))
+		p->load_remote_ns = from_median(r, "load_remote", "load_remote",
+						"a dependent load of a line the other CPU has just "
+						"written, each sample the mean of 256 loads");
+	else
+		p->load_remote_ns = from_median(r, "load_remote", "load_local",
+						"a dependent load of a cached line, because with "
+						"one CPU no line comes from another core");
+
+	if (create && exit_part) {
+		p->thread_create_ns = at_least_zero(create->p50 - exit_part->p50);
+		note(r, "thread_create", "thread_create: median pthread_create + pthread_join "
+		     "with a 256 KiB stack minus the median exit part (thread_exit)");
+		note_figure(r, "thread_create", create);
+		note_figure(r, "thread_create", exit_part);
+		if (first) {
+			note(r, "thread_create", "  for reference, pthread_create called to the "
+			     "first line of the new thread:");
+			note_figure(r, "thread_create", first);
+		}
+	} else {
+		p->thread_create_ns = from_median(r, "thread_create", "thread_create_join",
+						  "pthread_create + pthread_join");
+	}
+	p->thread_exit_ns = from_median(r, "thread_exit", "thread_exit",
+					"the last line of a thread to pthread_join returning");
+	p->mmap_ns = from_median(r, "mmap", "mmap_32k",
+				 "mmap of 32 KiB, a write to each page, munmap");
+	if (measured(r, "mmap_8k"))
+		note_figure(r, "mmap", measured(r, "mmap_8k"));
+}
+
+static void derive_wakes(struct hs_calib_report *r, struct hs_os_profile *p)
+{
+	p->wake_local_ns = from_median(r, "wake_local", "futex_wake_local",
+				       "FUTEX_WAKE to the woken thread running, both threads "
+				       "pinned to one CPU and the waker blocking right after");
+	note(r, "wake_local", "  %d samples where the waiter had not yet blocked were rejected",
+	     r->futex_local_rejected);
+	if (measured(r, "futex_wake_remote")) {
+		p->wake_remote_ns = from_median(r, "wake_remote", "futex_wake_remote",
+						"FUTEX_WAKE to the woken thread running on another, "
+						"idle CPU (CPUs pinned as in the header)");
+		note(r, "wake_remote", "  %d samples where the waiter had not yet blocked were "
+		     "rejected", r->futex_remote_rejected);
+	} else {
+		p->wake_remote_ns = from_median(r, "wake_remote", "futex_wake_local",
+						"a same-CPU wake, because this process may run on "
+						"one CPU only");
+	}
+}
+
+/* Rounding, coarse timers and polling: properties of the timer code that
+ * the figures confirm rather than measure; and the jitter. */
+static void derive_timer_rules(struct hs_calib_report *r, struct hs_os_profile *p,
+			       const struct hs_calib_figure *ns1,
+			       const struct hs_calib_figure *ns100)
+{
+	if (r->clock_res_ns > 1000) {
+		p->sleep_round_ns = r->clock_res_ns;
+		note(r, "sleep_round", "sleep_round: read: clock_getres(CLOCK_MONOTONIC) = %" PRId64
+		     " ns, low-resolution timers, so expiries round up to it", r->clock_res_ns);
+	} else {
+		p->sleep_round_ns = 0;
+		note(r, "sleep_round", "sleep_round: read: clock_getres(CLOCK_MONOTONIC) = %" PRId64
+		     " ns, high-resolution timers, so expiries are not rounded (0)",
+		     r->clock_res_ns);
+	}
+
+	p->sleep_coarse_above_ns = 0;
+	note(r, "sleep_coarse_above", "sleep_coarse_above: not measured; 0 (never) because "
+	     "Linux nanosleep uses the high-resolution timer for requests of every length");
+
+	p->sleep_poll_below_ns = 0;
+	if (ns1)
+		note(r, "sleep_poll_below", "sleep_poll_below: 0 (never): nanosleep(1 us) took a "
+		     "median %" PRId64 " ns, a real sleep and not a zero-timeout return", ns1->p50);
+	else
+		note(r, "sleep_poll_below", "sleep_poll_below: not measured; 0 (never) because "
+		     "Linux sleeps for requests of every length");
+
+	if (ns100) {
+		p->timer_jitter_ns = ns100->p90 - ns100->p10;
+		note(r, "timer_jitter", "timer_jitter: p90 - p10 of nanosleep(100 us) under the "
+		     "default timer slack (other timers that expire inside the slack window end "
+		     "the sleep early, so the spread includes the slack's effect)");
+		note_figure(r, "timer_jitter", ns100);
+	} else {
+		p->timer_jitter_ns = 0;
+		note(r, "timer_jitter", "timer_jitter: not measured; 0");
+	}
+}
+
+/* Timer keys: see docs/calibration.md for the decomposition of a sleep. */
+static void derive_timers(struct hs_calib_report *r, struct hs_os_profile *p)
+{
+	const struct hs_calib_figure *ns1 = measured(r, "nanosleep_1us");
+	const struct hs_calib_figure *us1 = measured(r, "usleep_1us");
+	const struct hs_calib_figure *ns100 = measured(r, "nanosleep_100us");
+	const struct hs_calib_figure *quiet = measured(r, "nanosleep_100us_noslack");
+	const struct hs_calib_figure *ms1 = measured(r, "nanosleep_1ms");
+	const struct hs_calib_figure *ms1_quiet = measured(r, "nanosleep_1ms_noslack");
+
+	if (quiet) {
+		p->timer_wake_ns = at_least_zero(quiet->p50 - 100000);
+		note(r, "timer_wake", "timer_wake: median nanosleep(100 us) with the timer slack "
+		     "set to 1 ns, minus the 100 us request: timer interrupt, wake-up and return");
+		note_figure(r, "timer_wake", quiet);
+	} else {
+		note(r, "timer_wake", "timer_wake: not measured (nanosleep_100us_noslack has no "
+		     "samples); 0");
+	}
+
+	if (ns100 && quiet) {
+		p->sleep_slack_ns = at_least_zero(ns100->p50 - quiet->p50);
+		note(r, "sleep_slack", "sleep_slack: median nanosleep(100 us) under the default "
+		     "timer slack minus the same with the slack set to 1 ns (both contain the same "
+		     "timer_wake); PR_GET_TIMERSLACK reports %" PRId64 " ns", r->timer_slack_ns);
+		note_figure(r, "sleep_slack", ns100);
+		note_figure(r, "sleep_slack", quiet);
+	} else {
+		p->sleep_slack_ns = r->timer_slack_ns;
+		note(r, "sleep_slack", "sleep_slack: not measured; PR_GET_TIMERSLACK of the caller");
+	}
+
+	if (ns100 && quiet && ms1 && ms1_quiet) {
+		int64_t slack_100us = ns100->p50 - quiet->p50;
+		int64_t slack_1ms = ms1->p50 - ms1_quiet->p50;
+		double ratio = (double)(slack_1ms - slack_100us) / 900000.0;
+
+		if (ratio < 0)
+			ratio = 0;
+		if (ratio > 1)
+			ratio = 1;
+		p->sleep_slack_ratio = (double)(int64_t)(ratio * 10000 + 0.5) / 10000;
+		note(r, "sleep_slack_ratio", "sleep_slack_ratio: growth of the part the slack adds "
+		     "(median with the default slack minus median with 1 ns) from a 100 us request "
+		     "(%" PRId64 " ns) to a 1 ms request (%" PRId64 " ns), over the 900 us between "
+		     "them, to 4 decimals; Linux timer slack is a fixed duration, so only noise "
+		     "makes this differ from 0", slack_100us, slack_1ms);
+		note_figure(r, "sleep_slack_ratio", ms1);
+		note_figure(r, "sleep_slack_ratio", ms1_quiet);
+	} else {
+		p->sleep_slack_ratio = 0;
+		note(r, "sleep_slack_ratio", "sleep_slack_ratio: not measured; 0, because Linux "
+		     "timer slack is a fixed duration");
+	}
+
+	if (ns1) {
+		int64_t floor = r->clock_res_ns > 0 ? r->clock_res_ns : 1;
+
+		p->sleep_min_ns = ns1->p50 - p->sleep_slack_ns - p->timer_wake_ns;
+		if (p->sleep_min_ns < floor)
+			p->sleep_min_ns = floor;
+		note(r, "sleep_min", "sleep_min: median nanosleep(1 us) minus sleep_slack and "
+		     "timer_wake, at least the clock resolution: a sleep of r then lasts "
+		     "max(r, sleep_min) + sleep_slack + timer_wake, which gives back the median");
+		note_figure(r, "sleep_min", ns1);
+		if (us1)
+			note_figure(r, "sleep_min", us1);
+	} else {
+		p->sleep_min_ns = r->clock_res_ns;
+		note(r, "sleep_min", "sleep_min: not measured; the clock resolution");
+	}
+
+	derive_timer_rules(r, p, ns1, ns100);
+}
+
+void hs_calib_derive(struct hs_calib_report *r)
+{
+	struct hs_os_profile *p = &r->profile;
+
+	memset(p, 0, sizeof(*p));
+	memset(r->notes, 0, sizeof(r->notes));
+	snprintf(p->name, sizeof(p->name), "host");
+	note(r, "name", "name: OS profile of the host that ran herdsim calibrate %s: %s %s %s, "
+	     "%d CPUs in the affinity mask; pinned figures used CPU %d and CPU %d",
+	     HS_VERSION, r->sysname, r->release, r->machine, r->ncpus, r->cpu_a, r->cpu_b);
+	note(r, "name", "Percentiles are nearest-rank over the samples; each value below is "
+	     "derived from medians as docs/calibration.md describes.");
+
+	derive_scheduler(r, p);
+	derive_costs(r, p);
+	derive_wakes(r, p);
+	derive_timers(r, p);
+}
+
+/* ---- writer ---- */
+
+/* Writes one note line as '#' comment lines of at most COMMENT_WIDTH
+ * bytes, broken at spaces; continuation lines are indented by two. */
+static void write_comment_line(FILE *f, const char *line, int len)
+{
+	const char *prefix = "# ";
+
+	while (len > 0) {
+		int room = COMMENT_WIDTH - (int)strlen(prefix);
+		int take = len;
+
+		if (take > room) {
+			take = room;
+			while (take > 0 && line[take] != ' ')
+				take--;
+			if (take == 0)
+				take = room; /* a word longer than the line: cut it */
+		}
+		fprintf(f, "%s%.*s\n", prefix, take, line);
+		line += take;
+		len -= take;
+		while (len > 0 && *line == ' ') {
+			line++;
+			len--;
+		}
+		prefix = "#   ";
+	}
+}
+
+static void write_comment(FILE *f, const char *text)
+{
+	const char *line = text;
+
+	while (*line) {
+		const char *end = strchr(line, '\n');
+		int len = end ? (int)(end - line) : (int)strlen(line);
+
+		write_comment_line(f, line, len);
+		line += len + (end ? 1 : 0);
+	}
+}
+
+static void write_value(FILE *f, const struct hs_os_profile *p, const struct key_spec *k)
+{
+	const char *base = (const char *)p + k->offset;
+
+	switch (k->type) {
+	case DURATION:
+		fprintf(f, "%s = %" PRId64 "ns\n", k->name, *(const int64_t *)(const void *)base);
+		break;
+	case INTEGER:
+		fprintf(f, "%s = %d\n", k->name, *(const int *)(const void *)base);
+		break;
+	case RATIO:
+		fprintf(f, "%s = %.4f\n", k->name, *(const double *)(const void *)base);
+		break;
+	case WORD:
+		if (strcmp(k->name, "yield") == 0) {
+			static const char *const kinds[] = { "linux", "ule", "sleep", "poll" };
+
+			fprintf(f, "%s = %s\n", k->name, kinds[p->yield_kind]);
+		} else {
+			fprintf(f, "%s = %s\n", k->name, base);
+		}
+		break;
+	}
+}
+
+static int write_all(FILE *f, const struct hs_calib_report *r)
+{
+	fprintf(f, "# OS profile measured by herdsim calibrate; see docs/calibration.md.\n"
+		   "# Percentiles in the comments are in nanoseconds.\n\n[os]\n");
+	for (int i = 0; i < HS_CALIB_NKEYS; i++) {
+		const char *text = r->notes[i][0] ? r->notes[i] : "no note recorded";
+
+		write_comment(f, text);
+		write_value(f, &r->profile, &key_specs[i]);
+		if (i + 1 < HS_CALIB_NKEYS)
+			fputc('\n', f);
+	}
+	return ferror(f) ? -1 : 0;
+}
+
+int hs_calibrate_write_profile(const struct hs_calib_report *r, const char *path,
+			       struct hs_error *err)
+{
+	char tmp[HS_PATH_MAX + 8];
+	FILE *f;
+	int saved;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return hs_error_set(err, HS_E_IO, path, 0, NULL,
+				    "path is too long (more than %d bytes): choose a shorter "
+				    "output path", HS_PATH_MAX - 1);
+	f = fopen(tmp, "w");
+	if (!f)
+		return hs_error_set(err, HS_E_IO, path, 0, NULL, "cannot create %s: %s; check "
+				    "that the directory exists and is writable", tmp, strerror(errno));
+	if (write_all(f, r) != 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		saved = errno;
+		fclose(f);
+		unlink(tmp);
+		return hs_error_set(err, HS_E_IO, path, 0, NULL, "cannot write %s: %s", tmp,
+				    strerror(saved));
+	}
+	if (fclose(f) != 0) {
+		saved = errno;
+		unlink(tmp);
+		return hs_error_set(err, HS_E_IO, path, 0, NULL, "cannot write %s: %s", tmp,
+				    strerror(saved));
+	}
+	if (rename(tmp, path) != 0) {
+		saved = errno;
+		unlink(tmp);
+		return hs_error_set(err, HS_E_IO, path, 0, NULL, "cannot replace the file with "
+				    "%s: %s; remove or rename what is at the path", tmp, strerror(saved));
+	}
+	return 0;
+}

@@ -1,0 +1,464 @@
+/*
+ * Pinned calibration figures: sched_yield, futex wake-to-run, and cache
+ * line transfers between two CPUs.
+ *
+ * The calling thread is pinned with sched_setaffinity to r->cpu_a (and
+ * its affinity restored before hs_calib_measure_sched returns, on every
+ * path); each peer thread is created pinned, to cpu_a for same-CPU
+ * figures or to cpu_b for cross-CPU ones, and joined before the figure
+ * ends.  Threads share state only through C11 atomics; timestamps cross
+ * threads as CLOCK_MONOTONIC nanoseconds in an atomic.
+ *
+ * The timed loops spin without a pause hint, so a handoff is seen as soon
+ * as the line arrives.  Waits outside a timed section use the hint.
+ */
+#include "calibrate_impl.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_STRIDE 128 /* two 64-byte lines: keeps the adjacent-line prefetcher out */
+#define CHAIN_LINES 256
+#define HANDOFF_ROUND_TRIPS 200
+#define YIELD_BATCH 100
+#define REMOTE_WAKE_GAP_NS 100000 /* lets the other CPU go idle between wakes */
+
+static volatile int64_t sink;
+
+static long futex_wait(_Atomic uint32_t *addr, uint32_t expected)
+{
+	return syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *addr)
+{
+	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static int pin_caller(int cpu, struct hs_error *err)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) != 0)
+		return hs_calib_fail(err, "sched_setaffinity", errno);
+	return 0;
+}
+
+static int start_pinned(pthread_t *thread, int cpu, void *(*fn)(void *), void *arg,
+			struct hs_error *err)
+{
+	pthread_attr_t attr;
+	cpu_set_t set;
+	int rc;
+
+	if ((rc = pthread_attr_init(&attr)) != 0)
+		return hs_calib_fail(err, "pthread_attr_init", rc);
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	rc = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	if (rc == 0)
+		rc = pthread_create(thread, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return rc ? hs_calib_fail(err, "pthread_create", rc) : 0;
+}
+
+/* ---- sched_yield ---- */
+
+static int measure_yield_alone(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			       struct hs_error *err)
+{
+	struct hs_calib_sampler s;
+	int rc = hs_calib_sampler_begin(&s, o, "yield_alone", 2000, err);
+
+	if (rc)
+		return rc;
+	while (hs_calib_sampler_more(&s)) {
+		int64_t t0 = hs_calib_now();
+
+		for (int i = 0; i < YIELD_BATCH; i++)
+			sched_yield();
+		hs_calib_sampler_add(&s, hs_calib_mean_ns(hs_calib_now() - t0, YIELD_BATCH));
+	}
+	hs_calib_sampler_end(&s, r);
+	return 0;
+}
+
+struct yield_peer {
+	_Atomic int stop;
+	_Atomic long runs; /* times the peer got the CPU */
+};
+
+static void *yield_peer_thread(void *arg)
+{
+	struct yield_peer *y = arg;
+
+	while (!atomic_load(&y->stop)) {
+		atomic_fetch_add(&y->runs, 1);
+		sched_yield();
+	}
+	return NULL;
+}
+
+/* A sample counts only if the peer ran exactly once during the yield:
+ * then the call contained two switches and two yields. */
+static int measure_yield_peer(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			      struct hs_error *err)
+{
+	struct yield_peer y = { 0, 0 };
+	struct hs_calib_sampler s;
+	pthread_t peer;
+	int rc = start_pinned(&peer, r->cpu_a, yield_peer_thread, &y, err);
+
+	if (rc)
+		return rc;
+	rc = hs_calib_sampler_begin(&s, o, "yield_peer", 20000, err);
+	if (rc == 0) {
+		while (hs_calib_sampler_more(&s)) {
+			long runs0 = atomic_load(&y.runs);
+			int64_t t0 = hs_calib_now();
+			int64_t t1;
+
+			sched_yield();
+			t1 = hs_calib_now();
+			if (atomic_load(&y.runs) - runs0 == 1)
+				hs_calib_sampler_add(&s, t1 - t0);
+			else
+				r->yield_peer_rejected++;
+		}
+		hs_calib_sampler_end(&s, r);
+	}
+	atomic_store(&y.stop, 1);
+	pthread_join(peer, NULL);
+	return rc;
+}
+
+/* ---- futex wake-to-run ---- */
+
+struct wake_pair {
+	_Atomic uint32_t go;  /* 1: the waiter should run */
+	_Atomic uint32_t ack; /* 1: the waiter has taken its timestamp */
+	_Atomic int64_t woken_at_ns;
+	_Atomic int64_t latency_ns; /* -1: the waiter never blocked */
+	_Atomic int stop;
+};
+
+static void *wake_waiter_thread(void *arg)
+{
+	struct wake_pair *w = arg;
+
+	for (;;) {
+		bool slept = false;
+		int64_t now;
+
+		while (atomic_load(&w->go) == 0)
+			if (futex_wait(&w->go, 0) == 0)
+				slept = true;
+		if (atomic_load(&w->stop))
+			break;
+		now = hs_calib_now();
+		atomic_store(&w->latency_ns, slept ? now - atomic_load(&w->woken_at_ns) : -1);
+		atomic_store(&w->go, 0);
+		atomic_store(&w->ack, 1);
+		futex_wake(&w->ack);
+	}
+	return NULL;
+}
+
+/*
+ * Same CPU: the waker blocks on ack right after the wake, as a thread
+ * handing work over does, so the sample is the wake system call plus the
+ * switch.  Other CPU: the waker sleeps first so that the waiter's CPU is
+ * idle, then spins for the ack so that its own wake-up is not counted.
+ */
+static int measure_wake(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			bool remote, struct hs_error *err)
+{
+	const char *name = remote ? "futex_wake_remote" : "futex_wake_local";
+	int *rejected = remote ? &r->futex_remote_rejected : &r->futex_local_rejected;
+	struct timespec gap = { 0, REMOTE_WAKE_GAP_NS };
+	struct wake_pair w = { 0, 0, 0, 0, 0 };
+	struct hs_calib_sampler s;
+	pthread_t waiter;
+	int rc = start_pinned(&waiter, remote ? r->cpu_b : r->cpu_a, wake_waiter_thread, &w, err);
+
+	if (rc)
+		return rc;
+	rc = hs_calib_sampler_begin(&s, o, name, remote ? 6000 : 20000, err);
+	while (rc == 0 && hs_calib_sampler_more(&s)) {
+		int64_t latency;
+
+		if (remote)
+			nanosleep(&gap, NULL);
+		atomic_store(&w.ack, 0);
+		atomic_store(&w.woken_at_ns, hs_calib_now());
+		atomic_store(&w.go, 1);
+		futex_wake(&w.go);
+		if (remote) {
+			while (atomic_load(&w.ack) == 0)
+				hs_calib_cpu_relax();
+		} else {
+			while (atomic_load(&w.ack) == 0)
+				futex_wait(&w.ack, 0);
+		}
+		latency = atomic_load(&w.latency_ns);
+		if (latency >= 0)
+			hs_calib_sampler_add(&s, latency);
+		else
+			(*rejected)++;
+	}
+	if (rc == 0)
+		hs_calib_sampler_end(&s, r);
+
+	atomic_store(&w.stop, 1);
+	atomic_store(&w.go, 1);
+	futex_wake(&w.go);
+	pthread_join(waiter, NULL);
+	return rc;
+}
+
+/* ---- cache line transfers ---- */
+
+struct handoff {
+	_Alignas(LINE_STRIDE) _Atomic uint64_t word; /* even: caller's turn */
+	_Alignas(LINE_STRIDE) _Atomic int stop;
+};
+
+static void *handoff_peer_thread(void *arg)
+{
+	struct handoff *h = arg;
+	uint64_t want = 1;
+
+	for (;;) {
+		uint64_t v = atomic_load_explicit(&h->word, memory_order_acquire);
+
+		if (v == want) {
+			atomic_compare_exchange_strong(&h->word, &v, v + 1);
+			want += 2;
+		} else if (atomic_load_explicit(&h->stop, memory_order_relaxed)) {
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Plays HANDOFF_ROUND_TRIPS round trips from *mine; returns the time. */
+static int64_t handoff_batch(struct handoff *h, uint64_t *mine)
+{
+	int64_t t0 = hs_calib_now();
+
+	for (int k = 0; k < HANDOFF_ROUND_TRIPS; k++) {
+		uint64_t v = *mine;
+
+		while (atomic_load_explicit(&h->word, memory_order_acquire) != *mine)
+			;
+		atomic_compare_exchange_strong(&h->word, &v, v + 1);
+		*mine += 2;
+	}
+	while (atomic_load_explicit(&h->word, memory_order_acquire) != *mine)
+		;
+	return hs_calib_now() - t0;
+}
+
+static int measure_handoff(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			   struct hs_error *err)
+{
+	struct handoff h;
+	struct hs_calib_sampler s;
+	pthread_t peer;
+	uint64_t mine = 0;
+	int rc;
+
+	atomic_init(&h.word, 0);
+	atomic_init(&h.stop, 0);
+	if ((rc = start_pinned(&peer, r->cpu_b, handoff_peer_thread, &h, err)) != 0)
+		return rc;
+	rc = hs_calib_sampler_begin(&s, o, "cas_handoff", 5000, err);
+	if (rc == 0) {
+		handoff_batch(&h, &mine); /* warm-up: the peer starts */
+		while (hs_calib_sampler_more(&s))
+			hs_calib_sampler_add(&s, hs_calib_mean_ns(handoff_batch(&h, &mine),
+								     2 * HANDOFF_ROUND_TRIPS));
+		hs_calib_sampler_end(&s, r);
+	}
+	atomic_store(&h.stop, 1);
+	pthread_join(peer, NULL);
+	return rc;
+}
+
+struct chain_line {
+	_Alignas(LINE_STRIDE) _Atomic uint32_t next;
+};
+
+/* The peer rewrites every line of the chain on request, so that each one
+ * is modified in the peer's cache when the caller loads it. */
+struct chain {
+	struct chain_line *lines;
+	uint32_t perm[CHAIN_LINES];
+	_Alignas(LINE_STRIDE) _Atomic uint32_t request;
+	_Alignas(LINE_STRIDE) _Atomic uint32_t done;
+	_Atomic int stop;
+};
+
+static void *chain_peer_thread(void *arg)
+{
+	struct chain *c = arg;
+	uint32_t seen = 0;
+
+	for (;;) {
+		uint32_t q;
+
+		while ((q = atomic_load(&c->request)) == seen)
+			hs_calib_cpu_relax();
+		seen = q;
+		if (atomic_load(&c->stop))
+			break;
+		for (int i = 0; i < CHAIN_LINES; i++)
+			atomic_store_explicit(&c->lines[i].next, c->perm[i], memory_order_relaxed);
+		atomic_store_explicit(&c->done, q, memory_order_release);
+	}
+	return NULL;
+}
+
+/* Follows the chain once; each load depends on the one before. */
+static int64_t chase(const struct chain *c)
+{
+	uint32_t idx = 0;
+	int64_t t0 = hs_calib_now();
+
+	for (int i = 0; i < CHAIN_LINES; i++)
+		idx = atomic_load_explicit(&c->lines[idx].next, memory_order_relaxed);
+	sink += idx;
+	return hs_calib_mean_ns(hs_calib_now() - t0, CHAIN_LINES);
+}
+
+/* A random cyclic permutation (Sattolo's algorithm) from a fixed seed, so
+ * the chain visits every line in an order no prefetcher predicts. */
+static void make_cycle(uint32_t *perm)
+{
+	uint64_t state = 0x9e3779b97f4a7c15ULL;
+
+	for (uint32_t i = 0; i < CHAIN_LINES; i++)
+		perm[i] = i;
+	for (uint32_t i = CHAIN_LINES - 1; i > 0; i--) {
+		uint32_t j, t;
+
+		state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+		j = (uint32_t)((state >> 33) % i);
+		t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+}
+
+/* Measures load_local, and load_remote when there is a second CPU. */
+static int measure_loads(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			 struct hs_error *err)
+{
+	bool remote = r->cpu_b >= 0;
+	struct hs_calib_sampler local_s, remote_s;
+	struct chain *c;
+	pthread_t peer;
+	uint32_t round = 0;
+	int rc;
+
+	c = aligned_alloc(LINE_STRIDE, sizeof(*c));
+	if (!c)
+		return hs_error_set(err, HS_E_NOMEM, NULL, 0, "load_remote", "out of memory");
+	memset(c, 0, sizeof(*c));
+	c->lines = aligned_alloc(LINE_STRIDE, sizeof(struct chain_line) * CHAIN_LINES);
+	if (!c->lines) {
+		free(c);
+		return hs_error_set(err, HS_E_NOMEM, NULL, 0, "load_remote", "out of memory");
+	}
+	make_cycle(c->perm);
+	for (int i = 0; i < CHAIN_LINES; i++)
+		atomic_init(&c->lines[i].next, c->perm[i]);
+
+	if (remote && (rc = start_pinned(&peer, r->cpu_b, chain_peer_thread, c, err)) != 0)
+		goto out_free;
+	if ((rc = hs_calib_sampler_begin(&local_s, o, "load_local", 2000, err)) != 0)
+		goto out_peer;
+	if (remote && (rc = hs_calib_sampler_begin(&remote_s, o, "load_remote", 2000, err)) != 0) {
+		hs_calib_sampler_abort(&local_s);
+		goto out_peer;
+	}
+	while (hs_calib_sampler_more(&local_s)) {
+		if (remote) {
+			atomic_store(&c->request, ++round);
+			while (atomic_load_explicit(&c->done, memory_order_acquire) != round)
+				hs_calib_cpu_relax();
+			hs_calib_sampler_add(&remote_s, chase(c));
+		} else {
+			chase(c); /* brings the lines into this CPU's cache */
+		}
+		hs_calib_sampler_add(&local_s, chase(c));
+	}
+	hs_calib_sampler_end(&local_s, r);
+	if (remote)
+		hs_calib_sampler_end(&remote_s, r);
+	else
+		hs_calib_skip_figure(r, "load_remote");
+
+out_peer:
+	if (remote) {
+		atomic_store(&c->stop, 1);
+		atomic_store(&c->request, ++round);
+		pthread_join(peer, NULL);
+	}
+out_free:
+	free(c->lines);
+	free(c);
+	return rc;
+}
+
+static int measure_pinned(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			  struct hs_error *err)
+{
+	int rc;
+
+	if ((rc = pin_caller(r->cpu_a, err)) != 0)
+		return rc;
+	if ((rc = measure_yield_alone(o, r, err)) != 0)
+		return rc;
+	if ((rc = measure_yield_peer(o, r, err)) != 0)
+		return rc;
+	if ((rc = measure_wake(o, r, false, err)) != 0)
+		return rc;
+	if (r->cpu_b >= 0) {
+		if ((rc = measure_wake(o, r, true, err)) != 0)
+			return rc;
+		if ((rc = measure_handoff(o, r, err)) != 0)
+			return rc;
+	} else {
+		hs_calib_skip_figure(r, "futex_wake_remote");
+		hs_calib_skip_figure(r, "cas_handoff");
+	}
+	return measure_loads(o, r, err);
+}
+
+int hs_calib_measure_sched(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			   struct hs_error *err)
+{
+	cpu_set_t saved;
+	int rc;
+
+	CPU_ZERO(&saved);
+	if (sched_getaffinity(0, sizeof(saved), &saved) != 0)
+		return hs_calib_fail(err, "sched_getaffinity", errno);
+	rc = measure_pinned(o, r, err);
+	if (sched_setaffinity(0, sizeof(saved), &saved) != 0 && rc == 0)
+		rc = hs_calib_fail(err, "sched_setaffinity (restoring the caller's CPUs)", errno);
+	return rc;
+}

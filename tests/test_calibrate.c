@@ -1,0 +1,956 @@
+/*
+ * Tests of the calibration library: the percentile rule, and the
+ * derivation of each profile key from figures given by hand.  A real
+ * calibration at a tiny sample scale is checked for structural properties
+ * only, so no test depends on how fast this machine is.  The profile
+ * writer must put every key once under [os] after a comment, give
+ * durations a unit, replace files atomically and name the path in errors.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <regex.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "calibrate.h"
+
+#define TINY_SCALE 0.01
+
+/* The [os] keys as sim/config.h defines them, written independently of
+ * the library's own table. */
+static const char *const os_keys[] = {
+	"name", "slice", "tick", "context_switch", "syscall", "atomic_local",
+	"atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
+	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
+	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "timer_wake",
+	"thread_create", "thread_exit", "mmap",
+};
+#define NKEYS ((int)(sizeof(os_keys) / sizeof(os_keys[0])))
+
+static const char *const figure_names[] = {
+	"clock_read", "syscall", "cas_local", "mmap_8k", "mmap_32k",
+	"thread_first_run", "thread_create_join", "thread_exit", "usleep_1us",
+	"nanosleep_1us", "nanosleep_100us", "nanosleep_100us_noslack",
+	"nanosleep_1ms", "nanosleep_1ms_noslack", "yield_alone", "yield_peer",
+	"futex_wake_local", "futex_wake_remote", "cas_handoff", "load_local",
+	"load_remote",
+};
+#define NFIGURES ((int)(sizeof(figure_names) / sizeof(figure_names[0])))
+
+/* Figures that need a second CPU. */
+static bool cross_cpu(const char *name)
+{
+	return strcmp(name, "futex_wake_remote") == 0 || strcmp(name, "cas_handoff") == 0 ||
+	       strcmp(name, "load_remote") == 0;
+}
+
+/* ---- progress recording ---- */
+
+#define MAX_CALLS 20000
+
+struct progress_call {
+	char figure[40];
+	int done, total;
+};
+
+struct progress_log {
+	struct progress_call calls[MAX_CALLS];
+	int n;
+};
+
+static void record_progress(void *ctx, const char *figure, int done, int total)
+{
+	struct progress_log *log = ctx;
+
+	if (log->n < MAX_CALLS) {
+		snprintf(log->calls[log->n].figure, sizeof(log->calls[0].figure), "%s", figure);
+		log->calls[log->n].done = done;
+		log->calls[log->n].total = total;
+		log->n++;
+	}
+}
+
+/* ---- shared state: one real calibration at a tiny scale ---- */
+
+struct run {
+	struct hs_calib_report report;
+	struct progress_log progress;
+	cpu_set_t affinity_before, affinity_after;
+	int slack_before, slack_after;
+	int threads_before, threads_after;
+	int rc;
+	struct hs_error err;
+};
+
+static struct run *run;
+
+static int count_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void *idle_thread(void *arg)
+{
+	return arg;
+}
+
+static int setup_run(void **state)
+{
+	struct hs_calib_opts opts = { 0 };
+	pthread_t warm;
+
+	run = calloc(1, sizeof(*run));
+	if (!run)
+		return -1;
+	opts.scale = TINY_SCALE;
+	opts.progress = record_progress;
+	opts.ctx = &run->progress;
+
+	sched_getaffinity(0, sizeof(run->affinity_before), &run->affinity_before);
+	run->slack_before = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	/* ThreadSanitizer starts a helper thread at the first pthread_create;
+	 * let that happen before the count. */
+	if (pthread_create(&warm, NULL, idle_thread, NULL) != 0)
+		return -1;
+	pthread_join(warm, NULL);
+	run->threads_before = count_threads();
+	run->rc = hs_calibrate(&opts, &run->report, &run->err);
+	run->threads_after = count_threads();
+	run->slack_after = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	sched_getaffinity(0, sizeof(run->affinity_after), &run->affinity_after);
+	return 0;
+}
+
+static int teardown_run(void **state)
+{
+	free(run);
+	run = NULL;
+	return 0;
+}
+
+/* ---- file helpers ---- */
+
+static char tmpdir[64];
+
+static int setup_tmpdir(void **state)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hs-calib-test-XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_tmpdir(void **state)
+{
+	DIR *d = opendir(tmpdir);
+	struct dirent *e;
+	char path[512];
+
+	if (d) {
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", tmpdir, e->d_name);
+			if (remove(path) != 0)
+				rmdir(path);
+		}
+		closedir(d);
+	}
+	rmdir(tmpdir);
+	return 0;
+}
+
+static int count_dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+/* Reads a whole text file into lines; returns the count. */
+static int read_lines(const char *path, char lines[][512], int max)
+{
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	assert_non_null(f);
+	while (n < max && fgets(lines[n], 512, f)) {
+		lines[n][strcspn(lines[n], "\n")] = '\0';
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Splits "key = value"; returns false for comments, blanks and sections. */
+static bool split_key(char *line, char **key, char **value)
+{
+	char *eq;
+
+	if (line[0] == '#' || line[0] == ';' || line[0] == '[' || line[0] == '\0')
+		return false;
+	eq = strchr(line, '=');
+	if (!eq)
+		return false;
+	*eq = '\0';
+	*key = line;
+	*value = eq + 1;
+	for (char *end = eq - 1; end >= line && *end == ' '; end--)
+		*end = '\0';
+	while (**value == ' ')
+		(*value)++;
+	return true;
+}
+
+static int key_position(const char *key)
+{
+	for (int i = 0; i < NKEYS; i++)
+		if (strcmp(os_keys[i], key) == 0)
+			return i;
+	return -1;
+}
+
+static bool is_duration_key(const char *key)
+{
+	return strcmp(key, "name") != 0 && strcmp(key, "yield") != 0 &&
+	       strcmp(key, "yield_hold_ticks") != 0 && strcmp(key, "sleep_slack_ratio") != 0;
+}
+
+/* ---- a report filled by hand ---- */
+
+static void put_figure(struct hs_calib_report *r, const char *name, int64_t p10, int64_t p50,
+		       int64_t p90, int64_t p99, int samples)
+{
+	struct hs_calib_figure *f = &r->figures[r->nfigures++];
+
+	f->name = name;
+	f->p10 = p10;
+	f->p50 = p50;
+	f->p90 = p90;
+	f->p99 = p99;
+	f->samples = samples;
+}
+
+static void fill_hand_report(struct hs_calib_report *r, bool two_cpus)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->sysname, sizeof(r->sysname), "Linux");
+	snprintf(r->release, sizeof(r->release), "6.8.0");
+	snprintf(r->machine, sizeof(r->machine), "x86_64");
+	r->ncpus = two_cpus ? 2 : 1;
+	r->cpu_a = 0;
+	r->cpu_b = two_cpus ? 1 : -1;
+	r->timer_slack_ns = 50000;
+	r->clock_res_ns = 1;
+	r->tick_ns = 4000000;
+	snprintf(r->tick_source, sizeof(r->tick_source), "given by the test");
+	r->slice_ns = 3000000;
+	snprintf(r->slice_source, sizeof(r->slice_source), "given by the test");
+
+	put_figure(r, "syscall", 100, 150, 200, 300, 20);
+	put_figure(r, "cas_local", 8, 10, 12, 20, 20);
+	put_figure(r, "mmap_8k", 8000, 9000, 11000, 20000, 20);
+	put_figure(r, "mmap_32k", 16000, 18000, 24000, 40000, 20);
+	put_figure(r, "thread_first_run", 10000, 11000, 15000, 30000, 20);
+	put_figure(r, "thread_create_join", 19000, 20000, 27000, 50000, 20);
+	put_figure(r, "thread_exit", 8000, 9000, 10000, 20000, 20);
+	put_figure(r, "usleep_1us", 56000, 57000, 58000, 70000, 20);
+	put_figure(r, "nanosleep_1us", 56000, 57000, 58000, 70000, 20);
+	put_figure(r, "nanosleep_100us", 154000, 155000, 158000, 170000, 20);
+	put_figure(r, "nanosleep_100us_noslack", 104000, 105000, 108000, 120000, 20);
+	put_figure(r, "nanosleep_1ms_noslack", 1015000, 1025000, 1038000, 1066000, 20);
+	put_figure(r, "nanosleep_1ms", 1070000, 1080000, 1100000, 1150000, 20);
+	put_figure(r, "yield_alone", 290, 300, 460, 700, 20);
+	put_figure(r, "yield_peer", 2500, 2600, 2900, 3000, 20);
+	put_figure(r, "futex_wake_local", 1900, 2000, 2500, 2800, 20);
+	put_figure(r, "futex_wake_remote", 11000, 12000, 17000, 50000, two_cpus ? 20 : 0);
+	put_figure(r, "cas_handoff", 40, 45, 65, 115, two_cpus ? 20 : 0);
+	put_figure(r, "load_local", 2, 3, 4, 6, 20);
+	put_figure(r, "load_remote", 15, 17, 19, 33, two_cpus ? 20 : 0);
+}
+
+static struct hs_calib_figure *figure(struct hs_calib_report *r, const char *name)
+{
+	struct hs_calib_figure *f = (struct hs_calib_figure *)hs_calib_find(r, name);
+
+	assert_non_null(f);
+	return f;
+}
+
+static const char *note_of(const struct hs_calib_report *r, const char *key)
+{
+	for (int i = 0; i < HS_CALIB_NKEYS; i++)
+		if (strcmp(hs_calib_keys[i], key) == 0)
+			return r->notes[i];
+	return NULL;
+}
+
+/* ---- tests: percentiles ---- */
+
+static void summarize_nearest_rank(void **state)
+{
+	int64_t v[100];
+	struct hs_calib_figure f = { "x", 0, 0, 0, 0, 0 };
+
+	for (int i = 0; i < 100; i++)
+		v[i] = (i * 37) % 100 + 1; /* 1..100, shuffled */
+	hs_calib_summarize(v, 100, &f);
+	assert_int_equal(f.samples, 100);
+	assert_int_equal(f.p10, 10);
+	assert_int_equal(f.p50, 50);
+	assert_int_equal(f.p90, 90);
+	assert_int_equal(f.p99, 99);
+	assert_string_equal(f.name, "x");
+}
+
+static void summarize_small_and_empty(void **state)
+{
+	int64_t one[1] = { 42 };
+	int64_t three[3] = { 30, 10, 20 };
+	struct hs_calib_figure f = { "x", 7, 7, 7, 7, 7 };
+
+	hs_calib_summarize(one, 1, &f);
+	assert_int_equal(f.samples, 1);
+	assert_int_equal(f.p10, 42);
+	assert_int_equal(f.p99, 42);
+
+	hs_calib_summarize(three, 3, &f);
+	assert_int_equal(f.p10, 10); /* rank ceil(0.3) = 1 */
+	assert_int_equal(f.p50, 20); /* rank ceil(1.5) = 2 */
+	assert_int_equal(f.p90, 30);
+	assert_int_equal(f.p99, 30);
+
+	hs_calib_summarize(NULL, 0, &f);
+	assert_int_equal(f.samples, 0);
+	assert_int_equal(f.p10, 0);
+	assert_int_equal(f.p50, 0);
+	assert_int_equal(f.p99, 0);
+}
+
+/* ---- tests: derivation from a report filled by hand ---- */
+
+static void derive_two_cpus(void **state)
+{
+	static struct hs_calib_report r;
+	const struct hs_os_profile *p = &r.profile;
+
+	fill_hand_report(&r, true);
+	hs_calib_derive(&r);
+
+	assert_string_equal(p->name, "host");
+	assert_int_equal(p->slice_ns, 3000000);
+	assert_int_equal(p->tick_ns, 4000000);
+	assert_int_equal(p->context_switch_ns, 2600 / 2 - 300);
+	assert_int_equal(p->syscall_ns, 150);
+	assert_int_equal(p->atomic_local_ns, 10);
+	assert_int_equal(p->atomic_remote_ns, 45);
+	assert_int_equal(p->load_remote_ns, 17);
+	assert_int_equal(p->yield_kind, HS_YIELD_LINUX);
+	assert_int_equal(p->yield_hold_ticks, 0);
+	assert_int_equal(p->timer_wake_ns, 105000 - 100000);
+	assert_int_equal(p->sleep_slack_ns, 155000 - 105000);
+	/* slack part 55000 at 1 ms against 50000 at 100 us, over 900 us */
+	assert_true(fabs(p->sleep_slack_ratio - 0.0056) < 1e-9);
+	assert_int_equal(p->sleep_min_ns, 57000 - 50000 - 5000);
+	assert_int_equal(p->sleep_round_ns, 0);
+	assert_int_equal(p->sleep_coarse_above_ns, 0);
+	assert_int_equal(p->sleep_poll_below_ns, 0);
+	assert_int_equal(p->timer_jitter_ns, 158000 - 154000);
+	assert_int_equal(p->wake_local_ns, 2000);
+	assert_int_equal(p->wake_remote_ns, 12000);
+	assert_int_equal(p->thread_create_ns, 20000 - 9000);
+	assert_int_equal(p->thread_exit_ns, 9000);
+	assert_int_equal(p->mmap_ns, 18000);
+
+	for (int i = 0; i < HS_CALIB_NKEYS; i++)
+		assert_true(r.notes[i][0] != '\0');
+	assert_non_null(strstr(note_of(&r, "wake_remote"), "futex_wake_remote: 20 samples; p10 11000, median 12000, p90 17000, p99 50000 ns"));
+	assert_non_null(strstr(note_of(&r, "slice"), "given by the test"));
+}
+
+static void derive_one_cpu_falls_back(void **state)
+{
+	static struct hs_calib_report r;
+
+	fill_hand_report(&r, false);
+	hs_calib_derive(&r);
+
+	assert_int_equal(r.profile.wake_remote_ns, 2000);    /* futex_wake_local */
+	assert_int_equal(r.profile.atomic_remote_ns, 10);    /* cas_local */
+	assert_int_equal(r.profile.load_remote_ns, 3);       /* load_local */
+	assert_non_null(strstr(note_of(&r, "wake_remote"), "one CPU"));
+	assert_non_null(strstr(note_of(&r, "atomic_remote"), "one CPU"));
+	assert_non_null(strstr(note_of(&r, "load_remote"), "one CPU"));
+}
+
+static void derive_clamps_negative_differences(void **state)
+{
+	static struct hs_calib_report r;
+
+	fill_hand_report(&r, true);
+	/* yield_peer / 2 below yield_alone, and a slack run faster than the
+	 * slack-free one: both differences are noise and must not go below 0 */
+	figure(&r, "yield_peer")->p50 = 500;
+	figure(&r, "nanosleep_100us")->p50 = 104000;
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.context_switch_ns, 0);
+	assert_int_equal(r.profile.sleep_slack_ns, 0);
+	assert_true(r.profile.sleep_slack_ratio >= 0.0);
+	assert_true(r.profile.sleep_slack_ratio <= 1.0);
+}
+
+static void derive_without_figures_writes_zero(void **state)
+{
+	static struct hs_calib_report r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.sysname, sizeof(r.sysname), "Linux");
+	r.clock_res_ns = 1;
+	r.timer_slack_ns = 50000;
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.syscall_ns, 0);
+	assert_int_equal(r.profile.wake_local_ns, 0);
+	assert_int_equal(r.profile.sleep_slack_ns, 50000); /* PR_GET_TIMERSLACK */
+	assert_non_null(strstr(note_of(&r, "syscall"), "not measured"));
+}
+
+/* ---- tests: a real calibration at a tiny scale ---- */
+
+static void calibrate_succeeds(void **state)
+{
+	char buf[1024];
+
+	hs_error_format(&run->err, buf, sizeof(buf));
+	if (run->rc != 0)
+		fail_msg("hs_calibrate returned %d: %s", run->rc, buf);
+	assert_int_equal(run->rc, 0);
+}
+
+static void calibrate_has_every_figure(void **state)
+{
+	const struct hs_calib_report *r = &run->report;
+
+	assert_int_equal(r->nfigures, NFIGURES);
+	for (int i = 0; i < NFIGURES; i++) {
+		const struct hs_calib_figure *f = hs_calib_find(r, figure_names[i]);
+
+		if (!f)
+			fail_msg("figure %s is missing", figure_names[i]);
+		assert_non_null(f);
+	}
+	assert_null(hs_calib_find(r, "no_such_figure"));
+}
+
+static void calibrate_percentiles_ordered(void **state)
+{
+	const struct hs_calib_report *r = &run->report;
+
+	for (int i = 0; i < r->nfigures; i++) {
+		const struct hs_calib_figure *f = &r->figures[i];
+
+		if (f->samples == 0) {
+			/* only cross-CPU figures may be skipped, and only on one CPU */
+			assert_true(cross_cpu(f->name));
+			assert_int_equal(r->ncpus, 1);
+			continue;
+		}
+		if (f->samples < 10 || f->p10 <= 0 || f->p10 > f->p50 || f->p50 > f->p90 ||
+		    f->p90 > f->p99)
+			fail_msg("%s: %d samples, p10 %lld p50 %lld p90 %lld p99 %lld", f->name,
+				 f->samples, (long long)f->p10, (long long)f->p50,
+				 (long long)f->p90, (long long)f->p99);
+		assert_true(f->samples >= 10);
+		assert_true(f->p10 > 0);
+		assert_true(f->p10 <= f->p50);
+		assert_true(f->p50 <= f->p90);
+		assert_true(f->p90 <= f->p99);
+	}
+}
+
+static void calibrate_sleeps_last_request(void **state)
+{
+	const struct hs_calib_report *r = &run->report;
+
+	assert_true(hs_calib_find(r, "usleep_1us")->p10 >= 1000);
+	assert_true(hs_calib_find(r, "nanosleep_1us")->p10 >= 1000);
+	assert_true(hs_calib_find(r, "nanosleep_100us")->p10 >= 100000);
+	assert_true(hs_calib_find(r, "nanosleep_100us_noslack")->p10 >= 100000);
+	assert_true(hs_calib_find(r, "nanosleep_1ms")->p10 >= 1000000);
+	assert_true(hs_calib_find(r, "nanosleep_1ms_noslack")->p10 >= 1000000);
+}
+
+static void calibrate_restores_caller(void **state)
+{
+	assert_true(CPU_EQUAL(&run->affinity_before, &run->affinity_after));
+	assert_int_equal(run->slack_before, run->slack_after);
+	assert_int_equal(run->threads_before, run->threads_after);
+}
+
+static void calibrate_reports_host(void **state)
+{
+	const struct hs_calib_report *r = &run->report;
+	cpu_set_t set;
+
+	sched_getaffinity(0, sizeof(set), &set);
+	assert_string_equal(r->sysname, "Linux");
+	assert_int_equal(r->ncpus, CPU_COUNT(&set));
+	assert_true(CPU_ISSET(r->cpu_a, &set));
+	if (r->ncpus > 1)
+		assert_true(CPU_ISSET(r->cpu_b, &set) && r->cpu_b != r->cpu_a);
+	else
+		assert_int_equal(r->cpu_b, -1);
+	assert_int_equal(r->timer_slack_ns, run->slack_before);
+	assert_true(r->tick_ns > 0);
+	assert_true(r->slice_ns > 0);
+	assert_true(r->tick_source[0] != '\0');
+	assert_true(r->slice_source[0] != '\0');
+}
+
+static void calibrate_profile_from_medians(void **state)
+{
+	const struct hs_calib_report *r = &run->report;
+	const struct hs_os_profile *p = &r->profile;
+
+	assert_string_equal(p->name, "host");
+	assert_int_equal(p->syscall_ns, hs_calib_find(r, "syscall")->p50);
+	assert_int_equal(p->atomic_local_ns, hs_calib_find(r, "cas_local")->p50);
+	assert_int_equal(p->wake_local_ns, hs_calib_find(r, "futex_wake_local")->p50);
+	assert_int_equal(p->thread_exit_ns, hs_calib_find(r, "thread_exit")->p50);
+	assert_int_equal(p->mmap_ns, hs_calib_find(r, "mmap_32k")->p50);
+	assert_int_equal(p->timer_wake_ns,
+			 hs_calib_find(r, "nanosleep_100us_noslack")->p50 - 100000);
+	assert_int_equal(p->yield_kind, HS_YIELD_LINUX);
+	assert_true(p->context_switch_ns >= 0);
+	assert_true(p->sleep_slack_ns >= 0);
+	assert_true(p->sleep_min_ns >= 1);
+	assert_true(p->sleep_slack_ratio >= 0.0 && p->sleep_slack_ratio <= 1.0);
+}
+
+static void calibrate_progress_reported(void **state)
+{
+	const struct progress_log *log = &run->progress;
+	const struct hs_calib_report *r = &run->report;
+	int fig = 0;
+
+	assert_true(log->n > 0);
+	for (int i = 0; i < log->n; i++) {
+		const struct progress_call *c = &log->calls[i];
+
+		assert_true(c->done >= 0);
+		assert_true(c->done <= c->total);
+		if (i > 0 && strcmp(c->figure, log->calls[i - 1].figure) == 0)
+			assert_true(c->done >= log->calls[i - 1].done);
+		if (c->done != c->total || strcmp(c->figure, "tick") == 0)
+			continue;
+		/* a figure's last call: the next measured figure, in order */
+		while (fig < r->nfigures && r->figures[fig].samples == 0)
+			fig++;
+		assert_true(fig < r->nfigures);
+		assert_string_equal(c->figure, r->figures[fig].name);
+		assert_int_equal(c->done, r->figures[fig].samples);
+		fig++;
+	}
+	while (fig < r->nfigures && r->figures[fig].samples == 0)
+		fig++;
+	assert_int_equal(fig, r->nfigures);
+}
+
+static void calibrate_invalid_scale(void **state)
+{
+	static struct hs_calib_report r;
+	const double bad[] = { -1.0, 101.0, NAN };
+	struct hs_error err;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct hs_calib_opts opts = { bad[i], NULL, NULL };
+
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(hs_calibrate(&opts, &r, &err), HS_E_USAGE);
+		assert_int_equal(err.code, HS_E_USAGE);
+		assert_string_equal(err.key, "scale");
+		assert_non_null(strstr(err.msg, "(0, 100]"));
+	}
+}
+
+/* Restricts this thread to one CPU, so the cross-CPU figures are skipped
+ * and their keys fall back. */
+static void calibrate_one_cpu(void **state)
+{
+	static struct hs_calib_report r;
+	struct hs_calib_opts opts = { TINY_SCALE, NULL, NULL };
+	cpu_set_t before, one, after;
+	struct hs_error err;
+	int cpu = -1, rc;
+
+	sched_getaffinity(0, sizeof(before), &before);
+	for (int i = 0; i < CPU_SETSIZE && cpu < 0; i++)
+		if (CPU_ISSET(i, &before))
+			cpu = i;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	rc = hs_calibrate(&opts, &r, &err);
+	sched_getaffinity(0, sizeof(after), &after);
+	sched_setaffinity(0, sizeof(before), &before);
+
+	assert_int_equal(rc, 0);
+	assert_true(CPU_EQUAL(&after, &one));
+	assert_int_equal(r.ncpus, 1);
+	assert_int_equal(r.cpu_a, cpu);
+	assert_int_equal(r.cpu_b, -1);
+	assert_int_equal(hs_calib_find(&r, "futex_wake_remote")->samples, 0);
+	assert_int_equal(hs_calib_find(&r, "cas_handoff")->samples, 0);
+	assert_int_equal(hs_calib_find(&r, "load_remote")->samples, 0);
+	assert_true(hs_calib_find(&r, "load_local")->samples >= 10);
+	assert_int_equal(r.profile.wake_remote_ns, r.profile.wake_local_ns);
+	assert_int_equal(r.profile.atomic_remote_ns, r.profile.atomic_local_ns);
+	assert_int_equal(r.profile.load_remote_ns, hs_calib_find(&r, "load_local")->p50);
+}
+
+/* ---- tests: the profile file ---- */
+
+static int64_t profile_duration(const struct hs_os_profile *p, const char *key)
+{
+	static const struct { const char *key; size_t offset; } fields[] = {
+		{ "slice", offsetof(struct hs_os_profile, slice_ns) },
+		{ "tick", offsetof(struct hs_os_profile, tick_ns) },
+		{ "context_switch", offsetof(struct hs_os_profile, context_switch_ns) },
+		{ "syscall", offsetof(struct hs_os_profile, syscall_ns) },
+		{ "atomic_local", offsetof(struct hs_os_profile, atomic_local_ns) },
+		{ "atomic_remote", offsetof(struct hs_os_profile, atomic_remote_ns) },
+		{ "load_remote", offsetof(struct hs_os_profile, load_remote_ns) },
+		{ "sleep_slack", offsetof(struct hs_os_profile, sleep_slack_ns) },
+		{ "sleep_min", offsetof(struct hs_os_profile, sleep_min_ns) },
+		{ "sleep_round", offsetof(struct hs_os_profile, sleep_round_ns) },
+		{ "sleep_coarse_above", offsetof(struct hs_os_profile, sleep_coarse_above_ns) },
+		{ "sleep_poll_below", offsetof(struct hs_os_profile, sleep_poll_below_ns) },
+		{ "timer_jitter", offsetof(struct hs_os_profile, timer_jitter_ns) },
+		{ "wake_local", offsetof(struct hs_os_profile, wake_local_ns) },
+		{ "wake_remote", offsetof(struct hs_os_profile, wake_remote_ns) },
+		{ "timer_wake", offsetof(struct hs_os_profile, timer_wake_ns) },
+		{ "thread_create", offsetof(struct hs_os_profile, thread_create_ns) },
+		{ "thread_exit", offsetof(struct hs_os_profile, thread_exit_ns) },
+		{ "mmap", offsetof(struct hs_os_profile, mmap_ns) },
+	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strcmp(fields[i].key, key) == 0)
+			return *(const int64_t *)(const void *)((const char *)p + fields[i].offset);
+	fail_msg("no duration field for %s", key);
+	return -1;
+}
+
+/* Checks the file line by line as an INI reader would see it. */
+static void check_profile_file(const char *path, const struct hs_os_profile *p)
+{
+	static char lines[2000][512];
+	int seen[NKEYS] = { 0 };
+	int sections = 0;
+	regex_t duration;
+	int n = read_lines(path, lines, 2000);
+
+	assert_int_equal(regcomp(&duration, "^[0-9]+(\\.[0-9]+)?(ns|us|ms|s)$", REG_EXTENDED), 0);
+	for (int i = 0; i < n; i++) {
+		char copy[512], *key, *value;
+		int k;
+
+		if (strlen(lines[i]) > 100)
+			fail_msg("line %d is %zu bytes long", i + 1, strlen(lines[i]));
+		if (lines[i][0] == '[') {
+			assert_string_equal(lines[i], "[os]");
+			sections++;
+			continue;
+		}
+		memcpy(copy, lines[i], sizeof(copy));
+		if (!split_key(copy, &key, &value)) {
+			/* anything else is a blank line or a full-line comment */
+			assert_true(lines[i][0] == '\0' || lines[i][0] == '#');
+			continue;
+		}
+		k = key_position(key);
+		if (k < 0)
+			fail_msg("unknown key '%s' on line %d", key, i + 1);
+		assert_int_equal(sections, 1); /* under [os] */
+		seen[k]++;
+		if (i == 0 || lines[i - 1][0] != '#')
+			fail_msg("key %s on line %d has no comment above it", key, i + 1);
+
+		if (is_duration_key(key)) {
+			if (regexec(&duration, value, 0, NULL, 0) != 0)
+				fail_msg("%s = '%s' is not a duration with a unit", key, value);
+			assert_int_equal(strtoll(value, NULL, 10), profile_duration(p, key));
+		} else if (strcmp(key, "sleep_slack_ratio") == 0) {
+			char *end;
+			double ratio = strtod(value, &end);
+
+			assert_true(*end == '\0' && strchr(value, '.') != NULL);
+			assert_true(ratio >= 0.0 && ratio <= 1.0);
+		} else if (strcmp(key, "yield") == 0) {
+			assert_string_equal(value, "linux");
+		} else if (strcmp(key, "yield_hold_ticks") == 0) {
+			assert_string_equal(value, "0");
+		} else {
+			assert_string_equal(value, "host");
+		}
+	}
+	regfree(&duration);
+	assert_int_equal(sections, 1);
+	for (int k = 0; k < NKEYS; k++) {
+		if (seen[k] != 1)
+			fail_msg("key %s appears %d times", os_keys[k], seen[k]);
+		assert_int_equal(seen[k], 1);
+	}
+}
+
+static void write_profile_real_report(void **state)
+{
+	char path[256];
+	struct hs_error err;
+
+	snprintf(path, sizeof(path), "%s/host.ini", tmpdir);
+	assert_int_equal(hs_calibrate_write_profile(&run->report, path, &err), 0);
+	check_profile_file(path, &run->report.profile);
+	assert_int_equal(count_dir_entries(tmpdir), 1); /* no host.ini.tmp left */
+	remove(path);
+}
+
+struct parsed_profile {
+	int count[NKEYS];
+	char values[NKEYS][64];
+	int other_sections, unknown_keys;
+};
+
+static int collect_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct parsed_profile *pp = user;
+	int k = key_position(name);
+
+	if (strcmp(section, "os") != 0)
+		pp->other_sections++;
+	if (k < 0) {
+		pp->unknown_keys++;
+		return 1;
+	}
+	pp->count[k]++;
+	snprintf(pp->values[k], sizeof(pp->values[k]), "%s", value);
+	return 1;
+}
+
+/* inih, the INI reader the profile loader uses, sees every key once in
+ * [os] with the value written, and no stray key from the comments. */
+static void write_profile_parses_with_inih(void **state)
+{
+	static struct hs_calib_report r;
+	static struct parsed_profile pp;
+	char path[256], expected[64];
+	struct hs_error err;
+
+	fill_hand_report(&r, true);
+	hs_calib_derive(&r);
+	snprintf(path, sizeof(path), "%s/inih.ini", tmpdir);
+	assert_int_equal(hs_calibrate_write_profile(&r, path, &err), 0);
+
+	memset(&pp, 0, sizeof(pp));
+	assert_int_equal(ini_parse(path, collect_key, &pp), 0);
+	assert_int_equal(pp.other_sections, 0);
+	assert_int_equal(pp.unknown_keys, 0);
+	for (int k = 0; k < NKEYS; k++) {
+		if (pp.count[k] != 1)
+			fail_msg("inih saw key %s %d times", os_keys[k], pp.count[k]);
+		assert_int_equal(pp.count[k], 1);
+		if (!is_duration_key(os_keys[k]))
+			continue;
+		snprintf(expected, sizeof(expected), "%lldns",
+			 (long long)profile_duration(&r.profile, os_keys[k]));
+		assert_string_equal(pp.values[k], expected);
+	}
+	assert_string_equal(pp.values[key_position("name")], "host");
+	assert_string_equal(pp.values[key_position("yield")], "linux");
+	assert_string_equal(pp.values[key_position("yield_hold_ticks")], "0");
+	assert_string_equal(pp.values[key_position("sleep_slack_ratio")], "0.0056");
+	assert_string_equal(pp.values[key_position("wake_remote")], "12000ns");
+	remove(path);
+}
+
+static void write_profile_hand_report(void **state)
+{
+	static struct hs_calib_report r;
+	static char lines[2000][512];
+	char path[256];
+	struct hs_error err;
+	bool switch_line = false, ratio_line = false;
+	int n;
+
+	fill_hand_report(&r, false);
+	hs_calib_derive(&r);
+	snprintf(path, sizeof(path), "%s/hand.ini", tmpdir);
+	assert_int_equal(hs_calibrate_write_profile(&r, path, &err), 0);
+	check_profile_file(path, &r.profile);
+
+	n = read_lines(path, lines, 2000);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(lines[i], "context_switch = 1000ns") == 0)
+			switch_line = true;
+		if (strcmp(lines[i], "sleep_slack_ratio = 0.0056") == 0)
+			ratio_line = true;
+	}
+	assert_true(switch_line);
+	assert_true(ratio_line);
+	remove(path);
+}
+
+static void write_profile_replaces_whole_file(void **state)
+{
+	static struct hs_calib_report r;
+	char path[256], line[512];
+	struct hs_error err;
+	FILE *f;
+	bool stale = false;
+
+	snprintf(path, sizeof(path), "%s/old.ini", tmpdir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 5000; i++)
+		fprintf(f, "stale_key_%d = 1\n", i);
+	fclose(f);
+
+	fill_hand_report(&r, true);
+	hs_calib_derive(&r);
+	assert_int_equal(hs_calibrate_write_profile(&r, path, &err), 0);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "stale_key_"))
+			stale = true;
+	fclose(f);
+	assert_false(stale);
+	check_profile_file(path, &r.profile);
+	assert_int_equal(count_dir_entries(tmpdir), 1);
+	remove(path);
+}
+
+static void write_profile_missing_directory(void **state)
+{
+	static struct hs_calib_report r;
+	char dir[256], path[300], tmp[310];
+	struct hs_error err;
+
+	fill_hand_report(&r, true);
+	hs_calib_derive(&r);
+	snprintf(dir, sizeof(dir), "%s/no-such-dir", tmpdir);
+	snprintf(path, sizeof(path), "%s/host.ini", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(hs_calibrate_write_profile(&r, path, &err), HS_E_IO);
+	assert_int_equal(err.code, HS_E_IO);
+	assert_string_equal(err.file, path);
+	assert_non_null(strstr(err.msg, "No such file or directory"));
+	assert_false(exists(path));
+	assert_false(exists(tmp));
+	assert_false(exists(dir));
+}
+
+/* rename() onto a directory fails after PATH.tmp is complete: the
+ * temporary file must go and the directory must stay. */
+static void write_profile_onto_directory(void **state)
+{
+	static struct hs_calib_report r;
+	char path[256], tmp[270];
+	struct hs_error err;
+	struct stat st;
+
+	fill_hand_report(&r, true);
+	hs_calib_derive(&r);
+	snprintf(path, sizeof(path), "%s/a-directory", tmpdir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	assert_int_equal(mkdir(path, 0700), 0);
+
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(hs_calibrate_write_profile(&r, path, &err), HS_E_IO);
+	assert_string_equal(err.file, path);
+	assert_false(exists(tmp));
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	rmdir(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest pure[] = {
+		cmocka_unit_test(summarize_nearest_rank),
+		cmocka_unit_test(summarize_small_and_empty),
+		cmocka_unit_test(derive_two_cpus),
+		cmocka_unit_test(derive_one_cpu_falls_back),
+		cmocka_unit_test(derive_clamps_negative_differences),
+		cmocka_unit_test(derive_without_figures_writes_zero),
+		cmocka_unit_test(calibrate_invalid_scale),
+	};
+	const struct CMUnitTest measured[] = {
+		cmocka_unit_test(calibrate_succeeds),
+		cmocka_unit_test(calibrate_has_every_figure),
+		cmocka_unit_test(calibrate_percentiles_ordered),
+		cmocka_unit_test(calibrate_sleeps_last_request),
+		cmocka_unit_test(calibrate_restores_caller),
+		cmocka_unit_test(calibrate_reports_host),
+		cmocka_unit_test(calibrate_profile_from_medians),
+		cmocka_unit_test(calibrate_progress_reported),
+		cmocka_unit_test(calibrate_one_cpu),
+	};
+	const struct CMUnitTest files[] = {
+		cmocka_unit_test(write_profile_real_report),
+		cmocka_unit_test(write_profile_hand_report),
+		cmocka_unit_test(write_profile_parses_with_inih),
+		cmocka_unit_test(write_profile_replaces_whole_file),
+		cmocka_unit_test(write_profile_missing_directory),
+		cmocka_unit_test(write_profile_onto_directory),
+	};
+	int failed = 0;
+
+	failed += cmocka_run_group_tests_name("calibrate_pure", pure, NULL, NULL);
+	if (setup_run(NULL) != 0)
+		return 1;
+	failed += cmocka_run_group_tests_name("calibrate_measured", measured, NULL, NULL);
+	failed += cmocka_run_group_tests_name("calibrate_files", files, setup_tmpdir,
+					      teardown_tmpdir);
+	teardown_run(NULL);
+	return failed ? 1 : 0;
+}
