@@ -100,6 +100,5 @@ int main(int argc, char **argv)
 		fputs(usage, stdout);
 		return CLI_OK;
 	}
-	fputs(usage, stderr);
-	return cli_usage_error("unknown command '%s'", cmd);
+	return cli_usage_error("unknown command '%s'; `herdsim --help` lists the commands", cmd);
 }

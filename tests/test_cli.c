@@ -1,0 +1,240 @@
+/*
+ * The command line, run as a user runs it: exit statuses, one-line
+ * errors that name the file, line and key, no rows after bad input, the
+ * comparison table, and identical database rows for identical commands.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "helpers.h"
+
+static char dir[64];
+static char db[128];
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "%s", make_temp_dir());
+	snprintf(db, sizeof(db), "%s/out.sqlite", dir);
+	return 0;
+}
+
+static int runs_in_db(void)
+{
+	if (access(db, F_OK) != 0)
+		return 0;
+	return (int)db_int(db, "SELECT count(*) FROM run");
+}
+
+/* Runs herdsim expecting failure with `status`, one line on stderr that
+ * contains every string of `needles`, and no run in the database. */
+static void expect_error(const char *const *args, int status, const char *const *needles)
+{
+	struct cmd_result r;
+
+	run_herdsim(&r, args);
+	if (r.status != status)
+		print_error("exit %d, stderr: %s\n", r.status, r.err);
+	assert_int_equal(r.status, status);
+	assert_int_equal(count_lines(r.err), 1);
+	assert_true(strncmp(r.err, "herdsim: ", 9) == 0);
+	for (int i = 0; needles[i]; i++) {
+		if (!strstr(r.err, needles[i]))
+			print_error("missing '%s' in: %s", needles[i], r.err);
+		assert_non_null(strstr(r.err, needles[i]));
+	}
+	assert_int_equal(runs_in_db(), 0);
+}
+
+static void missing_scenario_file(void **state)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/nope.ini", dir);
+	expect_error((const char *[]){ "run", path, "--db", db, NULL }, 1,
+		     (const char *[]){ path, NULL });
+}
+
+static void unknown_key_names_file_line_key(void **state)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/bad.ini", dir);
+	write_file(path, "[scenario]\nname = bad\n\n[workload]\nthreads = 4\nthreadz = 5\n");
+	expect_error((const char *[]){ "run", path, "--db", db, NULL }, 1,
+		     (const char *[]){ path, ":6:", "workload.threadz", NULL });
+}
+
+static void negative_duration_rejected(void **state)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/neg.ini", dir);
+	write_file(path, "[workload]\nthink = -5us\n");
+	expect_error((const char *[]){ "run", path, "--db", db, NULL }, 1,
+		     (const char *[]){ path, ":2:", "workload.think", NULL });
+}
+
+static void unitless_duration_rejected(void **state)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/unit.ini", dir);
+	write_file(path, "[scenario]\ntime_limit = 5\n");
+	expect_error((const char *[]){ "run", path, "--db", db, NULL }, 1,
+		     (const char *[]){ path, ":2:", "scenario.time_limit", NULL });
+}
+
+static void bad_override_rejected(void **state)
+{
+	expect_error((const char *[]){ "run", "--set", "workload.think=7", "--db", db, NULL }, 1,
+		     (const char *[]){ "--set", "workload.think", NULL });
+	expect_error((const char *[]){ "run", "--set", "machine.coresx=7", "--db", db, NULL }, 1,
+		     (const char *[]){ "machine.coresx", NULL });
+}
+
+static void unknown_policy_rejected(void **state)
+{
+	expect_error((const char *[]){ "run", "--policy", "nosuch", "--db", db, NULL }, 1,
+		     (const char *[]){ "nosuch", "herdsim list policies", NULL });
+}
+
+static void unknown_profile_rejected(void **state)
+{
+	expect_error((const char *[]){ "run", "--os", "plan9", "--db", db, NULL }, 1,
+		     (const char *[]){ "plan9", NULL });
+}
+
+static void bad_usage_exits_2(void **state)
+{
+	expect_error((const char *[]){ "run", "--reps", "zero", "--db", db, NULL }, 2,
+		     (const char *[]){ "--reps", NULL });
+	expect_error((const char *[]){ "run", "--frobnicate", "--db", db, NULL }, 2,
+		     (const char *[]){ "--frobnicate", NULL });
+	expect_error((const char *[]){ "bogus", NULL }, 2, (const char *[]){ "bogus", NULL });
+}
+
+static void run_prints_table_and_records(void **state)
+{
+	struct cmd_result r;
+
+	run_herdsim(&r, (const char *[]){ "run", "--os", "linux", "--os", "freebsd", "--reps", "2",
+					  "--set", "workload.threads=20", "--db", db, NULL });
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "single     linux"));
+	assert_non_null(strstr(r.out, "waiters    linux"));
+	assert_non_null(strstr(r.out, "single     freebsd"));
+	assert_non_null(strstr(r.out, "waiters    freebsd"));
+	assert_non_null(strstr(r.out, "makespan"));
+
+	/* one run row per policy, profile and replication */
+	assert_int_equal(runs_in_db(), 2 * 2 * 2);
+	assert_int_equal(db_int(db, "SELECT count(DISTINCT policy || os || replication) FROM run"), 8);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM scalar WHERE name = 'makespan_ns'"), 8);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM lock_stat WHERE lock = 'extram'"), 8);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE status = 'ok'"), 8);
+	/* replication r runs with seed S + r */
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE seed = 1 + replication"), 8);
+	/* summary level: no per-event rows */
+	assert_int_equal(db_int(db, "SELECT count(*) FROM thread_state"), 0);
+	assert_true(db_int(db, "SELECT count(*) FROM run_param WHERE key = 'workload.threads' AND value = '20'") == 8);
+}
+
+static void events_level_records_states(void **state)
+{
+	struct cmd_result r;
+
+	run_herdsim(&r, (const char *[]){ "run", "--os", "linux", "--policy", "waiters", "--reps", "1",
+					  "--record", "events", "--set", "workload.threads=10", "--db", db,
+					  "--quiet", NULL });
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "");
+	assert_true(db_int(db, "SELECT count(*) FROM thread_state") > 10);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM callback"), 10);
+	/* a wake row for every wake-up: every runnable interval that follows
+	 * a wake-up */
+	assert_int_equal(db_int(db, "SELECT count(*) FROM wake"),
+			 db_int(db, "SELECT count(*) FROM thread_state WHERE state = 'runnable' AND reason = 'wake'"));
+	/* no gap and no overlap: consecutive intervals of a thread touch */
+	assert_int_equal(db_int(db, "SELECT count(*) FROM thread_state a JOIN thread_state b "
+				    "ON a.run_id = b.run_id AND a.thread = b.thread AND b.start_ns > a.start_ns "
+				    "WHERE b.start_ns < a.end_ns"), 0);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM thread t WHERE t.kind = 'foreign' AND "
+				    "(SELECT min(start_ns) FROM thread_state s WHERE s.run_id = t.run_id AND s.thread = t.thread) != t.created_ns "
+				    "OR (SELECT max(end_ns) FROM thread_state s WHERE s.run_id = t.run_id AND s.thread = t.thread) != t.exited_ns"), 0);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM thread t WHERE kind = 'foreign' AND "
+				    "(SELECT sum(end_ns - start_ns) FROM thread_state s WHERE s.run_id = t.run_id AND s.thread = t.thread) "
+				    "!= t.exited_ns - t.created_ns"), 0);
+}
+
+static void same_command_same_rows(void **state)
+{
+	char db2[160];
+	struct cmd_result r;
+	const char *args1[] = { "run", "--os", "freebsd", "--reps", "2", "--record", "events",
+				"--set", "workload.threads=30", "--db", db, "--quiet", NULL };
+	const char *args2[] = { "run", "--os", "freebsd", "--reps", "2", "--record", "events",
+				"--set", "workload.threads=30", "--db", db2, "--quiet", NULL };
+
+	snprintf(db2, sizeof(db2), "%s/again.sqlite", dir);
+	run_herdsim(&r, args1);
+	assert_int_equal(r.status, 0);
+	run_herdsim(&r, args2);
+	assert_int_equal(r.status, 0);
+	assert_true(db_int(db, "SELECT count(*) FROM thread_state") > 100);
+	assert_true(db_hash(db) == db_hash(db2));
+
+	/* a different seed gives different rows: the hash can tell */
+	unlink(db2);
+	args2[3] = "1";
+	run_herdsim(&r, (const char *[]){ "run", "--os", "freebsd", "--reps", "2", "--seed", "9", "--record",
+					  "events", "--set", "workload.threads=30", "--db", db2, "--quiet", NULL });
+	assert_int_equal(r.status, 0);
+	assert_true(db_hash(db) != db_hash(db2));
+}
+
+static void list_commands(void **state)
+{
+	struct cmd_result r;
+
+	run_herdsim(&r, (const char *[]){ "list", "policies", NULL });
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "single"));
+	assert_non_null(strstr(r.out, "waiters"));
+	run_herdsim(&r, (const char *[]){ "list", "os", NULL });
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "linux\n"));
+	assert_non_null(strstr(r.out, "freebsd\n"));
+	run_herdsim(&r, (const char *[]){ "list", "scenarios", NULL });
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "cgocallbackgc\n"));
+	assert_non_null(strstr(r.out, "milter\n"));
+	assert_non_null(strstr(r.out, "cthread-loop\n"));
+}
+
+#define T(f) cmocka_unit_test_setup(f, setup)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(missing_scenario_file),
+		T(unknown_key_names_file_line_key),
+		T(negative_duration_rejected),
+		T(unitless_duration_rejected),
+		T(bad_override_rejected),
+		T(unknown_policy_rejected),
+		T(unknown_profile_rejected),
+		T(bad_usage_exits_2),
+		T(run_prints_table_and_records),
+		T(events_level_records_states),
+		T(same_command_same_rows),
+		T(list_commands),
+	};
+
+	return cmocka_run_group_tests_name("command line", tests, NULL, NULL);
+}
