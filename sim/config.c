@@ -79,7 +79,6 @@ static const struct cfg_key os_keys[] = {
 /* [runtime]: every key is required in a profile; a scenario may override any. */
 static const struct cfg_key runtime_keys[] = {
 	RT_INT("gomaxprocs", gomaxprocs, 0, 1024),
-	RT_INT("spare_m", spare_m, 0, 1000),
 	RT_DUR("allocm", allocm_ns, 0, NS_S),
 	RT_DUR("sched_lock_hold", sched_lock_hold_ns, 0, NS_S),
 	RT_DUR("malg", malg_ns, 0, NS_S),

@@ -73,7 +73,6 @@ struct hs_runtime_profile {
 	char name[HS_NAME_MAX];
 	char file[HS_PATH_MAX];
 	int gomaxprocs;              /* gomaxprocs = 0 means the number of cores (0..1024) */
-	int spare_m;                 /* spare_m = M's created at start (0..1000) */
 	int64_t allocm_ns;           /* allocm = allocm work outside sched.lock */
 	int64_t sched_lock_hold_ns;  /* sched_lock_hold = allocm's critical section */
 	int64_t malg_ns;             /* malg = allocating the callback goroutine */

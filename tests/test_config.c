@@ -145,7 +145,7 @@ static void shipped_profiles_load(void **state)
 	struct hs_runtime_profile rt;
 	assert_int_equal(hs_runtime_profile_load(&rt, "go", &err), 0);
 	assert_string_equal(rt.name, "go");
-	assert_int_equal(rt.spare_m, 1);
+	assert_int_equal(rt.needm_syscalls, 5);
 	assert_int_equal(rt.needm_syscalls, 5);
 	assert_int_equal(rt.dropm_syscalls, 3);
 	assert_int_equal(rt.lock_spin, 4);
@@ -183,7 +183,7 @@ static void shipped_scenarios_load(void **state)
 	assert_int_equal(sc->steps[1].arg, 10000);
 	assert_int_equal(sc->steps[2].kind, HS_STEP_GC);
 	assert_int_equal(sc->cores, 4);
-	assert_int_equal(cfg.runtime.spare_m, 1);
+	assert_int_equal(cfg.runtime.needm_syscalls, 5);
 	assert_int_equal(cfg.runtime.gomaxprocs, 0);
 	assert_string_equal(cfg.os.name, "linux");
 
@@ -254,9 +254,9 @@ static const struct error_case error_cases[] = {
 	{ "[callback]\nsteps = gc,,gc\n", 2, "callback.steps", "empty step" },
 	{ "[callback]\nsteps = grow:0\n", 2, "callback.steps", "out of range" },
 	{ "[callback]\nsteps = work:5\n", 2, "callback.steps", "no unit" },
-	{ "[runtime]\nprofile = go\nspare_m = 5000\n", 3, "runtime.spare_m", "out of range" },
+	{ "[runtime]\nprofile = go\nneedm_syscalls = 5000\n", 3, "runtime.needm_syscalls", "out of range" },
 	{ "[runtime]\nnot_a_key = 1\n", 2, "runtime.not_a_key", "unknown key" },
-	{ "[runtime]\nspare_m = 1\nspare_m = 2\n", 3, "runtime.spare_m", "duplicate key" },
+	{ "[runtime]\nneedm_syscalls = 1\nneedm_syscalls = 2\n", 3, "runtime.needm_syscalls", "duplicate key" },
 	{ "[runtime]\ngc_worker_ratio = 1.5\n", 2, "runtime.gc_worker_ratio", "out of range" },
 	{ "[policy]\nname = all\nbatch = many\n", 3, "policy.batch", "not an integer" },
 	{ "[workload]\n  threads = 10\n", 2, "workload.threads", "whitespace" },
@@ -328,12 +328,12 @@ static void scenario_runtime_and_policy(void **state)
 
 	(void)state;
 	write_temp(path, sizeof(path),
-		   "[runtime]\nprofile = go\nspare_m = 7\nallocm = 1.5us\n"
+		   "[runtime]\nprofile = go\nneedm_syscalls = 7\nallocm = 1.5us\n"
 		   "[policy]\nname = batch\nmax_batch = 8\nlimit = -2\n");
 	assert_int_equal(hs_config_load(&cfg, path, NULL, 0, NULL, &err), 0);
-	assert_int_equal(cfg.runtime.spare_m, 7);
+	assert_int_equal(cfg.runtime.needm_syscalls, 7);
 	assert_int_equal(cfg.runtime.allocm_ns, 1500);
-	assert_int_equal(cfg.runtime.needm_syscalls, 5); /* from go.ini */
+	assert_int_equal(cfg.runtime.dropm_syscalls, 3); /* from go.ini */
 	assert_string_equal(cfg.scenario.policy, "batch");
 	assert_int_equal(cfg.scenario.npolicy_params, 2);
 	assert_string_equal(cfg.scenario.policy_param_names[0], "max_batch");
@@ -347,7 +347,7 @@ static void scenario_runtime_and_policy(void **state)
 static void overrides_apply_in_order(void **state)
 {
 	const char *texts[] = {
-		"workload.threads=7", "workload.threads = 9", "runtime.spare_m=3",
+		"workload.threads=7", "workload.threads = 9", "runtime.needm_syscalls=3",
 		"os.sleep_slack=10us", "policy.max_batch=4", "callback.steps=work:1us",
 		"machine.os=freebsd",
 	};
@@ -363,7 +363,7 @@ static void overrides_apply_in_order(void **state)
 	assert_string_equal(ov[1].value, "9");
 	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", ov, 7, NULL, &err), 0);
 	assert_int_equal(cfg.scenario.threads, 9);
-	assert_int_equal(cfg.runtime.spare_m, 3);
+	assert_int_equal(cfg.runtime.needm_syscalls, 3);
 	assert_string_equal(cfg.os.name, "freebsd");
 	assert_int_equal(cfg.os.sleep_slack_ns, 10000);
 	assert_int_equal(cfg.scenario.npolicy_params, 1);
@@ -473,8 +473,8 @@ static void each_param_lists_all(void **state)
 	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", &ov, 1, NULL, &err), 0);
 	hs_config_each_param(&cfg, collect, &first);
 	hs_config_each_param(&cfg, collect, &second);
-	/* 20 scenario keys, 23 OS keys, 19 runtime keys, 1 policy parameter. */
-	assert_int_equal(first.n, 20 + 23 + 19 + 1);
+	/* 20 scenario keys, 23 OS keys, 18 runtime keys, 1 policy parameter. */
+	assert_int_equal(first.n, 20 + 23 + 18 + 1);
 	assert_memory_equal(&first, &second, sizeof(first));
 	assert_string_equal(lookup(&first, "os.slice"), "2250000");
 	assert_string_equal(lookup(&first, "os.yield"), "linux");
