@@ -20,6 +20,7 @@
 #endif
 
 #ifdef HS_ASAN
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
 				     size_t *size_old);
@@ -105,6 +106,11 @@ int hs_fiber_init(struct hs_fiber *f, void (*entry)(void *arg), void *arg)
 	if (mem == MAP_FAILED)
 		return HS_E_NOMEM;
 	mprotect(mem, page, PROT_NONE); /* guard page: stacks grow down */
+#ifdef HS_ASAN
+	/* A mapping may reuse the addresses of a fiber that was abandoned in
+	 * mid-call; clear the redzones its frames left in ASan's shadow. */
+	__asan_unpoison_memory_region(mem + page, size - page);
+#endif
 	f->stack = mem;
 	f->size = size;
 	f->entry = entry;
@@ -186,6 +192,10 @@ void hs_fiber_destroy(struct hs_fiber *f)
 #ifdef HS_TSAN
 	if (f->stack && f->san_fiber)
 		__tsan_destroy_fiber(f->san_fiber);
+#endif
+#ifdef HS_ASAN
+	if (f->stack)
+		__asan_unpoison_memory_region((char *)f->stack + (f->size - f->san_size), f->san_size);
 #endif
 	if (f->stack)
 		munmap(f->stack, f->size);
