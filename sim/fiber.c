@@ -71,9 +71,9 @@ size_t hs_fiber_stack_size(void)
 }
 
 #ifdef HS_ASAN
-/* The fiber that performed the switch in progress on this OS thread; the
- * resumed side tells ASan its real stack bounds (the host's are unknown
- * until it first switches away). */
+/* The fiber that performed the switch in progress on this OS thread.  The
+ * resumed side passes its real stack bounds to ASan, because the host's
+ * bounds are unknown until it first switches away. */
 static __thread struct hs_fiber *san_prev;
 #endif
 

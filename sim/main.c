@@ -59,23 +59,23 @@ bool cli_parse_u64(const char *text, unsigned long long *v)
 
 int cli_list(int argc, char **argv)
 {
-	const char *what = argc > 0 ? argv[0] : NULL;
+	const char *kind = argc > 0 ? argv[0] : NULL;
 
-	if (!what || strcmp(what, "--help") == 0 || argc > 1) {
-		fputs("usage: herdsim list policies|os|scenarios\n", what ? stdout : stderr);
-		return what && strcmp(what, "--help") == 0 ? CLI_OK : CLI_USAGE;
+	if (!kind || strcmp(kind, "--help") == 0 || argc > 1) {
+		fputs("usage: herdsim list policies|os|scenarios\n", kind ? stdout : stderr);
+		return kind && strcmp(kind, "--help") == 0 ? CLI_OK : CLI_USAGE;
 	}
-	if (strcmp(what, "policies") == 0) {
+	if (strcmp(kind, "policies") == 0) {
 		for (int i = 0; hs_policies[i]; i++)
 			printf("%-12s %s\n", hs_policies[i]->name, hs_policies[i]->summary);
-	} else if (strcmp(what, "os") == 0) {
+	} else if (strcmp(kind, "os") == 0) {
 		for (const char *const *n = hs_os_profile_names(); *n; n++)
 			printf("%s\n", *n);
-	} else if (strcmp(what, "scenarios") == 0) {
+	} else if (strcmp(kind, "scenarios") == 0) {
 		for (const char *const *n = hs_scenario_names(); *n; n++)
 			printf("%s\n", *n);
 	} else {
-		return cli_usage_error("unknown list '%s'; use policies, os or scenarios", what);
+		return cli_usage_error("unknown list '%s'; use policies, os or scenarios", kind);
 	}
 	return CLI_OK;
 }

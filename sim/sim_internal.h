@@ -9,12 +9,12 @@
  *
  * Execution model.  Each simulated thread is a fiber.  The engine runs on
  * the host stack, pops events in (time, seq) order and resumes fibers.  A
- * fiber runs in zero simulated time until it calls a primitive; the
+ * fiber runs in zero simulated time until it calls a primitive.  The
  * primitive either spends CPU time (sim_cpu: the thread keeps its core
- * while a burst elapses) or gives up its core (sim_block, sim_yield_core),
- * and in both cases switches back to the engine.  So simulated time passes
- * only inside primitives, and every shared-memory effect happens at the
- * instant the fiber resumes.
+ * while a burst elapses) or gives up its core (sim_block, sim_os_yield).
+ * Both switch back to the engine, so simulated time passes only inside
+ * primitives, and every shared-memory effect happens at the instant the
+ * fiber resumes.
  *
  * Thread states and the functions that move between them:
  *

@@ -2,8 +2,8 @@
  * Timing semantics of the OS primitives on the sim backend.
  *
  * A scripted policy runs the primitive under test inside its acquire hook
- * and logs simulated timestamps; each test sets the profile's constants so
- * the expected times follow from the model's rules by plain arithmetic.
+ * and logs simulated timestamps.  Each test sets the profile's constants,
+ * so the expected times follow from the model's rules by plain arithmetic.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -66,8 +66,8 @@ static void policies_conserve_ms(void **state)
 
 			load(&cfg, "cgocallbackgc", oses[o]);
 			/* NOTE: on the windows profile a sleep of 1 us is a poll, so a
-			 * burst of 200 threads spins for seconds of simulated time;
-			 * the grid stops at 50 threads there to keep the test short. */
+			 * burst of 200 threads spins for seconds of simulated time.
+			 * The grid stops at 50 threads there to keep the test short. */
 			for (int t = 0; t < (o == 3 ? 4 : 5); t++) {
 				for (int c = 0; c < 3; c++) {
 					for (uint64_t seed = 1; seed <= 2; seed++) {
@@ -146,7 +146,7 @@ static void waiters_counts_sleepers(void **state)
 	hs_result_free(&res);
 }
 
-/* A policy that parks on a futex nobody wakes: the run deadlocks. */
+/* A policy that parks on a futex that no thread wakes deadlocks the run. */
 static hs_m *stuck_acquire(hs_env *env, void *state)
 {
 	hs_word *w = state;
