@@ -94,6 +94,14 @@ static void ucontext_entry(unsigned hi, unsigned lo)
 }
 #endif
 
+/* Stacks of destroyed fibers, kept per OS thread for reuse: a run creates
+ * and destroys a stack per simulated thread, and mapping one costs three
+ * system calls and its page faults.  At most STACK_CACHE_MAX are kept; the
+ * pages they touched stay resident until the process exits. */
+#define STACK_CACHE_MAX 1024
+static __thread void *stack_cache[STACK_CACHE_MAX];
+static __thread int stack_cache_len;
+
 int hs_fiber_init(struct hs_fiber *f, void (*entry)(void *arg), void *arg)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -101,11 +109,15 @@ int hs_fiber_init(struct hs_fiber *f, void (*entry)(void *arg), void *arg)
 	char *mem;
 
 	memset(f, 0, sizeof(*f));
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-		   -1, 0);
-	if (mem == MAP_FAILED)
-		return HS_E_NOMEM;
-	mprotect(mem, page, PROT_NONE); /* guard page: stacks grow down */
+	if (stack_cache_len > 0) {
+		mem = stack_cache[--stack_cache_len];
+	} else {
+		mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+		if (mem == MAP_FAILED)
+			return HS_E_NOMEM;
+		mprotect(mem, page, PROT_NONE); /* guard page: stacks grow down */
+	}
 #ifdef HS_ASAN
 	/* A mapping may reuse the addresses of a fiber that was abandoned in
 	 * mid-call; clear the redzones its frames left in ASan's shadow. */
@@ -197,7 +209,9 @@ void hs_fiber_destroy(struct hs_fiber *f)
 	if (f->stack)
 		__asan_unpoison_memory_region((char *)f->stack + (f->size - f->san_size), f->san_size);
 #endif
-	if (f->stack)
+	if (f->stack && stack_cache_len < STACK_CACHE_MAX)
+		stack_cache[stack_cache_len++] = f->stack;
+	else if (f->stack)
 		munmap(f->stack, f->size);
 #ifndef HS_FIBER_ASM
 	free(f->ucontext);
