@@ -445,7 +445,8 @@ static int compute_ratios(struct rp_report *r, struct hs_error *err)
 				break;
 			p->ratio = p->mean_ns / b->mean_ns;
 			n = p->n < b->n ? p->n : b->n;
-			if (n < 2 || isnan(p->sd_ns) || isnan(b->sd_ns))
+			/* The baseline's ratio to itself is exactly 1, with no interval. */
+			if (p == b || n < 2 || isnan(p->sd_ns) || isnan(b->sd_ns))
 				break;
 			rel2 = p->sd_ns * p->sd_ns / (p->n * p->mean_ns * p->mean_ns) +
 			       b->sd_ns * b->sd_ns / (b->n * b->mean_ns * b->mean_ns);
