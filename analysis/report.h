@@ -123,7 +123,8 @@ FILE *rp_create(struct rp_report *r, const char *name, struct hs_error *err);
 /* Closes f, turning a write error into HS_E_IO naming `name`. */
 int rp_finish(FILE *f, const char *name, struct hs_error *err);
 
-/* Label of a point for tables and legends: the varied keys, or "" */
+/* Writes the label of a point for tables: its thread count when that is
+ * the only varied key, else its point_key ("" when nothing varies). */
 void rp_point_label(const struct rp_report *r, const struct rp_point *p, char *buf, size_t size);
 
 /* Builds the makespan, sleep and lock tables and the provenance table. */

@@ -87,8 +87,8 @@ static int draw(struct rp_report *r, const char *name, struct hs_error *err)
 	int rc;
 
 	snprintf(script, sizeof(script), "%s.gp", name);
-	/* A name without a dot-prefix cannot clash, and unstage() never
-	 * sees it because it is removed here. */
+	/* The hidden name cannot clash with an output file, and the file is
+	 * deleted below, before the staging directory is moved into place. */
 	snprintf(errpath, sizeof(errpath), "%s/.%s.stderr", r->stage, name);
 	rc = run_gnuplot(r->stage, argv, errpath);
 	e = fopen(errpath, "r");
