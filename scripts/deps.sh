@@ -3,7 +3,7 @@
 # Runs apt-get as root, or through sudo when not root.
 set -eu
 pkgs="gcc make pkg-config libsqlite3-dev libcsv-dev libinih-dev libcmocka-dev
-      gnuplot-nox sqlite3 parallel hyperfine"
+      gnuplot-nox sqlite3 parallel hyperfine poppler-utils chromium"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "config.h"
 #include "registry.h"
+#include "report.h"
 
 static const char usage[] =
 	"usage: herdsim COMMAND [ARGS]\n"
@@ -19,6 +20,7 @@ static const char usage[] =
 	"commands:\n"
 	"  run [SCENARIO] [options]   run a scenario under one or more policies\n"
 	"  list policies|os|scenarios list what is shipped\n"
+	"  report DB [options]        write tables and figures of an experiment\n"
 	"  version                    print the version\n"
 	"\n"
 	"`herdsim run` with no arguments runs the cgocallbackgc scenario under every\n"
@@ -90,6 +92,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		return cli_run(argc - 2, argv + 2);
+	if (strcmp(cmd, "report") == 0)
+		return cli_report(argc - 2, argv + 2);
 	if (strcmp(cmd, "list") == 0)
 		return cli_list(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -13,7 +13,10 @@
  *  3. Every statement is prepared once, in hs_db_open, and reset right
  *     after each step, so no statement stays active between calls and a
  *     ROLLBACK never meets a pending write.
- *  4. Text is bound with SQLITE_STATIC from the fixed-size arrays of the
+ *  4. The analysis views of analysis/views.sql exist in the version of
+ *     this build: hs_db_open re-creates them in one transaction when meta
+ *     'views_version' differs, so older files get the current views.
+ *  5. Text is bound with SQLITE_STATIC from the fixed-size arrays of the
  *     result, bounded by the array size, so a string without its NUL
  *     cannot be overread.  The pointers are used only until the reset that
  *     follows the step.
@@ -24,6 +27,7 @@
 #include "record.h"
 
 #include <errno.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +38,9 @@
 #include "embedded.h"
 
 #define SCHEMA_FILE "analysis/schema.sql"
+#define VIEWS_FILE "analysis/views.sql"
+/* The version that analysis/views.sql stores in meta 'views_version'. */
+#define VIEWS_VERSION "1"
 #define BUSY_TIMEOUT_MS 10000
 
 /* Prepared statements, indexes into struct hs_db.stmt. */
@@ -328,6 +335,78 @@ static int setup(struct hs_db *db, struct hs_error *err)
 	return 0;
 }
 
+/* SQL function sqrt(x) for a libsqlite3 built without
+ * SQLITE_ENABLE_MATH_FUNCTIONS; NULL for NULL or negative x. */
+static void sql_sqrt(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	double x;
+
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	x = sqlite3_value_double(argv[0]);
+	if (x < 0)
+		sqlite3_result_null(ctx);
+	else
+		sqlite3_result_double(ctx, sqrt(x));
+}
+
+/* Registers sqrt() unless SQLite has it built in, because the views use
+ * it for standard deviations. */
+static int ensure_sqrt(struct hs_db *db, struct hs_error *err)
+{
+	int rc;
+
+	if (sqlite3_exec(db->handle, "SELECT sqrt(4)", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	rc = sqlite3_create_function(db->handle, "sqrt", 1,
+				     SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+				     NULL, sql_sqrt, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(db, rc, "registering the SQL function sqrt", NULL, err);
+	return 0;
+}
+
+/* Reads meta 'views_version' into version[size]; "" when absent. */
+static int views_version(struct hs_db *db, char *version, size_t size, struct hs_error *err)
+{
+	version[0] = '\0';
+	return pragma_query(db, "SELECT value FROM meta WHERE key = 'views_version'", NULL,
+			    version, size, err);
+}
+
+/* Creates or replaces the analysis views unless the file already has
+ * VIEWS_VERSION.  Checks again inside the write transaction, because
+ * another process may have installed them since the first check. */
+static int install_views(struct hs_db *db, struct hs_error *err)
+{
+	const char *views = hs_embedded_find(VIEWS_FILE);
+	char version[16];
+	int rc;
+
+	rc = ensure_sqrt(db, err);
+	if (rc == 0)
+		rc = views_version(db, version, sizeof(version), err);
+	if (rc || strcmp(version, VIEWS_VERSION) == 0)
+		return rc;
+	if (!views)
+		return hs_error_set(err, HS_E_NOTFOUND, VIEWS_FILE, 0, NULL,
+				    "the analysis views are not embedded in this build; "
+				    "rebuild herdsim");
+	rc = exec_sql(db, "BEGIN IMMEDIATE", "starting the views transaction", err);
+	if (rc)
+		return rc;
+	rc = views_version(db, version, sizeof(version), err);
+	if (rc == 0 && strcmp(version, VIEWS_VERSION) != 0)
+		rc = exec_sql(db, views, "creating the analysis views", err);
+	if (rc == 0)
+		rc = exec_sql(db, "COMMIT", "committing the analysis views", err);
+	if (rc)
+		sqlite3_exec(db->handle, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
 static int prepare_all(struct hs_db *db, struct hs_error *err)
 {
 	for (int i = 0; i < ST_COUNT; i++) {
@@ -363,6 +442,8 @@ int hs_db_open(struct hs_db **out, const char *path, struct hs_error *err)
 			rc = db_fail(db, rc, "opening the database", NULL, err);
 	} else {
 		rc = setup(db, err);
+		if (rc == 0)
+			rc = install_views(db, err);
 		if (rc == 0)
 			rc = prepare_all(db, err);
 	}
