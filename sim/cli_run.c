@@ -300,6 +300,9 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 				int rc;
 
 				cfg.scenario = sc;
+				/* record what ran, not what the scenario asked for */
+				cfg.scenario.record = o->record;
+				snprintf(cfg.scenario.policy, sizeof(cfg.scenario.policy), "%s", pols[p]->name);
 				req.cfg = &cfg;
 				req.policy = pols[p];
 				req.seed = o->seed + r;
