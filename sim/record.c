@@ -4,9 +4,11 @@
  *
  * Invariants:
  *  1. A database that hs_db_open returns has PRAGMA user_version ==
- *     HS_SCHEMA_VERSION, foreign keys on, a 10 s busy timeout, and (for a
- *     file) WAL mode with synchronous=NORMAL.  A new empty file gets the
- *     schema in one transaction, so no file is left half-created.
+ *     HS_SCHEMA_VERSION, foreign keys on, a 10 s busy timeout and
+ *     synchronous=NORMAL.  It requests WAL mode.  Where SQLite cannot use
+ *     WAL, as for an in-memory database, the database keeps its journal
+ *     mode and still works.  A new empty file gets the schema in one
+ *     transaction, so no file is left half-created.
  *  2. hs_db_write_run writes a run and all its rows between BEGIN IMMEDIATE
  *     and COMMIT.  On any error it rolls back, so a run is in the database
  *     completely or not at all.
@@ -297,8 +299,8 @@ static int configure_connection(struct hs_db *db, struct hs_error *err)
 
 	sqlite3_busy_timeout(db->handle, BUSY_TIMEOUT_MS);
 	/* The first statement reads the file header, so it is the one that
-	 * finds a file that is not a database.  An in-memory database stays
-	 * in "memory" mode, which is fine. */
+	 * finds a file that is not a database.  The mode it returns is not
+	 * checked, because a database that cannot use WAL still works. */
 	rc = query_value(db, "PRAGMA journal_mode = WAL", NULL, mode, sizeof(mode), err);
 	if (rc == 0)
 		rc = exec_sql(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
