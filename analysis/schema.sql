@@ -1,6 +1,6 @@
 -- herdsim database schema, version 1.
 --
--- One database holds any number of runs.  The recorder (sim/record.c) runs
+-- One database contains any number of runs.  The recorder (sim/record.c) runs
 -- this file once, inside a transaction, on a new empty file; it then checks
 -- that PRAGMA user_version equals HS_SCHEMA_VERSION.  Change a table and you
 -- must raise the version in both places, because hs_db_open rejects any

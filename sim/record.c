@@ -4,9 +4,11 @@
  *
  * Invariants:
  *  1. A database that hs_db_open returns has PRAGMA user_version ==
- *     HS_SCHEMA_VERSION, foreign keys on, a 10 s busy timeout, and (for a
- *     file) WAL mode with synchronous=NORMAL.  A new empty file gets the
- *     schema in one transaction, so no file is left half-created.
+ *     HS_SCHEMA_VERSION, foreign keys on, a 10 s busy timeout and
+ *     synchronous=NORMAL.  It requests WAL mode.  Where SQLite cannot use
+ *     WAL, as for an in-memory database, the database keeps its journal
+ *     mode and still works.  A new empty file gets the schema in one
+ *     transaction, so no file is left half-created.
  *  2. hs_db_write_run writes a run and all its rows between BEGIN IMMEDIATE
  *     and COMMIT.  On any error it rolls back, so a run is in the database
  *     completely or not at all.
@@ -126,11 +128,12 @@ static const char *db_hint(int rc)
 	return "check the file with: sqlite3 FILE 'PRAGMA integrity_check'";
 }
 
-/* Fills err with the last SQLite error of db during `what`; returns HS_E_DB. */
-static int db_fail(struct hs_db *db, int rc, const char *what, const char *key,
+/* Fills err with the last SQLite error of db, which `operation` got; returns
+ * HS_E_DB. */
+static int db_fail(struct hs_db *db, int rc, const char *operation, const char *key,
 		   struct hs_error *err)
 {
-	return hs_error_set(err, HS_E_DB, db->path, 0, key, "%s failed: %s (%s); %s", what,
+	return hs_error_set(err, HS_E_DB, db->path, 0, key, "%s failed: %s (%s); %s", operation,
 			    sqlite3_errmsg(db->handle), sqlite3_errstr(rc), db_hint(rc));
 }
 
@@ -206,7 +209,7 @@ static int make_parent_dirs(const char *path, struct hs_error *err)
 		*p = '\0';
 		if (mkdir(dir, 0777) != 0 && errno != EEXIST)
 			rc = hs_error_set(err, HS_E_IO, dir, 0, NULL,
-					  "cannot create the directory of the database: %s; "
+					  "creating the database directory failed: %s; "
 					  "create it or choose another --db path", strerror(errno));
 		*p = c;
 		if (c == '\0')
@@ -216,9 +219,10 @@ static int make_parent_dirs(const char *path, struct hs_error *err)
 	return rc;
 }
 
-/* Runs one statement that may return a single row; stores its first column
- * as an integer in *out (if not NULL) or its text in text[size]. */
-static int pragma_query(struct hs_db *db, const char *sql, int64_t *out, char *text,
+/* Runs one statement that returns at most one row.  Stores the first column
+ * of that row as an integer in *out, if out is not NULL, and as text in
+ * text[size], if text is not NULL. */
+static int query_value(struct hs_db *db, const char *sql, int64_t *out, char *text,
 			size_t size, struct hs_error *err)
 {
 	sqlite3_stmt *st;
@@ -251,13 +255,14 @@ static int pragma_query(struct hs_db *db, const char *sql, int64_t *out, char *t
 	return 0;
 }
 
-/* Runs SQL that returns no rows; on failure fills err naming `what`. */
-static int exec_sql(struct hs_db *db, const char *sql, const char *what, struct hs_error *err)
+/* Runs SQL that returns no rows.  On failure fills err, naming `operation`. */
+static int exec_sql(struct hs_db *db, const char *sql, const char *operation,
+		    struct hs_error *err)
 {
 	int rc = sqlite3_exec(db->handle, sql, NULL, NULL, NULL);
 
 	if (rc != SQLITE_OK)
-		return db_fail(db, rc, what, NULL, err);
+		return db_fail(db, rc, operation, NULL, err);
 	return 0;
 }
 
@@ -276,7 +281,7 @@ static int create_schema(struct hs_db *db, struct hs_error *err)
 	rc = exec_sql(db, "BEGIN IMMEDIATE", "starting the schema transaction", err);
 	if (rc)
 		return rc;
-	rc = pragma_query(db, "SELECT count(*) FROM sqlite_master", &tables, NULL, 0, err);
+	rc = query_value(db, "SELECT count(*) FROM sqlite_master", &tables, NULL, 0, err);
 	if (rc == 0 && tables == 0) {
 		rc = exec_sql(db, schema, "creating the schema", err);
 		if (rc == 0)
@@ -293,7 +298,7 @@ static int create_schema(struct hs_db *db, struct hs_error *err)
 }
 
 /* Sets the connection options and creates or checks the schema. */
-static int setup(struct hs_db *db, struct hs_error *err)
+static int configure_connection(struct hs_db *db, struct hs_error *err)
 {
 	char mode[16];
 	int64_t version = 0, tables = 0;
@@ -301,23 +306,23 @@ static int setup(struct hs_db *db, struct hs_error *err)
 
 	sqlite3_busy_timeout(db->handle, BUSY_TIMEOUT_MS);
 	/* The first statement reads the file header, so it is the one that
-	 * finds a file that is not a database.  An in-memory database stays
-	 * in "memory" mode, which is fine. */
-	rc = pragma_query(db, "PRAGMA journal_mode = WAL", NULL, mode, sizeof(mode), err);
+	 * finds a file that is not a database.  The mode it returns is not
+	 * checked, because a database that cannot use WAL still works. */
+	rc = query_value(db, "PRAGMA journal_mode = WAL", NULL, mode, sizeof(mode), err);
 	if (rc == 0)
 		rc = exec_sql(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
 			      "setting the connection options", err);
 	if (rc == 0)
-		rc = pragma_query(db, "PRAGMA user_version", &version, NULL, 0, err);
+		rc = query_value(db, "PRAGMA user_version", &version, NULL, 0, err);
 	if (rc == 0)
-		rc = pragma_query(db, "SELECT count(*) FROM sqlite_master", &tables, NULL, 0, err);
+		rc = query_value(db, "SELECT count(*) FROM sqlite_master", &tables, NULL, 0, err);
 	if (rc)
 		return rc;
 
 	if (version == 0 && tables == 0) {
 		rc = create_schema(db, err);
 		if (rc == 0)
-			rc = pragma_query(db, "PRAGMA user_version", &version, NULL, 0, err);
+			rc = query_value(db, "PRAGMA user_version", &version, NULL, 0, err);
 		if (rc)
 			return rc;
 	}
@@ -441,7 +446,7 @@ int hs_db_open(struct hs_db **out, const char *path, struct hs_error *err)
 		else
 			rc = db_fail(db, rc, "opening the database", NULL, err);
 	} else {
-		rc = setup(db, err);
+		rc = configure_connection(db, err);
 		if (rc == 0)
 			rc = install_views(db, err);
 		if (rc == 0)
@@ -675,13 +680,13 @@ static int write_callbacks_gauges(struct hs_db *db, const struct hs_run_result *
 }
 
 /*
- * Measured once, not tracked: on a 2-vCPU AMD EPYC virtual machine with
- * ext4 and SQLite 3.40.1, a throwaway program that timed this function
- * wrote one run of 10^6 thread_state and 2.5*10^5 wake rows at 190k-215k
- * rows/s (3 repetitions), and 2000 summary runs of 72 rows each at
- * 2200-2900 runs/s.  The index on thread_state about halves the insert
- * rate, and the foreign key to run costs about a fifth.  `make bench` is
- * the place for figures that are kept.
+ * Measured once, not tracked, on a 2-vCPU AMD EPYC virtual machine with
+ * ext4 and SQLite 3.40.1.  A throwaway program timed this function in 3
+ * repetitions.  One run of 10^6 thread_state and 2.5*10^5 wake rows was
+ * written at 190k-215k rows/s.  2000 summary runs of 72 rows each were
+ * written at 2200-2900 runs/s.  In bare-table inserts on the same machine, the
+ * index on thread_state about halved the rate and the foreign key to run
+ * cost about a fifth.  `make bench` is the place for figures that are kept.
  */
 int hs_db_write_run(struct hs_db *db, const struct hs_run_result *r, int64_t *run_id,
 		    struct hs_error *err)
@@ -706,8 +711,10 @@ int hs_db_write_run(struct hs_db *db, const struct hs_run_result *r, int64_t *ru
 		rc = exec_sql(db, "COMMIT", "committing the run", err);
 
 	if (rc) {
-		/* The run leaves no row behind.  A failed ROLLBACK means SQLite
-		 * already rolled the transaction back itself. */
+		/* The run leaves no row behind.  The ROLLBACK result is ignored:
+		 * it fails when SQLite has already rolled back by itself (after
+		 * some I/O and out-of-memory errors), and the first error is the
+		 * one to report. */
 		sqlite3_exec(db->handle, "ROLLBACK", NULL, NULL, NULL);
 		return rc;
 	}
@@ -728,8 +735,8 @@ int hs_db_experiment(struct hs_db *db, const struct hs_experiment *e, int64_t *i
 		return hs_error_set(err, HS_E_INPUT, db->path, 0, "experiment",
 				    "the experiment name is empty; give the sweep a name");
 
-	/* Insert unless the name exists, then read the id: this is one
-	 * statement each, so two processes sharing the file agree on the id. */
+	/* INSERT ... ON CONFLICT DO NOTHING is atomic.  So when two processes
+	 * create the same experiment, one inserts it and both read its id. */
 	BIND_TEXT(st, 1, e->name);
 	BIND_TEXT_OR_NULL(st, 2, e->command);
 	BIND_TEXT_OR_NULL(st, 3, e->version);

@@ -21,7 +21,7 @@
 #include "record.h"
 #include "result.h"
 
-/* Every table of schema version 1 that holds rows of a run. */
+/* Every table of schema version 1 that contains rows of a run. */
 static const char *const run_tables[] = {
 	"run_param", "scalar", "lock_stat", "thread", "thread_state",
 	"wake", "callback", "m", "histogram", "gauge",
@@ -268,6 +268,25 @@ static void test_open_creates_schema(void **state)
 	hs_db_close(db);
 }
 
+static void test_open_reports_bad_directory(void **state)
+{
+	struct fixture *f = *state;
+	char file[192], path[224], dir[224];
+	struct hs_db *db = NULL;
+	struct hs_error err = { 0 };
+
+	/* A regular file where a parent directory should be. */
+	snprintf(file, sizeof(file), "%s/plain", f->dir);
+	write_file(file, "x\n");
+	snprintf(path, sizeof(path), "%s/sub/out.sqlite", file);
+	snprintf(dir, sizeof(dir), "%s/sub", file);
+
+	assert_int_equal(hs_db_open(&db, path, &err), HS_E_IO);
+	assert_null(db);
+	assert_string_equal(err.file, dir);
+	assert_non_null(strstr(err.msg, "creating the database directory failed"));
+}
+
 static void test_open_rejects_other_version(void **state)
 {
 	struct fixture *f = *state;
@@ -278,7 +297,7 @@ static void test_open_rejects_other_version(void **state)
 				      NULL), SQLITE_OK);
 	hs_db_close(db);
 
-	db = (struct hs_db *)&err; /* must be reset to NULL */
+	db = (struct hs_db *)&err; /* any non-NULL value: a failed open sets NULL */
 	assert_int_equal(hs_db_open(&db, f->path, &err), HS_E_VERSION);
 	assert_null(db);
 	assert_int_equal(err.code, HS_E_VERSION);
@@ -506,7 +525,7 @@ static void test_round_trip_events(void **state)
 	assert_true(id > 0);
 	hs_db_close(db);
 
-	/* Read back through a fresh connection, so the rows must be on disk. */
+	/* Read back through a new connection, so the rows must be committed. */
 	assert_int_equal(sqlite3_open(f->path, &h), SQLITE_OK);
 	check_run_row(h, id);
 	check_summary_rows(h, id);
@@ -547,8 +566,8 @@ static void test_summary_writes_no_events(void **state)
 	hs_result_free(&r);
 }
 
-/* A trigger that aborts inserts into one table makes the write fail late,
- * after the run row and the summary rows are in; none may remain. */
+/* Checks that a trigger aborting inserts into `table` makes the write fail
+ * after the run row and the summary rows went in, and that none remain. */
 static void check_fault_rolls_back(const char *path, const char *table)
 {
 	struct hs_run_result r;
@@ -793,6 +812,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_creates_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_reports_bad_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_rejects_other_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_rejects_foreign_tables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_rejects_non_database, setup, teardown),
