@@ -377,7 +377,7 @@ static int ensure_sqrt(struct hs_db *db, struct hs_error *err)
 static int views_version(struct hs_db *db, char *version, size_t size, struct hs_error *err)
 {
 	version[0] = '\0';
-	return pragma_query(db, "SELECT value FROM meta WHERE key = 'views_version'", NULL,
+	return query_value(db, "SELECT value FROM meta WHERE key = 'views_version'", NULL,
 			    version, size, err);
 }
 
