@@ -166,7 +166,7 @@ static uint64_t content_hash(const struct fixture *f, const char *db, int64_t *r
 {
 	sqlite3 *h = open_db(f, db);
 	uint64_t hash = 0xcbf29ce484222325ULL;
-	char cols[1024], sql[2048];
+	char cols[1024], sql[4096];
 
 	*rows = 0;
 	hash = hash_query(h, "SELECT name, version, revision FROM experiment ORDER BY name", hash, rows);
