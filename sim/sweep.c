@@ -26,7 +26,7 @@
  *  4. With --ci-width a point's replications are written in order
  *     r = 0, 1, 2, ... and the decision to stop after n replications looks
  *     only at replications 0..n-1 (details at decide_point), so it does
- *     not depend on --jobs; replications that ran past the stop are
+ *     not depend on --jobs.  Replications that ran past the stop are
  *     discarded.  On resume the decisions are replayed from the makespans
  *     already in the database.
  *
@@ -62,7 +62,7 @@
 #define MAX_RUNS 10000000LL
 #define MIN_CI_REPS 3     /* --ci-width never stops before this many replications */
 #define CI_LOOKAHEAD 2    /* replications of a point that may run past the decided prefix */
-#define STATUS_PERIOD_S 5 /* seconds between status lines when stderr is no terminal */
+#define STATUS_PERIOD_S 5 /* seconds between status lines when stderr is not a terminal */
 #define CLI_INTERRUPTED 130
 #define DEFAULT_DB "results/herdsim.sqlite"
 #define RUN_KEY_SIZE 80   /* sizeof(struct hs_run_result.run_key) */
@@ -248,8 +248,8 @@ static int parse_count(const char *v, unsigned long long *out, unsigned long lon
 	return 0;
 }
 
-/* Handles one option that takes a value; returns 0, an error, or 1 when
- * argv[*i] is none of them. */
+/* Handles one option that takes a value.  Returns 0, an error code, or 1
+ * when argv[*i] is not such an option. */
 static int parse_valued(int argc, char **argv, int *i, struct sweep_opts *o, struct hs_error *err)
 {
 	static const char *const names[] = { "--vary", "--policy", "--os", "--reps", "--jobs", "--seed",
