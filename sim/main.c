@@ -19,6 +19,8 @@ static const char usage[] =
 	"\n"
 	"commands:\n"
 	"  run [SCENARIO] [options]   run a scenario under one or more policies\n"
+	"  sweep SCENARIO --vary K=V... run a parameter sweep into one experiment\n"
+	"  merge OUT IN...            join the databases of sweep shards\n"
 	"  list policies|os|scenarios list what is shipped\n"
 	"  report DB [options]        write tables and figures of an experiment\n"
 	"  version                    print the version\n"
@@ -94,6 +96,10 @@ int main(int argc, char **argv)
 		return cli_run(argc - 2, argv + 2);
 	if (strcmp(cmd, "report") == 0)
 		return cli_report(argc - 2, argv + 2);
+	if (strcmp(cmd, "sweep") == 0)
+		return cli_sweep(argc - 2, argv + 2);
+	if (strcmp(cmd, "merge") == 0)
+		return cli_merge(argc - 2, argv + 2);
 	if (strcmp(cmd, "list") == 0)
 		return cli_list(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
