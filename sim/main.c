@@ -18,6 +18,10 @@ static const char usage[] =
 	"\n"
 	"commands:\n"
 	"  run [SCENARIO] [options]   run a scenario under one or more policies\n"
+	"  replay TRACE.csv [options] run the callbacks of a trace instead of a scenario's\n"
+	"  trace gen [options]        write a synthetic trace\n"
+	"  export DB --run ID --format perfetto|csv [--out PATH]\n"
+	"                             write one recorded run for ui.perfetto.dev or as CSV\n"
 	"  list policies|os|scenarios list what is shipped\n"
 	"  version                    print the version\n"
 	"\n"
@@ -90,6 +94,12 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		return cli_run(argc - 2, argv + 2);
+	if (strcmp(cmd, "replay") == 0)
+		return cli_replay(argc - 2, argv + 2);
+	if (strcmp(cmd, "trace") == 0)
+		return cli_trace(argc - 2, argv + 2);
+	if (strcmp(cmd, "export") == 0)
+		return cli_export(argc - 2, argv + 2);
 	if (strcmp(cmd, "list") == 0)
 		return cli_list(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
