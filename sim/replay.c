@@ -4,7 +4,7 @@
  *
  * A replay reads the trace twice.  The first pass (hs_replay_scan) counts
  * each thread's rows, so a thread can exit right after its last callback
- * and the run knows how many foreign threads it has.  The second pass
+ * and the run has the count of its foreign threads.  The second pass
  * streams the rows during the run, one row ahead of simulated time:
  *
  *   - reading a row whose thread is new schedules the thread's creation at
