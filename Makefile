@@ -28,6 +28,8 @@ LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/embedded_files.o
 EMBED    := $(sort $(wildcard traces/scenarios/*.ini sim/profiles/*.ini analysis/*.sql analysis/*.gp))
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 TEST_LIB := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
+# Extra libraries of one test only: TEST_LDLIBS_test_NAME.
+TEST_LDLIBS_test_replay := -ljansson
 
 export HS_TEST_FILTER
 
@@ -65,7 +67,7 @@ $(BUILD)/tests/%: tests/%.c $(TEST_LIB) $(BUILD)/libherdsim.a $(BUILD)/herdsim
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -DHS_BIN='"$(abspath $(BUILD)/herdsim)"' \
 	    -DHS_SRCDIR='"$(CURDIR)"' -o $@ $< $(TEST_LIB) $(BUILD)/libherdsim.a \
-	    $(LDFLAGS) $(LDLIBS) -lcmocka
+	    $(LDFLAGS) $(LDLIBS) $(TEST_LDLIBS_$*) -lcmocka
 
 deps:
 	scripts/deps.sh

@@ -7,6 +7,7 @@
 #ifndef HERDSIM_BACKEND_H
 #define HERDSIM_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -21,6 +22,13 @@ struct hs_run_request {
 	uint64_t seed;                               /* seed of this replication */
 	int replication;
 	enum hs_record_level record;
+	/* Workload source: NULL runs the scenario's [workload] and [callback];
+	 * a path replays that herdsim-trace-v1 file instead (see
+	 * traces/README.md).  A backend without replay rejects a non-NULL
+	 * path with HS_E_USAGE. */
+	const char *trace_path;
+	/* Fill out->workload with one row per callback (--record-trace). */
+	bool record_workload;
 };
 
 struct hs_backend {

@@ -36,5 +36,8 @@ int cli_run(int argc, char **argv);
 int cli_list(int argc, char **argv);
 int cli_sweep(int argc, char **argv);
 int cli_merge(int argc, char **argv);
+int cli_replay(int argc, char **argv);
+int cli_trace(int argc, char **argv);
+int cli_export(int argc, char **argv);
 
 #endif /* HERDSIM_CLI_H */

@@ -11,6 +11,17 @@
  * with seed S + r, where S is --seed or the scenario's seed.  All policies
  * thus see the same random numbers in replication r, and any replication
  * can be rerun alone with --seed S+r --reps 1.
+ *
+ * `herdsim replay TRACE.csv` is the same command with the workload read
+ * from a trace instead of the scenario's [workload] and [callback]
+ * sections; the scenario (--scenario, default cgocallbackgc) still gives
+ * the machine, the runtime, the limits and think_kind.  The whole trace is
+ * checked before the first run.  A replay does not store the trace's path:
+ * run_param holds its row count, thread count and a digest of its rows, so
+ * two files with the same rows give the same database rows.
+ *
+ * --record-trace FILE writes the workload of the run in the trace format
+ * after the run (see write_workload).  It takes exactly one run.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +33,9 @@
 #include "config.h"
 #include "record.h"
 #include "registry.h"
+#include "replay.h"
 #include "stats.h"
+#include "trace.h"
 
 #define MAX_POLICIES 32
 #define MAX_OSES 8
@@ -44,13 +57,44 @@ static const char run_usage[] =
 	"  --db FILE             SQLite database (default results/herdsim.sqlite)\n"
 	"  --record LEVEL        summary (default) or events (every state and wake-up)\n"
 	"  --set SECTION.KEY=V   override a scenario or profile key; repeatable\n"
+	"  --record-trace FILE   write the run's callbacks as a trace (one run only)\n"
 	"  --quiet               print no progress and no table\n"
 	"\n"
 	"With no arguments: cgocallbackgc, every policy, --os linux --os freebsd.\n"
 	"Exit status: 0 ok, 1 bad input, 2 bad usage, 3 a run ended in deadlock,\n"
 	"timeout or error (it is still recorded).\n";
 
+static const char replay_usage[] =
+	"usage: herdsim replay TRACE.csv [options]\n"
+	"\n"
+	"Runs the callbacks of a herdsim-trace-v1 file (traces/README.md) under\n"
+	"each requested policy and OS profile and records every run to SQLite.\n"
+	"The scenario gives everything except the workload: machine, runtime,\n"
+	"limits, think_kind, seed and replications.\n"
+	"\n"
+	"options:\n"
+	"  --scenario NAME|FILE  scenario for the machine and runtime (default cgocallbackgc)\n"
+	"  --policy NAME|all     policy to run; repeatable (default: the scenario's)\n"
+	"  --os NAME|FILE        OS profile; repeatable (default: the scenario's)\n"
+	"  --backend sim|native  where to run (default sim)\n"
+	"  --seed N              seed of replication 0; replication r uses N+r\n"
+	"  --reps N              replications per policy and profile\n"
+	"  --db FILE             SQLite database (default results/herdsim.sqlite)\n"
+	"  --record LEVEL        summary (default) or events (every state and wake-up)\n"
+	"  --set SECTION.KEY=V   override a scenario or profile key; repeatable\n"
+	"  --record-trace FILE   write the replayed callbacks as a trace (one run only)\n"
+	"  --quiet               print no progress and no table\n"
+	"\n"
+	"A trace error stops the command before the first run with one line\n"
+	"naming the file, line and column, and nothing is recorded.\n"
+	"Exit status: 0 ok, 1 bad input, 2 bad usage, 3 a run ended in deadlock,\n"
+	"timeout or error (it is still recorded).\n";
+
 struct run_opts {
+	bool replay;             /* `herdsim replay`: positional is the trace */
+	const char *trace;
+	const char *record_trace;
+	struct hs_replay_summary trace_sum;
 	const char *scenario;
 	const char *policies[MAX_POLICIES];
 	int npolicies;
@@ -106,8 +150,16 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct hs_error
 #define OPT(name) ((v = option(argc, argv, &i, name, &missing)) != NULL || \
 		   (missing && (hs_error_set(err, HS_E_USAGE, NULL, 0, name, "needs a value; see `herdsim run --help`"), 1)))
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(run_usage, stdout);
+			fputs(o->replay ? replay_usage : run_usage, stdout);
 			return 1;
+		} else if (OPT("--record-trace")) {
+			if (!v)
+				return HS_E_USAGE;
+			o->record_trace = v;
+		} else if (o->replay && OPT("--scenario")) {
+			if (!v)
+				return HS_E_USAGE;
+			o->scenario = v;
 		} else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
 			o->quiet = true;
 		} else if (OPT("--policy")) {
@@ -171,11 +223,15 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct hs_error
 			if (err->code)
 				return err->code;
 			return hs_error_set(err, HS_E_USAGE, NULL, 0, argv[i],
+					    o->replay ? "unknown option; see `herdsim replay --help`" :
 					    "unknown option; see `herdsim run --help`");
-		} else if (!o->scenario) {
+		} else if (o->replay && !o->trace) {
+			o->trace = argv[i];
+		} else if (!o->replay && !o->scenario) {
 			o->scenario = argv[i];
 		} else {
-			return hs_error_set(err, HS_E_USAGE, NULL, 0, argv[i],
+			return hs_error_set(err, HS_E_USAGE, NULL, 0, argv[i], o->replay ?
+					    "unexpected argument: give one trace" :
 					    "unexpected argument: give one scenario");
 		}
 #undef OPT
@@ -188,6 +244,78 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct hs_error
 static void add_param(void *ctx, const char *key, const char *value)
 {
 	hs_result_param(ctx, key, value);
+}
+
+/* Replay: the scenario's workload keys do not apply, so they are left
+ * out and the trace is described by its content instead of its path. */
+static void add_replay_param(void *ctx, const char *key, const char *value)
+{
+	if (strncmp(key, "workload.", 9) == 0 || strncmp(key, "callback.", 9) == 0)
+		return;
+	hs_result_param(ctx, key, value);
+}
+
+static void add_trace_params(struct hs_run_result *res, const struct hs_replay_summary *sum)
+{
+	char buf[32];
+
+	hs_result_param(res, "workload.arrival", "trace");
+	snprintf(buf, sizeof(buf), "%lld", (long long)sum->rows);
+	hs_result_param(res, "trace.rows", buf);
+	snprintf(buf, sizeof(buf), "%lld", (long long)sum->threads);
+	hs_result_param(res, "trace.threads", buf);
+	hs_replay_digest_hex(sum->digest, buf);
+	hs_result_param(res, "trace.digest", buf);
+}
+
+static int compare_workload(const void *a, const void *b)
+{
+	const struct hs_workload_rec *x = a, *y = b;
+
+	if (x->arrival_ns != y->arrival_ns)
+		return x->arrival_ns < y->arrival_ns ? -1 : 1;
+	if (x->order != y->order)
+		return x->order < y->order ? -1 : 1;
+	if (x->thread != y->thread)
+		return x->thread < y->thread ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/*
+ * Writes the callbacks of a run to PATH as a trace, sorted by arrival_ns,
+ * then by the input line (replay), then by thread and seq.  A replay
+ * records the rows it was given, in the order it read them, so replaying
+ * the written file repeats the run exactly.  The file appears only
+ * complete (the writer renames PATH.tmp).  Sorts res->workload in place.
+ */
+static int write_workload(const char *path, struct hs_run_result *res, struct hs_error *err)
+{
+	struct hs_trace_writer *w;
+	int rc = 0;
+
+	qsort(res->workload.data, res->workload.len, sizeof(*res->workload.data), compare_workload);
+	w = hs_trace_writer_open(path, err);
+	if (!w)
+		return err->code;
+	for (size_t i = 0; rc == 0 && i < res->workload.len; i++) {
+		const struct hs_workload_rec *x = &res->workload.data[i];
+		struct hs_trace_row row = {
+			.thread = x->thread,
+			.thread_start_ns = x->thread_start_ns,
+			.arrival_ns = x->arrival_ns,
+			.go_work_ns = x->go_work_ns,
+			.gc_calls = x->gc_calls,
+			.grow_frames = x->grow_frames,
+			.c_time_ns = x->c_time_ns,
+		};
+
+		rc = hs_trace_writer_row(w, &row, err);
+	}
+	if (rc) {
+		hs_trace_writer_close(w, 0, NULL);
+		return rc;
+	}
+	return hs_trace_writer_close(w, 1, err);
 }
 
 static bool alloc_cell(struct cell *c, int reps)
@@ -308,15 +436,24 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 				req.seed = o->seed + r;
 				req.replication = (int)r;
 				req.record = o->record;
+				req.trace_path = o->replay ? o->trace : NULL;
+				req.record_workload = o->record_trace != NULL;
 				hs_policy_params(pols[p], &sc, req.policy_params, &err);
 				if (progress)
 					fprintf(stderr, "\rrun %d/%d: %s on %s, replication %llu   ", done + 1, total,
 						pols[p]->name, cfg.os.name, r);
 				hs_result_init(&res);
-				hs_config_each_param(&cfg, add_param, &res);
+				if (o->replay) {
+					hs_config_each_param(&cfg, add_replay_param, &res);
+					add_trace_params(&res, &o->trace_sum);
+				} else {
+					hs_config_each_param(&cfg, add_param, &res);
+				}
 				rc = be->run(&req, &res, &err);
 				if (rc == 0)
 					rc = hs_db_write_run(db, &res, NULL, &err);
+				if (rc == 0 && o->record_trace && res.status == HS_STATUS_OK)
+					rc = write_workload(o->record_trace, &res, &err);
 				if (rc) {
 					hs_result_free(&res);
 					if (progress)
@@ -329,6 +466,9 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 					fprintf(stderr, "herdsim: %s on %s, seed %llu: %s: %s\n", pols[p]->name,
 						cfg.os.name, (unsigned long long)req.seed, hs_status_name(res.status),
 						res.error);
+					if (o->record_trace)
+						fprintf(stderr, "herdsim: %s not written: the run did not complete\n",
+							o->record_trace);
 					status = CLI_RUN_FAILED;
 				}
 				collect(cell, &res);
@@ -342,9 +482,41 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 	return status;
 }
 
-int cli_run(int argc, char **argv)
+/* Resolves the backend.  Replay runs on the sim backend only. */
+static const struct hs_backend *find_backend(const struct run_opts *o, struct hs_error *err)
 {
-	struct run_opts o = { 0 };
+	const struct hs_backend *be = hs_backend_find(o->backend);
+
+	if (o->replay && strcmp(o->backend, "native") == 0) {
+		/* NOTE: the native backend creates threads from the scenario's
+		 * arrival process only; it has no trace workload source. */
+		hs_error_set(err, HS_E_USAGE, NULL, 0, "--backend",
+			     "replay on the native backend is not supported yet; use --backend sim");
+		return NULL;
+	}
+	if (be)
+		return be;
+	else
+		hs_error_set(err, HS_E_USAGE, NULL, 0, "--backend", "unknown backend '%s'; use sim or native",
+			     o->backend);
+	return NULL;
+}
+
+/* The checks of a replay and of --record-trace that need no run. */
+static int check_inputs(struct run_opts *o, int nruns, struct hs_error *err)
+{
+	if (o->record_trace && nruns != 1)
+		return hs_error_set(err, HS_E_USAGE, NULL, 0, "--record-trace",
+				    "records exactly one run, and this command makes %d; give one --policy, "
+				    "one --os and --reps 1", nruns);
+	if (!o->replay)
+		return 0;
+	return hs_replay_scan(o->trace, NULL, NULL, &o->trace_sum, err);
+}
+
+static int run_command(int argc, char **argv, bool replay)
+{
+	struct run_opts o = { .replay = replay };
 	struct hs_error err = { 0 };
 	struct hs_config *cfgs = NULL;
 	const struct hs_policy *pols[MAX_POLICIES];
@@ -358,7 +530,11 @@ int cli_run(int argc, char **argv)
 		return CLI_OK; /* --help */
 	if (rc)
 		return cli_error(&err);
-	if (argc == 0) {
+	if (replay && !o.trace) {
+		hs_error_set(&err, HS_E_USAGE, NULL, 0, NULL, "give the trace to replay: herdsim replay TRACE.csv");
+		return cli_error(&err);
+	}
+	if (argc == 0 && !replay) {
 		/* the default job: every policy on both reference profiles */
 		o.oses[o.noses++] = "linux";
 		o.oses[o.noses++] = "freebsd";
@@ -370,12 +546,9 @@ int cli_run(int argc, char **argv)
 		o.db = DEFAULT_DB;
 	if (!o.backend)
 		o.backend = "sim";
-	be = hs_backend_find(o.backend);
-	if (!be) {
-		hs_error_set(&err, HS_E_USAGE, NULL, 0, "--backend", "unknown backend '%s'; use sim or native",
-			     o.backend);
+	be = find_backend(&o, &err);
+	if (!be)
 		return cli_error(&err);
-	}
 
 	/* Resolve every input before the first run. */
 	ncfgs = o.noses ? o.noses : 1;
@@ -400,6 +573,9 @@ int cli_run(int argc, char **argv)
 		o.reps = (unsigned long long)cfgs[0].scenario.reps;
 	if (!o.record_set)
 		o.record = cfgs[0].scenario.record;
+	rc = check_inputs(&o, ncfgs * npols * (int)o.reps, &err);
+	if (rc)
+		goto fail;
 
 	cells = calloc((size_t)(ncfgs * npols), sizeof(*cells));
 	for (int i = 0; cells && i < ncfgs * npols; i++)
@@ -432,4 +608,14 @@ fail:
 	free(cells);
 	free(cfgs);
 	return cli_error(&err);
+}
+
+int cli_run(int argc, char **argv)
+{
+	return run_command(argc, argv, false);
+}
+
+int cli_replay(int argc, char **argv)
+{
+	return run_command(argc, argv, true);
 }

@@ -340,6 +340,39 @@ static void rt_counters(hs_env *env, struct hs_thread_counters *c)
 	*c = sim_thread_of(env)->counters;
 }
 
+/*
+ * Appends the trace row of a finished callback to out->workload.  A replay
+ * records the row it was given (arrival_ns as in the trace); a scenario
+ * run records the simulated arrival and its thread's creation time.
+ */
+static void record_workload(struct sim *s, struct sim_thread *t, const struct hs_callback_rec *rec)
+{
+	const struct hs_scenario *sc = &s->cfg->scenario;
+	struct hs_workload_rec *w = HS_VEC_PUSH(&s->out->workload);
+
+	if (!w) {
+		sim_fail(s, "out of memory recording the workload");
+		return;
+	}
+	w->thread = t->workload_thread;
+	w->seq = rec->seq;
+	if (s->replay) {
+		sim_replay_workload(s, t, w);
+		return;
+	}
+	w->thread_start_ns = s->out->threads.data[t->id].created_ns;
+	w->arrival_ns = rec->arrival_ns;
+	w->c_time_ns = rec->seq > 0 ? sc->think_ns : 0;
+	for (int i = 0; i < sc->nsteps; i++) {
+		if (sc->steps[i].kind == HS_STEP_WORK)
+			w->go_work_ns += sc->steps[i].arg;
+		else if (sc->steps[i].kind == HS_STEP_GROW)
+			w->grow_frames += sc->steps[i].arg;
+		else
+			w->gc_calls++;
+	}
+}
+
 static void rt_callback_done(hs_env *env, const struct hs_callback_rec *rec)
 {
 	struct sim_thread *t = sim_thread_of(env);
@@ -352,6 +385,8 @@ static void rt_callback_done(hs_env *env, const struct hs_callback_rec *rec)
 		*r = *rec;
 		r->thread = t->id;
 	}
+	if (s->req->record_workload)
+		record_workload(s, t, rec);
 }
 
 static void rt_m_claim(hs_env *env, hs_m *m, bool claim)
@@ -377,6 +412,8 @@ static int rt_next_callback(hs_env *env, int seq, struct hs_callback_spec *spec)
 {
 	struct sim_thread *t = sim_thread_of(env);
 
+	if (t->sim->replay)
+		return sim_replay_next(t->sim, t, spec);
 	return hs_scenario_callback(&t->sim->cfg->scenario, seq, spec);
 }
 

@@ -21,6 +21,10 @@ static const char usage[] =
 	"  run [SCENARIO] [options]   run a scenario under one or more policies\n"
 	"  sweep SCENARIO --vary K=V... run a parameter sweep into one experiment\n"
 	"  merge OUT IN...            join the databases of sweep shards\n"
+	"  replay TRACE.csv [options] run the callbacks of a trace instead of a scenario's\n"
+	"  trace gen [options]        write a synthetic trace\n"
+	"  export DB --run ID --format perfetto|csv [--out PATH]\n"
+	"                             write one recorded run for ui.perfetto.dev or as CSV\n"
 	"  list policies|os|scenarios list what is shipped\n"
 	"  report DB [options]        write tables and figures of an experiment\n"
 	"  version                    print the version\n"
@@ -100,6 +104,12 @@ int main(int argc, char **argv)
 		return cli_sweep(argc - 2, argv + 2);
 	if (strcmp(cmd, "merge") == 0)
 		return cli_merge(argc - 2, argv + 2);
+	if (strcmp(cmd, "replay") == 0)
+		return cli_replay(argc - 2, argv + 2);
+	if (strcmp(cmd, "trace") == 0)
+		return cli_trace(argc - 2, argv + 2);
+	if (strcmp(cmd, "export") == 0)
+		return cli_export(argc - 2, argv + 2);
 	if (strcmp(cmd, "list") == 0)
 		return cli_list(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

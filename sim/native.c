@@ -496,7 +496,7 @@ static int check_request(const struct hs_run_request *req, struct hs_error *err)
 		return hs_error_set(err, HS_E_VERSION, NULL, 0, "policy",
 				    "the policy's abi_version is %d, this build needs %d; rebuild the policy against this policy.h",
 				    req->policy ? req->policy->abi_version : -1, HS_POLICY_ABI_VERSION);
-	if (sc->arrival == HS_ARRIVAL_TRACE)
+	if (sc->arrival == HS_ARRIVAL_TRACE || req->trace_path)
 		return hs_error_set(err, HS_E_INPUT, sc->file, 0, "workload.arrival",
 				    "trace arrival not supported on native yet; use burst, periodic or poisson, or the sim backend");
 	return 0;

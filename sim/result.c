@@ -69,6 +69,7 @@ void hs_result_free(struct hs_run_result *r)
 	HS_VEC_FREE(&r->wakes);
 	HS_VEC_FREE(&r->callbacks);
 	HS_VEC_FREE(&r->gauges);
+	HS_VEC_FREE(&r->workload);
 }
 
 int hs_result_scalar(struct hs_run_result *r, const char *name, double value)

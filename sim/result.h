@@ -120,6 +120,21 @@ struct hs_callback_rec {
 	int32_t sleeps, yields, cas_failures;
 };
 
+/* One callback as the workload gave it, for --record-trace: the columns
+ * of a herdsim-trace-v1 row plus the keys that order the rows. */
+struct hs_workload_rec {
+	int32_t thread;            /* trace thread id, or the foreign index */
+	int32_t seq;               /* 0-based per thread */
+	int64_t thread_start_ns;
+	int64_t arrival_ns;
+	int64_t go_work_ns;
+	int64_t gc_calls;
+	int64_t grow_frames;
+	int64_t c_time_ns;
+	int64_t order;             /* tie-break after arrival_ns: the input
+	                            * line in a replay, 0 otherwise */
+};
+
 struct hs_m_rec {
 	int64_t id;
 	int64_t created_ns;
@@ -180,6 +195,7 @@ struct hs_run_result {
 	HS_VEC(struct hs_wake_rec) wakes;
 	HS_VEC(struct hs_callback_rec) callbacks;
 	HS_VEC(struct hs_gauge_rec) gauges;
+	HS_VEC(struct hs_workload_rec) workload; /* only with record_workload */
 };
 
 void hs_result_init(struct hs_run_result *r);

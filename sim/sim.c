@@ -91,7 +91,10 @@ static void fiber_entry(void *arg)
 		if (s->policy->init(&t->env, s->policy_state, s->req->policy_params) < 0)
 			sim_fail(s, "policy %s: init failed", s->policy->name);
 		s->init_done = true;
-		sim_schedule(s, s->now, EV_ARRIVAL, 0, 0);
+		if (s->replay)
+			sim_replay_start(s);
+		else
+			sim_schedule(s, s->now, EV_ARRIVAL, 0, 0);
 		break;
 	case ROLE_GC:
 	case ROLE_MARK:
@@ -180,6 +183,7 @@ static void arrive(struct sim *s, uint32_t i)
 	if (!t)
 		return;
 	t->arrival_ns = s->now;
+	t->workload_thread = (int32_t)i;
 	s->foreign_created++;
 	if (s->foreign_created - s->foreign_exited > s->foreign_peak)
 		s->foreign_peak = s->foreign_created - s->foreign_exited;
@@ -218,6 +222,12 @@ static void handle(struct sim *s, const struct hs_event *ev)
 		break;
 	case EV_ARRIVAL:
 		arrive(s, ev->target);
+		break;
+	case EV_TRACE_START:
+		sim_replay_create(s, ev->target);
+		break;
+	case EV_TRACE_ROW:
+		sim_replay_deliver(s);
 		break;
 	}
 }
@@ -282,7 +292,7 @@ static void finish(struct sim *s)
 	out->events = s->nevents;
 	out->end_ns = s->now;
 	spare = s->policy->spare_count ? s->policy->spare_count(s->policy_state) : 0;
-	expected_callbacks = (int64_t)s->foreign_total * s->cfg->scenario.callbacks;
+	expected_callbacks = s->replay ? s->replay_rows : (int64_t)s->foreign_total * s->cfg->scenario.callbacks;
 
 	/* Conservation, checked on runs that completed. */
 	if (out->status == HS_STATUS_OK) {
@@ -331,6 +341,7 @@ static void destroy(struct sim *s)
 	free(s->fq);
 	free(s->gc.workers);
 	free(s->policy_state);
+	sim_replay_free(s);
 	hs_evq_free(&s->q);
 	free(s);
 }
@@ -343,7 +354,7 @@ static int validate(const struct hs_run_request *req, struct hs_error *err)
 		return hs_error_set(err, HS_E_INPUT, cfg->scenario.file, 0, "machine.cores",
 				    "the sim backend models 1 to %d cores; got %d", SIM_MAX_CORES,
 				    cfg->scenario.cores);
-	if (cfg->scenario.arrival == HS_ARRIVAL_TRACE)
+	if (cfg->scenario.arrival == HS_ARRIVAL_TRACE && !req->trace_path)
 		return hs_error_set(err, HS_E_INPUT, cfg->scenario.file, 0, "workload.arrival",
 				    "arrival = trace is replayed with `herdsim replay TRACE.csv`");
 	if (req->policy->abi_version != HS_POLICY_ABI_VERSION)
@@ -404,6 +415,13 @@ static int sim_run(const struct hs_run_request *req, struct hs_run_result *out, 
 	s->driver.policy = req->policy;
 	s->driver.policy_state = s->policy_state;
 
+	if (req->trace_path) {
+		rc = sim_replay_open(s, err);
+		if (rc) {
+			destroy(s);
+			return rc;
+		}
+	}
 	main_thread = sim_thread_new(s, ROLE_MAIN, "main", NULL, NULL);
 	if (s->policy_state && main_thread) {
 		sim_rt_init(s);

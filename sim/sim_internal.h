@@ -50,6 +50,8 @@ enum sim_event_type {
 	EV_ONCPU,       /* a dispatched thread reaches its core */
 	EV_SLICE,       /* a core's time slice ended */
 	EV_ARRIVAL,     /* a foreign thread is created */
+	EV_TRACE_START, /* replay: the thread of trace entry `target` is created */
+	EV_TRACE_ROW,   /* replay: the row read ahead reaches its thread */
 };
 
 enum sim_thread_role {
@@ -111,6 +113,9 @@ struct sim_thread {
 	void (*fn)(hs_env *env, void *arg);
 	void *fn_arg;
 	int64_t arrival_ns;
+	int32_t workload_thread; /* foreign: thread id in the trace, or the
+	                          * foreign index in a scenario run */
+	int32_t replay_index;    /* foreign, replay: entry in the trace table */
 };
 
 struct sim_core {
@@ -150,6 +155,8 @@ struct sim_gc {
 	int64_t stw_ns;          /* total time the world was stopped */
 	int64_t stw_begin;
 };
+
+struct sim_replay;
 
 struct sim {
 	const struct hs_run_request *req;
@@ -204,6 +211,10 @@ struct sim {
 	int64_t callbacks_done;
 	int64_t wasted, preemptions, switches;
 
+	/* Replay of a trace (replay.c); NULL for a scenario workload. */
+	struct sim_replay *replay;
+	int64_t replay_rows;     /* rows in the trace: the callbacks expected */
+
 	/* Set when the run must stop (limit, deadlock, invariant). */
 	enum hs_status status;
 	bool stop;
@@ -248,6 +259,20 @@ int sim_lock_register(struct sim *s, const char *name);
 void sim_lock_begin(struct sim *s, struct sim_thread *t, int id);
 void sim_lock_acquired(struct sim *s, struct sim_thread *t, int id, bool contended);
 void sim_lock_released(struct sim *s, struct sim_thread *t, int id);
+
+/* replay.c */
+/* Checks the trace, counts its threads (sets foreign_total) and opens it
+ * for the run. */
+int sim_replay_open(struct sim *s, struct hs_error *err);
+/* Reads the first row once init has returned. */
+void sim_replay_start(struct sim *s);
+void sim_replay_create(struct sim *s, uint32_t index);
+void sim_replay_deliver(struct sim *s);
+/* next_callback of a replayed thread; may block until its row arrives. */
+int sim_replay_next(struct sim *s, struct sim_thread *t, struct hs_callback_spec *spec);
+/* Fills the trace columns of t's current callback. */
+void sim_replay_workload(struct sim *s, struct sim_thread *t, struct hs_workload_rec *w);
+void sim_replay_free(struct sim *s);
 
 /* env.c */
 extern const struct hs_env_ops sim_env_ops;
