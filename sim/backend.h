@@ -21,6 +21,10 @@ struct hs_run_request {
 	uint64_t seed;                               /* seed of this replication */
 	int replication;
 	enum hs_record_level record;
+	/* Schedule noise L in [0, 0.5]: each CPU burst and each wake-up or
+	 * placement delay is multiplied by a factor drawn uniformly from
+	 * [1 - L, 1 + L] from the seed's HS_STREAM_NOISE stream.  0 is off. */
+	double schedule_noise;
 };
 
 struct hs_backend {
