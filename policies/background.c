@@ -3,17 +3,26 @@
  *
  * List word: the extram word of extram.h (0 empty, 1 locked, else head).
  * `kick` is the refiller's futex word: 0 while it may sleep, 1 once a
- * thread asked for a refill.  `inflight` counts M's the refiller created
+ * thread asked for a refill.  Threads that find the list empty park on
+ * the futex word `gen`, which every push increments, and count themselves
+ * in `parked` while they wait.  `inflight` counts M's the refiller created
  * and has not put on the list yet; only the refiller touches it.
  *
  * Protocol:
  *   init      create `batch` M's and spawn the refiller
- *   acquire   pop the head, sleeping with usleep(1) while the list is
- *             empty, as Go's lockextra does.  A pop that leaves `low` or
- *             fewer M's sets kick to 1 and, if it was 0, wakes the
- *             refiller (futex_wake 1).
+ *   acquire   pop the head.  A pop that leaves `low` or fewer M's, or
+ *             finds none, sets kick to 1 and, if it was 0, wakes the
+ *             refiller (futex_wake 1).  On an empty list: add 1 to
+ *             parked, read gen, check the list again, futex_wait on gen,
+ *             subtract 1 from parked and retry.
+ *             Waiters park rather than poll with usleep(1) as Go's
+ *             lockextra does: on one core, with an OS whose usleep(1)
+ *             returns at once (windows), polling threads keep the core
+ *             for whole time slices and starve the refiller.
  *   entered   nothing: refills never run on a callback's P
  *   release   push the M back
+ *   push      (release and refiller) after the M is on the list,
+ *             increment gen and, if parked > 0, wake one waiter
  *   refiller  loop: futex_wait while kick is 0; store 0 to kick; read
  *             count under the lock and, if it is `low` or less, create
  *             target - count M's, target = max(batch, low + 1), pushing
@@ -24,7 +33,11 @@
  * The refiller clears kick before it reads count, so a pop that empties
  * the list after that read sets kick again and is not lost.  At the end of
  * a run the refiller may be between creating an M and pushing it, so
- * spare_count adds `inflight`.
+ * spare_count adds `inflight`.  No wake-up is lost: a waiter counts
+ * itself and reads gen before it checks the list, and a pusher puts the
+ * M on the list before it increments gen and reads parked, so either the
+ * waiter sees the M, or its futex_wait sees a new gen, or the pusher sees
+ * it parked and wakes a waiter.
  *
  * Mirrors no runtime: it is the design of moving M creation off the
  * callback path to a helper thread, as Go's templateThread does for
@@ -38,6 +51,8 @@ enum { PARAM_LOW, PARAM_BATCH };
 struct background_state {
 	struct extram x;
 	hs_word kick;
+	hs_word gen;    /* futex word of parked waiters; bumped by every push */
+	hs_word parked; /* threads between counting themselves and waking */
 	int64_t low, target; /* read-only after init */
 	int64_t inflight;    /* the refiller's own */
 };
@@ -47,6 +62,20 @@ static const struct hs_policy_param background_params[] = {
 	{ "batch", "spare M's the refiller restores, at least low + 1", 4, 1, 1000 },
 	{ NULL, NULL, 0, 0, 0 },
 };
+
+/* Announces a push: wakes one parked waiter, if any. */
+static void announce(hs_env *env, struct background_state *s)
+{
+	env->ops->fetch_add(env, &s->gen, 1);
+	if (env->ops->load(env, &s->parked) > 0)
+		env->ops->futex_wake(env, &s->gen, 1);
+}
+
+static void kick_refiller(hs_env *env, struct background_state *s)
+{
+	if (env->ops->exchange(env, &s->kick, 1) == 0)
+		env->ops->futex_wake(env, &s->kick, 1);
+}
 
 /* Creates M's until the list holds the target; one refill pass. */
 static void refill(hs_env *env, struct background_state *s)
@@ -66,6 +95,7 @@ static void refill(hs_env *env, struct background_state *s)
 		s->x.count++;
 		s->inflight--;
 		extram_unlock(env, &s->x, m);
+		announce(env, s);
 	}
 }
 
@@ -98,15 +128,32 @@ static hs_m *background_acquire(hs_env *env, void *state)
 {
 	struct background_state *s = state;
 	const struct hs_env_ops *o = env->ops;
-	hs_m *m = extram_lock(env, &s->x, false, false);
+	hs_m *m;
 	bool low;
 
+	for (;;) {
+		m = extram_lock(env, &s->x, true, false);
+		if (m)
+			break;
+		extram_unlock(env, &s->x, NULL);
+		kick_refiller(env, s);
+
+		/* park until a push changes gen */
+		o->fetch_add(env, &s->parked, 1);
+		uint64_t g = o->load(env, &s->gen);
+
+		m = extram_lock(env, &s->x, true, false);
+		extram_unlock(env, &s->x, m);
+		if (!m)
+			o->futex_wait(env, &s->gen, g, -1);
+		o->fetch_add(env, &s->parked, (uint64_t)-1);
+	}
 	s->x.count--;
 	low = s->x.count <= s->low;
 	extram_unlock(env, &s->x, m->link);
 	m->link = NULL;
-	if (low && o->exchange(env, &s->kick, 1) == 0)
-		o->futex_wake(env, &s->kick, 1);
+	if (low)
+		kick_refiller(env, s);
 	o->signals(env, HS_SIG_NEEDM);
 	return m;
 }
@@ -117,6 +164,7 @@ static void background_release(hs_env *env, void *state, hs_m *m)
 
 	env->ops->signals(env, HS_SIG_DROPM);
 	extram_push(env, &s->x, m);
+	announce(env, s);
 }
 
 static uint64_t background_spare(void *state)

@@ -18,6 +18,7 @@ static const char usage[] =
 	"\n"
 	"commands:\n"
 	"  run [SCENARIO] [options]   run a scenario under one or more policies\n"
+	"  check-policy NAME|PATH.so  run the conformance suite on a policy\n"
 	"  list policies|os|scenarios list what is shipped\n"
 	"  version                    print the version\n"
 	"\n"
@@ -90,6 +91,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		return cli_run(argc - 2, argv + 2);
+	if (strcmp(cmd, "check-policy") == 0)
+		return cli_check_policy(argc - 2, argv + 2);
 	if (strcmp(cmd, "list") == 0)
 		return cli_list(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
