@@ -475,6 +475,9 @@ int cli_check_policy(int argc, char **argv)
 	       c->npoints, quick ? "quick" : "full", quick ? 1 : seeds, (quick ? 1 : seeds) == 1 ? "" : "s",
 	       c->noise, jobs, jobs == 1 ? "" : "s");
 	fflush(stdout);
+	/* With one job the runs stay on the main thread. */
+	if (jobs == 1)
+		jobs = 0;
 	for (int i = 0; i < jobs; i++)
 		if (pthread_create(&tids[i], NULL, worker, c) != 0) {
 			jobs = i;

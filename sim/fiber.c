@@ -20,6 +20,7 @@
 #endif
 
 #ifdef HS_ASAN
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
 				     size_t *size_old);
@@ -186,6 +187,13 @@ void hs_fiber_destroy(struct hs_fiber *f)
 #ifdef HS_TSAN
 	if (f->stack && f->san_fiber)
 		__tsan_destroy_fiber(f->san_fiber);
+#endif
+#ifdef HS_ASAN
+	/* A fiber abandoned mid-call (a daemon, or a thread alive at the
+	 * end) leaves its frames' redzones poisoned; a later mmap at the same
+	 * address would inherit them. */
+	if (f->stack)
+		__asan_unpoison_memory_region(f->stack, f->size);
 #endif
 	if (f->stack)
 		munmap(f->stack, f->size);
