@@ -7,6 +7,8 @@
 #   make tsan       the threaded tests under ThreadSanitizer
 #   make bench      print engine and end-to-end figures
 #   make run        run the default scenario under every policy
+#   make examples   build the example policies as shared objects
+#   make install    install herdsim, policy.h and herdsim.pc under PREFIX
 #
 # BUILD selects the object directory, so several builds can coexist.
 
@@ -30,6 +32,24 @@ TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 TEST_LIB := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 # Extra libraries of one test only: TEST_LDLIBS_test_NAME.
 TEST_LDLIBS_test_replay := -ljansson
+
+# Shared objects of policies built outside the library: the examples,
+# and the test fixtures (broken policies, a wrong ABI version).
+PLUGIN_CFLAGS := -std=c17 -Wall -Wextra -O2 -g -fPIC -shared
+EXAMPLES := $(patsubst policies/examples/%.c,$(BUILD)/examples/%.so,$(wildcard policies/examples/*.c))
+TEST_POLICIES := $(patsubst tests/policies/%.c,$(BUILD)/tests/policies/%.so,$(wildcard tests/policies/*.c))
+
+# pkg-config file for out-of-tree policies; PREFIX is filled in at install.
+define PC_TEMPLATE
+prefix=$(PREFIX)
+includedir=$${prefix}/include
+
+Name: herdsim
+Description: policy contract of herdsim, for building refill policies as shared objects
+Version: $(VERSION)
+Cflags: -I$${includedir}/herdsim
+endef
+export PC_TEMPLATE
 
 export HS_TEST_FILTER
 
@@ -69,6 +89,19 @@ $(BUILD)/tests/%: tests/%.c $(TEST_LIB) $(BUILD)/libherdsim.a $(BUILD)/herdsim
 	    -DHS_SRCDIR='"$(CURDIR)"' -o $@ $< $(TEST_LIB) $(BUILD)/libherdsim.a \
 	    $(LDFLAGS) $(LDLIBS) $(TEST_LDLIBS_$*) -lcmocka
 
+$(BUILD)/examples/%.so: policies/examples/%.c policies/policy.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -Ipolicies -o $@ $<
+
+$(BUILD)/tests/policies/%.so: tests/policies/%.c tests/policies/broken.h policies/policy.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -Ipolicies -o $@ $<
+
+examples: $(EXAMPLES)
+
+# The tests load the fixtures and the examples from the build directory.
+$(TESTS): $(TEST_POLICIES) $(EXAMPLES)
+
 deps:
 	scripts/deps.sh
 
@@ -93,9 +126,11 @@ bench: $(BUILD)/bench bin/herdsim
 run: bin/herdsim
 	bin/herdsim run
 
-install: bin/herdsim
-	install -D -m 755 bin/herdsim $(DESTDIR)$(PREFIX)/bin/herdsim
+install: $(BUILD)/herdsim
+	install -D -m 755 $(BUILD)/herdsim $(DESTDIR)$(PREFIX)/bin/herdsim
 	install -D -m 644 policies/policy.h $(DESTDIR)$(PREFIX)/include/herdsim/policy.h
+	@mkdir -p $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	printf '%s\n' "$$PC_TEMPLATE" > $(DESTDIR)$(PREFIX)/lib/pkgconfig/herdsim.pc
 
 clean:
 	rm -rf build build-asan build-tsan bin

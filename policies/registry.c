@@ -1,3 +1,8 @@
+/*
+ * The policy registry: the shipped policies in display order, lookup by
+ * name or by the path of an out-of-tree shared object, and parameter
+ * resolution.
+ */
 #include "registry.h"
 
 #include <stdbool.h>
@@ -5,10 +10,18 @@
 
 extern const struct hs_policy hs_policy_single;
 extern const struct hs_policy hs_policy_waiters;
+extern const struct hs_policy hs_policy_bind;
+extern const struct hs_policy hs_policy_watermark;
+extern const struct hs_policy hs_policy_handoff;
+extern const struct hs_policy hs_policy_background;
 
 const struct hs_policy *const hs_policies[] = {
 	&hs_policy_single,
 	&hs_policy_waiters,
+	&hs_policy_bind,
+	&hs_policy_watermark,
+	&hs_policy_handoff,
+	&hs_policy_background,
 	NULL,
 };
 
@@ -62,8 +75,16 @@ int hs_policy_resolve(const char *const *names, int nnames, const struct hs_poli
 				out[(*n)++] = hs_policies[k];
 			continue;
 		}
-		const struct hs_policy *p = hs_policy_find(names[i]);
+		const struct hs_policy *p = NULL;
 
+		if (hs_policy_is_path(names[i])) {
+			int rc = hs_policy_load(names[i], &p, err);
+
+			if (rc)
+				return rc;
+		} else {
+			p = hs_policy_find(names[i]);
+		}
 		if (!p)
 			return hs_error_set(err, HS_E_NOTFOUND, NULL, 0, names[i],
 					    "unknown policy; `herdsim list policies` shows the choices");

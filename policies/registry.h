@@ -5,6 +5,7 @@
 #ifndef HERDSIM_REGISTRY_H
 #define HERDSIM_REGISTRY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -29,10 +30,27 @@ int hs_policy_params(const struct hs_policy *p, const struct hs_scenario *sc,
 
 /*
  * Resolves policy names ("all" expands to every shipped policy) into at
- * most `max` policies, dropping repeats.  An unknown name is HS_E_NOTFOUND.
+ * most `max` policies, dropping repeats.  A name that hs_policy_is_path
+ * accepts is loaded with hs_policy_load.  An unknown name is
+ * HS_E_NOTFOUND.
  */
 int hs_policy_resolve(const char *const *names, int nnames, const struct hs_policy **out, int max,
 		      int *n, struct hs_error *err);
+
+/* Returns true when `name` names a shared object rather than a shipped
+ * policy: it contains '/' or ends in ".so". */
+bool hs_policy_is_path(const char *name);
+
+/*
+ * Loads an out-of-tree policy: dlopen()s `path` (a name without '/' is
+ * taken relative to the current directory) and reads its exported
+ * HS_POLICY_SYMBOL.  The object stays loaded until the process exits.
+ * Errors name the file: HS_E_NOTFOUND when dlopen fails or the symbol is
+ * missing, HS_E_VERSION when its abi_version is not
+ * HS_POLICY_ABI_VERSION (the message gives both), HS_E_INPUT when a
+ * required field (name, acquire, release) is NULL.
+ */
+int hs_policy_load(const char *path, const struct hs_policy **out, struct hs_error *err);
 
 /* Copies sc keeping only the [policy] parameters that p declares, so one
  * scenario can carry the parameters of several policies. */

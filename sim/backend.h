@@ -29,6 +29,10 @@ struct hs_run_request {
 	const char *trace_path;
 	/* Fill out->workload with one row per callback (--record-trace). */
 	bool record_workload;
+	/* Schedule noise L in [0, 0.5]: each CPU burst and each wake-up or
+	 * placement delay is multiplied by a factor drawn uniformly from
+	 * [1 - L, 1 + L] from the seed's HS_STREAM_NOISE stream.  0 is off. */
+	double schedule_noise;
 };
 
 struct hs_backend {

@@ -39,5 +39,6 @@ int cli_merge(int argc, char **argv);
 int cli_replay(int argc, char **argv);
 int cli_trace(int argc, char **argv);
 int cli_export(int argc, char **argv);
+int cli_check_policy(int argc, char **argv);
 
 #endif /* HERDSIM_CLI_H */

@@ -58,6 +58,8 @@ static const char run_usage[] =
 	"  --record LEVEL        summary (default) or events (every state and wake-up)\n"
 	"  --set SECTION.KEY=V   override a scenario or profile key; repeatable\n"
 	"  --record-trace FILE   write the run's callbacks as a trace (one run only)\n"
+	"  --schedule-noise L    scale each CPU burst and wake-up delay by a random\n"
+	"                        factor in [1-L, 1+L], L from 0 to 0.5 (default 0)\n"
 	"  --quiet               print no progress and no table\n"
 	"\n"
 	"With no arguments: cgocallbackgc, every policy, --os linux --os freebsd.\n"
@@ -109,6 +111,7 @@ struct run_opts {
 	int record;
 	bool record_set;
 	bool quiet;
+	double noise;
 	struct hs_override overrides[HS_MAX_OVERRIDES];
 	int noverrides;
 };
@@ -196,6 +199,15 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct hs_error
 				return hs_error_set(err, HS_E_USAGE, NULL, 0, "--reps",
 						    "invalid count '%s'; use 1 to 100000", v);
 			o->reps_set = true;
+		} else if (OPT("--schedule-noise")) {
+			char *end;
+
+			if (!v)
+				return HS_E_USAGE;
+			o->noise = strtod(v, &end);
+			if (end == v || *end != '\0' || !(o->noise >= 0 && o->noise <= 0.5))
+				return hs_error_set(err, HS_E_USAGE, NULL, 0, "--schedule-noise",
+						    "invalid level '%s'; use a number from 0 to 0.5", v);
 		} else if (OPT("--record")) {
 			if (!v)
 				return HS_E_USAGE;
@@ -438,6 +450,7 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 				req.record = o->record;
 				req.trace_path = o->replay ? o->trace : NULL;
 				req.record_workload = o->record_trace != NULL;
+				req.schedule_noise = o->noise;
 				hs_policy_params(pols[p], &sc, req.policy_params, &err);
 				if (progress)
 					fprintf(stderr, "\rrun %d/%d: %s on %s, replication %llu   ", done + 1, total,

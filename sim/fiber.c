@@ -207,7 +207,7 @@ void hs_fiber_destroy(struct hs_fiber *f)
 #endif
 #ifdef HS_ASAN
 	if (f->stack)
-		__asan_unpoison_memory_region((char *)f->stack + (f->size - f->san_size), f->san_size);
+		__asan_unpoison_memory_region(f->stack, f->size);
 #endif
 	if (f->stack && stack_cache_len < STACK_CACHE_MAX)
 		stack_cache[stack_cache_len++] = f->stack;

@@ -25,6 +25,7 @@ static const char usage[] =
 	"  trace gen [options]        write a synthetic trace\n"
 	"  export DB --run ID --format perfetto|csv [--out PATH]\n"
 	"                             write one recorded run for ui.perfetto.dev or as CSV\n"
+	"  check-policy NAME|PATH.so  run the conformance suite on a policy\n"
 	"  list policies|os|scenarios list what is shipped\n"
 	"  report DB [options]        write tables and figures of an experiment\n"
 	"  version                    print the version\n"
@@ -110,6 +111,8 @@ int main(int argc, char **argv)
 		return cli_trace(argc - 2, argv + 2);
 	if (strcmp(cmd, "export") == 0)
 		return cli_export(argc - 2, argv + 2);
+	if (strcmp(cmd, "check-policy") == 0)
+		return cli_check_policy(argc - 2, argv + 2);
 	if (strcmp(cmd, "list") == 0)
 		return cli_list(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -20,6 +20,14 @@
  * this core holds the line alone and `atomic_remote` otherwise; a load
  * costs 1 ns when this core holds the line and `load_remote` when another
  * core wrote it last.
+ *
+ * Schedule noise (request field schedule_noise = L, 0 to 0.5): every CPU
+ * burst given to sim_cpu and every delay sim_place sets before a thread
+ * reaches a core is multiplied by a factor uniform in [1 - L, 1 + L],
+ * drawn from the HS_STREAM_NOISE stream and rounded to the nearest ns
+ * (at least 1 ns for a positive burst).  The order of equal-time events
+ * changes only through the perturbed times.  A run with noise is still a
+ * pure function of its inputs and seed.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -27,6 +35,18 @@
 #include "sim_internal.h"
 
 #define LOAD_LOCAL_NS 1
+
+/* Returns ns scaled by a noise factor; ns itself when noise is off. */
+static int64_t noisy(struct sim *s, int64_t ns)
+{
+	double level = s->req->schedule_noise, u, scaled;
+
+	if (level <= 0 || ns <= 0)
+		return ns;
+	u = (double)(hs_rng_next(&s->rng_noise) >> 11) * 0x1p-53; /* [0, 1) */
+	scaled = (double)ns * (1.0 - level + 2.0 * level * u) + 0.5;
+	return scaled < 1.0 ? 1 : (int64_t)scaled;
+}
 
 /* Time slices are armed only while a thread is on a core. */
 static void arm_slice(struct sim *s, int c)
@@ -151,7 +171,7 @@ void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_ti
 	if (idle >= 0) {
 		int64_t delay = (from_timer && idle == prev) ? s->os->timer_wake_ns : s->os->wake_remote_ns;
 
-		start_on(s, idle, t, delay);
+		start_on(s, idle, t, noisy(s, delay));
 		return;
 	}
 	if (prev < 0 || prev >= s->ncores) {
@@ -227,6 +247,7 @@ void sim_cpu(struct sim *s, struct sim_thread *t, int64_t ns)
 	assert(s->running == t);
 	if (ns <= 0)
 		return;
+	ns = noisy(s, ns);
 
 	/* Nothing can happen before now + ns, so the burst needs no event:
 	 * advance the clock and go on.  An event at exactly now + ns was

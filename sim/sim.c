@@ -357,6 +357,9 @@ static int validate(const struct hs_run_request *req, struct hs_error *err)
 	if (cfg->scenario.arrival == HS_ARRIVAL_TRACE && !req->trace_path)
 		return hs_error_set(err, HS_E_INPUT, cfg->scenario.file, 0, "workload.arrival",
 				    "arrival = trace is replayed with `herdsim replay TRACE.csv`");
+	if (!(req->schedule_noise >= 0 && req->schedule_noise <= 0.5))
+		return hs_error_set(err, HS_E_USAGE, NULL, 0, "--schedule-noise",
+				    "schedule noise %g is out of range; use 0 to 0.5", req->schedule_noise);
 	if (req->policy->abi_version != HS_POLICY_ABI_VERSION)
 		return hs_error_set(err, HS_E_VERSION, NULL, 0, req->policy->name,
 				    "policy built for contract version %d; this herdsim has version %d",
@@ -409,6 +412,7 @@ static int sim_run(const struct hs_run_request *req, struct hs_run_result *out, 
 	hs_rng_seed(&s->rng_workload, req->seed, HS_STREAM_WORKLOAD);
 	hs_rng_seed(&s->rng_os, req->seed, HS_STREAM_OS);
 	hs_rng_seed(&s->rng_policy, req->seed, HS_STREAM_POLICY);
+	hs_rng_seed(&s->rng_noise, req->seed, HS_STREAM_NOISE);
 	hs_fiber_init_host(&s->host);
 	s->policy_state = calloc(1, req->policy->state_size ? req->policy->state_size : 1);
 	s->driver.rt = &sim_rt_ops;

@@ -174,7 +174,7 @@ struct sim {
 	struct hs_evq q;
 	struct hs_fiber host;
 	struct sim_thread *running; /* fiber being executed, or NULL */
-	struct hs_rng rng_workload, rng_os, rng_policy;
+	struct hs_rng rng_workload, rng_os, rng_policy, rng_noise;
 
 	struct sim_thread **threads;
 	int nthreads, cap_threads;

@@ -124,6 +124,7 @@ static void run_prints_table_and_records(void **state)
 	struct cmd_result r;
 
 	run_herdsim(&r, (const char *[]){ "run", "--os", "linux", "--os", "freebsd", "--reps", "2",
+					  "--policy", "single", "--policy", "waiters",
 					  "--set", "workload.threads=20", "--db", db, NULL });
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "single     linux"));
@@ -176,9 +177,9 @@ static void same_command_same_rows(void **state)
 {
 	char db2[160];
 	struct cmd_result r;
-	const char *args1[] = { "run", "--os", "freebsd", "--reps", "2", "--record", "events",
+	const char *args1[] = { "run", "--os", "freebsd", "--reps", "2", "--record", "events", "--policy", "waiters",
 				"--set", "workload.threads=30", "--db", db, "--quiet", NULL };
-	const char *args2[] = { "run", "--os", "freebsd", "--reps", "2", "--record", "events",
+	const char *args2[] = { "run", "--os", "freebsd", "--reps", "2", "--record", "events", "--policy", "waiters",
 				"--set", "workload.threads=30", "--db", db2, "--quiet", NULL };
 
 	snprintf(db2, sizeof(db2), "%s/again.sqlite", dir);
@@ -191,8 +192,7 @@ static void same_command_same_rows(void **state)
 
 	/* a different seed gives different rows: the hash can tell */
 	unlink(db2);
-	args2[3] = "1";
-	run_herdsim(&r, (const char *[]){ "run", "--os", "freebsd", "--reps", "2", "--seed", "9", "--record",
+	run_herdsim(&r, (const char *[]){ "run", "--os", "freebsd", "--reps", "2", "--seed", "9", "--policy", "waiters", "--record",
 					  "events", "--set", "workload.threads=30", "--db", db2, "--quiet", NULL });
 	assert_int_equal(r.status, 0);
 	assert_true(db_hash(db) != db_hash(db2));

@@ -31,7 +31,7 @@
 
 /* 2 policies x 2 thread counts x 3 replications = 12 runs, small enough
  * to run quickly under ThreadSanitizer. */
-#define SWEEP "sweep cgocallbackgc --vary workload.threads=8,16 --policy all --os linux --reps 3 --quiet"
+#define SWEEP "sweep cgocallbackgc --vary workload.threads=8,16 --policy single --policy waiters --os linux --reps 3 --quiet"
 #define SWEEP_RUNS 12
 
 static const char *const child_tables[] = {
@@ -321,6 +321,7 @@ static void merge_runs_without_key(void **state)
 
 	/* `herdsim run` writes runs with no experiment and no run key. */
 	assert_int_equal(shell(f, "$HS run cgocallbackgc --set workload.threads=8 --os linux --reps 2 --quiet"
+			       " --policy single --policy waiters"
 			       " --db plain.sqlite"), 0);
 	assert_int_equal(shell(f, "$HS merge all.sqlite plain.sqlite >/dev/null"), 0);
 	assert_int_equal(shell(f, "$HS merge all.sqlite plain.sqlite >/dev/null"), 0);
@@ -454,7 +455,7 @@ static void bad_vary_rejected(void **state)
 
 /* ---- Sequential stopping --------------------------------------------- */
 
-#define CI_SWEEP "sweep cgocallbackgc --vary workload.threads=8,32 --policy all --os linux --reps 10" \
+#define CI_SWEEP "sweep cgocallbackgc --vary workload.threads=8,32 --policy single --policy waiters --os linux --reps 10" \
 		 " --ci-width 1 --quiet"
 
 /* Checks that each point of db kept the number of replications the
