@@ -34,5 +34,7 @@ bool cli_parse_u64(const char *text, unsigned long long *v);
 
 int cli_run(int argc, char **argv);
 int cli_list(int argc, char **argv);
+int cli_calibrate(int argc, char **argv);
+int cli_validate(int argc, char **argv);
 
 #endif /* HERDSIM_CLI_H */

@@ -18,6 +18,8 @@ static const char usage[] =
 	"\n"
 	"commands:\n"
 	"  run [SCENARIO] [options]   run a scenario under one or more policies\n"
+	"  calibrate [options]        measure this machine; write the host profile\n"
+	"  validate SCENARIO [opts]   compare native runs with simulated ones\n"
 	"  list policies|os|scenarios list what is shipped\n"
 	"  version                    print the version\n"
 	"\n"
@@ -90,6 +92,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		return cli_run(argc - 2, argv + 2);
+	if (strcmp(cmd, "calibrate") == 0)
+		return cli_calibrate(argc - 2, argv + 2);
+	if (strcmp(cmd, "validate") == 0)
+		return cli_validate(argc - 2, argv + 2);
 	if (strcmp(cmd, "list") == 0)
 		return cli_list(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
