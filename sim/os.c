@@ -24,7 +24,9 @@
  * (yield_task_fair adds a slice to its deadline once; after a peer ran,
  * its unchanged vruntime makes it eligible again).  There is no wake-up preemption: EEVDF's
  * RUN_TO_PARITY, on by default, lets the running thread finish its slice.
- * Other yield kinds keep a FIFO queue.
+ * Other yield kinds keep a FIFO queue.  NOTE: the least vruntime stands in
+ * for EEVDF's eligibility and earliest deadline; the function names above
+ * are cited from memory of the kernel source, not checked against 6.18.
  *
  * A woken or new thread goes to its previous core if that core is idle,
  * else to the lowest-numbered idle core, else to the back of its previous

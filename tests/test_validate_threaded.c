@@ -63,7 +63,7 @@ static void calibration_parses_back_as_profile(void **unused)
 	free(rep);
 }
 
-/* `host` names $HERDSIM_HOST_PROFILE, and a missing file says to run
+/* `host` names $HERDSIM_HOST_PROFILE, and the error for a missing file asks to run
  * `herdsim calibrate`. */
 static void host_name_finds_the_profile_file(void **unused)
 {
@@ -84,9 +84,9 @@ static void host_name_finds_the_profile_file(void **unused)
 	unsetenv("HERDSIM_HOST_PROFILE");
 }
 
-/* With one P for 12 threads that all call runtime.GC(), P's and the
- * stopped world are handed over through the runtime's separate wait
- * queues; every callback completes and every M is spare at the end. */
+/* Runs 12 threads that all call runtime.GC() with one P, so P's and the
+ * stopped world pass through the runtime's separate wait queues.  Every
+ * callback completes and every M is spare at the end. */
 static void native_gc_with_one_p_conserves_ms(void **unused)
 {
 	static const char *const names[] = { "single", "waiters" };
