@@ -40,5 +40,7 @@ int cli_replay(int argc, char **argv);
 int cli_trace(int argc, char **argv);
 int cli_export(int argc, char **argv);
 int cli_check_policy(int argc, char **argv);
+int cli_calibrate(int argc, char **argv);
+int cli_validate(int argc, char **argv);
 
 #endif /* HERDSIM_CLI_H */

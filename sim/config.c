@@ -6,7 +6,10 @@
  * disk; anything else is the name of a shipped file, compiled into the
  * binary (traces/scenarios/NAME.ini for scenarios, sim/profiles/NAME.ini
  * for profiles).  A shipped profile is an OS profile if it has an [os]
- * section and a runtime profile if it has a [runtime] section.
+ * section and a runtime profile if it has a [runtime] section.  The OS
+ * profile name "host" is the exception: it is the file `herdsim
+ * calibrate` wrote (hs_host_profile_path()), since a measured profile
+ * cannot be compiled in.
  *
  * Order of precedence in hs_config_load(), later wins:
  *   scenario defaults < scenario file < --set < os_override (for machine.os);
@@ -20,7 +23,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "embedded.h"
 
@@ -281,9 +286,27 @@ static int load_profile(const struct cfg_key *keys, int nkeys, const char *const
 	return check_required(keys, nkeys, lines, src.file, err);
 }
 
+const char *hs_host_profile_path(void)
+{
+	const char *env = getenv("HERDSIM_HOST_PROFILE");
+
+	return env && *env ? env : HS_HOST_PROFILE_DEFAULT;
+}
+
 int hs_os_profile_load(struct hs_os_profile *os, const char *name_or_path, struct hs_error *err)
 {
 	memset(os, 0, sizeof(*os));
+	if (name_or_path && strcmp(name_or_path, "host") == 0) {
+		/* "host" is this machine's measured profile, not a shipped file */
+		const char *path = hs_host_profile_path();
+
+		if (access(path, F_OK) != 0)
+			return hs_error_set(err, HS_E_NOTFOUND, path, 0, NULL,
+					    "no host profile; run `herdsim calibrate` first (it writes "
+					    "%s), or set HERDSIM_HOST_PROFILE to a profile file",
+					    HS_HOST_PROFILE_DEFAULT);
+		name_or_path = path;
+	}
 	return load_profile(os_keys, NOS_KEYS, os_sections, os, os->file, name_or_path,
 			    "OS profile", "herdsim list os", err);
 }

@@ -185,7 +185,16 @@ int hs_config_load(struct hs_config *cfg, const char *scenario,
 /* Parses "section.key=value" into *ov. */
 int hs_override_parse(struct hs_override *ov, const char *text, struct hs_error *err);
 
-/* Loads an OS profile by name ("linux") or by path. */
+/* Where `herdsim calibrate` writes the host profile by default, relative
+ * to the working directory. */
+#define HS_HOST_PROFILE_DEFAULT "results/host.ini"
+
+/* The file the profile name "host" stands for: $HERDSIM_HOST_PROFILE if
+ * set and not empty, else HS_HOST_PROFILE_DEFAULT. */
+const char *hs_host_profile_path(void);
+
+/* Loads an OS profile by name ("linux", or "host": the file of
+ * hs_host_profile_path(), HS_E_NOTFOUND if it is missing) or by path. */
 int hs_os_profile_load(struct hs_os_profile *os, const char *name_or_path, struct hs_error *err);
 /* Loads a runtime profile by name ("go") or by path. */
 int hs_runtime_profile_load(struct hs_runtime_profile *rt, const char *name_or_path,

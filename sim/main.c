@@ -26,6 +26,8 @@ static const char usage[] =
 	"  export DB --run ID --format perfetto|csv [--out PATH]\n"
 	"                             write one recorded run for ui.perfetto.dev or as CSV\n"
 	"  check-policy NAME|PATH.so  run the conformance suite on a policy\n"
+	"  calibrate [options]        measure this machine; write the host profile\n"
+	"  validate SCENARIO [opts]   compare native runs with simulated ones\n"
 	"  list policies|os|scenarios list what is shipped\n"
 	"  report DB [options]        write tables and figures of an experiment\n"
 	"  version                    print the version\n"
@@ -113,6 +115,10 @@ int main(int argc, char **argv)
 		return cli_export(argc - 2, argv + 2);
 	if (strcmp(cmd, "check-policy") == 0)
 		return cli_check_policy(argc - 2, argv + 2);
+	if (strcmp(cmd, "calibrate") == 0)
+		return cli_calibrate(argc - 2, argv + 2);
+	if (strcmp(cmd, "validate") == 0)
+		return cli_validate(argc - 2, argv + 2);
 	if (strcmp(cmd, "list") == 0)
 		return cli_list(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -233,7 +233,8 @@ static void run_free(struct nrun *run)
 	free(run->pstate);
 	pthread_mutex_destroy(&run->reg_mu);
 	pthread_mutex_destroy(&run->rt_mu);
-	pthread_cond_destroy(&run->rt_cv);
+	for (int i = 0; i < NATIVE_NCV; i++)
+		pthread_cond_destroy(&run->rt_cv[i]);
 	pthread_mutex_destroy(&run->done_mu);
 	pthread_cond_destroy(&run->done_cv);
 	pthread_mutex_destroy(&run->err_mu);
@@ -253,7 +254,8 @@ static struct nrun *run_new(const struct hs_run_request *req)
 	run->events = req->record == HS_RECORD_EVENTS;
 	pthread_mutex_init(&run->reg_mu, NULL);
 	pthread_mutex_init(&run->rt_mu, NULL);
-	pthread_cond_init(&run->rt_cv, NULL);
+	for (int i = 0; i < NATIVE_NCV; i++)
+		pthread_cond_init(&run->rt_cv[i], NULL);
 	pthread_mutex_init(&run->done_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -157,14 +157,30 @@ static void record_wake(struct nthread *t, int64_t time_ns, int32_t waker, int64
 	t->wake_pending_row = (ptrdiff_t)(t->wakes.len - 1);
 }
 
-/* Busy-waits for ns of CLOCK_MONOTONIC time, unwinding on abort. */
+/*
+ * Busy-waits until the thread has run ns on a CPU, unwinding on abort.
+ * Go work is CPU work: while the thread is preempted its work does not
+ * advance, so a spin that counted wall-clock time would finish early
+ * exactly when CPUs are oversubscribed.  The loop reads CLOCK_MONOTONIC
+ * (a vDSO call of about 40 ns) and counts the time between two reads only
+ * when it is below SPIN_GAP_NS; a longer gap is time off the CPU.  Reading
+ * CLOCK_THREAD_CPUTIME_ID instead would be a system call per iteration,
+ * longer than the shortest work steps.
+ */
+#define SPIN_GAP_NS 5000
 void native_spin(struct nthread *t, int64_t ns)
 {
-	int64_t end = native_clock() + ns;
+	int64_t done = 0, last = native_clock();
 
-	while (native_clock() < end) {
+	while (done < ns) {
+		int64_t now;
+
 		native_check_abort(t);
 		check_stop(t, 2);
+		now = native_clock();
+		if (now - last < SPIN_GAP_NS)
+			done += now - last;
+		last = now;
 	}
 }
 
@@ -847,7 +863,7 @@ int native_register_thread(struct nrun *run, struct nthread *t)
 }
 
 /*
- * Wakes every thread that may be blocked: the runtime's condition variable
+ * Wakes every thread that may be blocked: the runtime's condition variables
  * and the futex word each thread waits on.  The run calls it repeatedly
  * while it aborts or stops, because a thread may publish its word just
  * after one pass (a wake before the wait is lost, the next pass finds it).
@@ -855,7 +871,8 @@ int native_register_thread(struct nrun *run, struct nthread *t)
 void native_wake_waiters(struct nrun *run)
 {
 	pthread_mutex_lock(&run->rt_mu);
-	pthread_cond_broadcast(&run->rt_cv);
+	for (int i = 0; i < NATIVE_NCV; i++)
+		pthread_cond_broadcast(&run->rt_cv[i]);
 	pthread_mutex_unlock(&run->rt_mu);
 
 	pthread_mutex_lock(&run->reg_mu);

@@ -105,6 +105,15 @@ struct nthread {
 	struct nlockacc locks[NATIVE_MAX_LOCKS];
 };
 
+/* The waiters of the runtime model, each on its own condition variable. */
+enum native_cv {
+	NATIVE_CV_P = 0,    /* p_acquire: a P became idle or the world restarted */
+	NATIVE_CV_GC,       /* runtime.GC() callers: a cycle's mark ended */
+	NATIVE_CV_DAEMON,   /* the GC daemon: a request, a P for the stop, a worker done */
+	NATIVE_CV_MARK,     /* mark workers: a cycle's mark started */
+	NATIVE_NCV
+};
+
 struct nrun {
 	const struct hs_run_request *req;
 	const struct hs_config *cfg;
@@ -133,7 +142,10 @@ struct nrun {
 
 	/* Runtime model, guarded by rt_mu. */
 	pthread_mutex_t rt_mu;
-	pthread_cond_t rt_cv;
+	/* One condition variable per kind of waiter, so that an event wakes
+	 * only the threads it concerns, as Go wakes one parked M or the
+	 * goroutines of one wait queue (indexed by enum native_cv). */
+	pthread_cond_t rt_cv[NATIVE_NCV];
 	int nprocs, pidle;
 	int stw;                    /* stop requested or in effect; read atomically in go_work */
 	uint64_t gc_cycles;         /* cycles started (Go's work.cycles) */

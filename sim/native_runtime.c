@@ -4,9 +4,15 @@
  * driver calls (struct hs_rt_ops), and the M ownership check wrapped around
  * the policy's hooks.
  *
- * P's and the collector share one mutex (rt_mu) and one condition variable
- * (rt_cv); every change of `pidle`, `stw`, the GC cycle state or the mark
- * workers is made under rt_mu and followed by a broadcast.
+ * P's and the collector share one mutex (rt_mu).  Every change of `pidle`,
+ * `stw`, the GC cycle state or the mark workers is made under rt_mu and
+ * wakes only the waiters it concerns, each kind on its own condition
+ * variable (enum native_cv): a P given back wakes one P waiter, or the GC
+ * daemon while it stops the world; restarting the world wakes every P
+ * waiter; the end of a cycle's mark wakes the runtime.GC() callers.  Go
+ * likewise hands a P to one parked M and readies only the goroutines
+ * waiting on the cycle, so a single broadcast to everyone (a herd of
+ * 100 threads per P hand-off) would be a cost Go does not have.
  *
  * Stop-the-world: the GC thread sets `stw`, waits until every P is idle,
  * takes them all, spins for the pause, then gives them back and clears
@@ -132,8 +138,9 @@ void *native_runtime_entry(void *arg)
 
 /* ---- P's and stop-the-world ---- */
 
-/* Waits on rt_cv (rt_mu held) in state blocked for `why`; unwinds on abort. */
-static void rt_wait(struct nthread *t, enum hs_reason why)
+/* Waits on rt_cv[cv] (rt_mu held) in state blocked for `why`; unwinds on
+ * abort. */
+static void rt_wait(struct nthread *t, enum native_cv cv, enum hs_reason why)
 {
 	struct nrun *run = t->run;
 
@@ -143,7 +150,7 @@ static void rt_wait(struct nthread *t, enum hs_reason why)
 	}
 	if (t->cur_state != HS_TS_BLOCKED || t->cur_reason != why)
 		native_set_state(t, native_now(run), HS_TS_BLOCKED, why, -1);
-	pthread_cond_wait(&run->rt_cv, &run->rt_mu);
+	pthread_cond_wait(&run->rt_cv[cv], &run->rt_mu);
 	if (__atomic_load_n(&run->abort, __ATOMIC_SEQ_CST) && t->can_unwind) {
 		pthread_mutex_unlock(&run->rt_mu);
 		native_check_abort(t);
@@ -158,7 +165,7 @@ static void p_acquire(struct nthread *t)
 	native_check_abort(t);
 	pthread_mutex_lock(&run->rt_mu);
 	while (run->stw || run->pidle == 0) {
-		rt_wait(t, run->stw ? HS_R_STW : HS_R_P_WAIT);
+		rt_wait(t, NATIVE_CV_P, run->stw ? HS_R_STW : HS_R_P_WAIT);
 		waited = true;
 	}
 	run->pidle--;
@@ -175,7 +182,10 @@ static void p_release(struct nthread *t)
 	pthread_mutex_lock(&run->rt_mu);
 	run->pidle++;
 	t->holds_p = false;
-	pthread_cond_broadcast(&run->rt_cv);
+	if (run->stw)
+		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
+	else
+		pthread_cond_signal(&run->rt_cv[NATIVE_CV_P]);
 	pthread_mutex_unlock(&run->rt_mu);
 }
 
@@ -206,7 +216,7 @@ static void stop_world(struct nthread *t)
 
 	__atomic_store_n(&run->stw, 1, __ATOMIC_SEQ_CST);
 	while (run->pidle < run->nprocs)
-		rt_wait(t, HS_R_STW);
+		rt_wait(t, NATIVE_CV_DAEMON, HS_R_STW);
 	run->pidle = 0;
 	native_set_state(t, native_now(run), HS_TS_RUNNING, HS_R_WORK, -1);
 }
@@ -215,7 +225,7 @@ static void start_world(struct nrun *run)
 {
 	run->pidle = run->nprocs;
 	__atomic_store_n(&run->stw, 0, __ATOMIC_SEQ_CST);
-	pthread_cond_broadcast(&run->rt_cv);
+	pthread_cond_broadcast(&run->rt_cv[NATIVE_CV_P]);
 }
 
 /* ---- The garbage collector ---- */
@@ -243,9 +253,9 @@ static void gc_cycle(struct nthread *t)
 	/* concurrent mark */
 	run->mark_running = run->gc_workers;
 	run->mark_gen++;
-	pthread_cond_broadcast(&run->rt_cv);
+	pthread_cond_broadcast(&run->rt_cv[NATIVE_CV_MARK]);
 	while (run->mark_running > 0)
-		rt_wait(t, HS_R_GC_WAIT);
+		rt_wait(t, NATIVE_CV_DAEMON, HS_R_GC_WAIT);
 	native_set_state(t, native_now(run), HS_TS_RUNNING, HS_R_WORK, -1);
 
 	/* mark termination: STW2, then wake the cycle's waiters */
@@ -254,6 +264,7 @@ static void gc_cycle(struct nthread *t)
 	native_spin(t, rp->gc_stw2_ns);
 	pthread_mutex_lock(&run->rt_mu);
 	run->gc_marking = false;
+	pthread_cond_broadcast(&run->rt_cv[NATIVE_CV_GC]);
 	start_world(run);
 }
 
@@ -269,7 +280,7 @@ static void *gc_entry(void *arg)
 		for (;;) {
 			while (run->gc_request <= run->gc_cycles &&
 			       !__atomic_load_n(&run->stopping, __ATOMIC_SEQ_CST))
-				rt_wait(t, HS_R_IDLE);
+				rt_wait(t, NATIVE_CV_DAEMON, HS_R_IDLE);
 			if (run->gc_request <= run->gc_cycles)
 				break;
 			native_set_state(t, native_now(run), HS_TS_RUNNING, HS_R_WORK, -1);
@@ -292,7 +303,7 @@ static void mark_loop(struct nthread *t)
 	for (;;) {
 		pthread_mutex_lock(&run->rt_mu);
 		while (run->mark_gen == seen && !__atomic_load_n(&run->stopping, __ATOMIC_SEQ_CST))
-			rt_wait(t, HS_R_IDLE);
+			rt_wait(t, NATIVE_CV_MARK, HS_R_IDLE);
 		if (run->mark_gen == seen) {
 			pthread_mutex_unlock(&run->rt_mu);
 			return;
@@ -307,7 +318,7 @@ static void mark_loop(struct nthread *t)
 
 		pthread_mutex_lock(&run->rt_mu);
 		run->mark_running--;
-		pthread_cond_broadcast(&run->rt_cv);
+		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
 		pthread_mutex_unlock(&run->rt_mu);
 	}
 }
@@ -419,13 +430,13 @@ static void rt_gc(hs_env *env)
 	pthread_mutex_lock(&run->rt_mu);
 	n = run->gc_cycles;
 	while (!mark_done(run, n))
-		rt_wait(t, HS_R_GC_WAIT);
+		rt_wait(t, NATIVE_CV_GC, HS_R_GC_WAIT);
 	if (run->gc_request < n + 1) {
 		run->gc_request = n + 1;
-		pthread_cond_broadcast(&run->rt_cv);
+		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
 	}
 	while (!mark_done(run, n + 1))
-		rt_wait(t, HS_R_GC_WAIT);
+		rt_wait(t, NATIVE_CV_GC, HS_R_GC_WAIT);
 	pthread_mutex_unlock(&run->rt_mu);
 	native_set_state(t, native_now(run), HS_TS_RUNNING, HS_R_WORK, -1);
 

@@ -2,11 +2,31 @@
  * The OS model: cores, run queues, time slices, wake-up placement,
  * sched_yield, timed sleeps and futexes.
  *
- * Each core runs at most one thread and has a FIFO run queue.  A thread
+ * Each core runs at most one thread and has a run queue.  A thread
  * keeps its core until it blocks, yields to a queued peer, exits, or its
  * time slice ends while a peer is queued on the same core (there is no
  * wake-up preemption).  A core that becomes free takes the head of its own
  * queue, else steals the head of the longest other queue, else idles.
+ *
+ * Which queued thread runs next.  Under the Linux scheduler (profiles
+ * with yield = linux: CFS, and EEVDF from Linux 6.6) the one with the least
+ * vruntime, the CPU time it was charged while on a core, counted on the
+ * scale of its core's min_vruntime; ties go to the earliest queued.  This
+ * is the fair share of kernel/sched/fair.c: a thread that sleeps often and
+ * runs a few microseconds each time is owed as much CPU as one that never
+ * sleeps, so many pollers starve a CPU-bound thread down to 1/N of a core
+ * instead of waiting behind its whole slices.  A thread that blocks keeps
+ * its lag (min_vruntime - vruntime, clamped to max(2 slices, 1 tick) as
+ * update_entity_lag does) and is placed at min_vruntime - lag when woken
+ * (place_entity); a new thread has lag 0.  A thread moved to another
+ * core's queue keeps its distance to min_vruntime.  sched_yield with
+ * peers moves the yielder's key one slice later for the next pick only
+ * (yield_task_fair adds a slice to its deadline once; after a peer ran,
+ * its unchanged vruntime makes it eligible again).  There is no wake-up preemption: EEVDF's
+ * RUN_TO_PARITY, on by default, lets the running thread finish its slice.
+ * Other yield kinds keep a FIFO queue.  NOTE: the least vruntime stands in
+ * for EEVDF's eligibility and earliest deadline; the function names above
+ * are cited from memory of the kernel source, not checked against 6.18.
  *
  * A woken or new thread goes to its previous core if that core is idle,
  * else to the lowest-numbered idle core, else to the back of its previous
@@ -48,6 +68,56 @@ static int64_t noisy(struct sim *s, int64_t ns)
 	return scaled < 1.0 ? 1 : (int64_t)scaled;
 }
 
+/* The Linux fair-share scheduler applies (see the top of the file). */
+static bool fair(const struct sim *s)
+{
+	return s->os->yield_kind == HS_YIELD_LINUX;
+}
+
+/* Adds the time t has been on its core since exec_start to its vruntime. */
+static void charge(struct sim *s, struct sim_thread *t)
+{
+	if (t->exec_start >= 0) {
+		t->vruntime += s->now - t->exec_start;
+		t->exec_start = s->now;
+	}
+}
+
+/* Raises core c's min_vruntime to the least vruntime of its current and
+ * queued threads; it never decreases. */
+static void update_min(struct sim *s, int c)
+{
+	struct sim_core *core = &s->cores[c];
+	int64_t m = INT64_MAX;
+
+	if (core->current)
+		m = core->current->vruntime;
+	for (struct sim_thread *t = core->rq_head; t; t = t->rq_next)
+		if (t->vruntime < m)
+			m = t->vruntime;
+	if (m != INT64_MAX && m > core->min_vruntime)
+		core->min_vruntime = m;
+}
+
+/* Records the lag of t, which leaves core c to sleep, block or exit. */
+static void keep_lag(struct sim *s, struct sim_thread *t, int c)
+{
+	int64_t limit = 2 * s->os->slice_ns > s->os->tick_ns ? 2 * s->os->slice_ns : s->os->tick_ns;
+	int64_t lag;
+
+	charge(s, t);
+	t->exec_start = -1;
+	update_min(s, c);
+	lag = s->cores[c].min_vruntime - t->vruntime;
+	t->vlag = lag < -limit ? -limit : lag > limit ? limit : lag;
+}
+
+/* The key a fair pick minimizes. */
+static int64_t fair_key(const struct sim *s, const struct sim_thread *t)
+{
+	return t->vruntime + (t->yielded ? s->os->slice_ns : 0);
+}
+
 /* Time slices are armed only while a thread is on a core. */
 static void arm_slice(struct sim *s, int c)
 {
@@ -82,7 +152,17 @@ static struct sim_thread *rq_pick(struct sim *s, int c)
 
 	if (!core->rq_head)
 		return NULL;
-	if (s->os->yield_kind != HS_YIELD_ULE) {
+	if (fair(s)) {
+		for (struct sim_thread *t = core->rq_head; t; prev = t, t = t->rq_next) {
+			if (!pick || fair_key(s, t) < fair_key(s, pick)) {
+				pick = t;
+				pick_prev = prev;
+			}
+		}
+		/* a yield defers a thread for one pick only */
+		for (struct sim_thread *t = core->rq_head; t; t = t->rq_next)
+			t->yielded = false;
+	} else if (s->os->yield_kind != HS_YIELD_ULE) {
 		pick = core->rq_head;
 	} else {
 		for (struct sim_thread *t = core->rq_head; t; prev = t, t = t->rq_next) {
@@ -129,8 +209,11 @@ static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay)
 void sim_dispatch(struct sim *s, int c)
 {
 	struct sim_core *core = &s->cores[c];
-	struct sim_thread *t = rq_pick(s, c);
+	struct sim_thread *t;
 	int64_t delay;
+
+	update_min(s, c);
+	t = rq_pick(s, c);
 
 	if (!t) {
 		int victim = -1;
@@ -142,6 +225,8 @@ void sim_dispatch(struct sim *s, int c)
 		if (victim < 0)
 			return; /* idle */
 		t = rq_pick(s, victim);
+		/* keep its distance to min_vruntime on the new core */
+		t->vruntime += core->min_vruntime - s->cores[victim].min_vruntime;
 	}
 	if (core->last == t)
 		delay = 0;
@@ -150,6 +235,17 @@ void sim_dispatch(struct sim *s, int c)
 	else
 		delay = s->os->context_switch_ns;
 	start_on(s, c, t, delay);
+}
+
+/* The core with the shortest queue, lowest index on ties. */
+static int shortest_queue(const struct sim *s)
+{
+	int c = 0;
+
+	for (int i = 1; i < s->ncores; i++)
+		if (s->cores[i].rq_len < s->cores[c].rq_len)
+			c = i;
+	return c;
 }
 
 void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_timer)
@@ -168,18 +264,16 @@ void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_ti
 		}
 	}
 	t->woken_by_wake = from_wake;
+	if (idle < 0 && (prev < 0 || prev >= s->ncores))
+		prev = shortest_queue(s); /* a new thread */
+	/* place_entity: min_vruntime of the chosen core minus the kept lag */
+	update_min(s, idle >= 0 ? idle : prev);
+	t->vruntime = s->cores[idle >= 0 ? idle : prev].min_vruntime - t->vlag;
 	if (idle >= 0) {
 		int64_t delay = (from_timer && idle == prev) ? s->os->timer_wake_ns : s->os->wake_remote_ns;
 
 		start_on(s, idle, t, noisy(s, delay));
 		return;
-	}
-	if (prev < 0 || prev >= s->ncores) {
-		/* a new thread: the shortest queue, lowest index on ties */
-		prev = 0;
-		for (int i = 1; i < s->ncores; i++)
-			if (s->cores[i].rq_len < s->cores[prev].rq_len)
-				prev = i;
 	}
 	rq_push(s, prev, t);
 }
@@ -195,6 +289,7 @@ void sim_on_cpu(struct sim *s, int c, uint32_t gen)
 	if (core->last != t)
 		s->switches++;
 	core->last = t;
+	t->exec_start = s->now;
 	if (t->woken_by_wake) {
 		if (t->wake_rec >= 0)
 			s->out->wakes.data[t->wake_rec].latency_ns = s->now - t->wake_time;
@@ -223,6 +318,8 @@ void sim_slice_end(struct sim *s, int c, uint32_t gen)
 	}
 
 	/* running -> runnable (preempt): the rest of the burst waits */
+	charge(s, t);
+	t->exec_start = -1;
 	t->pending_ns = t->burst_end - s->now;
 	t->gen++;
 	s->preemptions++;
@@ -252,7 +349,8 @@ void sim_cpu(struct sim *s, struct sim_thread *t, int64_t ns)
 	/* Nothing can happen before now + ns, so the burst needs no event:
 	 * advance the clock and go on.  An event at exactly now + ns was
 	 * scheduled earlier and must fire first, hence the strict test. */
-	if (hs_evq_peek_time(&s->q) > s->now + ns && s->now + ns <= s->cfg->scenario.time_limit_ns) {
+	if (hs_evq_peek_time(&s->q) > s->now + ns && s->now + ns <= s->cfg->scenario.time_limit_ns &&
+	    s->nevents + 1 < (uint64_t)s->cfg->scenario.event_limit) {
 		s->now += ns;
 		s->nevents++;
 		return;
@@ -269,6 +367,7 @@ static void leave_core(struct sim *s, struct sim_thread *t)
 	struct sim_core *core = &s->cores[t->core];
 
 	assert(core->current == t);
+	keep_lag(s, t, t->core);
 	core->current = NULL;
 	core->on_cpu = false;
 	core->gen++;
@@ -365,7 +464,11 @@ void sim_os_yield(struct sim *s, struct sim_thread *t)
 		t->not_before = next_tick + (int64_t)(os->yield_hold_ticks - 1) * os->tick_ns;
 	}
 
-	/* running -> yielding: back of this core's queue */
+	/* running -> yielding: back of this core's queue (FIFO), or one
+	 * slice later in the fair order */
+	charge(s, t);
+	t->exec_start = -1;
+	t->yielded = fair(s);
 	sim_set_state(s, t, HS_TS_YIELDING, HS_R_YIELD, SIM_NONE);
 	core->current = NULL;
 	core->on_cpu = false;

@@ -12,7 +12,8 @@
  * Thread ids are given in creation order: 0 is the runtime's main thread,
  * which runs policy->init; then the collector and its mark workers; then
  * any thread the policy spawns; then foreign threads as they arrive.
- * Foreign threads arrive once init has returned.
+ * Foreign threads arrive once init has returned: the main thread creates
+ * them (create_foreign).
  */
 #include <assert.h>
 #include <stdarg.h>
@@ -74,6 +75,8 @@ void sim_set_state(struct sim *s, struct sim_thread *t, enum hs_tstate st, enum 
 	t->state_since = s->now;
 }
 
+static void create_foreign(struct sim *s, struct sim_thread *creator);
+
 static void fiber_entry(void *arg)
 {
 	struct sim_thread *t = arg;
@@ -94,7 +97,7 @@ static void fiber_entry(void *arg)
 		if (s->replay)
 			sim_replay_start(s);
 		else
-			sim_schedule(s, s->now, EV_ARRIVAL, 0, 0);
+			create_foreign(s, t);
 		break;
 	case ROLE_GC:
 	case ROLE_MARK:
@@ -134,6 +137,7 @@ struct sim_thread *sim_thread_new(struct sim *s, enum sim_thread_role role, cons
 	t->fn = fn;
 	t->fn_arg = arg;
 	t->core = SIM_NONE;
+	t->exec_start = -1;
 	t->waker = SIM_NONE;
 	t->wake_rec = -1;
 	t->last_state_rec = -1;
@@ -169,39 +173,45 @@ void sim_resume(struct sim *s, struct sim_thread *t)
 	s->running = NULL;
 }
 
-/* Creates foreign thread number `i` and schedules the next arrival. */
-static void arrive(struct sim *s, uint32_t i)
+/*
+ * The main thread creates the foreign threads one after another, as the
+ * native backend's run thread does and as a C program's own thread calls
+ * pthread_create: each creation costs the creator `thread_create` of CPU
+ * (the calibrated cost of pthread_create with its stack), so the creator
+ * competes for a core with the threads it already made, and only then is
+ * the new thread woken and placed.  Periodic and poisson arrivals sleep
+ * until the next arrival time (counted from the previous one, not from
+ * the end of the previous creation) first; a burst does not sleep.  The
+ * makespan starts when the first creation starts.
+ */
+static void create_foreign(struct sim *s, struct sim_thread *creator)
 {
 	const struct hs_scenario *sc = &s->cfg->scenario;
-	struct sim_thread *t;
-	char name[24];
+	int64_t next = s->now;
 
-	if (i == 0)
-		s->first_arrival = s->now;
-	snprintf(name, sizeof(name), "c%u", i);
-	t = sim_thread_new(s, ROLE_FOREIGN, name, NULL, NULL);
-	if (!t)
-		return;
-	t->arrival_ns = s->now;
-	t->workload_thread = (int32_t)i;
-	s->foreign_created++;
-	if (s->foreign_created - s->foreign_exited > s->foreign_peak)
-		s->foreign_peak = s->foreign_created - s->foreign_exited;
-	sim_place(s, t, true, false);
+	for (int i = 0; i < s->foreign_total && !s->stop; i++) {
+		struct sim_thread *t;
+		char name[24];
 
-	if (i + 1 >= (uint32_t)s->foreign_total)
-		return;
-	switch (sc->arrival) {
-	case HS_ARRIVAL_BURST:
-	case HS_ARRIVAL_TRACE:
-		sim_schedule(s, s->now, EV_ARRIVAL, i + 1, 0);
-		break;
-	case HS_ARRIVAL_PERIODIC:
-		sim_schedule(s, s->now + sc->interval_ns, EV_ARRIVAL, i + 1, 0);
-		break;
-	case HS_ARRIVAL_POISSON:
-		sim_schedule(s, s->now + hs_rng_exp(&s->rng_workload, sc->interval_ns), EV_ARRIVAL, i + 1, 0);
-		break;
+		if (i > 0 && sc->arrival == HS_ARRIVAL_PERIODIC)
+			next += sc->interval_ns;
+		else if (i > 0 && sc->arrival == HS_ARRIVAL_POISSON)
+			next += hs_rng_exp(&s->rng_workload, sc->interval_ns);
+		if (next > s->now)
+			sim_os_sleep(s, creator, next - s->now, HS_R_IDLE);
+		if (i == 0)
+			s->first_arrival = s->now;
+		snprintf(name, sizeof(name), "c%d", i);
+		t = sim_thread_new(s, ROLE_FOREIGN, name, NULL, NULL);
+		if (!t)
+			return;
+		sim_cpu(s, creator, s->os->thread_create_ns);
+		t->arrival_ns = s->now;
+		t->workload_thread = i;
+		s->foreign_created++;
+		if (s->foreign_created - s->foreign_exited > s->foreign_peak)
+			s->foreign_peak = s->foreign_created - s->foreign_exited;
+		sim_place(s, t, true, false);
 	}
 }
 
@@ -219,9 +229,6 @@ static void handle(struct sim *s, const struct hs_event *ev)
 		break;
 	case EV_SLICE:
 		sim_slice_end(s, (int)ev->target, ev->gen);
-		break;
-	case EV_ARRIVAL:
-		arrive(s, ev->target);
 		break;
 	case EV_TRACE_START:
 		sim_replay_create(s, ev->target);

@@ -49,7 +49,7 @@ enum sim_event_type {
 	EV_TIMER,       /* a sleeping or timed-waiting thread's timer expired */
 	EV_ONCPU,       /* a dispatched thread reaches its core */
 	EV_SLICE,       /* a core's time slice ended */
-	EV_ARRIVAL,     /* a foreign thread is created */
+	/* foreign threads of a scenario are created by the main thread (sim.c) */
 	EV_TRACE_START, /* replay: the thread of trace entry `target` is created */
 	EV_TRACE_ROW,   /* replay: the row read ahead reaches its thread */
 };
@@ -85,6 +85,11 @@ struct sim_thread {
 	int64_t not_before;     /* ULE: queued yielder held until then */
 	struct sim_thread *rq_next; /* run-queue link */
 	bool woken_by_wake;     /* dispatched after a wake-up (latency) */
+	/* Fair share (yield = linux): CPU time the scheduler has charged, on
+	 * the scale of the core's min_vruntime; the lag kept across a sleep;
+	 * when the current stint on a core began (-1: not on a core). */
+	int64_t vruntime, vlag, exec_start;
+	bool yielded;           /* picked as if its deadline were a slice later */
 
 	/* Waiting. */
 	hs_word *futex;         /* address waited on */
@@ -126,6 +131,7 @@ struct sim_core {
 	int64_t slice_end;
 	uint32_t gen;                 /* bumps cancel EV_ONCPU/EV_SLICE */
 	bool on_cpu;                  /* current has reached the core */
+	int64_t min_vruntime;         /* fair share: never decreases */
 };
 
 struct sim_lock {

@@ -1,0 +1,159 @@
+/*
+ * `herdsim calibrate`: measures this machine with hs_calibrate(), prints
+ * the figures and writes the host OS profile.
+ *
+ * Progress goes to standard error: one line redrawn in place when standard
+ * error is a terminal, else one line per figure when it ends, so a log
+ * stays readable.  The table of figures goes to standard output.
+ *
+ * The profile goes to --out, else $HERDSIM_HOST_PROFILE, else
+ * results/host.ini (HS_HOST_PROFILE_DEFAULT), which is where `--os host`
+ * looks for it; the directory is created when missing.  The file is
+ * written whole or not at all (hs_calibrate_write_profile renames a
+ * temporary file).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "calibrate.h"
+#include "cli.h"
+#include "config.h"
+
+static const char calibrate_usage[] =
+	"usage: herdsim calibrate [--out FILE] [--scale X]\n"
+	"\n"
+	"Measures this machine's kernel and hardware costs (about 10 s on an idle\n"
+	"2-CPU machine at scale 1, under a minute in any case) and writes them as\n"
+	"the `host` OS profile, which `--os host` loads.\n"
+	"\n"
+	"options:\n"
+	"  --out FILE   where to write the profile (default: $HERDSIM_HOST_PROFILE,\n"
+	"               else results/host.ini)\n"
+	"  --scale X    multiply every sample count by X, 0 < X <= 100 (default 1)\n"
+	"  --quiet      print no progress and no table\n";
+
+struct progress {
+	bool tty;
+	bool quiet;
+};
+
+static void show_progress(void *ctx, const char *figure, int done, int total)
+{
+	struct progress *p = ctx;
+
+	if (p->quiet)
+		return;
+	if (p->tty) {
+		fprintf(stderr, "\rcalibrating %-24s %3d%%   ", figure,
+			total > 0 ? (int)(100LL * done / total) : 100);
+		fflush(stderr);
+	} else if (done == total) {
+		fprintf(stderr, "calibrated %s: %d sample%s\n", figure, total, total == 1 ? "" : "s");
+	}
+}
+
+/* Creates the directory that will hold path, one level (results/). */
+static int make_dir_of(const char *path, struct hs_error *err)
+{
+	char dir[HS_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || slash == path)
+		return 0;
+	if ((size_t)(slash - path) >= sizeof(dir))
+		return hs_error_set(err, HS_E_USAGE, path, 0, "--out", "path too long");
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+		return hs_error_set(err, HS_E_IO, dir, 0, NULL,
+				    "cannot create the directory of the profile: %s; create it or "
+				    "choose another --out path", strerror(errno));
+	return 0;
+}
+
+static void print_figures(const struct hs_calib_report *r)
+{
+	printf("%-24s %8s %12s %12s %12s %12s\n", "figure", "samples", "median ns", "p10 ns", "p90 ns",
+	       "p99 ns");
+	for (int i = 0; i < r->nfigures; i++) {
+		const struct hs_calib_figure *f = &r->figures[i];
+
+		if (f->samples == 0) {
+			printf("%-24s %8s %12s\n", f->name, "-", "not measured");
+			continue;
+		}
+		printf("%-24s %8d %12lld %12lld %12lld %12lld\n", f->name, f->samples, (long long)f->p50,
+		       (long long)f->p10, (long long)f->p90, (long long)f->p99);
+	}
+	printf("\n%s %s %s, %d CPU%s, timer slack %lld ns, tick %lld ns, slice %lld ns\n", r->sysname,
+	       r->release, r->machine, r->ncpus, r->ncpus == 1 ? "" : "s", (long long)r->timer_slack_ns,
+	       (long long)r->tick_ns, (long long)r->slice_ns);
+}
+
+int cli_calibrate(int argc, char **argv)
+{
+	const char *out = NULL;
+	double scale = 1.0;
+	struct progress prog = { .tty = isatty(STDERR_FILENO) != 0 };
+	struct hs_calib_opts opts = { 0 };
+	struct hs_calib_report *rep;
+	struct hs_error err = { 0 };
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(calibrate_usage, stdout);
+			return CLI_OK;
+		} else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+			prog.quiet = true;
+		} else if (strcmp(a, "--out") == 0 || strncmp(a, "--out=", 6) == 0) {
+			out = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!out || !*out)
+				return cli_usage_error("--out needs a file name");
+		} else if (strcmp(a, "--scale") == 0 || strncmp(a, "--scale=", 8) == 0) {
+			const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+			char *end;
+
+			if (!v)
+				return cli_usage_error("--scale needs a value");
+			errno = 0;
+			scale = strtod(v, &end);
+			if (errno || *end || end == v || !(scale > 0 && scale <= 100))
+				return cli_usage_error("invalid --scale '%s'; use a number in (0, 100]", v);
+		} else {
+			return cli_usage_error("unexpected argument '%s'; see `herdsim calibrate --help`", a);
+		}
+	}
+	if (!out)
+		out = hs_host_profile_path();
+
+	rep = calloc(1, sizeof(*rep));
+	if (!rep)
+		return cli_error(&(struct hs_error){ .code = HS_E_NOMEM, .msg = "out of memory" });
+	opts.scale = scale;
+	opts.progress = show_progress;
+	opts.ctx = &prog;
+	rc = make_dir_of(out, &err);
+	if (rc == 0)
+		rc = hs_calibrate(&opts, rep, &err);
+	if (prog.tty && !prog.quiet)
+		fprintf(stderr, "\r%*s\r", 50, "");
+	if (rc == 0)
+		rc = hs_calibrate_write_profile(rep, out, &err);
+	if (rc) {
+		free(rep);
+		return cli_error(&err);
+	}
+	if (!prog.quiet) {
+		print_figures(rep);
+		printf("profile '%s' written to %s\n", rep->profile.name, out);
+	}
+	free(rep);
+	return CLI_OK;
+}

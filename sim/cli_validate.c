@@ -1,0 +1,405 @@
+/*
+ * `herdsim validate`: runs a scenario on real threads (backend native) and
+ * in the simulator on this machine's measured OS profile (backend sim),
+ * records both, and prints how far the simulation is from the real runs.
+ *
+ * Both backends run with [machine] cores set to this machine's online
+ * CPUs (as `--set machine.cores=N` would, applied before the user's own
+ * --set overrides), so the simulated machine is the one the native runs
+ * used.  The simulated runs use --os (default `host`, the profile
+ * `herdsim calibrate` wrote).
+ *
+ * Recording: every run goes to the database with run.backend native or
+ * sim.  A native run keeps run.os = the kernel's uname (where it really
+ * ran); the profile it was compared with is in its run_param rows
+ * (os.name), and the printed table names both.
+ *
+ * Seeds: replication r of every policy and backend uses seed S + r, as
+ * `herdsim run` does.
+ *
+ * Figures: for each policy, median and 95 % confidence half-width of the
+ * mean (Student t, hs_ci95_halfwidth) of makespan, usleep calls, yields
+ * and M's created, on both backends, and the ratio of the simulated median
+ * to the native one.  Then, when both `single` and `waiters` ran, the
+ * ratio of the waiters median makespan to the single median on each
+ * backend and the difference of the two ratios.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "cli.h"
+#include "config.h"
+#include "record.h"
+#include "registry.h"
+#include "stats.h"
+
+#define MAX_POLICIES 32
+#define DEFAULT_DB "results/herdsim.sqlite"
+#define NFIG 4
+
+static const char validate_usage[] =
+	"usage: herdsim validate SCENARIO [options]\n"
+	"\n"
+	"Runs SCENARIO natively and simulated on this machine's profile, with\n"
+	"machine.cores = the online CPUs, records both and compares them.\n"
+	"\n"
+	"options:\n"
+	"  --policy NAME|all     policy to run; repeatable (default: the scenario's)\n"
+	"  --os host|FILE        OS profile of the simulated runs (default host,\n"
+	"                        written by `herdsim calibrate`)\n"
+	"  --reps N              replications per policy and backend\n"
+	"  --seed N              seed of replication 0; replication r uses N+r\n"
+	"  --db FILE             SQLite database (default results/herdsim.sqlite)\n"
+	"  --set SECTION.KEY=V   override a scenario or profile key; repeatable\n"
+	"  --quiet               print no progress and no table\n";
+
+static const char *const fig_names[NFIG] = { "makespan ms", "usleep calls", "yields", "M's created" };
+static const char *const fig_keys[NFIG] = { "makespan_ns", "usleep_calls", "yields", "m_created" };
+static const double fig_scale[NFIG] = { 1e6, 1, 1, 1 };
+
+struct val_opts {
+	const char *scenario;
+	const char *policies[MAX_POLICIES];
+	int npolicies;
+	const char *os;
+	const char *db;
+	unsigned long long seed, reps;
+	bool seed_set, reps_set, quiet;
+	struct hs_override overrides[HS_MAX_OVERRIDES];
+	int noverrides;
+};
+
+/* Values of the figures over the replications of one policy on one
+ * backend: v[figure][replication]. */
+struct series {
+	double *v[NFIG];
+	int n;
+};
+
+static const char *take_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0' || *i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+static bool is_opt(const char *arg, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+/* Returns 0, 1 for --help, or a negative HS_E_* code with err filled. */
+static int parse_args(int argc, char **argv, struct val_opts *o, struct hs_error *err)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(validate_usage, stdout);
+			return 1;
+		}
+		if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+			o->quiet = true;
+			continue;
+		}
+		if (a[0] != '-') {
+			if (o->scenario)
+				return hs_error_set(err, HS_E_USAGE, NULL, 0, a,
+						    "unexpected argument: give one scenario");
+			o->scenario = a;
+			continue;
+		}
+		static const char *const names[] = { "--policy", "--os", "--reps", "--seed", "--db", "--set" };
+		const char *name = NULL;
+
+		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]) && !name; k++)
+			if (is_opt(a, names[k]))
+				name = names[k];
+		if (!name)
+			return hs_error_set(err, HS_E_USAGE, NULL, 0, a,
+					    "unknown option; see `herdsim validate --help`");
+		v = take_value(argc, argv, &i, name);
+		if (!v)
+			return hs_error_set(err, HS_E_USAGE, NULL, 0, name,
+					    "needs a value; see `herdsim validate --help`");
+		if (strcmp(name, "--policy") == 0) {
+			if (o->npolicies == MAX_POLICIES)
+				return hs_error_set(err, HS_E_USAGE, NULL, 0, name, "at most %d policies",
+						    MAX_POLICIES);
+			o->policies[o->npolicies++] = v;
+		} else if (strcmp(name, "--os") == 0) {
+			o->os = v;
+		} else if (strcmp(name, "--db") == 0) {
+			o->db = v;
+		} else if (strcmp(name, "--reps") == 0) {
+			if (!cli_parse_u64(v, &o->reps) || o->reps < 1 || o->reps > 100000)
+				return hs_error_set(err, HS_E_USAGE, NULL, 0, name,
+						    "invalid count '%s'; use 1 to 100000", v);
+			o->reps_set = true;
+		} else if (strcmp(name, "--seed") == 0) {
+			if (!cli_parse_u64(v, &o->seed))
+				return hs_error_set(err, HS_E_USAGE, NULL, 0, name,
+						    "invalid seed '%s'; use a non-negative integer", v);
+			o->seed_set = true;
+		} else {
+			int rc;
+
+			if (o->noverrides == HS_MAX_OVERRIDES - 1)
+				return hs_error_set(err, HS_E_USAGE, NULL, 0, name, "at most %d overrides",
+						    HS_MAX_OVERRIDES - 1);
+			rc = hs_override_parse(&o->overrides[o->noverrides], v, err);
+			if (rc)
+				return rc;
+			o->noverrides++;
+		}
+	}
+	if (!o->scenario)
+		return hs_error_set(err, HS_E_USAGE, NULL, 0, NULL,
+				    "give a scenario: a shipped name (herdsim list scenarios) or an .ini path");
+	return 0;
+}
+
+static void add_param(void *ctx, const char *key, const char *value)
+{
+	hs_result_param(ctx, key, value);
+}
+
+static bool series_alloc(struct series *s, int reps)
+{
+	for (int f = 0; f < NFIG; f++)
+		if (!(s->v[f] = calloc((size_t)reps, sizeof(double))))
+			return false;
+	return true;
+}
+
+static void series_free(struct series *s)
+{
+	for (int f = 0; f < NFIG; f++)
+		free(s->v[f]);
+}
+
+/* Runs one replication on one backend, records it and adds its figures
+ * to s.  Returns 0, CLI_RUN_FAILED when the run ended badly (it is still
+ * recorded), or a negative HS_E_* code. */
+static int run_one(const struct hs_backend *be, const struct hs_config *base, const struct hs_policy *p,
+		   uint64_t seed, int rep, struct hs_db *db, struct series *s, struct hs_error *err)
+{
+	struct hs_config cfg = *base;
+	struct hs_run_request req = { 0 };
+	struct hs_run_result res;
+	int rc;
+
+	hs_scenario_for_policy(&base->scenario, p, &cfg.scenario);
+	req.cfg = &cfg;
+	req.policy = p;
+	req.seed = seed;
+	req.replication = rep;
+	req.record = HS_RECORD_SUMMARY;
+	rc = hs_policy_params(p, &cfg.scenario, req.policy_params, err);
+	if (rc)
+		return rc;
+	hs_result_init(&res);
+	hs_config_each_param(&cfg, add_param, &res);
+	rc = be->run(&req, &res, err);
+	if (rc == 0)
+		rc = hs_db_write_run(db, &res, NULL, err);
+	if (rc == 0) {
+		for (int f = 0; f < NFIG; f++)
+			s->v[f][s->n] = hs_result_get(&res, fig_keys[f], 0);
+		s->n++;
+		if (res.status != HS_STATUS_OK) {
+			fprintf(stderr, "herdsim: %s on %s, seed %llu: %s: %s\n", p->name, be->name,
+				(unsigned long long)seed, hs_status_name(res.status), res.error);
+			rc = CLI_RUN_FAILED;
+		}
+	}
+	hs_result_free(&res);
+	return rc;
+}
+
+/* Median of a copy of v[0..n) (hs_median sorts in place). */
+static double median_of(const double *v, int n)
+{
+	double tmp[n > 0 ? n : 1];
+
+	memcpy(tmp, v, (size_t)n * sizeof(double));
+	return hs_median(tmp, (size_t)n);
+}
+
+static void print_policy(const struct hs_policy *p, const struct series *nat, const struct series *sim)
+{
+	printf("\n%s\n", p->name);
+	printf("  %-14s %12s %12s %12s %12s %9s\n", "figure", "native med", "+-95% CI", "sim med",
+	       "+-95% CI", "sim/nat");
+	for (int f = 0; f < NFIG; f++) {
+		double sc = fig_scale[f];
+		double mn = median_of(nat->v[f], nat->n), ms = median_of(sim->v[f], sim->n);
+		char ratio[32] = "-";
+
+		if (mn > 0)
+			snprintf(ratio, sizeof(ratio), "%.3f", ms / mn);
+		printf("  %-14s %12.*f %12.*f %12.*f %12.*f %9s\n", fig_names[f], f == 0 ? 2 : 0, mn / sc,
+		       f == 0 ? 2 : 0, hs_ci95_halfwidth(nat->v[f], (size_t)nat->n) / sc, f == 0 ? 2 : 0,
+		       ms / sc, f == 0 ? 2 : 0, hs_ci95_halfwidth(sim->v[f], (size_t)sim->n) / sc, ratio);
+	}
+}
+
+static int find_policy(const struct hs_policy *const *pols, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(pols[i]->name, name) == 0)
+			return i;
+	return -1;
+}
+
+static void print_ratios(const struct hs_policy *const *pols, int npols, struct series *nat, struct series *sim)
+{
+	int s = find_policy(pols, npols, "single"), w = find_policy(pols, npols, "waiters");
+
+	if (s < 0 || w < 0)
+		return;
+	double ns = median_of(nat[s].v[0], nat[s].n), nw = median_of(nat[w].v[0], nat[w].n);
+	double ss = median_of(sim[s].v[0], sim[s].n), sw = median_of(sim[w].v[0], sim[w].n);
+
+	if (ns <= 0 || ss <= 0)
+		return;
+	printf("\nmakespan ratio waiters/single: native %.3f, sim %.3f, sim - native %+.3f\n", nw / ns, sw / ss,
+	       sw / ss - nw / ns);
+}
+
+static int run_all(const struct val_opts *o, const struct hs_config *nat_cfg, const struct hs_config *sim_cfg,
+		   const struct hs_policy *const *pols, int npols, struct hs_db *db, struct series *nat,
+		   struct series *sim, struct hs_error *err)
+{
+	const struct hs_backend *bes[2] = { &hs_backend_native, &hs_backend_sim };
+	const struct hs_config *cfgs[2] = { nat_cfg, sim_cfg };
+	int total = 2 * npols * (int)o->reps, done = 0, status = CLI_OK;
+	bool tty = !o->quiet && isatty(STDERR_FILENO);
+
+	for (int p = 0; p < npols; p++) {
+		for (int b = 0; b < 2; b++) {
+			struct series *s = b == 0 ? &nat[p] : &sim[p];
+
+			for (unsigned long long r = 0; r < o->reps; r++) {
+				int rc;
+
+				if (tty)
+					fprintf(stderr, "\rrun %d/%d: %s, %s, replication %llu   ", done + 1, total,
+						pols[p]->name, bes[b]->name, r);
+				rc = run_one(bes[b], cfgs[b], pols[p], o->seed + r, (int)r, db, s, err);
+				if (rc < 0) {
+					if (tty)
+						fputc('\n', stderr);
+					return rc;
+				}
+				if (rc == CLI_RUN_FAILED)
+					status = CLI_RUN_FAILED;
+				done++;
+			}
+		}
+	}
+	if (tty)
+		fprintf(stderr, "\r%*s\r", 60, "");
+	return status;
+}
+
+/* Loads the scenario with machine.cores = online CPUs, then the user's
+ * overrides, and the OS profile `os`. */
+static int load_config(const struct val_opts *o, const char *os, struct hs_config *cfg, struct hs_error *err)
+{
+	struct hs_override ov[HS_MAX_OVERRIDES];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	char text[64];
+	int rc;
+
+	snprintf(text, sizeof(text), "machine.cores=%ld", ncpu > 0 ? ncpu : 1L);
+	rc = hs_override_parse(&ov[0], text, err);
+	if (rc)
+		return rc;
+	memcpy(&ov[1], o->overrides, (size_t)o->noverrides * sizeof(ov[0]));
+	return hs_config_load(cfg, o->scenario, ov, o->noverrides + 1, os, err);
+}
+
+int cli_validate(int argc, char **argv)
+{
+	struct val_opts o = { 0 };
+	struct hs_error err = { 0 };
+	struct hs_config *cfg = calloc(2, sizeof(*cfg));
+	const struct hs_policy *pols[MAX_POLICIES];
+	struct series nat[MAX_POLICIES] = { 0 }, sim[MAX_POLICIES] = { 0 };
+	struct hs_db *db = NULL;
+	int npols = 0, rc, status = CLI_INPUT;
+
+	if (!cfg)
+		return cli_error(&(struct hs_error){ .code = HS_E_NOMEM, .msg = "out of memory" });
+	rc = parse_args(argc, argv, &o, &err);
+	if (rc == 1) {
+		free(cfg);
+		return CLI_OK;
+	}
+	if (!o.os)
+		o.os = "host";
+	if (!o.db)
+		o.db = DEFAULT_DB;
+	/* The native config needs no OS profile, but loading the same one
+	 * records the compared profile in its run_param rows. */
+	if (rc == 0)
+		rc = load_config(&o, o.os, &cfg[1], &err);
+	if (rc == 0)
+		cfg[0] = cfg[1];
+	if (rc == 0)
+		rc = hs_policy_resolve(o.npolicies ? o.policies : (const char *[]){ cfg[1].scenario.policy },
+				       o.npolicies ? o.npolicies : 1, pols, MAX_POLICIES, &npols, &err);
+	if (rc == 0)
+		rc = hs_policy_check_params(&cfg[1].scenario, pols, npols, &err);
+	if (rc)
+		goto out;
+	if (!o.seed_set)
+		o.seed = cfg[1].scenario.seed;
+	if (!o.reps_set)
+		o.reps = (unsigned long long)cfg[1].scenario.reps;
+	for (int p = 0; p < npols; p++)
+		if (!series_alloc(&nat[p], (int)o.reps) || !series_alloc(&sim[p], (int)o.reps)) {
+			rc = hs_error_set(&err, HS_E_NOMEM, NULL, 0, NULL, "out of memory");
+			goto out;
+		}
+	rc = hs_db_open(&db, o.db, &err);
+	if (rc)
+		goto out;
+	rc = run_all(&o, &cfg[0], &cfg[1], pols, npols, db, nat, sim, &err);
+	hs_db_close(db);
+	if (rc < 0)
+		goto out;
+	status = rc;
+	if (!o.quiet) {
+		printf("%s on %ld CPUs: native runs against the sim on OS profile '%s' (%s), %llu "
+		       "replication%s each\n",
+		       cfg[1].scenario.name, sysconf(_SC_NPROCESSORS_ONLN), cfg[1].os.name, cfg[1].os.file, o.reps,
+		       o.reps == 1 ? "" : "s");
+		printf("medians; CI is the 95%% half-width of the mean\n");
+		for (int p = 0; p < npols; p++)
+			print_policy(pols[p], &nat[p], &sim[p]);
+		print_ratios(pols, npols, nat, sim);
+		printf("\n%llu runs recorded in %s (run.backend native and sim)\n", 2 * npols * o.reps, o.db);
+	}
+out:
+	for (int p = 0; p < MAX_POLICIES; p++) {
+		series_free(&nat[p]);
+		series_free(&sim[p]);
+	}
+	free(cfg);
+	if (rc < 0)
+		return cli_error(&err);
+	return status;
+}

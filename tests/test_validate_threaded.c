@@ -1,0 +1,192 @@
+/*
+ * Tests of self-validation: the host profile that calibration writes, the
+ * `host` profile lookup, native runs that hand P's over under contention,
+ * and `herdsim validate` writing both backends to the database.
+ *
+ * The name contains "threaded" so that `make tsan` runs it: calibration
+ * and the native backend start real threads.  Nothing here asserts a
+ * duration or how close the simulation comes to the native runs; that
+ * depends on the machine and is reported in docs/validation.md.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "backend.h"
+#include "calibrate.h"
+#include "config.h"
+#include "helpers.h"
+#include "registry.h"
+#include "result.h"
+
+/* Calibrates at a small scale, writes the profile and loads it back with
+ * the profile parser: name `host`, and every figure that a Linux machine
+ * cannot measure as zero is positive. */
+static void calibration_parses_back_as_profile(void **unused)
+{
+	struct hs_calib_opts opts = { .scale = 0.02 };
+	struct hs_calib_report *rep = calloc(1, sizeof(*rep));
+	struct hs_os_profile os;
+	struct hs_error err = { 0 };
+	char path[512];
+
+	assert_non_null(rep);
+	snprintf(path, sizeof(path), "%s/host.ini", make_temp_dir());
+	assert_int_equal(hs_calibrate(&opts, rep, &err), 0);
+	assert_int_equal(hs_calibrate_write_profile(rep, path, &err), 0);
+	assert_int_equal(hs_os_profile_load(&os, path, &err), 0);
+
+	assert_string_equal(os.name, "host");
+	assert_true(os.slice_ns > 0);
+	assert_true(os.tick_ns > 0);
+	assert_true(os.syscall_ns > 0);
+	assert_true(os.atomic_local_ns > 0);
+	assert_true(os.atomic_remote_ns > 0);
+	assert_true(os.load_remote_ns > 0);
+	assert_int_equal(os.yield_kind, HS_YIELD_LINUX);
+	assert_true(os.sleep_min_ns > 0);
+	assert_true(os.wake_local_ns > 0);
+	assert_true(os.wake_remote_ns > 0);
+	assert_true(os.timer_wake_ns > 0);
+	assert_true(os.thread_create_ns > 0);
+	assert_true(os.thread_exit_ns > 0);
+	assert_true(os.mmap_ns > 0);
+	/* the derived profile is the one written */
+	assert_int_equal(os.syscall_ns, rep->profile.syscall_ns);
+	assert_int_equal(os.wake_local_ns, rep->profile.wake_local_ns);
+	free(rep);
+}
+
+/* `host` names $HERDSIM_HOST_PROFILE, and the error for a missing file asks to run
+ * `herdsim calibrate`. */
+static void host_name_finds_the_profile_file(void **unused)
+{
+	struct hs_os_profile os;
+	struct hs_error err = { 0 };
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/absent.ini", make_temp_dir());
+	setenv("HERDSIM_HOST_PROFILE", path, 1);
+	assert_int_equal(hs_os_profile_load(&os, "host", &err), HS_E_NOTFOUND);
+	assert_non_null(strstr(err.msg, "herdsim calibrate"));
+
+	setenv("HERDSIM_HOST_PROFILE", HS_SRCDIR "/sim/profiles/freebsd.ini", 1);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(hs_os_profile_load(&os, "host", &err), 0);
+	assert_string_equal(os.name, "freebsd");
+	assert_int_equal(os.yield_kind, HS_YIELD_ULE);
+	unsetenv("HERDSIM_HOST_PROFILE");
+}
+
+/* Runs 12 threads that all call runtime.GC() with one P, so P's and the
+ * stopped world pass through the runtime's separate wait queues.  Every
+ * callback completes and every M is spare at the end. */
+static void native_gc_with_one_p_conserves_ms(void **unused)
+{
+	static const char *const names[] = { "single", "waiters" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const struct hs_policy *p = hs_policy_find(names[i]);
+		struct hs_config cfg;
+		struct hs_run_request req = { 0 };
+		struct hs_run_result r;
+		struct hs_error err = { 0 };
+
+		assert_non_null(p);
+		assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", NULL, 0, NULL, &err), 0);
+		cfg.scenario.threads = 12;
+		cfg.scenario.cores = 2;
+		cfg.scenario.time_limit_ns = 30000000000LL;
+		cfg.runtime.gomaxprocs = 1;
+		cfg.runtime.gc_mark_ns = 200000;
+		req.cfg = &cfg;
+		req.policy = p;
+		req.seed = 1;
+		req.record = HS_RECORD_SUMMARY;
+		assert_int_equal(hs_policy_params(p, &cfg.scenario, req.policy_params, &err), 0);
+		hs_result_init(&r);
+		assert_int_equal(hs_backend_native.run(&req, &r, &err), 0);
+		if (r.status != HS_STATUS_OK)
+			fprintf(stderr, "%s: %s: %s\n", names[i], hs_status_name(r.status), r.error);
+		assert_int_equal(r.status, HS_STATUS_OK);
+		assert_int_equal((int)hs_result_get(&r, "callbacks", -1), 12);
+		assert_int_equal((int)hs_result_get(&r, "m_created", -1),
+				 (int)hs_result_get(&r, "m_spare_end", -2));
+		assert_true(hs_result_get(&r, "gc_cycles", 0) >= 1);
+		hs_result_free(&r);
+	}
+}
+
+static const char tiny_scenario[] =
+	"[scenario]\n"
+	"name = tiny\n"
+	"time_limit = 30s\n"
+	"seed = 3\n"
+	"[workload]\n"
+	"threads = 4\n"
+	"arrival = burst\n"
+	"callbacks = 2\n"
+	"[callback]\n"
+	"steps = work:20us, gc\n"
+	"[policy]\n"
+	"name = all\n";
+
+/* `herdsim validate` with the host profile taken from
+ * $HERDSIM_HOST_PROFILE runs every policy on both backends and records
+ * reps runs of each policy per backend. */
+static void validate_writes_both_backends(void **unused)
+{
+	const char *dir = make_temp_dir();
+	char scen[512], db[512];
+	struct cmd_result *r = calloc(1, sizeof(*r));
+	int64_t npol;
+
+	assert_non_null(r);
+	snprintf(scen, sizeof(scen), "%s/tiny.ini", dir);
+	snprintf(db, sizeof(db), "%s/v.sqlite", dir);
+	write_file(scen, tiny_scenario);
+	setenv("HERDSIM_HOST_PROFILE", HS_SRCDIR "/sim/profiles/linux.ini", 1);
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--reps", "2", "--db", db, NULL });
+	unsetenv("HERDSIM_HOST_PROFILE");
+	if (r->status != 0)
+		fprintf(stderr, "%s", r->err);
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->out, "makespan ratio waiters/single: native"));
+
+	for (npol = 0; hs_policies[npol]; npol++)
+		;
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'native' AND status = 'ok'"),
+			 2 * npol);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'sim' AND status = 'ok'"),
+			 2 * npol);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'sim' AND os = 'linux'"),
+			 2 * npol);
+	/* both backends ran on this machine's CPU count, and the native runs
+	 * name the profile they were compared with */
+	assert_int_equal(db_int(db, "SELECT count(DISTINCT value) FROM run_param WHERE key = 'machine.cores'"), 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run_param p JOIN run r ON r.id = p.run_id "
+				    "WHERE r.backend = 'native' AND p.key = 'os.name' AND p.value = 'linux'"),
+			 2 * npol);
+	/* every callback of every run completed: 4 threads x 2 callbacks */
+	assert_int_equal(db_int(db, "SELECT count(*) FROM scalar WHERE name = 'callbacks' AND value = 8"),
+			 4 * npol);
+	free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(calibration_parses_back_as_profile),
+		cmocka_unit_test(host_name_finds_the_profile_file),
+		cmocka_unit_test(native_gc_with_one_p_conserves_ms),
+		cmocka_unit_test(validate_writes_both_backends),
+	};
+
+	return cmocka_run_group_tests_name("validation", tests, NULL, NULL);
+}
