@@ -23,6 +23,7 @@
  * --record-trace FILE writes the workload of the run in the trace format
  * after the run (see write_workload).  It takes exactly one run.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,8 +394,22 @@ static double max_of(const double *v, int n)
 	return m;
 }
 
+/* Copies the finite values of v (runs that completed) into out; returns
+ * how many there are. */
+static int finite_values(const double *v, int n, double *out)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		if (isfinite(v[i]))
+			out[k++] = v[i];
+	return k;
+}
+
 static void print_table(struct cell *cells, int ncells, const struct hs_config *cfgs, int reps)
 {
+	double *done = malloc((size_t)(reps > 0 ? reps : 1) * sizeof(double));
+
 	printf("\n%s: medians over %d replication%s (range of makespan in brackets)\n\n",
 	       cfgs[0].scenario.name, reps, reps == 1 ? "" : "s");
 	printf("%-10s %-8s %10s %21s %10s %10s %6s %8s %8s %8s %8s %8s\n", "policy", "os", "makespan",
@@ -402,19 +417,27 @@ static void print_table(struct cell *cells, int ncells, const struct hs_config *
 	       "extram");
 	printf("%-10s %-8s %10s %21s %10s %10s %6s %8s %8s %8s %8s %8s\n", "", "", "ms", "", "us", "us",
 	       "made", "", "wakeups", "", "", "contend");
-	for (int i = 0; i < ncells; i++) {
+	for (int i = 0; done && i < ncells; i++) {
 		struct cell *c = &cells[i];
-		double lo = min_of(c->makespan, c->n), hi = max_of(c->makespan, c->n);
-		char range[64];
+		int k = finite_values(c->makespan, c->n, done);
+		char range[64], median[32];
 
-		snprintf(range, sizeof(range), "[%.2f - %.2f]", lo / 1e6, hi / 1e6);
-		printf("%-10s %-8s %10.2f %21s %10.1f %10.1f %6.0f %8.0f %8.0f %8.0f %8.0f %8.0f\n",
-		       c->policy->name, cfgs[c->os].os.name, hs_median(c->makespan, (size_t)c->n) / 1e6, range,
+		/* the makespan of runs that ended in deadlock or timeout is unknown */
+		if (k > 0) {
+			snprintf(range, sizeof(range), "[%.2f - %.2f]", min_of(done, k) / 1e6, max_of(done, k) / 1e6);
+			snprintf(median, sizeof(median), "%.2f", hs_median(done, (size_t)k) / 1e6);
+		} else {
+			snprintf(range, sizeof(range), "-");
+			snprintf(median, sizeof(median), "-");
+		}
+		printf("%-10s %-8s %10s %21s %10.1f %10.1f %6.0f %8.0f %8.0f %8.0f %8.0f %8.0f\n",
+		       c->policy->name, cfgs[c->os].os.name, median, range,
 		       hs_median(c->p50, (size_t)c->n) / 1e3, hs_median(c->p99, (size_t)c->n) / 1e3,
 		       hs_median(c->m_created, (size_t)c->n), hs_median(c->usleeps, (size_t)c->n),
 		       hs_median(c->wasted, (size_t)c->n), hs_median(c->yields, (size_t)c->n),
 		       hs_median(c->cas, (size_t)c->n), hs_median(c->contentions, (size_t)c->n));
 	}
+	free(done);
 }
 
 /* Runs every policy x profile x replication; returns the exit status. */

@@ -429,7 +429,7 @@ static int write_scalars(struct nrun *run, struct hs_run_result *out, const stru
 			hs_hist_add(h, run->threads.data[i]->latencies.data[k]);
 
 	rc |= hs_result_scalar(out, "makespan_ns",
-			       s->first_start >= 0 && s->last_exit >= 0 ? (double)(s->last_exit - s->first_start) : 0);
+			       s->first_start >= 0 && s->last_exit >= 0 ? (double)(s->last_exit - s->first_start) : NAN);
 	rc |= hs_result_scalar(out, "callbacks", (double)s->callbacks);
 	rc |= hs_result_scalar(out, "m_created", (double)run->m_count);
 	rc |= hs_result_scalar(out, "usleep_calls", (double)s->sleeps);
@@ -512,7 +512,11 @@ static int finish(struct nrun *run, struct hs_run_result *out, bool late, struct
 	uint64_t spare = run->policy->spare_count ? run->policy->spare_count(run->pstate) : 0;
 	int rc;
 
-	if (run->first_rc < 0)
+	if (run->first_rc == HS_E_MODEL && !run->violated) {
+		run->violated = true;
+		snprintf(run->violation, sizeof(run->violation), "policy %s: acquire returned no M",
+			 run->policy->name);
+	} else if (run->first_rc < 0)
 		return hs_error_set(err, run->first_rc, run->cfg->scenario.file, 0, NULL,
 				    "the workload of a foreign thread is invalid: %s",
 				    hs_strerror(run->first_rc));

@@ -16,6 +16,7 @@
  * them (create_foreign).
  */
 #include <assert.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +87,9 @@ static void fiber_entry(void *arg)
 	case ROLE_FOREIGN: {
 		int rc = hs_foreign_thread_run(&t->env, &s->driver);
 
-		if (rc < 0)
+		if (rc == HS_E_MODEL)
+			sim_fail(s, "policy %s: acquire returned no M to thread %d", s->policy->name, t->id);
+		else if (rc < 0)
 			sim_fail(s, "thread %d: the workload failed: %s", t->id, hs_strerror(rc));
 		break;
 	}
@@ -124,8 +127,21 @@ struct sim_thread *sim_thread_new(struct sim *s, enum sim_thread_role role, cons
 		s->cap_threads = ncap;
 	}
 	t = calloc(1, sizeof(*t));
+	if (!t)
+		goto oom;
+	if (hs_fiber_init(&t->fiber, fiber_entry, t) != 0) {
+		free(t);
+		/* Each stack is two memory mappings (the stack and its guard
+		 * page), and the kernel caps mappings per process. */
+		sim_fail(s, "cannot map a stack for thread %d: %d threads are alive and the kernel's "
+			 "limit on memory mappings (sysctl vm.max_map_count) is reached; lower "
+			 "workload.threads or raise the limit", s->nthreads,
+			 s->foreign_created - s->foreign_exited);
+		return NULL;
+	}
 	rec = HS_VEC_PUSH(&s->out->threads);
-	if (!t || !rec || hs_fiber_init(&t->fiber, fiber_entry, t) != 0) {
+	if (!rec) {
+		hs_fiber_destroy(&t->fiber);
 		free(t);
 		goto oom;
 	}
@@ -171,6 +187,11 @@ void sim_resume(struct sim *s, struct sim_thread *t)
 	t->started = true;
 	hs_fiber_switch(&s->host, &t->fiber);
 	s->running = NULL;
+
+	/* An exited fiber never runs again: its stack can serve the next
+	 * thread, so memory follows the threads alive, not those created. */
+	if (t->exited)
+		hs_fiber_destroy(&t->fiber);
 }
 
 /*
@@ -312,7 +333,10 @@ static void finish(struct sim *s)
 		out->status = s->status;
 	}
 
-	hs_result_scalar(out, "makespan_ns", (double)(s->last_exit - s->first_arrival));
+	/* A run that did not complete has no makespan: NaN, stored as NULL. */
+	hs_result_scalar(out, "makespan_ns", s->foreign_exited == s->foreign_total && s->foreign_total > 0
+						     ? (double)(s->last_exit - s->first_arrival)
+						     : NAN);
 	hs_result_scalar(out, "callbacks", (double)s->callbacks_done);
 	hs_result_scalar(out, "m_created", (double)s->nms);
 	hs_result_scalar(out, "usleep_calls", (double)usleeps);

@@ -45,7 +45,8 @@ int hs_foreign_thread_run(hs_env *env, const struct hs_driver *d)
 		/* needm */
 		m = pol->acquire(env, d->policy_state);
 		rt->progress(env);
-		assert(m != NULL);
+		if (!m)
+			return HS_E_MODEL; /* acquire must return an M */
 		if (rt->m_claim)
 			rt->m_claim(env, m, true);
 		rec.m = (int64_t)m->id;

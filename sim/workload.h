@@ -80,7 +80,8 @@ struct hs_driver {
 };
 
 /*
- * Runs one foreign thread from creation to exit.  Returns 0, or the
+ * Runs one foreign thread from creation to exit.  Returns 0, HS_E_MODEL
+ * when the policy's acquire returned NULL (the thread stops there), or the
  * negative code next_callback returned.  Records each callback through
  * rt->callback_done.
  */
