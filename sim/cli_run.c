@@ -495,24 +495,15 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 	return status;
 }
 
-/* Resolves the backend.  Replay runs on the sim backend only. */
+/* Resolves the backend.  Both backends replay a trace. */
 static const struct hs_backend *find_backend(const struct run_opts *o, struct hs_error *err)
 {
 	const struct hs_backend *be = hs_backend_find(o->backend);
 
-	if (o->replay && strcmp(o->backend, "native") == 0) {
-		/* NOTE: the native backend creates threads from the scenario's
-		 * arrival process only; it has no trace workload source. */
-		hs_error_set(err, HS_E_USAGE, NULL, 0, "--backend",
-			     "replay on the native backend is not supported yet; use --backend sim");
-		return NULL;
-	}
-	if (be)
-		return be;
-	else
+	if (!be)
 		hs_error_set(err, HS_E_USAGE, NULL, 0, "--backend", "unknown backend '%s'; use sim or native",
 			     o->backend);
-	return NULL;
+	return be;
 }
 
 /* The checks of a replay and of --record-trace that need no run. */
