@@ -3,13 +3,14 @@
  * policy the simulator runs, and fills the same struct hs_run_result.
  *
  * A run, in order:
- *   1. set up the run (P's, runtime locks), start the GC daemon and its
- *      mark workers if a callback calls runtime.GC();
+ *   1. set up the run (P's, runtime locks, and the trace of a replay),
+ *      start the GC daemon and its mark workers if a callback calls
+ *      runtime.GC();
  *   2. allocate and zero the policy state, call init on this thread;
- *   3. create the foreign threads by arrival (burst: all at once; periodic
- *      and poisson: this thread sleeps between creations; a replay: at
- *      each trace thread's start, see native_replay.c), each with a
- *      thread_stack stack, each running hs_foreign_thread_run();
+ *   3. create the foreign threads by arrival, each with a thread_stack
+ *      stack, each running hs_foreign_thread_run().  Burst creates all at
+ *      once.  Periodic and poisson sleep on this thread between creations.
+ *      A replay creates each trace thread at its start (native_replay.c);
  *   4. wait for every foreign thread, up to time_limit of real time;
  *   5. stop the runtime daemons and join every thread;
  *   6. check conservation, merge the per-thread records, write scalars.
@@ -285,7 +286,8 @@ static struct nrun *run_new(const struct hs_run_request *req)
 	run->nlocks = 2;
 	for (int i = 0; i < NATIVE_MAX_LOCKS; i++)
 		run->lock_last_cpu[i] = -1;
-	/* A replay ignores the scenario's steps; native_run asks the trace. */
+	/* A replay ignores the scenario's steps, so native_run sets has_gc from
+	 * the trace's rows. */
 	run->has_gc = !req->trace_path && steps_have_gc(&run->cfg->scenario);
 	return run;
 }

@@ -4,9 +4,9 @@
  * threads, with the semantics of the sim backend's replay (sim/replay.c).
  *
  * Before any thread starts, native_replay_open() reads the whole trace
- * through hs_replay_scan() (so a bad row is reported as the sim backend
- * reports it: code, file, line, column and key), keeps every row, sorts
- * the rows by thread and then by line, and sorts the threads by
+ * through hs_replay_scan(), so a bad row is reported as the sim backend
+ * reports it (code, file, line, column and key).  It keeps every row,
+ * sorted by thread and then by line, and sorts the threads by
  * thread_start_ns and then by the line of their first row.  From then on
  * the table is read-only, except each thread's step buffer, which only
  * that thread writes.
