@@ -148,7 +148,8 @@ int native_replay_open(struct nrun *run, struct hs_error *err)
 	rc = hs_replay_scan(rp->path, keep_row, rp, &sum, err);
 	if (rc)
 		return rc;
-	qsort(rp->rows.data, rp->rows.len, sizeof(*rp->rows.data), by_thread_then_line);
+	if (rp->rows.len > 1) /* an empty trace has no array to sort */
+		qsort(rp->rows.data, rp->rows.len, sizeof(*rp->rows.data), by_thread_then_line);
 	if (build_threads(rp) < 0)
 		return hs_error_set(err, HS_E_NOMEM, rp->path, 0, "thread",
 				    "out of memory for the table of %lld threads",
