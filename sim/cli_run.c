@@ -79,7 +79,8 @@ static const char replay_usage[] =
 	"  --scenario NAME|FILE  scenario for the machine and runtime (default cgocallbackgc)\n"
 	"  --policy NAME|all     policy to run; repeatable (default: the scenario's)\n"
 	"  --os NAME|FILE        OS profile; repeatable (default: the scenario's)\n"
-	"  --backend sim|native  where to run (default sim)\n"
+	"  --backend sim|native  where to run (default sim); native replays on\n"
+	"                        real threads, in real time\n"
 	"  --seed N              seed of replication 0; replication r uses N+r\n"
 	"  --reps N              replications per policy and profile\n"
 	"  --db FILE             SQLite database (default results/herdsim.sqlite)\n"
@@ -518,24 +519,15 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 	return status;
 }
 
-/* Resolves the backend.  Replay runs on the sim backend only. */
+/* Resolves the backend.  Both backends replay a trace. */
 static const struct hs_backend *find_backend(const struct run_opts *o, struct hs_error *err)
 {
 	const struct hs_backend *be = hs_backend_find(o->backend);
 
-	if (o->replay && strcmp(o->backend, "native") == 0) {
-		/* NOTE: the native backend creates threads from the scenario's
-		 * arrival process only; it has no trace workload source. */
-		hs_error_set(err, HS_E_USAGE, NULL, 0, "--backend",
-			     "replay on the native backend is not supported yet; use --backend sim");
-		return NULL;
-	}
-	if (be)
-		return be;
-	else
+	if (!be)
 		hs_error_set(err, HS_E_USAGE, NULL, 0, "--backend", "unknown backend '%s'; use sim or native",
 			     o->backend);
-	return NULL;
+	return be;
 }
 
 /* The checks of a replay and of --record-trace that need no run. */

@@ -3,12 +3,14 @@
  * policy the simulator runs, and fills the same struct hs_run_result.
  *
  * A run, in order:
- *   1. set up the run (P's, runtime locks), start the GC daemon and its
- *      mark workers if a callback calls runtime.GC();
+ *   1. set up the run (P's, runtime locks, and the trace of a replay),
+ *      start the GC daemon and its mark workers if a callback calls
+ *      runtime.GC();
  *   2. allocate and zero the policy state, call init on this thread;
- *   3. create the foreign threads by arrival (burst: all at once; periodic
- *      and poisson: this thread sleeps between creations), each with a
- *      thread_stack stack, each running hs_foreign_thread_run();
+ *   3. create the foreign threads by arrival, each with a thread_stack
+ *      stack, each running hs_foreign_thread_run().  Burst creates all at
+ *      once.  Periodic and poisson sleep on this thread between creations.
+ *      A replay creates each trace thread at its start (native_replay.c);
  *   4. wait for every foreign thread, up to time_limit of real time;
  *   5. stop the runtime daemons and join every thread;
  *   6. check conservation, merge the per-thread records, write scalars.
@@ -79,22 +81,29 @@ static int64_t arrival_gap(const struct hs_scenario *sc, uint64_t *rng)
 	return (int64_t)(-log1p(-u) * (double)sc->interval_ns);
 }
 
-static int create_foreign(struct nrun *run, int index)
+/*
+ * Creates and starts foreign thread NAME.  WORKLOAD_THREAD is its thread
+ * column in --record-trace output; REPLAY_INDEX is its entry in the replay
+ * table, or -1 in a scenario run.  0, or a negative HS_E_* code with the
+ * violation recorded.
+ */
+int native_create_foreign(struct nrun *run, const char *name, int32_t workload_thread,
+			  int32_t replay_index)
 {
 	struct nthread *t = calloc(1, sizeof(*t));
-	char name[24];
 	int rc;
 
 	if (!t) {
-		native_violation(run, "out of memory creating foreign thread %d", index);
+		native_violation(run, "out of memory creating foreign thread %s", name);
 		return HS_E_NOMEM;
 	}
-	snprintf(name, sizeof(name), "foreign-%d", index);
 	native_thread_init(run, t, -1, HS_THREAD_FOREIGN, name);
+	t->workload_thread = workload_thread;
+	t->replay_index = replay_index;
 	rc = native_register_thread(run, t);
 	if (rc < 0) {
 		free(t);
-		native_violation(run, "out of memory creating foreign thread %d", index);
+		native_violation(run, "out of memory creating foreign thread %s", name);
 		return rc;
 	}
 	return native_start_thread(run, t, (size_t)run->cfg->scenario.thread_stack_bytes,
@@ -113,6 +122,8 @@ static bool create_all(struct nrun *run, int64_t deadline)
 	int64_t next = native_clock();
 
 	for (int i = 0; i < sc->threads; i++) {
+		char name[24];
+
 		if (i > 0 && sc->arrival != HS_ARRIVAL_BURST) {
 			int64_t until;
 			struct timespec ts;
@@ -126,7 +137,8 @@ static bool create_all(struct nrun *run, int64_t deadline)
 			if (native_clock() >= deadline)
 				return true;
 		}
-		if (create_foreign(run, i) < 0) {
+		snprintf(name, sizeof(name), "foreign-%d", i);
+		if (native_create_foreign(run, name, i, -1) < 0) {
 			__atomic_store_n(&run->abort, 1, __ATOMIC_SEQ_CST);
 			return false;
 		}
@@ -217,6 +229,7 @@ static void run_free(struct nrun *run)
 	}
 	HS_VEC_FREE(&run->threads);
 	native_thread_free(&run->main_thread);
+	native_replay_free(run);
 	for (uint64_t id = 1; id <= run->m_count; id++) {
 		struct nm *nm = native_m_lookup(run, id);
 
@@ -273,7 +286,9 @@ static struct nrun *run_new(const struct hs_run_request *req)
 	run->nlocks = 2;
 	for (int i = 0; i < NATIVE_MAX_LOCKS; i++)
 		run->lock_last_cpu[i] = -1;
-	run->has_gc = steps_have_gc(&run->cfg->scenario);
+	/* A replay ignores the scenario's steps, so native_run sets has_gc from
+	 * the trace's rows. */
+	run->has_gc = !req->trace_path && steps_have_gc(&run->cfg->scenario);
 	return run;
 }
 
@@ -350,6 +365,7 @@ static int merge_threads(struct nrun *run, struct hs_run_result *out)
 			APPEND(&out->callbacks, t->callbacks);
 			APPEND(&out->gauges, t->gauges);
 		}
+		APPEND(&out->workload, t->workload);
 	}
 	return 0;
 }
@@ -454,7 +470,8 @@ static void check_conservation(struct nrun *run, const struct totals *s, uint64_
 {
 	uint64_t freed = __atomic_load_n(&run->m_freed, __ATOMIC_SEQ_CST);
 	uint64_t live = run->m_count - freed;
-	uint64_t want = (uint64_t)run->cfg->scenario.threads * (uint64_t)run->cfg->scenario.callbacks;
+	uint64_t want = run->replay ? (uint64_t)native_replay_rows(run)
+				    : (uint64_t)run->cfg->scenario.threads * (uint64_t)run->cfg->scenario.callbacks;
 
 	for (uint64_t id = 1; id <= run->m_count; id++) {
 		struct nm *nm = native_m_lookup(run, id);
@@ -498,9 +515,9 @@ static int check_request(const struct hs_run_request *req, struct hs_error *err)
 		return hs_error_set(err, HS_E_VERSION, NULL, 0, "policy",
 				    "the policy's abi_version is %d, this build needs %d; rebuild the policy against this policy.h",
 				    req->policy ? req->policy->abi_version : -1, HS_POLICY_ABI_VERSION);
-	if (sc->arrival == HS_ARRIVAL_TRACE || req->trace_path)
+	if (sc->arrival == HS_ARRIVAL_TRACE && !req->trace_path)
 		return hs_error_set(err, HS_E_INPUT, sc->file, 0, "workload.arrival",
-				    "trace arrival not supported on native yet; use burst, periodic or poisson, or the sim backend");
+				    "arrival = trace is replayed with `herdsim replay TRACE.csv`");
 	return 0;
 }
 
@@ -570,6 +587,14 @@ static int native_run(const struct hs_run_request *req, struct hs_run_result *ou
 		run_free(run);
 		return hs_error_set(err, HS_E_NOMEM, NULL, 0, NULL, "out of memory for the policy state");
 	}
+	if (req->trace_path) {
+		rc = native_replay_open(run, err);
+		if (rc < 0) {
+			run_free(run);
+			return rc;
+		}
+		run->has_gc = native_replay_has_gc(run);
+	}
 	native_wrap_policy(run);
 	run->t0 = native_clock();
 	deadline = req->cfg->scenario.time_limit_ns > 0 ? run->t0 + req->cfg->scenario.time_limit_ns
@@ -581,6 +606,8 @@ static int native_run(const struct hs_run_request *req, struct hs_run_result *ou
 
 		if (irc < 0)
 			native_violation(run, "the policy's init returned %d", irc);
+		else if (run->replay)
+			late = native_replay_create_all(run, deadline);
 		else
 			late = create_all(run, deadline);
 		if (!late && irc >= 0)

@@ -822,6 +822,7 @@ void native_thread_init(struct nrun *run, struct nthread *t, int32_t id, enum hs
 	t->kind = kind;
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->exited_ns = -1;
+	t->replay_index = -1;
 	t->wake_pending_row = -1;
 	t->cur_state = HS_TS_RUNNABLE;
 	t->cur_reason = HS_R_CREATE;
@@ -837,6 +838,7 @@ void native_thread_free(struct nthread *t)
 	HS_VEC_FREE(&t->callbacks);
 	HS_VEC_FREE(&t->gauges);
 	HS_VEC_FREE(&t->latencies);
+	HS_VEC_FREE(&t->workload);
 	if (t->sigstack)
 		munmap(t->sigstack, NATIVE_SIGSTACK_BYTES);
 	t->sigstack = NULL;

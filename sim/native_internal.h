@@ -1,8 +1,9 @@
 /*
  * Internals of the native backend, shared by native.c (the run),
- * native_env.c (the policy primitives) and native_runtime.c (P's, the
- * garbage collector and the workload hooks).  Nothing outside these three
- * files and the native tests includes it.
+ * native_env.c (the policy primitives), native_runtime.c (P's, the
+ * garbage collector and the workload hooks) and native_replay.c (the trace
+ * workload source).  Nothing outside these files and the native tests
+ * includes it.
  *
  * One run is one `struct nrun`; nothing is kept in static variables, so runs
  * can follow one another in one process.  Each thread of the run (foreign,
@@ -65,6 +66,7 @@ struct nlockacc {
 };
 
 struct nrun;
+struct nreplay;
 
 struct nthread {
 	hs_env env;              /* first, so an hs_env * is a struct nthread * */
@@ -78,6 +80,10 @@ struct nthread {
 	jmp_buf unwind;
 	void (*fn)(hs_env *env, void *arg); /* runtime threads */
 	void *arg;
+	int32_t workload_thread;  /* foreign: trace thread id in a replay, else
+	                           * the creation index; --record-trace uses it */
+	int32_t replay_index;     /* foreign, replay: index in the replay's
+	                           * thread table; -1 otherwise */
 
 	int64_t created_ns, exited_ns;
 	void *slot;              /* thread_slot */
@@ -102,6 +108,7 @@ struct nthread {
 	HS_VEC(struct hs_callback_rec) callbacks;
 	HS_VEC(struct hs_gauge_rec) gauges;
 	HS_VEC(int64_t) latencies; /* done - arrival of each callback */
+	HS_VEC(struct hs_workload_rec) workload; /* only with record_workload */
 	struct nlockacc locks[NATIVE_MAX_LOCKS];
 };
 
@@ -125,6 +132,8 @@ struct nrun {
 	int64_t t0;                 /* CLOCK_MONOTONIC at run start, ns */
 	int abort;                  /* atomic: unwind every thread */
 	int stopping;               /* atomic: 1 unwind daemons when they block, 2 at once */
+	struct nreplay *replay;     /* the trace of a replay, read-only once
+	                             * threads start; NULL for a scenario run */
 
 	pthread_mutex_t reg_mu;
 	HS_VEC(struct nthread *) threads;
@@ -193,6 +202,19 @@ int native_register_thread(struct nrun *run, struct nthread *t);
 void native_wake_waiters(struct nrun *run);
 void native_thread_begin(struct nthread *t);
 void native_thread_finish(struct nthread *t, bool stopped);
+
+/* native.c */
+int native_create_foreign(struct nrun *run, const char *name, int32_t workload_thread,
+			  int32_t replay_index);
+
+/* native_replay.c */
+int native_replay_open(struct nrun *run, struct hs_error *err);
+bool native_replay_has_gc(const struct nrun *run);
+int64_t native_replay_rows(const struct nrun *run);
+bool native_replay_create_all(struct nrun *run, int64_t deadline);
+int native_replay_next(struct nthread *t, int seq, struct hs_callback_spec *spec);
+void native_replay_workload(const struct nthread *t, int seq, struct hs_workload_rec *w);
+void native_replay_free(struct nrun *run);
 
 /* native_runtime.c */
 extern const struct hs_rt_ops hs_native_rt_ops;

@@ -38,6 +38,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 /* ---- Thread life ---- */
@@ -474,10 +475,50 @@ static void rt_counters(hs_env *env, struct hs_thread_counters *c)
 	c->cas_failures = (int32_t)t->cas_failures;
 }
 
+/*
+ * Appends the trace row of a finished callback to t->workload, with the
+ * real times: thread_start_ns is the thread's creation and arrival_ns the
+ * time the callback entered Go, both run-relative.  A replay takes the
+ * other columns from its row; a scenario run sums the scenario's steps and
+ * records `think` as c_time_ns (0 for the first callback), as the sim
+ * backend does.
+ */
+static void record_workload(struct nthread *t, const struct hs_callback_rec *rec)
+{
+	const struct hs_scenario *sc = &t->run->cfg->scenario;
+	struct hs_workload_rec *w = HS_VEC_PUSH(&t->workload);
+
+	if (!w) {
+		native_violation(t->run, "out of memory while recording the workload");
+		return;
+	}
+	memset(w, 0, sizeof(*w));
+	w->thread = t->workload_thread;
+	w->seq = rec->seq;
+	w->thread_start_ns = t->created_ns;
+	w->arrival_ns = rec->arrival_ns;
+	if (t->run->replay) {
+		native_replay_workload(t, rec->seq, w);
+		return;
+	}
+	w->c_time_ns = rec->seq > 0 ? sc->think_ns : 0;
+	for (int i = 0; i < sc->nsteps; i++) {
+		if (sc->steps[i].kind == HS_STEP_WORK)
+			w->go_work_ns += sc->steps[i].arg;
+		else if (sc->steps[i].kind == HS_STEP_GROW)
+			w->grow_frames += sc->steps[i].arg;
+		else
+			w->gc_calls++;
+	}
+}
+
 static void rt_callback_done(hs_env *env, const struct hs_callback_rec *rec)
 {
 	struct nthread *t = nthread_of(env);
 	int64_t *lat;
+
+	if (t->run->req->record_workload)
+		record_workload(t, rec);
 
 	t->callbacks_done++;
 	lat = HS_VEC_PUSH(&t->latencies);
@@ -499,7 +540,11 @@ static void rt_callback_done(hs_env *env, const struct hs_callback_rec *rec)
 
 static int rt_next_callback(hs_env *env, int seq, struct hs_callback_spec *spec)
 {
-	return hs_scenario_callback(&nthread_of(env)->run->cfg->scenario, seq, spec);
+	struct nthread *t = nthread_of(env);
+
+	if (t->run->replay)
+		return native_replay_next(t, seq, spec);
+	return hs_scenario_callback(&t->run->cfg->scenario, seq, spec);
 }
 
 const struct hs_rt_ops hs_native_rt_ops = {

@@ -478,6 +478,7 @@ static void periodic_arrival_creates_all(void **unused)
 	hs_result_free(&r);
 }
 
+/* arrival = trace without a trace to replay. */
 static void trace_arrival_is_rejected(void **unused)
 {
 	struct hs_config cfg;
@@ -489,7 +490,7 @@ static void trace_arrival_is_rejected(void **unused)
 	cfg.scenario.arrival = HS_ARRIVAL_TRACE;
 	hs_result_init(&r);
 	assert_int_equal(hs_backend_native.run(&req, &r, &err), HS_E_INPUT);
-	assert_non_null(strstr(err.msg, "trace arrival not supported on native"));
+	assert_non_null(strstr(err.msg, "herdsim replay TRACE.csv"));
 	hs_result_free(&r);
 }
 
