@@ -222,10 +222,12 @@ static int fig_makespan_lines(struct rp_report *r, FILE *csv, FILE *gp)
 			bool seen = false;
 
 			series_label(r, p, true, label, sizeof(label));
+			if (want && strcmp(want, label) != 0)
+				continue; /* another series: a later pass writes it */
 			for (int s = 0; s < nseries; s++)
 				seen |= strcmp(labels[s], label) == 0;
-			if (seen && (!want || strcmp(want, label) != 0))
-				continue;
+			if (!want && seen)
+				continue; /* written by an earlier pass */
 			if (!want) {
 				snprintf(labels[nseries], sizeof(labels[0]), "%s", label);
 				colors[nseries] = rp_color(p->policy);

@@ -336,6 +336,38 @@ static void html_loads_in_chromium(void **state)
 	free(dom);
 }
 
+/* Each makespan series holds its own policy's points, one per thread
+ * count, in order. */
+static void makespan_series_separate(void **state)
+{
+	char path[192];
+	char *text, *line, *save = NULL;
+	int series = 0, rows = 0;
+	double last = 0;
+
+	snprintf(path, sizeof(path), "%s/makespan.csv", out);
+	text = read_all(path);
+	assert_non_null(text);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "# series: ", 10) == 0) {
+			if (series > 0)
+				assert_int_equal(rows, 2);
+			series++;
+			rows = 0;
+			last = 0;
+			continue;
+		}
+		if (line[0] == '#')
+			continue;
+		rows++;
+		assert_true(atof(line) > last); /* thread counts ascend */
+		last = atof(line);
+	}
+	assert_int_equal(series, 2);
+	assert_int_equal(rows, 2);
+	free(text);
+}
+
 static void report_rejects_bad_input(void **state)
 {
 	/* Missing database, unknown experiment, unknown baseline, bad format. */
@@ -362,6 +394,7 @@ int main(void)
 		cmocka_unit_test(html_loads_in_chromium),
 		cmocka_unit_test(report_script_reruns),
 		cmocka_unit_test(report_rejects_bad_input),
+		cmocka_unit_test(makespan_series_separate),
 	};
 
 	return cmocka_run_group_tests_name("report", tests, group_setup, group_teardown);
