@@ -23,6 +23,8 @@
  * --record-trace FILE writes the workload of the run in the trace format
  * after the run (see write_workload).  It takes exactly one run.
  */
+#include <errno.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +178,12 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct hs_error
 		} else if (OPT("--os")) {
 			if (!v)
 				return HS_E_USAGE;
+			bool repeated = false;
+
+			for (int k = 0; k < o->noses; k++)
+				repeated |= strcmp(o->oses[k], v) == 0;
+			if (repeated)
+				continue; /* a profile runs once, as a repeated --policy does */
 			if (o->noses == MAX_OSES)
 				return hs_error_set(err, HS_E_USAGE, NULL, 0, "--os", "at most %d profiles", MAX_OSES);
 			o->oses[o->noses++] = v;
@@ -487,10 +495,15 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 					hs_config_each_param(&cfg, add_param, &res);
 				}
 				rc = be->run(&req, &res, &err);
-				if (rc == 0)
-					rc = hs_db_write_run(db, &res, NULL, &err);
+				/* the trace first: if it fails, the run is not recorded
+				 * either, and if the database fails, the trace goes */
 				if (rc == 0 && o->record_trace && res.status == HS_STATUS_OK)
 					rc = write_workload(o->record_trace, &res, &err);
+				if (rc == 0) {
+					rc = hs_db_write_run(db, &res, NULL, &err);
+					if (rc && o->record_trace)
+						unlink(o->record_trace);
+				}
 				if (rc) {
 					hs_result_free(&res);
 					if (progress)
@@ -530,16 +543,59 @@ static const struct hs_backend *find_backend(const struct run_opts *o, struct hs
 	return be;
 }
 
-/* The checks of a replay and of --record-trace that need no run. */
-static int check_inputs(struct run_opts *o, int nruns, struct hs_error *err)
+/* Checks that path can be created as a file, leaving nothing behind. */
+static int probe_output(const char *path, const char *option, struct hs_error *err)
 {
+	char tmp[HS_PATH_MAX + 8];
+	struct stat st;
+	FILE *f;
+
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return hs_error_set(err, HS_E_INPUT, path, 0, option, "is a directory; give a file name");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return hs_error_set(err, HS_E_IO, path, 0, option, "cannot create the file: %s; give a writable path",
+				    strerror(errno));
+	fclose(f);
+	unlink(tmp);
+	return 0;
+}
+
+/* The checks of a replay and of --record-trace that need no run. */
+static int check_inputs(struct run_opts *o, const struct hs_config *cfgs, int ncfgs, int nruns,
+			struct hs_error *err)
+{
+	int rc;
+
+	if (strcmp(o->backend, "sim") == 0) {
+		for (int i = 0; i < ncfgs; i++)
+			if (cfgs[i].scenario.cores > 64)
+				return hs_error_set(err, HS_E_INPUT, NULL, 0, "machine.cores",
+						    "the sim backend models 1 to 64 cores; got %d; set it to 64 or less",
+						    cfgs[i].scenario.cores);
+	}
 	if (o->record_trace && nruns != 1)
 		return hs_error_set(err, HS_E_USAGE, NULL, 0, "--record-trace",
 				    "records exactly one run, and this command makes %d; give one --policy, "
 				    "one --os and --reps 1", nruns);
+	if (o->record_trace && (rc = probe_output(o->record_trace, "--record-trace", err)) != 0)
+		return rc;
 	if (!o->replay)
 		return 0;
 	return hs_replay_scan(o->trace, NULL, NULL, &o->trace_sum, err);
+}
+
+/* Removes a database file and its WAL companions. */
+static void remove_db(const char *path)
+{
+	char side[HS_PATH_MAX + 8];
+
+	unlink(path);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
 }
 
 static int run_command(int argc, char **argv, bool replay)
@@ -552,6 +608,7 @@ static int run_command(int argc, char **argv, bool replay)
 	const struct hs_backend *be;
 	struct hs_db *db = NULL;
 	int npols = 0, ncfgs, rc, status;
+	bool db_existed;
 
 	rc = parse_args(argc, argv, &o, &err);
 	if (rc == 1)
@@ -601,7 +658,7 @@ static int run_command(int argc, char **argv, bool replay)
 		o.reps = (unsigned long long)cfgs[0].scenario.reps;
 	if (!o.record_set)
 		o.record = cfgs[0].scenario.record;
-	rc = check_inputs(&o, ncfgs * npols * (int)o.reps, &err);
+	rc = check_inputs(&o, cfgs, ncfgs, ncfgs * npols * (int)o.reps, &err);
 	if (rc)
 		goto fail;
 
@@ -611,12 +668,15 @@ static int run_command(int argc, char **argv, bool replay)
 			goto oom;
 	if (!cells)
 		goto oom;
+	db_existed = access(o.db, F_OK) == 0;
 	rc = hs_db_open(&db, o.db, &err);
 	if (rc)
 		goto fail;
 
 	status = run_all(&o, be, cfgs, ncfgs, pols, npols, db, cells);
 	hs_db_close(db);
+	if (!db_existed && cells[0].n == 0)
+		remove_db(o.db); /* nothing ran: leave no empty database behind */
 	if (!o.quiet && (status == CLI_OK || status == CLI_RUN_FAILED)) {
 		print_table(cells, ncfgs * npols, cfgs, (int)o.reps);
 		printf("\n%d run%s recorded in %s\n", ncfgs * npols * (int)o.reps,

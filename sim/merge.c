@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -122,6 +124,9 @@ static int attach(sqlite3 *h, const char *out, const char *path, struct hs_error
 	    query_int(h, "SELECT count(*) FROM src.sqlite_master", &tables) != SQLITE_OK)
 		rc = hs_error_set(err, HS_E_DB, path, 0, NULL,
 				  "cannot read the input: %s; is it a herdsim database?", sqlite3_errmsg(h));
+	else if (version == 0)
+		rc = hs_error_set(err, HS_E_INPUT, path, 0, NULL,
+				  "not a herdsim database (no schema version); give a database that herdsim wrote");
 	else if (version != HS_SCHEMA_VERSION)
 		rc = hs_error_set(err, HS_E_VERSION, path, 0, NULL,
 				  "schema version %lld, but %s has version %d; merge only databases "
@@ -214,22 +219,30 @@ int cli_merge(int argc, char **argv)
 	struct hs_error err = { 0 };
 	struct hs_db *db = NULL;
 	sqlite3 *h;
+	bool existed, merged_any = false;
 	int rc;
 
 	if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
 		fputs(merge_usage, stdout);
 		return CLI_OK;
 	}
-	if (argc < 2) {
-		fputs(merge_usage, stderr);
-		return cli_usage_error("merge needs an output and at least one input database");
-	}
+	if (argc < 2)
+		return cli_usage_error("merge needs an output and at least one input database; "
+				       "see `herdsim merge --help`");
+	existed = access(argv[0], F_OK) == 0;
 	rc = hs_db_open(&db, argv[0], &err);
 	if (rc)
 		return cli_error(&err);
 	h = hs_db_handle(db);
 	rc = exec(h, argv[0], "CREATE TEMP TABLE IF NOT EXISTS merge_map (src_id INTEGER PRIMARY KEY,"
 		  " dst_experiment INTEGER, dst_id INTEGER)", "creating the id map", &err);
+	/* Check every input before merging any, so a bad input late in the
+	 * list leaves the output as it was. */
+	for (int i = 1; rc == 0 && i < argc; i++) {
+		rc = attach(h, argv[0], argv[i], &err);
+		if (rc == 0)
+			sqlite3_exec(h, "DETACH DATABASE src", NULL, NULL, NULL);
+	}
 	for (int i = 1; rc == 0 && i < argc; i++) {
 		long long added = 0;
 
@@ -238,9 +251,21 @@ int cli_merge(int argc, char **argv)
 			break;
 		rc = merge_one(h, argv[i], &added, &err);
 		sqlite3_exec(h, "DETACH DATABASE src", NULL, NULL, NULL);
-		if (rc == 0)
+		if (rc == 0) {
+			merged_any = true;
 			printf("%s: %lld run%s added to %s\n", argv[i], added, added == 1 ? "" : "s", argv[0]);
+		}
 	}
 	hs_db_close(db);
+	if (rc && !existed && !merged_any) {
+		/* leave no empty output behind */
+		char side[HS_PATH_MAX + 8];
+
+		unlink(argv[0]);
+		snprintf(side, sizeof(side), "%s-wal", argv[0]);
+		unlink(side);
+		snprintf(side, sizeof(side), "%s-shm", argv[0]);
+		unlink(side);
+	}
 	return rc ? cli_error(&err) : CLI_OK;
 }

@@ -85,7 +85,7 @@ static const char sweep_usage[] =
 	"  --db FILE             SQLite database (default results/herdsim.sqlite)\n"
 	"  --name NAME           experiment name (default: scenario and argument hash)\n"
 	"  --shard I/N           run only slice I (1-based) of N; merge with herdsim merge\n"
-	"  --ci-width P          stop a point once the 95%% CI half-width of the\n"
+	"  --ci-width P          stop a point once the 95 % CI half-width of the\n"
 	"                        makespan is below P percent of its mean (>= 3 reps)\n"
 	"  --set SECTION.KEY=V   override a key for every point; repeatable\n"
 	"  --record LEVEL        summary or events\n"
