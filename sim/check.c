@@ -24,8 +24,10 @@
  *                       allows one such extra M per live thread and still
  *                       catches a policy that creates an M per callback
  *                       on the multi shape.
- *   deterministic       a second run of the same seed differs in a scalar,
- *                       a lock_stat row, an M row, the status or the end
+ *   deterministic       a second run of the same point and seed differs in
+ *                       a scalar, a lock_stat row, an M row, the status or
+ *                       the end; checked on every DETERMINISM_STRIDE-th
+ *                       point in grid order (all points of the quick grid)
  *   run-error           any other error the backend reports
  *
  * Shapes: `burst` is the cgocallbackgc scenario (every thread arrives at
@@ -36,7 +38,19 @@
  * a pool of worker threads (simulations share no state); the report names
  * the failing run with the lowest grid index, so it does not depend on
  * the worker count, and prints the `herdsim run` command that replays it.
- * Every run of seed 1 is run twice for the determinism check.
+ *
+ * The full grid leaves out one corner, on purpose: the burst shape with
+ * 1000 threads on fewer than 64 cores of the windows profile.  There
+ * usleep(1) is a zero-timeout wait that returns at once, so every thread
+ * waiting for an M polls without sleeping, and under the fair scheduler
+ * 1000 pollers on 4 cores leave the thread that holds an M 1/250 of a
+ * core.  The runs finish, but slowly: under `single` (seed 1) the last
+ * thread exits at 56.6 s of simulated time after 1.5 billion events, far
+ * past the scenario's limit of 200 million events and tens of seconds of
+ * CPU per run.  That is a property of polling on that OS, not a broken
+ * invariant, and the corner checks no invariant that the other corners
+ * leave unchecked: 1000 threads run on 64 windows cores and on 4 cores
+ * of the other profiles, and 100 pollers run on 4 windows cores.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -51,6 +65,12 @@
 
 #define MAX_POINTS 4096
 #define MAX_JOBS 8
+/* The full grid checks determinism on every DETERMINISM_STRIDE-th point,
+ * counted from point 0 in grid order: a fifth of the runs are repeated.
+ * 5 divides neither the 33 nor the 34 points an OS has per seed, so the
+ * sample starts at another place for each OS and seed.  With 2 seeds it
+ * covers both shapes, every OS, seed and thread count, and 1 to 64 cores. */
+#define DETERMINISM_STRIDE 5
 
 static const char check_usage[] =
 	"usage: herdsim check-policy NAME|PATH.so [options]\n"
@@ -59,7 +79,7 @@ static const char check_usage[] =
 	"cores, every OS profile, several seeds) and checks that no run\n"
 	"deadlocks or times out, no M is lost or held twice, every callback\n"
 	"completes, M's created stay within threads_peak plus the policy's spares,\n"
-	"and a seed replays identically.\n"
+	"and a run replays identically (every fifth run; every run with --quick).\n"
 	"\n"
 	"options:\n"
 	"  --seeds N             seeds per grid point (default 2)\n"
@@ -110,6 +130,8 @@ struct check {
 	struct verdict verdicts[MAX_POINTS];
 	int npoints;
 
+	int det_stride; /* check determinism on points i with i % det_stride == 0 */
+
 	pthread_mutex_t mu;
 	int next, done;
 	int first_fail; /* lowest failing index so far, or npoints */
@@ -122,9 +144,21 @@ static void add_point(struct check *c, int shape, const char *os, int threads, i
 		c->points[c->npoints++] = (struct point){ shape, os, threads, cores, seed };
 }
 
-/* Fills the grid.  The full grid is sized to finish in about a minute on
- * two cores: 10000 threads appear only at two points, on few cores, where
- * a run takes well under a second. */
+/* True for a grid point of the full grid: every burst and multi point but
+ * 1000 burst threads on 1 or 2 cores (on any OS) and on fewer than 64
+ * cores of the windows profile (see the top of the file). */
+static bool in_full_grid(int shape, const char *os, int threads, int cores)
+{
+	if (shape != 0 || threads < 1000)
+		return true;
+	if (strcmp(os, "windows") == 0)
+		return cores >= 64;
+	return cores >= 4;
+}
+
+/* Fills the grid.  The full grid is sized to finish in well under a
+ * minute on two cores: 10000 threads appear only at two points, on few
+ * cores, where a run takes about a second. */
 static void build_grid(struct check *c, int seeds, bool quick)
 {
 	static const int burst_threads[] = { 1, 2, 8, 100, 1000 };
@@ -144,11 +178,9 @@ static void build_grid(struct check *c, int seeds, bool quick)
 					}
 				continue;
 			}
-			/* 1000 threads polling one core with usleep(1) take seconds
-			 * of wall time per run under single; they run on 4+ cores */
 			for (size_t t = 0; t < sizeof(burst_threads) / sizeof(*burst_threads); t++)
 				for (size_t k = 0; k < sizeof(cores) / sizeof(*cores); k++)
-					if (burst_threads[t] < 1000 || cores[k] >= 4)
+					if (in_full_grid(0, oses[o], burst_threads[t], cores[k]))
 						add_point(c, 0, oses[o], burst_threads[t], cores[k], (uint64_t)s);
 			for (size_t t = 0; t < sizeof(multi_threads) / sizeof(*multi_threads); t++)
 				for (size_t k = 0; k < sizeof(cores) / sizeof(*cores); k++)
@@ -279,9 +311,10 @@ static int run_once(const struct check *c, const struct point *pt, struct hs_run
 	return hs_backend_sim.run(&req, res, err);
 }
 
-/* Checks grid point pt; fills *v. */
-static void check_point(const struct check *c, const struct point *pt, struct verdict *v)
+/* Checks grid point i; fills *v. */
+static void check_point(const struct check *c, int i, struct verdict *v)
 {
+	const struct point *pt = &c->points[i];
 	struct hs_run_result a, b;
 	struct hs_error err = { 0 };
 	int64_t bound = 1;
@@ -311,7 +344,7 @@ static void check_point(const struct check *c, const struct point *pt, struct ve
 		v->invariant = "m-bounded";
 		snprintf(v->detail, sizeof(v->detail), "%.0f M's created for a peak of %.0f threads; at most %.0f allowed",
 			 made, peak, 2 * peak + (double)bound);
-	} else if (pt->seed == 1) {
+	} else if (i % c->det_stride == 0) {
 		struct hs_error err2 = { 0 };
 
 		if (run_once(c, pt, &b, &bound, &err2) != 0) {
@@ -342,7 +375,7 @@ static void *worker(void *arg)
 		bool skip = i > c->first_fail;
 		pthread_mutex_unlock(&c->mu);
 		if (!skip)
-			check_point(c, &c->points[i], &c->verdicts[i]);
+			check_point(c, i, &c->verdicts[i]);
 
 		pthread_mutex_lock(&c->mu);
 		if (!skip && c->verdicts[i].invariant && i < c->first_fail)
@@ -469,6 +502,7 @@ int cli_check_policy(int argc, char **argv)
 		jobs = cpus < 1 ? 1 : cpus > MAX_JOBS ? MAX_JOBS : (int)cpus;
 	}
 	c->first_fail = c->npoints;
+	c->det_stride = quick ? 1 : DETERMINISM_STRIDE;
 	c->progress_step = c->npoints / 10 > 0 ? c->npoints / 10 : 1;
 	pthread_mutex_init(&c->mu, NULL);
 	printf("check-policy %s: %d runs (%s grid, %d seed%s, schedule noise %g, %d job%s)\n", c->policy->name,
@@ -500,8 +534,8 @@ int cli_check_policy(int argc, char **argv)
 		status = CLI_RUN_FAILED;
 	} else {
 		printf("PASS %s: %d runs; no deadlock or timeout, no M lost or duplicated, every callback completed, "
-		       "M's bounded, seed 1 replayed identically\n",
-		       c->policy->name, c->npoints);
+		       "M's bounded, %s replayed identically\n",
+		       c->policy->name, c->npoints, c->det_stride == 1 ? "every run" : "every fifth run");
 		status = CLI_OK;
 	}
 	free(c);

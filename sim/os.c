@@ -56,16 +56,25 @@
 
 #define LOAD_LOCAL_NS 1
 
-/* Returns ns scaled by a noise factor; ns itself when noise is off. */
-static int64_t noisy(struct sim *s, int64_t ns)
+/* Returns ns scaled by a noise factor drawn from the noise stream. */
+static int64_t noisy_draw(struct sim *s, int64_t ns, double level)
 {
-	double level = s->req->schedule_noise, u, scaled;
+	double u, scaled;
 
-	if (level <= 0 || ns <= 0)
-		return ns;
 	u = (double)(hs_rng_next(&s->rng_noise) >> 11) * 0x1p-53; /* [0, 1) */
 	scaled = (double)ns * (1.0 - level + 2.0 * level * u) + 0.5;
 	return scaled < 1.0 ? 1 : (int64_t)scaled;
+}
+
+/* Returns ns scaled by a noise factor; ns itself when noise is off.  The
+ * test stays inline: it runs on every CPU burst of every run. */
+static inline int64_t noisy(struct sim *s, int64_t ns)
+{
+	double level = s->req->schedule_noise;
+
+	if (level <= 0 || ns <= 0)
+		return ns;
+	return noisy_draw(s, ns, level);
 }
 
 /* The Linux fair-share scheduler applies (see the top of the file). */
@@ -339,6 +348,38 @@ void sim_burst_end(struct sim *s, struct sim_thread *t, uint32_t gen)
 	sim_resume(s, t);
 }
 
+/*
+ * Suspends t, which is running on the host's behalf, until an event
+ * resumes it.  When the next event is the end of another running
+ * thread's CPU burst, the host would only pop it and resume that thread;
+ * this pops it here, with the host's limit checks and event count, and
+ * switches to that thread directly, which saves a fiber switch per event.
+ * Everything else goes back to the host's loop.  The event order, clock
+ * and counts are those of the host's loop.
+ */
+static void suspend(struct sim *s, struct sim_thread *t)
+{
+	const struct hs_scenario *sc = &s->cfg->scenario;
+	const struct hs_event *head = s->q.len ? &s->q.heap[0] : NULL;
+	struct sim_thread *u;
+	struct hs_event ev;
+
+	if (head && !s->stop && head->type == EV_BURST && head->time <= sc->time_limit_ns &&
+	    s->nevents < (uint64_t)sc->event_limit) {
+		u = s->threads[head->target];
+		if (u != t && head->gen == u->gen && u->state == HS_TS_RUNNING) {
+			hs_evq_pop(&s->q, &ev);
+			s->now = ev.time;
+			s->nevents++;
+			u->pending_ns = 0; /* as sim_burst_end */
+			s->running = u;
+			hs_fiber_switch(&t->fiber, &u->fiber);
+			return;
+		}
+	}
+	hs_fiber_switch(&t->fiber, &s->host);
+}
+
 void sim_cpu(struct sim *s, struct sim_thread *t, int64_t ns)
 {
 	assert(s->running == t);
@@ -358,7 +399,7 @@ void sim_cpu(struct sim *s, struct sim_thread *t, int64_t ns)
 	t->pending_ns = ns;
 	t->burst_end = s->now + ns;
 	sim_schedule(s, t->burst_end, EV_BURST, (uint32_t)t->id, t->gen);
-	hs_fiber_switch(&t->fiber, &s->host);
+	suspend(s, t);
 }
 
 /* Frees t's core and hands it on; t must be running. */
@@ -380,7 +421,7 @@ void sim_block(struct sim *s, struct sim_thread *t, enum hs_tstate st, enum hs_r
 	/* running -> sleeping | blocked */
 	sim_set_state(s, t, st, r, SIM_NONE);
 	leave_core(s, t);
-	hs_fiber_switch(&t->fiber, &s->host);
+	suspend(s, t);
 }
 
 void sim_wake(struct sim *s, struct sim_thread *t, int32_t waker)
@@ -476,7 +517,7 @@ void sim_os_yield(struct sim *s, struct sim_thread *t)
 	core->last = t;
 	rq_push(s, t->core, t);
 	sim_dispatch(s, t->core);
-	hs_fiber_switch(&t->fiber, &s->host);
+	suspend(s, t);
 }
 
 /* Length of a timed sleep of `ns` as the profile's timers deliver it. */
