@@ -650,6 +650,7 @@ void sim_thread_exit(struct sim *s, struct sim_thread *t)
 			s->stop = true;
 	}
 	leave_core(s, t);
+	s->exited = t; /* the engine frees the stack once off it */
 	hs_fiber_switch(&t->fiber, &s->host);
 	abort(); /* an exited fiber is never resumed */
 }

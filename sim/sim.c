@@ -189,9 +189,13 @@ void sim_resume(struct sim *s, struct sim_thread *t)
 	s->running = NULL;
 
 	/* An exited fiber never runs again: its stack can serve the next
-	 * thread, so memory follows the threads alive, not those created. */
-	if (t->exited)
-		hs_fiber_destroy(&t->fiber);
+	 * thread, so memory follows the threads alive, not those created.
+	 * The thread that exited may be another than t, because a fiber can
+	 * switch straight to the next one (os.c, suspend). */
+	if (s->exited) {
+		hs_fiber_destroy(&s->exited->fiber);
+		s->exited = NULL;
+	}
 }
 
 /*

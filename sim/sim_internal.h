@@ -12,9 +12,11 @@
  * fiber runs in zero simulated time until it calls a primitive.  The
  * primitive either spends CPU time (sim_cpu: the thread keeps its core
  * while a burst elapses) or gives up its core (sim_block, sim_os_yield).
- * Both switch back to the engine, so simulated time passes only inside
- * primitives, and every shared-memory effect happens at the instant the
- * fiber resumes.
+ * Both suspend the fiber: it switches to the engine, or straight to the
+ * thread whose burst ends next when that is the next event (os.c,
+ * suspend), which saves one switch per event.  Simulated time passes only
+ * inside primitives, and every shared-memory effect happens at the instant
+ * the fiber resumes.
  *
  * Thread states and the functions that move between them:
  *
@@ -180,6 +182,7 @@ struct sim {
 	struct hs_evq q;
 	struct hs_fiber host;
 	struct sim_thread *running; /* fiber being executed, or NULL */
+	struct sim_thread *exited;  /* thread whose fiber just ended, or NULL */
 	struct hs_rng rng_workload, rng_os, rng_policy, rng_noise;
 
 	struct sim_thread **threads;
