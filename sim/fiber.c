@@ -1,6 +1,7 @@
 #include "fiber.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -94,6 +95,10 @@ static void ucontext_entry(unsigned hi, unsigned lo)
 }
 #endif
 
+/* Written at the lowest address of a fiber's stack; a fiber that finds it
+ * changed when it switches away has overflowed its stack. */
+#define STACK_CANARY 0x5f68657264736d5fULL
+
 /* Stacks of destroyed fibers, kept per OS thread for reuse: a run creates
  * and destroys a stack per simulated thread, and mapping one costs three
  * system calls and its page faults.  At most STACK_CACHE_MAX are kept; the
@@ -116,7 +121,11 @@ int hs_fiber_init(struct hs_fiber *f, void (*entry)(void *arg), void *arg)
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 		if (mem == MAP_FAILED)
 			return HS_E_NOMEM;
-		mprotect(mem, page, PROT_NONE); /* guard page: stacks grow down */
+		/* No guard page: an mprotect'ed page splits the mapping, and
+		 * the kernel's cap on mappings (vm.max_map_count, 65530 by
+		 * default) would then limit a run to about 32,000 live
+		 * threads.  Without it, adjacent stacks merge into one mapping,
+		 * and the canary below catches an overflow at the next switch. */
 	}
 #ifdef HS_ASAN
 	/* A mapping may reuse the addresses of a fiber that was abandoned in
@@ -129,6 +138,8 @@ int hs_fiber_init(struct hs_fiber *f, void (*entry)(void *arg), void *arg)
 	f->arg = arg;
 	f->san_bottom = mem + page;
 	f->san_size = size - page;
+	f->canary = (uint64_t *)(void *)(mem + page);
+	*f->canary = STACK_CANARY;
 #ifdef HS_TSAN
 	f->san_fiber = __tsan_create_fiber(0);
 #endif
@@ -180,6 +191,11 @@ void hs_fiber_init_host(struct hs_fiber *host)
 
 void hs_fiber_switch(struct hs_fiber *from, struct hs_fiber *to)
 {
+	if (from->canary && *from->canary != STACK_CANARY) {
+		fputs("herdsim: a simulated thread overflowed its 64 KiB fiber stack; "
+		      "a policy hook uses too much stack (large local arrays or deep recursion)\n", stderr);
+		abort();
+	}
 #ifdef HS_ASAN
 	void *fake = NULL;
 

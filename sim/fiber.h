@@ -4,18 +4,21 @@
  * A fiber runs until it calls hs_fiber_switch to give control back; no
  * signal masks are saved, so a switch costs a few nanoseconds (x86-64
  * assembly; other architectures fall back to ucontext).  Stacks are mmap'ed
- * with a guard page below them, so an overflow faults instead of corrupting
- * a neighbour.  Under AddressSanitizer and ThreadSanitizer each switch is
+ * without guard pages, so that tens of thousands fit under the kernel's
+ * cap on mappings; a canary word at the bottom of each stack is checked at
+ * every switch away from it, and an overflow aborts with a message.  Under AddressSanitizer and ThreadSanitizer each switch is
  * announced to the sanitizer.
  */
 #ifndef HERDSIM_FIBER_H
 #define HERDSIM_FIBER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct hs_fiber {
 	void *sp;         /* saved stack pointer while switched out */
-	void *stack;      /* mapping, guard page included; NULL for the host */
+	void *stack;      /* mapping; NULL for the host */
+	uint64_t *canary; /* lowest word of the stack; NULL for the host */
 	size_t size;      /* bytes mapped */
 	void *ucontext;   /* fallback context; NULL on x86-64 */
 	void *san_fiber;  /* sanitizer fiber handle */
