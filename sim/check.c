@@ -78,7 +78,7 @@ static const char check_usage[] =
 	"Runs the policy over a grid of workloads (1 to 10000 threads, 1 to 64\n"
 	"cores, every OS profile, several seeds) and checks that no run\n"
 	"deadlocks or times out, no M is lost or held twice, every callback\n"
-	"completes, M's created stay within threads_peak plus the policy's spares,\n"
+	"completes, M's created stay within twice threads_peak plus the policy's spares,\n"
 	"and a run replays identically (every fifth run; every run with --quick).\n"
 	"\n"
 	"options:\n"
