@@ -61,25 +61,12 @@ static void bind_entered(hs_env *env, void *state, hs_m *m)
 {
 	struct bind_state *s = state;
 	const struct hs_env_ops *o = env->ops;
-	uint64_t count;
 
 	if (!(m->flags & NEEDEXTRAM) && o->load(env, &s->x.waiters) == 0)
 		return;
 	m->flags &= ~NEEDEXTRAM;
 
-	/* newextram, unchanged from Go 1.7 */
-	count = o->exchange(env, &s->x.waiters, 0);
-	o->gauge(env, "extram_waiters", 0);
-	if (count > 0) {
-		for (uint64_t i = 0; i < count; i++)
-			extram_push(env, &s->x, o->new_m(env, "waiter"));
-		return;
-	}
-	hs_m *head = extram_lock(env, &s->x, true, false);
-
-	extram_unlock(env, &s->x, head);
-	if (!head)
-		extram_push(env, &s->x, o->new_m(env, "empty"));
+	extram_newextram(env, &s->x);
 }
 
 static void bind_release(hs_env *env, void *state, hs_m *m)

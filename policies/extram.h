@@ -109,6 +109,28 @@ static inline hs_m *extram_pop(hs_env *env, struct extram *x, bool count_waiter,
 	return m;
 }
 
+/*
+ * Go 1.7's newextram: swaps the waiter count to 0 and creates that many
+ * M's; with a count of 0, creates one only if the list is still empty.
+ */
+static inline void extram_newextram(hs_env *env, struct extram *x)
+{
+	const struct hs_env_ops *o = env->ops;
+	uint64_t count = o->exchange(env, &x->waiters, 0);
+	hs_m *head;
+
+	o->gauge(env, "extram_waiters", 0);
+	if (count > 0) {
+		for (uint64_t i = 0; i < count; i++)
+			extram_push(env, x, o->new_m(env, "waiter"));
+		return;
+	}
+	head = extram_lock(env, x, true, false);
+	extram_unlock(env, x, head);
+	if (!head)
+		extram_push(env, x, o->new_m(env, "empty"));
+}
+
 /* Counts the list; only when no thread runs. */
 static inline uint64_t extram_length(const struct extram *x)
 {
