@@ -21,6 +21,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -309,6 +310,145 @@ out_first:
 out_attr:
 	pthread_attr_destroy(&attr);
 	return rc;
+}
+
+/* Threads alive at once in one round of thread_create_burst: the burst
+ * of the cgocallbackgc scenario, which creates 100 foreign threads. */
+#define BURST_THREADS 100
+/* Rounds after which the burst's stack size starts again at 256 KiB. */
+#define BURST_SIZE_PERIOD 256
+
+struct burst_gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool open;
+};
+
+static void *gate_thread(void *arg)
+{
+	struct burst_gate *g = arg;
+
+	pthread_mutex_lock(&g->mu);
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+/* Opens the gate and joins the first n threads of th. */
+static void release_burst(struct burst_gate *g, pthread_t *th, int n)
+{
+	pthread_mutex_lock(&g->mu);
+	g->open = true;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+}
+
+/* Creates one round of up to BURST_THREADS threads with a stack of
+ * stack_bytes, timing each pthread_create call, then joins them. */
+static int burst_round(struct hs_calib_sampler *s, size_t stack_bytes, pthread_t *th,
+		       struct hs_error *err)
+{
+	struct burst_gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false };
+	pthread_attr_t attr;
+	int n = 0, rc;
+
+	if ((rc = pthread_attr_init(&attr)) != 0)
+		return hs_calib_fail(err, "pthread_attr_init", rc);
+	rc = pthread_attr_setstacksize(&attr, stack_bytes);
+	while (rc == 0 && n < BURST_THREADS && hs_calib_sampler_more(s)) {
+		int64_t t0 = hs_calib_now();
+
+		rc = pthread_create(&th[n], &attr, gate_thread, &g);
+		if (rc != 0)
+			break;
+		hs_calib_sampler_add(s, hs_calib_now() - t0);
+		n++;
+	}
+	pthread_attr_destroy(&attr);
+	release_burst(&g, th, n);
+	return rc ? hs_calib_fail(err, "pthread_create", rc) : 0;
+}
+
+/*
+ * thread_create_burst: the creator's time in each pthread_create of a
+ * burst, with a 256 KiB stack and every thread of the round alive (each
+ * waits on a condition variable until the round ends), as a workload's
+ * burst creates its foreign threads.  glibc keeps the stacks of joined
+ * threads in a cache (40 MiB by default) and reuses one only when it is at
+ * least the requested size and at most four times it (allocate_stack and
+ * get_cached_stack in nptl/allocatestack.c).  So each round asks for one
+ * page more than the round before: no cached stack fits, and every call
+ * maps a fresh stack and guard page, as the first burst of a process does.
+ * After BURST_SIZE_PERIOD rounds the size starts again at 256 KiB, and the
+ * stacks still cached are then more than four times that size.
+ */
+static int measure_thread_burst(const struct hs_calib_opts *o, struct hs_calib_report *r,
+				struct hs_error *err)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	pthread_t th[BURST_THREADS];
+	struct hs_calib_sampler s;
+	int rc = hs_calib_sampler_begin(&s, o, "thread_create_burst", 2000, err);
+
+	for (int round = 0; rc == 0 && hs_calib_sampler_more(&s); round++)
+		rc = burst_round(&s, THREAD_STACK_BYTES + (size_t)(round % BURST_SIZE_PERIOD) * page,
+				 th, err);
+	if (rc) {
+		hs_calib_sampler_abort(&s);
+		return rc;
+	}
+	hs_calib_sampler_end(&s, r);
+	return 0;
+}
+
+/*
+ * signal_syscall: one signal system call, the mean over the sequence a
+ * callback on a thread without an M makes (the native backend's signals
+ * hook): in needm, block every signal saving the mask, read the alternate
+ * signal stack, install one, restore the mask, read the mask; in dropm,
+ * block every signal, disable the alternate stack, restore the mask.
+ * Each sample is the mean of 100 such sequences of 8 calls.  The caller's
+ * alternate signal stack is restored on return.
+ */
+static int measure_signal_calls(const struct hs_calib_opts *o, struct hs_calib_report *r,
+				struct hs_error *err)
+{
+	static char alt[32 * 1024];
+	stack_t ss = { .ss_sp = alt, .ss_size = sizeof(alt), .ss_flags = 0 };
+	stack_t off = { .ss_flags = SS_DISABLE }, old_ss, caller_ss;
+	sigset_t all, old, cur;
+	struct hs_calib_sampler s;
+	int rc = hs_calib_sampler_begin(&s, o, "signal_syscall", 2000, err);
+
+	if (rc)
+		return rc;
+	if (sigaltstack(NULL, &caller_ss) != 0) {
+		hs_calib_sampler_abort(&s);
+		return hs_calib_fail(err, "sigaltstack", errno);
+	}
+	sigfillset(&all);
+	while (hs_calib_sampler_more(&s)) {
+		int64_t t0 = hs_calib_now();
+
+		for (int i = 0; i < 100; i++) {
+			pthread_sigmask(SIG_SETMASK, &all, &old);
+			sigaltstack(NULL, &old_ss);
+			sigaltstack(&ss, NULL);
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			pthread_sigmask(SIG_BLOCK, NULL, &cur);
+			pthread_sigmask(SIG_SETMASK, &all, &old);
+			sigaltstack(&off, NULL);
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+		}
+		hs_calib_sampler_add(&s, hs_calib_mean_ns(hs_calib_now() - t0, 800));
+	}
+	caller_ss.ss_flags &= ~SS_ONSTACK;
+	sigaltstack(&caller_ss, NULL);
+	hs_calib_sampler_end(&s, r);
+	return 0;
 }
 
 /* Times one usleep(1), or one nanosleep of request_ns.  Returns -1 when a
@@ -634,6 +774,10 @@ int hs_calibrate(const struct hs_calib_opts *o, struct hs_calib_report *out,
 	if ((rc = measure_mmap(o, out, "mmap_32k", 32768, err)) != 0)
 		return rc;
 	if ((rc = measure_threads(o, out, err)) != 0)
+		return rc;
+	if ((rc = measure_thread_burst(o, out, err)) != 0)
+		return rc;
+	if ((rc = measure_signal_calls(o, out, err)) != 0)
 		return rc;
 	if ((rc = measure_sleeps(o, out, err)) != 0)
 		return rc;

@@ -26,6 +26,10 @@
  *   thread_first_run    pthread_create called -> first line of the thread
  *   thread_create_join  pthread_create called -> pthread_join returned
  *   thread_exit         last line of the thread -> pthread_join returned
+ *   thread_create_burst one pthread_create call with a fresh 256 KiB stack,
+ *                       100 threads alive at once
+ *   signal_syscall      one rt_sigprocmask or sigaltstack call of the
+ *                       needm/dropm sequence, mean of 800
  *   usleep_1us          usleep(1), whole call
  *   nanosleep_1us       nanosleep(1 us), whole call
  *   nanosleep_100us     nanosleep(100 us) under the caller's timer slack
@@ -53,9 +57,9 @@
 #include "config.h"
 #include "error.h"
 
-#define HS_CALIB_MAX_FIGURES 24
+#define HS_CALIB_MAX_FIGURES 28
 #define HS_CALIB_NOTE_MAX 256
-#define HS_CALIB_NKEYS 23     /* keys of the [os] section */
+#define HS_CALIB_NKEYS 24     /* keys of the [os] section */
 #define HS_CALIB_KEY_NOTE_MAX 640
 
 /* Percentiles of one measured figure, in nanoseconds (nearest rank). */

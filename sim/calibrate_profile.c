@@ -48,6 +48,7 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 	KEY("tick", DURATION, tick_ns),
 	KEY("context_switch", DURATION, context_switch_ns),
 	KEY("syscall", DURATION, syscall_ns),
+	KEY("signal_syscall", DURATION, signal_syscall_ns),
 	KEY("atomic_local", DURATION, atomic_local_ns),
 	KEY("atomic_remote", DURATION, atomic_remote_ns),
 	KEY("load_remote", DURATION, load_remote_ns),
@@ -69,7 +70,7 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 };
 
 const char *const hs_calib_keys[HS_CALIB_NKEYS] = {
-	"name", "slice", "tick", "context_switch", "syscall", "atomic_local",
+	"name", "slice", "tick", "context_switch", "syscall", "signal_syscall", "atomic_local",
 	"atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "timer_wake",
@@ -186,9 +187,19 @@ static void derive_costs(struct hs_calib_report *r, struct hs_os_profile *p)
 	const struct hs_calib_figure *create = measured(r, "thread_create_join");
 	const struct hs_calib_figure *exit_part = measured(r, "thread_exit");
 	const struct hs_calib_figure *first = measured(r, "thread_first_run");
+	const struct hs_calib_figure *burst = measured(r, "thread_create_burst");
 
 	p->syscall_ns = from_median(r, "syscall", "syscall",
 				    "syscall(SYS_getppid), each sample the mean of 100 calls");
+	if (measured(r, "signal_syscall"))
+		p->signal_syscall_ns = from_median(r, "signal_syscall", "signal_syscall",
+						   "one call of the needm and dropm sequence of "
+						   "rt_sigprocmask and sigaltstack, each sample the "
+						   "mean of 100 sequences of 8 calls");
+	else
+		p->signal_syscall_ns = from_median(r, "signal_syscall", "syscall",
+						   "syscall(SYS_getppid), because the signal calls "
+						   "were not timed");
 	p->atomic_local_ns = from_median(r, "atomic_local", "cas_local",
 					 "an uncontended compare-and-swap on a line this CPU "
 					 "owns, each sample the mean of 1000");
@@ -210,7 +221,13 @@ static void derive_costs(struct hs_calib_report *r, struct hs_os_profile *p)
 						"a dependent load of a cached line, because with "
 						"one CPU no line comes from another core");
 
-	if (create && exit_part) {
+	if (burst) {
+		p->thread_create_ns = from_median(r, "thread_create", "thread_create_burst",
+						  "one pthread_create call with a fresh 256 KiB "
+						  "stack, 100 threads alive at once, no cached stack");
+		if (create)
+			note_figure(r, "thread_create", create);
+	} else if (create && exit_part) {
 		p->thread_create_ns = at_least_zero(create->p50 - exit_part->p50);
 		note(r, "thread_create", "thread_create: median pthread_create + pthread_join "
 		     "with a 256 KiB stack minus the median exit part (thread_exit)");

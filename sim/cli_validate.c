@@ -27,7 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <sys/resource.h>
 
 #include "backend.h"
 #include "cli.h"
@@ -77,7 +80,44 @@ struct val_opts {
 struct series {
 	double *v[NFIG];
 	int n;
+	/* CPU seconds other processes used while the runs of this series
+	 * ran, and the wall-clock seconds of those runs (native only). */
+	double other_cpu_s, wall_s;
 };
+
+/* Busy CPU time of the whole machine and of this process, in seconds,
+ * and the monotonic clock. */
+struct cpu_sample {
+	double machine_s, self_s, now_s;
+	bool ok;
+};
+
+/* Reads the busy time of every CPU (user, nice, system, irq, softirq and
+ * steal jiffies of the first line of /proc/stat) and this process's user
+ * and system time (getrusage).  ok is false where /proc/stat is missing. */
+static struct cpu_sample cpu_sample_take(void)
+{
+	struct cpu_sample c = { 0, 0, 0, false };
+	unsigned long long user, nice, sys, idle, iowait, irq, softirq, steal;
+	struct rusage ru;
+	struct timespec ts;
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *f = fopen("/proc/stat", "r");
+
+	if (f) {
+		c.ok = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys,
+			      &idle, &iowait, &irq, &softirq, &steal) == 8 && hz > 0;
+		fclose(f);
+	}
+	if (c.ok)
+		c.machine_s = (double)(user + nice + sys + irq + softirq + steal) / (double)hz;
+	getrusage(RUSAGE_SELF, &ru);
+	c.self_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+		   (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	c.now_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return c;
+}
 
 static const char *take_value(int argc, char **argv, int *i, const char *name)
 {
@@ -198,6 +238,7 @@ static int run_one(const struct hs_backend *be, const struct hs_config *base, co
 	struct hs_config cfg = *base;
 	struct hs_run_request req = { 0 };
 	struct hs_run_result res;
+	struct cpu_sample before, after;
 	int rc;
 
 	hs_scenario_for_policy(&base->scenario, p, &cfg.scenario);
@@ -211,7 +252,17 @@ static int run_one(const struct hs_backend *be, const struct hs_config *base, co
 		return rc;
 	hs_result_init(&res);
 	hs_config_each_param(&cfg, add_param, &res);
+	before = cpu_sample_take();
 	rc = be->run(&req, &res, err);
+	after = cpu_sample_take();
+	if (before.ok && after.ok && strcmp(be->name, "native") == 0) {
+		double other = (after.machine_s - before.machine_s) - (after.self_s - before.self_s);
+
+		/* /proc/stat counts whole ticks, so a short run can come out
+		 * slightly negative */
+		s->other_cpu_s += other > 0 ? other : 0;
+		s->wall_s += after.now_s - before.now_s;
+	}
 	if (rc == 0)
 		rc = hs_db_write_run(db, &res, NULL, err);
 	if (rc == 0) {
@@ -237,7 +288,8 @@ static double median_of(const double *v, int n)
 	return hs_median(tmp, (size_t)n);
 }
 
-static void print_policy(const struct hs_policy *p, const struct series *nat, const struct series *sim)
+static void print_policy(const struct hs_policy *p, const struct series *nat, const struct series *sim,
+			 long ncpu)
 {
 	printf("\n%s\n", p->name);
 	printf("  %-14s %12s %12s %12s %12s %9s\n", "figure", "native med", "+-95% CI", "sim med",
@@ -253,6 +305,12 @@ static void print_policy(const struct hs_policy *p, const struct series *nat, co
 		       f == 0 ? 2 : 0, hs_ci95_halfwidth(nat->v[f], (size_t)nat->n) / sc, f == 0 ? 2 : 0,
 		       ms / sc, f == 0 ? 2 : 0, hs_ci95_halfwidth(sim->v[f], (size_t)sim->n) / sc, ratio);
 	}
+	/* Other processes compete with the native threads for the CPUs, and
+	 * the simulated machine has none: a high share makes the native
+	 * figures slower than this machine alone would give. */
+	if (nat->wall_s > 0 && ncpu > 0)
+		printf("  other processes used %.0f %% of the %ld CPUs during the native runs\n",
+		       100.0 * nat->other_cpu_s / (nat->wall_s * (double)ncpu), ncpu);
 }
 
 static int find_policy(const struct hs_policy *const *pols, int n, const char *name)
@@ -389,7 +447,7 @@ int cli_validate(int argc, char **argv)
 		       o.reps == 1 ? "" : "s");
 		printf("medians; CI is the 95%% half-width of the mean\n");
 		for (int p = 0; p < npols; p++)
-			print_policy(pols[p], &nat[p], &sim[p]);
+			print_policy(pols[p], &nat[p], &sim[p], sysconf(_SC_NPROCESSORS_ONLN));
 		print_ratios(pols, npols, nat, sim);
 		printf("\n%llu runs recorded in %s (run.backend native and sim)\n", 2 * npols * o.reps, o.db);
 	}

@@ -34,8 +34,8 @@
 /* The [os] keys as sim/config.h defines them, written independently of
  * the library's own table. */
 static const char *const os_keys[] = {
-	"name", "slice", "tick", "context_switch", "syscall", "atomic_local",
-	"atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
+	"name", "slice", "tick", "context_switch", "syscall", "signal_syscall",
+	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "timer_wake",
 	"thread_create", "thread_exit", "mmap",
@@ -44,7 +44,8 @@ static const char *const os_keys[] = {
 
 static const char *const figure_names[] = {
 	"clock_read", "syscall", "cas_local", "mmap_8k", "mmap_32k",
-	"thread_first_run", "thread_create_join", "thread_exit", "usleep_1us",
+	"thread_first_run", "thread_create_join", "thread_exit",
+	"thread_create_burst", "signal_syscall", "usleep_1us",
 	"nanosleep_1us", "nanosleep_100us", "nanosleep_100us_noslack",
 	"nanosleep_1ms", "nanosleep_1ms_noslack", "yield_alone", "yield_peer",
 	"futex_wake_local", "futex_wake_remote", "cas_handoff", "load_local",
@@ -380,6 +381,7 @@ static void derive_two_cpus(void **state)
 	assert_int_equal(p->tick_ns, 4000000);
 	assert_int_equal(p->context_switch_ns, 2600 / 2 - 300);
 	assert_int_equal(p->syscall_ns, 150);
+	assert_int_equal(p->signal_syscall_ns, 150); /* no signal_syscall figure */
 	assert_int_equal(p->atomic_local_ns, 10);
 	assert_int_equal(p->atomic_remote_ns, 45);
 	assert_int_equal(p->load_remote_ns, 17);
@@ -419,6 +421,22 @@ static void derive_one_cpu_falls_back(void **state)
 	assert_non_null(strstr(note_of(&r, "wake_remote"), "one CPU"));
 	assert_non_null(strstr(note_of(&r, "atomic_remote"), "one CPU"));
 	assert_non_null(strstr(note_of(&r, "load_remote"), "one CPU"));
+}
+
+static void derive_burst_and_signal_figures(void **state)
+{
+	static struct hs_calib_report r;
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "thread_create_burst", 22000, 26000, 40000, 90000, 20);
+	put_figure(&r, "signal_syscall", 300, 340, 420, 600, 20);
+	hs_calib_derive(&r);
+	/* the burst figure replaces create + join minus exit (20000 - 9000) */
+	assert_int_equal(r.profile.thread_create_ns, 26000);
+	assert_int_equal(r.profile.signal_syscall_ns, 340);
+	assert_int_equal(r.profile.syscall_ns, 150);
+	assert_non_null(strstr(note_of(&r, "thread_create"), "thread_create_burst: 20 samples"));
+	assert_non_null(strstr(note_of(&r, "signal_syscall"), "rt_sigprocmask"));
 }
 
 static void derive_clamps_negative_differences(void **state)
@@ -654,6 +672,7 @@ static int64_t profile_duration(const struct hs_os_profile *p, const char *key)
 		{ "tick", offsetof(struct hs_os_profile, tick_ns) },
 		{ "context_switch", offsetof(struct hs_os_profile, context_switch_ns) },
 		{ "syscall", offsetof(struct hs_os_profile, syscall_ns) },
+		{ "signal_syscall", offsetof(struct hs_os_profile, signal_syscall_ns) },
 		{ "atomic_local", offsetof(struct hs_os_profile, atomic_local_ns) },
 		{ "atomic_remote", offsetof(struct hs_os_profile, atomic_remote_ns) },
 		{ "load_remote", offsetof(struct hs_os_profile, load_remote_ns) },
@@ -920,6 +939,7 @@ int main(void)
 		cmocka_unit_test(summarize_small_and_empty),
 		cmocka_unit_test(derive_two_cpus),
 		cmocka_unit_test(derive_one_cpu_falls_back),
+		cmocka_unit_test(derive_burst_and_signal_figures),
 		cmocka_unit_test(derive_clamps_negative_differences),
 		cmocka_unit_test(derive_without_figures_writes_zero),
 		cmocka_unit_test(calibrate_invalid_scale),
