@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "embedded.h"
@@ -205,7 +206,12 @@ static int open_source(struct source *src, const char *arg, const char *dir, con
 		return hs_error_set(err, HS_E_NOTFOUND, NULL, 0, NULL,
 				    "empty %s name; run `%s`", what, list_hint);
 	if (is_path(arg)) {
+		struct stat st;
+
 		snprintf(src->file, sizeof(src->file), "%s", arg);
+		if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode))
+			return hs_error_set(err, HS_E_INPUT, arg, 0, NULL,
+					    "is a directory; give the path of an .ini file");
 		src->fp = fopen(arg, "r");
 		if (!src->fp && errno == ENOENT)
 			return hs_error_set(err, HS_E_NOTFOUND, arg, 0, NULL,

@@ -244,7 +244,7 @@ static int query_value(struct hs_db *db, const char *sql, int64_t *out, char *te
 	if (rc != SQLITE_DONE && rc != SQLITE_OK) {
 		if ((rc & 0xff) == SQLITE_NOTADB)
 			hs_error_set(err, HS_E_DB, db->path, 0, NULL,
-				     "not a SQLite database; give --db a new file or a database "
+				     "not a SQLite database; give a new file or a database "
 				     "that herdsim created");
 		else
 			db_fail(db, rc, sql, NULL, err);
