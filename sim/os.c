@@ -83,13 +83,43 @@ static bool fair(const struct sim *s)
 	return s->os->yield_kind == HS_YIELD_LINUX;
 }
 
-/* Adds the time t has been on its core since exec_start to its vruntime. */
+/* Adds the time t has been on its core since exec_start to its vruntime;
+ * a vruntime that reached the deadline gets the next one a slice later
+ * (update_deadline). */
 static void charge(struct sim *s, struct sim_thread *t)
 {
 	if (t->exec_start >= 0) {
 		t->vruntime += s->now - t->exec_start;
 		t->exec_start = s->now;
+		if (t->vruntime >= t->deadline)
+			t->deadline = t->vruntime + s->os->slice_ns;
 	}
+}
+
+/* Sum and count of the vruntimes of core c's current and queued threads,
+ * the current one charged up to now; avg_vruntime is sum / n. */
+static int64_t vsum(struct sim *s, int c, int64_t *n)
+{
+	struct sim_core *core = &s->cores[c];
+	int64_t sum = 0;
+
+	*n = 0;
+	if (core->current) {
+		charge(s, core->current);
+		sum += core->current->vruntime;
+		(*n)++;
+	}
+	for (struct sim_thread *t = core->rq_head; t; t = t->rq_next) {
+		sum += t->vruntime;
+		(*n)++;
+	}
+	return sum;
+}
+
+/* entity_eligible: v at or below the average sum / n (n > 0). */
+static bool eligible(int64_t v, int64_t sum, int64_t n)
+{
+	return v * n <= sum;
 }
 
 /* Raises core c's min_vruntime to the least vruntime of its current and
@@ -108,16 +138,18 @@ static void update_min(struct sim *s, int c)
 		core->min_vruntime = m;
 }
 
-/* Records the lag of t, which leaves core c to sleep, block or exit. */
+/* Records the lag of t, the current thread of core c, which leaves to
+ * sleep, block or exit: the average vruntime of the core's threads, t
+ * included, minus t's (update_entity_lag). */
 static void keep_lag(struct sim *s, struct sim_thread *t, int c)
 {
 	int64_t limit = 2 * s->os->slice_ns > s->os->tick_ns ? 2 * s->os->slice_ns : s->os->tick_ns;
-	int64_t lag;
+	int64_t lag, sum, n;
 
-	charge(s, t);
+	sum = vsum(s, c, &n);
 	t->exec_start = -1;
 	update_min(s, c);
-	lag = s->cores[c].min_vruntime - t->vruntime;
+	lag = sum / n - t->vruntime;
 	t->vlag = lag < -limit ? -limit : lag > limit ? limit : lag;
 }
 
@@ -215,11 +247,19 @@ static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay)
 	sim_schedule(s, s->now + delay, EV_ONCPU, (uint32_t)c, core->gen);
 }
 
+/* Cost of starting t from a queue on core c. */
+static int64_t switch_delay(const struct sim *s, int c, const struct sim_thread *t)
+{
+	if (s->cores[c].last == t)
+		return 0;
+	return t->woken_by_wake ? s->os->wake_local_ns : s->os->context_switch_ns;
+}
+
 void sim_dispatch(struct sim *s, int c)
 {
 	struct sim_core *core = &s->cores[c];
 	struct sim_thread *t;
-	int64_t delay;
+	int64_t shift;
 
 	update_min(s, c);
 	t = rq_pick(s, c);
@@ -234,16 +274,12 @@ void sim_dispatch(struct sim *s, int c)
 		if (victim < 0)
 			return; /* idle */
 		t = rq_pick(s, victim);
-		/* keep its distance to min_vruntime on the new core */
-		t->vruntime += core->min_vruntime - s->cores[victim].min_vruntime;
+		/* keep its distances to min_vruntime on the new core */
+		shift = core->min_vruntime - s->cores[victim].min_vruntime;
+		t->vruntime += shift;
+		t->deadline += shift;
 	}
-	if (core->last == t)
-		delay = 0;
-	else if (t->woken_by_wake)
-		delay = s->os->wake_local_ns;
-	else
-		delay = s->os->context_switch_ns;
-	start_on(s, c, t, delay);
+	start_on(s, c, t, switch_delay(s, c, t));
 }
 
 /* The core with the shortest queue, lowest index on ties. */
@@ -257,10 +293,123 @@ static int shortest_queue(const struct sim *s)
 	return c;
 }
 
+/* place_entity: sets t's vruntime and deadline for joining core c.  On a
+ * core with n threads, the average vruntime minus the kept lag scaled by
+ * (n + 1) / n, so that the lag survives t's own weight in the average; on
+ * an idle core min_vruntime, lag dropped (the kernel applies lag only to a
+ * non-empty queue).  The deadline is a slice later, half a slice for a
+ * new thread (PLACE_DEADLINE_INITIAL). */
+static void place_entity(struct sim *s, struct sim_thread *t, int c, bool initial)
+{
+	int64_t sum, n;
+
+	update_min(s, c);
+	sum = vsum(s, c, &n);
+	if (n > 0)
+		t->vruntime = sum / n - t->vlag * (n + 1) / n;
+	else
+		t->vruntime = s->cores[c].min_vruntime;
+	t->deadline = t->vruntime + (initial ? s->os->slice_ns / 2 : s->os->slice_ns);
+}
+
+/* Unlinks t from core c's queue. */
+static void rq_remove(struct sim *s, int c, struct sim_thread *t)
+{
+	struct sim_core *core = &s->cores[c];
+	struct sim_thread *prev = NULL;
+
+	for (struct sim_thread *u = core->rq_head; u; prev = u, u = u->rq_next) {
+		if (u != t)
+			continue;
+		if (prev)
+			prev->rq_next = t->rq_next;
+		else
+			core->rq_head = t->rq_next;
+		if (core->rq_tail == t)
+			core->rq_tail = prev;
+		core->rq_len--;
+		t->rq_next = NULL;
+		return;
+	}
+}
+
+/* Takes core c from its current thread cur, whose CPU burst has `left` ns
+ * to go, queues cur as preempted, and starts `next` if it is still queued
+ * on c, else the usual pick. */
+static void preempt_current(struct sim *s, int c, struct sim_thread *cur, int64_t left,
+			    struct sim_thread *next)
+{
+	struct sim_core *core = &s->cores[c];
+	bool queued = false;
+
+	/* running -> runnable (preempt): the rest of the burst waits */
+	charge(s, cur);
+	cur->exec_start = -1;
+	cur->pending_ns = left;
+	cur->resched_to = NULL;
+	cur->gen++;
+	s->preemptions++;
+	sim_set_state(s, cur, HS_TS_RUNNABLE, HS_R_PREEMPT, SIM_NONE);
+	core->current = NULL;
+	core->on_cpu = false;
+	core->gen++;
+	rq_push(s, c, cur);
+	for (struct sim_thread *u = core->rq_head; next && u; u = u->rq_next)
+		queued |= u == next;
+	if (!queued) {
+		sim_dispatch(s, c);
+		return;
+	}
+	update_min(s, c);
+	rq_remove(s, c, next);
+	next->not_before = 0;
+	start_on(s, c, next, switch_delay(s, c, next));
+}
+
+/*
+ * Wake-up preemption of EEVDF (check_preempt_wakeup_fair, renamed
+ * wakeup_preempt_fair, and __pick_eevdf with protection): w was just
+ * queued on core c.  The current thread keeps the core while it is
+ * eligible and its vruntime is below vprot (RUN_TO_PARITY: vprot is its
+ * deadline when it was picked, all slices being equal).  Otherwise, if w
+ * is eligible and has the earliest deadline among the eligible threads of
+ * the core, the current one included and winning ties, w takes the core:
+ * at once when the current thread is in a CPU burst, at the current
+ * thread's next burst when it is the waker itself.
+ */
+static void wakeup_preempt(struct sim *s, int c, struct sim_thread *w)
+{
+	struct sim_core *core = &s->cores[c];
+	struct sim_thread *cur = core->current, *best = NULL;
+	int64_t sum, n;
+
+	if (!cur || !core->on_cpu || cur->state != HS_TS_RUNNING)
+		return;
+	sum = vsum(s, c, &n);
+	if (eligible(cur->vruntime, sum, n)) {
+		if (cur->vruntime < cur->vprot)
+			return;
+		best = cur;
+	}
+	if (!eligible(w->vruntime, sum, n))
+		return;
+	for (struct sim_thread *u = core->rq_head; u; u = u->rq_next)
+		if (eligible(u->vruntime, sum, n) && (!best || u->deadline < best->deadline))
+			best = u;
+	if (best != w)
+		return;
+	if (cur == s->running) {
+		cur->resched_to = w;
+		return;
+	}
+	preempt_current(s, c, cur, cur->burst_end - s->now, w);
+}
+
 void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_timer)
 {
 	int prev = t->core;
 	int idle = -1;
+	bool initial;
 
 	if (prev >= 0 && prev < s->ncores && s->cores[prev].current == NULL) {
 		idle = prev;
@@ -273,11 +422,10 @@ void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_ti
 		}
 	}
 	t->woken_by_wake = from_wake;
-	if (idle < 0 && (prev < 0 || prev >= s->ncores))
+	initial = prev < 0 || prev >= s->ncores;
+	if (idle < 0 && initial)
 		prev = shortest_queue(s); /* a new thread */
-	/* place_entity: min_vruntime of the chosen core minus the kept lag */
-	update_min(s, idle >= 0 ? idle : prev);
-	t->vruntime = s->cores[idle >= 0 ? idle : prev].min_vruntime - t->vlag;
+	place_entity(s, t, idle >= 0 ? idle : prev, initial);
 	if (idle >= 0) {
 		int64_t delay = (from_timer && idle == prev) ? s->os->timer_wake_ns : s->os->wake_remote_ns;
 
@@ -285,6 +433,8 @@ void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_ti
 		return;
 	}
 	rq_push(s, prev, t);
+	if (fair(s))
+		wakeup_preempt(s, prev, t);
 }
 
 void sim_on_cpu(struct sim *s, int c, uint32_t gen)
@@ -299,6 +449,8 @@ void sim_on_cpu(struct sim *s, int c, uint32_t gen)
 		s->switches++;
 	core->last = t;
 	t->exec_start = s->now;
+	t->vprot = t->deadline; /* set_protect_slice */
+	t->resched_to = NULL;
 	if (t->woken_by_wake) {
 		if (t->wake_rec >= 0)
 			s->out->wakes.data[t->wake_rec].latency_ns = s->now - t->wake_time;
@@ -326,18 +478,7 @@ void sim_slice_end(struct sim *s, int c, uint32_t gen)
 		return;
 	}
 
-	/* running -> runnable (preempt): the rest of the burst waits */
-	charge(s, t);
-	t->exec_start = -1;
-	t->pending_ns = t->burst_end - s->now;
-	t->gen++;
-	s->preemptions++;
-	sim_set_state(s, t, HS_TS_RUNNABLE, HS_R_PREEMPT, SIM_NONE);
-	core->current = NULL;
-	core->on_cpu = false;
-	core->gen++;
-	rq_push(s, c, t);
-	sim_dispatch(s, c);
+	preempt_current(s, c, t, t->burst_end - s->now, NULL);
 }
 
 void sim_burst_end(struct sim *s, struct sim_thread *t, uint32_t gen)
@@ -386,6 +527,12 @@ void sim_cpu(struct sim *s, struct sim_thread *t, int64_t ns)
 	if (ns <= 0)
 		return;
 	ns = noisy(s, ns);
+	if (t->resched_to) {
+		/* a thread t woke preempts it: the burst runs later */
+		preempt_current(s, t->core, t, ns, t->resched_to);
+		suspend(s, t);
+		return;
+	}
 
 	/* Nothing can happen before now + ns, so the burst needs no event:
 	 * advance the clock and go on.  An event at exactly now + ns was
@@ -408,6 +555,7 @@ static void leave_core(struct sim *s, struct sim_thread *t)
 	struct sim_core *core = &s->cores[t->core];
 
 	assert(core->current == t);
+	t->resched_to = NULL;
 	keep_lag(s, t, t->core);
 	core->current = NULL;
 	core->on_cpu = false;
@@ -509,7 +657,10 @@ void sim_os_yield(struct sim *s, struct sim_thread *t)
 	 * slice later in the fair order */
 	charge(s, t);
 	t->exec_start = -1;
+	t->resched_to = NULL;
 	t->yielded = fair(s);
+	if (t->yielded)
+		t->deadline += os->slice_ns; /* yield_task_fair */
 	sim_set_state(s, t, HS_TS_YIELDING, HS_R_YIELD, SIM_NONE);
 	core->current = NULL;
 	core->on_cpu = false;

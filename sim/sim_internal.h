@@ -92,6 +92,12 @@ struct sim_thread {
 	 * when the current stint on a core began (-1: not on a core). */
 	int64_t vruntime, vlag, exec_start;
 	bool yielded;           /* picked as if its deadline were a slice later */
+	/* Wake-up preemption (yield = linux): the virtual deadline, vruntime
+	 * + slice when placed or when its vruntime passes it; the vruntime up
+	 * to which the current stint is protected (RUN_TO_PARITY); a woken
+	 * thread that preempts t at t's next CPU burst, t being the waker. */
+	int64_t deadline, vprot;
+	struct sim_thread *resched_to;
 
 	/* Waiting. */
 	hs_word *futex;         /* address waited on */

@@ -295,17 +295,37 @@ static void futex_wake_to_idle_core_costs_remote(void **state)
 	hs_result_free(&res);
 }
 
-static void futex_wake_on_busy_core_waits_its_turn(void **state)
+static void futex_wake_on_busy_core_preempts_under_linux(void **state)
 {
 	struct hs_config cfg;
 	struct hs_run_result res;
 
 	setup_config(&cfg, "linux", 2, 1);
 	run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
-	/* one core: the woken thread is queued behind the waker and starts
-	 * after the waker blocks or exits, paying the local wake cost */
-	assert_true(T.t[1] > T.t[2]);
+	/* one core: at the wake-up the waker has run longer than the waiter
+	 * (vruntime 122610 ns against 115210 ns), so it is above the average
+	 * and not eligible, and RUN_TO_PARITY protects only an eligible
+	 * current thread.  The eligible waiter takes the core at the waker's
+	 * next burst, paying the local wake cost; the waker finishes after */
+	assert_int_equal(T.t[0], 156210);
+	assert_int_equal(T.t[1] - T.t[0], 3000);
+	assert_true(T.t[2] > T.t[1] + 50000);
+	assert_int_equal(hs_result_get(&res, "preemptions", -1), 1);
+	hs_result_free(&res);
+}
+
+static void futex_wake_on_busy_core_waits_its_turn_under_ule(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "freebsd", 2, 1);
+	run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
+	/* no wake-up preemption: the woken thread is queued behind the waker
+	 * and starts after the waker blocks or exits, paying the local wake
+	 * cost */
 	assert_true(T.t[1] >= T.t[2] + 3000);
+	assert_int_equal(hs_result_get(&res, "preemptions", -1), 0);
 	hs_result_free(&res);
 }
 
@@ -335,7 +355,8 @@ int main(void)
 		cmocka_unit_test(linux_yield_runs_peer_until_slice_end),
 		cmocka_unit_test(ule_yield_is_held_for_ticks),
 		cmocka_unit_test(futex_wake_to_idle_core_costs_remote),
-		cmocka_unit_test(futex_wake_on_busy_core_waits_its_turn),
+		cmocka_unit_test(futex_wake_on_busy_core_preempts_under_linux),
+		cmocka_unit_test(futex_wake_on_busy_core_waits_its_turn_under_ule),
 		cmocka_unit_test(cas_on_remote_line_costs_more),
 	};
 
