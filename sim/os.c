@@ -3,30 +3,45 @@
  * sched_yield, timed sleeps and futexes.
  *
  * Each core runs at most one thread and has a run queue.  A thread
- * keeps its core until it blocks, yields to a queued peer, exits, or its
- * time slice ends while a peer is queued on the same core (there is no
- * wake-up preemption).  A core that becomes free takes the head of its own
- * queue, else steals the head of the longest other queue, else idles.
+ * keeps its core until it blocks, yields to a queued peer, exits, its
+ * time slice ends while a peer is queued on the same core, or (yield =
+ * linux only) a woken thread preempts it.  A core that becomes free takes
+ * the head of its own queue, else steals the head of the longest other
+ * queue, else idles.
  *
  * Which queued thread runs next.  Under the Linux scheduler (profiles
  * with yield = linux: CFS, and EEVDF from Linux 6.6) the one with the least
- * vruntime, the CPU time it was charged while on a core, counted on the
- * scale of its core's min_vruntime; ties go to the earliest queued.  This
- * is the fair share of kernel/sched/fair.c: a thread that sleeps often and
- * runs a few microseconds each time is owed as much CPU as one that never
- * sleeps, so many pollers starve a CPU-bound thread down to 1/N of a core
- * instead of waiting behind its whole slices.  A thread that blocks keeps
- * its lag (min_vruntime - vruntime, clamped to max(2 slices, 1 tick) as
- * update_entity_lag does) and is placed at min_vruntime - lag when woken
- * (place_entity); a new thread has lag 0.  A thread moved to another
- * core's queue keeps its distance to min_vruntime.  sched_yield with
- * peers moves the yielder's key one slice later for the next pick only
- * (yield_task_fair adds a slice to its deadline once; after a peer ran,
- * its unchanged vruntime makes it eligible again).  There is no wake-up preemption: EEVDF's
- * RUN_TO_PARITY, on by default, lets the running thread finish its slice.
- * Other yield kinds keep a FIFO queue.  NOTE: the least vruntime stands in
- * for EEVDF's eligibility and earliest deadline; the function names above
- * are cited from memory of the kernel source, not checked against 6.18.
+ * vruntime, the CPU time it was charged while on a core; ties go to the
+ * earliest queued.  This is the fair share of kernel/sched/fair.c: a
+ * thread that sleeps often and runs a few microseconds each time is owed
+ * as much CPU as one that never sleeps.  A thread that blocks keeps its
+ * lag, the average vruntime of its core's threads (itself included) minus
+ * its own, clamped to max(2 slices, 1 tick) (update_entity_lag).  When
+ * woken onto a core with n threads it is placed at their average minus
+ * lag * (n + 1) / n, on an idle core at min_vruntime with no lag
+ * (place_entity).  A thread moved to another core's queue keeps its
+ * distance to min_vruntime.  sched_yield with peers moves the yielder's
+ * key one slice later for the next pick only and its deadline one slice
+ * later (yield_task_fair).  Other yield kinds keep a FIFO queue.  The
+ * least vruntime stands in for EEVDF's pick (the eligible thread with the
+ * earliest deadline); the least vruntime is always eligible.
+ *
+ * Wake-up preemption (yield = linux).  Each thread has a virtual deadline:
+ * vruntime + slice when placed (half a slice for a new thread,
+ * PLACE_DEADLINE_INITIAL), moved to vruntime + slice whenever its vruntime
+ * reaches it (update_deadline).  When a thread reaches a core its vprot
+ * is its deadline (set_protect_slice with equal slices).  A thread woken
+ * or created onto a busy core's queue takes the core when the current
+ * thread is not protected (ineligible, or its vruntime at vprot) and the
+ * woken thread is eligible with the earliest deadline among the eligible
+ * threads of the core, the current one winning ties (__pick_eevdf as
+ * check_preempt_wakeup_fair calls it).  Eligible: vruntime at or below
+ * the average of the core's current and queued threads (entity_eligible).
+ * The current thread goes back to the queue as preempted with the rest
+ * of its burst pending; the woken one starts after `wake_local`.  When
+ * the current thread is the waker itself, it is preempted at its next
+ * CPU burst.  Not modelled: weights (all nice 0), DELAY_DEQUEUE, buddies,
+ * PREEMPT_SHORT, and preemption at ticks.
  *
  * A woken or new thread goes to its previous core if that core is idle,
  * else to the lowest-numbered idle core, else to the back of its previous

@@ -23,6 +23,7 @@
  *   created --place--> runnable --dispatch, on_cpu--> running
  *   running --sim_block--> sleeping | blocked --wake, place--> runnable
  *   running --slice end with peers queued--> runnable (preempt)
+ *   running --wake-up preemption (yield = linux)--> runnable (preempt)
  *   running --yield with peers--> yielding --dispatch--> running
  *   running --exit--> exited
  */

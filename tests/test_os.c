@@ -302,11 +302,11 @@ static void futex_wake_on_busy_core_preempts_under_linux(void **state)
 
 	setup_config(&cfg, "linux", 2, 1);
 	run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
-	/* one core: at the wake-up the waker has run longer than the waiter
+	/* One core.  At the wake-up the waker has run longer than the waiter
 	 * (vruntime 122610 ns against 115210 ns), so it is above the average
-	 * and not eligible, and RUN_TO_PARITY protects only an eligible
-	 * current thread.  The eligible waiter takes the core at the waker's
-	 * next burst, paying the local wake cost; the waker finishes after */
+	 * and not eligible.  RUN_TO_PARITY protects only an eligible current
+	 * thread, so the eligible waiter takes the core at the waker's next
+	 * burst after wake_local (3000 ns), and the waker finishes later. */
 	assert_int_equal(T.t[0], 156210);
 	assert_int_equal(T.t[1] - T.t[0], 3000);
 	assert_true(T.t[2] > T.t[1] + 50000);
