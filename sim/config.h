@@ -37,6 +37,8 @@ enum hs_yield_kind {
 	HS_YIELD_ULE = 1,   /* FreeBSD ULE: always switches; held behind peers */
 	HS_YIELD_SLEEP = 2, /* the yield is a usleep(1) (Go's osyield on Darwin) */
 	HS_YIELD_POLL = 3,  /* a zero-timeout wait: a system call, no switch */
+	HS_YIELD_SWITCH = 4, /* SwitchToThread: as linux, with FIFO run queues
+	                      * and no wake-up preemption */
 };
 
 /* [os] section of an OS profile. */

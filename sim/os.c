@@ -652,6 +652,7 @@ void sim_os_yield(struct sim *s, struct sim_thread *t)
 		return;
 	case HS_YIELD_LINUX:
 	case HS_YIELD_ULE:
+	case HS_YIELD_SWITCH:
 		break;
 	}
 	sim_cpu(s, t, os->syscall_ns);
