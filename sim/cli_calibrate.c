@@ -140,6 +140,13 @@ int cli_calibrate(int argc, char **argv)
 	opts.progress = show_progress;
 	opts.ctx = &prog;
 	rc = make_dir_of(out, &err);
+	{
+		struct stat st;
+
+		/* check the destination before a minute of measuring */
+		if (rc == 0 && stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+			rc = hs_error_set(&err, HS_E_INPUT, out, 0, "--out", "is a directory; give a file name");
+	}
 	if (rc == 0)
 		rc = hs_calibrate(&opts, rep, &err);
 	if (prog.tty && !prog.quiet)

@@ -474,6 +474,8 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 				cfg.scenario = sc;
 				/* record what ran, not what the scenario asked for */
 				cfg.scenario.record = o->record;
+				cfg.scenario.reps = (int)o->reps;
+				cfg.scenario.seed = o->seed;
 				snprintf(cfg.scenario.policy, sizeof(cfg.scenario.policy), "%s", pols[p]->name);
 				req.cfg = &cfg;
 				req.policy = pols[p];
@@ -658,6 +660,12 @@ static int run_command(int argc, char **argv, bool replay)
 		o.reps = (unsigned long long)cfgs[0].scenario.reps;
 	if (!o.record_set)
 		o.record = cfgs[0].scenario.record;
+	if (o.seed > UINT64_MAX - (o.reps - 1)) {
+		hs_error_set(&err, HS_E_USAGE, NULL, 0, "--seed",
+			     "seed %llu + %llu replications passes 2^64 - 1; give a smaller seed",
+			     (unsigned long long)o.seed, o.reps);
+		goto fail;
+	}
 	rc = check_inputs(&o, cfgs, ncfgs, ncfgs * npols * (int)o.reps, &err);
 	if (rc)
 		goto fail;

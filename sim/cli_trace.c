@@ -158,6 +158,7 @@ int cli_trace(int argc, char **argv)
 		fputs(gen_usage, stdout);
 		return CLI_OK;
 	}
-	fputs(gen_usage, stderr);
-	return cli_usage_error("unknown trace command '%s'; use `herdsim trace gen`", what ? what : "");
+	if (!what)
+		return cli_usage_error("trace needs a command; use `herdsim trace gen` (see --help)");
+	return cli_usage_error("unknown trace command '%s'; use `herdsim trace gen` (see --help)", what);
 }

@@ -68,7 +68,8 @@ static const char new_runs_sql[] =
 	"     (r.run_key IS NULL AND o.run_key IS NULL AND o.scenario = r.scenario"
 	"      AND o.policy = r.policy AND o.backend = r.backend AND o.os = r.os"
 	"      AND o.seed = r.seed AND o.replication = r.replication AND o.record = r.record"
-	"      AND o.started_at IS r.started_at)))"
+	"      AND o.started_at IS r.started_at AND o.wall_ns = r.wall_ns"
+	"      AND o.end_ns = r.end_ns AND o.events = r.events)))"
 	" ORDER BY r.id";
 
 static int sql_fail(sqlite3 *h, const char *file, const char *what, struct hs_error *err)

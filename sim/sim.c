@@ -350,9 +350,12 @@ static void finish(struct sim *s)
 	hs_result_scalar(out, "futex_waits", (double)futex_waits);
 	hs_result_scalar(out, "futex_wakes", (double)futex_wakes);
 	hs_result_scalar(out, "m_spare_end", (double)spare);
-	hs_result_scalar(out, "cb_latency_p50_ns", (double)hs_hist_quantile(&s->latency, 0.50));
-	hs_result_scalar(out, "cb_latency_p99_ns", (double)hs_hist_quantile(&s->latency, 0.99));
-	hs_result_scalar(out, "cb_latency_max_ns", (double)s->latency.max);
+	/* no callbacks, no latency: NaN, stored as NULL */
+	hs_result_scalar(out, "cb_latency_p50_ns",
+			 s->latency.count ? (double)hs_hist_quantile(&s->latency, 0.50) : NAN);
+	hs_result_scalar(out, "cb_latency_p99_ns",
+			 s->latency.count ? (double)hs_hist_quantile(&s->latency, 0.99) : NAN);
+	hs_result_scalar(out, "cb_latency_max_ns", s->latency.count ? (double)s->latency.max : NAN);
 	hs_result_scalar(out, "threads", (double)s->foreign_created);
 	hs_result_scalar(out, "threads_peak", (double)s->foreign_peak);
 	hs_result_scalar(out, "preemptions", (double)s->preemptions);
