@@ -29,6 +29,11 @@ int cli_error(const struct hs_error *err);
 /* Prints "herdsim: MESSAGE" for a usage error and returns CLI_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Returns the value of option `name` at argv[*i] ("--name V" or
+ * "--name=V"), advancing *i past it; NULL if argv[*i] is another option.
+ * Sets *missing when the option is there without a value. */
+const char *cli_option(int argc, char **argv, int *i, const char *name, bool *missing);
+
 /* Parses a non-negative integer option value; false if malformed. */
 bool cli_parse_u64(const char *text, unsigned long long *v);
 

@@ -128,33 +128,13 @@ struct cell {
 	double *makespan, *p50, *p99, *m_created, *usleeps, *wasted, *yields, *cas, *contentions;
 };
 
-/* Returns the value of option `name` at argv[*i] ("--name V" or
- * "--name=V"), advancing *i; NULL if argv[*i] is not that option. */
-static const char *option(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-	size_t n = strlen(name);
-
-	*missing = false;
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != '\0')
-		return NULL;
-	if (*i + 1 >= argc) {
-		*missing = true;
-		return NULL;
-	}
-	return argv[++*i];
-}
-
 static int parse_args(int argc, char **argv, struct run_opts *o, struct hs_error *err)
 {
 	for (int i = 0; i < argc; i++) {
 		const char *v;
 		bool missing;
 
-#define OPT(name) ((v = option(argc, argv, &i, name, &missing)) != NULL || \
+#define OPT(name) ((v = cli_option(argc, argv, &i, name, &missing)) != NULL || \
 		   (missing && (hs_error_set(err, HS_E_USAGE, NULL, 0, name, "needs a value; see `herdsim run --help`"), 1)))
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(o->replay ? replay_usage : run_usage, stdout);

@@ -31,27 +31,6 @@ static const char gen_usage[] =
 	"\n"
 	"DUR is a number with a unit: ns, us, ms or s (\"50us\").\n";
 
-/* Returns the value of option NAME at argv[*i] ("--name V" or
- * "--name=V"), advancing *i; NULL if argv[*i] is another option.  Sets
- * *missing when the value is absent. */
-static const char *option(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-	size_t n = strlen(name);
-
-	*missing = false;
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != '\0')
-		return NULL;
-	if (*i + 1 >= argc) {
-		*missing = true;
-		return NULL;
-	}
-	return argv[++*i];
-}
-
 static int parse_count(const char *name, const char *v, long long max, int64_t *out,
 		       struct hs_error *err)
 {
@@ -88,7 +67,7 @@ static int parse_gen_option(int argc, char **argv, int *i, struct hs_trace_gen_o
 
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
 		bool missing;
-		const char *v = option(argc, argv, i, names[k], &missing);
+		const char *v = cli_option(argc, argv, i, names[k], &missing);
 
 		if (missing)
 			return hs_error_set(err, HS_E_USAGE, NULL, 0, names[k],

@@ -57,6 +57,24 @@ int cli_usage_error(const char *fmt, ...)
 	return CLI_USAGE;
 }
 
+const char *cli_option(int argc, char **argv, int *i, const char *name, bool *missing)
+{
+	size_t n = strlen(name);
+
+	*missing = false;
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc) {
+		*missing = true;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
 bool cli_parse_u64(const char *text, unsigned long long *v)
 {
 	char *end;

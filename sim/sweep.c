@@ -173,26 +173,6 @@ static void on_signal(int sig)
 
 /* ---- Arguments -------------------------------------------------------- */
 
-/* Returns the value of option `name` at argv[*i] ("--name V" or
- * "--name=V"), advancing *i; NULL if argv[*i] is not that option. */
-static const char *option(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-	size_t n = strlen(name);
-
-	*missing = false;
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != '\0')
-		return NULL;
-	if (*i + 1 >= argc) {
-		*missing = true;
-		return NULL;
-	}
-	return argv[++*i];
-}
-
 static int parse_vary(struct sweep_opts *o, const char *text, struct hs_error *err)
 {
 	const char *eq = strchr(text, '=');
@@ -259,7 +239,7 @@ static int parse_valued(int argc, char **argv, int *i, struct sweep_opts *o, str
 	size_t k;
 
 	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
-		if ((v = option(argc, argv, i, names[k], &missing)) || missing)
+		if ((v = cli_option(argc, argv, i, names[k], &missing)) || missing)
 			break;
 	if (k == sizeof(names) / sizeof(names[0]))
 		return 1;
