@@ -3,15 +3,17 @@
  * database into OUT, for sweeps that ran in shards on several machines.
  *
  * Invariants:
- *  1. Each input is ATTACHed and copied in one transaction, so OUT holds
- *     all of an input or none of it.
- *  2. An input whose PRAGMA user_version differs from HS_SCHEMA_VERSION is
- *     rejected before anything is copied; column lists below are those of
- *     that schema version.
+ *  1. Each input is ATTACHed and copied in one transaction, so OUT
+ *     contains all of an input or none of it.
+ *  2. Every input is checked before any is copied: an input that is
+ *     missing, not a herdsim database, or of another PRAGMA user_version
+ *     than HS_SCHEMA_VERSION stops the merge with OUT unchanged.  The
+ *     column lists below are those of that schema version.
  *  3. Experiments are matched by name.  A run is skipped when OUT already
- *     holds it: by (experiment name, run_key) when it has a run key, else
- *     by experiment and every identity column (scenario, policy, backend,
- *     os, seed, replication, record) plus started_at.  Merging an input
+ *     contains it: by (experiment name, run_key) when it has a run key,
+ *     else by experiment, every identity column (scenario, policy,
+ *     backend, os, seed, replication, record), started_at, wall_ns, end_ns
+ *     and events, so that only a true copy is skipped.  Merging an input
  *     twice therefore adds nothing.
  *  4. Run ids are new in OUT; child rows follow their run through a
  *     temporary map from input id to OUT id.  Rows of tables without a
