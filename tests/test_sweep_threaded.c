@@ -315,6 +315,27 @@ static void shards_merge_whole(void **state)
 	assert_int_equal(query_int(f, "all.sqlite", "SELECT count(*) FROM experiment"), 1);
 }
 
+/* Two different key-less runs with the same identity (policy, OS, seed,
+ * replication) are both kept, even when they started in the same second. */
+static void merge_keeps_distinct_runs(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(shell(f, "$HS run cgocallbackgc --set workload.threads=5 --os linux --reps 1 --quiet"
+			       " --policy single --db d1.sqlite"), 0);
+	assert_int_equal(shell(f, "$HS run cgocallbackgc --set workload.threads=50 --os linux --reps 1 --quiet"
+			       " --policy single --db d2.sqlite"), 0);
+	/* give both the same start second, as two runs started together have */
+	assert_int_equal(shell(f, "sqlite3 d2.sqlite \"UPDATE run SET started_at ="
+			       " (SELECT started_at FROM run)\" && sqlite3 d1.sqlite"
+			       " \"ATTACH 'd2.sqlite' AS o; UPDATE o.run SET started_at = (SELECT started_at FROM main.run)\""),
+			 0);
+	assert_int_equal(shell(f, "$HS merge dm.sqlite d1.sqlite d2.sqlite >/dev/null"), 0);
+	assert_int_equal(query_int(f, "dm.sqlite", "SELECT count(*) FROM run"), 2);
+	assert_int_equal(shell(f, "$HS merge dm.sqlite d1.sqlite d2.sqlite >/dev/null"), 0);
+	assert_int_equal(query_int(f, "dm.sqlite", "SELECT count(*) FROM run"), 2);
+}
+
 static void merge_runs_without_key(void **state)
 {
 	struct fixture *f = *state;
@@ -538,6 +559,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(shards_merge_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(merge_runs_without_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(merge_rejects_schema_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(merge_keeps_distinct_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(parallel_shards_merge, setup, teardown),
 		cmocka_unit_test(range_parsing_table),
 		cmocka_unit_test_setup_teardown(bad_vary_rejected, setup, teardown),
