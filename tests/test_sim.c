@@ -149,6 +149,28 @@ static void waiters_counts_sleepers(void **state)
 	hs_result_free(&res);
 }
 
+/* The extra-M lock's hold time runs from the CAS that locks the list to
+ * the store that unlocks it, so it is never 0 once the lock was taken. */
+static void extram_hold_includes_store(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+	const struct hs_lock_stat *l = NULL;
+
+	load(&cfg, "cgocallbackgc", "linux");
+	cfg.scenario.threads = 20;
+	run(&cfg, hs_policy_find("waiters"), 1, HS_RECORD_SUMMARY, &res);
+	check_conservation(&res, 20, 1);
+	for (size_t i = 0; i < res.locks.len; i++)
+		if (strcmp(res.locks.data[i].name, "extram") == 0)
+			l = &res.locks.data[i];
+	assert_non_null(l);
+	assert_true(l->acquisitions >= 40); /* a pop and a push per callback */
+	assert_true(l->hold_min_ns >= cfg.os.atomic_local_ns);
+	assert_true(l->hold_total_ns >= (int64_t)l->acquisitions * cfg.os.atomic_local_ns);
+	hs_result_free(&res);
+}
+
 /* A policy that parks on a futex that no thread wakes deadlocks the run. */
 static hs_m *stuck_acquire(hs_env *env, void *state)
 {
@@ -303,6 +325,7 @@ int main(void)
 		cmocka_unit_test(policies_conserve_over_repeated_callbacks),
 		cmocka_unit_test(single_refills_one_at_a_time),
 		cmocka_unit_test(waiters_counts_sleepers),
+		cmocka_unit_test(extram_hold_includes_store),
 		cmocka_unit_test(deadlock_is_detected),
 		cmocka_unit_test(time_limit_gives_timeout),
 		cmocka_unit_test(states_cover_each_life),
