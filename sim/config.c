@@ -490,6 +490,20 @@ static int apply_override(struct loader *ld, const struct hs_override *ov, struc
 	return 0;
 }
 
+/* Points a not-found error for a profile name at the scenario key that
+ * gave the name, when a scenario file or --set gave it. */
+static void blame_key(const struct loader *ld, const char *section, const char *key,
+		      struct hs_error *err)
+{
+	int i = cfg_find_key(scenario_keys, NSCENARIO_KEYS, section, key);
+
+	if (i < 0 || (!ld->key_lines[i] && !ld->key_files[i]) || err->file[0])
+		return;
+	snprintf(err->file, sizeof(err->file), "%s", ld->key_files[i] ? ld->key_files[i] : ld->sc->file);
+	err->line = ld->key_lines[i];
+	snprintf(err->key, sizeof(err->key), "%s.%s", section, key);
+}
+
 /* Checks rules between keys once every source has been applied. */
 static int check_scenario(const struct loader *ld, struct hs_error *err)
 {
@@ -571,12 +585,18 @@ int hs_config_load(struct hs_config *cfg, const char *scenario,
 	}
 	if (rc == 0)
 		rc = check_scenario(&ld, err);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = hs_os_profile_load(&cfg->os, ld.sc->os, err);
+		if (rc == HS_E_NOTFOUND && !os_override)
+			blame_key(&ld, "machine", "os", err);
+	}
 	if (rc == 0)
 		rc = apply_pending(os_keys, ld.os, ld.nos, &cfg->os, err);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = hs_runtime_profile_load(&cfg->runtime, ld.sc->runtime, err);
+		if (rc == HS_E_NOTFOUND)
+			blame_key(&ld, "runtime", "profile", err);
+	}
 	if (rc == 0)
 		rc = apply_pending(runtime_keys, ld.runtime, ld.nruntime, &cfg->runtime, err);
 	return rc;

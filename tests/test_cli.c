@@ -110,6 +110,16 @@ static void unknown_profile_rejected(void **state)
 		     (const char *[]){ "plan9", NULL });
 }
 
+static void unknown_profile_in_file_named(void **state)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/os.ini", dir);
+	write_file(path, "[scenario]\nname = x\n\n[machine]\nos = solaris\n");
+	expect_error((const char *[]){ "run", path, "--db", db, NULL }, 1,
+		     (const char *[]){ path, ":5:", "machine.os", "solaris", NULL });
+}
+
 static void bad_usage_exits_2(void **state)
 {
 	expect_error((const char *[]){ "run", "--reps", "zero", "--db", db, NULL }, 2,
@@ -229,6 +239,7 @@ int main(void)
 		T(bad_override_rejected),
 		T(unknown_policy_rejected),
 		T(unknown_profile_rejected),
+		T(unknown_profile_in_file_named),
 		T(bad_usage_exits_2),
 		T(run_prints_table_and_records),
 		T(events_level_records_states),
