@@ -304,7 +304,9 @@ static int cmp_policy(const void *a, const void *b)
 {
 	int ra = policy_rank(a), rb = policy_rank(b);
 
-	return ra != rb ? (ra < rb ? -1 : 1) : strcmp(a, b);
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
+	return strcmp(a, b);
 }
 
 /* Orders points by scenario, backend, OS, point, then policy rank. */

@@ -112,6 +112,26 @@ static hs_m *handoff_acquire(hs_env *env, void *state)
 	return self.m;
 }
 
+/* With the list locked: dequeues the oldest parked waiter and returns it,
+ * so that the caller hands m to it; with no waiter, pushes m onto the list
+ * (*head) and returns NULL. */
+static struct waiter *take_waiter_or_push(hs_env *env, struct handoff_state *s, hs_m *m, hs_m **head)
+{
+	struct waiter *w = s->first;
+
+	if (!w) {
+		m->link = *head;
+		*head = m;
+		s->x.count++;
+		return NULL;
+	}
+	s->first = w->next;
+	if (!s->first)
+		s->last = NULL;
+	set_parked(env, s, s->parked - 1);
+	return w;
+}
+
 static void handoff_entered(hs_env *env, void *state, hs_m *m)
 {
 	struct handoff_state *s = state;
@@ -148,17 +168,7 @@ static void handoff_entered(hs_env *env, void *state, hs_m *m)
 		/* a thread may have parked meanwhile: it gets the new M */
 		head = extram_lock(env, &s->x, true, false);
 		s->pending = 0;
-		w = s->first;
-		if (w) {
-			s->first = w->next;
-			if (!s->first)
-				s->last = NULL;
-			set_parked(env, s, s->parked - 1);
-		} else {
-			fresh->link = head;
-			head = fresh;
-			s->x.count++;
-		}
+		w = take_waiter_or_push(env, s, fresh, &head);
 		extram_unlock(env, &s->x, head);
 		if (w)
 			hand_over(env, w, fresh);
@@ -173,17 +183,7 @@ static void handoff_release(hs_env *env, void *state, hs_m *m)
 
 	env->ops->signals(env, HS_SIG_DROPM);
 	head = extram_lock(env, &s->x, true, false);
-	w = s->first;
-	if (w) {
-		s->first = w->next;
-		if (!s->first)
-			s->last = NULL;
-		set_parked(env, s, s->parked - 1);
-	} else {
-		m->link = head;
-		head = m;
-		s->x.count++;
-	}
+	w = take_waiter_or_push(env, s, m, &head);
 	extram_unlock(env, &s->x, head);
 	if (w)
 		hand_over(env, w, m);

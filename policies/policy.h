@@ -164,8 +164,8 @@ struct hs_policy {
 	size_t state_size;
 	const struct hs_policy_param *params; /* NULL-name terminated, or NULL */
 
-	/* Runs once at runtime start on the runtime's main thread; `params`
-	 * holds the resolved value of each entry of `params`, in order.
+	/* Runs once at runtime start on the runtime's main thread.  `params`
+	 * contains the resolved value of each entry of `params`, in order.
 	 * Returns 0, or a negative value to abort the run. */
 	int (*init)(hs_env *env, void *state, const int64_t *params);
 	/* needm: returns an M for a thread that has none.  Must not return

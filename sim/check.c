@@ -520,7 +520,11 @@ int cli_check_policy(int argc, char **argv)
 	}
 	if (jobs == 0) {
 		cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		jobs = cpus < 1 ? 1 : cpus > MAX_JOBS ? MAX_JOBS : (int)cpus;
+		if (cpus < 1)
+			cpus = 1;
+		if (cpus > MAX_JOBS)
+			cpus = MAX_JOBS;
+		jobs = (int)cpus;
 	}
 	c->first_fail = c->npoints;
 	c->det_stride = quick ? 1 : DETERMINISM_STRIDE;

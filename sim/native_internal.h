@@ -139,7 +139,7 @@ struct nrun {
 	HS_VEC(struct nthread *) threads;
 	struct nthread main_thread;
 
-	/* M table: chunk c holds ids c*CHUNK+1 .. (c+1)*CHUNK. */
+	/* M table: chunk c contains ids c*CHUNK+1 .. (c+1)*CHUNK. */
 	struct nm **mchunks[NATIVE_M_CHUNKS];
 	uint64_t m_count;           /* ids handed out (guarded by reg_mu) */
 	uint64_t m_freed;           /* atomic */

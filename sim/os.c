@@ -23,7 +23,7 @@
  * distance to min_vruntime.  sched_yield with peers moves the yielder's
  * key one slice later for the next pick only and its deadline one slice
  * later (yield_task_fair).  Other yield kinds keep a FIFO queue.  The
- * least vruntime stands in for EEVDF's pick (the eligible thread with the
+ * least vruntime replaces EEVDF's pick (the eligible thread with the
  * earliest deadline); the least vruntime is always eligible.
  *
  * Wake-up preemption (yield = linux).  Each thread has a virtual deadline:
@@ -165,7 +165,11 @@ static void keep_lag(struct sim *s, struct sim_thread *t, int c)
 	t->exec_start = -1;
 	update_min(s, c);
 	lag = sum / n - t->vruntime;
-	t->vlag = lag < -limit ? -limit : lag > limit ? limit : lag;
+	if (lag < -limit)
+		lag = -limit;
+	if (lag > limit)
+		lag = limit;
+	t->vlag = lag;
 }
 
 /* The key a fair pick minimizes. */

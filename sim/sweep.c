@@ -1080,7 +1080,11 @@ int cli_sweep(int argc, char **argv)
 	if (!o.jobs) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-		o.jobs = cpus < 1 ? 1 : cpus > MAX_JOBS ? MAX_JOBS : (unsigned long long)cpus;
+		if (cpus < 1)
+			cpus = 1;
+		if (cpus > MAX_JOBS)
+			cpus = MAX_JOBS;
+		o.jobs = (unsigned long long)cpus;
 	}
 	s.be = &hs_backend_sim;
 	s.reps = (int)o.reps;

@@ -41,6 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
+
 static const char *const kind_names[] = {
 	[HS_TRACE_GEN_BURST] = "burst",
 	[HS_TRACE_GEN_POISSON] = "poisson",
@@ -51,56 +53,25 @@ static const char *const kind_names[] = {
 
 /* ---- Random numbers --------------------------------------------------- */
 
-struct xoshiro {
-	uint64_t s[4];
-};
-
-static uint64_t splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-static void xoshiro_seed(struct xoshiro *x, uint64_t seed, uint64_t stream)
+/* Seeds stream `stream` of the generator: four outputs of splitmix64
+ * started at seed + stream * 0x9E3779B97F4A7C15. */
+static void xoshiro_seed(struct hs_rng *x, uint64_t seed, uint64_t stream)
 {
 	uint64_t state = seed + stream * 0x9E3779B97F4A7C15ull;
 
 	for (int i = 0; i < 4; i++)
-		x->s[i] = splitmix64(&state);
-}
-
-static uint64_t rotl(uint64_t v, int k)
-{
-	return (v << k) | (v >> (64 - k));
-}
-
-static uint64_t xoshiro_next(struct xoshiro *x)
-{
-	uint64_t *s = x->s;
-	uint64_t result = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
+		x->s[i] = hs_splitmix64(&state);
 }
 
 /*
  * Draws an exponential variate with mean MEAN ns, rounded to whole ns.
  * Returns 0 or HS_E_USAGE when the draw would not fit in an int64_t.
  */
-static int draw_exponential(struct xoshiro *x, int64_t mean, int64_t *out)
+static int draw_exponential(struct hs_rng *x, int64_t mean, int64_t *out)
 {
 	/* u is uniform in [0, 1) with 53 random bits, so -log1p(-u) is finite
 	 * and at most about 36.7. */
-	double u = (double)(xoshiro_next(x) >> 11) * 0x1.0p-53;
+	double u = (double)(hs_rng_next(x) >> 11) * 0x1.0p-53;
 	double v = -(double)mean * log1p(-u);
 
 	if (v >= 0x1.0p62)
@@ -117,7 +88,7 @@ struct gen_thread {
 	int64_t start_ns;
 	int64_t remaining;  /* callbacks left, the next one included */
 	int32_t thread;
-	struct xoshiro rng;
+	struct hs_rng rng;
 };
 
 static int comes_before(const struct gen_thread *a, const struct gen_thread *b)
@@ -196,7 +167,7 @@ static int next_c_time(const struct hs_trace_gen_opts *o, struct gen_thread *t,
 static int init_threads(const struct hs_trace_gen_opts *o, struct gen_thread *threads,
 			struct hs_error *err)
 {
-	struct xoshiro starts;
+	struct hs_rng starts;
 	int64_t start = 0;
 
 	xoshiro_seed(&starts, o->seed, 0);
