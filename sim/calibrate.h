@@ -59,7 +59,7 @@
 
 #define HS_CALIB_MAX_FIGURES 28
 #define HS_CALIB_NOTE_MAX 256
-#define HS_CALIB_NKEYS 24     /* keys of the [os] section */
+#define HS_CALIB_NKEYS 25     /* keys of the [os] section */
 #define HS_CALIB_KEY_NOTE_MAX 640
 
 /* Percentiles of one measured figure, in nanoseconds (nearest rank). */

@@ -72,6 +72,7 @@ static const struct cfg_key os_keys[] = {
 	OS_DUR("wake_local", wake_local_ns, 0, NS_S),
 	OS_DUR("wake_remote", wake_remote_ns, 0, NS_S),
 	OS_DUR("timer_wake", timer_wake_ns, 0, NS_S),
+	OS_DUR("timer_irq", timer_irq_ns, 0, NS_MS),
 	OS_DUR("thread_create", thread_create_ns, 0, NS_S),
 	OS_DUR("thread_exit", thread_exit_ns, 0, NS_S),
 	OS_DUR("mmap", mmap_ns, 0, NS_S),

@@ -67,6 +67,8 @@ struct hs_os_profile {
 	int64_t wake_local_ns;         /* wake_local = wake-to-run when queued on a busy core */
 	int64_t wake_remote_ns;        /* wake_remote = wake-to-run on an idle core (IPI, idle exit) */
 	int64_t timer_wake_ns;         /* timer_wake = timer interrupt to run on an idle core */
+	int64_t timer_irq_ns;          /* timer_irq = CPU time a timer expiry takes from the
+	                                * thread running on its core */
 	int64_t thread_create_ns;      /* thread_create = pthread_create with a 256 KiB stack */
 	int64_t thread_exit_ns;        /* thread_exit */
 	int64_t mmap_ns;               /* mmap = mmap plus first touch of a small mapping */

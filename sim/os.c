@@ -253,8 +253,14 @@ static struct sim_thread *rq_pick(struct sim *s, int c)
 	return pick;
 }
 
-/* Puts t on idle core c after `delay`. */
-static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay)
+/*
+ * Puts t on idle core c after `delay`.  `switching` says the delay is the
+ * CPU time of a context switch on a busy core, which Linux charges to the
+ * incoming thread (set_next_entity starts its exec_start at the pick);
+ * otherwise the delay is an idle core's wake-up latency and t is charged
+ * from the moment it reaches the core.
+ */
+static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay, bool switching)
 {
 	struct sim_core *core = &s->cores[c];
 
@@ -262,8 +268,10 @@ static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay)
 	core->current = t;
 	core->on_cpu = false;
 	core->gen++;
+	core->oncpu_at = s->now + delay;
 	t->core = c;
-	sim_schedule(s, s->now + delay, EV_ONCPU, (uint32_t)c, core->gen);
+	t->exec_start = switching && fair(s) ? s->now : -1;
+	sim_schedule(s, core->oncpu_at, EV_ONCPU, (uint32_t)c, core->gen);
 }
 
 /* Cost of starting t from a queue on core c. */
@@ -298,7 +306,7 @@ void sim_dispatch(struct sim *s, int c)
 		t->vruntime += shift;
 		t->deadline += shift;
 	}
-	start_on(s, c, t, switch_delay(s, c, t));
+	start_on(s, c, t, switch_delay(s, c, t), true);
 }
 
 /* The core with the shortest queue, lowest index on ties. */
@@ -382,7 +390,7 @@ static void preempt_current(struct sim *s, int c, struct sim_thread *cur, int64_
 	update_min(s, c);
 	rq_remove(s, c, next);
 	next->not_before = 0;
-	start_on(s, c, next, switch_delay(s, c, next));
+	start_on(s, c, next, switch_delay(s, c, next), true);
 }
 
 /*
@@ -448,7 +456,7 @@ void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_ti
 	if (idle >= 0) {
 		int64_t delay = (from_timer && idle == prev) ? s->os->timer_wake_ns : s->os->wake_remote_ns;
 
-		start_on(s, idle, t, noisy(s, delay));
+		start_on(s, idle, t, noisy(s, delay), false);
 		return;
 	}
 	rq_push(s, prev, t);
@@ -467,7 +475,8 @@ void sim_on_cpu(struct sim *s, int c, uint32_t gen)
 	if (core->last != t)
 		s->switches++;
 	core->last = t;
-	t->exec_start = s->now;
+	if (t->exec_start < 0)
+		t->exec_start = s->now;
 	t->vprot = t->deadline; /* set_protect_slice */
 	t->resched_to = NULL;
 	if (t->woken_by_wake) {
@@ -611,10 +620,44 @@ void sim_wake(struct sim *s, struct sim_thread *t, int32_t waker)
 	sim_place(s, t, true, waker == SIM_NONE);
 }
 
+/*
+ * Charges a timer interrupt to core c, where the expired timer was armed.
+ * The kernel counts interrupt time as the current thread's own (no
+ * IRQ_TIME_ACCOUNTING), so a thread in a CPU burst ends its burst
+ * timer_irq later and pays it in vruntime, and a thread being switched in
+ * reaches the core that much later.  On an idle core the interrupt is part
+ * of timer_wake.
+ */
+static void timer_irq(struct sim *s, int c)
+{
+	int64_t ns = s->os->timer_irq_ns;
+	struct sim_core *core;
+	struct sim_thread *cur;
+
+	if (ns <= 0 || c < 0 || c >= s->ncores)
+		return;
+	core = &s->cores[c];
+	cur = core->current;
+	if (!cur)
+		return;
+	if (!core->on_cpu) {
+		core->gen++;
+		core->oncpu_at += ns;
+		sim_schedule(s, core->oncpu_at, EV_ONCPU, (uint32_t)c, core->gen);
+		return;
+	}
+	/* On its core and back in the host loop: cur is in a CPU burst. */
+	assert(cur->state == HS_TS_RUNNING && s->running == NULL);
+	cur->gen++;
+	cur->burst_end += ns;
+	sim_schedule(s, cur->burst_end, EV_BURST, (uint32_t)cur->id, cur->gen);
+}
+
 void sim_timer(struct sim *s, struct sim_thread *t, uint32_t gen)
 {
 	if (gen != t->gen)
 		return;
+	timer_irq(s, t->core);
 	if (t->futex) {
 		/* a timed futex wait expired: leave the queue */
 		for (int i = 0; i < s->fq_cap; i++) {

@@ -140,6 +140,7 @@ struct sim_core {
 	int64_t slice_end;
 	uint32_t gen;                 /* bumps cancel EV_ONCPU/EV_SLICE */
 	bool on_cpu;                  /* current has reached the core */
+	int64_t oncpu_at;             /* when current reaches the core (EV_ONCPU) */
 	int64_t min_vruntime;         /* fair share: never decreases */
 };
 

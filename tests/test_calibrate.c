@@ -38,7 +38,7 @@ static const char *const os_keys[] = {
 	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "timer_wake",
-	"thread_create", "thread_exit", "mmap",
+	"timer_irq", "thread_create", "thread_exit", "mmap",
 };
 #define NKEYS ((int)(sizeof(os_keys) / sizeof(os_keys[0])))
 
@@ -685,6 +685,7 @@ static int64_t profile_duration(const struct hs_os_profile *p, const char *key)
 		{ "wake_local", offsetof(struct hs_os_profile, wake_local_ns) },
 		{ "wake_remote", offsetof(struct hs_os_profile, wake_remote_ns) },
 		{ "timer_wake", offsetof(struct hs_os_profile, timer_wake_ns) },
+		{ "timer_irq", offsetof(struct hs_os_profile, timer_irq_ns) },
 		{ "thread_create", offsetof(struct hs_os_profile, thread_create_ns) },
 		{ "thread_exit", offsetof(struct hs_os_profile, thread_exit_ns) },
 		{ "mmap", offsetof(struct hs_os_profile, mmap_ns) },
