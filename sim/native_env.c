@@ -829,6 +829,7 @@ void native_thread_init(struct nrun *run, struct nthread *t, int32_t id, enum hs
 	t->cur_waker = -1;
 	for (int i = 0; i < NATIVE_MAX_LOCKS; i++)
 		t->locks[i].begin_ns = t->locks[i].acquired_ns = -1;
+	pthread_cond_init(&t->p_cv, NULL);
 }
 
 void native_thread_free(struct nthread *t)
@@ -842,6 +843,7 @@ void native_thread_free(struct nthread *t)
 	if (t->sigstack)
 		munmap(t->sigstack, NATIVE_SIGSTACK_BYTES);
 	t->sigstack = NULL;
+	pthread_cond_destroy(&t->p_cv);
 }
 
 /* Adds t to the registry; its id is its index, and its random stream is
@@ -872,12 +874,14 @@ int native_register_thread(struct nrun *run, struct nthread *t)
  */
 void native_wake_waiters(struct nrun *run)
 {
+	pthread_mutex_lock(&run->reg_mu);
 	pthread_mutex_lock(&run->rt_mu);
 	for (int i = 0; i < NATIVE_NCV; i++)
 		pthread_cond_broadcast(&run->rt_cv[i]);
+	for (size_t i = 0; i < run->threads.len; i++)
+		pthread_cond_broadcast(&run->threads.data[i]->p_cv);
 	pthread_mutex_unlock(&run->rt_mu);
 
-	pthread_mutex_lock(&run->reg_mu);
 	for (size_t i = 0; i < run->threads.len; i++) {
 		hs_word *w = __atomic_load_n(&run->threads.data[i]->waiting_on, __ATOMIC_SEQ_CST);
 

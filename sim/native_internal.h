@@ -92,6 +92,16 @@ struct nthread {
 	hs_word *waiting_on;     /* futex word of a wait in progress (atomic) */
 	bool holds_p;
 
+	/* Parking in the runtime model, guarded by rt_mu.  A thread that waits
+	 * for a P, or for a GC cycle and then a P, waits on its own p_cv until
+	 * another thread hands it a P (p_granted), as Go hands a P to one
+	 * parked M. */
+	pthread_cond_t p_cv;
+	bool p_granted;
+	struct nthread *pw_next;  /* next in the run's P-wait queue */
+	struct nthread *gcw_next; /* next in the run's runtime.GC() wait list */
+	uint64_t gc_target;       /* the cycle whose mark it waits for */
+
 	/* Counters, summed at the end. */
 	uint64_t ops, yields, sleeps, cas_failures, futex_waits, futex_wakes, wasted;
 	uint64_t callbacks_done;
@@ -112,11 +122,10 @@ struct nthread {
 	struct nlockacc locks[NATIVE_MAX_LOCKS];
 };
 
-/* The waiters of the runtime model, each on its own condition variable. */
+/* The runtime's own threads, each kind on its own condition variable;
+ * P waiters and runtime.GC() callers wait on their thread's p_cv. */
 enum native_cv {
-	NATIVE_CV_P = 0,    /* p_acquire: a P became idle or the world restarted */
-	NATIVE_CV_GC,       /* runtime.GC() callers: a cycle's mark ended */
-	NATIVE_CV_DAEMON,   /* the GC daemon: a request, a P for the stop, a worker done */
+	NATIVE_CV_DAEMON = 0, /* the GC daemon: a request, a P for the stop, a worker done */
 	NATIVE_CV_MARK,     /* mark workers: a cycle's mark started */
 	NATIVE_NCV
 };
@@ -151,11 +160,12 @@ struct nrun {
 
 	/* Runtime model, guarded by rt_mu. */
 	pthread_mutex_t rt_mu;
-	/* One condition variable per kind of waiter, so that an event wakes
-	 * only the threads it concerns, as Go wakes one parked M or the
-	 * goroutines of one wait queue (indexed by enum native_cv). */
+	/* One condition variable per kind of runtime thread (indexed by enum
+	 * native_cv), so that an event wakes only the threads it concerns. */
 	pthread_cond_t rt_cv[NATIVE_NCV];
 	int nprocs, pidle;
+	struct nthread *pw_head, *pw_tail; /* P waiters, oldest first */
+	struct nthread *gcw_head;          /* runtime.GC() callers waiting for a mark */
 	int stw;                    /* stop requested or in effect; read atomically in go_work */
 	uint64_t gc_cycles;         /* cycles started (Go's work.cycles) */
 	bool gc_marking;            /* cycle gc_cycles between its start and mark termination */

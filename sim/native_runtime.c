@@ -5,14 +5,18 @@
  * the policy's hooks.
  *
  * P's and the collector share one mutex (rt_mu).  Every change of `pidle`,
- * `stw`, the GC cycle state or the mark workers is made under rt_mu and
- * wakes only the waiters it concerns, each kind on its own condition
- * variable (enum native_cv): a P given back wakes one P waiter, or the GC
- * daemon while it stops the world; restarting the world wakes every P
- * waiter; the end of a cycle's mark wakes the runtime.GC() callers.  Go
- * likewise hands a P to one parked M and readies only the goroutines
- * waiting on the cycle, so a single broadcast to everyone (a herd of
- * 100 threads per P hand-off) would be a cost Go does not have.
+ * `stw`, the GC cycle state, the P-wait queue or the mark workers is made
+ * under rt_mu.  A thread that needs a P and finds none idle (or the world
+ * stopping, or others already queued) joins the P-wait queue, FIFO except
+ * that mark workers go to the front, and waits on its own condition
+ * variable.  A P given back goes straight to the oldest waiter, which
+ * wakes holding it.  While the world is being stopped, it goes to the GC
+ * daemon instead.  runtime.GC() callers wait in their own list; the end of
+ * a cycle's mark moves the callers it satisfies to the P-wait queue.  Go
+ * likewise hands a P to one parked M, and a goroutine locked to its M (as
+ * a callback's is) runs only when its M is handed a P, so a cycle's end
+ * wakes no more threads than there are P's.  The daemon and the mark
+ * workers wait on condition variables of their own (enum native_cv).
  *
  * Stop-the-world: the GC thread sets `stw`, waits until every P is idle,
  * takes them all, spins for the pause, then gives them back and clears
@@ -25,12 +29,12 @@
  * when it is called, it waits until the mark of cycle n is over, asks for
  * cycle n+1 unless someone already did, waits until the mark of cycle n+1
  * is over, then sweeps (gc_sweep of Go work).  So concurrent callers share
- * cycles.  The caller gives its P back while it waits.
+ * cycles.  The caller gives its P back while it waits and wakes with one.
  *
  * A cycle, run by the GC daemon: STW (gc_stw1), concurrent mark by
  * max(1, round(gomaxprocs * gc_worker_ratio)) worker threads, each taking
- * a P and spinning gc_mark / workers, then STW (gc_stw2), then the cycle's
- * waiters are woken.
+ * a P and spinning gc_mark / workers, then STW (gc_stw2), then the
+ * callers the cycle satisfies are queued for P's.
  */
 #include "native_internal.h"
 
@@ -158,22 +162,94 @@ static void rt_wait(struct nthread *t, enum native_cv cv, enum hs_reason why)
 	}
 }
 
-static void p_acquire(struct nthread *t)
+/* Queues t for a P, at the front for a GC mark worker (Go's schedule()
+ * looks for a GC worker before other goroutines). */
+static void pw_push(struct nrun *run, struct nthread *t, bool front)
+{
+	t->pw_next = NULL;
+	if (front) {
+		t->pw_next = run->pw_head;
+		run->pw_head = t;
+		if (!run->pw_tail)
+			run->pw_tail = t;
+		return;
+	}
+	if (run->pw_tail)
+		run->pw_tail->pw_next = t;
+	else
+		run->pw_head = t;
+	run->pw_tail = t;
+}
+
+/* Hands idle P's to queued P waiters, oldest first, unless the world is
+ * stopping (rt_mu held).  Each waiter wakes holding its P, so no woken
+ * thread finds the P taken and waits again. */
+static void grant_idle_ps(struct nrun *run)
+{
+	while (!run->stw && run->pidle > 0 && run->pw_head) {
+		struct nthread *w = run->pw_head;
+
+		run->pw_head = w->pw_next;
+		if (!run->pw_head)
+			run->pw_tail = NULL;
+		w->pw_next = NULL;
+		run->pidle--;
+		w->p_granted = true;
+		pthread_cond_signal(&w->p_cv);
+	}
+}
+
+/* Waits (rt_mu held) in state blocked for `why` until a P is handed to t;
+ * returns with the P and rt_mu held.  Unwinds on abort. */
+static void p_park(struct nthread *t, enum hs_reason why)
 {
 	struct nrun *run = t->run;
-	bool waited = false;
+
+	if (t->cur_state != HS_TS_BLOCKED || t->cur_reason != why)
+		native_set_state(t, native_now(run), HS_TS_BLOCKED, why, -1);
+	while (!t->p_granted) {
+		if (__atomic_load_n(&run->abort, __ATOMIC_SEQ_CST) && t->can_unwind) {
+			pthread_mutex_unlock(&run->rt_mu);
+			native_check_abort(t);
+		}
+		pthread_cond_wait(&t->p_cv, &run->rt_mu);
+	}
+	t->p_granted = false;
+	t->holds_p = true;
+}
+
+/* Gives t's P back (rt_mu held): to the GC daemon while it stops the
+ * world, else to the oldest P waiter. */
+static void p_release_locked(struct nthread *t)
+{
+	struct nrun *run = t->run;
+
+	run->pidle++;
+	t->holds_p = false;
+	if (run->stw)
+		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
+	else
+		grant_idle_ps(run);
+}
+
+/* exitsyscall: takes an idle P when no one waits for one and the world is
+ * not stopping, else queues for one. */
+static void p_acquire(struct nthread *t, bool front)
+{
+	struct nrun *run = t->run;
 
 	native_check_abort(t);
 	pthread_mutex_lock(&run->rt_mu);
-	while (run->stw || run->pidle == 0) {
-		rt_wait(t, NATIVE_CV_P, run->stw ? HS_R_STW : HS_R_P_WAIT);
-		waited = true;
+	if (!run->stw && run->pidle > 0 && !run->pw_head) {
+		run->pidle--;
+		t->holds_p = true;
+		pthread_mutex_unlock(&run->rt_mu);
+		return;
 	}
-	run->pidle--;
-	t->holds_p = true;
+	pw_push(run, t, front);
+	p_park(t, run->stw ? HS_R_STW : HS_R_P_WAIT);
 	pthread_mutex_unlock(&run->rt_mu);
-	if (waited)
-		native_set_state(t, native_now(run), HS_TS_RUNNING, HS_R_WORK, -1);
+	native_set_state(t, native_now(run), HS_TS_RUNNING, HS_R_WORK, -1);
 }
 
 static void p_release(struct nthread *t)
@@ -181,12 +257,7 @@ static void p_release(struct nthread *t)
 	struct nrun *run = t->run;
 
 	pthread_mutex_lock(&run->rt_mu);
-	run->pidle++;
-	t->holds_p = false;
-	if (run->stw)
-		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
-	else
-		pthread_cond_signal(&run->rt_cv[NATIVE_CV_P]);
+	p_release_locked(t);
 	pthread_mutex_unlock(&run->rt_mu);
 }
 
@@ -203,7 +274,7 @@ static void go_work(struct nthread *t, int64_t ns)
 
 		if (t->holds_p && __atomic_load_n(&t->run->stw, __ATOMIC_SEQ_CST)) {
 			p_release(t);
-			p_acquire(t);
+			p_acquire(t, false);
 		}
 		native_spin(t, step);
 		ns -= step;
@@ -226,7 +297,7 @@ static void start_world(struct nrun *run)
 {
 	run->pidle = run->nprocs;
 	__atomic_store_n(&run->stw, 0, __ATOMIC_SEQ_CST);
-	pthread_cond_broadcast(&run->rt_cv[NATIVE_CV_P]);
+	grant_idle_ps(run);
 }
 
 /* ---- The garbage collector ---- */
@@ -234,6 +305,44 @@ static void start_world(struct nrun *run)
 static bool mark_done(const struct nrun *run, uint64_t n)
 {
 	return run->gc_cycles + (run->gc_marking ? 0 : 1) > n;
+}
+
+/*
+ * Moves the runtime.GC() callers whose mark has ended to the P-wait queue,
+ * in the order they started waiting (rt_mu held).  Go readies their
+ * goroutines, and each runs when its locked M is handed a P, so a cycle's
+ * end wakes no more threads than there are P's to run them.
+ */
+static void ready_gc_callers(struct nrun *run)
+{
+	struct nthread **pp = &run->gcw_head;
+
+	while (*pp) {
+		struct nthread *w = *pp;
+
+		if (mark_done(run, w->gc_target)) {
+			*pp = w->gcw_next;
+			w->gcw_next = NULL;
+			pw_push(run, w, false);
+		} else {
+			pp = &w->gcw_next;
+		}
+	}
+}
+
+/* Parks runtime.GC() caller t (rt_mu held, no P) until the mark of cycle
+ * `target` has ended and a P is handed to it. */
+static void gc_park(struct nthread *t, uint64_t target)
+{
+	struct nrun *run = t->run;
+	struct nthread **pp = &run->gcw_head;
+
+	while (*pp)
+		pp = &(*pp)->gcw_next;
+	t->gc_target = target;
+	t->gcw_next = NULL;
+	*pp = t;
+	p_park(t, HS_R_GC_WAIT);
 }
 
 /* One cycle, on the GC daemon, entered and left with rt_mu held. */
@@ -265,7 +374,7 @@ static void gc_cycle(struct nthread *t)
 	native_spin(t, rp->gc_stw2_ns);
 	pthread_mutex_lock(&run->rt_mu);
 	run->gc_marking = false;
-	pthread_cond_broadcast(&run->rt_cv[NATIVE_CV_GC]);
+	ready_gc_callers(run);
 	start_world(run);
 }
 
@@ -313,7 +422,7 @@ static void mark_loop(struct nthread *t)
 		pthread_mutex_unlock(&run->rt_mu);
 		native_set_state(t, native_now(run), HS_TS_RUNNING, HS_R_WORK, -1);
 
-		p_acquire(t);
+		p_acquire(t, true);
 		go_work(t, rp->gc_mark_ns / run->gc_workers);
 		p_release(t);
 
@@ -401,7 +510,7 @@ static void rt_think(hs_env *env, int64_t ns, enum hs_think_kind kind)
 
 static void rt_p_acquire(hs_env *env)
 {
-	p_acquire(nthread_of(env));
+	p_acquire(nthread_of(env), false);
 }
 
 static void rt_p_release(hs_env *env)
@@ -425,23 +534,26 @@ static void rt_gc(hs_env *env)
 		native_violation(run, "a callback called runtime.GC() but the scenario's steps have no gc");
 		return;
 	}
-	if (t->holds_p)
-		p_release(t);
-
 	pthread_mutex_lock(&run->rt_mu);
+	if (t->holds_p)
+		p_release_locked(t);
 	n = run->gc_cycles;
-	while (!mark_done(run, n))
-		rt_wait(t, NATIVE_CV_GC, HS_R_GC_WAIT);
+	if (!mark_done(run, n))
+		gc_park(t, n);
 	if (run->gc_request < n + 1) {
 		run->gc_request = n + 1;
 		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
 	}
-	while (!mark_done(run, n + 1))
-		rt_wait(t, NATIVE_CV_GC, HS_R_GC_WAIT);
+	if (!mark_done(run, n + 1)) {
+		if (t->holds_p)
+			p_release_locked(t);
+		gc_park(t, n + 1);
+	}
 	pthread_mutex_unlock(&run->rt_mu);
 	native_set_state(t, native_now(run), HS_TS_RUNNING, HS_R_WORK, -1);
 
-	p_acquire(t);
+	if (!t->holds_p)
+		p_acquire(t, false);
 	go_work(t, run->cfg->runtime.gc_sweep_ns);
 }
 

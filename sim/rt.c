@@ -19,9 +19,10 @@
  * collector thread runs each cycle: stop the world and spend `gc_stw1`
  * (sweep termination), restart it, let max(1, round(P * gc_worker_ratio))
  * mark workers take P's and share `gc_mark` of CPU, stop the world again
- * for `gc_stw2` (mark termination), restart, and wake the callers.  The
- * caller gives its P up while it waits, as Go parks the goroutine and its
- * locked M hands the P off.
+ * for `gc_stw2` (mark termination), restart, and queue the callers for
+ * P's.  The caller gives its P up while it waits, as Go parks the
+ * goroutine and its locked M hands the P off, and wakes only when a P is
+ * handed to it, as its locked M does.
  */
 #include <assert.h>
 #include <math.h>
@@ -131,7 +132,7 @@ static void wait_marked(struct sim *s, struct sim_thread *t, uint64_t target)
 	t->rt_next = s->gc.waiters;
 	s->gc.waiters = t;
 	sim_block(s, t, HS_TS_BLOCKED, HS_R_GC_WAIT);
-	sim_p_acquire(s, t, false);
+	assert(t->holds_p); /* gc_ready_callers queued it for a P */
 }
 
 static void gc_kick(struct sim *s, int32_t waker)
@@ -174,13 +175,19 @@ static void start_the_world(struct sim *s, struct sim_thread *g)
 	hand_out_ps(s, g->id);
 }
 
-static void gc_wake_callers(struct sim *s, struct sim_thread *g)
+/*
+ * Queues the callers whose cycle has marked for a P, oldest first, and
+ * hands out the idle P's.  Go readies their goroutines, and each runs when
+ * its locked M is handed a P, so a caller wakes only with a P in hand and
+ * a cycle's end wakes no more threads than there are P's to run them.
+ */
+static void gc_ready_callers(struct sim *s, struct sim_thread *g)
 {
 	struct sim_thread **pp = &s->gc.waiters;
 	struct sim_thread *woken = NULL, **tail = &woken;
 
-	/* Collect in list order first, then wake oldest first: the list is
-	 * LIFO, so reverse it for FIFO wake order. */
+	/* Collect in list order first, then queue oldest first: the list is
+	 * LIFO, so reverse it for FIFO order. */
 	while (*pp) {
 		struct sim_thread *t = *pp;
 
@@ -207,10 +214,11 @@ static void gc_wake_callers(struct sim *s, struct sim_thread *g)
 			struct sim_thread *next = rev->rt_next;
 
 			rev->rt_next = NULL;
-			sim_wake(s, rev, g->id);
+			pwait_push(s, rev, false);
 			rev = next;
 		}
 	}
+	hand_out_ps(s, g->id);
 }
 
 static void gc_main(hs_env *env, void *arg)
@@ -243,7 +251,7 @@ static void gc_main(hs_env *env, void *arg)
 			gc->cycles_done++;
 			start_the_world(s, g);
 			gc->phase = GC_IDLE;
-			gc_wake_callers(s, g);
+			gc_ready_callers(s, g);
 		}
 		sim_block(s, g, HS_TS_BLOCKED, HS_R_IDLE);
 	}

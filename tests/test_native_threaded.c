@@ -459,6 +459,39 @@ static void gc_callers_share_cycles(void **unused)
 	hs_result_free(&r);
 }
 
+/* runtime.GC() callers outnumber the P: each wakes only with a P handed
+ * to it, so none goes from waiting for the cycle to waiting for a P. */
+static void gc_callers_wake_with_a_p(void **unused)
+{
+	struct hs_config cfg;
+	struct hs_run_result r;
+	bool after_gc[64] = { false };
+	int p_waits_after_gc = 0;
+
+	config_default(&cfg);
+	cfg.scenario.threads = 12;
+	cfg.scenario.callbacks = 1;
+	cfg.runtime.gomaxprocs = 1;
+	cfg.scenario.steps[0] = (struct hs_step){ HS_STEP_GC, 0 };
+	cfg.scenario.nsteps = 1;
+	assert_int_equal(run_native(&cfg, &tlist_policy, &r), 0);
+	assert_int_equal(r.status, HS_STATUS_OK);
+	check_intervals(&r);
+	for (size_t i = 0; i < r.states.len; i++) {
+		const struct hs_state_rec *s = &r.states.data[i];
+
+		if (s->thread < 0 || s->thread >= 64 || s->state != HS_TS_BLOCKED)
+			continue;
+		if (s->reason == HS_R_GC_WAIT)
+			after_gc[s->thread] = true;
+		else if (s->reason == HS_R_P_WAIT && after_gc[s->thread])
+			p_waits_after_gc++;
+	}
+	assert_int_equal(p_waits_after_gc, 0);
+	assert_int_equal(hs_result_get(&r, "callbacks", -1), 12);
+	hs_result_free(&r);
+}
+
 static void periodic_arrival_creates_all(void **unused)
 {
 	struct hs_config cfg;
@@ -533,6 +566,7 @@ int main(void)
 		cmocka_unit_test(watchdog_stops_stuck_policy),
 		cmocka_unit_test(duplicate_m_is_an_error),
 		cmocka_unit_test(gc_callers_share_cycles),
+		cmocka_unit_test(gc_callers_wake_with_a_p),
 		cmocka_unit_test(periodic_arrival_creates_all),
 		cmocka_unit_test(trace_arrival_is_rejected),
 		cmocka_unit_test(shipped_policies_conserve_ms),

@@ -25,6 +25,7 @@ enum script {
 	S_YIELD_VS_WORKER,
 	S_FUTEX_WAITER_WAKER,
 	S_CAS_PINGPONG,
+	S_SLEEP_VS_WORKER,
 };
 
 static struct {
@@ -77,6 +78,15 @@ static hs_m *script_acquire(hs_env *env, void *state)
 			T.t[0] = o->now(env);
 			o->work(env, 50000);
 			T.t[2] = o->now(env);
+		}
+		break;
+	case S_SLEEP_VS_WORKER:
+		if (role == 0) {
+			o->sleep(env, 200000);
+		} else {
+			T.t[2] = o->now(env);
+			o->work(env, 1000000); /* the sleeper's timer fires meanwhile */
+			T.t[3] = o->now(env);
 		}
 		break;
 	case S_CAS_PINGPONG: {
@@ -221,6 +231,25 @@ static void short_sleep_polls_when_profile_says(void **state)
 	hs_result_free(&res);
 }
 
+/* The timer interrupt runs on the sleeper's core and delays the thread
+ * computing there; ULE does not preempt it for the woken sleeper. */
+static void timer_expiry_delays_thread_on_its_core(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "freebsd", 2, 1);
+	cfg.os.timer_irq_ns = 1500;
+	run_script(&cfg, S_SLEEP_VS_WORKER, &res);
+	assert_int_equal(T.t[3] - T.t[2], 1000000 + 1500);
+	hs_result_free(&res);
+
+	cfg.os.timer_irq_ns = 0;
+	run_script(&cfg, S_SLEEP_VS_WORKER, &res);
+	assert_int_equal(T.t[3] - T.t[2], 1000000);
+	hs_result_free(&res);
+}
+
 static void linux_yield_alone_returns_at_once(void **state)
 {
 	struct hs_config cfg;
@@ -350,6 +379,7 @@ int main(void)
 		cmocka_unit_test(freebsd_sleep_adds_a_sixteenth),
 		cmocka_unit_test(long_sleep_rounds_to_tick),
 		cmocka_unit_test(short_sleep_polls_when_profile_says),
+		cmocka_unit_test(timer_expiry_delays_thread_on_its_core),
 		cmocka_unit_test(linux_yield_alone_returns_at_once),
 		cmocka_unit_test(ule_yield_alone_switches),
 		cmocka_unit_test(linux_yield_runs_peer_until_slice_end),

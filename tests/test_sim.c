@@ -132,6 +132,45 @@ static void single_refills_one_at_a_time(void **state)
 	hs_result_free(&res);
 }
 
+/* Counts the p_wait intervals of foreign threads that follow a gc_wait of
+ * the same thread: a caller woken at a cycle's end without a P. */
+static int p_waits_after_gc_wait(const struct hs_run_result *r)
+{
+	bool after_gc[64] = { false };
+	int n = 0;
+
+	for (size_t i = 0; i < r->states.len; i++) {
+		const struct hs_state_rec *s = &r->states.data[i];
+
+		if (s->thread < 0 || s->thread >= 64 || s->state != HS_TS_BLOCKED)
+			continue;
+		if (s->reason == HS_R_GC_WAIT)
+			after_gc[s->thread] = true;
+		else if (s->reason == HS_R_P_WAIT && after_gc[s->thread])
+			n++;
+	}
+	return n;
+}
+
+/* runtime.GC() callers outnumber the P: each wakes only with a P handed
+ * to it, as a goroutine locked to its M runs only when the M gets a P. */
+static void gc_callers_wake_with_a_p(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	load(&cfg, "cgocallbackgc", "linux");
+	cfg.scenario.threads = 12;
+	cfg.runtime.gomaxprocs = 1;
+	cfg.scenario.steps[0] = (struct hs_step){ HS_STEP_GC, 0 };
+	cfg.scenario.nsteps = 1;
+	run(&cfg, hs_policy_find("bind"), 1, HS_RECORD_EVENTS, &res);
+	check_conservation(&res, 12, 1);
+	assert_true(hs_result_get(&res, "gc_cycles", 0) >= 1);
+	assert_int_equal(p_waits_after_gc_wait(&res), 0);
+	hs_result_free(&res);
+}
+
 static void waiters_counts_sleepers(void **state)
 {
 	struct hs_config cfg;
@@ -324,6 +363,7 @@ int main(void)
 		cmocka_unit_test(policies_conserve_ms),
 		cmocka_unit_test(policies_conserve_over_repeated_callbacks),
 		cmocka_unit_test(single_refills_one_at_a_time),
+		cmocka_unit_test(gc_callers_wake_with_a_p),
 		cmocka_unit_test(waiters_counts_sleepers),
 		cmocka_unit_test(extram_hold_includes_store),
 		cmocka_unit_test(deadlock_is_detected),
