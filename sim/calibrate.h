@@ -64,7 +64,7 @@
 #define HS_CALIB_MAX_FIGURES 28
 #define HS_CALIB_NOTE_MAX 256
 #define HS_CALIB_NKEYS 25     /* keys of the [os] section */
-#define HS_CALIB_KEY_NOTE_MAX 640
+#define HS_CALIB_KEY_NOTE_MAX 1024
 #define HS_CALIB_SLEEP_POLLERS 32 /* threads looping on usleep(1) for sleep_cycle */
 
 /* Percentiles of one measured figure, in nanoseconds (nearest rank). */
@@ -116,6 +116,14 @@ struct hs_calib_report {
 	int futex_remote_rejected;
 	int sleep_rejected;
 	int sleep_cycle_rejected;
+
+	/* Over the accepted sleep_cycle windows: their wall time, and the CPU
+	 * time (CLOCK_PROCESS_CPUTIME_ID) this process used in them.  The two
+	 * agree when the pollers have CPU A to themselves.  Other threads on
+	 * CPU A, hypervisor steal, or interrupt time accounted apart
+	 * (IRQ_TIME_ACCOUNTING) make the CPU time smaller. */
+	int64_t sleep_cycle_wall_ns;
+	int64_t sleep_cycle_cpu_ns;
 
 	/* Derived by hs_calib_derive(): the profile, and for each key of
 	 * hs_calib_keys[] (same index) the comment written above it, lines

@@ -443,6 +443,14 @@ static void *poller_thread(void *arg)
 	return NULL;
 }
 
+static int64_t process_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 /* Sleeps ns of wall time; a signal only shortens the window, which the
  * caller measures itself. */
 static void sleep_ns(int64_t ns)
@@ -455,13 +463,19 @@ static void sleep_ns(int64_t ns)
 /*
  * sleep_cycle: HS_CALIB_SLEEP_POLLERS threads pinned to cpu_a loop on
  * usleep(1) and count their cycles.  They want more CPU than cpu_a has,
- * so the core never idles and the wall time of a window divided by the
- * cycles in it is the CPU time of one cycle: the usleep system call, the
- * timer interrupt that ends the sleep and the switch to the woken thread.
+ * so the core never idles.  The wall time of a window divided by the
+ * cycles in it is then the CPU time of one cycle: the usleep system call,
+ * the timer interrupt that ends the sleep and the switch to the woken
+ * thread.
  * The caller watches from cpu_b, or with one CPU sleeps on cpu_a between
  * the two reads, where its own wake-up adds about one cycle per window.
  * A window with no cycle is rejected.  Whether the pollers saturated the
- * CPU is checked when the profile is derived.
+ * CPU, and whether they had it to themselves (the process CPU time of the
+ * windows against their wall time), is checked when the profile is
+ * derived.  The pollers inherit the
+ * caller's timer slack, so one timer interrupt can end every sleep whose
+ * expiry window it falls in.  With a 1 ns slack each sleep takes its own
+ * interrupt, and a cycle cost about twice as much on a 2-vCPU KVM guest.
  */
 static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_report *r,
 			       struct hs_error *err)
@@ -485,18 +499,23 @@ static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_re
 	if (rc == 0) {
 		sleep_ns(CYCLE_WARMUP_NS);
 		while (hs_calib_sampler_more(&s)) {
+			int64_t cpu0 = process_cpu_ns();
 			long c0 = atomic_load(&p.cycles);
 			int64_t t0 = hs_calib_now();
+			int64_t t1, cpu1;
 			long c1;
-			int64_t t1;
 
 			sleep_ns(CYCLE_WINDOW_NS);
 			c1 = atomic_load(&p.cycles);
 			t1 = hs_calib_now();
-			if (c1 > c0)
+			cpu1 = process_cpu_ns();
+			if (c1 > c0) {
 				hs_calib_sampler_add(&s, hs_calib_mean_ns(t1 - t0, c1 - c0));
-			else
+				r->sleep_cycle_wall_ns += t1 - t0;
+				r->sleep_cycle_cpu_ns += cpu1 - cpu0;
+			} else {
 				r->sleep_cycle_rejected++;
+			}
 		}
 		hs_calib_sampler_end(&s, r);
 	}
