@@ -48,6 +48,10 @@
  *   load_local          dependent load of a line this CPU holds, mean of 256
  *   load_remote         dependent load of a line the other CPU just wrote,
  *                       mean of 256
+ *   sleep_cycle         CPU time of one usleep(1) cycle (system call, timer
+ *                       interrupt, switch to the woken thread) on a CPU
+ *                       saturated by HS_CALIB_SLEEP_POLLERS threads looping
+ *                       on usleep(1): wall time of a 5 ms window / cycles
  */
 #ifndef HERDSIM_CALIBRATE_H
 #define HERDSIM_CALIBRATE_H
@@ -60,7 +64,8 @@
 #define HS_CALIB_MAX_FIGURES 28
 #define HS_CALIB_NOTE_MAX 256
 #define HS_CALIB_NKEYS 25     /* keys of the [os] section */
-#define HS_CALIB_KEY_NOTE_MAX 640
+#define HS_CALIB_KEY_NOTE_MAX 1024
+#define HS_CALIB_SLEEP_POLLERS 32 /* threads looping on usleep(1) for sleep_cycle */
 
 /* Percentiles of one measured figure, in nanoseconds (nearest rank). */
 struct hs_calib_figure {
@@ -104,11 +109,21 @@ struct hs_calib_report {
 
 	/* Samples thrown away because they did not measure the figure: a
 	 * yield that found no peer to run, a futex wait that returned before
-	 * it blocked, a sleep interrupted by a signal. */
+	 * it blocked, a sleep interrupted by a signal, a sleep_cycle window in
+	 * which no poller completed a cycle. */
 	int yield_peer_rejected;
 	int futex_local_rejected;
 	int futex_remote_rejected;
 	int sleep_rejected;
+	int sleep_cycle_rejected;
+
+	/* Over the accepted sleep_cycle windows: their wall time, and the CPU
+	 * time (CLOCK_PROCESS_CPUTIME_ID) this process used in them.  The two
+	 * agree when the pollers have CPU A to themselves.  Other threads on
+	 * CPU A, hypervisor steal, or interrupt time accounted apart
+	 * (IRQ_TIME_ACCOUNTING) make the CPU time smaller. */
+	int64_t sleep_cycle_wall_ns;
+	int64_t sleep_cycle_cpu_ns;
 
 	/* Derived by hs_calib_derive(): the profile, and for each key of
 	 * hs_calib_keys[] (same index) the comment written above it, lines

@@ -61,8 +61,9 @@ static inline void hs_calib_cpu_relax(void)
 }
 
 /* Measures yield_alone, yield_peer, futex_wake_local, futex_wake_remote,
- * cas_handoff, load_local and load_remote, pinned to r->cpu_a and
- * r->cpu_b.  Restores the caller's affinity before it returns. */
+ * cas_handoff, load_local, load_remote and sleep_cycle, pinned to
+ * r->cpu_a and r->cpu_b.  Restores the caller's affinity before it
+ * returns. */
 int hs_calib_measure_sched(const struct hs_calib_opts *o, struct hs_calib_report *r,
 			   struct hs_error *err);
 

@@ -387,6 +387,74 @@ static void derive_timers(struct hs_calib_report *r, struct hs_os_profile *p)
 	derive_timer_rules(r, p, ns1, ns100);
 }
 
+/* Notes which share of the sleep_cycle windows' wall time was this
+ * process's CPU time.  Below 90 % the median includes time that the
+ * pollers did not get, so the note warns. */
+static void note_cpu_share(struct hs_calib_report *r)
+{
+	int64_t share;
+
+	if (r->sleep_cycle_wall_ns <= 0)
+		return;
+	share = r->sleep_cycle_cpu_ns * 100 / r->sleep_cycle_wall_ns;
+	if (share >= 90)
+		note(r, "timer_irq", "  the pollers' CPU time was %" PRId64 " %% of the windows' "
+		     "wall time", share);
+	else
+		note(r, "timer_irq", "  WARNING: the pollers' CPU time was only %" PRId64 " %% of "
+		     "the windows' wall time: other threads on the CPU, hypervisor steal or "
+		     "interrupt time accounted apart took the rest, so this value is too high",
+		     share);
+}
+
+/*
+ * timer_irq from sleep_cycle, after derive_costs and derive_wakes have set
+ * syscall_ns and wake_local_ns.  The pollers saturated CPU A if a poller's
+ * whole cycle (HS_CALIB_SLEEP_POLLERS cycle times) is at least 1.5 times
+ * an unloaded usleep(1): a poller that only slept would start a cycle
+ * every usleep_1us.  Otherwise the CPU may have idled in the windows, so
+ * the median is only an upper bound of a cycle's CPU time, and the note
+ * warns of it.
+ */
+static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
+{
+	const struct hs_calib_figure *cycle = measured(r, "sleep_cycle");
+	const struct hs_calib_figure *us1 = measured(r, "usleep_1us");
+	int64_t whole;
+
+	if (!cycle) {
+		p->timer_irq_ns = 0;
+		note(r, "timer_irq", "timer_irq: not measured (sleep_cycle has no samples); 0");
+		return;
+	}
+	p->timer_irq_ns = at_least_zero(cycle->p50 - p->syscall_ns - p->wake_local_ns);
+	note(r, "timer_irq", "timer_irq: median sleep_cycle minus syscall and wake_local, at "
+	     "least 0 (%" PRId64 " - %" PRId64 " - %" PRId64 " ns): the CPU time of a usleep(1) "
+	     "cycle on a saturated CPU less the sleep call and the switch to the woken thread "
+	     "leaves the timer interrupt, which under the timer slack of %" PRId64 " ns can end "
+	     "several sleeps at once", cycle->p50, p->syscall_ns, p->wake_local_ns,
+	     r->timer_slack_ns);
+	note_figure(r, "timer_irq", cycle);
+	if (r->sleep_cycle_rejected > 0)
+		note(r, "timer_irq", "  %d windows without a completed cycle were rejected",
+		     r->sleep_cycle_rejected);
+	note_cpu_share(r);
+	if (!us1) {
+		note(r, "timer_irq", "  saturation not checked: usleep_1us has no samples");
+		return;
+	}
+	whole = cycle->p50 * HS_CALIB_SLEEP_POLLERS;
+	if (whole * 2 >= us1->p50 * 3)
+		note(r, "timer_irq", "  CPU saturated: a poller's cycle (%d x median) of %" PRId64
+		     " ns is at least 1.5 x the median usleep_1us of %" PRId64 " ns",
+		     HS_CALIB_SLEEP_POLLERS, whole, us1->p50);
+	else
+		note(r, "timer_irq", "  WARNING: %d pollers may not have saturated the CPU: a "
+		     "poller's cycle of %" PRId64 " ns is below 1.5 x the median usleep_1us of %"
+		     PRId64 " ns, so the CPU may have idled and this value is an upper bound",
+		     HS_CALIB_SLEEP_POLLERS, whole, us1->p50);
+}
+
 void hs_calib_derive(struct hs_calib_report *r)
 {
 	struct hs_os_profile *p = &r->profile;
@@ -404,8 +472,7 @@ void hs_calib_derive(struct hs_calib_report *r)
 	derive_costs(r, p);
 	derive_wakes(r, p);
 	derive_timers(r, p);
-	p->timer_irq_ns = 0;
-	note(r, "timer_irq", "timer_irq: not measured; 0");
+	derive_timer_irq(r, p);
 }
 
 /* ---- writer ---- */

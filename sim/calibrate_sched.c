@@ -1,6 +1,6 @@
 /*
- * Pinned calibration figures: sched_yield, futex wake-to-run, and cache
- * line transfers between two CPUs.
+ * Pinned calibration figures: sched_yield, futex wake-to-run, cache line
+ * transfers between two CPUs, and the CPU cost of a usleep(1) cycle.
  *
  * The calling thread is pinned with sched_setaffinity to r->cpu_a (and
  * its affinity restored before hs_calib_measure_sched returns, on every
@@ -32,6 +32,8 @@
 #define HANDOFF_ROUND_TRIPS 200
 #define YIELD_BATCH 100
 #define REMOTE_WAKE_GAP_NS 100000 /* lets the other CPU go idle between wakes */
+#define CYCLE_WARMUP_NS 20000000  /* the pollers reach a steady state */
+#define CYCLE_WINDOW_NS 5000000   /* wall time of one sleep_cycle sample */
 
 static volatile int64_t sink;
 
@@ -423,6 +425,106 @@ out_free:
 	return rc;
 }
 
+/* ---- usleep(1) cycles on a saturated CPU ---- */
+
+struct pollers {
+	_Atomic long cycles; /* usleep(1) calls returned, all pollers */
+	_Atomic int stop;
+};
+
+static void *poller_thread(void *arg)
+{
+	struct pollers *p = arg;
+
+	while (!atomic_load_explicit(&p->stop, memory_order_relaxed)) {
+		usleep(1);
+		atomic_fetch_add_explicit(&p->cycles, 1, memory_order_relaxed);
+	}
+	return NULL;
+}
+
+static int64_t process_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Sleeps ns of wall time; a signal only shortens the window, which the
+ * caller measures itself. */
+static void sleep_ns(int64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+
+	clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+}
+
+/*
+ * sleep_cycle: HS_CALIB_SLEEP_POLLERS threads pinned to cpu_a loop on
+ * usleep(1) and count their cycles.  They want more CPU than cpu_a has,
+ * so the core never idles.  The wall time of a window divided by the
+ * cycles in it is then the CPU time of one cycle: the usleep system call,
+ * the timer interrupt that ends the sleep and the switch to the woken
+ * thread.
+ * The caller watches from cpu_b, or with one CPU sleeps on cpu_a between
+ * the two reads, where its own wake-up adds about one cycle per window.
+ * A window with no cycle is rejected.  Whether the pollers saturated the
+ * CPU, and whether they had it to themselves (the process CPU time of the
+ * windows against their wall time), is checked when the profile is
+ * derived.  The pollers inherit the
+ * caller's timer slack, so one timer interrupt can end every sleep whose
+ * expiry window it falls in.  With a 1 ns slack each sleep takes its own
+ * interrupt, and a cycle cost about twice as much on a 2-vCPU KVM guest.
+ */
+static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			       struct hs_error *err)
+{
+	struct pollers p;
+	pthread_t th[HS_CALIB_SLEEP_POLLERS];
+	struct hs_calib_sampler s;
+	int started = 0, rc = 0;
+
+	atomic_init(&p.cycles, 0);
+	atomic_init(&p.stop, 0);
+	if (r->cpu_b >= 0 && (rc = pin_caller(r->cpu_b, err)) != 0)
+		return rc;
+	while (rc == 0 && started < HS_CALIB_SLEEP_POLLERS) {
+		rc = start_pinned(&th[started], r->cpu_a, poller_thread, &p, err);
+		if (rc == 0)
+			started++;
+	}
+	if (rc == 0)
+		rc = hs_calib_sampler_begin(&s, o, "sleep_cycle", 100, err);
+	if (rc == 0) {
+		sleep_ns(CYCLE_WARMUP_NS);
+		while (hs_calib_sampler_more(&s)) {
+			int64_t cpu0 = process_cpu_ns();
+			long c0 = atomic_load(&p.cycles);
+			int64_t t0 = hs_calib_now();
+			int64_t t1, cpu1;
+			long c1;
+
+			sleep_ns(CYCLE_WINDOW_NS);
+			c1 = atomic_load(&p.cycles);
+			t1 = hs_calib_now();
+			cpu1 = process_cpu_ns();
+			if (c1 > c0) {
+				hs_calib_sampler_add(&s, hs_calib_mean_ns(t1 - t0, c1 - c0));
+				r->sleep_cycle_wall_ns += t1 - t0;
+				r->sleep_cycle_cpu_ns += cpu1 - cpu0;
+			} else {
+				r->sleep_cycle_rejected++;
+			}
+		}
+		hs_calib_sampler_end(&s, r);
+	}
+	atomic_store(&p.stop, 1);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	return rc;
+}
+
 static int measure_pinned(const struct hs_calib_opts *o, struct hs_calib_report *r,
 			  struct hs_error *err)
 {
@@ -445,7 +547,9 @@ static int measure_pinned(const struct hs_calib_opts *o, struct hs_calib_report 
 		hs_calib_skip_figure(r, "futex_wake_remote");
 		hs_calib_skip_figure(r, "cas_handoff");
 	}
-	return measure_loads(o, r, err);
+	if ((rc = measure_loads(o, r, err)) != 0)
+		return rc;
+	return measure_sleep_cycle(o, r, err);
 }
 
 int hs_calib_measure_sched(const struct hs_calib_opts *o, struct hs_calib_report *r,

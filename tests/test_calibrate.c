@@ -49,7 +49,7 @@ static const char *const figure_names[] = {
 	"nanosleep_1us", "nanosleep_100us", "nanosleep_100us_noslack",
 	"nanosleep_1ms", "nanosleep_1ms_noslack", "yield_alone", "yield_peer",
 	"futex_wake_local", "futex_wake_remote", "cas_handoff", "load_local",
-	"load_remote",
+	"load_remote", "sleep_cycle",
 };
 #define NFIGURES ((int)(sizeof(figure_names) / sizeof(figure_names[0])))
 
@@ -470,6 +470,91 @@ static void derive_without_figures_writes_zero(void **state)
 	assert_non_null(strstr(note_of(&r, "syscall"), "not measured"));
 }
 
+/* timer_irq is the median usleep(1) cycle on a saturated CPU minus the
+ * sleep call (syscall 150) and the switch-in (futex_wake_local 2000). */
+static void derive_timer_irq_from_sleep_cycle(void **state)
+{
+	static struct hs_calib_report r;
+	const char *n;
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "sleep_cycle", 3400, 3600, 3900, 4800, 100);
+	r.sleep_cycle_rejected = 2;
+	r.sleep_cycle_wall_ns = 500000000;
+	r.sleep_cycle_cpu_ns = 495000000;
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.syscall_ns, 150);
+	assert_int_equal(r.profile.wake_local_ns, 2000);
+	assert_int_equal(r.profile.timer_irq_ns, 3600 - 150 - 2000);
+	n = note_of(&r, "timer_irq");
+	assert_non_null(strstr(n, "median sleep_cycle minus syscall and wake_local"));
+	assert_non_null(strstr(n, "(3600 - 150 - 2000 ns)"));
+	assert_non_null(strstr(n, "timer slack of 50000 ns"));
+	assert_non_null(strstr(n, "sleep_cycle: 100 samples; p10 3400, median 3600, p90 3900, "
+				  "p99 4800 ns"));
+	assert_non_null(strstr(n, "2 windows without a completed cycle were rejected"));
+	/* 32 x 3600 = 115200 ns per poller cycle against usleep(1) 57000 */
+	assert_non_null(strstr(n, "CPU saturated"));
+	assert_non_null(strstr(n, "the pollers' CPU time was 99 % of the windows' wall time"));
+	assert_null(strstr(n, "WARNING"));
+}
+
+static void derive_timer_irq_negative_is_zero(void **state)
+{
+	static struct hs_calib_report r;
+	const char *n;
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "sleep_cycle", 1700, 1800, 1900, 2000, 100);
+	r.sleep_cycle_rejected = 3; /* the note with every line: the maximum length */
+	r.sleep_cycle_wall_ns = 500000000;
+	r.sleep_cycle_cpu_ns = 400000000;
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.timer_irq_ns, 0); /* 1800 - 150 - 2000 < 0 */
+	n = note_of(&r, "timer_irq");
+	assert_non_null(strstr(n, "at least 0"));
+	/* 32 x 1800 = 57600 ns is not 1.5 x usleep(1) 57000: the CPU idled */
+	assert_non_null(strstr(n, "WARNING: 32 pollers may not have saturated the CPU"));
+	assert_non_null(strstr(n, "3 windows without a completed cycle were rejected"));
+	/* another process had a fifth of the CPU: the median is inflated */
+	assert_non_null(strstr(n, "WARNING: the pollers' CPU time was only 80 %"));
+	/* the last words of the note: nothing was cut at HS_CALIB_KEY_NOTE_MAX */
+	assert_non_null(strstr(n, "this value is an upper bound"));
+}
+
+static void derive_timer_irq_missing_is_zero(void **state)
+{
+	static struct hs_calib_report r;
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "sleep_cycle", 0, 0, 0, 0, 0); /* measured with no samples */
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.timer_irq_ns, 0);
+	assert_string_equal(note_of(&r, "timer_irq"),
+			    "timer_irq: not measured (sleep_cycle has no samples); 0");
+
+	fill_hand_report(&r, true); /* no sleep_cycle figure at all */
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.timer_irq_ns, 0);
+	assert_non_null(strstr(note_of(&r, "timer_irq"), "not measured"));
+}
+
+/* Without usleep_1us the value is kept, and the note states that
+ * saturation was not checked. */
+static void derive_timer_irq_unchecked_saturation(void **state)
+{
+	static struct hs_calib_report r;
+
+	fill_hand_report(&r, true);
+	figure(&r, "usleep_1us")->samples = 0;
+	put_figure(&r, "sleep_cycle", 3400, 3600, 3900, 4800, 100);
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.timer_irq_ns, 1450);
+	assert_non_null(strstr(note_of(&r, "timer_irq"), "saturation not checked"));
+	/* no windows recorded: no CPU-share line */
+	assert_null(strstr(note_of(&r, "timer_irq"), "CPU time was"));
+}
+
 /* ---- tests: a real calibration at a tiny scale ---- */
 
 static void calibrate_succeeds(void **state)
@@ -566,6 +651,7 @@ static void calibrate_profile_from_medians(void **state)
 {
 	const struct hs_calib_report *r = &run->report;
 	const struct hs_os_profile *p = &r->profile;
+	int64_t irq;
 
 	assert_string_equal(p->name, "host");
 	assert_int_equal(p->syscall_ns, hs_calib_find(r, "syscall")->p50);
@@ -575,6 +661,10 @@ static void calibrate_profile_from_medians(void **state)
 	assert_int_equal(p->mmap_ns, hs_calib_find(r, "mmap_32k")->p50);
 	assert_int_equal(p->timer_wake_ns,
 			 hs_calib_find(r, "nanosleep_100us_noslack")->p50 - 100000);
+	irq = hs_calib_find(r, "sleep_cycle")->p50 - p->syscall_ns - p->wake_local_ns;
+	assert_true(r->sleep_cycle_wall_ns > 0);
+	assert_true(r->sleep_cycle_cpu_ns > 0);
+	assert_int_equal(p->timer_irq_ns, irq > 0 ? irq : 0);
 	assert_int_equal(p->yield_kind, HS_YIELD_LINUX);
 	assert_true(p->context_switch_ns >= 0);
 	assert_true(p->sleep_slack_ns >= 0);
@@ -658,6 +748,7 @@ static void calibrate_one_cpu(void **state)
 	assert_int_equal(hs_calib_find(&r, "cas_handoff")->samples, 0);
 	assert_int_equal(hs_calib_find(&r, "load_remote")->samples, 0);
 	assert_true(hs_calib_find(&r, "load_local")->samples >= 10);
+	assert_true(hs_calib_find(&r, "sleep_cycle")->samples >= 10); /* same-CPU figure */
 	assert_int_equal(r.profile.wake_remote_ns, r.profile.wake_local_ns);
 	assert_int_equal(r.profile.atomic_remote_ns, r.profile.atomic_local_ns);
 	assert_int_equal(r.profile.load_remote_ns, hs_calib_find(&r, "load_local")->p50);
@@ -943,6 +1034,10 @@ int main(void)
 		cmocka_unit_test(derive_burst_and_signal_figures),
 		cmocka_unit_test(derive_clamps_negative_differences),
 		cmocka_unit_test(derive_without_figures_writes_zero),
+		cmocka_unit_test(derive_timer_irq_from_sleep_cycle),
+		cmocka_unit_test(derive_timer_irq_negative_is_zero),
+		cmocka_unit_test(derive_timer_irq_missing_is_zero),
+		cmocka_unit_test(derive_timer_irq_unchecked_saturation),
 		cmocka_unit_test(calibrate_invalid_scale),
 	};
 	const struct CMUnitTest measured[] = {
