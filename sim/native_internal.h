@@ -17,9 +17,10 @@
  *  2. A thread's state intervals are contiguous: each set_state() closes the
  *     open interval at the time it opens the next one.
  *  3. Shared run fields are either written before the threads start, or
- *     guarded by `rt_mu` (P's, stop-the-world, GC), `reg_mu` (the thread
- *     registry and the M table's chunks), `done_mu` (live thread counts) or
- *     accessed with __atomic builtins (abort, stopping, M owners).
+ *     guarded by `rt_mu` (stop-the-world, GC, P waiters), `reg_mu` (the
+ *     thread registry and the M table's chunks), `done_mu` (live thread
+ *     counts) or accessed with __atomic builtins (abort, stopping, M
+ *     owners, idle P's).
  *  4. Once `abort` is set (the watchdog fired or thread creation failed),
  *     every primitive and every runtime wait of a foreign or runtime thread
  *     unwinds the thread with longjmp to its entry function, so the thread
@@ -157,8 +158,12 @@ struct nrun {
 	 * only the threads it concerns, as Go wakes one parked M or the
 	 * goroutines of one wait queue (indexed by enum native_cv). */
 	pthread_cond_t rt_cv[NATIVE_NCV];
-	int nprocs, pidle;
-	int stw;                    /* stop requested or in effect; read atomically in go_work */
+	int nprocs;
+	int pidle;                  /* idle P's; atomic, changed without rt_mu (see
+	                             * native_runtime.c for the protocol) */
+	int pwaiters;               /* threads waiting for a P; atomic, changed under rt_mu */
+	int stw;                    /* stop requested or in effect; written under
+	                             * rt_mu, read atomically without it */
 	uint64_t gc_cycles;         /* cycles started (Go's work.cycles) */
 	bool gc_marking;            /* cycle gc_cycles between its start and mark termination */
 	uint64_t gc_request;        /* highest cycle number a caller asked for */

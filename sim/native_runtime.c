@@ -4,19 +4,46 @@
  * driver calls (struct hs_rt_ops), and the M ownership check wrapped around
  * the policy's hooks.
  *
- * P's and the collector share one mutex (rt_mu).  Every change of `pidle`,
- * `stw`, the GC cycle state or the mark workers is made under rt_mu and
+ * P's and the collector share one mutex (rt_mu).  Every change of `stw`,
+ * the GC cycle state or the mark workers is made under rt_mu.  A change
  * wakes only the waiters it concerns, each kind on its own condition
- * variable (enum native_cv): a P given back wakes one P waiter, or the GC
- * daemon while it stops the world; restarting the world wakes every P
- * waiter; the end of a cycle's mark wakes the runtime.GC() callers.  Go
- * likewise hands a P to one parked M and readies only the goroutines
- * waiting on the cycle, so a single broadcast to everyone (a herd of
- * 100 threads per P hand-off) would be a cost Go does not have.
+ * variable (enum native_cv).  A P given back wakes one P waiter, or the GC
+ * daemon while it stops the world.  Restarting the world wakes every P
+ * waiter, and the end of a cycle's mark wakes the runtime.GC() callers.
+ * Go likewise hands a P to one parked M and readies only the goroutines
+ * waiting on the cycle, so a single broadcast to everyone (a herd of 100
+ * threads per P hand-off) would be a cost Go does not have.
+ *
+ * The idle P count `pidle` is atomic instead, so that a thread takes and
+ * gives back a P without rt_mu when nobody waits, as Go's exitsyscallfast
+ * takes an idle P without sched.lock.  The protocol rests on three pairs
+ * of sequentially consistent accesses, each a write followed by a read of
+ * the other side's word, so at least one side sees the other:
+ *
+ *   taker      decrements pidle (CAS from n > 0), then reads stw; if set,
+ *              it gives the P back (as a releaser) and waits under rt_mu
+ *   stopper    sets stw (under rt_mu), then takes all P's with one CAS of
+ *              pidle from nprocs to 0, waiting on the daemon's condition
+ *              variable until it succeeds
+ *   releaser   increments pidle, then reads stw: if set it signals the
+ *              daemon, else if `pwaiters` > 0 it signals one P waiter,
+ *              both under rt_mu
+ *   P waiter   under rt_mu, increments pwaiters, then tries to take a P
+ *              (stw cannot change while it holds rt_mu), and waits
+ *
+ * So a taker that missed stw holds a P the stopper counts as not idle and
+ * waits for; a releaser that missed stw added its P before the stopper's
+ * CAS reads pidle; a releaser that missed pwaiters added its P before the
+ * waiter's take reads pidle.  A releaser that sees stw or a waiter takes
+ * rt_mu before it signals, and the waiter checks and sleeps under rt_mu,
+ * so the signal cannot fall between the check and the sleep.  While the
+ * world is stopped pidle is 0 and every P is the stopper's, so nobody
+ * takes or gives back a P until start_world sets pidle again.
  *
  * Stop-the-world: the GC thread sets `stw`, waits until every P is idle,
  * takes them all, spins for the pause, then gives them back and clears
- * `stw`.  While `stw` is set no thread gets a P.  A thread in go_work
+ * `stw`.  While `stw` is set no thread keeps a P it did not hold before
+ * (a taker gives back a P it took after the stop began).  A thread in go_work
  * checks `stw` at each preempt_chunk boundary (Go's safe points) and gives
  * its P back.  Policy code that runs while a thread holds a P (entered)
  * has no safe point, as in Go, so it delays the stop until it returns.
@@ -139,37 +166,88 @@ void *native_runtime_entry(void *arg)
 
 /* ---- P's and stop-the-world ---- */
 
-/* Waits on rt_cv[cv] (rt_mu held) in state blocked for `why`; unwinds on
- * abort. */
-static void rt_wait(struct nthread *t, enum native_cv cv, enum hs_reason why)
+/* Unwinds t on abort (rt_mu held), first taking it out of the count
+ * `waiting` (NULL for none) and unlocking rt_mu. */
+static void rt_unwind_if_aborted(struct nthread *t, int *waiting)
 {
 	struct nrun *run = t->run;
 
-	if (__atomic_load_n(&run->abort, __ATOMIC_SEQ_CST) && t->can_unwind) {
-		pthread_mutex_unlock(&run->rt_mu);
-		native_check_abort(t);
-	}
+	if (!__atomic_load_n(&run->abort, __ATOMIC_SEQ_CST) || !t->can_unwind)
+		return;
+	if (waiting)
+		__atomic_sub_fetch(waiting, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&run->rt_mu);
+	native_check_abort(t);
+}
+
+/* Waits on rt_cv[cv] (rt_mu held) in state blocked for `why`; unwinds on
+ * abort, leaving the count `waiting` as rt_unwind_if_aborted does. */
+static void rt_wait(struct nthread *t, enum native_cv cv, enum hs_reason why, int *waiting)
+{
+	struct nrun *run = t->run;
+
+	rt_unwind_if_aborted(t, waiting);
 	if (t->cur_state != HS_TS_BLOCKED || t->cur_reason != why)
 		native_enter_state(t, HS_TS_BLOCKED, why, -1);
 	pthread_cond_wait(&run->rt_cv[cv], &run->rt_mu);
-	if (__atomic_load_n(&run->abort, __ATOMIC_SEQ_CST) && t->can_unwind) {
-		pthread_mutex_unlock(&run->rt_mu);
-		native_check_abort(t);
-	}
+	rt_unwind_if_aborted(t, waiting);
 }
 
+/* Takes an idle P if pidle > 0 (the first step of a taker, see the file
+ * header); the caller checks stw afterwards or holds rt_mu. */
+static bool p_take(struct nrun *run)
+{
+	int idle = __atomic_load_n(&run->pidle, __ATOMIC_SEQ_CST);
+
+	while (idle > 0) {
+		if (__atomic_compare_exchange_n(&run->pidle, &idle, idle - 1, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			return true;
+	}
+	return false;
+}
+
+/* Gives a P back and wakes the stopper or one P waiter if one may need it
+ * (a releaser, see the file header). */
+static void p_put(struct nrun *run)
+{
+	enum native_cv cv;
+
+	__atomic_add_fetch(&run->pidle, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&run->stw, __ATOMIC_SEQ_CST))
+		cv = NATIVE_CV_DAEMON;
+	else if (__atomic_load_n(&run->pwaiters, __ATOMIC_SEQ_CST) > 0)
+		cv = NATIVE_CV_P;
+	else
+		return;
+	pthread_mutex_lock(&run->rt_mu);
+	pthread_cond_signal(&run->rt_cv[cv]);
+	pthread_mutex_unlock(&run->rt_mu);
+}
+
+/* exitsyscall: takes a P without rt_mu when one is idle and no stop is
+ * pending, else waits for one under rt_mu as a P waiter. */
 static void p_acquire(struct nthread *t)
 {
 	struct nrun *run = t->run;
 	bool waited = false;
 
 	native_check_abort(t);
+	if (!__atomic_load_n(&run->stw, __ATOMIC_SEQ_CST) && p_take(run)) {
+		if (!__atomic_load_n(&run->stw, __ATOMIC_SEQ_CST)) {
+			t->holds_p = true;
+			return;
+		}
+		p_put(run); /* a stop began after the first check: it needs this P */
+	}
+
 	pthread_mutex_lock(&run->rt_mu);
-	while (run->stw || run->pidle == 0) {
-		rt_wait(t, NATIVE_CV_P, run->stw ? HS_R_STW : HS_R_P_WAIT);
+	__atomic_add_fetch(&run->pwaiters, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&run->stw, __ATOMIC_SEQ_CST) || !p_take(run)) {
+		rt_wait(t, NATIVE_CV_P, run->stw ? HS_R_STW : HS_R_P_WAIT, &run->pwaiters);
 		waited = true;
 	}
-	run->pidle--;
+	__atomic_sub_fetch(&run->pwaiters, 1, __ATOMIC_SEQ_CST);
 	t->holds_p = true;
 	pthread_mutex_unlock(&run->rt_mu);
 	if (waited)
@@ -178,16 +256,8 @@ static void p_acquire(struct nthread *t)
 
 static void p_release(struct nthread *t)
 {
-	struct nrun *run = t->run;
-
-	pthread_mutex_lock(&run->rt_mu);
-	run->pidle++;
 	t->holds_p = false;
-	if (run->stw)
-		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
-	else
-		pthread_cond_signal(&run->rt_cv[NATIVE_CV_P]);
-	pthread_mutex_unlock(&run->rt_mu);
+	p_put(t->run);
 }
 
 /* Spins ns of Go code in preempt_chunk slices, giving the P back at a
@@ -210,21 +280,27 @@ static void go_work(struct nthread *t, int64_t ns)
 	}
 }
 
-/* Stops the world (rt_mu held): no new P's, then wait for every P. */
+/* Stops the world (rt_mu held): no new P's, then take every P at once
+ * (the stopper, see the file header). */
 static void stop_world(struct nthread *t)
 {
 	struct nrun *run = t->run;
+	int all = run->nprocs;
 
 	__atomic_store_n(&run->stw, 1, __ATOMIC_SEQ_CST);
-	while (run->pidle < run->nprocs)
-		rt_wait(t, NATIVE_CV_DAEMON, HS_R_STW);
-	run->pidle = 0;
+	while (!__atomic_compare_exchange_n(&run->pidle, &all, 0, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST)) {
+		all = run->nprocs;
+		rt_wait(t, NATIVE_CV_DAEMON, HS_R_STW, NULL);
+	}
 	native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 }
 
+/* Restarts the world (rt_mu held).  Every P is the stopper's, so nobody
+ * else changes pidle until stw is cleared. */
 static void start_world(struct nrun *run)
 {
-	run->pidle = run->nprocs;
+	__atomic_store_n(&run->pidle, run->nprocs, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&run->stw, 0, __ATOMIC_SEQ_CST);
 	pthread_cond_broadcast(&run->rt_cv[NATIVE_CV_P]);
 }
@@ -256,7 +332,7 @@ static void gc_cycle(struct nthread *t)
 	run->mark_gen++;
 	pthread_cond_broadcast(&run->rt_cv[NATIVE_CV_MARK]);
 	while (run->mark_running > 0)
-		rt_wait(t, NATIVE_CV_DAEMON, HS_R_GC_WAIT);
+		rt_wait(t, NATIVE_CV_DAEMON, HS_R_GC_WAIT, NULL);
 	native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 
 	/* mark termination: STW2, then wake the cycle's waiters */
@@ -281,7 +357,7 @@ static void *gc_entry(void *arg)
 		for (;;) {
 			while (run->gc_request <= run->gc_cycles &&
 			       !__atomic_load_n(&run->stopping, __ATOMIC_SEQ_CST))
-				rt_wait(t, NATIVE_CV_DAEMON, HS_R_IDLE);
+				rt_wait(t, NATIVE_CV_DAEMON, HS_R_IDLE, NULL);
 			if (run->gc_request <= run->gc_cycles)
 				break;
 			native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
@@ -304,7 +380,7 @@ static void mark_loop(struct nthread *t)
 	for (;;) {
 		pthread_mutex_lock(&run->rt_mu);
 		while (run->mark_gen == seen && !__atomic_load_n(&run->stopping, __ATOMIC_SEQ_CST))
-			rt_wait(t, NATIVE_CV_MARK, HS_R_IDLE);
+			rt_wait(t, NATIVE_CV_MARK, HS_R_IDLE, NULL);
 		if (run->mark_gen == seen) {
 			pthread_mutex_unlock(&run->rt_mu);
 			return;
@@ -431,13 +507,13 @@ static void rt_gc(hs_env *env)
 	pthread_mutex_lock(&run->rt_mu);
 	n = run->gc_cycles;
 	while (!mark_done(run, n))
-		rt_wait(t, NATIVE_CV_GC, HS_R_GC_WAIT);
+		rt_wait(t, NATIVE_CV_GC, HS_R_GC_WAIT, NULL);
 	if (run->gc_request < n + 1) {
 		run->gc_request = n + 1;
 		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
 	}
 	while (!mark_done(run, n + 1))
-		rt_wait(t, NATIVE_CV_GC, HS_R_GC_WAIT);
+		rt_wait(t, NATIVE_CV_GC, HS_R_GC_WAIT, NULL);
 	pthread_mutex_unlock(&run->rt_mu);
 	native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 
