@@ -15,10 +15,13 @@
  * threads per P hand-off) would be a cost Go does not have.
  *
  * The idle P count `pidle` is atomic instead, so that a thread takes and
- * gives back a P without rt_mu when nobody waits, as Go's exitsyscallfast
- * takes an idle P without sched.lock.  The protocol rests on three pairs
- * of sequentially consistent accesses, each a write followed by a read of
- * the other side's word, so at least one side sees the other:
+ * gives back a P without rt_mu when nobody waits.  Go's exitsyscallfast
+ * (src/runtime/proc.go) likewise takes back the P it left at entersyscall
+ * with one CAS of the P's status, without sched.lock.  It takes sched.lock
+ * only to take another idle P, a case this model does not distinguish.
+ * The protocol rests on three pairs of sequentially consistent accesses,
+ * each a write followed by a read of the other side's word, so at least
+ * one side sees the other:
  *
  *   taker      decrements pidle (CAS from n > 0), then reads stw; if set,
  *              it gives the P back (as a releaser) and waits under rt_mu
