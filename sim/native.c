@@ -35,6 +35,7 @@
 #include <sys/mman.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "stats.h"
 
@@ -266,6 +267,9 @@ static struct nrun *run_new(const struct hs_run_request *req)
 	run->cfg = req->cfg;
 	run->policy = req->policy;
 	run->events = req->record == HS_RECORD_EVENTS;
+	/* Once per run: glibc 2.36's sysconf opens
+	 * /sys/devices/system/cpu/online on every call. */
+	run->multi_cpu = sysconf(_SC_NPROCESSORS_ONLN) > 1;
 	pthread_mutex_init(&run->reg_mu, NULL);
 	pthread_mutex_init(&run->rt_mu, NULL);
 	for (int i = 0; i < NATIVE_NCV; i++)

@@ -99,6 +99,16 @@ static struct nthread *entry(hs_env *env)
 	return t;
 }
 
+/*
+ * Reads the run time that stamps t's event rows (thread states, wake-ups).
+ * Returns 0 without reading the clock when t records no such rows, which
+ * is at summary level and always for the main thread.
+ */
+int64_t native_event_time(struct nthread *t)
+{
+	return t->run->events && t->id >= 0 ? native_now(t->run) : 0;
+}
+
 /* Closes the open state interval at `now` and opens (st, why). */
 void native_set_state(struct nthread *t, int64_t now, enum hs_tstate st, enum hs_reason why,
 		      int32_t waker)
@@ -122,6 +132,16 @@ void native_set_state(struct nthread *t, int64_t now, enum hs_tstate st, enum hs
 	t->cur_state = (uint8_t)st;
 	t->cur_reason = (uint8_t)why;
 	t->cur_waker = waker;
+}
+
+/*
+ * Closes the open state interval now and opens (st, why).  Reads the clock
+ * only when the interval is recorded.  Otherwise native_event_time returns
+ * 0, which is not after cur_start, so only the current state changes.
+ */
+void native_enter_state(struct nthread *t, enum hs_tstate st, enum hs_reason why, int32_t waker)
+{
+	native_set_state(t, native_event_time(t), st, why, waker);
 }
 
 /* Counts a wasted wake-up if the last wait returned and no progress since. */
@@ -229,21 +249,26 @@ static long sys_futex(uint32_t *addr, int op, uint32_t val, const struct timespe
 	return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
 }
 
-/* Wakes up to n waiters on w as thread t, leaving the waker's mark. */
+/* Wakes up to n waiters on w as thread t, leaving the waker's mark when
+ * the run records wake-up rows, the only readers of the mark. */
 static int futex_wake_as(struct nthread *t, hs_word *w, int n)
 {
 	long r;
 
 	t->futex_wakes++;
-	__atomic_store_n(&w->shadow[0], (uint64_t)(t->id + 1), __ATOMIC_SEQ_CST);
-	__atomic_store_n(&w->shadow[1], (uint64_t)native_now(t->run), __ATOMIC_SEQ_CST);
+	if (t->run->events) {
+		__atomic_store_n(&w->shadow[0], (uint64_t)(t->id + 1), __ATOMIC_SEQ_CST);
+		__atomic_store_n(&w->shadow[1], (uint64_t)native_now(t->run), __ATOMIC_SEQ_CST);
+	}
 	r = sys_futex(futex_addr(w), FUTEX_WAKE_PRIVATE, (uint32_t)(n > 0 ? n : 0), NULL);
 	return r < 0 ? 0 : (int)r;
 }
 
 /*
  * Blocks on w while it contains `expected`, as futex_wait specifies, in state
- * blocked for `why`.  Counts the wait and records its wake-up.
+ * blocked for `why`.  Counts the wait and records its wake-up.  The start
+ * and end times stamp only event rows, so at summary level both are 0
+ * (native_event_time) and the state and wake-up calls record nothing.
  */
 static int futex_block(struct nthread *t, hs_word *w, uint64_t expected, int64_t timeout_ns,
 		       enum hs_reason why)
@@ -262,7 +287,7 @@ static int futex_block(struct nthread *t, hs_word *w, uint64_t expected, int64_t
 	 * either sees it and wakes us, or we see the abort. */
 	__atomic_store_n(&t->waiting_on, w, __ATOMIC_SEQ_CST);
 	native_check_abort(t);
-	start = native_now(t->run);
+	start = native_event_time(t);
 	native_set_state(t, start, HS_TS_BLOCKED, why, -1);
 	if (timeout_ns >= 0)
 		ts = ts_of(timeout_ns);
@@ -270,7 +295,7 @@ static int futex_block(struct nthread *t, hs_word *w, uint64_t expected, int64_t
 		      timeout_ns >= 0 ? &ts : NULL);
 	err = r < 0 ? errno : 0;
 	__atomic_store_n(&t->waiting_on, NULL, __ATOMIC_SEQ_CST);
-	now = native_now(t->run);
+	now = native_event_time(t);
 	native_check_abort(t);
 
 	if (err == ETIMEDOUT) {
@@ -302,7 +327,7 @@ static int futex_block(struct nthread *t, hs_word *w, uint64_t expected, int64_t
 void native_rtmutex_lock(struct nthread *t, hs_rtmutex *mu, int lock_id)
 {
 	const struct hs_runtime_profile *rp = &t->run->cfg->runtime;
-	int spin = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? rp->lock_spin : 0;
+	int spin = t->run->multi_cpu ? rp->lock_spin : 0;
 	uint64_t wait, v;
 
 	if (lock_id >= 0)
@@ -336,9 +361,9 @@ void native_rtmutex_lock(struct nthread *t, hs_rtmutex *mu, int lock_id)
 					goto acquired_slow;
 			}
 			t->yields++;
-			native_set_state(t, native_now(t->run), HS_TS_YIELDING, HS_R_YIELD, -1);
+			native_enter_state(t, HS_TS_YIELDING, HS_R_YIELD, -1);
 			sched_yield();
-			native_set_state(t, native_now(t->run), HS_TS_RUNNING, HS_R_WORK, -1);
+			native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 			native_check_abort(t);
 		}
 		v = __atomic_exchange_n(&mu->key.value, 2, __ATOMIC_SEQ_CST);
@@ -482,9 +507,9 @@ static void op_yield(hs_env *env)
 
 	check_stop(t, 1);
 	t->yields++;
-	native_set_state(t, native_now(t->run), HS_TS_YIELDING, HS_R_YIELD, -1);
+	native_enter_state(t, HS_TS_YIELDING, HS_R_YIELD, -1);
 	sched_yield();
-	native_set_state(t, native_now(t->run), HS_TS_RUNNING, HS_R_WORK, -1);
+	native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 }
 
 static void op_sleep(hs_env *env, int64_t ns)
@@ -715,12 +740,13 @@ static void op_lock_acquired(hs_env *env, int lock_id, bool contended)
 {
 	struct nthread *t = entry(env);
 	struct nlockacc *a = lock_acc(t, lock_id);
-	int64_t now = native_now(t->run);
-	int cpu = sched_getcpu();
-	int prev;
+	int64_t now;
+	int cpu, prev;
 
 	if (!a)
 		return;
+	now = native_now(t->run);
+	cpu = sched_getcpu();
 	a->st.acquisitions++;
 	if (contended)
 		a->st.contentions++;

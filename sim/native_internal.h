@@ -138,6 +138,8 @@ struct nrun {
 	struct hs_policy wrapped;   /* policy hooks with the M ownership check */
 	struct hs_driver driver;
 	bool events;                /* record at HS_RECORD_EVENTS */
+	bool multi_cpu;             /* more than one CPU online at run start,
+	                             * so lock2 spins actively */
 	int64_t t0;                 /* CLOCK_MONOTONIC at run start, ns */
 	int abort;                  /* atomic: unwind every thread */
 	int stopping;               /* atomic: 1 unwind daemons when they block, 2 at once */
@@ -197,8 +199,10 @@ extern const struct hs_env_ops hs_native_env_ops;
 int64_t native_clock(void);
 int64_t native_now(struct nrun *run);
 void native_check_abort(struct nthread *t);
+int64_t native_event_time(struct nthread *t);
 void native_set_state(struct nthread *t, int64_t now, enum hs_tstate st, enum hs_reason why,
 		      int32_t waker);
+void native_enter_state(struct nthread *t, enum hs_tstate st, enum hs_reason why, int32_t waker);
 void native_spin(struct nthread *t, int64_t ns);
 void native_timed_sleep(struct nthread *t, int64_t ns, enum hs_reason why, bool policy_call);
 void native_thread_init(struct nrun *run, struct nthread *t, int32_t id, enum hs_thread_kind kind,

@@ -50,7 +50,7 @@
 /* First act of every started thread: runnable since creation -> running. */
 void native_thread_begin(struct nthread *t)
 {
-	native_set_state(t, native_now(t->run), HS_TS_RUNNING, HS_R_WORK, -1);
+	native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 }
 
 /*
@@ -154,7 +154,7 @@ static void rt_wait(struct nthread *t, enum native_cv cv, enum hs_reason why)
 		native_check_abort(t);
 	}
 	if (t->cur_state != HS_TS_BLOCKED || t->cur_reason != why)
-		native_set_state(t, native_now(run), HS_TS_BLOCKED, why, -1);
+		native_enter_state(t, HS_TS_BLOCKED, why, -1);
 	pthread_cond_wait(&run->rt_cv[cv], &run->rt_mu);
 	if (__atomic_load_n(&run->abort, __ATOMIC_SEQ_CST) && t->can_unwind) {
 		pthread_mutex_unlock(&run->rt_mu);
@@ -206,7 +206,7 @@ static void p_park(struct nthread *t, enum hs_reason why)
 	struct nrun *run = t->run;
 
 	if (t->cur_state != HS_TS_BLOCKED || t->cur_reason != why)
-		native_set_state(t, native_now(run), HS_TS_BLOCKED, why, -1);
+		native_enter_state(t, HS_TS_BLOCKED, why, -1);
 	while (!t->p_granted) {
 		if (__atomic_load_n(&run->abort, __ATOMIC_SEQ_CST) && t->can_unwind) {
 			pthread_mutex_unlock(&run->rt_mu);
@@ -249,7 +249,7 @@ static void p_acquire(struct nthread *t, bool front)
 	pw_push(run, t, front);
 	p_park(t, run->stw ? HS_R_STW : HS_R_P_WAIT);
 	pthread_mutex_unlock(&run->rt_mu);
-	native_set_state(t, native_now(run), HS_TS_RUNNING, HS_R_WORK, -1);
+	native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 }
 
 static void p_release(struct nthread *t)
@@ -290,7 +290,7 @@ static void stop_world(struct nthread *t)
 	while (run->pidle < run->nprocs)
 		rt_wait(t, NATIVE_CV_DAEMON, HS_R_STW);
 	run->pidle = 0;
-	native_set_state(t, native_now(run), HS_TS_RUNNING, HS_R_WORK, -1);
+	native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 }
 
 static void start_world(struct nrun *run)
@@ -366,7 +366,7 @@ static void gc_cycle(struct nthread *t)
 	pthread_cond_broadcast(&run->rt_cv[NATIVE_CV_MARK]);
 	while (run->mark_running > 0)
 		rt_wait(t, NATIVE_CV_DAEMON, HS_R_GC_WAIT);
-	native_set_state(t, native_now(run), HS_TS_RUNNING, HS_R_WORK, -1);
+	native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 
 	/* mark termination: STW2, then wake the cycle's waiters */
 	stop_world(t);
@@ -393,7 +393,7 @@ static void *gc_entry(void *arg)
 				rt_wait(t, NATIVE_CV_DAEMON, HS_R_IDLE);
 			if (run->gc_request <= run->gc_cycles)
 				break;
-			native_set_state(t, native_now(run), HS_TS_RUNNING, HS_R_WORK, -1);
+			native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 			gc_cycle(t);
 		}
 		pthread_mutex_unlock(&run->rt_mu);
@@ -420,7 +420,7 @@ static void mark_loop(struct nthread *t)
 		}
 		seen = run->mark_gen;
 		pthread_mutex_unlock(&run->rt_mu);
-		native_set_state(t, native_now(run), HS_TS_RUNNING, HS_R_WORK, -1);
+		native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 
 		p_acquire(t, true);
 		go_work(t, rp->gc_mark_ns / run->gc_workers);
@@ -550,7 +550,7 @@ static void rt_gc(hs_env *env)
 		gc_park(t, n + 1);
 	}
 	pthread_mutex_unlock(&run->rt_mu);
-	native_set_state(t, native_now(run), HS_TS_RUNNING, HS_R_WORK, -1);
+	native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 
 	if (!t->holds_p)
 		p_acquire(t, false);
@@ -742,4 +742,5 @@ void native_wrap_policy(struct nrun *run)
 	run->driver.rt = &hs_native_rt_ops;
 	run->driver.policy = &run->wrapped;
 	run->driver.policy_state = run->pstate;
+	run->driver.skip_phase_times = !run->events;
 }

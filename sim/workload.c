@@ -50,11 +50,13 @@ int hs_foreign_thread_run(hs_env *env, const struct hs_driver *d)
 		if (rt->m_claim)
 			rt->m_claim(env, m, true);
 		rec.m = (int64_t)m->id;
-		rec.m_acquired_ns = env->ops->now(env);
+		if (!d->skip_phase_times)
+			rec.m_acquired_ns = env->ops->now(env);
 
 		/* exitsyscall, then the refill point */
 		rt->p_acquire(env);
-		rec.p_acquired_ns = env->ops->now(env);
+		if (!d->skip_phase_times)
+			rec.p_acquired_ns = env->ops->now(env);
 		if (pol->entered) {
 			pol->entered(env, d->policy_state, m);
 			rt->progress(env);

@@ -77,6 +77,10 @@ struct hs_driver {
 	const struct hs_rt_ops *rt;
 	const struct hs_policy *policy;
 	void *policy_state;
+	/* When set, the driver leaves m_acquired_ns and p_acquired_ns at 0
+	 * instead of reading now() for them.  A backend sets it when it keeps
+	 * no callback rows, the only place those two times are recorded. */
+	bool skip_phase_times;
 };
 
 /*

@@ -5,7 +5,9 @@
  *            acquire pops or allocates, release pushes;
  *   never    acquire sleeps forever, to fire the watchdog;
  *   dup      acquire hands every thread the same M, and `entered` waits
- *            until two threads hold it, so the ownership check must fire.
+ *            until two threads hold it, so the ownership check must fire;
+ *   pcount   tlist whose `entered` (which runs holding a P) counts the
+ *            threads inside it and spins, to bound that count by the P's.
  *
  * Assertions are on counts and invariants, never on durations.  The GC
  * test relies on six threads created at once all calling runtime.GC()
@@ -190,6 +192,43 @@ static const struct hs_policy dup_policy = {
 	.entered = dup_entered,
 	.release = dup_release,
 	.spare_count = dup_spare,
+};
+
+/* ---- pcount ---- */
+
+struct pcount {
+	struct tlist list; /* first, so the tlist functions take the state */
+	hs_word inside;    /* threads in entered() now */
+};
+
+/* Maximum number of threads seen in entered() at once.  It is static
+ * because the run frees the policy state before the test reads it. */
+static int pcount_max;
+
+static void pcount_entered(hs_env *env, void *state, hs_m *m)
+{
+	struct pcount *s = state;
+	int n = (int)env->ops->fetch_add(env, &s->inside, 1) + 1;
+	int seen = __atomic_load_n(&pcount_max, __ATOMIC_SEQ_CST);
+
+	while (n > seen &&
+	       !__atomic_compare_exchange_n(&pcount_max, &seen, n, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST))
+		;
+	env->ops->work(env, 20000);
+	env->ops->fetch_add(env, &s->inside, UINT64_MAX); /* minus 1 */
+}
+
+static const struct hs_policy pcount_policy = {
+	.abi_version = HS_POLICY_ABI_VERSION,
+	.name = "pcount",
+	.summary = "tlist counting the threads that hold a P in entered",
+	.state_size = sizeof(struct pcount),
+	.init = tlist_init,
+	.acquire = tlist_acquire,
+	.entered = pcount_entered,
+	.release = tlist_release,
+	.spare_count = tlist_spare,
 };
 
 /* ---- helpers ---- */
@@ -383,6 +422,81 @@ static void summary_keeps_no_events(void **unused)
 	hs_result_free(&r);
 }
 
+/* At summary level the driver does not read now() for a callback's two
+ * phase times, because only callback rows contain them.  So the run makes
+ * two primitive calls fewer per callback and records the same summary.
+ * With one thread the tlist lock is never contended, so both runs make
+ * the same other calls. */
+static void summary_skips_phase_times(void **unused)
+{
+	struct hs_config cfg;
+	struct hs_run_result ev, sum;
+	const struct hs_lock_stat *ls_ev, *ls_sum;
+
+	config_default(&cfg);
+	cfg.scenario.threads = 1;
+	cfg.scenario.callbacks = 50;
+	cfg.scenario.think_ns = 0;
+	assert_int_equal(run_native(&cfg, &tlist_policy, &ev), 0);
+	cfg.scenario.record = HS_RECORD_SUMMARY;
+	assert_int_equal(run_native(&cfg, &tlist_policy, &sum), 0);
+	assert_int_equal(ev.status, HS_STATUS_OK);
+	assert_int_equal(sum.status, HS_STATUS_OK);
+
+	assert_int_equal(ev.events - sum.events, 2 * 50);
+	assert_int_equal(ev.callbacks.len, 50);
+	for (size_t i = 0; i < ev.callbacks.len; i++) {
+		assert_true(ev.callbacks.data[i].m_acquired_ns > 0);
+		assert_true(ev.callbacks.data[i].p_acquired_ns > 0);
+	}
+	assert_int_equal((int)hs_result_get(&sum, "callbacks", -1), 50);
+	assert_true(hs_result_get(&sum, "cb_latency_p50_ns", -1) > 0);
+	ls_ev = find_lock(&ev, "tlist");
+	ls_sum = find_lock(&sum, "tlist");
+	assert_non_null(ls_ev);
+	assert_non_null(ls_sum);
+	assert_int_equal(ls_sum->acquisitions, ls_ev->acquisitions);
+	assert_int_equal(ls_sum->acquisitions, 101);
+	assert_true(ls_sum->hold_total_ns > 0);
+	hs_result_free(&ev);
+	hs_result_free(&sum);
+}
+
+/* No more threads run entered() at once than there are P's, with and
+ * without the GC stopping the world in each callback. */
+static void p_count_bounds_entered(void **unused)
+{
+	static const struct { int procs; bool gc; } cases[] = {
+		{ 1, false }, { 1, true }, { 2, true },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hs_config cfg;
+		struct hs_run_result r;
+
+		config_default(&cfg);
+		cfg.scenario.threads = 8;
+		cfg.scenario.callbacks = 5;
+		cfg.scenario.think_ns = 0;
+		cfg.scenario.steps[0] = (struct hs_step){ HS_STEP_WORK, 20000 };
+		cfg.scenario.steps[1] = (struct hs_step){ HS_STEP_GC, 0 };
+		cfg.scenario.nsteps = cases[i].gc ? 2 : 1;
+		cfg.runtime.gomaxprocs = cases[i].procs;
+		cfg.runtime.gc_mark_ns = 200000;
+		__atomic_store_n(&pcount_max, 0, __ATOMIC_SEQ_CST);
+		assert_int_equal(run_native(&cfg, &pcount_policy, &r), 0);
+		if (r.status != HS_STATUS_OK)
+			fprintf(stderr, "case %zu: %s: %s\n", i, hs_status_name(r.status), r.error);
+		assert_int_equal(r.status, HS_STATUS_OK);
+		assert_int_equal((int)hs_result_get(&r, "callbacks", -1), 40);
+		if (cases[i].gc)
+			assert_true(hs_result_get(&r, "gc_cycles", 0) >= 1);
+		assert_in_range(__atomic_load_n(&pcount_max, __ATOMIC_SEQ_CST), 1, cases[i].procs);
+		check_intervals(&r);
+		hs_result_free(&r);
+	}
+}
+
 static void watchdog_stops_stuck_policy(void **unused)
 {
 	struct hs_config cfg;
@@ -563,6 +677,8 @@ int main(void)
 		cmocka_unit_test(burst_completes_every_callback),
 		cmocka_unit_test(states_cover_each_thread),
 		cmocka_unit_test(summary_keeps_no_events),
+		cmocka_unit_test(summary_skips_phase_times),
+		cmocka_unit_test(p_count_bounds_entered),
 		cmocka_unit_test(watchdog_stops_stuck_policy),
 		cmocka_unit_test(duplicate_m_is_an_error),
 		cmocka_unit_test(gc_callers_share_cycles),
