@@ -45,8 +45,15 @@
 static void *foreign_entry(void *arg)
 {
 	struct nthread *t = arg;
+	/* The alternate signal stack needm installs.  Go installs the M's
+	 * gsignal stack, which it allocated with the M, so needm itself maps
+	 * nothing; an mmap here would take the address-space lock in every
+	 * first callback.  native_create_foreign adds its size to the stack. */
+	char sigstack[NATIVE_SIGSTACK_BYTES] __attribute__((aligned(64)));
 	int rc;
 
+	t->sigstack = sigstack;
+	t->sigstack_on_stack = true;
 	native_thread_begin(t);
 	if (setjmp(t->unwind) == 0) {
 		t->can_unwind = true;
@@ -60,6 +67,7 @@ static void *foreign_entry(void *arg)
 	}
 	t->can_unwind = false;
 	native_thread_finish(t, false);
+	t->sigstack = NULL; /* it goes with this frame */
 	return NULL;
 }
 
@@ -107,7 +115,8 @@ int native_create_foreign(struct nrun *run, const char *name, int32_t workload_t
 		native_violation(run, "out of memory creating foreign thread %s", name);
 		return rc;
 	}
-	return native_start_thread(run, t, (size_t)run->cfg->scenario.thread_stack_bytes,
+	return native_start_thread(run, t,
+				   (size_t)run->cfg->scenario.thread_stack_bytes + NATIVE_SIGSTACK_BYTES,
 				   foreign_entry);
 }
 

@@ -629,7 +629,9 @@ static void op_work(hs_env *env, int64_t ns)
  *
  * NOTE: the installed stack is the calling thread's own 32 KiB signal
  * stack, not the M's, because signals() is not told which M the thread is
- * about to hold.  The number and kind of system calls are the same.
+ * about to hold.  The number and kind of system calls are the same.  A
+ * foreign thread's lies in its entry frame, so no call maps memory, as in
+ * Go; another thread's is mapped on its first call.
  */
 static void op_signals(hs_env *env, enum hs_sig_phase phase)
 {
@@ -866,9 +868,13 @@ void native_thread_free(struct nthread *t)
 	HS_VEC_FREE(&t->gauges);
 	HS_VEC_FREE(&t->latencies);
 	HS_VEC_FREE(&t->workload);
-	if (t->sigstack)
+	if (t->sigstack && !t->sigstack_on_stack)
 		munmap(t->sigstack, NATIVE_SIGSTACK_BYTES);
 	t->sigstack = NULL;
+	/* The thread was joined (or never started), so its stack is unused. */
+	if (t->stack_map)
+		munmap(t->stack_map, t->stack_map_bytes);
+	t->stack_map = NULL;
 	pthread_cond_destroy(&t->p_cv);
 }
 

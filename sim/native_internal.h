@@ -89,6 +89,11 @@ struct nthread {
 	void *slot;              /* thread_slot */
 	uint64_t rng;            /* splitmix64 state */
 	void *sigstack;          /* this thread's alternate signal stack */
+	bool sigstack_on_stack;  /* sigstack lives in the thread's entry frame,
+	                          * else it was mapped on first use */
+	void *stack_map;         /* the thread's stack mapping with its guard
+	                          * page, or NULL for glibc's default stack */
+	size_t stack_map_bytes;
 	hs_word *waiting_on;     /* futex word of a wait in progress (atomic) */
 	bool holds_p;
 

@@ -38,12 +38,14 @@
  */
 #include "native_internal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 /* ---- Thread life ---- */
 
@@ -83,8 +85,43 @@ void native_thread_finish(struct nthread *t, bool stopped)
 }
 
 /*
- * Starts t on entry with a stack of stack_bytes (0: the default), counting
- * it live first.  0, or HS_E_MODEL when pthread_create fails.
+ * Maps a fresh stack of `bytes` (rounded up to pages) below one guard page
+ * for t and sets it in attr, as glibc's allocate_stack does for a stack
+ * its cache cannot serve.  glibc keeps the stacks of joined threads for
+ * reuse, so its own allocation would give the first replication of a
+ * process fresh stacks and the later ones recycled, cheaper stacks, and
+ * the replications would not be alike.  0, or an errno value.
+ */
+static int map_thread_stack(struct nthread *t, size_t bytes, pthread_attr_t *attr)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t usable = (bytes + page - 1) / page * page;
+	char *base;
+	int rc;
+
+#if defined(__SANITIZE_THREAD__)
+	/* ThreadSanitizer keeps its own state in a caller-provided stack and
+	 * rejects one under about 900 KiB, so TSan builds let glibc map it. */
+	return pthread_attr_setstacksize(attr, usable);
+#endif
+	base = mmap(NULL, usable + page, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (base == MAP_FAILED)
+		return errno;
+	if (mprotect(base, page, PROT_NONE) != 0) {
+		rc = errno;
+		munmap(base, usable + page);
+		return rc;
+	}
+	t->stack_map = base;
+	t->stack_map_bytes = usable + page;
+	return pthread_attr_setstack(attr, base + page, usable);
+}
+
+/*
+ * Starts t on entry with a stack of stack_bytes (0: glibc's default),
+ * counting it live first.  0, or HS_E_MODEL when the stack cannot be
+ * mapped or pthread_create fails.
  */
 int native_start_thread(struct nrun *run, struct nthread *t, size_t stack_bytes,
 			void *(*entry)(void *))
@@ -96,7 +133,6 @@ int native_start_thread(struct nrun *run, struct nthread *t, size_t stack_bytes,
 	if (stack_bytes > 0) {
 		if (stack_bytes < (size_t)PTHREAD_STACK_MIN)
 			stack_bytes = PTHREAD_STACK_MIN;
-		pthread_attr_setstacksize(&attr, stack_bytes);
 	}
 	pthread_mutex_lock(&run->done_mu);
 	if (t->kind == HS_THREAD_FOREIGN)
@@ -107,7 +143,9 @@ int native_start_thread(struct nrun *run, struct nthread *t, size_t stack_bytes,
 
 	t->created_ns = native_now(run);
 	t->cur_start = t->created_ns;
-	rc = pthread_create(&t->handle, &attr, entry, t);
+	rc = stack_bytes > 0 ? map_thread_stack(t, stack_bytes, &attr) : 0;
+	if (rc == 0)
+		rc = pthread_create(&t->handle, &attr, entry, t);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
 		pthread_mutex_lock(&run->done_mu);
@@ -116,8 +154,8 @@ int native_start_thread(struct nrun *run, struct nthread *t, size_t stack_bytes,
 		else
 			run->live_daemons--;
 		pthread_mutex_unlock(&run->done_mu);
-		native_violation(run, "pthread_create of thread %d (%s) failed: error %d", t->id,
-				 t->name, rc);
+		native_violation(run, "creating thread %d (%s) failed: %s", t->id, t->name,
+				 strerror(rc));
 		return HS_E_MODEL;
 	}
 	t->started = true;

@@ -124,6 +124,41 @@ static const struct hs_policy tlist_policy = {
 	.spare_count = tlist_spare,
 };
 
+/* ---- deep: tlist that first uses most of the thread's stack ---- */
+
+#define DEEP_TOUCH_BYTES (232 * 1024)
+
+/* Writes every byte of a DEEP_TOUCH_BYTES array on the calling stack. */
+static __attribute__((noinline)) uint64_t touch_stack(void)
+{
+	volatile unsigned char buf[DEEP_TOUCH_BYTES];
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)i;
+	for (size_t i = 1; i < sizeof(buf); i += 4096)
+		sum += buf[i];
+	return sum;
+}
+
+static hs_m *deep_acquire(hs_env *env, void *state)
+{
+	if (touch_stack() == 0)
+		return NULL; /* not reached: each buf[4096 * k + 1] is 1 */
+	return tlist_acquire(env, state);
+}
+
+static const struct hs_policy deep_policy = {
+	.abi_version = HS_POLICY_ABI_VERSION,
+	.name = "deep",
+	.summary = "tlist after using 232 KiB of the thread's stack",
+	.state_size = sizeof(struct tlist),
+	.init = tlist_init,
+	.acquire = deep_acquire,
+	.release = tlist_release,
+	.spare_count = tlist_spare,
+};
+
 /* ---- never ---- */
 
 static hs_m *never_acquire(hs_env *env, void *state)
@@ -586,6 +621,9 @@ static void gc_callers_wake_with_a_p(void **unused)
 	cfg.scenario.threads = 12;
 	cfg.scenario.callbacks = 1;
 	cfg.runtime.gomaxprocs = 1;
+	/* No sweep: a sweep is Go work, whose safe points may give the P to a
+	 * stopping world and wait for it again. */
+	cfg.runtime.gc_sweep_ns = 0;
 	cfg.scenario.steps[0] = (struct hs_step){ HS_STEP_GC, 0 };
 	cfg.scenario.nsteps = 1;
 	assert_int_equal(run_native(&cfg, &tlist_policy, &r), 0);
@@ -603,6 +641,29 @@ static void gc_callers_wake_with_a_p(void **unused)
 	}
 	assert_int_equal(p_waits_after_gc, 0);
 	assert_int_equal(hs_result_get(&r, "callbacks", -1), 12);
+	hs_result_free(&r);
+}
+
+/* A foreign thread keeps all of thread_stack for its own frames: the
+ * signal stack the backend places in its entry frame comes on top. */
+static void foreign_stack_keeps_its_size(void **unused)
+{
+	struct hs_config cfg;
+	struct hs_run_result r;
+
+#if defined(__SANITIZE_THREAD__)
+	/* ThreadSanitizer's static TLS sits in every thread's stack mapping
+	 * and takes much of it, so the layout this test checks does not hold. */
+	skip();
+#endif
+	config_default(&cfg);
+	cfg.scenario.threads = 4;
+	cfg.scenario.callbacks = 2;
+	cfg.scenario.thread_stack_bytes = 256 * 1024;
+	assert_int_equal(run_native(&cfg, &deep_policy, &r), 0);
+	assert_string_equal(r.error, "");
+	assert_int_equal(r.status, HS_STATUS_OK);
+	assert_int_equal(hs_result_get(&r, "callbacks", -1), 8);
 	hs_result_free(&r);
 }
 
@@ -683,6 +744,7 @@ int main(void)
 		cmocka_unit_test(duplicate_m_is_an_error),
 		cmocka_unit_test(gc_callers_share_cycles),
 		cmocka_unit_test(gc_callers_wake_with_a_p),
+		cmocka_unit_test(foreign_stack_keeps_its_size),
 		cmocka_unit_test(periodic_arrival_creates_all),
 		cmocka_unit_test(trace_arrival_is_rejected),
 		cmocka_unit_test(shipped_policies_conserve_ms),

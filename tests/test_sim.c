@@ -162,6 +162,7 @@ static void gc_callers_wake_with_a_p(void **state)
 	load(&cfg, "cgocallbackgc", "linux");
 	cfg.scenario.threads = 12;
 	cfg.runtime.gomaxprocs = 1;
+	cfg.runtime.gc_sweep_ns = 0; /* no safe point that may wait for a P */
 	cfg.scenario.steps[0] = (struct hs_step){ HS_STEP_GC, 0 };
 	cfg.scenario.nsteps = 1;
 	run(&cfg, hs_policy_find("bind"), 1, HS_RECORD_EVENTS, &res);
