@@ -205,34 +205,54 @@ void native_spin(struct nthread *t, int64_t ns)
 }
 
 /*
- * Sleeps ns in slices of at most NATIVE_WAIT_SLICE_NS, so that an abort is
- * seen within one slice.  A policy call (policy_call) counts towards
- * wasted wake-ups and records a timer wake-up row.
+ * Sleeps ns as usleep and nanosleep do: a request relative to the call, so
+ * a thread delayed just before the call still sleeps the whole request
+ * plus its timer slack.  A request longer than NATIVE_WAIT_SLICE_NS sleeps
+ * in slices against a deadline, so that an abort is seen within one slice.
+ * The clock is read only for that deadline and for recorded event rows.  A
+ * policy call (policy_call) counts towards wasted wake-ups and records a
+ * timer wake-up row.
  */
 void native_timed_sleep(struct nthread *t, int64_t ns, enum hs_reason why, bool policy_call)
 {
-	int64_t start = native_clock();
-	int64_t deadline = start + (ns > 0 ? ns : 0);
-	int64_t now = start;
+	bool stamp = t->run->events && t->id >= 0;
+	int64_t t0 = t->run->t0;
+	int64_t start = 0, now = 0;
 
+	if (ns < 0)
+		ns = 0;
+	if (stamp || ns > NATIVE_WAIT_SLICE_NS)
+		start = now = native_clock();
 	if (policy_call)
 		note_wait(t);
-	native_set_state(t, start - t->run->t0, HS_TS_SLEEPING, why, -1);
-	do {
-		int64_t until = deadline;
-		struct timespec ts;
+	native_set_state(t, stamp ? start - t0 : 0, HS_TS_SLEEPING, why, -1);
+	if (ns <= NATIVE_WAIT_SLICE_NS) {
+		struct timespec ts = ts_of(ns);
 
-		if (until - now > NATIVE_WAIT_SLICE_NS)
-			until = now + NATIVE_WAIT_SLICE_NS;
-		ts = ts_of(until);
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
 		native_check_abort(t);
 		check_stop(t, 1);
+	} else {
+		int64_t deadline = start + ns;
+
+		do {
+			int64_t until = deadline;
+			struct timespec ts;
+
+			if (until - now > NATIVE_WAIT_SLICE_NS)
+				until = now + NATIVE_WAIT_SLICE_NS;
+			ts = ts_of(until);
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+			native_check_abort(t);
+			check_stop(t, 1);
+			now = native_clock();
+		} while (now < deadline);
+	}
+	if (stamp && ns <= NATIVE_WAIT_SLICE_NS)
 		now = native_clock();
-	} while (now < deadline);
-	native_set_state(t, now - t->run->t0, HS_TS_RUNNING, HS_R_WORK, -1);
+	native_set_state(t, stamp ? now - t0 : 0, HS_TS_RUNNING, HS_R_WORK, -1);
 	if (policy_call)
-		record_wake(t, deadline - t->run->t0, -1, now - deadline, why);
+		record_wake(t, start + ns - t0, -1, now - (start + ns), why);
 }
 
 static uint32_t *futex_addr(hs_word *w)
