@@ -57,6 +57,11 @@ static const char validate_usage[] =
 	"  --seed N              seed of replication 0; replication r uses N+r\n"
 	"  --db FILE             SQLite database (default results/herdsim.sqlite)\n"
 	"  --set SECTION.KEY=V   override a scenario or profile key; repeatable\n"
+	"  --calibrate[=SCALE]   measure this machine first, as `herdsim calibrate\n"
+	"                        --scale SCALE` does (default 1), and write the\n"
+	"                        profile that --os names (host, or a file path);\n"
+	"                        a machine's speed drifts, so the simulated runs\n"
+	"                        then use figures taken just before the native ones\n"
 	"  --quiet               print no progress and no table\n";
 
 static const char *const fig_names[NFIG] = { "makespan ms", "usleep calls", "yields", "M's created" };
@@ -71,6 +76,7 @@ struct val_opts {
 	const char *db;
 	unsigned long long seed, reps;
 	bool seed_set, reps_set, quiet;
+	const char *calibrate_scale; /* --calibrate: the scale, "1" when bare; NULL: no */
 	struct hs_override overrides[HS_MAX_OVERRIDES];
 	int noverrides;
 };
@@ -151,6 +157,10 @@ static int parse_args(int argc, char **argv, struct val_opts *o, struct hs_error
 		}
 		if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
 			o->quiet = true;
+			continue;
+		}
+		if (strcmp(a, "--calibrate") == 0 || strncmp(a, "--calibrate=", 12) == 0) {
+			o->calibrate_scale = a[11] == '=' ? a + 12 : "1";
 			continue;
 		}
 		if (a[0] != '-') {
@@ -389,6 +399,31 @@ static int load_config(const struct val_opts *o, const char *os, struct hs_confi
 	return hs_config_load(cfg, o->scenario, ov, o->noverrides + 1, os, err);
 }
 
+/*
+ * --calibrate: runs `herdsim calibrate` into the file --os names, "host"
+ * meaning hs_host_profile_path().  A shipped profile name is rejected,
+ * since calibration writes a file.  Returns 0 or a negative HS_E_* code.
+ */
+static int calibrate_first(const struct val_opts *o, struct hs_error *err)
+{
+	bool is_file = strchr(o->os, '/') != NULL || strstr(o->os, ".ini") != NULL;
+	const char *out = strcmp(o->os, "host") == 0 ? hs_host_profile_path() : o->os;
+	const char *args[6] = { "--out", out, "--scale", o->calibrate_scale, NULL, NULL };
+	int nargs = 4;
+
+	if (strcmp(o->os, "host") != 0 && !is_file)
+		return hs_error_set(err, HS_E_USAGE, NULL, 0, "--calibrate",
+				    "writes a profile file, but --os names the shipped profile '%s'; "
+				    "use --os host or --os FILE",
+				    o->os);
+	if (o->quiet)
+		args[nargs++] = "--quiet";
+	if (cli_calibrate(nargs, (char **)args) != CLI_OK)
+		return hs_error_set(err, HS_E_IO, out, 0, "--calibrate",
+				    "calibration failed (see the message above); the runs were not started");
+	return 0;
+}
+
 int cli_validate(int argc, char **argv)
 {
 	struct val_opts o = { 0 };
@@ -410,6 +445,12 @@ int cli_validate(int argc, char **argv)
 		o.os = "host";
 	if (!o.db)
 		o.db = DEFAULT_DB;
+	/* Check the scenario and overrides on a shipped profile before a
+	 * calibration of several seconds; the host file may not exist yet. */
+	if (rc == 0 && o.calibrate_scale)
+		rc = load_config(&o, "linux", &cfg[1], &err);
+	if (rc == 0 && o.calibrate_scale)
+		rc = calibrate_first(&o, &err);
 	/* The native config needs no OS profile, but loading the same one
 	 * records the compared profile in its run_param rows. */
 	if (rc == 0)

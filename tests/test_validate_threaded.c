@@ -179,6 +179,42 @@ static void validate_writes_both_backends(void **unused)
 	free(r);
 }
 
+/* `herdsim validate --calibrate=SCALE` measures the machine into the file
+ * --os names before the runs, and the simulated runs use that profile. */
+static void validate_calibrates_first(void **unused)
+{
+	const char *dir = make_temp_dir();
+	char scen[512], db[512], prof[512];
+	struct cmd_result *r = calloc(1, sizeof(*r));
+	struct hs_config cfg;
+	struct hs_error err = { 0 };
+
+	assert_non_null(r);
+	snprintf(scen, sizeof(scen), "%s/tiny.ini", dir);
+	snprintf(db, sizeof(db), "%s/v.sqlite", dir);
+	snprintf(prof, sizeof(prof), "%s/measured.ini", dir);
+	write_file(scen, tiny_scenario);
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--policy", "single", "--reps", "1",
+					      "--os", prof, "--calibrate=0.01", "--db", db, NULL });
+	if (r->status != 0)
+		fprintf(stderr, "%s", r->err);
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->out, "profile 'host' written to"));
+	assert_int_equal(hs_config_load(&cfg, scen, NULL, 0, prof, &err), 0);
+	assert_string_equal(cfg.os.name, "host");
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'sim' AND os = 'host'"), 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'native'"), 1);
+
+	/* a shipped profile cannot be written: rejected before any run */
+	memset(r, 0, sizeof(*r));
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--os", "linux", "--calibrate",
+					      "--db", db, NULL });
+	assert_int_equal(r->status, 2);
+	assert_non_null(strstr(r->err, "--calibrate"));
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run"), 2);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +222,7 @@ int main(void)
 		cmocka_unit_test(host_name_finds_the_profile_file),
 		cmocka_unit_test(native_gc_with_one_p_conserves_ms),
 		cmocka_unit_test(validate_writes_both_backends),
+		cmocka_unit_test(validate_calibrates_first),
 	};
 
 	return cmocka_run_group_tests_name("validation", tests, NULL, NULL);
