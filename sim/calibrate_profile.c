@@ -429,11 +429,11 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 	}
 	p->timer_irq_ns = at_least_zero(cycle->p50 - p->syscall_ns - p->wake_local_ns);
 	note(r, "timer_irq", "timer_irq: median sleep_cycle minus syscall and wake_local, at "
-	     "least 0 (%" PRId64 " - %" PRId64 " - %" PRId64 " ns): the CPU time of a usleep(1) "
-	     "cycle on a saturated CPU less the sleep call and the switch to the woken thread "
-	     "leaves the timer interrupt, which under the timer slack of %" PRId64 " ns can end "
-	     "several sleeps at once", cycle->p50, p->syscall_ns, p->wake_local_ns,
-	     r->timer_slack_ns);
+	     "least 0 (%" PRId64 " - %" PRId64 " - %" PRId64 " ns).  What a usleep(1) cycle on "
+	     "a saturated CPU costs beyond the sleep call and the switch to the woken thread is "
+	     "the timer interrupt.  It is the cost per expiry under the timer slack of "
+	     "%" PRId64 " ns, where one interrupt can end several sleeps", cycle->p50,
+	     p->syscall_ns, p->wake_local_ns, r->timer_slack_ns);
 	note_figure(r, "timer_irq", cycle);
 	if (r->sleep_cycle_rejected > 0)
 		note(r, "timer_irq", "  %d windows without a completed cycle were rejected",

@@ -13,6 +13,7 @@
  * temporary file).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ static const char calibrate_usage[] =
 	"\n"
 	"options:\n"
 	"  --out FILE   where to write the profile (default: $HERDSIM_HOST_PROFILE,\n"
-	"               else results/host.ini)\n"
+	"               else results/host.ini); a missing last directory is created\n"
 	"  --scale X    multiply every sample count by X, 0 < X <= 100 (default 1)\n"
 	"  --quiet      print no progress and no table\n";
 
@@ -72,6 +73,27 @@ static int make_dir_of(const char *path, struct hs_error *err)
 		return hs_error_set(err, HS_E_IO, dir, 0, NULL,
 				    "cannot create the directory of the profile: %s; create it or "
 				    "choose another --out path", strerror(errno));
+	return 0;
+}
+
+/*
+ * Checks that the profile writer will be able to create PATH.tmp, which it
+ * renames over path, by creating and removing it.  0 or HS_E_IO.
+ */
+static int check_writable(const char *path, struct hs_error *err)
+{
+	char tmp[4096];
+	int fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return hs_error_set(err, HS_E_IO, path, 0, "--out", "path too long");
+	fd = open(tmp, O_WRONLY | O_CREAT, 0644);
+	if (fd < 0)
+		return hs_error_set(err, HS_E_IO, path, 0, "--out",
+				    "cannot create %s: %s; check that the directory exists and is writable",
+				    tmp, strerror(errno));
+	close(fd);
+	unlink(tmp);
 	return 0;
 }
 
@@ -143,9 +165,11 @@ int cli_calibrate(int argc, char **argv)
 	{
 		struct stat st;
 
-		/* check the destination before a minute of measuring */
+		/* check the destination before the seconds of measuring */
 		if (rc == 0 && stat(out, &st) == 0 && S_ISDIR(st.st_mode))
 			rc = hs_error_set(&err, HS_E_INPUT, out, 0, "--out", "is a directory; give a file name");
+		if (rc == 0)
+			rc = check_writable(out, &err);
 	}
 	if (rc == 0)
 		rc = hs_calibrate(&opts, rep, &err);

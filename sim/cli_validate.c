@@ -24,6 +24,7 @@
  * ratio of the waiters median makespan to the single median on each
  * backend and the difference of the two ratios.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "backend.h"
 #include "cli.h"
@@ -160,13 +162,24 @@ static int parse_args(int argc, char **argv, struct val_opts *o, struct hs_error
 			continue;
 		}
 		if (strcmp(a, "--calibrate") == 0 || strncmp(a, "--calibrate=", 12) == 0) {
+			char *end;
+			double scale;
+
 			o->calibrate_scale = a[11] == '=' ? a + 12 : "1";
+			errno = 0;
+			scale = strtod(o->calibrate_scale, &end);
+			if (errno || *end || end == o->calibrate_scale || !(scale > 0 && scale <= 100))
+				return hs_error_set(err, HS_E_USAGE, NULL, 0, "--calibrate",
+						    "invalid scale '%s'; use a number in (0, 100]",
+						    o->calibrate_scale);
 			continue;
 		}
 		if (a[0] != '-') {
 			if (o->scenario)
 				return hs_error_set(err, HS_E_USAGE, NULL, 0, a,
-						    "unexpected argument: give one scenario");
+						    "unexpected argument: give one scenario%s",
+						    o->calibrate_scale ? " (a calibration scale is "
+						    "written --calibrate=SCALE)" : "");
 			o->scenario = a;
 			continue;
 		}
@@ -400,22 +413,35 @@ static int load_config(const struct val_opts *o, const char *os, struct hs_confi
 }
 
 /*
- * --calibrate: runs `herdsim calibrate` into the file --os names, "host"
- * meaning hs_host_profile_path().  A shipped profile name is rejected,
- * since calibration writes a file.  Returns 0 or a negative HS_E_* code.
+ * --calibrate: the profile file to write, the one --os names, "host"
+ * meaning hs_host_profile_path().  A shipped profile name and a directory
+ * are rejected, since calibration writes a file.  Returns 0 or a negative
+ * HS_E_* code.
  */
-static int calibrate_first(const struct val_opts *o, struct hs_error *err)
+static int calibration_target(const struct val_opts *o, const char **out, struct hs_error *err)
 {
 	bool is_file = strchr(o->os, '/') != NULL || strstr(o->os, ".ini") != NULL;
-	const char *out = strcmp(o->os, "host") == 0 ? hs_host_profile_path() : o->os;
-	const char *args[6] = { "--out", out, "--scale", o->calibrate_scale, NULL, NULL };
-	int nargs = 4;
+	struct stat st;
 
+	*out = strcmp(o->os, "host") == 0 ? hs_host_profile_path() : o->os;
 	if (strcmp(o->os, "host") != 0 && !is_file)
 		return hs_error_set(err, HS_E_USAGE, NULL, 0, "--calibrate",
 				    "writes a profile file, but --os names the shipped profile '%s'; "
 				    "use --os host or --os FILE",
 				    o->os);
+	if (stat(*out, &st) == 0 && S_ISDIR(st.st_mode))
+		return hs_error_set(err, HS_E_INPUT, *out, 0, "--os",
+				    "is a directory; give the profile file --calibrate should write");
+	return 0;
+}
+
+/* Runs `herdsim calibrate --out OUT --scale SCALE`.  0 or HS_E_IO; the
+ * calibration has printed its own message then. */
+static int calibrate_into(const struct val_opts *o, const char *out, struct hs_error *err)
+{
+	const char *args[6] = { "--out", out, "--scale", o->calibrate_scale, NULL, NULL };
+	int nargs = 4;
+
 	if (o->quiet)
 		args[nargs++] = "--quiet";
 	if (cli_calibrate(nargs, (char **)args) != CLI_OK)
@@ -433,6 +459,7 @@ int cli_validate(int argc, char **argv)
 	struct series nat[MAX_POLICIES] = { 0 }, sim[MAX_POLICIES] = { 0 };
 	struct hs_db *db = NULL;
 	int npols = 0, rc, status = CLI_INPUT;
+	const char *profile_out = NULL;
 
 	if (!cfg)
 		return cli_error(&(struct hs_error){ .code = HS_E_NOMEM, .msg = "out of memory" });
@@ -445,23 +472,28 @@ int cli_validate(int argc, char **argv)
 		o.os = "host";
 	if (!o.db)
 		o.db = DEFAULT_DB;
-	/* Check the scenario and overrides on a shipped profile before a
-	 * calibration of several seconds; the host file may not exist yet. */
-	if (rc == 0 && o.calibrate_scale)
-		rc = load_config(&o, "linux", &cfg[1], &err);
-	if (rc == 0 && o.calibrate_scale)
-		rc = calibrate_first(&o, &err);
-	/* The native config needs no OS profile, but loading the same one
-	 * records the compared profile in its run_param rows. */
+	/* With --calibrate, every input is checked before the seconds of
+	 * measuring, on a shipped profile since the host file may not exist
+	 * yet; then the profile is measured and loaded.  The native config
+	 * needs no OS profile, but loading the same one records the compared
+	 * profile in its run_param rows. */
 	if (rc == 0)
-		rc = load_config(&o, o.os, &cfg[1], &err);
-	if (rc == 0)
-		cfg[0] = cfg[1];
+		rc = load_config(&o, o.calibrate_scale ? "linux" : o.os, &cfg[1], &err);
 	if (rc == 0)
 		rc = hs_policy_resolve(o.npolicies ? o.policies : (const char *[]){ cfg[1].scenario.policy },
 				       o.npolicies ? o.npolicies : 1, pols, MAX_POLICIES, &npols, &err);
 	if (rc == 0)
 		rc = hs_policy_check_params(&cfg[1].scenario, pols, npols, &err);
+	if (rc == 0 && o.calibrate_scale)
+		rc = calibration_target(&o, &profile_out, &err);
+	if (rc == 0 && o.calibrate_scale)
+		rc = hs_db_open(&db, o.db, &err);
+	if (rc == 0 && o.calibrate_scale)
+		rc = calibrate_into(&o, profile_out, &err);
+	if (rc == 0 && o.calibrate_scale)
+		rc = load_config(&o, o.os, &cfg[1], &err);
+	if (rc == 0)
+		cfg[0] = cfg[1];
 	if (rc)
 		goto out;
 	if (!o.seed_set)
@@ -473,11 +505,13 @@ int cli_validate(int argc, char **argv)
 			rc = hs_error_set(&err, HS_E_NOMEM, NULL, 0, NULL, "out of memory");
 			goto out;
 		}
-	rc = hs_db_open(&db, o.db, &err);
+	if (!db)
+		rc = hs_db_open(&db, o.db, &err);
 	if (rc)
 		goto out;
 	rc = run_all(&o, &cfg[0], &cfg[1], pols, npols, db, nat, sim, &err);
 	hs_db_close(db);
+	db = NULL;
 	if (rc < 0)
 		goto out;
 	status = rc;
@@ -493,6 +527,8 @@ int cli_validate(int argc, char **argv)
 		printf("\n%llu runs recorded in %s (run.backend native and sim)\n", 2 * npols * o.reps, o.db);
 	}
 out:
+	if (db)
+		hs_db_close(db);
 	for (int p = 0; p < MAX_POLICIES; p++) {
 		series_free(&nat[p]);
 		series_free(&sim[p]);

@@ -266,7 +266,8 @@ static int check_required(const struct cfg_key *keys, int nkeys, const int *line
 		snprintf(key, sizeof(key), "%s.%s", keys[i].section, keys[i].key);
 		return hs_error_set(err, HS_E_INPUT, file, 0, key,
 				    "missing key; add `%s = VALUE` to [%s], with a comment "
-				    "giving its source", keys[i].key, keys[i].section);
+				    "giving its source (for a host profile, run `herdsim calibrate` "
+				    "again to measure it)", keys[i].key, keys[i].section);
 	}
 	return 0;
 }
@@ -308,6 +309,11 @@ int hs_os_profile_load(struct hs_os_profile *os, const char *name_or_path, struc
 		/* "host" is this machine's measured profile, not a shipped file */
 		const char *path = hs_host_profile_path();
 
+		if (access(path, F_OK) != 0 && path == getenv("HERDSIM_HOST_PROFILE"))
+			return hs_error_set(err, HS_E_NOTFOUND, path, 0, NULL,
+					    "no host profile at HERDSIM_HOST_PROFILE; run `herdsim "
+					    "calibrate` first (it writes that file), or point the "
+					    "variable at a profile file");
 		if (access(path, F_OK) != 0)
 			return hs_error_set(err, HS_E_NOTFOUND, path, 0, NULL,
 					    "no host profile; run `herdsim calibrate` first (it writes "

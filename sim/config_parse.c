@@ -130,8 +130,8 @@ static int duration_from_text(const char *text, int64_t *ns, char *msg, size_t m
 			goto malformed;
 	}
 	if (*p == '\0') {
-		snprintf(msg, msgsize, "duration '%s' has no unit; write a unit: %sus "
-			 "(units: ns, us, ms, s)", text, text);
+		snprintf(msg, msgsize, "duration '%s' has no unit; write it with one, e.g. %sns "
+			 "or %sus (units: ns, us, ms, s)", text, text, text);
 		return HS_E_INPUT;
 	}
 	if (isspace((unsigned char)*p)) {
@@ -193,8 +193,8 @@ int cfg_parse_size(const char *text, int64_t *bytes, char *msg, size_t msgsize)
 		return HS_E_INPUT;
 	}
 	if (*p == '\0') {
-		snprintf(msg, msgsize, "size '%s' has no unit; write a unit: %sKiB "
-			 "(units: B, KiB, MiB, GiB)", text, text);
+		snprintf(msg, msgsize, "size '%s' has no unit; write it with one, e.g. %sB or "
+			 "%sKiB (units: B, KiB, MiB, GiB)", text, text, text);
 		return HS_E_INPUT;
 	}
 	u = find_unit(size_units, p);

@@ -98,7 +98,7 @@ static void duration_messages_give_fix(void **state)
 
 	(void)state;
 	assert_int_equal(hs_parse_duration("5", &ns, &err), HS_E_INPUT);
-	assert_non_null(strstr(err.msg, "write a unit: 5us"));
+	assert_non_null(strstr(err.msg, "e.g. 5ns or 5us"));
 	assert_int_equal(hs_parse_duration("-3us", &ns, &err), HS_E_INPUT);
 	assert_non_null(strstr(err.msg, "negative"));
 }
@@ -241,7 +241,7 @@ struct error_case {
 static const struct error_case error_cases[] = {
 	{ "[workload]\nthreads = 10\nthreadz = 5\n", 3, "workload.threadz", "unknown key" },
 	{ "[scenario]\n\n[bogus]\nx = 1\n", 3, "", "unknown section [bogus]" },
-	{ "[workload]\nthink = 5\n", 2, "workload.think", "write a unit: 5us" },
+	{ "[workload]\nthink = 5\n", 2, "workload.think", "e.g. 5ns or 5us" },
 	{ "[workload]\n# c\nthink = -3us\n", 3, "workload.think", "negative" },
 	{ "[workload]\nthreads = 0\n", 2, "workload.threads", "out of range" },
 	{ "[workload]\nthreads = 12x\n", 2, "workload.threads", "not an integer" },

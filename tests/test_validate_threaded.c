@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -215,6 +216,53 @@ static void validate_calibrates_first(void **unused)
 	free(r);
 }
 
+/* Inputs that validate --calibrate and calibrate reject before measuring:
+ * no figure is measured, no profile or database is written. */
+static void calibration_inputs_checked_first(void **unused)
+{
+	const char *dir = make_temp_dir();
+	char scen[512], db[512], prof[512], blocker[512], under_file[512];
+	struct cmd_result *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	snprintf(scen, sizeof(scen), "%s/tiny.ini", dir);
+	snprintf(db, sizeof(db), "%s/v.sqlite", dir);
+	snprintf(prof, sizeof(prof), "%s/measured.ini", dir);
+	snprintf(blocker, sizeof(blocker), "%s/plain-file", dir);
+	snprintf(under_file, sizeof(under_file), "%s/plain-file/x.ini", dir);
+	write_file(scen, tiny_scenario);
+	write_file(blocker, "not a directory\n");
+
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--os", prof, "--calibrate=abc",
+					      "--db", db, NULL });
+	assert_int_equal(r->status, 2);
+	assert_non_null(strstr(r->err, "invalid scale 'abc'"));
+	assert_null(strchr(strchr(r->err, '\n') + 1, '\n')); /* one line */
+
+	memset(r, 0, sizeof(*r));
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--os", prof, "--calibrate=0.01",
+					      "--policy", "nosuch", "--db", db, NULL });
+	assert_int_not_equal(r->status, 0);
+	assert_non_null(strstr(r->err, "unknown policy"));
+	assert_null(strstr(r->err, "calibrated"));
+
+	memset(r, 0, sizeof(*r));
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--os", dir, "--calibrate=0.01",
+					      "--db", db, NULL });
+	assert_int_not_equal(r->status, 0);
+	assert_non_null(strstr(r->err, "is a directory"));
+
+	memset(r, 0, sizeof(*r));
+	run_herdsim(r, (const char *const[]){ "calibrate", "--scale", "0.01", "--out", under_file, NULL });
+	assert_int_not_equal(r->status, 0);
+	assert_non_null(strstr(r->err, "cannot create"));
+	assert_null(strstr(r->err, "calibrated"));
+
+	assert_int_equal(access(prof, F_OK), -1);
+	assert_int_equal(access(db, F_OK), -1);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +271,7 @@ int main(void)
 		cmocka_unit_test(native_gc_with_one_p_conserves_ms),
 		cmocka_unit_test(validate_writes_both_backends),
 		cmocka_unit_test(validate_calibrates_first),
+		cmocka_unit_test(calibration_inputs_checked_first),
 	};
 
 	return cmocka_run_group_tests_name("validation", tests, NULL, NULL);
