@@ -45,6 +45,7 @@
 #define NATIVE_M_CHUNKS 4096     /* so at most 4 Mi M's per run */
 #define NATIVE_SIGSTACK_BYTES (32 * 1024)
 #define NATIVE_GSTACK_BYTES (4 * 1024)
+#define NATIVE_PENDING_WAKES 16 /* P grants deferred per rt_mu section; more are sent at once */
 #define NATIVE_WAIT_SLICE_NS 2000000 /* longest single nanosleep, so aborts are seen */
 
 /* One M: the policy's view first, then what the backend keeps about it. */
@@ -172,6 +173,13 @@ struct nrun {
 	pthread_cond_t rt_cv[NATIVE_NCV];
 	int nprocs, pidle;
 	struct nthread *pw_head, *pw_tail; /* P waiters, oldest first */
+	/* Wake-ups decided under rt_mu and sent after it is unlocked
+	 * (rt_unlock), so that a woken thread does not preempt the one that
+	 * still holds rt_mu and then block on it: P waiters handed a P, and
+	 * whether the GC daemon is to be signalled. */
+	struct nthread *pending_wakes[NATIVE_PENDING_WAKES];
+	int npending_wakes;
+	bool pending_daemon_wake;
 	struct nthread *gcw_head;          /* runtime.GC() callers waiting for a mark */
 	int stw;                    /* stop requested or in effect; read atomically in go_work */
 	uint64_t gc_cycles;         /* cycles started (Go's work.cycles) */

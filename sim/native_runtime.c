@@ -181,6 +181,41 @@ void *native_runtime_entry(void *arg)
 
 /* ---- P's and stop-the-world ---- */
 
+/* Sends the wake-ups deferred in the current rt_mu section (rt_mu held). */
+static void flush_wakes_locked(struct nrun *run)
+{
+	for (int i = 0; i < run->npending_wakes; i++)
+		pthread_cond_signal(&run->pending_wakes[i]->p_cv);
+	run->npending_wakes = 0;
+	if (run->pending_daemon_wake)
+		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
+	run->pending_daemon_wake = false;
+}
+
+/*
+ * Unlocks rt_mu, then sends the wake-ups deferred while it was held.  Go
+ * likewise unlocks sched.lock before notewakeup: a woken thread often
+ * preempts its waker, and if the waker still held the lock, the woken
+ * thread would block on it until the waker ran again.  A signal after the
+ * unlock cannot be lost, because each waiter checks its condition under
+ * rt_mu before it waits, and a thread's p_cv lives until the run ends.
+ */
+static void rt_unlock(struct nrun *run)
+{
+	struct nthread *wake[NATIVE_PENDING_WAKES];
+	int n = run->npending_wakes;
+	bool daemon = run->pending_daemon_wake;
+
+	memcpy(wake, run->pending_wakes, (size_t)n * sizeof(wake[0]));
+	run->npending_wakes = 0;
+	run->pending_daemon_wake = false;
+	pthread_mutex_unlock(&run->rt_mu);
+	for (int i = 0; i < n; i++)
+		pthread_cond_signal(&wake[i]->p_cv);
+	if (daemon)
+		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
+}
+
 /* Waits on rt_cv[cv] (rt_mu held) in state blocked for `why`; unwinds on
  * abort. */
 static void rt_wait(struct nthread *t, enum native_cv cv, enum hs_reason why)
@@ -188,14 +223,15 @@ static void rt_wait(struct nthread *t, enum native_cv cv, enum hs_reason why)
 	struct nrun *run = t->run;
 
 	if (__atomic_load_n(&run->abort, __ATOMIC_SEQ_CST) && t->can_unwind) {
-		pthread_mutex_unlock(&run->rt_mu);
+		rt_unlock(run);
 		native_check_abort(t);
 	}
 	if (t->cur_state != HS_TS_BLOCKED || t->cur_reason != why)
 		native_enter_state(t, HS_TS_BLOCKED, why, -1);
+	flush_wakes_locked(run);
 	pthread_cond_wait(&run->rt_cv[cv], &run->rt_mu);
 	if (__atomic_load_n(&run->abort, __ATOMIC_SEQ_CST) && t->can_unwind) {
-		pthread_mutex_unlock(&run->rt_mu);
+		rt_unlock(run);
 		native_check_abort(t);
 	}
 }
@@ -233,7 +269,10 @@ static void grant_idle_ps(struct nrun *run)
 		w->pw_next = NULL;
 		run->pidle--;
 		w->p_granted = true;
-		pthread_cond_signal(&w->p_cv);
+		if (run->npending_wakes < NATIVE_PENDING_WAKES)
+			run->pending_wakes[run->npending_wakes++] = w;
+		else
+			pthread_cond_signal(&w->p_cv);
 	}
 }
 
@@ -247,9 +286,10 @@ static void p_park(struct nthread *t, enum hs_reason why)
 		native_enter_state(t, HS_TS_BLOCKED, why, -1);
 	while (!t->p_granted) {
 		if (__atomic_load_n(&run->abort, __ATOMIC_SEQ_CST) && t->can_unwind) {
-			pthread_mutex_unlock(&run->rt_mu);
+			rt_unlock(run);
 			native_check_abort(t);
 		}
+		flush_wakes_locked(run);
 		pthread_cond_wait(&t->p_cv, &run->rt_mu);
 	}
 	t->p_granted = false;
@@ -265,7 +305,7 @@ static void p_release_locked(struct nthread *t)
 	run->pidle++;
 	t->holds_p = false;
 	if (run->stw)
-		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
+		run->pending_daemon_wake = true;
 	else
 		grant_idle_ps(run);
 }
@@ -281,12 +321,12 @@ static void p_acquire(struct nthread *t, bool front)
 	if (!run->stw && run->pidle > 0 && !run->pw_head) {
 		run->pidle--;
 		t->holds_p = true;
-		pthread_mutex_unlock(&run->rt_mu);
+		rt_unlock(run);
 		return;
 	}
 	pw_push(run, t, front);
 	p_park(t, run->stw ? HS_R_STW : HS_R_P_WAIT);
-	pthread_mutex_unlock(&run->rt_mu);
+	rt_unlock(run);
 	native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 }
 
@@ -296,7 +336,7 @@ static void p_release(struct nthread *t)
 
 	pthread_mutex_lock(&run->rt_mu);
 	p_release_locked(t);
-	pthread_mutex_unlock(&run->rt_mu);
+	rt_unlock(run);
 }
 
 /* Spins ns of Go code in preempt_chunk slices, giving the P back at a
@@ -393,7 +433,7 @@ static void gc_cycle(struct nthread *t)
 	stop_world(t);
 	run->gc_cycles++;
 	run->gc_marking = true;
-	pthread_mutex_unlock(&run->rt_mu);
+	rt_unlock(run);
 	native_spin(t, rp->gc_stw1_ns);
 	pthread_mutex_lock(&run->rt_mu);
 	start_world(run);
@@ -408,7 +448,7 @@ static void gc_cycle(struct nthread *t)
 
 	/* mark termination: STW2, then wake the cycle's waiters */
 	stop_world(t);
-	pthread_mutex_unlock(&run->rt_mu);
+	rt_unlock(run);
 	native_spin(t, rp->gc_stw2_ns);
 	pthread_mutex_lock(&run->rt_mu);
 	run->gc_marking = false;
@@ -434,7 +474,7 @@ static void *gc_entry(void *arg)
 			native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 			gc_cycle(t);
 		}
-		pthread_mutex_unlock(&run->rt_mu);
+		rt_unlock(run);
 	}
 	t->can_unwind = false;
 	native_thread_finish(t, true);
@@ -453,11 +493,11 @@ static void mark_loop(struct nthread *t)
 		while (run->mark_gen == seen && !__atomic_load_n(&run->stopping, __ATOMIC_SEQ_CST))
 			rt_wait(t, NATIVE_CV_MARK, HS_R_IDLE);
 		if (run->mark_gen == seen) {
-			pthread_mutex_unlock(&run->rt_mu);
+			rt_unlock(run);
 			return;
 		}
 		seen = run->mark_gen;
-		pthread_mutex_unlock(&run->rt_mu);
+		rt_unlock(run);
 		native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 
 		p_acquire(t, true);
@@ -466,8 +506,8 @@ static void mark_loop(struct nthread *t)
 
 		pthread_mutex_lock(&run->rt_mu);
 		run->mark_running--;
-		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
-		pthread_mutex_unlock(&run->rt_mu);
+		run->pending_daemon_wake = true;
+		rt_unlock(run);
 	}
 }
 
@@ -580,14 +620,14 @@ static void rt_gc(hs_env *env)
 		gc_park(t, n);
 	if (run->gc_request < n + 1) {
 		run->gc_request = n + 1;
-		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
+		run->pending_daemon_wake = true;
 	}
 	if (!mark_done(run, n + 1)) {
 		if (t->holds_p)
 			p_release_locked(t);
 		gc_park(t, n + 1);
 	}
-	pthread_mutex_unlock(&run->rt_mu);
+	rt_unlock(run);
 	native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 
 	if (!t->holds_p)
