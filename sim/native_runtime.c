@@ -64,6 +64,7 @@ void native_thread_finish(struct nthread *t, bool stopped)
 {
 	struct nrun *run = t->run;
 	int64_t now = native_now(run);
+	bool wake;
 
 	if (t->sigstack) {
 		stack_t ss = { .ss_flags = SS_DISABLE };
@@ -75,13 +76,18 @@ void native_thread_finish(struct nthread *t, bool stopped)
 	if (stopped)
 		t->cur_start = now; /* nothing after the end */
 
+	/* The run waits for no foreign thread left, then for no daemon left,
+	 * so only the exits that end such a wait wake it: waking it at every
+	 * exit would let it preempt threads still in their callbacks. */
 	pthread_mutex_lock(&run->done_mu);
 	if (t->kind == HS_THREAD_FOREIGN)
 		run->live_foreign--;
 	else
 		run->live_daemons--;
-	pthread_cond_broadcast(&run->done_cv);
+	wake = run->live_foreign == 0;
 	pthread_mutex_unlock(&run->done_mu);
+	if (wake)
+		pthread_cond_broadcast(&run->done_cv);
 }
 
 /*
