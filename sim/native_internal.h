@@ -176,10 +176,11 @@ struct nrun {
 	/* Wake-ups decided under rt_mu and sent after it is unlocked
 	 * (rt_unlock), so that a woken thread does not preempt the one that
 	 * still holds rt_mu and then block on it: P waiters handed a P, and
-	 * whether the GC daemon is to be signalled. */
+	 * whether the GC daemon or the mark workers are to be signalled. */
 	struct nthread *pending_wakes[NATIVE_PENDING_WAKES];
 	int npending_wakes;
 	bool pending_daemon_wake;
+	bool pending_mark_wake;
 	struct nthread *gcw_head;          /* runtime.GC() callers waiting for a mark */
 	int stw;                    /* stop requested or in effect; read atomically in go_work */
 	uint64_t gc_cycles;         /* cycles started (Go's work.cycles) */

@@ -195,7 +195,10 @@ static void flush_wakes_locked(struct nrun *run)
 	run->npending_wakes = 0;
 	if (run->pending_daemon_wake)
 		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
+	if (run->pending_mark_wake)
+		pthread_cond_broadcast(&run->rt_cv[NATIVE_CV_MARK]);
 	run->pending_daemon_wake = false;
+	run->pending_mark_wake = false;
 }
 
 /*
@@ -210,16 +213,19 @@ static void rt_unlock(struct nrun *run)
 {
 	struct nthread *wake[NATIVE_PENDING_WAKES];
 	int n = run->npending_wakes;
-	bool daemon = run->pending_daemon_wake;
+	bool daemon = run->pending_daemon_wake, mark = run->pending_mark_wake;
 
 	memcpy(wake, run->pending_wakes, (size_t)n * sizeof(wake[0]));
 	run->npending_wakes = 0;
 	run->pending_daemon_wake = false;
+	run->pending_mark_wake = false;
 	pthread_mutex_unlock(&run->rt_mu);
 	for (int i = 0; i < n; i++)
 		pthread_cond_signal(&wake[i]->p_cv);
 	if (daemon)
 		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
+	if (mark)
+		pthread_cond_broadcast(&run->rt_cv[NATIVE_CV_MARK]);
 }
 
 /* Waits on rt_cv[cv] (rt_mu held) in state blocked for `why`; unwinds on
@@ -447,7 +453,7 @@ static void gc_cycle(struct nthread *t)
 	/* concurrent mark */
 	run->mark_running = run->gc_workers;
 	run->mark_gen++;
-	pthread_cond_broadcast(&run->rt_cv[NATIVE_CV_MARK]);
+	run->pending_mark_wake = true;
 	while (run->mark_running > 0)
 		rt_wait(t, NATIVE_CV_DAEMON, HS_R_GC_WAIT);
 	native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
