@@ -1,4 +1,5 @@
 #include "helpers.h"
+#include "result.h"
 
 #include <fcntl.h>
 #include <stdbool.h>
@@ -157,5 +158,23 @@ int count_lines(const char *s)
 	for (; *s; s++)
 		if (*s == '\n')
 			n++;
+	return n;
+}
+
+int p_waits_after_gc_wait(const struct hs_run_result *r)
+{
+	bool after_gc[64] = { false };
+	int n = 0;
+
+	for (size_t i = 0; i < r->states.len; i++) {
+		const struct hs_state_rec *s = &r->states.data[i];
+
+		if (s->thread < 0 || s->thread >= 64 || s->state != HS_TS_BLOCKED)
+			continue;
+		if (s->reason == HS_R_GC_WAIT)
+			after_gc[s->thread] = true;
+		else if (s->reason == HS_R_P_WAIT && after_gc[s->thread])
+			n++;
+	}
 	return n;
 }

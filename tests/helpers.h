@@ -35,4 +35,10 @@ uint64_t db_hash(const char *db);
 /* Number of lines in s. */
 int count_lines(const char *s);
 
+struct hs_run_result;
+/* Number of p_wait intervals of threads 0 to 63 that follow a gc_wait
+ * interval of the same thread in r's states: a runtime.GC() caller woken
+ * at its cycle's end without a P. */
+int p_waits_after_gc_wait(const struct hs_run_result *r);
+
 #endif /* HERDSIM_TEST_HELPERS_H */

@@ -25,6 +25,7 @@
 
 #include "backend.h"
 #include "config.h"
+#include "helpers.h"
 #include "policy.h"
 #include "registry.h"
 #include "result.h"
@@ -614,8 +615,6 @@ static void gc_callers_wake_with_a_p(void **unused)
 {
 	struct hs_config cfg;
 	struct hs_run_result r;
-	bool after_gc[64] = { false };
-	int p_waits_after_gc = 0;
 
 	config_default(&cfg);
 	cfg.scenario.threads = 12;
@@ -629,17 +628,7 @@ static void gc_callers_wake_with_a_p(void **unused)
 	assert_int_equal(run_native(&cfg, &tlist_policy, &r), 0);
 	assert_int_equal(r.status, HS_STATUS_OK);
 	check_intervals(&r);
-	for (size_t i = 0; i < r.states.len; i++) {
-		const struct hs_state_rec *s = &r.states.data[i];
-
-		if (s->thread < 0 || s->thread >= 64 || s->state != HS_TS_BLOCKED)
-			continue;
-		if (s->reason == HS_R_GC_WAIT)
-			after_gc[s->thread] = true;
-		else if (s->reason == HS_R_P_WAIT && after_gc[s->thread])
-			p_waits_after_gc++;
-	}
-	assert_int_equal(p_waits_after_gc, 0);
+	assert_int_equal(p_waits_after_gc_wait(&r), 0);
 	assert_int_equal(hs_result_get(&r, "callbacks", -1), 12);
 	hs_result_free(&r);
 }

@@ -12,6 +12,7 @@
 
 #include "backend.h"
 #include "config.h"
+#include "helpers.h"
 #include "registry.h"
 #include "result.h"
 
@@ -130,26 +131,6 @@ static void single_refills_one_at_a_time(void **state)
 			assert_string_equal(res.ms.data[i].reason, "needextram");
 	}
 	hs_result_free(&res);
-}
-
-/* Counts the p_wait intervals of foreign threads that follow a gc_wait of
- * the same thread: a caller woken at a cycle's end without a P. */
-static int p_waits_after_gc_wait(const struct hs_run_result *r)
-{
-	bool after_gc[64] = { false };
-	int n = 0;
-
-	for (size_t i = 0; i < r->states.len; i++) {
-		const struct hs_state_rec *s = &r->states.data[i];
-
-		if (s->thread < 0 || s->thread >= 64 || s->state != HS_TS_BLOCKED)
-			continue;
-		if (s->reason == HS_R_GC_WAIT)
-			after_gc[s->thread] = true;
-		else if (s->reason == HS_R_P_WAIT && after_gc[s->thread])
-			n++;
-	}
-	return n;
 }
 
 /* runtime.GC() callers outnumber the P: each wakes only with a P handed
