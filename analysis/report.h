@@ -80,7 +80,7 @@ struct rp_table {
 /* A figure and whether it was drawn. */
 struct rp_figure {
 	char name[32];              /* file stem: NAME.csv, .gp, .svg, .pdf, .png */
-	char caption[320];
+	char caption[512];
 	char note[320];             /* why it was skipped; "" when drawn */
 };
 

@@ -534,7 +534,7 @@ static int fig_timeline(struct rp_report *r, struct hs_error *err)
 	finish_gp(gp, "timeline");
 	rc = close_pair_draw(r, "timeline", csv, gp, err);
 	if (rc == 0) {
-		char caption[320];
+		char caption[512];
 
 		snprintf(caption, sizeof(caption), "%s: one lane per thread, coloured by state.%s",
 			 title, note);

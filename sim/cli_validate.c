@@ -473,8 +473,8 @@ int cli_validate(int argc, char **argv)
 	if (!o.db)
 		o.db = DEFAULT_DB;
 	/* With --calibrate, every input is checked before the seconds of
-	 * measuring, on a shipped profile since the host file may not exist
-	 * yet; then the profile is measured and loaded.  The native config
+	 * measuring, on a shipped profile because the host file may not exist
+	 * yet.  Then the profile is measured and loaded.  The native config
 	 * needs no OS profile, but loading the same one records the compared
 	 * profile in its run_param rows. */
 	if (rc == 0)

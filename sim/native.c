@@ -45,9 +45,9 @@
 static void *foreign_entry(void *arg)
 {
 	struct nthread *t = arg;
-	/* The alternate signal stack needm installs.  Go installs the M's
+	/* The alternate signal stack that needm installs.  Go installs the M's
 	 * gsignal stack, which it allocated with the M, so needm itself maps
-	 * nothing; an mmap here would take the address-space lock in every
+	 * nothing.  An mmap here would take the address-space lock in every
 	 * first callback.  native_create_foreign adds its size to the stack. */
 	char sigstack[NATIVE_SIGSTACK_BYTES] __attribute__((aligned(64)));
 	int rc;

@@ -136,6 +136,14 @@ enum native_cv {
 	NATIVE_NCV
 };
 
+/* Wake-ups decided under rt_mu: P waiters handed a P, and whether the GC
+ * daemon or the mark workers are to be signalled. */
+struct native_wakes {
+	struct nthread *p_waiters[NATIVE_PENDING_WAKES];
+	int n;
+	bool daemon, mark;
+};
+
 struct nrun {
 	const struct hs_run_request *req;
 	const struct hs_config *cfg;
@@ -174,13 +182,9 @@ struct nrun {
 	int nprocs, pidle;
 	struct nthread *pw_head, *pw_tail; /* P waiters, oldest first */
 	/* Wake-ups decided under rt_mu and sent after it is unlocked
-	 * (rt_unlock), so that a woken thread does not preempt the one that
-	 * still holds rt_mu and then block on it: P waiters handed a P, and
-	 * whether the GC daemon or the mark workers are to be signalled. */
-	struct nthread *pending_wakes[NATIVE_PENDING_WAKES];
-	int npending_wakes;
-	bool pending_daemon_wake;
-	bool pending_mark_wake;
+	 * (rt_unlock).  Otherwise a woken thread could preempt the one that
+	 * still holds rt_mu and then block on it. */
+	struct native_wakes pending;
 	struct nthread *gcw_head;          /* runtime.GC() callers waiting for a mark */
 	int stw;                    /* stop requested or in effect; read atomically in go_work */
 	uint64_t gc_cycles;         /* cycles started (Go's work.cycles) */

@@ -11,11 +11,11 @@
  * that mark workers go to the front, and waits on its own condition
  * variable.  A P given back goes straight to the oldest waiter, which
  * wakes holding it.  While the world is being stopped, it goes to the GC
- * daemon instead.  runtime.GC() callers wait in their own list; the end of
- * a cycle's mark moves the callers it satisfies to the P-wait queue.  Go
- * likewise hands a P to one parked M, and a goroutine locked to its M (as
- * a callback's is) runs only when its M is handed a P, so a cycle's end
- * wakes no more threads than there are P's.  The daemon and the mark
+ * daemon instead.  runtime.GC() callers wait in their own list, and the
+ * end of a cycle's mark moves the callers it satisfies to the P-wait
+ * queue.  Go likewise hands a P to one parked M.  A goroutine locked to its
+ * M, as a callback's is, runs only when its M is handed a P, so a cycle's
+ * end wakes no more threads than there are P's.  The daemon and the mark
  * workers wait on condition variables of their own (enum native_cv).
  *
  * Stop-the-world: the GC thread sets `stw`, waits until every P is idle,
@@ -108,8 +108,11 @@ static int map_thread_stack(struct nthread *t, size_t bytes, pthread_attr_t *att
 #if defined(__SANITIZE_THREAD__)
 	/* ThreadSanitizer keeps its own state in a caller-provided stack and
 	 * rejects one under about 900 KiB, so TSan builds let glibc map it. */
+	(void)t;
+	(void)base;
+	(void)rc;
 	return pthread_attr_setstacksize(attr, usable);
-#endif
+#else
 	base = mmap(NULL, usable + page, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (base == MAP_FAILED)
@@ -122,6 +125,7 @@ static int map_thread_stack(struct nthread *t, size_t bytes, pthread_attr_t *att
 	t->stack_map = base;
 	t->stack_map_bytes = usable + page;
 	return pthread_attr_setstack(attr, base + page, usable);
+#endif
 }
 
 /*
@@ -187,45 +191,41 @@ void *native_runtime_entry(void *arg)
 
 /* ---- P's and stop-the-world ---- */
 
-/* Sends the wake-ups deferred in the current rt_mu section (rt_mu held). */
+/* Signals the threads w names. */
+static void send_wakes(struct nrun *run, const struct native_wakes *w)
+{
+	for (int i = 0; i < w->n; i++)
+		pthread_cond_signal(&w->p_waiters[i]->p_cv);
+	if (w->daemon)
+		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
+	if (w->mark)
+		pthread_cond_broadcast(&run->rt_cv[NATIVE_CV_MARK]);
+}
+
+/* Sends the wake-ups deferred in the current rt_mu section, before the
+ * holder itself waits (rt_mu held). */
 static void flush_wakes_locked(struct nrun *run)
 {
-	for (int i = 0; i < run->npending_wakes; i++)
-		pthread_cond_signal(&run->pending_wakes[i]->p_cv);
-	run->npending_wakes = 0;
-	if (run->pending_daemon_wake)
-		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
-	if (run->pending_mark_wake)
-		pthread_cond_broadcast(&run->rt_cv[NATIVE_CV_MARK]);
-	run->pending_daemon_wake = false;
-	run->pending_mark_wake = false;
+	send_wakes(run, &run->pending);
+	memset(&run->pending, 0, sizeof(run->pending));
 }
 
 /*
  * Unlocks rt_mu, then sends the wake-ups deferred while it was held.  Go
- * likewise unlocks sched.lock before notewakeup: a woken thread often
+ * likewise unlocks sched.lock before notewakeup.  A woken thread often
  * preempts its waker, and if the waker still held the lock, the woken
  * thread would block on it until the waker ran again.  A signal after the
  * unlock cannot be lost, because each waiter checks its condition under
- * rt_mu before it waits, and a thread's p_cv lives until the run ends.
+ * rt_mu before it waits.  The signalled p_cv stays valid, because a
+ * thread's p_cv is destroyed only after every thread has been joined.
  */
 static void rt_unlock(struct nrun *run)
 {
-	struct nthread *wake[NATIVE_PENDING_WAKES];
-	int n = run->npending_wakes;
-	bool daemon = run->pending_daemon_wake, mark = run->pending_mark_wake;
+	struct native_wakes w = run->pending;
 
-	memcpy(wake, run->pending_wakes, (size_t)n * sizeof(wake[0]));
-	run->npending_wakes = 0;
-	run->pending_daemon_wake = false;
-	run->pending_mark_wake = false;
+	memset(&run->pending, 0, sizeof(run->pending));
 	pthread_mutex_unlock(&run->rt_mu);
-	for (int i = 0; i < n; i++)
-		pthread_cond_signal(&wake[i]->p_cv);
-	if (daemon)
-		pthread_cond_signal(&run->rt_cv[NATIVE_CV_DAEMON]);
-	if (mark)
-		pthread_cond_broadcast(&run->rt_cv[NATIVE_CV_MARK]);
+	send_wakes(run, &w);
 }
 
 /* Waits on rt_cv[cv] (rt_mu held) in state blocked for `why`; unwinds on
@@ -281,8 +281,8 @@ static void grant_idle_ps(struct nrun *run)
 		w->pw_next = NULL;
 		run->pidle--;
 		w->p_granted = true;
-		if (run->npending_wakes < NATIVE_PENDING_WAKES)
-			run->pending_wakes[run->npending_wakes++] = w;
+		if (run->pending.n < NATIVE_PENDING_WAKES)
+			run->pending.p_waiters[run->pending.n++] = w;
 		else
 			pthread_cond_signal(&w->p_cv);
 	}
@@ -317,7 +317,7 @@ static void p_release_locked(struct nthread *t)
 	run->pidle++;
 	t->holds_p = false;
 	if (run->stw)
-		run->pending_daemon_wake = true;
+		run->pending.daemon = true;
 	else
 		grant_idle_ps(run);
 }
@@ -453,7 +453,7 @@ static void gc_cycle(struct nthread *t)
 	/* concurrent mark */
 	run->mark_running = run->gc_workers;
 	run->mark_gen++;
-	run->pending_mark_wake = true;
+	run->pending.mark = true;
 	while (run->mark_running > 0)
 		rt_wait(t, NATIVE_CV_DAEMON, HS_R_GC_WAIT);
 	native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
@@ -518,7 +518,7 @@ static void mark_loop(struct nthread *t)
 
 		pthread_mutex_lock(&run->rt_mu);
 		run->mark_running--;
-		run->pending_daemon_wake = true;
+		run->pending.daemon = true;
 		rt_unlock(run);
 	}
 }
@@ -632,7 +632,7 @@ static void rt_gc(hs_env *env)
 		gc_park(t, n);
 	if (run->gc_request < n + 1) {
 		run->gc_request = n + 1;
-		run->pending_daemon_wake = true;
+		run->pending.daemon = true;
 	}
 	if (!mark_done(run, n + 1)) {
 		if (t->holds_p)

@@ -257,10 +257,10 @@ static struct sim_thread *rq_pick(struct sim *s, int c)
 }
 
 /*
- * Puts t on idle core c after `delay`.  `switching` says the delay is the
+ * Puts t on idle core c after `delay`.  With `switching`, the delay is the
  * CPU time of a context switch on a busy core, which Linux charges to the
- * incoming thread (set_next_entity starts its exec_start at the pick);
- * otherwise the delay is an idle core's wake-up latency and t is charged
+ * incoming thread (set_next_entity starts its exec_start at the pick).
+ * Otherwise the delay is an idle core's wake-up latency, and t is charged
  * from the moment it reaches the core.
  */
 static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay, bool switching)
@@ -625,8 +625,8 @@ void sim_wake(struct sim *s, struct sim_thread *t, int32_t waker)
 
 /*
  * Charges a timer interrupt to core c, where the expired timer was armed.
- * The kernel counts interrupt time as the current thread's own (no
- * IRQ_TIME_ACCOUNTING), so a thread in a CPU burst ends its burst
+ * Without IRQ_TIME_ACCOUNTING the kernel counts interrupt time as the
+ * current thread's own.  So a thread in a CPU burst ends its burst
  * timer_irq later and pays it in vruntime, and a thread being switched in
  * reaches the core that much later.  On an idle core the interrupt is part
  * of timer_wake.
@@ -650,7 +650,8 @@ static void timer_irq(struct sim *s, int c)
 		return;
 	}
 	/* On its core and back in the host loop: cur is in a CPU burst. */
-	assert(cur->state == HS_TS_RUNNING && s->running == NULL);
+	assert(cur->state == HS_TS_RUNNING);
+	assert(s->running == NULL);
 	cur->gen++;
 	cur->burst_end += ns;
 	sim_schedule(s, cur->burst_end, EV_BURST, (uint32_t)cur->id, cur->gen);
