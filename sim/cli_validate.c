@@ -18,8 +18,8 @@
  * `herdsim run` does.
  *
  * Figures: for each policy, median and 95 % confidence half-width of the
- * mean (Student t, hs_ci95_halfwidth) of makespan, usleep calls, yields
- * and M's created, on both backends, and the ratio of the simulated median
+ * mean (Student t, hs_ci95_halfwidth) of makespan, CPU time, usleep calls,
+ * yields, M's created, context switches and preemptions, on both backends, and the ratio of the simulated median
  * to the native one.  Then, when both `single` and `waiters` ran, the
  * ratio of the waiters median makespan to the single median on each
  * backend and the difference of the two ratios.
@@ -43,7 +43,7 @@
 
 #define MAX_POLICIES 32
 #define DEFAULT_DB "results/herdsim.sqlite"
-#define NFIG 4
+#define NFIG 7
 
 static const char validate_usage[] =
 	"usage: herdsim validate SCENARIO [options]\n"
@@ -66,9 +66,15 @@ static const char validate_usage[] =
 	"                        then use figures taken just before the native ones\n"
 	"  --quiet               print no progress and no table\n";
 
-static const char *const fig_names[NFIG] = { "makespan ms", "usleep calls", "yields", "M's created" };
-static const char *const fig_keys[NFIG] = { "makespan_ns", "usleep_calls", "yields", "m_created" };
-static const double fig_scale[NFIG] = { 1e6, 1, 1, 1 };
+/* CPU time, context switches and preemptions are the kernel's counts
+ * (getrusage) on the native side and the model's on the simulated one.
+ * They show whether a makespan gap comes from costlier work or idle CPUs. */
+static const char *const fig_names[NFIG] = { "makespan ms", "CPU time ms", "usleep calls", "yields",
+					     "M's created", "switches", "preemptions" };
+static const char *const fig_keys[NFIG] = { "makespan_ns", "cpu_ns", "usleep_calls", "yields",
+					    "m_created", "context_switches", "preemptions" };
+static const double fig_scale[NFIG] = { 1e6, 1e6, 1, 1, 1, 1, 1 };
+static const int fig_decimals[NFIG] = { 2, 2, 0, 0, 0, 0, 0 };
 
 struct val_opts {
 	const char *scenario;
@@ -321,12 +327,13 @@ static void print_policy(const struct hs_policy *p, const struct series *nat, co
 		double sc = fig_scale[f];
 		double mn = median_of(nat->v[f], nat->n), ms = median_of(sim->v[f], sim->n);
 		char ratio[32] = "-";
+		int d = fig_decimals[f];
 
 		if (mn > 0)
 			snprintf(ratio, sizeof(ratio), "%.3f", ms / mn);
-		printf("  %-14s %12.*f %12.*f %12.*f %12.*f %9s\n", fig_names[f], f == 0 ? 2 : 0, mn / sc,
-		       f == 0 ? 2 : 0, hs_ci95_halfwidth(nat->v[f], (size_t)nat->n) / sc, f == 0 ? 2 : 0,
-		       ms / sc, f == 0 ? 2 : 0, hs_ci95_halfwidth(sim->v[f], (size_t)sim->n) / sc, ratio);
+		printf("  %-14s %12.*f %12.*f %12.*f %12.*f %9s\n", fig_names[f], d, mn / sc, d,
+		       hs_ci95_halfwidth(nat->v[f], (size_t)nat->n) / sc, d, ms / sc, d,
+		       hs_ci95_halfwidth(sim->v[f], (size_t)sim->n) / sc, ratio);
 	}
 	/* Other processes compete with the native threads for the CPUs, and
 	 * the simulated machine has none: a high share makes the native

@@ -445,6 +445,34 @@ static struct totals sum_threads(const struct nrun *run)
 	return s;
 }
 
+static int64_t tv_ns(struct timeval tv)
+{
+	return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+}
+
+/*
+ * Writes the kernel's counts for the run: cpu_ns (user plus system time),
+ * preemptions (involuntary switches) and context_switches (all switches).
+ * They are process totals from getrusage, taken before the first thread
+ * starts and after the last join, so exited threads count.  Native runs
+ * never overlap in one process (sweeps run only the simulator), so the
+ * totals are this run's, plus the run thread and the watchdog, which
+ * mostly sleep.
+ */
+static int write_usage(struct nrun *run, struct hs_run_result *out)
+{
+	const struct rusage ru = run->ru1;
+	int rc = 0;
+
+	rc |= hs_result_scalar(out, "cpu_ns",
+			       (double)(tv_ns(ru.ru_utime) + tv_ns(ru.ru_stime) - tv_ns(run->ru0.ru_utime) -
+					tv_ns(run->ru0.ru_stime)));
+	rc |= hs_result_scalar(out, "preemptions", (double)(ru.ru_nivcsw - run->ru0.ru_nivcsw));
+	rc |= hs_result_scalar(out, "context_switches",
+			       (double)(ru.ru_nivcsw + ru.ru_nvcsw - run->ru0.ru_nivcsw - run->ru0.ru_nvcsw));
+	return rc;
+}
+
 static int write_scalars(struct nrun *run, struct hs_run_result *out, const struct totals *s,
 			 uint64_t spare)
 {
@@ -474,6 +502,7 @@ static int write_scalars(struct nrun *run, struct hs_run_result *out, const stru
 	rc |= hs_result_scalar(out, "cb_latency_max_ns", (double)h->max);
 	rc |= hs_result_scalar(out, "threads", (double)s->nforeign);
 	rc |= hs_result_scalar(out, "gc_cycles", (double)run->gc_cycles);
+	rc |= write_usage(run, out);
 	rc |= hs_hist_record(h, "callback_latency", out);
 	free(h);
 	return rc ? HS_E_NOMEM : 0;
@@ -610,6 +639,7 @@ static int native_run(const struct hs_run_request *req, struct hs_run_result *ou
 		run->has_gc = native_replay_has_gc(run);
 	}
 	native_wrap_policy(run);
+	getrusage(RUSAGE_SELF, &run->ru0);
 	run->t0 = native_clock();
 	deadline = req->cfg->scenario.time_limit_ns > 0 ? run->t0 + req->cfg->scenario.time_limit_ns
 						       : INT64_MAX;
@@ -628,6 +658,7 @@ static int native_run(const struct hs_run_request *req, struct hs_run_result *ou
 			late = wait_foreign(run, deadline);
 	}
 	stop_and_join(run, late || rc < 0 || __atomic_load_n(&run->abort, __ATOMIC_SEQ_CST));
+	getrusage(RUSAGE_SELF, &run->ru1);
 	out->end_ns = native_now(run);
 	out->wall_ns = out->end_ns;
 	set_identity(run, out, wall_start);

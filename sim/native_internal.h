@@ -32,6 +32,7 @@
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include "backend.h"
 #include "policy.h"
@@ -155,6 +156,7 @@ struct nrun {
 	bool multi_cpu;             /* more than one CPU online at run start,
 	                             * so lock2 spins actively */
 	int64_t t0;                 /* CLOCK_MONOTONIC at run start, ns */
+	struct rusage ru0, ru1;     /* this process's usage at start and end */
 	int abort;                  /* atomic: unwind every thread */
 	int stopping;               /* atomic: 1 unwind daemons when they block, 2 at once */
 	struct nreplay *replay;     /* the trace of a replay, read-only once

@@ -114,6 +114,16 @@ static void charge(struct sim *s, struct sim_thread *t)
 	}
 }
 
+/* Adds the CPU time of core's current thread, which leaves it now, to the
+ * run's total.  A thread that leaves before reaching the core (a wake-up
+ * latency not over) used none. */
+static void end_busy(struct sim *s, struct sim_core *core)
+{
+	if (core->busy_from >= 0 && s->now > core->busy_from)
+		s->cpu_ns += s->now - core->busy_from;
+	core->busy_from = -1;
+}
+
 /* Sum and count of the vruntimes of core c's current and queued threads,
  * the current one charged up to now; avg_vruntime is sum / n. */
 static int64_t vsum(struct sim *s, int c, int64_t *n)
@@ -274,6 +284,7 @@ static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay, 
 	core->oncpu_at = s->now + delay;
 	t->core = c;
 	t->exec_start = switching && fair(s) ? s->now : -1;
+	core->busy_from = switching ? s->now : core->oncpu_at;
 	sim_schedule(s, core->oncpu_at, EV_ONCPU, (uint32_t)c, core->gen);
 }
 
@@ -374,6 +385,7 @@ static void preempt_current(struct sim *s, int c, struct sim_thread *cur, int64_
 
 	/* running -> runnable (preempt): the rest of the burst waits */
 	charge(s, cur);
+	end_busy(s, core);
 	cur->exec_start = -1;
 	cur->pending_ns = left;
 	cur->resched_to = NULL;
@@ -588,6 +600,7 @@ static void leave_core(struct sim *s, struct sim_thread *t)
 	assert(core->current == t);
 	t->resched_to = NULL;
 	keep_lag(s, t, t->core);
+	end_busy(s, core);
 	core->current = NULL;
 	core->on_cpu = false;
 	core->gen++;
@@ -729,6 +742,7 @@ void sim_os_yield(struct sim *s, struct sim_thread *t)
 	if (t->yielded)
 		t->deadline += os->slice_ns; /* yield_task_fair */
 	sim_set_state(s, t, HS_TS_YIELDING, HS_R_YIELD, SIM_NONE);
+	end_busy(s, core);
 	core->current = NULL;
 	core->on_cpu = false;
 	core->gen++;

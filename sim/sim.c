@@ -360,6 +360,7 @@ static void finish(struct sim *s)
 	hs_result_scalar(out, "threads_peak", (double)s->foreign_peak);
 	hs_result_scalar(out, "preemptions", (double)s->preemptions);
 	hs_result_scalar(out, "context_switches", (double)s->switches);
+	hs_result_scalar(out, "cpu_ns", (double)s->cpu_ns);
 	hs_result_scalar(out, "gc_cycles", (double)s->gc.cycles_done);
 	hs_result_scalar(out, "stw_ns", (double)s->gc.stw_ns);
 	hs_hist_record(&s->latency, "callback_latency", out);
@@ -445,6 +446,8 @@ static int sim_run(const struct hs_run_request *req, struct hs_run_result *out, 
 	s->nprocs = cfg->runtime.gomaxprocs > 0 ? cfg->runtime.gomaxprocs : s->ncores;
 	s->foreign_total = cfg->scenario.threads;
 	s->status = HS_STATUS_OK;
+	for (int c = 0; c < SIM_MAX_CORES; c++)
+		s->cores[c].busy_from = -1;
 	hs_evq_init(&s->q);
 	hs_hist_init(&s->latency);
 	hs_rng_seed(&s->rng_workload, req->seed, HS_STREAM_WORKLOAD);

@@ -142,6 +142,7 @@ struct sim_core {
 	bool on_cpu;                  /* current has reached the core */
 	int64_t oncpu_at;             /* when current reaches the core (EV_ONCPU) */
 	int64_t min_vruntime;         /* fair share: never decreases */
+	int64_t busy_from;            /* when current's CPU time began; -1 idle */
 };
 
 struct sim_lock {
@@ -227,6 +228,7 @@ struct sim {
 	struct hs_hist latency;
 	int64_t callbacks_done;
 	int64_t wasted, preemptions, switches;
+	int64_t cpu_ns;          /* CPU time of all threads, ns (busy cores) */
 
 	/* Replay of a trace (replay.c); NULL for a scenario workload. */
 	struct sim_replay *replay;

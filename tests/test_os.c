@@ -153,7 +153,8 @@ static void setup_config(struct hs_config *cfg, const char *os, int threads, int
 	cfg->os.load_remote_ns = 60;
 }
 
-static void run_script(struct hs_config *cfg, enum script s, struct hs_run_result *res)
+static void run_script_at(struct hs_config *cfg, enum script s, enum hs_record_level level,
+			  struct hs_run_result *res)
 {
 	struct hs_run_request req = { 0 };
 	struct hs_error err = { 0 };
@@ -163,9 +164,15 @@ static void run_script(struct hs_config *cfg, enum script s, struct hs_run_resul
 	req.cfg = cfg;
 	req.policy = &script_policy;
 	req.seed = 1;
+	req.record = level;
 	hs_result_init(res);
 	assert_int_equal(hs_backend_sim.run(&req, res, &err), 0);
 	assert_int_equal(res->status, HS_STATUS_OK);
+}
+
+static void run_script(struct hs_config *cfg, enum script s, struct hs_run_result *res)
+{
+	run_script_at(cfg, s, HS_RECORD_SUMMARY, res);
 }
 
 static void linux_sleep_adds_slack_and_timer_wake(void **state)
@@ -358,6 +365,57 @@ static void futex_wake_on_busy_core_waits_its_turn_under_ule(void **state)
 	hs_result_free(&res);
 }
 
+/* Returns the total time of the recorded running states of a run, ns. */
+static int64_t running_ns(const struct hs_run_result *res)
+{
+	int64_t sum = 0;
+
+	for (size_t i = 0; i < res->states.len; i++)
+		if (res->states.data[i].state == HS_TS_RUNNING)
+			sum += res->states.data[i].end_ns - res->states.data[i].start_ns;
+	return sum;
+}
+
+/*
+ * cpu_ns is the time cores spent on threads: the running states (which
+ * include the timer interrupts a thread pays for) plus the switch-in cost
+ * charged to each thread started on a busy core.  With free switches it is
+ * exactly the running time; with a switch cost of 2000 ns it exceeds the
+ * running time by whole switches.  The scripts leave a core by sleeping,
+ * yielding, blocking, preemption and exit.
+ */
+static void cpu_time_adds_switches(void **state)
+{
+	static const enum script scripts[] = { S_YIELD_VS_WORKER, S_SLEEP_VS_WORKER,
+					       S_FUTEX_WAITER_WAKER };
+
+	for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++) {
+		struct hs_config cfg;
+		struct hs_run_result res;
+		int64_t run, cpu, extra;
+
+		setup_config(&cfg, "linux", 2, 1);
+		cfg.os.context_switch_ns = 0;
+		cfg.os.wake_local_ns = 0;
+		run_script_at(&cfg, scripts[i], HS_RECORD_EVENTS, &res);
+		run = running_ns(&res);
+		assert_true(run > 0);
+		assert_int_equal((int64_t)hs_result_get(&res, "cpu_ns", -1), run);
+		hs_result_free(&res);
+
+		setup_config(&cfg, "linux", 2, 1);
+		cfg.os.context_switch_ns = 2000;
+		cfg.os.wake_local_ns = 2000;
+		run_script_at(&cfg, scripts[i], HS_RECORD_EVENTS, &res);
+		cpu = (int64_t)hs_result_get(&res, "cpu_ns", -1);
+		extra = cpu - running_ns(&res);
+		assert_true(extra >= 2000);
+		assert_int_equal(extra % 2000, 0);
+		assert_true(cpu <= res.end_ns);
+		hs_result_free(&res);
+	}
+}
+
 static void cas_on_remote_line_costs_more(void **state)
 {
 	struct hs_config cfg;
@@ -388,6 +446,7 @@ int main(void)
 		cmocka_unit_test(futex_wake_on_busy_core_preempts_under_linux),
 		cmocka_unit_test(futex_wake_on_busy_core_waits_its_turn_under_ule),
 		cmocka_unit_test(cas_on_remote_line_costs_more),
+		cmocka_unit_test(cpu_time_adds_switches),
 	};
 
 	return cmocka_run_group_tests_name("os model", tests, NULL, NULL);

@@ -159,6 +159,8 @@ static void validate_writes_both_backends(void **unused)
 		fprintf(stderr, "%s", r->err);
 	assert_int_equal(r->status, 0);
 	assert_non_null(strstr(r->out, "makespan ratio waiters/single: native"));
+	assert_non_null(strstr(r->out, "\n  CPU time ms "));
+	assert_non_null(strstr(r->out, "\n  preemptions "));
 
 	for (npol = 0; hs_policies[npol]; npol++)
 		;
@@ -174,6 +176,9 @@ static void validate_writes_both_backends(void **unused)
 	assert_int_equal(db_int(db, "SELECT count(*) FROM run_param p JOIN run r ON r.id = p.run_id "
 				    "WHERE r.backend = 'native' AND p.key = 'os.name' AND p.value = 'linux'"),
 			 2 * npol);
+	/* both backends report CPU time: every run spent some */
+	assert_int_equal(db_int(db, "SELECT count(*) FROM scalar WHERE name = 'cpu_ns' AND value > 0"),
+			 4 * npol);
 	/* every callback of every run completed: 4 threads x 2 callbacks */
 	assert_int_equal(db_int(db, "SELECT count(*) FROM scalar WHERE name = 'callbacks' AND value = 8"),
 			 4 * npol);
