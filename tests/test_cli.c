@@ -120,6 +120,29 @@ static void unknown_profile_in_file_named(void **state)
 		     (const char *[]){ path, ":5:", "machine.os", "solaris", NULL });
 }
 
+/* An OS profile that lacks a key is rejected with the key, the file and
+ * both fixes.  --set supplies the key, and the run records its value. */
+static void set_supplies_missing_os_key(void **state)
+{
+	char prof[160];
+	struct cmd_result r;
+
+	snprintf(prof, sizeof(prof), "%s/old-host.ini", dir);
+	write_shipped_without_key(prof, "sim/profiles/linux.ini", "timer_irq");
+	expect_error((const char *[]){ "run", "--os", prof, "--policy", "single", "--db", db, NULL }, 1,
+		     (const char *[]){ prof, "os.timer_irq", "missing key", "herdsim calibrate",
+				       "--set os.timer_irq=VALUE", NULL });
+
+	run_herdsim(&r, (const char *[]){ "run", "--os", prof, "--policy", "single", "--reps", "1",
+					  "--set", "workload.threads=10", "--set", "os.timer_irq=2us",
+					  "--db", db, "--quiet", NULL });
+	if (r.status != 0)
+		print_error("stderr: %s\n", r.err);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(runs_in_db(), 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run_param WHERE key = 'os.timer_irq' AND value = '2000'"), 1);
+}
+
 static void bad_usage_exits_2(void **state)
 {
 	expect_error((const char *[]){ "run", "--reps", "zero", "--db", db, NULL }, 2,
@@ -240,6 +263,7 @@ int main(void)
 		T(unknown_policy_rejected),
 		T(unknown_profile_rejected),
 		T(unknown_profile_in_file_named),
+		T(set_supplies_missing_os_key),
 		T(bad_usage_exits_2),
 		T(run_prints_table_and_records),
 		T(events_level_records_states),
