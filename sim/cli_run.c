@@ -628,8 +628,10 @@ static int run_command(int argc, char **argv, bool replay)
 		if (rc)
 			goto fail;
 	}
-	rc = hs_policy_resolve(o.npolicies ? o.policies : (const char *[]){ cfgs[0].scenario.policy },
-			       o.npolicies ? o.npolicies : 1, pols, MAX_POLICIES, &npols, &err);
+	if (o.npolicies)
+		rc = hs_policy_resolve(o.policies, o.npolicies, pols, MAX_POLICIES, &npols, &err);
+	else
+		rc = hs_policy_resolve_scenario(&cfgs[0].scenario, pols, MAX_POLICIES, &npols, &err);
 	if (rc == 0)
 		rc = hs_policy_check_params(&cfgs[0].scenario, pols, npols, &err);
 	if (rc)

@@ -579,6 +579,20 @@ static int apply_pending(const struct cfg_key *keys, const struct pending *list,
 	return 0;
 }
 
+/* Records where [policy] name was set, so that a name no policy has can
+ * be reported at that line once the policies are resolved. */
+static void note_policy_origin(const struct loader *ld)
+{
+	int i = cfg_find_key(scenario_keys, NSCENARIO_KEYS, "policy", "name");
+	struct hs_scenario *sc = ld->sc;
+
+	if (ld->key_files[i])
+		snprintf(sc->policy_file, sizeof(sc->policy_file), "%s", ld->key_files[i]);
+	else if (ld->key_lines[i])
+		snprintf(sc->policy_file, sizeof(sc->policy_file), "%s", sc->file);
+	sc->policy_line = ld->key_lines[i];
+}
+
 static int load_scenario(struct loader *ld, const char *arg, struct hs_error *err)
 {
 	struct source src;
@@ -626,6 +640,8 @@ int hs_config_load(struct hs_config *cfg, const char *scenario,
 	}
 	if (rc == 0)
 		rc = check_scenario(&ld, err);
+	if (rc == 0)
+		note_policy_origin(&ld);
 	if (rc == 0) {
 		rc = read_os_profile(&cfg->os, ld.sc->os, os_lines, err);
 		if (rc == HS_E_NOTFOUND && !os_override)

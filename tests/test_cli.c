@@ -104,6 +104,26 @@ static void unknown_policy_rejected(void **state)
 		     (const char *[]){ "nosuch", "herdsim list policies", NULL });
 }
 
+/* run, validate and sweep report a scenario's unknown [policy] name at
+ * the line that set it, with the shipped names. */
+static void unknown_policy_in_file_named(void **state)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/pol.ini", dir);
+	write_file(path, "[scenario]\nname = x\n\n[policy]\nname = nosuch\n");
+	expect_error((const char *[]){ "run", path, "--db", db, NULL }, 1,
+		     (const char *[]){ path, ":5:", "policy.name", "'nosuch'", "single, waiters", NULL });
+	expect_error((const char *[]){ "validate", path, "--os", "linux", "--db", db, NULL }, 1,
+		     (const char *[]){ path, ":5:", "policy.name", "'nosuch'", "single, waiters", NULL });
+	expect_error((const char *[]){ "sweep", path, "--vary", "workload.threads=2,3", "--db", db, NULL }, 1,
+		     (const char *[]){ path, ":5:", "policy.name", "'nosuch'", "single, waiters", NULL });
+
+	/* a name from --set is reported against --set */
+	expect_error((const char *[]){ "run", "--set", "policy.name=zz", "--db", db, NULL }, 1,
+		     (const char *[]){ "--set: policy.name", "'zz'", "herdsim list policies", NULL });
+}
+
 static void unknown_profile_rejected(void **state)
 {
 	expect_error((const char *[]){ "run", "--os", "plan9", "--db", db, NULL }, 1,
@@ -261,6 +281,7 @@ int main(void)
 		T(unitless_duration_rejected),
 		T(bad_override_rejected),
 		T(unknown_policy_rejected),
+		T(unknown_policy_in_file_named),
 		T(unknown_profile_rejected),
 		T(unknown_profile_in_file_named),
 		T(set_supplies_missing_os_key),

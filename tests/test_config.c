@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "helpers.h"
+#include "registry.h"
 
 /* Writes text to a new temporary .ini file; path receives its name. */
 static void write_temp(char *path, size_t size, const char *text)
@@ -397,6 +398,39 @@ static void scenario_runtime_and_policy(void **state)
 	assert_int_equal(cfg.scenario.policy_param_lines[0], 7);
 	assert_string_equal(cfg.scenario.policy_param_names[1], "limit");
 	assert_int_equal(cfg.scenario.policy_param_values[1], -2);
+
+	/* no policy is named batch: the error points at line 6, where the
+	 * name was set */
+	const struct hs_policy *pols[8];
+	int npols;
+
+	assert_string_equal(cfg.scenario.policy_file, path);
+	assert_int_equal(cfg.scenario.policy_line, 6);
+	assert_int_equal(hs_policy_resolve_scenario(&cfg.scenario, pols, 8, &npols, &err), HS_E_NOTFOUND);
+	assert_string_equal(err.file, path);
+	assert_int_equal(err.line, 6);
+	assert_string_equal(err.key, "policy.name");
+	assert_non_null(strstr(err.msg, "'batch'"));
+	assert_non_null(strstr(err.msg, "single, waiters"));
+
+	/* --set policy.name: the error names --set, with no line */
+	struct hs_override ov;
+
+	assert_int_equal(hs_override_parse(&ov, "policy.name=nosuch", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, path, &ov, 1, NULL, &err), 0);
+	assert_string_equal(cfg.scenario.policy_file, "--set");
+	assert_int_equal(cfg.scenario.policy_line, 0);
+	assert_int_equal(hs_policy_resolve_scenario(&cfg.scenario, pols, 8, &npols, &err), HS_E_NOTFOUND);
+	assert_string_equal(err.file, "--set");
+	assert_int_equal(err.line, 0);
+	assert_non_null(strstr(err.msg, "'nosuch'"));
+
+	/* a known name resolves */
+	assert_int_equal(hs_override_parse(&ov, "policy.name=waiters", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, path, &ov, 1, NULL, &err), 0);
+	assert_int_equal(hs_policy_resolve_scenario(&cfg.scenario, pols, 8, &npols, &err), 0);
+	assert_int_equal(npols, 1);
+	assert_string_equal(pols[0]->name, "waiters");
 	unlink(path);
 }
 
