@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -251,6 +252,28 @@ static void same_command_same_rows(void **state)
 	assert_true(db_hash(db) != db_hash(db2));
 }
 
+/* A native run uses no OS profile: its table row names this machine's
+ * kernel, as run.os does, and not the --os profile. */
+static void native_run_names_kernel(void **state)
+{
+	struct cmd_result r;
+	struct utsname u;
+	char kernel[128], sql[256];
+
+	assert_int_equal(uname(&u), 0);
+	snprintf(kernel, sizeof(kernel), "%.20s %.40s", u.sysname, u.release);
+	run_herdsim(&r, (const char *[]){ "run", "--backend", "native", "--os", "freebsd", "--policy", "single",
+					  "--reps", "1", "--set", "workload.threads=4", "--db", db, NULL });
+	if (r.status != 0)
+		print_error("stderr: %s\n", r.err);
+	assert_int_equal(r.status, 0);
+	assert_null(strstr(r.out, "freebsd"));
+	assert_non_null(strstr(r.out, "single     "));
+	assert_non_null(strstr(r.out, kernel));
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM run WHERE backend = 'native' AND os = '%s'", kernel);
+	assert_int_equal(db_int(db, sql), 1);
+}
+
 static void list_commands(void **state)
 {
 	struct cmd_result r;
@@ -289,6 +312,7 @@ int main(void)
 		T(run_prints_table_and_records),
 		T(events_level_records_states),
 		T(same_command_same_rows),
+		T(native_run_names_kernel),
 		T(list_commands),
 	};
 
