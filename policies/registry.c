@@ -6,6 +6,7 @@
 #include "registry.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 extern const struct hs_policy hs_policy_single;
@@ -65,6 +66,16 @@ int hs_policy_params(const struct hs_policy *p, const struct hs_scenario *sc,
 	return 0;
 }
 
+/* Writes the shipped policy names as "a, b, c" for error messages. */
+static void list_names(char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; hs_policies[i] && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? ", " : "", hs_policies[i]->name);
+}
+
 int hs_policy_resolve(const char *const *names, int nnames, const struct hs_policy **out, int max,
 		      int *n, struct hs_error *err)
 {
@@ -85,9 +96,14 @@ int hs_policy_resolve(const char *const *names, int nnames, const struct hs_poli
 		} else {
 			p = hs_policy_find(names[i]);
 		}
-		if (!p)
+		if (!p) {
+			char known[256];
+
+			list_names(known, sizeof(known));
 			return hs_error_set(err, HS_E_NOTFOUND, NULL, 0, names[i],
-					    "unknown policy; `herdsim list policies` shows the choices");
+					    "unknown policy; use %s or all, or the path of a policy .so "
+					    "(`herdsim list policies` describes each)", known);
+		}
 		if (*n == max)
 			return hs_error_set(err, HS_E_USAGE, NULL, 0, names[i], "at most %d policies", max);
 		out[(*n)++] = p;
@@ -102,6 +118,23 @@ int hs_policy_resolve(const char *const *names, int nnames, const struct hs_poli
 				j--;
 			}
 	return 0;
+}
+
+int hs_policy_resolve_scenario(const struct hs_scenario *sc, const struct hs_policy **out, int max,
+			       int *n, struct hs_error *err)
+{
+	const char *name = sc->policy;
+	char known[256];
+	int rc = hs_policy_resolve(&name, 1, out, max, n, err);
+
+	/* a path that fails to load keeps the error naming that file */
+	if (rc != HS_E_NOTFOUND || hs_policy_is_path(name))
+		return rc;
+	list_names(known, sizeof(known));
+	return hs_error_set(err, HS_E_NOTFOUND, sc->policy_file[0] ? sc->policy_file : NULL,
+			    sc->policy_line, "policy.name",
+			    "unknown policy '%s'; use %s or all, or the path of a policy .so "
+			    "(`herdsim list policies` describes each)", name, known);
 }
 
 void hs_scenario_for_policy(const struct hs_scenario *sc, const struct hs_policy *p,

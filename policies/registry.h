@@ -37,6 +37,15 @@ int hs_policy_params(const struct hs_policy *p, const struct hs_scenario *sc,
 int hs_policy_resolve(const char *const *names, int nnames, const struct hs_policy **out, int max,
 		      int *n, struct hs_error *err);
 
+/*
+ * Resolves the scenario's [policy] name as hs_policy_resolve does.  A name
+ * that is neither a shipped policy, "all" nor a path is HS_E_NOTFOUND.
+ * The error names sc->policy_file and sc->policy_line, where the key was
+ * set, the key policy.name, the value and the shipped names.
+ */
+int hs_policy_resolve_scenario(const struct hs_scenario *sc, const struct hs_policy **out, int max,
+			       int *n, struct hs_error *err);
+
 /* Returns true when `name` names a shared object rather than a shipped
  * policy: it contains '/' or ends in ".so". */
 bool hs_policy_is_path(const char *name);

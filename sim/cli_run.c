@@ -25,6 +25,7 @@
  */
 #include <errno.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,7 +124,7 @@ struct run_opts {
 /* Summary of the replications of one policy on one profile. */
 struct cell {
 	const struct hs_policy *policy;
-	int os;
+	char os[HS_NAME_MAX];    /* the OS the runs ran on, as os_label() names it */
 	int n;
 	double *makespan, *p50, *p99, *m_created, *usleeps, *wasted, *yields, *cas, *contentions;
 };
@@ -395,17 +396,38 @@ static int finite_values(const double *v, int n, double *out)
 	return k;
 }
 
+/*
+ * Names the OS of a run for the progress line and the table.  A sim run
+ * names its OS profile.  A native run uses no profile and runs on this
+ * machine's kernel, so it names the kernel by uname, as run.os records it.
+ */
+static void os_label(const struct hs_backend *be, const struct hs_config *cfg, char *buf, size_t size)
+{
+	struct utsname u;
+
+	if (be != &hs_backend_native)
+		snprintf(buf, size, "%s", cfg->os.name);
+	else if (uname(&u) == 0)
+		snprintf(buf, size, "%.20s %.40s", u.sysname, u.release);
+	else
+		snprintf(buf, size, "this kernel");
+}
+
 static void print_table(struct cell *cells, int ncells, const struct hs_config *cfgs, int reps)
 {
 	double *done = malloc((size_t)(reps > 0 ? reps : 1) * sizeof(double));
+	int os_width = 8; /* wider only for a longer name, such as a native run's kernel */
 
+	for (int i = 0; i < ncells; i++)
+		if ((int)strlen(cells[i].os) > os_width)
+			os_width = (int)strlen(cells[i].os);
 	printf("\n%s: medians over %d replication%s (range of makespan in brackets)\n\n",
 	       cfgs[0].scenario.name, reps, reps == 1 ? "" : "s");
-	printf("%-10s %-8s %10s %21s %10s %10s %6s %8s %8s %8s %8s %8s\n", "policy", "os", "makespan",
-	       "[min - max] ms", "cb p50", "cb p99", "Ms", "usleeps", "wasted", "yields", "CAS fail",
-	       "extram");
-	printf("%-10s %-8s %10s %21s %10s %10s %6s %8s %8s %8s %8s %8s\n", "", "", "ms", "", "us", "us",
-	       "made", "", "wakeups", "", "", "contend");
+	printf("%-10s %-*s %10s %21s %10s %10s %6s %8s %8s %8s %8s %8s\n", "policy", os_width, "os",
+	       "makespan", "[min - max] ms", "cb p50", "cb p99", "Ms", "usleeps", "wasted", "yields",
+	       "CAS fail", "extram");
+	printf("%-10s %-*s %10s %21s %10s %10s %6s %8s %8s %8s %8s %8s\n", "", os_width, "", "ms", "",
+	       "us", "us", "made", "", "wakeups", "", "", "contend");
 	for (int i = 0; done && i < ncells; i++) {
 		struct cell *c = &cells[i];
 		int k = finite_values(c->makespan, c->n, done);
@@ -419,8 +441,8 @@ static void print_table(struct cell *cells, int ncells, const struct hs_config *
 			snprintf(range, sizeof(range), "-");
 			snprintf(median, sizeof(median), "-");
 		}
-		printf("%-10s %-8s %10s %21s %10.1f %10.1f %6.0f %8.0f %8.0f %8.0f %8.0f %8.0f\n",
-		       c->policy->name, cfgs[c->os].os.name, median, range,
+		printf("%-10s %-*s %10s %21s %10.1f %10.1f %6.0f %8.0f %8.0f %8.0f %8.0f %8.0f\n",
+		       c->policy->name, os_width, c->os, median, range,
 		       hs_median(c->p50, (size_t)c->n) / 1e3, hs_median(c->p99, (size_t)c->n) / 1e3,
 		       hs_median(c->m_created, (size_t)c->n), hs_median(c->usleeps, (size_t)c->n),
 		       hs_median(c->wasted, (size_t)c->n), hs_median(c->yields, (size_t)c->n),
@@ -443,7 +465,7 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 
 			hs_scenario_for_policy(&cfgs[c].scenario, pols[p], &sc);
 			cell->policy = pols[p];
-			cell->os = c;
+			os_label(be, &cfgs[c], cell->os, sizeof(cell->os));
 			for (unsigned long long r = 0; r < o->reps; r++) {
 				struct hs_config cfg = cfgs[c];
 				struct hs_run_request req = { 0 };
@@ -468,7 +490,7 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 				hs_policy_params(pols[p], &sc, req.policy_params, &err);
 				if (progress)
 					fprintf(stderr, "\rrun %d/%d: %s on %s, replication %llu   ", done + 1, total,
-						pols[p]->name, cfg.os.name, r);
+						pols[p]->name, cell->os, r);
 				hs_result_init(&res);
 				if (o->replay) {
 					hs_config_each_param(&cfg, add_replay_param, &res);
@@ -496,7 +518,7 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 					if (progress)
 						fputc('\n', stderr);
 					fprintf(stderr, "herdsim: %s on %s, seed %llu: %s: %s\n", pols[p]->name,
-						cfg.os.name, (unsigned long long)req.seed, hs_status_name(res.status),
+						cell->os, (unsigned long long)req.seed, hs_status_name(res.status),
 						res.error);
 					if (o->record_trace)
 						fprintf(stderr, "herdsim: %s not written: the run did not complete\n",
@@ -628,8 +650,10 @@ static int run_command(int argc, char **argv, bool replay)
 		if (rc)
 			goto fail;
 	}
-	rc = hs_policy_resolve(o.npolicies ? o.policies : (const char *[]){ cfgs[0].scenario.policy },
-			       o.npolicies ? o.npolicies : 1, pols, MAX_POLICIES, &npols, &err);
+	if (o.npolicies)
+		rc = hs_policy_resolve(o.policies, o.npolicies, pols, MAX_POLICIES, &npols, &err);
+	else
+		rc = hs_policy_resolve_scenario(&cfgs[0].scenario, pols, MAX_POLICIES, &npols, &err);
 	if (rc == 0)
 		rc = hs_policy_check_params(&cfgs[0].scenario, pols, npols, &err);
 	if (rc)

@@ -486,9 +486,10 @@ int cli_validate(int argc, char **argv)
 	 * profile in its run_param rows. */
 	if (rc == 0)
 		rc = load_config(&o, o.calibrate_scale ? "linux" : o.os, &cfg[1], &err);
-	if (rc == 0)
-		rc = hs_policy_resolve(o.npolicies ? o.policies : (const char *[]){ cfg[1].scenario.policy },
-				       o.npolicies ? o.npolicies : 1, pols, MAX_POLICIES, &npols, &err);
+	if (rc == 0 && o.npolicies)
+		rc = hs_policy_resolve(o.policies, o.npolicies, pols, MAX_POLICIES, &npols, &err);
+	else if (rc == 0)
+		rc = hs_policy_resolve_scenario(&cfg[1].scenario, pols, MAX_POLICIES, &npols, &err);
 	if (rc == 0)
 		rc = hs_policy_check_params(&cfg[1].scenario, pols, npols, &err);
 	if (rc == 0 && o.calibrate_scale)

@@ -15,6 +15,8 @@
  *   scenario defaults < scenario file < --set < os_override (for machine.os);
  *   OS profile < --set os.KEY;
  *   runtime profile < scenario [runtime] keys < --set runtime.KEY.
+ * A profile must set every key of its table, but an override can supply a
+ * key that the file lacks, so that check runs after the overrides.
  * Every value is checked when it is read, so an override of an unknown key
  * or with a bad value fails before any profile is loaded.
  */
@@ -254,7 +256,8 @@ static void base_name(char *name, size_t size, const char *file)
 	name[n] = '\0';
 }
 
-/* Reports the first key of a profile table that the file did not set. */
+/* Reports the first key of a profile table that neither the file nor an
+ * override set: lines[i] is 0 for such a key. */
 static int check_required(const struct cfg_key *keys, int nkeys, const int *lines,
 			  const char *file, struct hs_error *err)
 {
@@ -267,18 +270,20 @@ static int check_required(const struct cfg_key *keys, int nkeys, const int *line
 		return hs_error_set(err, HS_E_INPUT, file, 0, key,
 				    "missing key; add `%s = VALUE` to [%s], with a comment "
 				    "giving its source (for a host profile, run `herdsim calibrate` "
-				    "again to measure it)", keys[i].key, keys[i].section);
+				    "again to measure it), or give it on the command line with "
+				    "`--set %s=VALUE`", keys[i].key, keys[i].section, key);
 	}
 	return 0;
 }
 
-/* Loads one profile file into base; file_field receives its path. */
-static int load_profile(const struct cfg_key *keys, int nkeys, const char *const *sections,
+/* Reads one profile file into base without checking for missing keys.
+ * file_field receives its path, and lines[i] the line of keys[i] or 0 if
+ * the file does not set it. */
+static int read_profile(const struct cfg_key *keys, int nkeys, const char *const *sections,
 			void *base, char *file_field, const char *arg, const char *what,
-			const char *list_hint, struct hs_error *err)
+			const char *list_hint, int *lines, struct hs_error *err)
 {
 	struct source src;
-	int lines[NOS_KEYS > NRUNTIME_KEYS ? NOS_KEYS : NRUNTIME_KEYS] = { 0 };
 	int rc = open_source(&src, arg, PROFILE_DIR, sections[0], what, list_hint, err);
 
 	if (rc < 0)
@@ -292,7 +297,7 @@ static int load_profile(const struct cfg_key *keys, int nkeys, const char *const
 	if (rc < 0)
 		return rc;
 	snprintf(file_field, HS_PATH_MAX, "%s", src.file);
-	return check_required(keys, nkeys, lines, src.file, err);
+	return 0;
 }
 
 const char *hs_host_profile_path(void)
@@ -302,7 +307,10 @@ const char *hs_host_profile_path(void)
 	return env && *env ? env : HS_HOST_PROFILE_DEFAULT;
 }
 
-int hs_os_profile_load(struct hs_os_profile *os, const char *name_or_path, struct hs_error *err)
+/* Reads an OS profile as hs_os_profile_load() does, but without the
+ * check for missing keys.  lines is as for read_profile(). */
+static int read_os_profile(struct hs_os_profile *os, const char *name_or_path, int *lines,
+			   struct hs_error *err)
 {
 	memset(os, 0, sizeof(*os));
 	if (name_or_path && strcmp(name_or_path, "host") == 0) {
@@ -321,22 +329,42 @@ int hs_os_profile_load(struct hs_os_profile *os, const char *name_or_path, struc
 					    HS_HOST_PROFILE_DEFAULT);
 		name_or_path = path;
 	}
-	return load_profile(os_keys, NOS_KEYS, os_sections, os, os->file, name_or_path,
-			    "OS profile", "herdsim list os", err);
+	return read_profile(os_keys, NOS_KEYS, os_sections, os, os->file, name_or_path,
+			    "OS profile", "herdsim list os", lines, err);
+}
+
+/* Reads a runtime profile as hs_runtime_profile_load() does, without the
+ * check for missing keys. */
+static int read_runtime_profile(struct hs_runtime_profile *rt, const char *name_or_path,
+				int *lines, struct hs_error *err)
+{
+	int rc;
+
+	memset(rt, 0, sizeof(*rt));
+	rc = read_profile(runtime_keys, NRUNTIME_KEYS, runtime_sections, rt, rt->file,
+			  name_or_path, "runtime profile",
+			  "herdsim list os` for OS profiles; the shipped runtime profile is `go",
+			  lines, err);
+	if (rc == 0)
+		base_name(rt->name, sizeof(rt->name), rt->file);
+	return rc;
+}
+
+int hs_os_profile_load(struct hs_os_profile *os, const char *name_or_path, struct hs_error *err)
+{
+	int lines[NOS_KEYS] = { 0 };
+	int rc = read_os_profile(os, name_or_path, lines, err);
+
+	return rc < 0 ? rc : check_required(os_keys, NOS_KEYS, lines, os->file, err);
 }
 
 int hs_runtime_profile_load(struct hs_runtime_profile *rt, const char *name_or_path,
 			    struct hs_error *err)
 {
-	int rc;
+	int lines[NRUNTIME_KEYS] = { 0 };
+	int rc = read_runtime_profile(rt, name_or_path, lines, err);
 
-	memset(rt, 0, sizeof(*rt));
-	rc = load_profile(runtime_keys, NRUNTIME_KEYS, runtime_sections, rt, rt->file,
-			  name_or_path, "runtime profile",
-			  "herdsim list os` for OS profiles; the shipped runtime profile is `go", err);
-	if (rc == 0)
-		base_name(rt->name, sizeof(rt->name), rt->file);
-	return rc;
+	return rc < 0 ? rc : check_required(runtime_keys, NRUNTIME_KEYS, lines, rt->file, err);
 }
 
 static void scenario_defaults(struct hs_scenario *sc)
@@ -530,8 +558,11 @@ static int check_scenario(const struct loader *ld, struct hs_error *err)
 	return 0;
 }
 
+/* Sets each queued key in base and marks it present in lines (its
+ * scenario line, or -1 for --set), so that a key the profile file lacks
+ * counts as given when an override sets it. */
 static int apply_pending(const struct cfg_key *keys, const struct pending *list, int n,
-			 void *base, struct hs_error *err)
+			 void *base, int *lines, struct hs_error *err)
 {
 	char msg[sizeof(err->msg)];
 
@@ -543,8 +574,23 @@ static int apply_pending(const struct cfg_key *keys, const struct pending *list,
 		if (cfg_set_value(k, base, list[i].value, msg, sizeof(msg)) < 0)
 			return hs_error_set(err, HS_E_INPUT, list[i].file, list[i].line, name,
 					    "%s", msg);
+		lines[list[i].key] = list[i].line > 0 ? list[i].line : -1;
 	}
 	return 0;
+}
+
+/* Records where [policy] name was set, so that a name no policy has can
+ * be reported at that line once the policies are resolved. */
+static void note_policy_origin(const struct loader *ld)
+{
+	int i = cfg_find_key(scenario_keys, NSCENARIO_KEYS, "policy", "name");
+	struct hs_scenario *sc = ld->sc;
+
+	if (ld->key_files[i])
+		snprintf(sc->policy_file, sizeof(sc->policy_file), "%s", ld->key_files[i]);
+	else if (ld->key_lines[i])
+		snprintf(sc->policy_file, sizeof(sc->policy_file), "%s", sc->file);
+	sc->policy_line = ld->key_lines[i];
 }
 
 static int load_scenario(struct loader *ld, const char *arg, struct hs_error *err)
@@ -575,6 +621,8 @@ int hs_config_load(struct hs_config *cfg, const char *scenario,
 		   const char *os_override, struct hs_error *err)
 {
 	struct loader ld;
+	int os_lines[NOS_KEYS] = { 0 };
+	int runtime_lines[NRUNTIME_KEYS] = { 0 };
 	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -592,20 +640,28 @@ int hs_config_load(struct hs_config *cfg, const char *scenario,
 	}
 	if (rc == 0)
 		rc = check_scenario(&ld, err);
+	if (rc == 0)
+		note_policy_origin(&ld);
 	if (rc == 0) {
-		rc = hs_os_profile_load(&cfg->os, ld.sc->os, err);
+		rc = read_os_profile(&cfg->os, ld.sc->os, os_lines, err);
 		if (rc == HS_E_NOTFOUND && !os_override)
 			blame_key(&ld, "machine", "os", err);
 	}
 	if (rc == 0)
-		rc = apply_pending(os_keys, ld.os, ld.nos, &cfg->os, err);
+		rc = apply_pending(os_keys, ld.os, ld.nos, &cfg->os, os_lines, err);
+	if (rc == 0)
+		rc = check_required(os_keys, NOS_KEYS, os_lines, cfg->os.file, err);
 	if (rc == 0) {
-		rc = hs_runtime_profile_load(&cfg->runtime, ld.sc->runtime, err);
+		rc = read_runtime_profile(&cfg->runtime, ld.sc->runtime, runtime_lines, err);
 		if (rc == HS_E_NOTFOUND)
 			blame_key(&ld, "runtime", "profile", err);
 	}
 	if (rc == 0)
-		rc = apply_pending(runtime_keys, ld.runtime, ld.nruntime, &cfg->runtime, err);
+		rc = apply_pending(runtime_keys, ld.runtime, ld.nruntime, &cfg->runtime,
+				   runtime_lines, err);
+	if (rc == 0)
+		rc = check_required(runtime_keys, NRUNTIME_KEYS, runtime_lines, cfg->runtime.file,
+				    err);
 	return rc;
 }
 

@@ -154,6 +154,9 @@ struct hs_scenario {
 	int nsteps;
 
 	char policy[HS_PATH_MAX];         /* [policy] name = NAME | all | ./lib.so */
+	char policy_file[HS_PATH_MAX];    /* where `policy` was set: the scenario file,
+	                                   * "--set", or empty for the default */
+	int policy_line;                  /* its line in policy_file; 0 for --set or the default */
 	int npolicy_params;               /* [policy] any other key: a policy parameter */
 	char policy_param_names[HS_MAX_PARAMS][HS_NAME_MAX];
 	int64_t policy_param_values[HS_MAX_PARAMS];

@@ -1013,9 +1013,10 @@ static int resolve(struct sweep_opts *o, const struct hs_policy **pols, int *npo
 	if (!base)
 		return hs_error_set(err, HS_E_NOMEM, NULL, 0, NULL, "out of memory");
 	rc = hs_config_load(base, o->scenario, o->overrides, o->noverrides, o->noses ? o->oses[0] : NULL, err);
-	if (rc == 0)
-		rc = hs_policy_resolve(o->npolicies ? o->policies : (const char *[]){ base->scenario.policy },
-				       o->npolicies ? o->npolicies : 1, pols, MAX_POLICIES, npols, err);
+	if (rc == 0 && o->npolicies)
+		rc = hs_policy_resolve(o->policies, o->npolicies, pols, MAX_POLICIES, npols, err);
+	else if (rc == 0)
+		rc = hs_policy_resolve_scenario(&base->scenario, pols, MAX_POLICIES, npols, err);
 	if (rc == 0) {
 		if (!o->reps_set)
 			o->reps = (unsigned long long)base->scenario.reps;

@@ -1,4 +1,5 @@
 #include "helpers.h"
+#include "embedded.h"
 #include "result.h"
 
 #include <fcntl.h>
@@ -71,6 +72,29 @@ void write_file(const char *path, const char *text)
 	FILE *f = fopen(path, "w");
 
 	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+		abort();
+}
+
+void write_shipped_without_key(const char *path, const char *shipped, const char *key)
+{
+	const char *text = hs_embedded_find(shipped);
+	size_t klen = strlen(key);
+	bool dropped = false;
+	FILE *f = fopen(path, "w");
+
+	if (!text || !f)
+		abort();
+	for (const char *line = text; *line;) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) + 1 : strlen(line);
+		bool drop = strncmp(line, key, klen) == 0 && (line[klen] == ' ' || line[klen] == '=');
+
+		if (!drop && fwrite(line, 1, len, f) != len)
+			abort();
+		dropped |= drop;
+		line += len;
+	}
+	if (fclose(f) != 0 || !dropped)
 		abort();
 }
 

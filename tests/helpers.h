@@ -24,6 +24,10 @@ const char *make_temp_dir(void);
 /* Writes text to path; aborts the test on failure. */
 void write_file(const char *path, const char *text);
 
+/* Writes the shipped file `shipped` ("sim/profiles/linux.ini") to path
+ * without the line that sets `key`; aborts if the file has no such line. */
+void write_shipped_without_key(const char *path, const char *shipped, const char *key);
+
 /* Runs a query returning one integer; -1 if the query fails. */
 int64_t db_int(const char *db, const char *sql);
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -104,6 +105,26 @@ static void unknown_policy_rejected(void **state)
 		     (const char *[]){ "nosuch", "herdsim list policies", NULL });
 }
 
+/* run, validate and sweep report a scenario's unknown [policy] name at
+ * the line that set it, with the shipped names. */
+static void unknown_policy_in_file_named(void **state)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/pol.ini", dir);
+	write_file(path, "[scenario]\nname = x\n\n[policy]\nname = nosuch\n");
+	expect_error((const char *[]){ "run", path, "--db", db, NULL }, 1,
+		     (const char *[]){ path, ":5:", "policy.name", "'nosuch'", "single, waiters", NULL });
+	expect_error((const char *[]){ "validate", path, "--os", "linux", "--db", db, NULL }, 1,
+		     (const char *[]){ path, ":5:", "policy.name", "'nosuch'", "single, waiters", NULL });
+	expect_error((const char *[]){ "sweep", path, "--vary", "workload.threads=2,3", "--db", db, NULL }, 1,
+		     (const char *[]){ path, ":5:", "policy.name", "'nosuch'", "single, waiters", NULL });
+
+	/* a name from --set is reported against --set */
+	expect_error((const char *[]){ "run", "--set", "policy.name=zz", "--db", db, NULL }, 1,
+		     (const char *[]){ "--set: policy.name", "'zz'", "herdsim list policies", NULL });
+}
+
 static void unknown_profile_rejected(void **state)
 {
 	expect_error((const char *[]){ "run", "--os", "plan9", "--db", db, NULL }, 1,
@@ -118,6 +139,29 @@ static void unknown_profile_in_file_named(void **state)
 	write_file(path, "[scenario]\nname = x\n\n[machine]\nos = solaris\n");
 	expect_error((const char *[]){ "run", path, "--db", db, NULL }, 1,
 		     (const char *[]){ path, ":5:", "machine.os", "solaris", NULL });
+}
+
+/* An OS profile that lacks a key is rejected with the key, the file and
+ * both fixes.  --set supplies the key, and the run records its value. */
+static void set_supplies_missing_os_key(void **state)
+{
+	char prof[160];
+	struct cmd_result r;
+
+	snprintf(prof, sizeof(prof), "%s/old-host.ini", dir);
+	write_shipped_without_key(prof, "sim/profiles/linux.ini", "timer_irq");
+	expect_error((const char *[]){ "run", "--os", prof, "--policy", "single", "--db", db, NULL }, 1,
+		     (const char *[]){ prof, "os.timer_irq", "missing key", "herdsim calibrate",
+				       "--set os.timer_irq=VALUE", NULL });
+
+	run_herdsim(&r, (const char *[]){ "run", "--os", prof, "--policy", "single", "--reps", "1",
+					  "--set", "workload.threads=10", "--set", "os.timer_irq=2us",
+					  "--db", db, "--quiet", NULL });
+	if (r.status != 0)
+		print_error("stderr: %s\n", r.err);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(runs_in_db(), 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run_param WHERE key = 'os.timer_irq' AND value = '2000'"), 1);
 }
 
 static void bad_usage_exits_2(void **state)
@@ -208,6 +252,28 @@ static void same_command_same_rows(void **state)
 	assert_true(db_hash(db) != db_hash(db2));
 }
 
+/* A native run uses no OS profile: its table row names this machine's
+ * kernel, as run.os does, and not the --os profile. */
+static void native_run_names_kernel(void **state)
+{
+	struct cmd_result r;
+	struct utsname u;
+	char kernel[128], sql[256];
+
+	assert_int_equal(uname(&u), 0);
+	snprintf(kernel, sizeof(kernel), "%.20s %.40s", u.sysname, u.release);
+	run_herdsim(&r, (const char *[]){ "run", "--backend", "native", "--os", "freebsd", "--policy", "single",
+					  "--reps", "1", "--set", "workload.threads=4", "--db", db, NULL });
+	if (r.status != 0)
+		print_error("stderr: %s\n", r.err);
+	assert_int_equal(r.status, 0);
+	assert_null(strstr(r.out, "freebsd"));
+	assert_non_null(strstr(r.out, "single     "));
+	assert_non_null(strstr(r.out, kernel));
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM run WHERE backend = 'native' AND os = '%s'", kernel);
+	assert_int_equal(db_int(db, sql), 1);
+}
+
 static void list_commands(void **state)
 {
 	struct cmd_result r;
@@ -238,12 +304,15 @@ int main(void)
 		T(unitless_duration_rejected),
 		T(bad_override_rejected),
 		T(unknown_policy_rejected),
+		T(unknown_policy_in_file_named),
 		T(unknown_profile_rejected),
 		T(unknown_profile_in_file_named),
+		T(set_supplies_missing_os_key),
 		T(bad_usage_exits_2),
 		T(run_prints_table_and_records),
 		T(events_level_records_states),
 		T(same_command_same_rows),
+		T(native_run_names_kernel),
 		T(list_commands),
 	};
 

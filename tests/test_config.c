@@ -20,6 +20,8 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "helpers.h"
+#include "registry.h"
 
 /* Writes text to a new temporary .ini file; path receives its name. */
 static void write_temp(char *path, size_t size, const char *text)
@@ -320,6 +322,61 @@ static void profile_missing_key(void **state)
 	unlink(path);
 }
 
+/* A key that a profile file lacks may come from --set or a scenario
+ * [runtime] key.  Without one, the error names the file and the key and
+ * offers both fixes. */
+static void override_supplies_missing_key(void **state)
+{
+	const char *dir = make_temp_dir();
+	char os_path[128], rt_path[128], scen[64], text[200];
+	struct hs_override ov;
+	struct hs_config cfg;
+	struct hs_error err;
+
+	(void)state;
+	snprintf(os_path, sizeof(os_path), "%s/old-host.ini", dir);
+	snprintf(rt_path, sizeof(rt_path), "%s/old-go.ini", dir);
+	write_shipped_without_key(os_path, "sim/profiles/linux.ini", "timer_irq");
+	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", NULL, 0, os_path, &err), HS_E_INPUT);
+	assert_string_equal(err.file, os_path);
+	assert_int_equal(err.line, 0);
+	assert_string_equal(err.key, "os.timer_irq");
+	assert_non_null(strstr(err.msg, "missing key"));
+	assert_non_null(strstr(err.msg, "herdsim calibrate"));
+	assert_non_null(strstr(err.msg, "--set os.timer_irq=VALUE"));
+
+	assert_int_equal(hs_override_parse(&ov, "os.timer_irq=3us", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", &ov, 1, os_path, &err), 0);
+	assert_int_equal(cfg.os.timer_irq_ns, 3000);
+	assert_string_equal(cfg.os.file, os_path);
+	/* the override applies to this load only, so the profile alone still fails */
+	struct hs_os_profile os;
+	assert_int_equal(hs_os_profile_load(&os, os_path, &err), HS_E_INPUT);
+	assert_string_equal(err.key, "os.timer_irq");
+
+	/* a runtime profile: a scenario [runtime] key or --set supplies it */
+	write_shipped_without_key(rt_path, "sim/profiles/go.ini", "allocm");
+	snprintf(text, sizeof(text), "[runtime]\nprofile = %s\n", rt_path);
+	write_temp(scen, sizeof(scen), text);
+	assert_int_equal(hs_config_load(&cfg, scen, NULL, 0, "linux", &err), HS_E_INPUT);
+	assert_string_equal(err.file, rt_path);
+	assert_string_equal(err.key, "runtime.allocm");
+	assert_non_null(strstr(err.msg, "--set runtime.allocm=VALUE"));
+	assert_int_equal(hs_override_parse(&ov, "runtime.allocm=4us", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, scen, &ov, 1, "linux", &err), 0);
+	assert_int_equal(cfg.runtime.allocm_ns, 4000);
+	unlink(scen);
+
+	snprintf(text, sizeof(text), "[runtime]\nprofile = %s\nallocm = 5us\n", rt_path);
+	write_temp(scen, sizeof(scen), text);
+	assert_int_equal(hs_config_load(&cfg, scen, NULL, 0, "linux", &err), 0);
+	assert_int_equal(cfg.runtime.allocm_ns, 5000);
+	unlink(scen);
+	unlink(rt_path);
+	unlink(os_path);
+	rmdir(dir);
+}
+
 static void scenario_runtime_and_policy(void **state)
 {
 	char path[64];
@@ -341,6 +398,39 @@ static void scenario_runtime_and_policy(void **state)
 	assert_int_equal(cfg.scenario.policy_param_lines[0], 7);
 	assert_string_equal(cfg.scenario.policy_param_names[1], "limit");
 	assert_int_equal(cfg.scenario.policy_param_values[1], -2);
+
+	/* no policy is named batch: the error points at line 6, where the
+	 * name was set */
+	const struct hs_policy *pols[8];
+	int npols;
+
+	assert_string_equal(cfg.scenario.policy_file, path);
+	assert_int_equal(cfg.scenario.policy_line, 6);
+	assert_int_equal(hs_policy_resolve_scenario(&cfg.scenario, pols, 8, &npols, &err), HS_E_NOTFOUND);
+	assert_string_equal(err.file, path);
+	assert_int_equal(err.line, 6);
+	assert_string_equal(err.key, "policy.name");
+	assert_non_null(strstr(err.msg, "'batch'"));
+	assert_non_null(strstr(err.msg, "single, waiters"));
+
+	/* --set policy.name: the error names --set, with no line */
+	struct hs_override ov;
+
+	assert_int_equal(hs_override_parse(&ov, "policy.name=nosuch", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, path, &ov, 1, NULL, &err), 0);
+	assert_string_equal(cfg.scenario.policy_file, "--set");
+	assert_int_equal(cfg.scenario.policy_line, 0);
+	assert_int_equal(hs_policy_resolve_scenario(&cfg.scenario, pols, 8, &npols, &err), HS_E_NOTFOUND);
+	assert_string_equal(err.file, "--set");
+	assert_int_equal(err.line, 0);
+	assert_non_null(strstr(err.msg, "'nosuch'"));
+
+	/* a known name resolves */
+	assert_int_equal(hs_override_parse(&ov, "policy.name=waiters", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, path, &ov, 1, NULL, &err), 0);
+	assert_int_equal(hs_policy_resolve_scenario(&cfg.scenario, pols, 8, &npols, &err), 0);
+	assert_int_equal(npols, 1);
+	assert_string_equal(pols[0]->name, "waiters");
 	unlink(path);
 }
 
@@ -499,6 +589,7 @@ int main(void)
 		cmocka_unit_test(errors_name_file_line_key),
 		cmocka_unit_test(long_line_rejected),
 		cmocka_unit_test(profile_missing_key),
+		cmocka_unit_test(override_supplies_missing_key),
 		cmocka_unit_test(scenario_runtime_and_policy),
 		cmocka_unit_test(overrides_apply_in_order),
 		cmocka_unit_test(override_errors),

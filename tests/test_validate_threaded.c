@@ -185,6 +185,42 @@ static void validate_writes_both_backends(void **unused)
 	free(r);
 }
 
+/* `herdsim validate --os FILE` with a profile that lacks a key names the
+ * key and offers --set, and runs both backends once --set supplies it. */
+static void validate_set_supplies_missing_key(void **unused)
+{
+	const char *dir = make_temp_dir();
+	char scen[512], db[512], prof[512];
+	struct cmd_result *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	snprintf(scen, sizeof(scen), "%s/tiny.ini", dir);
+	snprintf(db, sizeof(db), "%s/v.sqlite", dir);
+	snprintf(prof, sizeof(prof), "%s/old-host.ini", dir);
+	write_file(scen, tiny_scenario);
+	write_shipped_without_key(prof, "sim/profiles/linux.ini", "timer_irq");
+
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--os", prof, "--policy", "single",
+					      "--reps", "1", "--db", db, NULL });
+	assert_int_equal(r->status, 1);
+	assert_non_null(strstr(r->err, prof));
+	assert_non_null(strstr(r->err, "os.timer_irq"));
+	assert_non_null(strstr(r->err, "--set os.timer_irq=VALUE"));
+	assert_int_equal(access(db, F_OK), -1);
+
+	memset(r, 0, sizeof(*r));
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--os", prof, "--policy", "single",
+					      "--reps", "1", "--set", "os.timer_irq=2us", "--db", db, NULL });
+	if (r->status != 0)
+		fprintf(stderr, "%s", r->err);
+	assert_int_equal(r->status, 0);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'sim' AND status = 'ok'"), 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'native' AND status = 'ok'"), 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run_param p JOIN run r ON r.id = p.run_id "
+				    "WHERE r.backend = 'sim' AND p.key = 'os.timer_irq' AND p.value = '2000'"), 1);
+	free(r);
+}
+
 /* `herdsim validate --calibrate=SCALE` measures the machine into the file
  * --os names before the runs, and the simulated runs use that profile. */
 static void validate_calibrates_first(void **unused)
@@ -275,6 +311,7 @@ int main(void)
 		cmocka_unit_test(host_name_finds_the_profile_file),
 		cmocka_unit_test(native_gc_with_one_p_conserves_ms),
 		cmocka_unit_test(validate_writes_both_backends),
+		cmocka_unit_test(validate_set_supplies_missing_key),
 		cmocka_unit_test(validate_calibrates_first),
 		cmocka_unit_test(calibration_inputs_checked_first),
 	};
