@@ -670,10 +670,9 @@ static void timer_irq(struct sim *s, int c)
 	sim_schedule(s, cur->burst_end, EV_BURST, (uint32_t)cur->id, cur->gen);
 }
 
-void sim_timer(struct sim *s, struct sim_thread *t, uint32_t gen)
+/* Ends t's sleep or timed wait: its timer expired on its core. */
+static void expire(struct sim *s, struct sim_thread *t)
 {
-	if (gen != t->gen)
-		return;
 	timer_irq(s, t->core);
 	if (t->futex) {
 		/* a timed futex wait expired: leave the queue */
@@ -700,6 +699,146 @@ void sim_timer(struct sim *s, struct sim_thread *t, uint32_t gen)
 		t->wait_result = 1;
 	}
 	sim_wake(s, t, SIM_NONE);
+}
+
+/* Heap order of armed timers: hard expiry, then soft, then thread id, so
+ * that equal timers expire in a fixed order. */
+static bool timer_before(const struct sim_timer *a, const struct sim_timer *b)
+{
+	if (a->hard != b->hard)
+		return a->hard < b->hard;
+	if (a->soft != b->soft)
+		return a->soft < b->soft;
+	return a->thread < b->thread;
+}
+
+static void timer_pop(struct sim_core *core)
+{
+	struct sim_timer last = core->timers[--core->ntimers];
+	int i = 0;
+
+	for (;;) {
+		int l = 2 * i + 1, m = i;
+
+		if (l < core->ntimers && timer_before(&core->timers[l], &last))
+			m = l;
+		if (l + 1 < core->ntimers &&
+		    timer_before(&core->timers[l + 1], m == i ? &last : &core->timers[m]))
+			m = l + 1;
+		if (m == i)
+			break;
+		core->timers[i] = core->timers[m];
+		i = m;
+	}
+	if (core->ntimers > 0)
+		core->timers[i] = last;
+}
+
+static bool timer_push(struct sim_core *core, struct sim_timer tm)
+{
+	int i;
+
+	if (core->ntimers == core->cap_timers) {
+		int ncap = core->cap_timers ? 2 * core->cap_timers : 16;
+		struct sim_timer *nt = realloc(core->timers, (size_t)ncap * sizeof(*nt));
+
+		if (!nt)
+			return false;
+		core->timers = nt;
+		core->cap_timers = ncap;
+	}
+	i = core->ntimers++;
+	while (i > 0 && timer_before(&tm, &core->timers[(i - 1) / 2])) {
+		core->timers[i] = core->timers[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	core->timers[i] = tm;
+	return true;
+}
+
+static bool timer_cancelled(const struct sim *s, const struct sim_timer *tm)
+{
+	return s->threads[tm->thread]->gen != tm->gen;
+}
+
+/* Programs core c's timer interrupt for the earliest hard expiry of the
+ * timers still armed there, dropping cancelled ones from the top. */
+static void timer_program(struct sim *s, int c)
+{
+	struct sim_core *core = &s->cores[c];
+	int64_t at;
+
+	while (core->ntimers > 0 && timer_cancelled(s, &core->timers[0]))
+		timer_pop(core);
+	at = core->ntimers > 0 ? core->timers[0].hard : INT64_MAX;
+	if (at == core->timer_at)
+		return;
+	core->timer_at = at;
+	core->timer_gen++;
+	if (at != INT64_MAX)
+		sim_schedule(s, at, EV_TIMER, (uint32_t)c, core->timer_gen);
+}
+
+/* Arms a timer for t, which is about to sleep or wait on its core, to
+ * expire between soft and hard. */
+static void arm_timer(struct sim *s, struct sim_thread *t, int64_t soft, int64_t hard)
+{
+	struct sim_core *core = &s->cores[t->core];
+	struct sim_timer tm = { hard, soft, t->id, t->gen };
+
+	if (!timer_push(core, tm)) {
+		sim_fail(s, "out of memory for a timer");
+		return;
+	}
+	if (hard < core->timer_at)
+		timer_program(s, t->core);
+}
+
+/*
+ * The timer interrupt of core c, at the earliest hard expiry of its
+ * timers.  Like Linux's __hrtimer_run_queues, it walks the timers in hard
+ * order and expires each whose soft expiry has passed, stopping at the
+ * first that has not: so every sleep whose slack window contains this
+ * instant ends now, and sleepers that went to sleep close together wake
+ * together.  All expire before any woken thread runs.
+ */
+void sim_timer_irq(struct sim *s, int c, uint32_t gen)
+{
+	struct sim_core *core = &s->cores[c];
+	int n = 0;
+
+	if (gen != core->timer_gen)
+		return;
+	core->timer_at = INT64_MAX;
+	while (core->ntimers > 0) {
+		struct sim_timer tm = core->timers[0];
+
+		if (!timer_cancelled(s, &tm) && tm.soft > s->now)
+			break;
+		timer_pop(core);
+		if (timer_cancelled(s, &tm))
+			continue;
+		if (n == s->cap_expired) {
+			int ncap = s->cap_expired ? 2 * s->cap_expired : 16;
+			struct sim_timer *ne = realloc(s->expired, (size_t)ncap * sizeof(*ne));
+
+			if (!ne) {
+				sim_fail(s, "out of memory expiring timers");
+				return;
+			}
+			s->expired = ne;
+			s->cap_expired = ncap;
+		}
+		s->expired[n++] = tm;
+	}
+	for (int i = 0; i < n; i++) {
+		struct sim_thread *t = s->threads[s->expired[i].thread];
+
+		/* an earlier expiry's wake-up cannot touch a sleeping thread */
+		if (t->gen == s->expired[i].gen)
+			expire(s, t);
+	}
+	timer_program(s, c);
 }
 
 void sim_os_yield(struct sim *s, struct sim_thread *t)
@@ -752,23 +891,37 @@ void sim_os_yield(struct sim *s, struct sim_thread *t)
 	suspend(s, t);
 }
 
-/* Length of a timed sleep of `ns` as the profile's timers deliver it. */
-static int64_t sleep_length(struct sim *s, int64_t ns)
+/*
+ * Arms t's timer for a timed sleep or wait of `ns` as the profile's timers
+ * deliver it.  The hard expiry, which an otherwise idle core honours, is
+ * the request (at least sleep_min) plus the slack (sleep_slack plus
+ * sleep_slack_ratio of the request), rounded up to sleep_round or, past
+ * sleep_coarse_above, to the next tick, plus a uniform draw below
+ * timer_jitter.  The soft expiry is the request alone: from then on an
+ * interrupt for another timer on the same core ends the sleep (Linux
+ * timer slack; FreeBSD's callout precision works alike).  A rounded or
+ * tick-bound expiry has no window: soft equals hard.
+ */
+static void arm_sleep(struct sim *s, struct sim_thread *t, int64_t ns)
 {
 	const struct hs_os_profile *os = s->os;
-	int64_t d = ns < os->sleep_min_ns ? os->sleep_min_ns : ns;
+	int64_t base = ns < os->sleep_min_ns ? os->sleep_min_ns : ns;
+	int64_t d = base + os->sleep_slack_ns + (int64_t)(os->sleep_slack_ratio * (double)base);
+	bool window = true;
 
-	d += os->sleep_slack_ns + (int64_t)(os->sleep_slack_ratio * (double)d);
-	if (os->sleep_round_ns > 0)
+	if (os->sleep_round_ns > 0) {
 		d = (d + os->sleep_round_ns - 1) / os->sleep_round_ns * os->sleep_round_ns;
+		window = false;
+	}
 	if (os->sleep_coarse_above_ns > 0 && ns > os->sleep_coarse_above_ns && os->tick_ns > 0) {
 		int64_t end = s->now + d;
 
 		d = (end + os->tick_ns - 1) / os->tick_ns * os->tick_ns - s->now;
+		window = false;
 	}
 	if (os->timer_jitter_ns > 0)
 		d += (int64_t)hs_rng_below(&s->rng_os, (uint64_t)os->timer_jitter_ns + 1);
-	return d;
+	arm_timer(s, t, window ? s->now + base : s->now + d, s->now + d);
 }
 
 void sim_os_sleep(struct sim *s, struct sim_thread *t, int64_t ns, enum hs_reason r)
@@ -776,7 +929,7 @@ void sim_os_sleep(struct sim *s, struct sim_thread *t, int64_t ns, enum hs_reaso
 	sim_cpu(s, t, s->os->syscall_ns);
 	if (s->os->sleep_poll_below_ns > 0 && ns < s->os->sleep_poll_below_ns)
 		return; /* a zero-timeout wait: the call returns at once */
-	sim_schedule(s, s->now + sleep_length(s, ns), EV_TIMER, (uint32_t)t->id, t->gen);
+	arm_sleep(s, t, ns);
 	sim_block(s, t, HS_TS_SLEEPING, r);
 }
 
@@ -840,7 +993,7 @@ int sim_futex_wait(struct sim *s, struct sim_thread *t, hs_word *w, uint64_t exp
 		q->head = t;
 	q->tail = t;
 	if (timeout_ns >= 0)
-		sim_schedule(s, s->now + sleep_length(s, timeout_ns), EV_TIMER, (uint32_t)t->id, t->gen);
+		arm_sleep(s, t, timeout_ns);
 	sim_block(s, t, HS_TS_BLOCKED, r);
 	return t->wait_result;
 }

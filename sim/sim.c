@@ -247,7 +247,7 @@ static void handle(struct sim *s, const struct hs_event *ev)
 		sim_burst_end(s, s->threads[ev->target], ev->gen);
 		break;
 	case EV_TIMER:
-		sim_timer(s, s->threads[ev->target], ev->gen);
+		sim_timer_irq(s, (int)ev->target, ev->gen);
 		break;
 	case EV_ONCPU:
 		sim_on_cpu(s, (int)ev->target, ev->gen);
@@ -378,6 +378,9 @@ static void destroy(struct sim *s)
 	free(s->ms);
 	free(s->m_holder);
 	free(s->fq);
+	for (int c = 0; c < SIM_MAX_CORES; c++)
+		free(s->cores[c].timers);
+	free(s->expired);
 	free(s->gc.workers);
 	free(s->policy_state);
 	sim_replay_free(s);
@@ -446,8 +449,10 @@ static int sim_run(const struct hs_run_request *req, struct hs_run_result *out, 
 	s->nprocs = cfg->runtime.gomaxprocs > 0 ? cfg->runtime.gomaxprocs : s->ncores;
 	s->foreign_total = cfg->scenario.threads;
 	s->status = HS_STATUS_OK;
-	for (int c = 0; c < SIM_MAX_CORES; c++)
+	for (int c = 0; c < SIM_MAX_CORES; c++) {
 		s->cores[c].busy_from = -1;
+		s->cores[c].timer_at = INT64_MAX;
+	}
 	hs_evq_init(&s->q);
 	hs_hist_init(&s->latency);
 	hs_rng_seed(&s->rng_workload, req->seed, HS_STREAM_WORKLOAD);

@@ -49,7 +49,7 @@
 
 enum sim_event_type {
 	EV_BURST = 1,   /* a thread's CPU burst ended: resume it */
-	EV_TIMER,       /* a sleeping or timed-waiting thread's timer expired */
+	EV_TIMER,       /* core `target`'s timer interrupt: expire its timers */
 	EV_ONCPU,       /* a dispatched thread reaches its core */
 	EV_SLICE,       /* a core's time slice ended */
 	/* foreign threads of a scenario are created by the main thread (sim.c) */
@@ -143,6 +143,21 @@ struct sim_core {
 	int64_t oncpu_at;             /* when current reaches the core (EV_ONCPU) */
 	int64_t min_vruntime;         /* fair share: never decreases */
 	int64_t busy_from;            /* when current's CPU time began; -1 idle */
+	/* Timers armed here: a min-heap on (hard, soft, thread); the time
+	 * the interrupt is programmed for (INT64_MAX none) and its gen. */
+	struct sim_timer *timers;
+	int ntimers, cap_timers;
+	int64_t timer_at;
+	uint32_t timer_gen;
+};
+
+/* A timer armed on a core by a sleep or timed wait: it may expire from
+ * `soft` on and must by `hard`; `gen` is the thread's gen when armed, so
+ * a wake-up that bumped it has cancelled the timer. */
+struct sim_timer {
+	int64_t hard, soft;
+	int32_t thread;
+	uint32_t gen;
 };
 
 struct sim_lock {
@@ -205,6 +220,9 @@ struct sim {
 
 	/* Futex wait queues: open addressing on the word's address. */
 	struct sim_futex_q *fq;
+	/* Scratch for the timers one interrupt expires. */
+	struct sim_timer *expired;
+	int cap_expired;
 	int fq_cap, fq_len;
 
 	/* Runtime model. */
@@ -258,7 +276,7 @@ void sim_dispatch(struct sim *s, int core);
 void sim_on_cpu(struct sim *s, int core, uint32_t gen);
 void sim_slice_end(struct sim *s, int core, uint32_t gen);
 void sim_burst_end(struct sim *s, struct sim_thread *t, uint32_t gen);
-void sim_timer(struct sim *s, struct sim_thread *t, uint32_t gen);
+void sim_timer_irq(struct sim *s, int c, uint32_t gen);
 void sim_os_yield(struct sim *s, struct sim_thread *t);
 void sim_os_sleep(struct sim *s, struct sim_thread *t, int64_t ns, enum hs_reason r);
 int sim_futex_wait(struct sim *s, struct sim_thread *t, hs_word *w, uint64_t expected,
