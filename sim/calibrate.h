@@ -63,7 +63,7 @@
 
 #define HS_CALIB_MAX_FIGURES 28
 #define HS_CALIB_NOTE_MAX 256
-#define HS_CALIB_NKEYS 25     /* keys of the [os] section */
+#define HS_CALIB_NKEYS 26     /* keys of the [os] section */
 #define HS_CALIB_KEY_NOTE_MAX 1024
 #define HS_CALIB_SLEEP_POLLERS 32 /* threads looping on usleep(1) for sleep_cycle */
 

@@ -32,7 +32,7 @@
  * builds it. */
 #define COMMENT_WIDTH 100
 
-enum key_type { DURATION, INTEGER, RATIO, WORD };
+enum key_type { DURATION, INTEGER, RATIO, WORD, CURVE };
 
 struct key_spec {
 	const char *name;
@@ -68,6 +68,7 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 	KEY("thread_create", DURATION, thread_create_ns),
 	KEY("thread_exit", DURATION, thread_exit_ns),
 	KEY("mmap", DURATION, mmap_ns),
+	KEY("switch_cold", CURVE, switch_cold),
 };
 
 const char *const hs_calib_keys[HS_CALIB_NKEYS] = {
@@ -75,7 +76,7 @@ const char *const hs_calib_keys[HS_CALIB_NKEYS] = {
 	"atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "timer_wake",
-	"timer_irq", "thread_create", "thread_exit", "mmap",
+	"timer_irq", "thread_create", "thread_exit", "mmap", "switch_cold",
 };
 
 /* ---- derivation ---- */
@@ -473,6 +474,7 @@ void hs_calib_derive(struct hs_calib_report *r)
 	derive_wakes(r, p);
 	derive_timers(r, p);
 	derive_timer_irq(r, p);
+	note(r, "switch_cold", "switch_cold: not measured; none");
 }
 
 /* ---- writer ---- */
@@ -531,6 +533,15 @@ static void write_value(FILE *f, const struct hs_os_profile *p, const struct key
 		break;
 	case RATIO:
 		fprintf(f, "%s = %.4f\n", k->name, *(const double *)(const void *)base);
+		break;
+	case CURVE:
+		fprintf(f, "%s = ", k->name);
+		if (p->nswitch_cold == 0)
+			fputs("none", f);
+		for (int i = 0; i < p->nswitch_cold; i++)
+			fprintf(f, "%s%d:%" PRId64 "ns", i ? " " : "", (int)p->switch_cold[i].threads,
+				p->switch_cold[i].ns);
+		fputc('\n', f);
 		break;
 	case WORD:
 		if (strcmp(k->name, "yield") == 0) {

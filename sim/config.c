@@ -78,6 +78,7 @@ static const struct cfg_key os_keys[] = {
 	OS_DUR("thread_create", thread_create_ns, 0, NS_S),
 	OS_DUR("thread_exit", thread_exit_ns, 0, NS_S),
 	OS_DUR("mmap", mmap_ns, 0, NS_S),
+	{ "os", "switch_cold", CFG_COLD, 0, 0, 0, 0, NULL },
 };
 #define NOS_KEYS ((int)(sizeof(os_keys) / sizeof(os_keys[0])))
 

@@ -41,6 +41,17 @@ enum hs_yield_kind {
 	                      * and no wake-up preemption */
 };
 
+/* Most points of the switch_cold curve. */
+#define HS_COLD_POINTS 8
+
+/* A point of the switch_cold curve: a thread that `threads` other threads
+ * followed on its core since it last ran there costs `ns` more to switch
+ * back in (its caches and TLB entries were evicted meanwhile). */
+struct hs_cold_point {
+	int32_t threads;
+	int64_t ns;
+};
+
 /* [os] section of an OS profile. */
 struct hs_os_profile {
 	char name[HS_NAME_MAX];
@@ -72,6 +83,11 @@ struct hs_os_profile {
 	int64_t thread_create_ns;      /* thread_create = pthread_create with a 256 KiB stack */
 	int64_t thread_exit_ns;        /* thread_exit */
 	int64_t mmap_ns;               /* mmap = mmap plus first touch of a small mapping */
+	/* switch_cold = THREADS:DURATION ... or none: the extra cost of a
+	 * switch-in by how many threads ran on the core since the incoming one
+	 * last did, threads strictly increasing */
+	int nswitch_cold;
+	struct hs_cold_point switch_cold[HS_COLD_POINTS];
 };
 
 /* [runtime] section of a runtime profile, overridable in a scenario. */

@@ -28,6 +28,7 @@ enum cfg_type {
 	CFG_ENUM,     /* int (an enum), one of `words` by index */
 	CFG_STRING,   /* char[size]; min is the minimum length */
 	CFG_STEPS,    /* the [callback] steps list of struct hs_scenario */
+	CFG_COLD,     /* the switch_cold curve of struct hs_os_profile */
 };
 
 struct cfg_key {
@@ -76,6 +77,9 @@ int cfg_set_value(const struct cfg_key *k, void *base, const char *value,
 void cfg_format_value(const struct cfg_key *k, const void *base, char *buf, size_t size);
 
 /* Finds section.key in a table; returns its index or -1. */
+/* Writes the switch_cold curve in profile syntax (`none` when empty). */
+void cfg_format_cold(const struct hs_os_profile *os, char *buf, size_t size);
+
 int cfg_find_key(const struct cfg_key *keys, int nkeys, const char *section, const char *key);
 
 /* Writes the keys of `section` as "a, b, c" for error messages. */

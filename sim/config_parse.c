@@ -391,6 +391,77 @@ static void format_steps(const struct hs_scenario *sc, char *buf, size_t size)
 	}
 }
 
+/*
+ * Curve syntax: `none`, or points THREADS:DURATION separated by spaces,
+ * e.g. `1:0ns 3:1.7us 255:2.95us`, with 1 <= THREADS <= 1000000 strictly
+ * increasing and each duration at most 1 ms.
+ */
+static int parse_cold(const char *text, struct hs_os_profile *os, char *msg, size_t msgsize)
+{
+	char buf[512];
+	struct hs_cold_point pts[HS_COLD_POINTS];
+	char *save = NULL;
+	int n = 0;
+
+	if (strlen(text) >= sizeof(buf)) {
+		snprintf(msg, msgsize, "curve is longer than %zu characters", sizeof(buf) - 1);
+		return HS_E_INPUT;
+	}
+	strcpy(buf, text);
+	if (strcmp(trim(buf), "none") == 0) {
+		os->nswitch_cold = 0;
+		return 0;
+	}
+	for (char *item = strtok_r(buf, " \t", &save); item; item = strtok_r(NULL, " \t", &save)) {
+		char *colon = strchr(item, ':');
+		int64_t threads, ns;
+
+		if (!colon) {
+			snprintf(msg, msgsize, "point '%s' has no ':'; write THREADS:DURATION, "
+				 "e.g. 255:2.9us, or none", item);
+			return HS_E_INPUT;
+		}
+		*colon = '\0';
+		if (n == HS_COLD_POINTS) {
+			snprintf(msg, msgsize, "more than %d points; drop some", HS_COLD_POINTS);
+			return HS_E_INPUT;
+		}
+		if (cfg_parse_int64(item, &threads, msg, msgsize) < 0)
+			return HS_E_INPUT;
+		if (threads < 1 || threads > 1000000 || (n > 0 && threads <= pts[n - 1].threads)) {
+			snprintf(msg, msgsize, "thread count %s is out of order or range; counts run "
+				 "from 1 to 1000000, strictly increasing", item);
+			return HS_E_INPUT;
+		}
+		if (duration_from_text(colon + 1, &ns, msg, msgsize) < 0)
+			return HS_E_INPUT;
+		if (ns > 1000000) {
+			snprintf(msg, msgsize, "duration %s of point %s is over 1ms", colon + 1, item);
+			return HS_E_INPUT;
+		}
+		pts[n].threads = (int32_t)threads;
+		pts[n].ns = ns;
+		n++;
+	}
+	if (n == 0) {
+		snprintf(msg, msgsize, "empty curve; write none or points such as 1:0ns 255:2.9us");
+		return HS_E_INPUT;
+	}
+	memcpy(os->switch_cold, pts, sizeof(pts[0]) * (size_t)n);
+	os->nswitch_cold = n;
+	return 0;
+}
+
+void cfg_format_cold(const struct hs_os_profile *os, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	snprintf(buf, size, "none");
+	for (int i = 0; i < os->nswitch_cold && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%d:%" PRId64 "ns", i ? " " : "",
+				      (int)os->switch_cold[i].threads, os->switch_cold[i].ns);
+}
+
 static void format_range(const struct cfg_key *k, char *buf, size_t size)
 {
 	char lo[32], hi[32];
@@ -505,6 +576,8 @@ int cfg_set_value(const struct cfg_key *k, void *base, const char *value,
 		return 0;
 	case CFG_STEPS:
 		return parse_steps(value, (struct hs_scenario *)base, msg, msgsize);
+	case CFG_COLD:
+		return parse_cold(value, (struct hs_os_profile *)base, msg, msgsize);
 	}
 	snprintf(msg, msgsize, "key has an unknown type");
 	return HS_E_INPUT;
@@ -537,6 +610,9 @@ void cfg_format_value(const struct cfg_key *k, const void *base, char *buf, size
 		return;
 	case CFG_STEPS:
 		format_steps((const struct hs_scenario *)base, buf, size);
+		return;
+	case CFG_COLD:
+		cfg_format_cold((const struct hs_os_profile *)base, buf, size);
 		return;
 	}
 	buf[0] = '\0';

@@ -153,6 +153,7 @@ struct sim_thread *sim_thread_new(struct sim *s, enum sim_thread_role role, cons
 	t->fn = fn;
 	t->fn_arg = arg;
 	t->core = SIM_NONE;
+	t->ran_core = SIM_NONE;
 	t->exec_start = -1;
 	t->waker = SIM_NONE;
 	t->wake_rec = -1;

@@ -82,6 +82,8 @@ struct sim_thread {
 	int32_t waker;          /* who ended the last wait, for the record */
 	int64_t state_since;
 	int core;               /* current core, or the last one */
+	int ran_core;           /* core of its last stint, -1 none */
+	int64_t ran_stamp;      /* that core's nswitch when it ran there */
 	int64_t pending_ns;     /* CPU left before the fiber resumes */
 	int64_t burst_end;
 	uint32_t gen;           /* bumps cancel pending EV_BURST/EV_TIMER */
@@ -143,6 +145,7 @@ struct sim_core {
 	int64_t oncpu_at;             /* when current reaches the core (EV_ONCPU) */
 	int64_t min_vruntime;         /* fair share: never decreases */
 	int64_t busy_from;            /* when current's CPU time began; -1 idle */
+	int64_t nswitch;              /* threads switched in here so far */
 	/* Timers armed here: a min-heap on (hard, soft, thread); the time
 	 * the interrupt is programmed for (INT64_MAX none) and its gen. */
 	struct sim_timer *timers;

@@ -38,7 +38,7 @@ static const char *const os_keys[] = {
 	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "timer_wake",
-	"timer_irq", "thread_create", "thread_exit", "mmap",
+	"timer_irq", "thread_create", "thread_exit", "mmap", "switch_cold",
 };
 #define NKEYS ((int)(sizeof(os_keys) / sizeof(os_keys[0])))
 
@@ -252,7 +252,8 @@ static int key_position(const char *key)
 static bool is_duration_key(const char *key)
 {
 	return strcmp(key, "name") != 0 && strcmp(key, "yield") != 0 &&
-	       strcmp(key, "yield_hold_ticks") != 0 && strcmp(key, "sleep_slack_ratio") != 0;
+	       strcmp(key, "yield_hold_ticks") != 0 && strcmp(key, "sleep_slack_ratio") != 0 &&
+	       strcmp(key, "switch_cold") != 0;
 }
 
 /* ---- a report filled by hand ---- */
@@ -789,6 +790,17 @@ static int64_t profile_duration(const struct hs_os_profile *p, const char *key)
 	return -1;
 }
 
+/* The switch_cold curve of p as the profile writes it. */
+static void cold_text(const struct hs_os_profile *p, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	snprintf(buf, size, "none");
+	for (int i = 0; i < p->nswitch_cold && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%d:%lldns", i ? " " : "",
+				      (int)p->switch_cold[i].threads, (long long)p->switch_cold[i].ns);
+}
+
 /* Checks the file line by line as an INI reader would see it. */
 static void check_profile_file(const char *path, const struct hs_os_profile *p)
 {
@@ -834,6 +846,11 @@ static void check_profile_file(const char *path, const struct hs_os_profile *p)
 
 			assert_true(*end == '\0' && strchr(value, '.') != NULL);
 			assert_true(ratio >= 0.0 && ratio <= 1.0);
+		} else if (strcmp(key, "switch_cold") == 0) {
+			char want[256];
+
+			cold_text(p, want, sizeof(want));
+			assert_string_equal(value, want);
 		} else if (strcmp(key, "yield") == 0) {
 			assert_string_equal(value, "linux");
 		} else if (strcmp(key, "yield_hold_ticks") == 0) {
