@@ -48,10 +48,12 @@
  * core's queue.  Reaching an idle core costs `wake_remote` (an
  * inter-processor interrupt and idle exit) or `timer_wake` when a timer
  * woke it on its own idle core; starting from a queue costs `wake_local`
- * after a wake-up and `context_switch` otherwise.  A timer expiry charges
- * `timer_irq` to the thread running or being switched in on the core where
- * the timer was armed, and on an idle core is part of `timer_wake` (see
- * timer_irq below).
+ * after a wake-up and `context_switch` otherwise, plus the `switch_cold`
+ * extra (cold_extra) when other threads ran there since the thread last
+ * did.  Timers expire in slack windows (sim_timer_irq).  A timer expiry
+ * charges `timer_irq` to the thread running or being switched in on the
+ * core where the timer was armed, and on an idle core is part of
+ * `timer_wake` (see timer_irq below).
  *
  * Cache lines: each hs_word carries a mask of the cores holding its line
  * (shadow[0]).  A read-modify-write or store costs `atomic_local` when

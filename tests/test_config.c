@@ -481,6 +481,14 @@ static void override_errors(void **state)
 		{ "runtime.allocm=-1us", "runtime.allocm", "negative" },
 		{ "os.yield=maybe", "os.yield", "not one of" },
 		{ "machine.cores=2000", "machine.cores", "out of range" },
+		{ "os.switch_cold=3us", "os.switch_cold", "has no ':'" },
+		{ "os.switch_cold=4:1us 2:2us", "os.switch_cold", "strictly increasing" },
+		{ "os.switch_cold=0:1us", "os.switch_cold", "strictly increasing" },
+		{ "os.switch_cold=4:2ms", "os.switch_cold", "over 1ms" },
+		{ "os.switch_cold=4:2", "os.switch_cold", "no unit" },
+		{ "os.switch_cold=1:0 2:0 3:0 4:0 5:0 6:0 7:0 8:0 9:0", "os.switch_cold",
+		  "more than 8 points" },
+		{ "os.switch_cold=", "os.switch_cold", "empty curve" },
 	};
 	struct hs_override ov;
 	struct hs_config cfg;
@@ -551,6 +559,35 @@ static const char *lookup(const struct collected *c, const char *key)
 	return NULL;
 }
 
+/* switch_cold reads as points or none and writes back in the same form. */
+static void switch_cold_curve(void **state)
+{
+	struct hs_override ov;
+	struct hs_config cfg;
+	struct hs_error err;
+	static struct collected got;
+
+	(void)state;
+	assert_int_equal(hs_override_parse(&ov, "os.switch_cold=1:0ns 3:1.7us 255:2950ns", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", &ov, 1, NULL, &err), 0);
+	assert_int_equal(cfg.os.nswitch_cold, 3);
+	assert_int_equal(cfg.os.switch_cold[0].threads, 1);
+	assert_int_equal(cfg.os.switch_cold[0].ns, 0);
+	assert_int_equal(cfg.os.switch_cold[1].threads, 3);
+	assert_int_equal(cfg.os.switch_cold[1].ns, 1700);
+	assert_int_equal(cfg.os.switch_cold[2].threads, 255);
+	assert_int_equal(cfg.os.switch_cold[2].ns, 2950);
+	memset(&got, 0, sizeof(got));
+	hs_config_each_param(&cfg, collect, &got);
+	assert_string_equal(lookup(&got, "os.switch_cold"), "1:0ns 3:1700ns 255:2950ns");
+
+	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", NULL, 0, NULL, &err), 0);
+	assert_int_equal(cfg.os.nswitch_cold, 0);
+	memset(&got, 0, sizeof(got));
+	hs_config_each_param(&cfg, collect, &got);
+	assert_string_equal(lookup(&got, "os.switch_cold"), "none");
+}
+
 static void each_param_lists_all(void **state)
 {
 	static struct collected first, second;
@@ -593,6 +630,7 @@ int main(void)
 		cmocka_unit_test(scenario_runtime_and_policy),
 		cmocka_unit_test(overrides_apply_in_order),
 		cmocka_unit_test(override_errors),
+		cmocka_unit_test(switch_cold_curve),
 		cmocka_unit_test(missing_files),
 		cmocka_unit_test(each_param_lists_all),
 	};

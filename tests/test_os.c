@@ -26,6 +26,8 @@ enum script {
 	S_FUTEX_WAITER_WAKER,
 	S_CAS_PINGPONG,
 	S_SLEEP_VS_WORKER,
+	S_SLEEPERS_NEAR,
+	S_SLEEPERS_FAR,
 };
 
 static struct {
@@ -88,6 +90,15 @@ static hs_m *script_acquire(hs_env *env, void *state)
 			o->work(env, 1000000); /* the sleeper's timer fires meanwhile */
 			T.t[3] = o->now(env);
 		}
+		break;
+	case S_SLEEPERS_NEAR:
+	case S_SLEEPERS_FAR:
+		/* the second sleeper arms its timer 20 us of work after the first */
+		if (role == 1)
+			o->work(env, 20000);
+		T.t[2 * role] = o->now(env);
+		o->sleep(env, role == 1 && T.script == S_SLEEPERS_FAR ? 30000 : 1000);
+		T.t[2 * role + 1] = o->now(env);
 		break;
 	case S_CAS_PINGPONG: {
 		uint64_t expected;
@@ -416,6 +427,85 @@ static void cpu_time_adds_switches(void **state)
 	}
 }
 
+/* Returns the time of the n-th timer wake-up (waker -1) of a run. */
+static int64_t timer_wake_at(const struct hs_run_result *res, int n)
+{
+	for (size_t i = 0; i < res->wakes.len; i++)
+		if (res->wakes.data[i].waker < 0 && n-- == 0)
+			return res->wakes.data[i].time_ns;
+	fail_msg("no timer wake-up number %d", n);
+	return -1;
+}
+
+/*
+ * Timer slack windows on one core: the interrupt comes at the earliest
+ * hard expiry (request + slack after the system call) and ends every
+ * sleep whose request has passed, so the second sleeper of 1 us wakes
+ * with the first, 20 us of work and switches earlier than its own hard
+ * expiry.  A second sleeper of 30 us has not reached its request then and
+ * keeps its own expiry.
+ */
+static void timers_in_one_window_expire_together(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+	int64_t first_hard;
+
+	setup_config(&cfg, "linux", 2, 1);
+	cfg.os.sleep_slack_ns = 50000;
+	cfg.os.sleep_slack_ratio = 0;
+	cfg.os.sleep_min_ns = 0;
+	run_script_at(&cfg, S_SLEEPERS_NEAR, HS_RECORD_EVENTS, &res);
+	first_hard = T.t[0] + 100 + 1000 + 50000;
+	assert_true(T.t[2] + 100 + 1000 < first_hard);
+	assert_int_equal(timer_wake_at(&res, 0), first_hard);
+	assert_int_equal(timer_wake_at(&res, 1), first_hard);
+	assert_true(first_hard < T.t[2] + 100 + 1000 + 50000);
+	hs_result_free(&res);
+
+	setup_config(&cfg, "linux", 2, 1);
+	cfg.os.sleep_slack_ns = 50000;
+	cfg.os.sleep_slack_ratio = 0;
+	cfg.os.sleep_min_ns = 0;
+	run_script_at(&cfg, S_SLEEPERS_FAR, HS_RECORD_EVENTS, &res);
+	first_hard = T.t[0] + 100 + 1000 + 50000;
+	assert_true(T.t[2] + 100 + 30000 > first_hard);
+	assert_int_equal(timer_wake_at(&res, 0), first_hard);
+	assert_int_equal(timer_wake_at(&res, 1), T.t[2] + 100 + 30000 + 50000);
+	hs_result_free(&res);
+}
+
+/*
+ * switch_cold: the waiter of S_FUTEX_WAITER_WAKER is switched back in
+ * after one other switch-in on its core, so it pays the point at 1
+ * thread on top of wake_local; a curve whose first point is higher than
+ * 1 thread gives the first point's cost, and none gives nothing.
+ */
+static void cold_switch_in_pays_the_curve(void **state)
+{
+	static const struct {
+		int n;
+		struct hs_cold_point pts[2];
+		int64_t extra;
+	} cases[] = {
+		{ 0, { { 0, 0 } }, 0 },
+		{ 2, { { 1, 500 }, { 4, 900 } }, 500 },
+		{ 2, { { 2, 700 }, { 8, 900 } }, 700 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hs_config cfg;
+		struct hs_run_result res;
+
+		setup_config(&cfg, "linux", 2, 1);
+		cfg.os.nswitch_cold = cases[i].n;
+		memcpy(cfg.os.switch_cold, cases[i].pts, sizeof(cases[i].pts));
+		run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
+		assert_int_equal(T.t[1] - T.t[0], 3000 + cases[i].extra);
+		hs_result_free(&res);
+	}
+}
+
 static void cas_on_remote_line_costs_more(void **state)
 {
 	struct hs_config cfg;
@@ -447,6 +537,8 @@ int main(void)
 		cmocka_unit_test(futex_wake_on_busy_core_waits_its_turn_under_ule),
 		cmocka_unit_test(cas_on_remote_line_costs_more),
 		cmocka_unit_test(cpu_time_adds_switches),
+		cmocka_unit_test(timers_in_one_window_expire_together),
+		cmocka_unit_test(cold_switch_in_pays_the_curve),
 	};
 
 	return cmocka_run_group_tests_name("os model", tests, NULL, NULL);
