@@ -639,6 +639,7 @@ static int native_run(const struct hs_run_request *req, struct hs_run_result *ou
 		run->has_gc = native_replay_has_gc(run);
 	}
 	native_wrap_policy(run);
+	native_clock_init();
 	getrusage(RUSAGE_SELF, &run->ru0);
 	run->t0 = native_clock();
 	deadline = req->cfg->scenario.time_limit_ns > 0 ? run->t0 + req->cfg->scenario.time_limit_ns

@@ -40,12 +40,111 @@
 
 #define PROCYIELD_PAUSES 30 /* Go's active_spin_cnt */
 
-int64_t native_clock(void)
+static int64_t monotonic_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * The clock of the native backend: CLOCK_MONOTONIC, read from the time
+ * stamp counter where the kernel itself keeps time with it.  A run reads
+ * the clock several times per callback (work spins, lock statistics,
+ * callback latency), and in a virtual machine clock_gettime costs about
+ * 38 ns against 15 ns for rdtsc, which would add the measuring to the
+ * cost measured.  The counter is used only when the kernel's clock source
+ * is "tsc", so that the counters of all CPUs agree, and the CPU reports
+ * constant_tsc and nonstop_tsc.  Its rate is measured against
+ * CLOCK_MONOTONIC over FAST_CLOCK_WINDOW_NS once per process.  The rate's
+ * error is a few parts per million, well under the runs' spread.
+ */
+#define FAST_CLOCK_WINDOW_NS 20000000
+
+static struct {
+	bool tsc;
+	int64_t mono0;
+	uint64_t tsc0;
+	double ns_per_tick;
+} fast;
+static pthread_once_t fast_once = PTHREAD_ONCE_INIT;
+
+#if defined(__x86_64__)
+static uint64_t read_tsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static bool file_has(const char *path, const char *word)
+{
+	char line[4096];
+	bool found = false;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, word) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Reads a (CLOCK_MONOTONIC, counter) pair: the counter between two clock
+ * reads, from the try whose two clock reads were closest. */
+static void clock_pair(int64_t *mono, uint64_t *tsc)
+{
+	int64_t best = INT64_MAX;
+
+	for (int i = 0; i < 16; i++) {
+		int64_t a = monotonic_ns();
+		uint64_t c = read_tsc();
+		int64_t b = monotonic_ns();
+
+		if (b - a < best) {
+			best = b - a;
+			*mono = a + (b - a) / 2;
+			*tsc = c;
+		}
+	}
+}
+#endif
+
+static void fast_init(void)
+{
+#if defined(__x86_64__)
+	int64_t m1;
+	uint64_t t1;
+
+	if (!file_has("/sys/devices/system/clocksource/clocksource0/current_clocksource", "tsc") ||
+	    !file_has("/proc/cpuinfo", "constant_tsc") || !file_has("/proc/cpuinfo", "nonstop_tsc"))
+		return;
+	clock_pair(&fast.mono0, &fast.tsc0);
+	do
+		clock_pair(&m1, &t1);
+	while (m1 - fast.mono0 < FAST_CLOCK_WINDOW_NS);
+	if (t1 <= fast.tsc0)
+		return;
+	fast.ns_per_tick = (double)(m1 - fast.mono0) / (double)(t1 - fast.tsc0);
+	fast.tsc = true;
+#endif
+}
+
+void native_clock_init(void)
+{
+	pthread_once(&fast_once, fast_init);
+}
+
+int64_t native_clock(void)
+{
+#if defined(__x86_64__)
+	if (fast.tsc)
+		return fast.mono0 + (int64_t)((double)(read_tsc() - fast.tsc0) * fast.ns_per_tick);
+#endif
+	return monotonic_ns();
 }
 
 int64_t native_now(struct nrun *run)

@@ -216,6 +216,9 @@ static inline struct nthread *nthread_of(hs_env *env)
 
 /* native_env.c */
 extern const struct hs_env_ops hs_native_env_ops;
+/* Sets up native_clock; call once before a run's threads start. */
+void native_clock_init(void);
+/* CLOCK_MONOTONIC in ns, from the time stamp counter where it is safe. */
 int64_t native_clock(void);
 int64_t native_now(struct nrun *run);
 void native_check_abort(struct nthread *t);
