@@ -220,10 +220,10 @@ const char *hs_host_profile_path(void);
 
 /*
  * Returns the switch_cold extra in nanoseconds of a switch-in after d
- * other switch-ins on the core since the thread last ran there: the
- * points' durations interpolated linearly in log2(d) between the two
- * points around d, the first point's duration for d at or below its
- * thread count, the last point's above it.  0 when the curve is none.
+ * other switch-ins on the core since the thread last ran there.  Between
+ * two points it interpolates their durations linearly in log2(d).  At or
+ * below the first point's thread count it returns the first duration,
+ * and above the last point the last duration.  A curve of none gives 0.
  */
 int64_t hs_cold_extra(const struct hs_os_profile *os, int64_t d);
 

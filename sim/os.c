@@ -292,7 +292,7 @@ static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay, 
  * The switch_cold extra of switching t in on core c: by d, the switches
  * on c since t last ran there (an upper bound on the distinct threads
  * that ran meanwhile), interpolated by hs_cold_extra().  A thread that
- * last ran on another core pays the last point; one that never ran pays
+ * last ran on another core pays the last point.  One that never ran pays
  * nothing, because its creator has just written its stack and task
  * structure.
  */

@@ -603,7 +603,7 @@ static void cold_extra_interpolates(void **state)
 	assert_int_equal(hs_cold_extra(&os, 100000), 3000);
 }
 
-/* Below the first point the first duration holds; no curve costs 0. */
+/* Below the first point the first duration applies, and no curve costs 0. */
 static void cold_extra_flat_and_empty(void **state)
 {
 	struct hs_os_profile os;
