@@ -403,7 +403,7 @@ static const struct hs_calib_figure *ring_figure(const struct hs_calib_report *r
  * futex_ring_K - median futex_ring_2) for each measured K >= 3, after the
  * point 1:0ns.  A negative difference is 0, and a point below the one
  * before takes that one's value, so the curve never decreases.  Without
- * futex_ring_2, or without any larger ring, the curve is none.
+ * futex_ring_2, or without any larger ring, the curve is written as none.
  */
 static void derive_switch_cold(struct hs_calib_report *r, struct hs_os_profile *p)
 {
@@ -501,6 +501,8 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 		note(r, "timer_irq", "timer_irq: not measured (sleep_cycle has no samples); 0");
 		return;
 	}
+	/* NOTE: a poller touches less memory between switch-ins than a ring
+	 * thread, so this extra may overstate the pollers' cold switch-in. */
 	cold = hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1);
 	diff = cycle->p50 - p->syscall_ns - p->wake_local_ns - cold;
 	p->timer_irq_ns = at_least_zero(diff);
