@@ -52,6 +52,11 @@
  *                       interrupt, switch to the woken thread) on a CPU
  *                       saturated by HS_CALIB_SLEEP_POLLERS threads looping
  *                       on usleep(1): wall time of a 5 ms window / cycles
+ *   futex_ring_K        one hop of a futex token passed around a ring of K
+ *                       threads pinned to one CPU (a wake and a switch to
+ *                       a thread that last ran K - 1 switch-ins ago), for
+ *                       K = 2, 3, 4, 8, 32, 128, 256, 512: wall time of a
+ *                       1 ms window / hops
  */
 #ifndef HERDSIM_CALIBRATE_H
 #define HERDSIM_CALIBRATE_H
@@ -61,11 +66,16 @@
 #include "config.h"
 #include "error.h"
 
-#define HS_CALIB_MAX_FIGURES 28
+#define HS_CALIB_MAX_FIGURES 40
 #define HS_CALIB_NOTE_MAX 256
 #define HS_CALIB_NKEYS 26     /* keys of the [os] section */
-#define HS_CALIB_KEY_NOTE_MAX 1024
+#define HS_CALIB_KEY_NOTE_MAX 2048
 #define HS_CALIB_SLEEP_POLLERS 32 /* threads looping on usleep(1) for sleep_cycle */
+#define HS_CALIB_NRINGS 8     /* futex_ring_K figures */
+
+/* The K of each futex_ring_K figure, in the order they are measured:
+ * 2, 3, 4, 8, 32, 128, 256, 512. */
+extern const int hs_calib_ring_threads[HS_CALIB_NRINGS];
 
 /* Percentiles of one measured figure, in nanoseconds (nearest rank). */
 struct hs_calib_figure {
@@ -110,12 +120,14 @@ struct hs_calib_report {
 	/* Samples thrown away because they did not measure the figure: a
 	 * yield that found no peer to run, a futex wait that returned before
 	 * it blocked, a sleep interrupted by a signal, a sleep_cycle window in
-	 * which no poller completed a cycle. */
+	 * which no poller completed a cycle, a futex_ring_K window in which
+	 * the token made no hop. */
 	int yield_peer_rejected;
 	int futex_local_rejected;
 	int futex_remote_rejected;
 	int sleep_rejected;
 	int sleep_cycle_rejected;
+	int ring_rejected;
 
 	/* Over the accepted sleep_cycle windows: their wall time, and the CPU
 	 * time (CLOCK_PROCESS_CPUTIME_ID) this process used in them.  The two

@@ -61,7 +61,8 @@ static inline void hs_calib_cpu_relax(void)
 }
 
 /* Measures yield_alone, yield_peer, futex_wake_local, futex_wake_remote,
- * cas_handoff, load_local, load_remote and sleep_cycle, pinned to
+ * cas_handoff, load_local, load_remote, sleep_cycle and futex_ring_K for
+ * every K of hs_calib_ring_threads, pinned to
  * r->cpu_a and r->cpu_b.  Restores the caller's affinity before it
  * returns. */
 int hs_calib_measure_sched(const struct hs_calib_opts *o, struct hs_calib_report *r,

@@ -388,6 +388,76 @@ static void derive_timers(struct hs_calib_report *r, struct hs_os_profile *p)
 	derive_timer_rules(r, p, ns1, ns100);
 }
 
+/* The futex_ring_K figure for the K of hs_calib_ring_threads[index], if
+ * it was measured. */
+static const struct hs_calib_figure *ring_figure(const struct hs_calib_report *r, int index)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "futex_ring_%d", hs_calib_ring_threads[index]);
+	return measured(r, name);
+}
+
+/*
+ * switch_cold from the futex_ring_K figures: a point (K - 1, median
+ * futex_ring_K - median futex_ring_2) for each measured K >= 3, after the
+ * point 1:0ns.  A negative difference is 0, and a point below the one
+ * before takes that one's value, so the curve never decreases.  Without
+ * futex_ring_2, or without any larger ring, the curve is written as none.
+ */
+static void derive_switch_cold(struct hs_calib_report *r, struct hs_os_profile *p)
+{
+	const struct hs_calib_figure *base = ring_figure(r, 0);
+	char diffs[256] = "";
+	size_t len = 0;
+	int raised = 0;
+
+	p->nswitch_cold = 0;
+	if (!base) {
+		note(r, "switch_cold", "switch_cold: not measured (futex_ring_2 has no samples); none");
+		return;
+	}
+	p->switch_cold[0] = (struct hs_cold_point){ 1, 0 };
+	p->nswitch_cold = 1;
+	for (int i = 1; i < HS_CALIB_NRINGS && p->nswitch_cold < HS_COLD_POINTS; i++) {
+		const struct hs_calib_figure *f = ring_figure(r, i);
+		int64_t diff, extra, previous = p->switch_cold[p->nswitch_cold - 1].ns;
+
+		if (!f)
+			continue;
+		diff = f->p50 - base->p50;
+		extra = at_least_zero(diff);
+		if (extra < previous) {
+			extra = previous;
+			raised++;
+		}
+		p->switch_cold[p->nswitch_cold++] =
+			(struct hs_cold_point){ hs_calib_ring_threads[i] - 1, extra };
+		if (len < sizeof(diffs))
+			len += (size_t)snprintf(diffs + len, sizeof(diffs) - len, " %d:%" PRId64,
+						hs_calib_ring_threads[i] - 1, diff);
+	}
+	if (p->nswitch_cold == 1) {
+		p->nswitch_cold = 0;
+		note(r, "switch_cold", "switch_cold: not measured (no futex_ring_K figure with "
+		     "K >= 3 has samples); none");
+		return;
+	}
+	note(r, "switch_cold", "switch_cold: a point D:X for each ring of K = D + 1 threads "
+	     "pinned to one CPU, X = median futex_ring_K minus median futex_ring_2: what a "
+	     "switch-in costs beyond a hot one when D other threads ran on the CPU since the "
+	     "thread last did.  The first point is 1:0ns.  Negative differences are written as "
+	     "0, and a point below the one before takes that one's value, so the curve never "
+	     "decreases (%d points raised)", raised);
+	note(r, "switch_cold", "  differences before those rules, D:ns:%s", diffs);
+	if (r->ring_rejected > 0)
+		note(r, "switch_cold", "  %d windows in which the token made no hop were rejected",
+		     r->ring_rejected);
+	for (int i = 0; i < HS_CALIB_NRINGS; i++)
+		if (ring_figure(r, i))
+			note_figure(r, "switch_cold", ring_figure(r, i));
+}
+
 /* Notes which share of the sleep_cycle windows' wall time was this
  * process's CPU time.  Below 90 % the median includes time that the
  * pollers did not get, so the note warns. */
@@ -409,32 +479,45 @@ static void note_cpu_share(struct hs_calib_report *r)
 }
 
 /*
- * timer_irq from sleep_cycle, after derive_costs and derive_wakes have set
- * syscall_ns and wake_local_ns.  The pollers saturated CPU A if a poller's
- * whole cycle (HS_CALIB_SLEEP_POLLERS cycle times) is at least 1.5 times
- * an unloaded usleep(1): a poller that only slept would start a cycle
- * every usleep_1us.  Otherwise the CPU may have idled in the windows, so
- * the median is only an upper bound of a cycle's CPU time, and the note
- * warns of it.
+ * timer_irq from sleep_cycle, after derive_costs, derive_wakes and
+ * derive_switch_cold have set syscall_ns, wake_local_ns and the
+ * switch_cold curve.  The pollers take CPU A in turn, so each poller's
+ * switch-in follows HS_CALIB_SLEEP_POLLERS - 1 others and pays the
+ * switch_cold extra at that distance on top of wake_local.  The pollers
+ * saturated CPU A if a poller's whole cycle (HS_CALIB_SLEEP_POLLERS cycle
+ * times) is at least 1.5 times an unloaded usleep(1): a poller that only
+ * slept would start a cycle every usleep_1us.  Otherwise the CPU may have
+ * idled in the windows, so the median is only an upper bound of a cycle's
+ * CPU time, and the note warns of it.
  */
 static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 {
 	const struct hs_calib_figure *cycle = measured(r, "sleep_cycle");
 	const struct hs_calib_figure *us1 = measured(r, "usleep_1us");
-	int64_t whole;
+	int64_t whole, cold, diff;
 
 	if (!cycle) {
 		p->timer_irq_ns = 0;
 		note(r, "timer_irq", "timer_irq: not measured (sleep_cycle has no samples); 0");
 		return;
 	}
-	p->timer_irq_ns = at_least_zero(cycle->p50 - p->syscall_ns - p->wake_local_ns);
-	note(r, "timer_irq", "timer_irq: median sleep_cycle minus syscall and wake_local, at "
-	     "least 0 (%" PRId64 " - %" PRId64 " - %" PRId64 " ns).  What a usleep(1) cycle on "
-	     "a saturated CPU costs beyond the sleep call and the switch to the woken thread is "
-	     "the timer interrupt.  It is the cost per expiry under the timer slack of "
-	     "%" PRId64 " ns, where one interrupt can end several sleeps", cycle->p50,
-	     p->syscall_ns, p->wake_local_ns, r->timer_slack_ns);
+	/* NOTE: a poller touches less memory between switch-ins than a ring
+	 * thread, so this extra may overstate the pollers' cold switch-in. */
+	cold = hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1);
+	diff = cycle->p50 - p->syscall_ns - p->wake_local_ns - cold;
+	p->timer_irq_ns = at_least_zero(diff);
+	note(r, "timer_irq", "timer_irq: median sleep_cycle minus syscall, wake_local and the "
+	     "switch_cold extra at %d other threads, at least 0 (%" PRId64 " - %" PRId64
+	     " - %" PRId64 " - %" PRId64 " ns).  What a usleep(1) cycle on a saturated CPU "
+	     "costs beyond the sleep call and the cold switch to the woken thread is the timer "
+	     "interrupt.  It is the cost per expiry under the timer slack of %" PRId64 " ns, "
+	     "where one interrupt can end several sleeps", HS_CALIB_SLEEP_POLLERS - 1,
+	     cycle->p50, p->syscall_ns, p->wake_local_ns, cold, r->timer_slack_ns);
+	if (p->nswitch_cold == 0)
+		note(r, "timer_irq", "  switch_cold is none, so the cold extra is 0");
+	if (diff < 0)
+		note(r, "timer_irq", "  the difference is %" PRId64 " ns, below 0, so 0 is written",
+		     diff);
 	note_figure(r, "timer_irq", cycle);
 	if (r->sleep_cycle_rejected > 0)
 		note(r, "timer_irq", "  %d windows without a completed cycle were rejected",
@@ -473,8 +556,8 @@ void hs_calib_derive(struct hs_calib_report *r)
 	derive_costs(r, p);
 	derive_wakes(r, p);
 	derive_timers(r, p);
+	derive_switch_cold(r, p);
 	derive_timer_irq(r, p);
-	note(r, "switch_cold", "switch_cold: not measured; none");
 }
 
 /* ---- writer ---- */

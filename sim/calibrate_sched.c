@@ -1,6 +1,7 @@
 /*
  * Pinned calibration figures: sched_yield, futex wake-to-run, cache line
- * transfers between two CPUs, and the CPU cost of a usleep(1) cycle.
+ * transfers between two CPUs, the CPU cost of a usleep(1) cycle, and the
+ * hop cost of a futex token ring by the number of threads in it.
  *
  * The calling thread is pinned with sched_setaffinity to r->cpu_a (and
  * its affinity restored before hs_calib_measure_sched returns, on every
@@ -34,6 +35,11 @@
 #define REMOTE_WAKE_GAP_NS 100000 /* lets the other CPU go idle between wakes */
 #define CYCLE_WARMUP_NS 20000000  /* the pollers reach a steady state */
 #define CYCLE_WINDOW_NS 5000000   /* wall time of one sleep_cycle sample */
+#define RING_STACK_BYTES (64 * 1024) /* 512 ring threads map 32 MiB of stack */
+#define RING_WARMUP_NS 20000000   /* every ring thread has run and faulted its stack in */
+#define RING_WINDOW_NS 1000000    /* wall time of one futex_ring_K sample */
+#define RING_WINDOWS 20           /* futex_ring_K samples at scale 1 */
+#define RING_MIN_CAP_NS 200000000 /* time cap of one ring at small scales */
 
 static volatile int64_t sink;
 
@@ -58,8 +64,10 @@ static int pin_caller(int cpu, struct hs_error *err)
 	return 0;
 }
 
-static int start_pinned(pthread_t *thread, int cpu, void *(*fn)(void *), void *arg,
-			struct hs_error *err)
+/* Starts fn(arg) pinned to cpu, with a stack of stack_bytes (0: the
+ * default size). */
+static int start_pinned_stack(pthread_t *thread, int cpu, size_t stack_bytes,
+			      void *(*fn)(void *), void *arg, struct hs_error *err)
 {
 	pthread_attr_t attr;
 	cpu_set_t set;
@@ -70,10 +78,18 @@ static int start_pinned(pthread_t *thread, int cpu, void *(*fn)(void *), void *a
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	rc = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	if (rc == 0 && stack_bytes > 0)
+		rc = pthread_attr_setstacksize(&attr, stack_bytes);
 	if (rc == 0)
 		rc = pthread_create(thread, &attr, fn, arg);
 	pthread_attr_destroy(&attr);
 	return rc ? hs_calib_fail(err, "pthread_create", rc) : 0;
+}
+
+static int start_pinned(pthread_t *thread, int cpu, void *(*fn)(void *), void *arg,
+			struct hs_error *err)
+{
+	return start_pinned_stack(thread, cpu, 0, fn, arg, err);
 }
 
 /* ---- sched_yield ---- */
@@ -525,6 +541,152 @@ static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_re
 	return rc;
 }
 
+/* ---- futex token ring on one CPU ---- */
+
+const int hs_calib_ring_threads[HS_CALIB_NRINGS] = { 2, 3, 4, 8, 32, 128, 256, 512 };
+
+static const char *const ring_names[HS_CALIB_NRINGS] = {
+	"futex_ring_2", "futex_ring_3", "futex_ring_4", "futex_ring_8",
+	"futex_ring_32", "futex_ring_128", "futex_ring_256", "futex_ring_512",
+};
+
+struct ring {
+	int nthreads;
+	_Atomic uint32_t *tokens; /* tokens[i] == 1: thread i has the token */
+	_Atomic long hops;        /* tokens passed on, all threads */
+	_Atomic int stop;
+};
+
+struct ring_member {
+	struct ring *ring;
+	int index;
+};
+
+/* Waits for its token, clears it and passes it to the next thread.  The
+ * token word is cleared before stop is read, so a thread woken by
+ * stop_ring() reads stop as set and returns. */
+static void *ring_thread(void *arg)
+{
+	const struct ring_member *m = arg;
+	struct ring *ring = m->ring;
+	_Atomic uint32_t *mine = &ring->tokens[m->index];
+	_Atomic uint32_t *next = &ring->tokens[(m->index + 1) % ring->nthreads];
+
+	for (;;) {
+		while (atomic_load(mine) == 0)
+			futex_wait(mine, 0);
+		atomic_store(mine, 0);
+		if (atomic_load(&ring->stop))
+			return NULL;
+		atomic_fetch_add_explicit(&ring->hops, 1, memory_order_relaxed);
+		atomic_store(next, 1);
+		futex_wake(next);
+	}
+}
+
+/* Sets stop, gives every started thread a token so that it wakes and
+ * returns, and joins them. */
+static void stop_ring(struct ring *ring, pthread_t *th, int started)
+{
+	atomic_store(&ring->stop, 1);
+	for (int i = 0; i < started; i++) {
+		atomic_store(&ring->tokens[i], 1);
+		futex_wake(&ring->tokens[i]);
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+}
+
+/* Samples a running ring: each sample is the wall time of a window over
+ * the hops in it.  A window without a hop is rejected. */
+static void sample_ring(struct ring *ring, struct hs_calib_sampler *s,
+			struct hs_calib_report *r)
+{
+	while (hs_calib_sampler_more(s)) {
+		long h0 = atomic_load(&ring->hops);
+		int64_t t0 = hs_calib_now();
+		int64_t t1;
+		long h1;
+
+		sleep_ns(RING_WINDOW_NS);
+		h1 = atomic_load(&ring->hops);
+		t1 = hs_calib_now();
+		if (h1 > h0)
+			hs_calib_sampler_add(s, hs_calib_mean_ns(t1 - t0, h1 - h0));
+		else
+			r->ring_rejected++;
+	}
+}
+
+/*
+ * futex_ring_K: nthreads threads pinned to cpu_a pass one token around a
+ * ring.  Each waits with FUTEX_WAIT_PRIVATE on its own word, and the
+ * holder clears its word, sets the next thread's word and FUTEX_WAKEs it,
+ * then blocks.  A hop is a wake plus a switch to a thread that last ran
+ * nthreads - 1 switch-ins ago on this CPU, so the rise of the hop cost
+ * with nthreads is what a cold switch-in costs.  The caller watches from
+ * cpu_b, or with one CPU sleeps on cpu_a, where its own wake-up adds a
+ * switch per window (a few microseconds in a 1 ms window).
+ */
+static int measure_ring(const struct hs_calib_opts *o, struct hs_calib_report *r, int index,
+			struct hs_error *err)
+{
+	int nthreads = hs_calib_ring_threads[index];
+	struct ring ring = { .nthreads = nthreads };
+	struct ring_member *members = calloc((size_t)nthreads, sizeof(*members));
+	pthread_t *th = calloc((size_t)nthreads, sizeof(*th));
+	struct hs_calib_sampler s;
+	int started = 0, rc = 0;
+
+	ring.tokens = calloc((size_t)nthreads, sizeof(*ring.tokens));
+	atomic_init(&ring.hops, 0);
+	atomic_init(&ring.stop, 0);
+	if (!members || !th || !ring.tokens)
+		rc = hs_error_set(err, HS_E_NOMEM, NULL, 0, ring_names[index],
+				  "out of memory for a ring of %d threads", nthreads);
+	for (int i = 0; rc == 0 && i < nthreads; i++)
+		atomic_init(&ring.tokens[i], 0);
+	while (rc == 0 && started < nthreads) {
+		members[started] = (struct ring_member){ &ring, started };
+		rc = start_pinned_stack(&th[started], r->cpu_a, RING_STACK_BYTES, ring_thread,
+					&members[started], err);
+		if (rc == 0)
+			started++;
+	}
+	if (rc == 0) {
+		atomic_store(&ring.tokens[0], 1);
+		futex_wake(&ring.tokens[0]);
+		sleep_ns(RING_WARMUP_NS);
+		rc = hs_calib_sampler_begin(&s, o, ring_names[index], RING_WINDOWS, err);
+	}
+	if (rc == 0) {
+		/* The rings share about one figure's time: see CAP_NS_AT_SCALE_1. */
+		s.cap_ns = s.cap_ns / 5 > RING_MIN_CAP_NS ? s.cap_ns / 5 : RING_MIN_CAP_NS;
+		sample_ring(&ring, &s, r);
+		hs_calib_sampler_end(&s, r);
+	}
+	stop_ring(&ring, th, started);
+	free(ring.tokens);
+	free(th);
+	free(members);
+	return rc;
+}
+
+/* Measures every futex_ring_K figure, watching from cpu_b when there is
+ * one. */
+static int measure_rings(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			 struct hs_error *err)
+{
+	int rc;
+
+	if (r->cpu_b >= 0 && (rc = pin_caller(r->cpu_b, err)) != 0)
+		return rc;
+	for (int i = 0; i < HS_CALIB_NRINGS; i++)
+		if ((rc = measure_ring(o, r, i, err)) != 0)
+			return rc;
+	return 0;
+}
+
 static int measure_pinned(const struct hs_calib_opts *o, struct hs_calib_report *r,
 			  struct hs_error *err)
 {
@@ -549,7 +711,9 @@ static int measure_pinned(const struct hs_calib_opts *o, struct hs_calib_report 
 	}
 	if ((rc = measure_loads(o, r, err)) != 0)
 		return rc;
-	return measure_sleep_cycle(o, r, err);
+	if ((rc = measure_sleep_cycle(o, r, err)) != 0)
+		return rc;
+	return measure_rings(o, r, err);
 }
 
 int hs_calib_measure_sched(const struct hs_calib_opts *o, struct hs_calib_report *r,

@@ -23,6 +23,7 @@
 #include "config_internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -775,4 +776,24 @@ const char *const *hs_scenario_names(void)
 {
 	pthread_once(&names_once, fill_names);
 	return scenario_names;
+}
+
+int64_t hs_cold_extra(const struct hs_os_profile *os, int64_t d)
+{
+	const struct hs_cold_point *p = os->switch_cold;
+	int n = os->nswitch_cold;
+
+	if (n == 0)
+		return 0;
+	if (d <= p[0].threads)
+		return p[0].ns;
+	for (int i = 1; i < n; i++) {
+		if (d <= p[i].threads) {
+			double a = log2((double)p[i - 1].threads), b = log2((double)p[i].threads);
+			double f = (log2((double)d) - a) / (b - a);
+
+			return p[i - 1].ns + (int64_t)((double)(p[i].ns - p[i - 1].ns) * f);
+		}
+	}
+	return p[n - 1].ns;
 }

@@ -218,6 +218,15 @@ int hs_override_parse(struct hs_override *ov, const char *text, struct hs_error 
  * set and not empty, else HS_HOST_PROFILE_DEFAULT. */
 const char *hs_host_profile_path(void);
 
+/*
+ * Returns the switch_cold extra in nanoseconds of a switch-in after d
+ * other switch-ins on the core since the thread last ran there.  Between
+ * two points it interpolates their durations linearly in log2(d).  At or
+ * below the first point's thread count it returns the first duration,
+ * and above the last point the last duration.  A curve of none gives 0.
+ */
+int64_t hs_cold_extra(const struct hs_os_profile *os, int64_t d);
+
 /* Loads an OS profile by name ("linux", or "host": the file of
  * hs_host_profile_path(), HS_E_NOTFOUND if it is missing) or by path. */
 int hs_os_profile_load(struct hs_os_profile *os, const char *name_or_path, struct hs_error *err);

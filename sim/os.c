@@ -70,7 +70,6 @@
  * pure function of its inputs and seed.
  */
 #include <assert.h>
-#include <math.h>
 #include <stdlib.h>
 
 #include "sim_internal.h"
@@ -291,39 +290,24 @@ static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay, 
 	sim_schedule(s, core->oncpu_at, EV_ONCPU, (uint32_t)c, core->gen);
 }
 
-/* Cost of starting t from a queue on core c. */
 /*
  * The switch_cold extra of switching t in on core c: by d, the switches
  * on c since t last ran there (an upper bound on the distinct threads
- * that ran meanwhile), interpolated linearly in log2(d) between the
- * profile's points, flat outside them.  A thread that last ran on another
- * core pays the last point; one that never ran pays nothing, because its
- * creator has just written its stack and task structure.
+ * that ran meanwhile), interpolated by hs_cold_extra().  A thread that
+ * last ran on another core pays the last point.  One that never ran pays
+ * nothing, because its creator has just written its stack and task
+ * structure.
  */
 static int64_t cold_extra(const struct sim *s, int c, const struct sim_thread *t)
 {
-	const struct hs_cold_point *p = s->os->switch_cold;
-	int n = s->os->nswitch_cold;
-	int64_t d;
-
-	if (n == 0 || t->ran_core < 0)
+	if (s->os->nswitch_cold == 0 || t->ran_core < 0)
 		return 0;
 	if (t->ran_core != c)
-		return p[n - 1].ns;
-	d = s->cores[c].nswitch - t->ran_stamp;
-	if (d <= p[0].threads)
-		return p[0].ns;
-	for (int i = 1; i < n; i++) {
-		if (d <= p[i].threads) {
-			double a = log2((double)p[i - 1].threads), b = log2((double)p[i].threads);
-			double f = (log2((double)d) - a) / (b - a);
-
-			return p[i - 1].ns + (int64_t)((double)(p[i].ns - p[i - 1].ns) * f);
-		}
-	}
-	return p[n - 1].ns;
+		return s->os->switch_cold[s->os->nswitch_cold - 1].ns;
+	return hs_cold_extra(s->os, s->cores[c].nswitch - t->ran_stamp);
 }
 
+/* Cost of starting t from a queue on core c. */
 static int64_t switch_delay(const struct sim *s, int c, const struct sim_thread *t)
 {
 	if (s->cores[c].last == t)

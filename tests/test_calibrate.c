@@ -49,7 +49,8 @@ static const char *const figure_names[] = {
 	"nanosleep_1us", "nanosleep_100us", "nanosleep_100us_noslack",
 	"nanosleep_1ms", "nanosleep_1ms_noslack", "yield_alone", "yield_peer",
 	"futex_wake_local", "futex_wake_remote", "cas_handoff", "load_local",
-	"load_remote", "sleep_cycle",
+	"load_remote", "sleep_cycle", "futex_ring_2", "futex_ring_3", "futex_ring_4",
+	"futex_ring_8", "futex_ring_32", "futex_ring_128", "futex_ring_256", "futex_ring_512",
 };
 #define NFIGURES ((int)(sizeof(figure_names) / sizeof(figure_names[0])))
 
@@ -309,6 +310,26 @@ static void fill_hand_report(struct hs_calib_report *r, bool two_cpus)
 	put_figure(r, "load_remote", 15, 17, 19, 33, two_cpus ? 20 : 0);
 }
 
+/*
+ * Ring medians chosen to exercise every rule of switch_cold: futex_ring_3
+ * is below futex_ring_2 (clamped to 0), futex_ring_8 and futex_ring_128
+ * are below the ring before them (raised to its value).  Differences
+ * from futex_ring_2: 2:-100 3:1000 7:800 31:1500 127:1400 255:3000
+ * 511:4000.  skip_32 leaves futex_ring_32 out.
+ */
+static void put_ring_figures(struct hs_calib_report *r, bool skip_32)
+{
+	put_figure(r, "futex_ring_2", 1950, 2000, 2100, 2200, 20);
+	put_figure(r, "futex_ring_3", 1850, 1900, 2000, 2100, 20);
+	put_figure(r, "futex_ring_4", 2900, 3000, 3100, 3200, 20);
+	put_figure(r, "futex_ring_8", 2700, 2800, 2900, 3000, 20);
+	if (!skip_32)
+		put_figure(r, "futex_ring_32", 3400, 3500, 3600, 3700, 20);
+	put_figure(r, "futex_ring_128", 3300, 3400, 3500, 3600, 20);
+	put_figure(r, "futex_ring_256", 4900, 5000, 5100, 5200, 20);
+	put_figure(r, "futex_ring_512", 5900, 6000, 6100, 6200, 20);
+}
+
 static struct hs_calib_figure *figure(struct hs_calib_report *r, const char *name)
 {
 	struct hs_calib_figure *f = (struct hs_calib_figure *)hs_calib_find(r, name);
@@ -488,8 +509,11 @@ static void derive_timer_irq_from_sleep_cycle(void **state)
 	assert_int_equal(r.profile.wake_local_ns, 2000);
 	assert_int_equal(r.profile.timer_irq_ns, 3600 - 150 - 2000);
 	n = note_of(&r, "timer_irq");
-	assert_non_null(strstr(n, "median sleep_cycle minus syscall and wake_local"));
-	assert_non_null(strstr(n, "(3600 - 150 - 2000 ns)"));
+	assert_non_null(strstr(n, "median sleep_cycle minus syscall, wake_local and the "
+				  "switch_cold extra at 31 other threads"));
+	assert_non_null(strstr(n, "(3600 - 150 - 2000 - 0 ns)"));
+	assert_non_null(strstr(n, "switch_cold is none, so the cold extra is 0"));
+	assert_null(strstr(n, "below 0"));
 	assert_non_null(strstr(n, "timer slack of 50000 ns"));
 	assert_non_null(strstr(n, "sleep_cycle: 100 samples; p10 3400, median 3600, p90 3900, "
 				  "p99 4800 ns"));
@@ -514,6 +538,7 @@ static void derive_timer_irq_negative_is_zero(void **state)
 	assert_int_equal(r.profile.timer_irq_ns, 0); /* 1800 - 150 - 2000 < 0 */
 	n = note_of(&r, "timer_irq");
 	assert_non_null(strstr(n, "at least 0"));
+	assert_non_null(strstr(n, "the difference is -350 ns, below 0, so 0 is written"));
 	/* 32 x 1800 = 57600 ns is not 1.5 x usleep(1) 57000: the CPU idled */
 	assert_non_null(strstr(n, "WARNING: 32 pollers may not have saturated the CPU"));
 	assert_non_null(strstr(n, "3 windows without a completed cycle were rejected"));
@@ -554,6 +579,118 @@ static void derive_timer_irq_unchecked_saturation(void **state)
 	assert_non_null(strstr(note_of(&r, "timer_irq"), "saturation not checked"));
 	/* no windows recorded: no CPU-share line */
 	assert_null(strstr(note_of(&r, "timer_irq"), "CPU time was"));
+}
+
+/* The hand ring figures give the points of put_ring_figures() after the
+ * clamp to 0 and the rise to the point before. */
+static void derive_switch_cold_from_rings(void **state)
+{
+	static const struct hs_cold_point want[] = {
+		{ 1, 0 }, { 2, 0 }, { 3, 1000 }, { 7, 1000 },
+		{ 31, 1500 }, { 127, 1500 }, { 255, 3000 }, { 511, 4000 },
+	};
+	static struct hs_calib_report r;
+	const struct hs_os_profile *p = &r.profile;
+	const char *n;
+
+	fill_hand_report(&r, true);
+	put_ring_figures(&r, false);
+	r.ring_rejected = 4;
+	hs_calib_derive(&r);
+
+	assert_int_equal(p->nswitch_cold, 8);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(p->switch_cold[i].threads, want[i].threads);
+		assert_int_equal(p->switch_cold[i].ns, want[i].ns);
+	}
+	n = note_of(&r, "switch_cold");
+	assert_non_null(strstr(n, "median futex_ring_K minus median futex_ring_2"));
+	assert_non_null(strstr(n, "never decreases (2 points raised)"));
+	assert_non_null(strstr(n, "D:ns: 2:-100 3:1000 7:800 31:1500 127:1400 255:3000 511:4000"));
+	assert_non_null(strstr(n, "4 windows in which the token made no hop were rejected"));
+	assert_non_null(strstr(n, "futex_ring_2: 20 samples; p10 1950, median 2000, p90 2100, "
+				  "p99 2200 ns"));
+	/* the last figure line: nothing was cut at HS_CALIB_KEY_NOTE_MAX */
+	assert_non_null(strstr(n, "futex_ring_512: 20 samples; p10 5900, median 6000, p90 6100, "
+				  "p99 6200 ns"));
+}
+
+/* A ring figure that is missing leaves its point out. */
+static void derive_switch_cold_skips_missing(void **state)
+{
+	static struct hs_calib_report r;
+	const struct hs_os_profile *p = &r.profile;
+
+	fill_hand_report(&r, true);
+	put_ring_figures(&r, true);
+	hs_calib_derive(&r);
+
+	assert_int_equal(p->nswitch_cold, 7);
+	assert_int_equal(p->switch_cold[3].threads, 7);
+	assert_int_equal(p->switch_cold[3].ns, 1000);
+	assert_int_equal(p->switch_cold[4].threads, 127);
+	assert_int_equal(p->switch_cold[4].ns, 1400); /* 3400 - 2000, above 7:1000 */
+	assert_null(strstr(note_of(&r, "switch_cold"), "futex_ring_32"));
+}
+
+static void derive_switch_cold_not_measured(void **state)
+{
+	static struct hs_calib_report r;
+
+	fill_hand_report(&r, true); /* no ring figure at all */
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.nswitch_cold, 0);
+	assert_string_equal(note_of(&r, "switch_cold"),
+			    "switch_cold: not measured (futex_ring_2 has no samples); none");
+
+	fill_hand_report(&r, true); /* the base ring only */
+	put_figure(&r, "futex_ring_2", 1950, 2000, 2100, 2200, 20);
+	put_figure(&r, "futex_ring_3", 0, 0, 0, 0, 0);
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.nswitch_cold, 0);
+	assert_non_null(strstr(note_of(&r, "switch_cold"), "no futex_ring_K figure with K >= 3"));
+
+	fill_hand_report(&r, true); /* the base ring without samples */
+	put_ring_figures(&r, false);
+	figure(&r, "futex_ring_2")->samples = 0;
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.nswitch_cold, 0);
+	assert_non_null(strstr(note_of(&r, "switch_cold"), "not measured"));
+}
+
+/* Each poller's switch-in follows 31 others: timer_irq also subtracts
+ * the switch_cold extra at 31, here the point 31:1500ns. */
+static void derive_timer_irq_subtracts_cold(void **state)
+{
+	static struct hs_calib_report r;
+	const char *n;
+
+	fill_hand_report(&r, true);
+	put_ring_figures(&r, false);
+	put_figure(&r, "sleep_cycle", 4800, 5000, 5300, 6000, 100);
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.timer_irq_ns, 5000 - 150 - 2000 - 1500);
+	n = note_of(&r, "timer_irq");
+	assert_non_null(strstr(n, "(5000 - 150 - 2000 - 1500 ns)"));
+	assert_null(strstr(n, "switch_cold is none"));
+}
+
+/* Without futex_ring_32 the extra at 31 is interpolated in log2 between
+ * 7:1000ns and 127:1400ns, as the OS model does. */
+static void derive_timer_irq_interpolates_cold(void **state)
+{
+	static struct hs_calib_report r;
+	int64_t cold;
+
+	fill_hand_report(&r, true);
+	put_ring_figures(&r, true);
+	put_figure(&r, "sleep_cycle", 4800, 5000, 5300, 6000, 100);
+	hs_calib_derive(&r);
+	cold = hs_cold_extra(&r.profile, 31);
+	/* 1000 + 400 * (log2 31 - log2 7) / (log2 127 - log2 7) = 1205.3 */
+	assert_int_equal(cold, 1205);
+	assert_int_equal(r.profile.timer_irq_ns, 5000 - 150 - 2000 - 1205);
+	assert_non_null(strstr(note_of(&r, "timer_irq"), "(5000 - 150 - 2000 - 1205 ns)"));
 }
 
 /* ---- tests: a real calibration at a tiny scale ---- */
@@ -662,7 +799,8 @@ static void calibrate_profile_from_medians(void **state)
 	assert_int_equal(p->mmap_ns, hs_calib_find(r, "mmap_32k")->p50);
 	assert_int_equal(p->timer_wake_ns,
 			 hs_calib_find(r, "nanosleep_100us_noslack")->p50 - 100000);
-	irq = hs_calib_find(r, "sleep_cycle")->p50 - p->syscall_ns - p->wake_local_ns;
+	irq = hs_calib_find(r, "sleep_cycle")->p50 - p->syscall_ns - p->wake_local_ns -
+	      hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1);
 	assert_true(r->sleep_cycle_wall_ns > 0);
 	assert_true(r->sleep_cycle_cpu_ns > 0);
 	assert_int_equal(p->timer_irq_ns, irq > 0 ? irq : 0);
@@ -671,6 +809,39 @@ static void calibrate_profile_from_medians(void **state)
 	assert_true(p->sleep_slack_ns >= 0);
 	assert_true(p->sleep_min_ns >= 1);
 	assert_true(p->sleep_slack_ratio >= 0.0 && p->sleep_slack_ratio <= 1.0);
+}
+
+/* Every ring was measured, and switch_cold has one point per ring after
+ * 1:0ns, each the difference of medians or the point before if higher. */
+static void calibrate_measures_rings(void **state)
+{
+	static const int ring_threads[] = { 2, 3, 4, 8, 32, 128, 256, 512 };
+	const struct hs_calib_report *r = &run->report;
+	const struct hs_os_profile *p = &r->profile;
+	int64_t base = hs_calib_find(r, "futex_ring_2")->p50;
+	char name[32];
+
+	assert_int_equal(p->nswitch_cold, 8);
+	assert_int_equal(p->switch_cold[0].threads, 1);
+	assert_int_equal(p->switch_cold[0].ns, 0);
+	for (int i = 0; i < 8; i++) {
+		const struct hs_calib_figure *f;
+		int64_t diff, before;
+
+		snprintf(name, sizeof(name), "futex_ring_%d", ring_threads[i]);
+		f = hs_calib_find(r, name);
+		assert_non_null(f);
+		if (f->samples < 10)
+			fail_msg("%s has %d samples", name, f->samples);
+		assert_true(f->p10 > 0);
+		if (i == 0)
+			continue;
+		diff = f->p50 - base > 0 ? f->p50 - base : 0;
+		before = p->switch_cold[i - 1].ns;
+
+		assert_int_equal(p->switch_cold[i].threads, ring_threads[i] - 1);
+		assert_int_equal(p->switch_cold[i].ns, diff > before ? diff : before);
+	}
 }
 
 static void calibrate_progress_reported(void **state)
@@ -750,6 +921,9 @@ static void calibrate_one_cpu(void **state)
 	assert_int_equal(hs_calib_find(&r, "load_remote")->samples, 0);
 	assert_true(hs_calib_find(&r, "load_local")->samples >= 10);
 	assert_true(hs_calib_find(&r, "sleep_cycle")->samples >= 10); /* same-CPU figure */
+	assert_true(hs_calib_find(&r, "futex_ring_2")->samples >= 10);
+	assert_true(hs_calib_find(&r, "futex_ring_512")->samples >= 10);
+	assert_int_equal(r.profile.nswitch_cold, 8);
 	assert_int_equal(r.profile.wake_remote_ns, r.profile.wake_local_ns);
 	assert_int_equal(r.profile.atomic_remote_ns, r.profile.atomic_local_ns);
 	assert_int_equal(r.profile.load_remote_ns, hs_calib_find(&r, "load_local")->p50);
@@ -868,6 +1042,28 @@ static void check_profile_file(const char *path, const struct hs_os_profile *p)
 	}
 }
 
+/* Loads path with the OS profile loader of `--os FILE` and checks that
+ * the curve and the durations come back as written. */
+static void check_profile_loads(const char *path, const struct hs_os_profile *p)
+{
+	static struct hs_os_profile loaded;
+	struct hs_error err;
+	char buf[512];
+
+	memset(&err, 0, sizeof(err));
+	if (hs_os_profile_load(&loaded, path, &err) != 0) {
+		hs_error_format(&err, buf, sizeof(buf));
+		fail_msg("loading %s: %s", path, buf);
+	}
+	assert_int_equal(loaded.nswitch_cold, p->nswitch_cold);
+	for (int i = 0; i < p->nswitch_cold; i++) {
+		assert_int_equal(loaded.switch_cold[i].threads, p->switch_cold[i].threads);
+		assert_int_equal(loaded.switch_cold[i].ns, p->switch_cold[i].ns);
+	}
+	assert_int_equal(loaded.timer_irq_ns, p->timer_irq_ns);
+	assert_int_equal(loaded.wake_local_ns, p->wake_local_ns);
+}
+
 static void write_profile_real_report(void **state)
 {
 	char path[256];
@@ -876,13 +1072,14 @@ static void write_profile_real_report(void **state)
 	snprintf(path, sizeof(path), "%s/host.ini", tmpdir);
 	assert_int_equal(hs_calibrate_write_profile(&run->report, path, &err), 0);
 	check_profile_file(path, &run->report.profile);
+	check_profile_loads(path, &run->report.profile);
 	assert_int_equal(count_dir_entries(tmpdir), 1); /* no host.ini.tmp left */
 	remove(path);
 }
 
 struct parsed_profile {
 	int count[NKEYS];
-	char values[NKEYS][64];
+	char values[NKEYS][128];
 	int other_sections, unknown_keys;
 };
 
@@ -935,6 +1132,30 @@ static void write_profile_parses_with_inih(void **state)
 	assert_string_equal(pp.values[key_position("yield_hold_ticks")], "0");
 	assert_string_equal(pp.values[key_position("sleep_slack_ratio")], "0.0056");
 	assert_string_equal(pp.values[key_position("wake_remote")], "12000ns");
+	remove(path);
+}
+
+/* A curve derived from hand ring figures is written on one line that
+ * inih and the profile loader read back. */
+static void write_profile_switch_cold(void **state)
+{
+	static struct hs_calib_report r;
+	static struct parsed_profile pp;
+	char path[256];
+	struct hs_error err;
+
+	fill_hand_report(&r, true);
+	put_ring_figures(&r, false);
+	hs_calib_derive(&r);
+	snprintf(path, sizeof(path), "%s/cold.ini", tmpdir);
+	assert_int_equal(hs_calibrate_write_profile(&r, path, &err), 0);
+	check_profile_file(path, &r.profile);
+
+	memset(&pp, 0, sizeof(pp));
+	assert_int_equal(ini_parse(path, collect_key, &pp), 0);
+	assert_string_equal(pp.values[key_position("switch_cold")],
+			    "1:0ns 2:0ns 3:1000ns 7:1000ns 31:1500ns 127:1500ns 255:3000ns 511:4000ns");
+	check_profile_loads(path, &r.profile);
 	remove(path);
 }
 
@@ -1055,6 +1276,11 @@ int main(void)
 		cmocka_unit_test(derive_timer_irq_negative_is_zero),
 		cmocka_unit_test(derive_timer_irq_missing_is_zero),
 		cmocka_unit_test(derive_timer_irq_unchecked_saturation),
+		cmocka_unit_test(derive_switch_cold_from_rings),
+		cmocka_unit_test(derive_switch_cold_skips_missing),
+		cmocka_unit_test(derive_switch_cold_not_measured),
+		cmocka_unit_test(derive_timer_irq_subtracts_cold),
+		cmocka_unit_test(derive_timer_irq_interpolates_cold),
 		cmocka_unit_test(calibrate_invalid_scale),
 	};
 	const struct CMUnitTest measured[] = {
@@ -1065,6 +1291,7 @@ int main(void)
 		cmocka_unit_test(calibrate_restores_caller),
 		cmocka_unit_test(calibrate_reports_host),
 		cmocka_unit_test(calibrate_profile_from_medians),
+		cmocka_unit_test(calibrate_measures_rings),
 		cmocka_unit_test(calibrate_progress_reported),
 		cmocka_unit_test(calibrate_one_cpu),
 	};
@@ -1072,6 +1299,7 @@ int main(void)
 		cmocka_unit_test(write_profile_real_report),
 		cmocka_unit_test(write_profile_hand_report),
 		cmocka_unit_test(write_profile_parses_with_inih),
+		cmocka_unit_test(write_profile_switch_cold),
 		cmocka_unit_test(write_profile_replaces_whole_file),
 		cmocka_unit_test(write_profile_missing_directory),
 		cmocka_unit_test(write_profile_onto_directory),

@@ -615,6 +615,55 @@ static void each_param_lists_all(void **state)
 	assert_string_equal(first.keys[first.n - 1], "policy.max_batch");
 }
 
+/* A curve of 1:0ns 4:2000ns 64:3000ns: linear in log2(d) between points. */
+static void cold_extra_interpolates(void **state)
+{
+	struct hs_os_profile os;
+
+	memset(&os, 0, sizeof(os));
+	os.nswitch_cold = 3;
+	os.switch_cold[0] = (struct hs_cold_point){ 1, 0 };
+	os.switch_cold[1] = (struct hs_cold_point){ 4, 2000 };
+	os.switch_cold[2] = (struct hs_cold_point){ 64, 3000 };
+
+	/* exact at the points */
+	assert_int_equal(hs_cold_extra(&os, 1), 0);
+	assert_int_equal(hs_cold_extra(&os, 4), 2000);
+	assert_int_equal(hs_cold_extra(&os, 64), 3000);
+	/* log2 midpoints: 2 between 1 and 4, 16 between 4 and 64 */
+	assert_int_equal(hs_cold_extra(&os, 2), 1000);
+	assert_int_equal(hs_cold_extra(&os, 16), 2500);
+	/* a quarter of the way in log2 from 4 to 64 */
+	assert_int_equal(hs_cold_extra(&os, 8), 2250);
+	/* flat above the last point */
+	assert_int_equal(hs_cold_extra(&os, 65), 3000);
+	assert_int_equal(hs_cold_extra(&os, 100000), 3000);
+}
+
+/* Below the first point the first duration applies, and no curve costs 0. */
+static void cold_extra_flat_and_empty(void **state)
+{
+	struct hs_os_profile os;
+
+	memset(&os, 0, sizeof(os));
+	os.nswitch_cold = 2;
+	os.switch_cold[0] = (struct hs_cold_point){ 3, 500 };
+	os.switch_cold[1] = (struct hs_cold_point){ 12, 900 };
+	assert_int_equal(hs_cold_extra(&os, 0), 500);
+	assert_int_equal(hs_cold_extra(&os, 1), 500);
+	assert_int_equal(hs_cold_extra(&os, 3), 500);
+	/* 6 is the log2 midpoint of 3 and 12; log2 of 3 is inexact, so the
+	 * truncated value may be one below 700 */
+	assert_in_range(hs_cold_extra(&os, 6), 699, 700);
+	assert_int_equal(hs_cold_extra(&os, 12), 900);
+	assert_int_equal(hs_cold_extra(&os, 13), 900);
+
+	os.nswitch_cold = 0;
+	assert_int_equal(hs_cold_extra(&os, 0), 0);
+	assert_int_equal(hs_cold_extra(&os, 5), 0);
+	assert_int_equal(hs_cold_extra(&os, 1000000), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -633,6 +682,8 @@ int main(void)
 		cmocka_unit_test(switch_cold_curve),
 		cmocka_unit_test(missing_files),
 		cmocka_unit_test(each_param_lists_all),
+		cmocka_unit_test(cold_extra_interpolates),
+		cmocka_unit_test(cold_extra_flat_and_empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
