@@ -40,7 +40,9 @@
  * The current thread goes back to the queue as preempted with the rest
  * of its burst pending; the woken one starts after `wake_local`.  When
  * the current thread is the waker itself, it is preempted at its next
- * CPU burst.  Not modelled: weights (all nice 0), DELAY_DEQUEUE, buddies,
+ * CPU burst.  A thread still being switched in is already the current one
+ * (the pick sets rq->curr and its protection), so a wake-up is checked
+ * against it and it is preempted as it reaches the core.  Not modelled: weights (all nice 0), DELAY_DEQUEUE, buddies,
  * PREEMPT_SHORT, and preemption at ticks.
  *
  * A woken or new thread goes to its previous core if that core is idle,
@@ -286,6 +288,8 @@ static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay, 
 	core->oncpu_at = s->now + delay;
 	t->core = c;
 	t->exec_start = switching && fair(s) ? s->now : -1;
+	t->vprot = t->deadline; /* set_protect_slice, at the pick */
+	t->resched_to = NULL;
 	core->busy_from = switching ? s->now : core->oncpu_at;
 	sim_schedule(s, core->oncpu_at, EV_ONCPU, (uint32_t)c, core->gen);
 }
@@ -444,7 +448,7 @@ static void wakeup_preempt(struct sim *s, int c, struct sim_thread *w)
 	struct sim_thread *cur = core->current, *best = NULL;
 	int64_t sum, n;
 
-	if (!cur || !core->on_cpu || cur->state != HS_TS_RUNNING)
+	if (!cur || (core->on_cpu && cur->state != HS_TS_RUNNING))
 		return;
 	sum = vsum(s, c, &n);
 	if (eligible(cur->vruntime, sum, n)) {
@@ -459,7 +463,7 @@ static void wakeup_preempt(struct sim *s, int c, struct sim_thread *w)
 			best = u;
 	if (best != w)
 		return;
-	if (cur == s->running) {
+	if (!core->on_cpu || cur == s->running) {
 		cur->resched_to = w;
 		return;
 	}
@@ -515,8 +519,6 @@ void sim_on_cpu(struct sim *s, int c, uint32_t gen)
 	core->last = t;
 	if (t->exec_start < 0)
 		t->exec_start = s->now;
-	t->vprot = t->deadline; /* set_protect_slice */
-	t->resched_to = NULL;
 	if (t->woken_by_wake) {
 		if (t->wake_rec >= 0)
 			s->out->wakes.data[t->wake_rec].latency_ns = s->now - t->wake_time;
@@ -524,6 +526,20 @@ void sim_on_cpu(struct sim *s, int c, uint32_t gen)
 	}
 	sim_set_state(s, t, HS_TS_RUNNING, HS_R_WORK, SIM_NONE);
 	arm_slice(s, c);
+	if (t->resched_to) {
+		/* a wake-up while t was being switched in chose another thread:
+		 * t reschedules as soon as it reaches the core */
+		struct sim_thread *w = t->resched_to;
+		bool queued = false;
+
+		for (struct sim_thread *u = core->rq_head; u; u = u->rq_next)
+			queued |= u == w;
+		t->resched_to = NULL;
+		if (queued) {
+			preempt_current(s, c, t, t->pending_ns, w);
+			return;
+		}
+	}
 	if (t->pending_ns > 0) {
 		t->burst_end = s->now + t->pending_ns;
 		sim_schedule(s, t->burst_end, EV_BURST, (uint32_t)t->id, t->gen);

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -28,6 +29,7 @@ enum script {
 	S_SLEEP_VS_WORKER,
 	S_SLEEPERS_NEAR,
 	S_SLEEPERS_FAR,
+	S_SPINNER_AMONG_POLLERS,
 };
 
 static struct {
@@ -99,6 +101,20 @@ static hs_m *script_acquire(hs_env *env, void *state)
 		T.t[2 * role] = o->now(env);
 		o->sleep(env, role == 1 && T.script == S_SLEEPERS_FAR ? 30000 : 1000);
 		T.t[2 * role + 1] = o->now(env);
+		break;
+	case S_SPINNER_AMONG_POLLERS:
+		/* the last of 9 computes 5 ms in 10 us steps; the others poll
+		 * with usleep(1) until it is done */
+		if (role == 8) {
+			T.t[0] = o->now(env);
+			for (int i = 0; i < 500; i++)
+				o->work(env, 10000);
+			T.t[1] = o->now(env);
+			o->store(env, &T.word, 1);
+		} else {
+			while (o->load(env, &T.word) == 0)
+				o->sleep(env, 1000);
+		}
 		break;
 	case S_CAS_PINGPONG: {
 		uint64_t expected;
@@ -506,6 +522,30 @@ static void cold_switch_in_pays_the_curve(void **state)
 	}
 }
 
+/*
+ * A wake-up that comes while a thread is being switched in is checked
+ * against that thread, as Linux checks it against rq->curr, which the
+ * pick has already set, and the thread reschedules as it reaches the
+ * core.  On one core, 8 usleep(1) pollers and a spinner with 5 ms of
+ * work: most wake-ups come while a poller is being switched in, so
+ * skipping them left the spinner preempted 86 times; checking them
+ * preempts it 151 times, and the spinner's work takes longer.
+ */
+static void wakeup_during_switch_in_preempts(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "linux", 9, 1);
+	cfg.os.sleep_slack_ns = 50000;
+	cfg.os.sleep_slack_ratio = 0;
+	cfg.os.timer_irq_ns = 0;
+	run_script(&cfg, S_SPINNER_AMONG_POLLERS, &res);
+	assert_true(hs_result_get(&res, "preemptions", -1) > 120);
+	assert_true(T.t[1] - T.t[0] > 7000000);
+	hs_result_free(&res);
+}
+
 static void cas_on_remote_line_costs_more(void **state)
 {
 	struct hs_config cfg;
@@ -539,6 +579,7 @@ int main(void)
 		cmocka_unit_test(cpu_time_adds_switches),
 		cmocka_unit_test(timers_in_one_window_expire_together),
 		cmocka_unit_test(cold_switch_in_pays_the_curve),
+		cmocka_unit_test(wakeup_during_switch_in_preempts),
 	};
 
 	return cmocka_run_group_tests_name("os model", tests, NULL, NULL);
