@@ -448,7 +448,7 @@ static void derive_switch_cold(struct hs_calib_report *r, struct hs_os_profile *
 	     "switch-in costs beyond a hot one when D other threads ran on the CPU since the "
 	     "thread last did.  The first point is 1:0ns.  Negative differences are written as "
 	     "0, and a point below the one before takes that one's value, so the curve never "
-	     "decreases (%d points raised)", raised);
+	     "decreases (%d point%s raised)", raised, raised == 1 ? "" : "s");
 	note(r, "switch_cold", "  differences before those rules, D:ns:%s", diffs);
 	if (r->ring_rejected > 0)
 		note(r, "switch_cold", "  %d windows in which the token made no hop were rejected",

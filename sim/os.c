@@ -936,7 +936,7 @@ void sim_os_yield(struct sim *s, struct sim_thread *t)
  * the request (at least sleep_min) plus the slack (sleep_slack plus
  * sleep_slack_ratio of the request), rounded up to sleep_round or, past
  * sleep_coarse_above, to the next tick, plus a uniform draw below
- * timer_jitter.  The soft expiry is the request alone: from then on an
+ * timer_jitter.  The soft expiry is max(request, sleep_min): from then on an
  * interrupt for another timer on the same core ends the sleep (Linux
  * timer slack; FreeBSD's callout precision works alike).  A rounded or
  * tick-bound expiry has no window: soft equals hard.
