@@ -123,8 +123,8 @@ $(BUILD)/bench: bench/bench.c $(BUILD)/libherdsim.a
 bench: $(BUILD)/bench bin/herdsim
 	$(BUILD)/bench
 
-run: bin/herdsim
-	bin/herdsim run
+run: $(BUILD)/herdsim bin/herdsim
+	$(BUILD)/herdsim run
 
 install: $(BUILD)/herdsim
 	install -D -m 755 $(BUILD)/herdsim $(DESTDIR)$(PREFIX)/bin/herdsim

@@ -428,9 +428,15 @@ static int parse_cold(const char *text, struct hs_os_profile *os, char *msg, siz
 		}
 		if (cfg_parse_int64(item, &threads, msg, msgsize) < 0)
 			return HS_E_INPUT;
-		if (threads < 1 || threads > 1000000 || (n > 0 && threads <= pts[n - 1].threads)) {
-			snprintf(msg, msgsize, "thread count %s is out of order or range; counts run "
-				 "from 1 to 1000000, strictly increasing", item);
+		if (threads < 1 || threads > 1000000) {
+			snprintf(msg, msgsize, "thread count %s is out of range; counts run from 1 "
+				 "to 1000000, strictly increasing", item);
+			return HS_E_INPUT;
+		}
+		if (n > 0 && threads <= pts[n - 1].threads) {
+			snprintf(msg, msgsize, "thread count %s must be greater than %d, the count "
+				 "of the point before; counts are strictly increasing", item,
+				 (int)pts[n - 1].threads);
 			return HS_E_INPUT;
 		}
 		if (duration_from_text(colon + 1, &ns, msg, msgsize) < 0)

@@ -76,6 +76,8 @@
 
 #include "sim_internal.h"
 
+static void timer_program(struct sim *s, int c);
+
 #define LOAD_LOCAL_NS 1
 
 /* Returns ns scaled by a noise factor drawn from the noise stream. */
@@ -661,6 +663,11 @@ void sim_wake(struct sim *s, struct sim_thread *t, int32_t waker)
 
 	assert(t->state == HS_TS_SLEEPING || t->state == HS_TS_BLOCKED);
 	t->gen++; /* cancels a pending timer */
+	/* A cancelled timer that was its core's earliest must not fire: the
+	 * woken thread cancels it on that core (hrtimer_cancel reprograms a
+	 * local clock event). */
+	if (t->core >= 0 && t->core < s->ncores && s->cores[t->core].timer_at != INT64_MAX)
+		timer_program(s, t->core);
 	t->wake_time = s->now;
 	t->wake_rec = -1;
 	if (s->events && (w = HS_VEC_PUSH(&s->out->wakes)) != NULL) {

@@ -30,6 +30,7 @@ enum script {
 	S_SLEEPERS_NEAR,
 	S_SLEEPERS_FAR,
 	S_SPINNER_AMONG_POLLERS,
+	S_CANCELLED_TIMER,
 };
 
 static struct {
@@ -114,6 +115,21 @@ static hs_m *script_acquire(hs_env *env, void *state)
 		} else {
 			while (o->load(env, &T.word) == 0)
 				o->sleep(env, 1000);
+		}
+		break;
+	case S_CANCELLED_TIMER:
+		/* role 0 waits with a 100 us timeout, role 1 sleeps 120 us, role 2
+		 * ends role 0's wait 50 us later */
+		if (role == 0) {
+			o->futex_wait(env, &T.word, 0, 100000);
+		} else if (role == 1) {
+			T.t[2] = o->now(env);
+			o->sleep(env, 120000);
+			T.t[3] = o->now(env);
+		} else {
+			o->work(env, 50000);
+			o->store(env, &T.word, 1);
+			o->futex_wake(env, &T.word, 1);
 		}
 		break;
 	case S_CAS_PINGPONG: {
@@ -546,6 +562,26 @@ static void wakeup_during_switch_in_preempts(void **state)
 	hs_result_free(&res);
 }
 
+/*
+ * A timed wait that a futex wake ends cancels its timer, and the core's
+ * interrupt moves to the next timer: the sleeper of 120 us, whose window
+ * opens before the cancelled wait's hard expiry, still wakes at its own
+ * hard expiry and not at the cancelled one.
+ */
+static void cancelled_timer_does_not_fire(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "linux", 3, 1);
+	cfg.os.sleep_slack_ns = 50000;
+	cfg.os.sleep_slack_ratio = 0;
+	cfg.os.sleep_min_ns = 0;
+	run_script_at(&cfg, S_CANCELLED_TIMER, HS_RECORD_EVENTS, &res);
+	assert_int_equal(timer_wake_at(&res, 0), T.t[2] + 100 + 120000 + 50000);
+	hs_result_free(&res);
+}
+
 static void cas_on_remote_line_costs_more(void **state)
 {
 	struct hs_config cfg;
@@ -580,6 +616,7 @@ int main(void)
 		cmocka_unit_test(timers_in_one_window_expire_together),
 		cmocka_unit_test(cold_switch_in_pays_the_curve),
 		cmocka_unit_test(wakeup_during_switch_in_preempts),
+		cmocka_unit_test(cancelled_timer_does_not_fire),
 	};
 
 	return cmocka_run_group_tests_name("os model", tests, NULL, NULL);
