@@ -39,7 +39,7 @@
 #define RING_WARMUP_NS 20000000   /* every ring thread has run and faulted its stack in */
 #define RING_WINDOW_NS 1000000    /* wall time of one futex_ring_K sample */
 #define RING_WINDOWS 20           /* futex_ring_K samples at scale 1 */
-#define RING_MIN_CAP_NS 200000000 /* time cap of one ring at small scales */
+#define RING_ROUNDS 4             /* turns of the rings; see measure_rings */
 
 static volatile int64_t sink;
 
@@ -597,12 +597,13 @@ static void stop_ring(struct ring *ring, pthread_t *th, int started)
 		pthread_join(th[i], NULL);
 }
 
-/* Samples a running ring: each sample is the wall time of a window over
- * the hops in it.  A window without a hop is rejected. */
-static void sample_ring(struct ring *ring, struct hs_calib_sampler *s,
+/* Adds up to `windows` samples to s from a running ring: each sample is
+ * the wall time of a window over the hops in it.  A window without a hop
+ * is rejected. */
+static void sample_ring(struct ring *ring, struct hs_calib_sampler *s, int windows,
 			struct hs_calib_report *r)
 {
-	while (hs_calib_sampler_more(s)) {
+	for (int w = 0; w < windows && s->n < s->target; w++) {
 		long h0 = atomic_load(&ring->hops);
 		int64_t t0 = hs_calib_now();
 		int64_t t1;
@@ -619,23 +620,22 @@ static void sample_ring(struct ring *ring, struct hs_calib_sampler *s,
 }
 
 /*
- * futex_ring_K: nthreads threads pinned to cpu_a pass one token around a
- * ring.  Each waits with FUTEX_WAIT_PRIVATE on its own word, and the
- * holder clears its word, sets the next thread's word and FUTEX_WAKEs it,
- * then blocks.  A hop is a wake plus a switch to a thread that last ran
- * nthreads - 1 switch-ins ago on this CPU, so the rise of the hop cost
- * with nthreads is what a cold switch-in costs.  The caller watches from
- * cpu_b, or with one CPU sleeps on cpu_a, where its own wake-up adds a
- * switch per window (a few microseconds in a 1 ms window).
+ * One round of futex_ring_K: nthreads threads pinned to cpu_a pass one
+ * token around a ring.  Each waits with FUTEX_WAIT_PRIVATE on its own
+ * word, and the holder clears its word, sets the next thread's word and
+ * FUTEX_WAKEs it, then blocks.  A hop is a wake plus a switch to a thread
+ * that last ran nthreads - 1 switch-ins ago on this CPU, so the rise of
+ * the hop cost with nthreads is what a cold switch-in costs.  The caller
+ * watches from cpu_b, or with one CPU sleeps on cpu_a, where its own
+ * wake-up adds a switch per window (a few microseconds in a 1 ms window).
  */
-static int measure_ring(const struct hs_calib_opts *o, struct hs_calib_report *r, int index,
-			struct hs_error *err)
+static int ring_round(struct hs_calib_report *r, int index, struct hs_calib_sampler *s,
+		      int windows, struct hs_error *err)
 {
 	int nthreads = hs_calib_ring_threads[index];
 	struct ring ring = { .nthreads = nthreads };
 	struct ring_member *members = calloc((size_t)nthreads, sizeof(*members));
 	pthread_t *th = calloc((size_t)nthreads, sizeof(*th));
-	struct hs_calib_sampler s;
 	int started = 0, rc = 0;
 
 	ring.tokens = calloc((size_t)nthreads, sizeof(*ring.tokens));
@@ -657,13 +657,7 @@ static int measure_ring(const struct hs_calib_opts *o, struct hs_calib_report *r
 		atomic_store(&ring.tokens[0], 1);
 		futex_wake(&ring.tokens[0]);
 		sleep_ns(RING_WARMUP_NS);
-		rc = hs_calib_sampler_begin(&s, o, ring_names[index], RING_WINDOWS, err);
-	}
-	if (rc == 0) {
-		/* The rings share about one figure's time: see CAP_NS_AT_SCALE_1. */
-		s.cap_ns = s.cap_ns / 5 > RING_MIN_CAP_NS ? s.cap_ns / 5 : RING_MIN_CAP_NS;
-		sample_ring(&ring, &s, r);
-		hs_calib_sampler_end(&s, r);
+		sample_ring(&ring, s, windows, r);
 	}
 	stop_ring(&ring, th, started);
 	free(ring.tokens);
@@ -672,19 +666,43 @@ static int measure_ring(const struct hs_calib_opts *o, struct hs_calib_report *r
 	return rc;
 }
 
-/* Measures every futex_ring_K figure, watching from cpu_b when there is
- * one. */
+/*
+ * Measures every futex_ring_K figure, watching from cpu_b when there is
+ * one.  The rings take turns in RING_ROUNDS rounds, each adding a share
+ * of every ring's windows, so that a change in the host's speed during
+ * the measurement moves all the points of the curve alike instead of
+ * bending it.  The work is bounded (four rounds of 945 threads and 8
+ * warm-ups each, about a second), so the rounds ignore the samplers'
+ * time caps.
+ */
 static int measure_rings(const struct hs_calib_opts *o, struct hs_calib_report *r,
 			 struct hs_error *err)
 {
-	int rc;
+	struct hs_calib_sampler s[HS_CALIB_NRINGS];
+	int opened = 0, rc = 0;
 
 	if (r->cpu_b >= 0 && (rc = pin_caller(r->cpu_b, err)) != 0)
 		return rc;
-	for (int i = 0; i < HS_CALIB_NRINGS; i++)
-		if ((rc = measure_ring(o, r, i, err)) != 0)
-			return rc;
-	return 0;
+	for (; rc == 0 && opened < HS_CALIB_NRINGS; opened++)
+		if ((rc = hs_calib_sampler_begin(&s[opened], o, ring_names[opened], RING_WINDOWS,
+						 err)) != 0)
+			break;
+	for (int round = 0; rc == 0 && round < RING_ROUNDS; round++) {
+		for (int i = 0; rc == 0 && i < HS_CALIB_NRINGS; i++) {
+			int left = s[i].target - s[i].n;
+			int windows = (left + RING_ROUNDS - round - 1) / (RING_ROUNDS - round);
+
+			if (windows > 0)
+				rc = ring_round(r, i, &s[i], windows, err);
+		}
+	}
+	for (int i = 0; i < opened; i++) {
+		if (rc == 0)
+			hs_calib_sampler_end(&s[i], r);
+		else
+			hs_calib_sampler_abort(&s[i]);
+	}
+	return rc;
 }
 
 static int measure_pinned(const struct hs_calib_opts *o, struct hs_calib_report *r,
