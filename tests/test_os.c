@@ -196,6 +196,16 @@ static void setup_config(struct hs_config *cfg, const char *os, int threads, int
 	cfg->os.load_remote_ns = 60;
 }
 
+/* setup_config on linux with a 50 us timer slack, no slack ratio and no
+ * sleep floor, so that a sleep's window is [request, request + 50 us]. */
+static void setup_slack(struct hs_config *cfg, int threads, int cores)
+{
+	setup_config(cfg, "linux", threads, cores);
+	cfg->os.sleep_slack_ns = 50000;
+	cfg->os.sleep_slack_ratio = 0;
+	cfg->os.sleep_min_ns = 0;
+}
+
 static void run_script_at(struct hs_config *cfg, enum script s, enum hs_record_level level,
 			  struct hs_run_result *res)
 {
@@ -483,10 +493,7 @@ static void timers_in_one_window_expire_together(void **state)
 	struct hs_run_result res;
 	int64_t first_hard;
 
-	setup_config(&cfg, "linux", 2, 1);
-	cfg.os.sleep_slack_ns = 50000;
-	cfg.os.sleep_slack_ratio = 0;
-	cfg.os.sleep_min_ns = 0;
+	setup_slack(&cfg, 2, 1);
 	run_script_at(&cfg, S_SLEEPERS_NEAR, HS_RECORD_EVENTS, &res);
 	first_hard = T.t[0] + 100 + 1000 + 50000;
 	assert_true(T.t[2] + 100 + 1000 < first_hard);
@@ -495,10 +502,7 @@ static void timers_in_one_window_expire_together(void **state)
 	assert_true(first_hard < T.t[2] + 100 + 1000 + 50000);
 	hs_result_free(&res);
 
-	setup_config(&cfg, "linux", 2, 1);
-	cfg.os.sleep_slack_ns = 50000;
-	cfg.os.sleep_slack_ratio = 0;
-	cfg.os.sleep_min_ns = 0;
+	setup_slack(&cfg, 2, 1);
 	run_script_at(&cfg, S_SLEEPERS_FAR, HS_RECORD_EVENTS, &res);
 	first_hard = T.t[0] + 100 + 1000 + 50000;
 	assert_true(T.t[2] + 100 + 30000 > first_hard);
@@ -542,19 +546,17 @@ static void cold_switch_in_pays_the_curve(void **state)
  * A wake-up that comes while a thread is being switched in is checked
  * against that thread, as Linux checks it against rq->curr, which the
  * pick has already set, and the thread reschedules as it reaches the
- * core.  On one core, 8 usleep(1) pollers and a spinner with 5 ms of
- * work: most wake-ups come while a poller is being switched in, so
- * skipping them left the spinner preempted 86 times; checking them
- * preempts it 151 times, and the spinner's work takes longer.
+ * core.  On one core with 8 usleep(1) pollers, most wake-ups come while
+ * a poller is being switched in.  Checked, they preempt a spinner with
+ * 5 ms of work more than 120 times (151 with this profile; a model that
+ * skips them gives 86), and its work takes over 7 ms.
  */
 static void wakeup_during_switch_in_preempts(void **state)
 {
 	struct hs_config cfg;
 	struct hs_run_result res;
 
-	setup_config(&cfg, "linux", 9, 1);
-	cfg.os.sleep_slack_ns = 50000;
-	cfg.os.sleep_slack_ratio = 0;
+	setup_slack(&cfg, 9, 1);
 	cfg.os.timer_irq_ns = 0;
 	run_script(&cfg, S_SPINNER_AMONG_POLLERS, &res);
 	assert_true(hs_result_get(&res, "preemptions", -1) > 120);
@@ -573,10 +575,7 @@ static void cancelled_timer_does_not_fire(void **state)
 	struct hs_config cfg;
 	struct hs_run_result res;
 
-	setup_config(&cfg, "linux", 3, 1);
-	cfg.os.sleep_slack_ns = 50000;
-	cfg.os.sleep_slack_ratio = 0;
-	cfg.os.sleep_min_ns = 0;
+	setup_slack(&cfg, 3, 1);
 	run_script_at(&cfg, S_CANCELLED_TIMER, HS_RECORD_EVENTS, &res);
 	assert_int_equal(timer_wake_at(&res, 0), T.t[2] + 100 + 120000 + 50000);
 	hs_result_free(&res);
