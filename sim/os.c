@@ -10,9 +10,12 @@
  * queue, else idles.
  *
  * Which queued thread runs next.  Under the Linux scheduler (profiles
- * with yield = linux: CFS, and EEVDF from Linux 6.6) the one with the least
- * vruntime, the CPU time it was charged while on a core; ties go to the
- * earliest queued.  This is the fair share of kernel/sched/fair.c: a
+ * with yield = linux, EEVDF from Linux 6.6) the eligible one with the
+ * earliest virtual deadline (__pick_eevdf); ties go to the earliest
+ * queued.  vruntime is the CPU time a thread was charged while on a
+ * core, and a thread is eligible when its vruntime is at or below the
+ * average of its core's threads.  This is the fair share of
+ * kernel/sched/fair.c: a
  * thread that sleeps often and runs a few microseconds each time is owed
  * as much CPU as one that never sleeps.  A thread that blocks keeps its
  * lag, the average vruntime of its core's threads (itself included) minus
@@ -22,9 +25,7 @@
  * (place_entity).  A thread moved to another core's queue keeps its
  * distance to min_vruntime.  sched_yield with peers moves the yielder's
  * key one slice later for the next pick only and its deadline one slice
- * later (yield_task_fair).  Other yield kinds keep a FIFO queue.  The
- * least vruntime replaces EEVDF's pick (the eligible thread with the
- * earliest deadline); the least vruntime is always eligible.
+ * later (yield_task_fair).  Other yield kinds keep a FIFO queue.
  *
  * Wake-up preemption (yield = linux).  Each thread has a virtual deadline:
  * vruntime + slice when placed (half a slice for a new thread,
@@ -232,12 +233,25 @@ static struct sim_thread *rq_pick(struct sim *s, int c)
 	if (!core->rq_head)
 		return NULL;
 	if (fair(s)) {
+		int64_t sum, n;
+
+		/* __pick_eevdf: the eligible thread with the earliest deadline;
+		 * the least vruntime is always eligible, so one exists */
+		sum = vsum(s, c, &n);
 		for (struct sim_thread *t = core->rq_head; t; prev = t, t = t->rq_next) {
-			if (!pick || fair_key(s, t) < fair_key(s, pick)) {
+			if (!eligible(fair_key(s, t), sum, n))
+				continue;
+			if (!pick || t->deadline < pick->deadline) {
 				pick = t;
 				pick_prev = prev;
 			}
 		}
+		if (!pick) /* only yielders, all deferred past the average */
+			for (struct sim_thread *t = core->rq_head, *p = NULL; t; p = t, t = t->rq_next)
+				if (!pick || fair_key(s, t) < fair_key(s, pick)) {
+					pick = t;
+					pick_prev = p;
+				}
 		/* a yield defers a thread for one pick only */
 		for (struct sim_thread *t = core->rq_head; t; t = t->rq_next)
 			t->yielded = false;
@@ -844,7 +858,7 @@ static void arm_timer(struct sim *s, struct sim_thread *t, int64_t soft, int64_t
  * The timer interrupt of core c, at the earliest hard expiry of its
  * timers.  Like Linux's __hrtimer_run_queues, it walks the timers in hard
  * order and expires each whose soft expiry has passed, stopping at the
- * first that has not: so every sleep whose slack window contains this
+ * first that has not.  So every sleep whose slack window contains this
  * instant ends now, and sleepers that went to sleep close together wake
  * together.  All expire before any woken thread runs.
  */
@@ -940,10 +954,10 @@ void sim_os_yield(struct sim *s, struct sim_thread *t)
 /*
  * Arms t's timer for a timed sleep or wait of `ns` as the profile's timers
  * deliver it.  The hard expiry, which an otherwise idle core honours, is
- * the request (at least sleep_min) plus the slack (sleep_slack plus
- * sleep_slack_ratio of the request), rounded up to sleep_round or, past
- * sleep_coarse_above, to the next tick, plus a uniform draw below
- * timer_jitter.  The soft expiry is max(request, sleep_min): from then on an
+ * the request (at least sleep_min) plus the slack: sleep_slack plus
+ * sleep_slack_ratio of the request.  It is rounded up to sleep_round or,
+ * past sleep_coarse_above, to the next tick, and a uniform draw below
+ * timer_jitter is added.  The soft expiry is max(request, sleep_min): from then on an
  * interrupt for another timer on the same core ends the sleep (Linux
  * timer slack; FreeBSD's callout precision works alike).  A rounded or
  * tick-bound expiry has no window: soft equals hard.
