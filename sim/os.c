@@ -221,11 +221,12 @@ static void rq_push(struct sim *s, int c, struct sim_thread *t)
 	core->rq_len++;
 }
 
-/* Removes and returns the thread to run next from core c's queue.  Under
- * ULE a yielder still held (not_before in the future) is passed over while
- * a thread that is not held waits; if all are held, the one released first
- * runs, so that no core idles with work queued. */
-static struct sim_thread *rq_pick(struct sim *s, int c)
+/* Removes and returns the thread to run next from core c's queue, NULL
+ * when it is empty.  Under ULE a yielder still held (not_before in the
+ * future) is passed over while a thread that is not held waits; if all are
+ * held, the one released first runs, so that no core idles with work
+ * queued. */
+struct sim_thread *sim_rq_pick(struct sim *s, int c)
 {
 	struct sim_core *core = &s->cores[c];
 	struct sim_thread *prev = NULL, *pick = NULL, *pick_prev = NULL;
@@ -342,7 +343,7 @@ void sim_dispatch(struct sim *s, int c)
 	int64_t shift;
 
 	update_min(s, c);
-	t = rq_pick(s, c);
+	t = sim_rq_pick(s, c);
 
 	if (!t) {
 		int victim = -1;
@@ -353,7 +354,7 @@ void sim_dispatch(struct sim *s, int c)
 				victim = i;
 		if (victim < 0)
 			return; /* idle */
-		t = rq_pick(s, victim);
+		t = sim_rq_pick(s, victim);
 		/* keep its distances to min_vruntime on the new core */
 		shift = core->min_vruntime - s->cores[victim].min_vruntime;
 		t->vruntime += shift;

@@ -275,6 +275,7 @@ void sim_cpu(struct sim *s, struct sim_thread *t, int64_t ns);
 void sim_block(struct sim *s, struct sim_thread *t, enum hs_tstate st, enum hs_reason r);
 void sim_wake(struct sim *s, struct sim_thread *t, int32_t waker);
 void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_timer);
+struct sim_thread *sim_rq_pick(struct sim *s, int c);
 void sim_dispatch(struct sim *s, int core);
 void sim_on_cpu(struct sim *s, int core, uint32_t gen);
 void sim_slice_end(struct sim *s, int core, uint32_t gen);

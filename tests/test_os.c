@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -17,6 +18,7 @@
 #include "config.h"
 #include "policy.h"
 #include "result.h"
+#include "sim_internal.h"
 
 /* The test in progress: which script each thread runs, and its log. */
 enum script {
@@ -581,6 +583,61 @@ static void cancelled_timer_does_not_fire(void **state)
 	hs_result_free(&res);
 }
 
+/* Queues threads with the given vruntimes and deadlines on core 0 of an
+ * otherwise empty linux machine, picks one and returns its index. */
+static int pick_of(const int64_t *vruntime, const int64_t *deadline, int n)
+{
+	static struct hs_os_profile os;
+	struct sim *s = calloc(1, sizeof(*s));
+	struct sim_thread *t[8], *got;
+	int index = -1;
+
+	assert_non_null(s);
+	assert_true(n <= 8);
+	os.yield_kind = HS_YIELD_LINUX;
+	os.slice_ns = 1000000;
+	s->os = &os;
+	s->ncores = 1;
+	for (int i = 0; i < n; i++) {
+		t[i] = calloc(1, sizeof(*t[i]));
+		assert_non_null(t[i]);
+		t[i]->vruntime = vruntime[i];
+		t[i]->deadline = deadline[i];
+		t[i]->exec_start = -1;
+		if (i > 0)
+			t[i - 1]->rq_next = t[i];
+	}
+	s->cores[0].rq_head = t[0];
+	s->cores[0].rq_tail = t[n - 1];
+	s->cores[0].rq_len = n;
+	got = sim_rq_pick(s, 0);
+	for (int i = 0; i < n; i++)
+		if (t[i] == got)
+			index = i;
+	assert_int_equal(s->cores[0].rq_len, n - 1);
+	for (int i = 0; i < n; i++)
+		free(t[i]);
+	free(s);
+	return index;
+}
+
+/*
+ * The pick is __pick_eevdf's: among the threads whose vruntime is at or
+ * below the queue's average (here 250), the earliest deadline, even when
+ * another eligible thread has less vruntime; a thread above the average
+ * is passed over whatever its deadline; ties go to the earliest queued.
+ */
+static void pick_is_earliest_eligible_deadline(void **state)
+{
+	static const int64_t v1[] = { 100, 150, 500 }, d1[] = { 1000, 400, 600 };
+	static const int64_t v2[] = { 100, 150, 500 }, d2[] = { 1000, 400, 300 };
+	static const int64_t v3[] = { 100, 150, 500 }, d3[] = { 400, 400, 900 };
+
+	assert_int_equal(pick_of(v1, d1, 3), 1);
+	assert_int_equal(pick_of(v2, d2, 3), 1);
+	assert_int_equal(pick_of(v3, d3, 3), 0);
+}
+
 static void cas_on_remote_line_costs_more(void **state)
 {
 	struct hs_config cfg;
@@ -616,6 +673,7 @@ int main(void)
 		cmocka_unit_test(cold_switch_in_pays_the_curve),
 		cmocka_unit_test(wakeup_during_switch_in_preempts),
 		cmocka_unit_test(cancelled_timer_does_not_fire),
+		cmocka_unit_test(pick_is_earliest_eligible_deadline),
 	};
 
 	return cmocka_run_group_tests_name("os model", tests, NULL, NULL);
