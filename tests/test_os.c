@@ -550,8 +550,8 @@ static void cold_switch_in_pays_the_curve(void **state)
  * pick has already set, and the thread reschedules as it reaches the
  * core.  On one core with 8 usleep(1) pollers, most wake-ups come while
  * a poller is being switched in.  Checked, they preempt a spinner with
- * 5 ms of work more than 120 times (151 with this profile; a model that
- * skips them gives 86), and its work takes over 7 ms.
+ * 5 ms of work more than 120 times, and its work takes over 7 ms.  (This
+ * profile gives 151 preemptions, and a model that skips them 86.)
  */
 static void wakeup_during_switch_in_preempts(void **state)
 {
@@ -568,7 +568,7 @@ static void wakeup_during_switch_in_preempts(void **state)
 
 /*
  * A timed wait that a futex wake ends cancels its timer, and the core's
- * interrupt moves to the next timer: the sleeper of 120 us, whose window
+ * interrupt moves to the next timer.  The sleeper of 120 us, whose window
  * opens before the cancelled wait's hard expiry, still wakes at its own
  * hard expiry and not at the cancelled one.
  */
@@ -622,10 +622,10 @@ static int pick_of(const int64_t *vruntime, const int64_t *deadline, int n)
 }
 
 /*
- * The pick is __pick_eevdf's: among the threads whose vruntime is at or
- * below the queue's average (here 250), the earliest deadline, even when
- * another eligible thread has less vruntime; a thread above the average
- * is passed over whatever its deadline; ties go to the earliest queued.
+ * The pick is __pick_eevdf's.  Among the threads whose vruntime is at or
+ * below the queue's average (here 250), the earliest deadline wins, even
+ * over an eligible thread with less vruntime.  A thread above the average
+ * is passed over whatever its deadline.  Ties go to the earliest queued.
  */
 static void pick_is_earliest_eligible_deadline(void **state)
 {
