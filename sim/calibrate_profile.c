@@ -628,7 +628,8 @@ static void write_value(FILE *f, const struct hs_os_profile *p, const struct key
 		break;
 	case WORD:
 		if (strcmp(k->name, "yield") == 0) {
-			static const char *const kinds[] = { "linux", "ule", "sleep", "poll", "switch" };
+			static const char *const kinds[] = { "linux", "ule", "sleep", "poll", "switch",
+							     "boost" };
 
 			fprintf(f, "%s = %s\n", k->name, kinds[p->yield_kind]);
 		} else {

@@ -42,7 +42,8 @@
 #define PROFILE_DIR "sim/profiles/"
 #define SET_FILE "--set"
 
-static const char *const yield_words[] = { "linux", "ule", "sleep", "poll", "switch", NULL };
+static const char *const yield_words[] = { "linux", "ule", "sleep", "poll", "switch", "boost",
+					    NULL };
 static const char *const arrival_words[] = { "burst", "poisson", "periodic", "trace", NULL };
 static const char *const think_words[] = { "cpu", "sleep", NULL };
 static const char *const record_words[] = { "summary", "events", NULL };

@@ -39,6 +39,10 @@ enum hs_yield_kind {
 	HS_YIELD_POLL = 3,  /* a zero-timeout wait: a system call, no switch */
 	HS_YIELD_SWITCH = 4, /* SwitchToThread: as linux, with FIFO run queues
 	                      * and no wake-up preemption */
+	HS_YIELD_BOOST = 5,  /* as linux, but the least vruntime runs next
+	                      * instead of EEVDF's earliest eligible deadline:
+	                      * woken threads run first, standing in for the
+	                      * Windows dispatcher's wake-up priority boost */
 };
 
 /* Most points of the switch_cold curve. */
@@ -65,7 +69,7 @@ struct hs_os_profile {
 	int64_t atomic_local_ns;       /* atomic_local = RMW on a line this core owns */
 	int64_t atomic_remote_ns;      /* atomic_remote = RMW on a line another core wrote */
 	int64_t load_remote_ns;        /* load_remote = load of a line another core wrote */
-	enum hs_yield_kind yield_kind; /* yield = linux | ule | sleep | poll */
+	enum hs_yield_kind yield_kind; /* yield = linux | ule | sleep | poll | switch | boost */
 	int yield_hold_ticks;          /* yield_hold_ticks = ticks a ULE yielder waits behind peers (0..100) */
 	int64_t sleep_slack_ns;        /* sleep_slack = absolute slack added to timed sleeps */
 	double sleep_slack_ratio;      /* sleep_slack_ratio = slack as a fraction of the request */

@@ -105,7 +105,7 @@ static inline int64_t noisy(struct sim *s, int64_t ns)
 /* The Linux fair-share scheduler applies (see the top of the file). */
 static bool fair(const struct sim *s)
 {
-	return s->os->yield_kind == HS_YIELD_LINUX;
+	return s->os->yield_kind == HS_YIELD_LINUX || s->os->yield_kind == HS_YIELD_BOOST;
 }
 
 /* Adds the time t has been on its core since exec_start to its vruntime;
@@ -233,7 +233,7 @@ struct sim_thread *sim_rq_pick(struct sim *s, int c)
 
 	if (!core->rq_head)
 		return NULL;
-	if (fair(s)) {
+	if (s->os->yield_kind == HS_YIELD_LINUX) {
 		int64_t sum, n;
 
 		/* __pick_eevdf: the eligible thread with the earliest deadline;
@@ -254,6 +254,16 @@ struct sim_thread *sim_rq_pick(struct sim *s, int c)
 					pick_prev = p;
 				}
 		/* a yield defers a thread for one pick only */
+		for (struct sim_thread *t = core->rq_head; t; t = t->rq_next)
+			t->yielded = false;
+	} else if (fair(s)) {
+		/* boost: the least vruntime, which a woken thread usually has */
+		for (struct sim_thread *t = core->rq_head; t; prev = t, t = t->rq_next) {
+			if (!pick || fair_key(s, t) < fair_key(s, pick)) {
+				pick = t;
+				pick_prev = prev;
+			}
+		}
 		for (struct sim_thread *t = core->rq_head; t; t = t->rq_next)
 			t->yielded = false;
 	} else if (s->os->yield_kind != HS_YIELD_ULE) {
@@ -917,6 +927,7 @@ void sim_os_yield(struct sim *s, struct sim_thread *t)
 	case HS_YIELD_LINUX:
 	case HS_YIELD_ULE:
 	case HS_YIELD_SWITCH:
+	case HS_YIELD_BOOST:
 		break;
 	}
 	sim_cpu(s, t, os->syscall_ns);

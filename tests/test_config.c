@@ -141,7 +141,7 @@ static void shipped_profiles_load(void **state)
 	assert_int_equal(os.yield_kind, HS_YIELD_SLEEP);
 
 	assert_int_equal(hs_os_profile_load(&os, "windows", &err), 0);
-	assert_int_equal(os.yield_kind, HS_YIELD_LINUX);
+	assert_int_equal(os.yield_kind, HS_YIELD_BOOST);
 	assert_int_equal(os.sleep_poll_below_ns, 1000000);
 
 	struct hs_runtime_profile rt;

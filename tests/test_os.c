@@ -584,8 +584,10 @@ static void cancelled_timer_does_not_fire(void **state)
 }
 
 /* Queues threads with the given vruntimes and deadlines on core 0 of an
- * otherwise empty linux machine, picks one and returns its index. */
-static int pick_of(const int64_t *vruntime, const int64_t *deadline, int n)
+ * otherwise empty machine with yield kind `kind`, picks one and returns
+ * its index. */
+static int pick_of(enum hs_yield_kind kind, const int64_t *vruntime, const int64_t *deadline,
+		   int n)
 {
 	static struct hs_os_profile os;
 	struct sim *s = calloc(1, sizeof(*s));
@@ -594,7 +596,7 @@ static int pick_of(const int64_t *vruntime, const int64_t *deadline, int n)
 
 	assert_non_null(s);
 	assert_true(n <= 8);
-	os.yield_kind = HS_YIELD_LINUX;
+	os.yield_kind = kind;
 	os.slice_ns = 1000000;
 	s->os = &os;
 	s->ncores = 1;
@@ -633,9 +635,12 @@ static void pick_is_earliest_eligible_deadline(void **state)
 	static const int64_t v2[] = { 100, 150, 500 }, d2[] = { 1000, 400, 300 };
 	static const int64_t v3[] = { 100, 150, 500 }, d3[] = { 400, 400, 900 };
 
-	assert_int_equal(pick_of(v1, d1, 3), 1);
-	assert_int_equal(pick_of(v2, d2, 3), 1);
-	assert_int_equal(pick_of(v3, d3, 3), 0);
+	assert_int_equal(pick_of(HS_YIELD_LINUX, v1, d1, 3), 1);
+	assert_int_equal(pick_of(HS_YIELD_LINUX, v2, d2, 3), 1);
+	assert_int_equal(pick_of(HS_YIELD_LINUX, v3, d3, 3), 0);
+	/* boost (the windows profile) runs the least vruntime instead */
+	assert_int_equal(pick_of(HS_YIELD_BOOST, v1, d1, 3), 0);
+	assert_int_equal(pick_of(HS_YIELD_BOOST, v2, d2, 3), 0);
 }
 
 static void cas_on_remote_line_costs_more(void **state)
