@@ -29,9 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Per-figure time cap at scale 1.0.  With 18 measurement loops, and the
- * 8 futex_ring_K loops capped at a fifth of it each, the whole run stays
- * under a minute even on a host where every loop hits its cap. */
+/* Per-figure time cap at scale 1.0.  With 18 capped measurement loops
+ * and the futex rings, whose work is bounded (about a second), the whole
+ * run stays under a minute even on a host where every loop hits its cap. */
 #define CAP_NS_AT_SCALE_1 2500000000LL
 #define MIN_CAP_NS 200000000LL
 

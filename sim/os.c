@@ -25,9 +25,11 @@
  * (place_entity).  A thread moved to another core's queue keeps its
  * distance to min_vruntime.  sched_yield with peers moves the yielder's
  * key one slice later for the next pick only and its deadline one slice
- * later (yield_task_fair).  Other yield kinds keep a FIFO queue.
+ * later (yield_task_fair).  yield = boost has the same fair share and
+ * wake-up preemption but runs the least vruntime next.  Other yield kinds
+ * keep a FIFO queue.
  *
- * Wake-up preemption (yield = linux).  Each thread has a virtual deadline:
+ * Wake-up preemption (yield = linux and boost).  Each thread has a virtual deadline:
  * vruntime + slice when placed (half a slice for a new thread,
  * PLACE_DEADLINE_INITIAL), moved to vruntime + slice whenever its vruntime
  * reaches it (update_deadline).  When a thread reaches a core its vprot
