@@ -677,6 +677,44 @@ static void pick_is_earliest_eligible_deadline(void **state)
 	assert_int_equal(pick_of(HS_YIELD_BOOST, v4, d4, 3, 4), 1);
 }
 
+/*
+ * A steal picks from a busy core, whose current thread counts in the
+ * average.  With the current thread at vruntime 0 and the queued ones at
+ * 300 and 200, the average is 166, so no queued thread is eligible and
+ * the least vruntime runs.
+ */
+static void steal_pick_without_eligible_thread(void **state)
+{
+	static struct hs_os_profile os;
+	struct sim *s = calloc(1, sizeof(*s));
+	struct sim_thread cur = { 0 }, a = { 0 }, b = { 0 };
+
+	(void)state;
+	assert_non_null(s);
+	os.yield_kind = HS_YIELD_LINUX;
+	os.slice_ns = 1000000;
+	s->os = &os;
+	s->ncores = 1;
+	cur.exec_start = -1;
+	a.vruntime = 300;
+	a.deadline = 400;
+	a.exec_start = -1;
+	a.rq_next = &b;
+	b.vruntime = 200;
+	b.deadline = 900;
+	b.exec_start = -1;
+	s->cores[0].current = &cur;
+	s->cores[0].rq_head = &a;
+	s->cores[0].rq_tail = &b;
+	s->cores[0].rq_len = 2;
+	assert_ptr_equal(sim_rq_pick(s, 0), &b);
+	assert_ptr_equal(s->cores[0].rq_head, &a);
+	assert_ptr_equal(s->cores[0].rq_tail, &a);
+	assert_null(a.rq_next);
+	assert_int_equal(s->cores[0].rq_len, 1);
+	free(s);
+}
+
 static void cas_on_remote_line_costs_more(void **state)
 {
 	struct hs_config cfg;
@@ -713,6 +751,7 @@ int main(void)
 		cmocka_unit_test(wakeup_during_switch_in_preempts),
 		cmocka_unit_test(cancelled_timer_does_not_fire),
 		cmocka_unit_test(pick_is_earliest_eligible_deadline),
+		cmocka_unit_test(steal_pick_without_eligible_thread),
 	};
 
 	return cmocka_run_group_tests_name("os model", tests, NULL, NULL);
