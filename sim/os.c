@@ -5,19 +5,21 @@
  * Each core runs at most one thread and has a run queue.  A thread
  * keeps its core until it blocks, yields to a queued peer, exits, its
  * time slice ends while a peer is queued on the same core, or (yield =
- * linux only) a woken thread preempts it.  A core that becomes free takes
- * the head of its own queue, else steals the head of the longest other
- * queue, else idles.
+ * linux or boost only) a woken thread preempts it.  A core that becomes
+ * free takes the next thread of its own queue (the pick below), else
+ * steals the next one of the longest other queue, else idles.
  *
  * Which queued thread runs next.  Under the Linux scheduler (profiles
  * with yield = linux, EEVDF from Linux 6.6) the eligible one with the
  * earliest virtual deadline (__pick_eevdf); ties go to the earliest
- * queued.  vruntime is the CPU time a thread was charged while on a
- * core, and a thread is eligible when its vruntime is at or below the
- * average of its core's threads.  This is the fair share of
- * kernel/sched/fair.c: a
- * thread that sleeps often and runs a few microseconds each time is owed
- * as much CPU as one that never sleeps.  A thread that blocks keeps its
+ * queued.  If none is eligible (only deferred yielders, or a steal from a
+ * core whose current thread has the least vruntime), the least key runs.
+ * Under yield = boost the least key always runs.  vruntime is the CPU
+ * time a thread was charged while on a core, and a thread is eligible
+ * when its vruntime is at or below the average of its core's threads.
+ * This is the fair share of kernel/sched/fair.c: a thread that sleeps
+ * often and runs a few microseconds each time is owed as much CPU as one
+ * that never sleeps.  A thread that blocks keeps its
  * lag, the average vruntime of its core's threads (itself included) minus
  * its own, clamped to max(2 slices, 1 tick) (update_entity_lag).  When
  * woken onto a core with n threads it is placed at their average minus
@@ -25,14 +27,13 @@
  * (place_entity).  A thread moved to another core's queue keeps its
  * distance to min_vruntime.  sched_yield with peers moves the yielder's
  * key one slice later for the next pick only and its deadline one slice
- * later (yield_task_fair).  yield = boost has the same fair share and
- * wake-up preemption but runs the least vruntime next.  Other yield kinds
- * keep a FIFO queue.
+ * later (yield_task_fair).  A thread's key is its vruntime, a slice more
+ * while it is such a yielder.  Other yield kinds keep a FIFO queue.
  *
- * Wake-up preemption (yield = linux and boost).  Each thread has a virtual deadline:
- * vruntime + slice when placed (half a slice for a new thread,
- * PLACE_DEADLINE_INITIAL), moved to vruntime + slice whenever its vruntime
- * reaches it (update_deadline).  When a thread reaches a core its vprot
+ * Wake-up preemption (yield = linux and boost).  Each thread has a
+ * virtual deadline: vruntime + slice when placed (half a slice for a new
+ * thread, PLACE_DEADLINE_INITIAL), moved to vruntime + slice whenever its
+ * vruntime reaches it (update_deadline).  When a thread reaches a core its vprot
  * is its deadline (set_protect_slice with equal slices).  A thread woken
  * or created onto a busy core's queue takes the core when the current
  * thread is not protected (ineligible, or its vruntime at vprot) and the
@@ -107,7 +108,8 @@ static inline int64_t noisy(struct sim *s, int64_t ns)
 /* The Linux fair-share scheduler applies (see the top of the file). */
 static bool fair(const struct sim *s)
 {
-	return s->os->yield_kind == HS_YIELD_LINUX || s->os->yield_kind == HS_YIELD_BOOST;
+	return s->os->yield_kind == HS_YIELD_LINUX ||
+	       s->os->yield_kind == HS_YIELD_BOOST;
 }
 
 /* Adds the time t has been on its core since exec_start to its vruntime;
@@ -224,10 +226,11 @@ static void rq_push(struct sim *s, int c, struct sim_thread *t)
 }
 
 /* Removes and returns the thread to run next from core c's queue, NULL
- * when it is empty.  Under ULE a yielder still held (not_before in the
- * future) is passed over while a thread that is not held waits; if all are
- * held, the one released first runs, so that no core idles with work
- * queued. */
+ * when it is empty, by the rule of the yield kind (see the top of the
+ * file); a fair pick clears every queued yielder's mark.  Under ULE a
+ * yielder still held (not_before in the future) is passed over while a
+ * thread that is not held waits; if all are held, the one released first
+ * runs, so that no core idles with work queued. */
 struct sim_thread *sim_rq_pick(struct sim *s, int c)
 {
 	struct sim_core *core = &s->cores[c];
@@ -238,8 +241,9 @@ struct sim_thread *sim_rq_pick(struct sim *s, int c)
 	if (s->os->yield_kind == HS_YIELD_LINUX) {
 		int64_t sum, n;
 
-		/* __pick_eevdf: the eligible thread with the earliest deadline;
-		 * the least vruntime is always eligible, so one exists */
+		/* __pick_eevdf: the eligible thread with the earliest deadline.
+		 * The least vruntime of the core's threads is eligible, but
+		 * it may be the current one (a steal) or a deferred yielder */
 		sum = vsum(s, c, &n);
 		for (struct sim_thread *t = core->rq_head; t; prev = t, t = t->rq_next) {
 			if (!eligible(fair_key(s, t), sum, n))
@@ -249,7 +253,7 @@ struct sim_thread *sim_rq_pick(struct sim *s, int c)
 				pick_prev = prev;
 			}
 		}
-		if (!pick) /* only yielders, all deferred past the average */
+		if (!pick) /* none eligible: the least key */
 			for (struct sim_thread *t = core->rq_head, *p = NULL; t; p = t, t = t->rq_next)
 				if (!pick || fair_key(s, t) < fair_key(s, pick)) {
 					pick = t;

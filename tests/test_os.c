@@ -584,14 +584,16 @@ static void cancelled_timer_does_not_fire(void **state)
 }
 
 /* Queues threads with the given vruntimes and deadlines on core 0 of an
- * otherwise empty machine with yield kind `kind`, picks one and returns
- * its index. */
+ * otherwise empty machine with yield kind `kind`, bit i of `yielded`
+ * marking thread i as a yielder, picks one and returns its index.  Checks
+ * that the pick leaves the others queued in their order, with rq_tail
+ * and rq_len right and no yielder mark left. */
 static int pick_of(enum hs_yield_kind kind, const int64_t *vruntime, const int64_t *deadline,
-		   int n)
+		   int n, unsigned yielded)
 {
 	static struct hs_os_profile os;
 	struct sim *s = calloc(1, sizeof(*s));
-	struct sim_thread *t[8], *got;
+	struct sim_thread *t[8], *got, *u;
 	int index = -1;
 
 	assert_non_null(s);
@@ -606,6 +608,7 @@ static int pick_of(enum hs_yield_kind kind, const int64_t *vruntime, const int64
 		t[i]->vruntime = vruntime[i];
 		t[i]->deadline = deadline[i];
 		t[i]->exec_start = -1;
+		t[i]->yielded = (yielded >> i) & 1;
 		if (i > 0)
 			t[i - 1]->rq_next = t[i];
 	}
@@ -616,7 +619,23 @@ static int pick_of(enum hs_yield_kind kind, const int64_t *vruntime, const int64
 	for (int i = 0; i < n; i++)
 		if (t[i] == got)
 			index = i;
+	assert_true(index >= 0);
+	assert_null(got->rq_next);
 	assert_int_equal(s->cores[0].rq_len, n - 1);
+	u = s->cores[0].rq_head;
+	for (int i = 0; i < n; i++) {
+		if (i == index)
+			continue;
+		assert_ptr_equal(u, t[i]);
+		if (kind == HS_YIELD_LINUX || kind == HS_YIELD_BOOST)
+			assert_false(u->yielded);
+		if (u->rq_next == NULL)
+			assert_ptr_equal(s->cores[0].rq_tail, u);
+		u = u->rq_next;
+	}
+	assert_null(u);
+	if (n == 1)
+		assert_null(s->cores[0].rq_tail);
 	for (int i = 0; i < n; i++)
 		free(t[i]);
 	free(s);
@@ -634,13 +653,66 @@ static void pick_is_earliest_eligible_deadline(void **state)
 	static const int64_t v1[] = { 100, 150, 500 }, d1[] = { 1000, 400, 600 };
 	static const int64_t v2[] = { 100, 150, 500 }, d2[] = { 1000, 400, 300 };
 	static const int64_t v3[] = { 100, 150, 500 }, d3[] = { 400, 400, 900 };
+	/* average 200: the eligible tail has the earliest deadline */
+	static const int64_t v4[] = { 300, 200, 100 }, d4[] = { 900, 800, 300 };
+	static const int64_t v5[] = { 300, 100, 200 };
 
-	assert_int_equal(pick_of(HS_YIELD_LINUX, v1, d1, 3), 1);
-	assert_int_equal(pick_of(HS_YIELD_LINUX, v2, d2, 3), 1);
-	assert_int_equal(pick_of(HS_YIELD_LINUX, v3, d3, 3), 0);
+	assert_int_equal(pick_of(HS_YIELD_LINUX, v1, d1, 3, 0), 1);
+	assert_int_equal(pick_of(HS_YIELD_LINUX, v2, d2, 3, 0), 1);
+	assert_int_equal(pick_of(HS_YIELD_LINUX, v3, d3, 3, 0), 0);
+	assert_int_equal(pick_of(HS_YIELD_LINUX, v4, d4, 3, 0), 2);
+	assert_int_equal(pick_of(HS_YIELD_LINUX, v4, d4, 1, 0), 0);
+	/* a yielder's key is a slice later, so the tail is no longer
+	 * eligible; the middle thread, at the average, is */
+	assert_int_equal(pick_of(HS_YIELD_LINUX, v4, d4, 3, 4), 1);
+	/* all yielders, none eligible: the least key, at the head, in the
+	 * middle or at the tail */
+	assert_int_equal(pick_of(HS_YIELD_LINUX, v1, d1, 3, 7), 0);
+	assert_int_equal(pick_of(HS_YIELD_LINUX, v5, d4, 3, 7), 1);
+	assert_int_equal(pick_of(HS_YIELD_LINUX, v4, d4, 3, 7), 2);
 	/* boost (the windows profile) runs the least vruntime instead */
-	assert_int_equal(pick_of(HS_YIELD_BOOST, v1, d1, 3), 0);
-	assert_int_equal(pick_of(HS_YIELD_BOOST, v2, d2, 3), 0);
+	assert_int_equal(pick_of(HS_YIELD_BOOST, v1, d1, 3, 0), 0);
+	assert_int_equal(pick_of(HS_YIELD_BOOST, v2, d2, 3, 0), 0);
+	assert_int_equal(pick_of(HS_YIELD_BOOST, v4, d4, 3, 0), 2);
+	assert_int_equal(pick_of(HS_YIELD_BOOST, v4, d4, 3, 4), 1);
+}
+
+/*
+ * A steal picks from a busy core, whose current thread counts in the
+ * average.  With the current thread at vruntime 0 and the queued ones at
+ * 300 and 200, the average is 166, so no queued thread is eligible and
+ * the least vruntime runs.
+ */
+static void steal_pick_without_eligible_thread(void **state)
+{
+	static struct hs_os_profile os;
+	struct sim *s = calloc(1, sizeof(*s));
+	struct sim_thread cur = { 0 }, a = { 0 }, b = { 0 };
+
+	(void)state;
+	assert_non_null(s);
+	os.yield_kind = HS_YIELD_LINUX;
+	os.slice_ns = 1000000;
+	s->os = &os;
+	s->ncores = 1;
+	cur.exec_start = -1;
+	a.vruntime = 300;
+	a.deadline = 400;
+	a.exec_start = -1;
+	a.rq_next = &b;
+	b.vruntime = 200;
+	b.deadline = 900;
+	b.exec_start = -1;
+	s->cores[0].current = &cur;
+	s->cores[0].rq_head = &a;
+	s->cores[0].rq_tail = &b;
+	s->cores[0].rq_len = 2;
+	assert_ptr_equal(sim_rq_pick(s, 0), &b);
+	assert_ptr_equal(s->cores[0].rq_head, &a);
+	assert_ptr_equal(s->cores[0].rq_tail, &a);
+	assert_null(a.rq_next);
+	assert_int_equal(s->cores[0].rq_len, 1);
+	free(s);
 }
 
 static void cas_on_remote_line_costs_more(void **state)
@@ -679,6 +751,7 @@ int main(void)
 		cmocka_unit_test(wakeup_during_switch_in_preempts),
 		cmocka_unit_test(cancelled_timer_does_not_fire),
 		cmocka_unit_test(pick_is_earliest_eligible_deadline),
+		cmocka_unit_test(steal_pick_without_eligible_thread),
 	};
 
 	return cmocka_run_group_tests_name("os model", tests, NULL, NULL);
