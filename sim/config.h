@@ -33,7 +33,8 @@
 #define HS_MAX_OVERRIDES 64
 
 enum hs_yield_kind {
-	HS_YIELD_LINUX = 0, /* CFS/EEVDF: no-op when alone, else back of queue */
+	HS_YIELD_LINUX = 0, /* EEVDF: no-op when alone, else the deadline
+	                     * moves a slice later and the pick passes it over once */
 	HS_YIELD_ULE = 1,   /* FreeBSD ULE: always switches; held behind peers */
 	HS_YIELD_SLEEP = 2, /* the yield is a usleep(1) (Go's osyield on Darwin) */
 	HS_YIELD_POLL = 3,  /* a zero-timeout wait: a system call, no switch */
