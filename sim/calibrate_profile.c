@@ -617,15 +617,13 @@ static void write_value(FILE *f, const struct hs_os_profile *p, const struct key
 	case RATIO:
 		fprintf(f, "%s = %.4f\n", k->name, *(const double *)(const void *)base);
 		break;
-	case CURVE:
-		fprintf(f, "%s = ", k->name);
-		if (p->nswitch_cold == 0)
-			fputs("none", f);
-		for (int i = 0; i < p->nswitch_cold; i++)
-			fprintf(f, "%s%d:%" PRId64 "ns", i ? " " : "", (int)p->switch_cold[i].threads,
-				p->switch_cold[i].ns);
-		fputc('\n', f);
+	case CURVE: {
+		char curve[256];
+
+		hs_cold_format(p, curve, sizeof(curve));
+		fprintf(f, "%s = %s\n", k->name, curve);
 		break;
+	}
 	case WORD:
 		if (strcmp(k->name, "yield") == 0) {
 			static const char *const kinds[] = { "linux", "ule", "sleep", "poll", "switch",

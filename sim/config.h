@@ -232,6 +232,10 @@ const char *hs_host_profile_path(void);
  */
 int64_t hs_cold_extra(const struct hs_os_profile *os, int64_t d);
 
+/* Writes the switch_cold curve of os in profile syntax, `none` when it is
+ * empty; 256 bytes hold the longest curve. */
+void hs_cold_format(const struct hs_os_profile *os, char *buf, size_t size);
+
 /* Loads an OS profile by name ("linux", or "host": the file of
  * hs_host_profile_path(), HS_E_NOTFOUND if it is missing) or by path. */
 int hs_os_profile_load(struct hs_os_profile *os, const char *name_or_path, struct hs_error *err);

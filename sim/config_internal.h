@@ -77,8 +77,6 @@ int cfg_set_value(const struct cfg_key *k, void *base, const char *value,
 void cfg_format_value(const struct cfg_key *k, const void *base, char *buf, size_t size);
 
 /* Finds section.key in a table; returns its index or -1. */
-/* Writes the switch_cold curve in profile syntax (`none` when empty). */
-void cfg_format_cold(const struct hs_os_profile *os, char *buf, size_t size);
 
 int cfg_find_key(const struct cfg_key *keys, int nkeys, const char *section, const char *key);
 

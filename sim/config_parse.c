@@ -458,7 +458,7 @@ static int parse_cold(const char *text, struct hs_os_profile *os, char *msg, siz
 	return 0;
 }
 
-void cfg_format_cold(const struct hs_os_profile *os, char *buf, size_t size)
+void hs_cold_format(const struct hs_os_profile *os, char *buf, size_t size)
 {
 	size_t n = 0;
 
@@ -618,7 +618,7 @@ void cfg_format_value(const struct cfg_key *k, const void *base, char *buf, size
 		format_steps((const struct hs_scenario *)base, buf, size);
 		return;
 	case CFG_COLD:
-		cfg_format_cold((const struct hs_os_profile *)base, buf, size);
+		hs_cold_format((const struct hs_os_profile *)base, buf, size);
 		return;
 	}
 	buf[0] = '\0';

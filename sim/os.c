@@ -227,9 +227,9 @@ static void rq_push(struct sim *s, int c, struct sim_thread *t)
 
 /* Removes and returns the thread to run next from core c's queue, NULL
  * when it is empty, by the rule of the yield kind (see the top of the
- * file); a fair pick clears every queued yielder's mark.  Under ULE a
+ * file).  A fair pick clears every queued yielder's mark.  Under ULE a
  * yielder still held (not_before in the future) is passed over while a
- * thread that is not held waits; if all are held, the one released first
+ * thread that is not held waits.  If all are held, the one released first
  * runs, so that no core idles with work queued. */
 struct sim_thread *sim_rq_pick(struct sim *s, int c)
 {
@@ -242,8 +242,8 @@ struct sim_thread *sim_rq_pick(struct sim *s, int c)
 		int64_t sum, n;
 
 		/* __pick_eevdf: the eligible thread with the earliest deadline.
-		 * The least vruntime of the core's threads is eligible, but
-		 * it may be the current one (a steal) or a deferred yielder */
+		 * The least vruntime of the core's threads is eligible, but it
+		 * may be the current one (a steal) or a deferred yielder. */
 		sum = vsum(s, c, &n);
 		for (struct sim_thread *t = core->rq_head; t; prev = t, t = t->rq_next) {
 			if (!eligible(fair_key(s, t), sum, n))
@@ -328,9 +328,9 @@ static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay, 
 }
 
 /*
- * The switch_cold extra of switching t in on core c: by d, the switches
- * on c since t last ran there (an upper bound on the distinct threads
- * that ran meanwhile), interpolated by hs_cold_extra().  A thread that
+ * Returns the switch_cold extra of switching t in on core c.  It is
+ * hs_cold_extra() of the switches on c since t last ran there, an upper
+ * bound on the distinct threads that ran meanwhile.  A thread that
  * last ran on another core pays the last point.  One that never ran pays
  * nothing, because its creator has just written its stack and task
  * structure.

@@ -154,8 +154,8 @@ struct sim_core {
 	uint32_t timer_gen;
 };
 
-/* A timer armed on a core by a sleep or timed wait: it may expire from
- * `soft` on and must by `hard`; `gen` is the thread's gen when armed, so
+/* A timer armed on a core by a sleep or timed wait, which may expire from
+ * `soft` on and must by `hard`.  `gen` is the thread's gen when armed, so
  * a wake-up that bumped it has cancelled the timer. */
 struct sim_timer {
 	int64_t hard, soft;

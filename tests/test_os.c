@@ -482,10 +482,10 @@ static int64_t timer_wake_at(const struct hs_run_result *res, int n)
 }
 
 /*
- * Timer slack windows on one core: the interrupt comes at the earliest
+ * Timer slack windows on one core.  The interrupt comes at the earliest
  * hard expiry (request + slack after the system call) and ends every
- * sleep whose request has passed, so the second sleeper of 1 us wakes
- * with the first, 20 us of work and switches earlier than its own hard
+ * sleep whose request has passed.  So the second sleeper of 1 us wakes
+ * with the first, 20 us of work and switches before its own hard
  * expiry.  A second sleeper of 30 us has not reached its request then and
  * keeps its own expiry.
  */
@@ -516,8 +516,8 @@ static void timers_in_one_window_expire_together(void **state)
 /*
  * switch_cold: the waiter of S_FUTEX_WAITER_WAKER is switched back in
  * after one other switch-in on its core, so it pays the point at 1
- * thread on top of wake_local; a curve whose first point is higher than
- * 1 thread gives the first point's cost, and none gives nothing.
+ * thread on top of wake_local.  A curve whose first point is above 1
+ * thread gives the first point's cost, and none gives nothing.
  */
 static void cold_switch_in_pays_the_curve(void **state)
 {
