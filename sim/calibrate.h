@@ -68,7 +68,7 @@
 
 #define HS_CALIB_MAX_FIGURES 40
 #define HS_CALIB_NOTE_MAX 256
-#define HS_CALIB_NKEYS 26     /* keys of the [os] section */
+#define HS_CALIB_NKEYS 28     /* keys of the [os] section */
 #define HS_CALIB_KEY_NOTE_MAX 2048
 #define HS_CALIB_SLEEP_POLLERS 32 /* threads looping on usleep(1) for sleep_cycle */
 #define HS_CALIB_NRINGS 8     /* futex_ring_K figures */
@@ -125,6 +125,8 @@ struct hs_calib_report {
 	int yield_peer_rejected;
 	int futex_local_rejected;
 	int futex_remote_rejected;
+	int send_local_rejected;  /* no thread woken, or the woken one ran between the reads */
+	int send_remote_rejected; /* no thread woken */
 	int sleep_rejected;
 	int sleep_cycle_rejected;
 	int ring_rejected;

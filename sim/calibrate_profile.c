@@ -63,6 +63,8 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 	KEY("timer_jitter", DURATION, timer_jitter_ns),
 	KEY("wake_local", DURATION, wake_local_ns),
 	KEY("wake_remote", DURATION, wake_remote_ns),
+	KEY("wake_send_local", DURATION, wake_send_local_ns),
+	KEY("wake_send_remote", DURATION, wake_send_remote_ns),
 	KEY("timer_wake", DURATION, timer_wake_ns),
 	KEY("timer_irq", DURATION, timer_irq_ns),
 	KEY("thread_create", DURATION, thread_create_ns),
@@ -75,8 +77,8 @@ const char *const hs_calib_keys[HS_CALIB_NKEYS] = {
 	"name", "slice", "tick", "context_switch", "syscall", "signal_syscall", "atomic_local",
 	"atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
-	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "timer_wake",
-	"timer_irq", "thread_create", "thread_exit", "mmap", "switch_cold",
+	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
+	"wake_send_remote", "timer_wake", "timer_irq", "thread_create", "thread_exit", "mmap", "switch_cold",
 };
 
 /* ---- derivation ---- */
@@ -252,13 +254,75 @@ static void derive_costs(struct hs_calib_report *r, struct hs_os_profile *p)
 		note_figure(r, "mmap", measured(r, "mmap_8k"));
 }
 
+/*
+ * wake_send_local or wake_send_remote (key): the median of figure name,
+ * the waker's CPU time around one FUTEX_WAKE, minus the median
+ * thread_cpu_pair (the clock reads around it) and syscall_ns (charged
+ * apart).  -1 when the figure was not measured.
+ */
+static int64_t derive_send(struct hs_calib_report *r, struct hs_os_profile *p, const char *key,
+			   const char *name, const char *what, int rejected)
+{
+	const struct hs_calib_figure *f = measured(r, name);
+	const struct hs_calib_figure *pair = measured(r, "thread_cpu_pair");
+	int64_t reads = pair ? pair->p50 : 0;
+	int64_t diff;
+
+	if (!f)
+		return -1;
+	diff = f->p50 - reads - p->syscall_ns;
+	note(r, key, "%s: median of the waker's CPU time (CLOCK_THREAD_CPUTIME_ID) around a "
+	     "FUTEX_WAKE that readied a blocked thread %s, minus the median of two back-to-back "
+	     "reads of that clock and minus syscall, at least 0 (%" PRId64 " - %" PRId64
+	     " - %" PRId64 " ns)", key, what, f->p50, reads, p->syscall_ns);
+	note_figure(r, key, f);
+	if (pair)
+		note_figure(r, key, pair);
+	else
+		note(r, key, "  thread_cpu_pair has no samples, so the reads count as 0");
+	note(r, key, "  %d samples rejected (no thread woken%s)", rejected,
+	     strcmp(key, "wake_send_local") == 0 ? ", or the woken thread ran between the reads"
+						: "");
+	return at_least_zero(diff);
+}
+
 static void derive_wakes(struct hs_calib_report *r, struct hs_os_profile *p)
 {
+	int64_t send = derive_send(r, p, "wake_send_local", "futex_wake_send_local",
+				   "pinned to the waker's CPU under SCHED_IDLE, so that it "
+				   "cannot preempt the waker", r->send_local_rejected);
+
+	if (send < 0) {
+		note(r, "wake_send_local", "wake_send_local: not measured on this host (figure "
+		     "futex_wake_send_local has no samples); 0");
+		send = 0;
+	}
+	p->wake_send_local_ns = send;
+	send = derive_send(r, p, "wake_send_remote", "futex_wake_send_remote",
+			   "pinned to the other CPU, which a spinning thread kept busy",
+			   r->send_remote_rejected);
+	if (send < 0) {
+		note(r, "wake_send_remote", "wake_send_remote: wake_send_local, because this "
+		     "process may run on one CPU only");
+		send = p->wake_send_local_ns;
+	}
+	p->wake_send_remote_ns = send;
+
 	p->wake_local_ns = from_median(r, "wake_local", "futex_wake_local",
 				       "FUTEX_WAKE to the woken thread running, both threads "
 				       "pinned to one CPU and the waker blocking right after");
 	note(r, "wake_local", "  %d samples where the waiter had not yet blocked were rejected",
 	     r->futex_local_rejected);
+	if (p->wake_local_ns > 0 && p->wake_send_local_ns > 0) {
+		int64_t diff = p->wake_local_ns - p->wake_send_local_ns;
+
+		/* A switch-in after a wake-up is taken to cost at least one
+		 * after a yield. */
+		note(r, "wake_local", "  minus wake_send_local, which the model charges to the "
+		     "waker, at least context_switch (%" PRId64 " - %" PRId64 " ns, at least %"
+		     PRId64 " ns)", p->wake_local_ns, p->wake_send_local_ns, p->context_switch_ns);
+		p->wake_local_ns = diff > p->context_switch_ns ? diff : p->context_switch_ns;
+	}
 	if (measured(r, "futex_wake_remote")) {
 		p->wake_remote_ns = from_median(r, "wake_remote", "futex_wake_remote",
 						"FUTEX_WAKE to the woken thread running on another, "

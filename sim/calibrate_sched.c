@@ -1,6 +1,6 @@
 /*
- * Pinned calibration figures: sched_yield, futex wake-to-run, cache line
- * transfers between two CPUs, the CPU cost of a usleep(1) cycle, and the
+ * Pinned calibration figures: sched_yield, futex wake-to-run, the waker's
+ * CPU time of a futex wake, cache line transfers between two CPUs, the CPU cost of a usleep(1) cycle, and the
  * hop cost of a futex token ring by the number of threads in it.
  *
  * The calling thread is pinned with sched_setaffinity to r->cpu_a (and
@@ -33,6 +33,7 @@
 #define HANDOFF_ROUND_TRIPS 200
 #define YIELD_BATCH 100
 #define REMOTE_WAKE_GAP_NS 100000 /* lets the other CPU go idle between wakes */
+#define SEND_WARM_NS 100000       /* the waker runs this long before each timed wake */
 #define CYCLE_WARMUP_NS 20000000  /* the pollers reach a steady state */
 #define CYCLE_WINDOW_NS 5000000   /* wall time of one sleep_cycle sample */
 #define RING_STACK_BYTES (64 * 1024) /* 512 ring threads map 32 MiB of stack */
@@ -243,6 +244,151 @@ static int measure_wake(const struct hs_calib_opts *o, struct hs_calib_report *r
 	atomic_store(&w.go, 1);
 	futex_wake(&w.go);
 	pthread_join(waiter, NULL);
+	return rc;
+}
+
+/* ---- the waker's CPU time of a wake-up ---- */
+
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+struct send_pair {
+	_Atomic uint32_t go;
+	_Atomic uint64_t runs; /* times the waiter has woken */
+	_Atomic int stop;
+	bool idle_policy;      /* the waiter runs under SCHED_IDLE */
+};
+
+static void *send_waiter_thread(void *arg)
+{
+	struct send_pair *w = arg;
+
+	if (w->idle_policy) {
+		struct sched_param sp = { 0 };
+
+		/* Failure leaves the waiter free to preempt the waker; the
+		 * caller rejects the samples where it did. */
+		(void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	}
+	while (!atomic_load(&w->stop)) {
+		while (atomic_load(&w->go) == 0)
+			futex_wait(&w->go, 0);
+		atomic_fetch_add(&w->runs, 1);
+		atomic_store(&w->go, 0);
+	}
+	return NULL;
+}
+
+static void *busy_thread(void *arg)
+{
+	_Atomic int *stop = arg;
+
+	while (!atomic_load_explicit(stop, memory_order_relaxed))
+		;
+	return NULL;
+}
+
+/*
+ * thread_cpu_pair: two back-to-back reads of CLOCK_THREAD_CPUTIME_ID, the
+ * part of a futex_wake_send sample that is not the wake.
+ */
+static int measure_cpu_pair(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			    struct hs_error *err)
+{
+	struct hs_calib_sampler s;
+	int rc = hs_calib_sampler_begin(&s, o, "thread_cpu_pair", 2000, err);
+
+	while (rc == 0 && hs_calib_sampler_more(&s)) {
+		int64_t a = thread_cpu_ns();
+
+		hs_calib_sampler_add(&s, thread_cpu_ns() - a);
+	}
+	if (rc == 0)
+		hs_calib_sampler_end(&s, r);
+	return rc;
+}
+
+/*
+ * futex_wake_send_local and futex_wake_send_remote: the waker's own CPU
+ * time (CLOCK_THREAD_CPUTIME_ID around the call) of a FUTEX_WAKE that
+ * readies a blocked thread.  The waker has run for SEND_WARM_NS before
+ * each wake, as a thread that hands work over has, because a waker fresh
+ * from an idle CPU takes about twice as long.  Same CPU: the waiter runs
+ * under SCHED_IDLE, so it never preempts the waker, and a sample where it
+ * ran between the two reads anyway is rejected.  The waker's short sleep
+ * before the warm-up lets the waiter block again.  Other CPU: a spinning thread
+ * keeps the waiter's CPU busy, as in a loaded run, where a wake-up queues
+ * the thread behind a running one.  A wake that found no blocked thread
+ * is rejected.
+ */
+static int measure_wake_send(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			     bool remote, struct hs_error *err)
+{
+	const char *name = remote ? "futex_wake_send_remote" : "futex_wake_send_local";
+	int *rejected = remote ? &r->send_remote_rejected : &r->send_local_rejected;
+	struct timespec nap = { 0, 1000 };
+	struct send_pair w;
+	struct hs_calib_sampler s;
+	pthread_t waiter, busy;
+	_Atomic int busy_stop;
+	bool busy_started = false;
+	int rc;
+
+	atomic_init(&w.go, 0);
+	atomic_init(&w.runs, 0);
+	atomic_init(&w.stop, 0);
+	atomic_init(&busy_stop, 0);
+	w.idle_policy = !remote;
+	if (remote) {
+		rc = start_pinned(&busy, r->cpu_b, busy_thread, &busy_stop, err);
+		if (rc)
+			return rc;
+		busy_started = true;
+	}
+	rc = start_pinned(&waiter, remote ? r->cpu_b : r->cpu_a, send_waiter_thread, &w, err);
+	if (rc) {
+		atomic_store(&busy_stop, 1);
+		if (busy_started)
+			pthread_join(busy, NULL);
+		return rc;
+	}
+	rc = hs_calib_sampler_begin(&s, o, name, 4000, err);
+	while (rc == 0 && hs_calib_sampler_more(&s)) {
+		int64_t warm, a, b;
+		uint64_t runs;
+		long woken;
+
+		nanosleep(&nap, NULL);
+		warm = hs_calib_now();
+		while (hs_calib_now() - warm < SEND_WARM_NS)
+			;
+		runs = atomic_load(&w.runs);
+		a = thread_cpu_ns();
+		atomic_store(&w.go, 1);
+		woken = syscall(SYS_futex, (uint32_t *)&w.go, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+		b = thread_cpu_ns();
+		if (woken == 1 && (remote || atomic_load(&w.runs) == runs))
+			hs_calib_sampler_add(&s, b - a);
+		else
+			(*rejected)++;
+		while (atomic_load(&w.go) != 0)
+			nanosleep(&nap, NULL);
+	}
+	if (rc == 0)
+		hs_calib_sampler_end(&s, r);
+
+	atomic_store(&w.stop, 1);
+	atomic_store(&w.go, 1);
+	futex_wake(&w.go);
+	pthread_join(waiter, NULL);
+	atomic_store(&busy_stop, 1);
+	if (busy_started)
+		pthread_join(busy, NULL);
 	return rc;
 }
 
@@ -718,13 +864,20 @@ static int measure_pinned(const struct hs_calib_opts *o, struct hs_calib_report 
 		return rc;
 	if ((rc = measure_wake(o, r, false, err)) != 0)
 		return rc;
+	if ((rc = measure_cpu_pair(o, r, err)) != 0)
+		return rc;
+	if ((rc = measure_wake_send(o, r, false, err)) != 0)
+		return rc;
 	if (r->cpu_b >= 0) {
 		if ((rc = measure_wake(o, r, true, err)) != 0)
+			return rc;
+		if ((rc = measure_wake_send(o, r, true, err)) != 0)
 			return rc;
 		if ((rc = measure_handoff(o, r, err)) != 0)
 			return rc;
 	} else {
 		hs_calib_skip_figure(r, "futex_wake_remote");
+		hs_calib_skip_figure(r, "futex_wake_send_remote");
 		hs_calib_skip_figure(r, "cas_handoff");
 	}
 	if ((rc = measure_loads(o, r, err)) != 0)

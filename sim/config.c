@@ -75,6 +75,8 @@ static const struct cfg_key os_keys[] = {
 	OS_DUR("timer_jitter", timer_jitter_ns, 0, NS_S),
 	OS_DUR("wake_local", wake_local_ns, 0, NS_S),
 	OS_DUR("wake_remote", wake_remote_ns, 0, NS_S),
+	OS_DUR("wake_send_local", wake_send_local_ns, 0, NS_MS),
+	OS_DUR("wake_send_remote", wake_send_remote_ns, 0, NS_MS),
 	OS_DUR("timer_wake", timer_wake_ns, 0, NS_S),
 	OS_DUR("timer_irq", timer_irq_ns, 0, NS_MS),
 	OS_DUR("thread_create", thread_create_ns, 0, NS_S),

@@ -82,6 +82,10 @@ struct hs_os_profile {
 	int64_t timer_jitter_ns;       /* timer_jitter = uniform noise added to each timer expiry */
 	int64_t wake_local_ns;         /* wake_local = wake-to-run when queued on a busy core */
 	int64_t wake_remote_ns;        /* wake_remote = wake-to-run on an idle core (IPI, idle exit) */
+	int64_t wake_send_local_ns;    /* wake_send_local = the waker's CPU time, beyond the
+	                                * system call, to ready a thread on its own core */
+	int64_t wake_send_remote_ns;   /* wake_send_remote = the same for a thread that goes
+	                                * to another core */
 	int64_t timer_wake_ns;         /* timer_wake = timer interrupt to run on an idle core */
 	int64_t timer_irq_ns;          /* timer_irq = CPU time a timer expiry takes from the
 	                                * thread running on its core */

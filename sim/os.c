@@ -1076,9 +1076,16 @@ int sim_futex_wait(struct sim *s, struct sim_thread *t, hs_word *w, uint64_t exp
 	return t->wait_result;
 }
 
+int64_t sim_wake_send(const struct sim *s, const struct sim_thread *waker,
+		      const struct sim_thread *t)
+{
+	return t->core == waker->core ? s->os->wake_send_local_ns : s->os->wake_send_remote_ns;
+}
+
 int sim_futex_wake(struct sim *s, struct sim_thread *t, hs_word *w, int n)
 {
 	struct sim_futex_q *q;
+	int64_t send = 0;
 	int woken = 0;
 
 	sim_cpu(s, t, s->os->syscall_ns);
@@ -1094,8 +1101,11 @@ int sim_futex_wake(struct sim *s, struct sim_thread *t, hs_word *w, int n)
 		u->futex = NULL;
 		u->wait_result = 0;
 		sim_wake(s, u, t->id);
+		send += sim_wake_send(s, t, u);
 		woken++;
 	}
+	if (send > 0)
+		sim_cpu(s, t, send);
 	return woken;
 }
 

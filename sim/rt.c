@@ -64,16 +64,35 @@ static struct sim_thread *pwait_pop(struct sim *s)
 	return t;
 }
 
-/* Hands idle P's to waiting threads. */
-static void hand_out_ps(struct sim *s, int32_t waker)
+/*
+ * Wakes t for waker, as Go's notewakeup does with one futex wake, and
+ * returns the CPU time that costs waker: a system call plus readying t.
+ * The caller charges the sum once its wake-ups are done, so it must not
+ * block before then in a way t could end.  The collector and its mark
+ * workers wake each other with sim_wake alone for that reason: each
+ * blocks right after the wake-up, and a charge in between would let the
+ * other wake it before it blocked.  That leaves a few wake-ups per cycle
+ * uncharged.
+ */
+static int64_t wake_by(struct sim *s, struct sim_thread *t, struct sim_thread *waker)
 {
+	sim_wake(s, t, waker->id);
+	return s->os->syscall_ns + sim_wake_send(s, waker, t);
+}
+
+/* Hands idle P's to waiting threads; returns waker's cost of the wake-ups. */
+static int64_t hand_out_ps(struct sim *s, struct sim_thread *waker)
+{
+	int64_t cost = 0;
+
 	while (s->pidle > 0 && s->pwait_head && !s->gc.stw_pending) {
 		struct sim_thread *t = pwait_pop(s);
 
 		s->pidle--;
 		t->holds_p = true;
-		sim_wake(s, t, waker);
+		cost += wake_by(s, t, waker);
 	}
+	return cost;
 }
 
 void sim_p_acquire(struct sim *s, struct sim_thread *t, bool priority)
@@ -100,10 +119,10 @@ void sim_p_release(struct sim *s, struct sim_thread *t)
 	if (gc->stw_pending) {
 		if (s->pidle == s->nprocs && gc->thread->state == HS_TS_BLOCKED &&
 		    gc->thread->reason == HS_R_STW)
-			sim_wake(s, gc->thread, t->id);
+			sim_cpu(s, t, wake_by(s, gc->thread, t));
 		return;
 	}
-	hand_out_ps(s, t->id);
+	sim_cpu(s, t, hand_out_ps(s, t));
 }
 
 void sim_go_work(struct sim *s, struct sim_thread *t, int64_t ns)
@@ -135,12 +154,12 @@ static void wait_marked(struct sim *s, struct sim_thread *t, uint64_t target)
 	assert(t->holds_p); /* gc_ready_callers queued it for a P */
 }
 
-static void gc_kick(struct sim *s, int32_t waker)
+static void gc_kick(struct sim *s, struct sim_thread *waker)
 {
 	struct sim_thread *g = s->gc.thread;
 
 	if (g->state == HS_TS_BLOCKED && g->reason == HS_R_IDLE)
-		sim_wake(s, g, waker);
+		sim_cpu(s, waker, wake_by(s, g, waker));
 }
 
 void sim_gc_call(struct sim *s, struct sim_thread *t)
@@ -152,7 +171,7 @@ void sim_gc_call(struct sim *s, struct sim_thread *t)
 		wait_marked(s, t, n);
 	if (gc->cycle == n) {
 		gc->cycle = n + 1;
-		gc_kick(s, t->id);
+		gc_kick(s, t);
 	}
 	wait_marked(s, t, n + 1);
 	sim_go_work(s, t, s->rt->gc_sweep_ns);
@@ -172,7 +191,7 @@ static void start_the_world(struct sim *s, struct sim_thread *g)
 	s->pidle = s->nprocs;
 	s->gc.stw_pending = false;
 	s->gc.stw_ns += s->now - s->gc.stw_begin;
-	hand_out_ps(s, g->id);
+	sim_cpu(s, g, hand_out_ps(s, g));
 }
 
 /*
@@ -218,7 +237,7 @@ static void gc_ready_callers(struct sim *s, struct sim_thread *g)
 			rev = next;
 		}
 	}
-	hand_out_ps(s, g->id);
+	sim_cpu(s, g, hand_out_ps(s, g));
 }
 
 static void gc_main(hs_env *env, void *arg)

@@ -274,6 +274,14 @@ void sim_resume(struct sim *s, struct sim_thread *t);
 void sim_cpu(struct sim *s, struct sim_thread *t, int64_t ns);
 void sim_block(struct sim *s, struct sim_thread *t, enum hs_tstate st, enum hs_reason r);
 void sim_wake(struct sim *s, struct sim_thread *t, int32_t waker);
+/*
+ * CPU time that waker spends readying t, which sim_wake has just placed,
+ * on top of a system call: wake_send_local when t went to waker's core,
+ * else wake_send_remote.  The caller charges it with sim_cpu once its
+ * wake-ups are done.
+ */
+int64_t sim_wake_send(const struct sim *s, const struct sim_thread *waker,
+		      const struct sim_thread *t);
 void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_timer);
 struct sim_thread *sim_rq_pick(struct sim *s, int c);
 void sim_dispatch(struct sim *s, int core);

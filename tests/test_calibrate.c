@@ -37,8 +37,9 @@ static const char *const os_keys[] = {
 	"name", "slice", "tick", "context_switch", "syscall", "signal_syscall",
 	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
-	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "timer_wake",
-	"timer_irq", "thread_create", "thread_exit", "mmap", "switch_cold",
+	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
+	"wake_send_remote", "timer_wake", "timer_irq", "thread_create", "thread_exit", "mmap",
+	"switch_cold",
 };
 #define NKEYS ((int)(sizeof(os_keys) / sizeof(os_keys[0])))
 
@@ -48,7 +49,8 @@ static const char *const figure_names[] = {
 	"thread_create_burst", "signal_syscall", "usleep_1us",
 	"nanosleep_1us", "nanosleep_100us", "nanosleep_100us_noslack",
 	"nanosleep_1ms", "nanosleep_1ms_noslack", "yield_alone", "yield_peer",
-	"futex_wake_local", "futex_wake_remote", "cas_handoff", "load_local",
+	"futex_wake_local", "thread_cpu_pair", "futex_wake_send_local", "futex_wake_remote",
+	"futex_wake_send_remote", "cas_handoff", "load_local",
 	"load_remote", "sleep_cycle", "futex_ring_2", "futex_ring_3", "futex_ring_4",
 	"futex_ring_8", "futex_ring_32", "futex_ring_128", "futex_ring_256", "futex_ring_512",
 };
@@ -58,6 +60,7 @@ static const char *const figure_names[] = {
 static bool cross_cpu(const char *name)
 {
 	return strcmp(name, "futex_wake_remote") == 0 || strcmp(name, "cas_handoff") == 0 ||
+	       strcmp(name, "futex_wake_send_remote") == 0 ||
 	       strcmp(name, "load_remote") == 0;
 }
 
@@ -445,6 +448,66 @@ static void derive_one_cpu_falls_back(void **state)
 	assert_non_null(strstr(note_of(&r, "load_remote"), "one CPU"));
 }
 
+/* wake_send_*: the waker's median minus the clock reads and a system
+ * call; wake_local gives the same-CPU part up to the waker. */
+static void derive_wake_send(void **state)
+{
+	static struct hs_calib_report r;
+	const char *n;
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "thread_cpu_pair", 380, 400, 420, 500, 20);
+	put_figure(&r, "futex_wake_send_local", 1100, 1250, 2500, 4000, 20);
+	put_figure(&r, "futex_wake_send_remote", 4000, 5050, 9000, 13000, 20);
+	r.send_local_rejected = 3;
+	hs_calib_derive(&r);
+
+	assert_int_equal(r.profile.wake_send_local_ns, 1250 - 400 - 150);
+	assert_int_equal(r.profile.wake_send_remote_ns, 5050 - 400 - 150);
+	assert_int_equal(r.profile.wake_local_ns, 2000 - 700);
+	n = note_of(&r, "wake_send_local");
+	assert_non_null(strstr(n, "(1250 - 400 - 150 ns)"));
+	assert_non_null(strstr(n, "SCHED_IDLE"));
+	assert_non_null(strstr(n, "3 samples rejected"));
+	assert_non_null(strstr(note_of(&r, "wake_send_remote"), "kept busy"));
+	assert_non_null(strstr(note_of(&r, "wake_local"), "(2000 - 700 ns, at least 1000 ns)"));
+}
+
+/* A waker's part above the whole wake-to-run leaves wake_local at
+ * context_switch (2600 / 2 - 300 = 1000 ns in the hand report). */
+static void derive_wake_local_floor(void **state)
+{
+	static struct hs_calib_report r;
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "thread_cpu_pair", 380, 400, 420, 500, 20);
+	put_figure(&r, "futex_wake_send_local", 2000, 2500, 2600, 3000, 20);
+	hs_calib_derive(&r);
+
+	assert_int_equal(r.profile.wake_send_local_ns, 2500 - 400 - 150);
+	assert_int_equal(r.profile.context_switch_ns, 1000);
+	assert_int_equal(r.profile.wake_local_ns, 1000);
+	assert_non_null(strstr(note_of(&r, "wake_local"), "(2000 - 1950 ns, at least 1000 ns)"));
+}
+
+/* One CPU: the remote figure is missing and the local one stands in;
+ * below the reads and the system call the cost is 0. */
+static void derive_wake_send_one_cpu(void **state)
+{
+	static struct hs_calib_report r;
+
+	fill_hand_report(&r, false);
+	put_figure(&r, "thread_cpu_pair", 380, 400, 420, 500, 20);
+	put_figure(&r, "futex_wake_send_local", 300, 500, 700, 900, 20);
+	put_figure(&r, "futex_wake_send_remote", 0, 0, 0, 0, 0);
+	hs_calib_derive(&r);
+
+	assert_int_equal(r.profile.wake_send_local_ns, 0); /* 500 - 400 - 150 < 0 */
+	assert_int_equal(r.profile.wake_send_remote_ns, 0);
+	assert_int_equal(r.profile.wake_local_ns, 2000);
+	assert_non_null(strstr(note_of(&r, "wake_send_remote"), "one CPU"));
+}
+
 static void derive_burst_and_signal_figures(void **state)
 {
 	static struct hs_calib_report r;
@@ -789,12 +852,26 @@ static void calibrate_profile_from_medians(void **state)
 {
 	const struct hs_calib_report *r = &run->report;
 	const struct hs_os_profile *p = &r->profile;
-	int64_t irq;
+	int64_t irq, send, wake;
 
 	assert_string_equal(p->name, "host");
 	assert_int_equal(p->syscall_ns, hs_calib_find(r, "syscall")->p50);
 	assert_int_equal(p->atomic_local_ns, hs_calib_find(r, "cas_local")->p50);
-	assert_int_equal(p->wake_local_ns, hs_calib_find(r, "futex_wake_local")->p50);
+	send = hs_calib_find(r, "futex_wake_send_local")->p50 -
+	       hs_calib_find(r, "thread_cpu_pair")->p50 - p->syscall_ns;
+	assert_int_equal(p->wake_send_local_ns, send > 0 ? send : 0);
+	if (r->cpu_b >= 0) {
+		send = hs_calib_find(r, "futex_wake_send_remote")->p50 -
+		       hs_calib_find(r, "thread_cpu_pair")->p50 - p->syscall_ns;
+		assert_int_equal(p->wake_send_remote_ns, send > 0 ? send : 0);
+	}
+	wake = hs_calib_find(r, "futex_wake_local")->p50;
+	if (p->wake_send_local_ns > 0 && wake > 0) {
+		wake -= p->wake_send_local_ns;
+		if (wake < p->context_switch_ns)
+			wake = p->context_switch_ns;
+	}
+	assert_int_equal(p->wake_local_ns, wake);
 	assert_int_equal(p->thread_exit_ns, hs_calib_find(r, "thread_exit")->p50);
 	assert_int_equal(p->mmap_ns, hs_calib_find(r, "mmap_32k")->p50);
 	assert_int_equal(p->timer_wake_ns,
@@ -917,6 +994,8 @@ static void calibrate_one_cpu(void **state)
 	assert_int_equal(r.cpu_a, cpu);
 	assert_int_equal(r.cpu_b, -1);
 	assert_int_equal(hs_calib_find(&r, "futex_wake_remote")->samples, 0);
+	assert_int_equal(hs_calib_find(&r, "futex_wake_send_remote")->samples, 0);
+	assert_true(hs_calib_find(&r, "futex_wake_send_local")->samples >= 10);
 	assert_int_equal(hs_calib_find(&r, "cas_handoff")->samples, 0);
 	assert_int_equal(hs_calib_find(&r, "load_remote")->samples, 0);
 	assert_true(hs_calib_find(&r, "load_local")->samples >= 10);
@@ -924,7 +1003,8 @@ static void calibrate_one_cpu(void **state)
 	assert_true(hs_calib_find(&r, "futex_ring_2")->samples >= 10);
 	assert_true(hs_calib_find(&r, "futex_ring_512")->samples >= 10);
 	assert_int_equal(r.profile.nswitch_cold, 8);
-	assert_int_equal(r.profile.wake_remote_ns, r.profile.wake_local_ns);
+	assert_int_equal(r.profile.wake_remote_ns, hs_calib_find(&r, "futex_wake_local")->p50);
+	assert_int_equal(r.profile.wake_send_remote_ns, r.profile.wake_send_local_ns);
 	assert_int_equal(r.profile.atomic_remote_ns, r.profile.atomic_local_ns);
 	assert_int_equal(r.profile.load_remote_ns, hs_calib_find(&r, "load_local")->p50);
 }
@@ -950,6 +1030,8 @@ static int64_t profile_duration(const struct hs_os_profile *p, const char *key)
 		{ "timer_jitter", offsetof(struct hs_os_profile, timer_jitter_ns) },
 		{ "wake_local", offsetof(struct hs_os_profile, wake_local_ns) },
 		{ "wake_remote", offsetof(struct hs_os_profile, wake_remote_ns) },
+		{ "wake_send_local", offsetof(struct hs_os_profile, wake_send_local_ns) },
+		{ "wake_send_remote", offsetof(struct hs_os_profile, wake_send_remote_ns) },
 		{ "timer_wake", offsetof(struct hs_os_profile, timer_wake_ns) },
 		{ "timer_irq", offsetof(struct hs_os_profile, timer_irq_ns) },
 		{ "thread_create", offsetof(struct hs_os_profile, thread_create_ns) },
@@ -1269,6 +1351,9 @@ int main(void)
 		cmocka_unit_test(summarize_small_and_empty),
 		cmocka_unit_test(derive_two_cpus),
 		cmocka_unit_test(derive_one_cpu_falls_back),
+		cmocka_unit_test(derive_wake_send),
+		cmocka_unit_test(derive_wake_send_one_cpu),
+		cmocka_unit_test(derive_wake_local_floor),
 		cmocka_unit_test(derive_burst_and_signal_figures),
 		cmocka_unit_test(derive_clamps_negative_differences),
 		cmocka_unit_test(derive_without_figures_writes_zero),

@@ -386,6 +386,49 @@ static void futex_wake_to_idle_core_costs_remote(void **state)
 	hs_result_free(&res);
 }
 
+/*
+ * The waker pays wake_send_remote (the woken thread went to the other,
+ * idle core) or wake_send_local (it was queued on the waker's core) after
+ * the wake-up, so its clock moves on by that much and the woken thread's
+ * start, counted from the wake-up, does not.
+ */
+static void futex_wake_charges_the_waker(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+	int64_t base_wake, base_run;
+
+	setup_config(&cfg, "linux", 2, 2);
+	run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
+	base_wake = T.t[0];
+	base_run = T.t[1];
+	hs_result_free(&res);
+
+	setup_config(&cfg, "linux", 2, 2);
+	cfg.os.wake_send_local_ns = 1000;
+	cfg.os.wake_send_remote_ns = 4000;
+	run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
+	assert_int_equal(T.t[0], base_wake + 4000);
+	assert_int_equal(T.t[1], base_run);
+	assert_int_equal(T.t[2] - T.t[0], 50000);
+	hs_result_free(&res);
+
+	/* one core, no wake-up preemption: the woken thread waits behind the
+	 * waker on its core */
+	setup_config(&cfg, "freebsd", 2, 1);
+	run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
+	base_wake = T.t[0];
+	hs_result_free(&res);
+
+	setup_config(&cfg, "freebsd", 2, 1);
+	cfg.os.wake_send_local_ns = 1000;
+	cfg.os.wake_send_remote_ns = 4000;
+	run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
+	assert_int_equal(T.t[0], base_wake + 1000);
+	assert_true(T.t[1] >= T.t[2] + 3000);
+	hs_result_free(&res);
+}
+
 static void futex_wake_on_busy_core_preempts_under_linux(void **state)
 {
 	struct hs_config cfg;
@@ -742,6 +785,7 @@ int main(void)
 		cmocka_unit_test(linux_yield_runs_peer_until_slice_end),
 		cmocka_unit_test(ule_yield_is_held_for_ticks),
 		cmocka_unit_test(futex_wake_to_idle_core_costs_remote),
+		cmocka_unit_test(futex_wake_charges_the_waker),
 		cmocka_unit_test(futex_wake_on_busy_core_preempts_under_linux),
 		cmocka_unit_test(futex_wake_on_busy_core_waits_its_turn_under_ule),
 		cmocka_unit_test(cas_on_remote_line_costs_more),
