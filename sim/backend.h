@@ -33,6 +33,10 @@ struct hs_run_request {
 	 * placement delay is multiplied by a factor drawn uniformly from
 	 * [1 - L, 1 + L] from the seed's HS_STREAM_NOISE stream.  0 is off. */
 	double schedule_noise;
+	/* Record the callbacks' CPU time by phase as the scalars
+	 * hs_phase_scalar names (sim/workload.h).  The native backend then
+	 * reads the thread's CPU clock five times per callback. */
+	bool phase_cpu;
 };
 
 struct hs_backend {

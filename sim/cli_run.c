@@ -64,6 +64,9 @@ static const char run_usage[] =
 	"  --record-trace FILE   write the run's callbacks as a trace (one run only)\n"
 	"  --schedule-noise L    scale each CPU burst and wake-up delay by a random\n"
 	"                        factor in [1-L, 1+L], L from 0 to 0.5 (default 0)\n"
+	"  --phase-cpu           record the callbacks' CPU time by phase as the\n"
+	"                        scalars cpu_think_ns, cpu_needm_ns, cpu_p_wait_ns,\n"
+	"                        cpu_go_ns and cpu_exit_ns\n"
 	"  --quiet               print no progress and no table\n"
 	"\n"
 	"With no arguments: cgocallbackgc, every policy, --os linux --os freebsd.\n"
@@ -116,6 +119,7 @@ struct run_opts {
 	int record;
 	bool record_set;
 	bool quiet;
+	bool phase_cpu;
 	double noise;
 	struct hs_override overrides[HS_MAX_OVERRIDES];
 	int noverrides;
@@ -150,6 +154,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct hs_error
 			o->scenario = v;
 		} else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
 			o->quiet = true;
+		} else if (strcmp(argv[i], "--phase-cpu") == 0) {
+			o->phase_cpu = true;
 		} else if (OPT("--policy")) {
 			if (!v)
 				return HS_E_USAGE;
@@ -487,6 +493,7 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 				req.trace_path = o->replay ? o->trace : NULL;
 				req.record_workload = o->record_trace != NULL;
 				req.schedule_noise = o->noise;
+				req.phase_cpu = o->phase_cpu;
 				hs_policy_params(pols[p], &sc, req.policy_params, &err);
 				if (progress)
 					fprintf(stderr, "\rrun %d/%d: %s on %s, replication %llu   ", done + 1, total,

@@ -40,10 +40,12 @@
 #include "record.h"
 #include "registry.h"
 #include "stats.h"
+#include "workload.h"
 
 #define MAX_POLICIES 32
 #define DEFAULT_DB "results/herdsim.sqlite"
-#define NFIG 7
+#define NFIG 7      /* figures every validation prints */
+#define NFIG_ALL 12 /* and the CPU time by phase with --phase-cpu */
 
 static const char validate_usage[] =
 	"usage: herdsim validate SCENARIO [options]\n"
@@ -64,17 +66,25 @@ static const char validate_usage[] =
 	"                        profile that --os names (host, or a file path);\n"
 	"                        a machine's speed drifts, so the simulated runs\n"
 	"                        then use figures taken just before the native ones\n"
+	"  --phase-cpu           also compare the callbacks' CPU time by phase (think,\n"
+	"                        needm, P wait, Go code, exit), in us per callback;\n"
+	"                        the native threads then read their CPU clock five\n"
+	"                        times per callback\n"
 	"  --quiet               print no progress and no table\n";
 
 /* CPU time, context switches and preemptions are the kernel's counts
  * (getrusage) on the native side and the model's on the simulated one.
  * They show whether a makespan gap comes from costlier work or idle CPUs. */
-static const char *const fig_names[NFIG] = { "makespan ms", "CPU time ms", "usleep calls", "yields",
-					     "M's created", "switches", "preemptions" };
+static const char *const fig_names[NFIG_ALL] = {
+	"makespan ms", "CPU time ms", "usleep calls", "yields", "M's created", "switches",
+	"preemptions", "think us/cb", "needm us/cb", "P wait us/cb", "Go us/cb", "exit us/cb",
+};
+/* The phase figures (from index NFIG) are the scalars hs_phase_scalar
+ * names, in the same order, divided by the run's callbacks. */
 static const char *const fig_keys[NFIG] = { "makespan_ns", "cpu_ns", "usleep_calls", "yields",
 					    "m_created", "context_switches", "preemptions" };
-static const double fig_scale[NFIG] = { 1e6, 1e6, 1, 1, 1, 1, 1 };
-static const int fig_decimals[NFIG] = { 2, 2, 0, 0, 0, 0, 0 };
+static const double fig_scale[NFIG_ALL] = { 1e6, 1e6, 1, 1, 1, 1, 1, 1e3, 1e3, 1e3, 1e3, 1e3 };
+static const int fig_decimals[NFIG_ALL] = { 2, 2, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2 };
 
 struct val_opts {
 	const char *scenario;
@@ -83,7 +93,7 @@ struct val_opts {
 	const char *os;
 	const char *db;
 	unsigned long long seed, reps;
-	bool seed_set, reps_set, quiet;
+	bool seed_set, reps_set, quiet, phase_cpu;
 	const char *calibrate_scale; /* --calibrate: the scale, "1" when bare; NULL: no */
 	struct hs_override overrides[HS_MAX_OVERRIDES];
 	int noverrides;
@@ -92,7 +102,7 @@ struct val_opts {
 /* Values of the figures over the replications of one policy on one
  * backend: v[figure][replication]. */
 struct series {
-	double *v[NFIG];
+	double *v[NFIG_ALL];
 	int n;
 	/* CPU seconds other processes used while the runs of this series
 	 * ran, and the wall-clock seconds of those runs (native only). */
@@ -165,6 +175,10 @@ static int parse_args(int argc, char **argv, struct val_opts *o, struct hs_error
 		}
 		if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
 			o->quiet = true;
+			continue;
+		}
+		if (strcmp(a, "--phase-cpu") == 0) {
+			o->phase_cpu = true;
 			continue;
 		}
 		if (strcmp(a, "--calibrate") == 0 || strncmp(a, "--calibrate=", 12) == 0) {
@@ -246,7 +260,7 @@ static void add_param(void *ctx, const char *key, const char *value)
 
 static bool series_alloc(struct series *s, int reps)
 {
-	for (int f = 0; f < NFIG; f++)
+	for (int f = 0; f < NFIG_ALL; f++)
 		if (!(s->v[f] = calloc((size_t)reps, sizeof(double))))
 			return false;
 	return true;
@@ -254,7 +268,7 @@ static bool series_alloc(struct series *s, int reps)
 
 static void series_free(struct series *s)
 {
-	for (int f = 0; f < NFIG; f++)
+	for (int f = 0; f < NFIG_ALL; f++)
 		free(s->v[f]);
 }
 
@@ -262,7 +276,8 @@ static void series_free(struct series *s)
  * to s.  Returns 0, CLI_RUN_FAILED when the run ended badly (it is still
  * recorded), or a negative HS_E_* code. */
 static int run_one(const struct hs_backend *be, const struct hs_config *base, const struct hs_policy *p,
-		   uint64_t seed, int rep, struct hs_db *db, struct series *s, struct hs_error *err)
+		   uint64_t seed, int rep, bool phase_cpu, struct hs_db *db, struct series *s,
+		   struct hs_error *err)
 {
 	struct hs_config cfg = *base;
 	struct hs_run_request req = { 0 };
@@ -276,6 +291,7 @@ static int run_one(const struct hs_backend *be, const struct hs_config *base, co
 	req.seed = seed;
 	req.replication = rep;
 	req.record = HS_RECORD_SUMMARY;
+	req.phase_cpu = phase_cpu;
 	rc = hs_policy_params(p, &cfg.scenario, req.policy_params, err);
 	if (rc)
 		return rc;
@@ -295,8 +311,12 @@ static int run_one(const struct hs_backend *be, const struct hs_config *base, co
 	if (rc == 0)
 		rc = hs_db_write_run(db, &res, NULL, err);
 	if (rc == 0) {
+		double callbacks = hs_result_get(&res, "callbacks", 0);
+
 		for (int f = 0; f < NFIG; f++)
 			s->v[f][s->n] = hs_result_get(&res, fig_keys[f], 0);
+		for (int ph = 0; phase_cpu && callbacks > 0 && ph < HS_NPHASES; ph++)
+			s->v[NFIG + ph][s->n] = hs_result_get(&res, hs_phase_scalar[ph], 0) / callbacks;
 		s->n++;
 		if (res.status != HS_STATUS_OK) {
 			fprintf(stderr, "herdsim: %s on %s, seed %llu: %s: %s\n", p->name, be->name,
@@ -318,12 +338,12 @@ static double median_of(const double *v, int n)
 }
 
 static void print_policy(const struct hs_policy *p, const struct series *nat, const struct series *sim,
-			 long ncpu)
+			 long ncpu, bool phase_cpu)
 {
 	printf("\n%s\n", p->name);
 	printf("  %-14s %12s %12s %12s %12s %9s\n", "figure", "native med", "+-95% CI", "sim med",
 	       "+-95% CI", "sim/nat");
-	for (int f = 0; f < NFIG; f++) {
+	for (int f = 0; f < (phase_cpu ? NFIG_ALL : NFIG); f++) {
 		double sc = fig_scale[f];
 		double mn = median_of(nat->v[f], nat->n), ms = median_of(sim->v[f], sim->n);
 		char ratio[32] = "-";
@@ -385,7 +405,8 @@ static int run_all(const struct val_opts *o, const struct hs_config *nat_cfg, co
 				if (tty)
 					fprintf(stderr, "\rrun %d/%d: %s, %s, replication %llu   ", done + 1, total,
 						pols[p]->name, bes[b]->name, r);
-				rc = run_one(bes[b], cfgs[b], pols[p], o->seed + r, (int)r, db, s, err);
+				rc = run_one(bes[b], cfgs[b], pols[p], o->seed + r, (int)r, o->phase_cpu, db,
+					     s, err);
 				if (rc < 0) {
 					if (tty)
 						fputc('\n', stderr);
@@ -530,7 +551,8 @@ int cli_validate(int argc, char **argv)
 		       o.reps == 1 ? "" : "s");
 		printf("medians; CI is the 95%% half-width of the mean\n");
 		for (int p = 0; p < npols; p++)
-			print_policy(pols[p], &nat[p], &sim[p], sysconf(_SC_NPROCESSORS_ONLN));
+			print_policy(pols[p], &nat[p], &sim[p], sysconf(_SC_NPROCESSORS_ONLN),
+				     o.phase_cpu);
 		print_ratios(pols, npols, nat, sim);
 		printf("\n%llu runs recorded in %s (run.backend native and sim)\n", 2 * npols * o.reps, o.db);
 	}

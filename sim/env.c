@@ -409,6 +409,30 @@ static void rt_m_claim(hs_env *env, hs_m *m, bool claim)
 	*holder = claim ? t->id : SIM_NONE;
 }
 
+/* The thread's CPU time so far, the burst in progress included. */
+static int64_t rt_thread_cpu(hs_env *env)
+{
+	struct sim_thread *t = sim_thread_of(env);
+	struct sim *s = t->sim;
+	int64_t ns = t->cpu_ns;
+
+	if (t->core >= 0 && t->core < s->ncores) {
+		const struct sim_core *core = &s->cores[t->core];
+
+		if (core->current == t && core->busy_from >= 0 && s->now > core->busy_from)
+			ns += s->now - core->busy_from;
+	}
+	return ns;
+}
+
+static void rt_phase_cpu(hs_env *env, const int64_t cpu[HS_NPHASES])
+{
+	struct sim *s = sim_thread_of(env)->sim;
+
+	for (int i = 0; i < HS_NPHASES; i++)
+		s->phase_cpu[i] += cpu[i];
+}
+
 static int rt_next_callback(hs_env *env, int seq, struct hs_callback_spec *spec)
 {
 	struct sim_thread *t = sim_thread_of(env);
@@ -432,4 +456,6 @@ const struct hs_rt_ops sim_rt_ops = {
 	.callback_done = rt_callback_done,
 	.m_claim = rt_m_claim,
 	.next_callback = rt_next_callback,
+	.thread_cpu = rt_thread_cpu,
+	.phase_cpu = rt_phase_cpu,
 };

@@ -409,6 +409,7 @@ static int merge_locks_and_ms(struct nrun *run, struct hs_run_result *out)
 
 struct totals {
 	uint64_t ops, yields, sleeps, cas_failures, futex_waits, futex_wakes, wasted, callbacks;
+	int64_t phase_cpu[HS_NPHASES];
 	int64_t first_start, last_exit;
 	int nforeign;
 };
@@ -423,6 +424,8 @@ static void add_counts(struct totals *s, const struct nthread *t)
 	s->futex_wakes += t->futex_wakes;
 	s->wasted += t->wasted;
 	s->callbacks += t->callbacks_done;
+	for (int i = 0; i < HS_NPHASES; i++)
+		s->phase_cpu[i] += t->phase_cpu[i];
 }
 
 static struct totals sum_threads(const struct nrun *run)
@@ -496,6 +499,9 @@ static int write_scalars(struct nrun *run, struct hs_run_result *out, const stru
 	rc |= hs_result_scalar(out, "cas_failures", (double)s->cas_failures);
 	rc |= hs_result_scalar(out, "futex_waits", (double)s->futex_waits);
 	rc |= hs_result_scalar(out, "futex_wakes", (double)s->futex_wakes);
+	if (run->req->phase_cpu)
+		for (int i = 0; i < HS_NPHASES; i++)
+			rc |= hs_result_scalar(out, hs_phase_scalar[i], (double)s->phase_cpu[i]);
 	rc |= hs_result_scalar(out, "m_spare_end", (double)spare);
 	rc |= hs_result_scalar(out, "cb_latency_p50_ns", (double)hs_hist_quantile(h, 0.50));
 	rc |= hs_result_scalar(out, "cb_latency_p99_ns", (double)hs_hist_quantile(h, 0.99));

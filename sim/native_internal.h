@@ -112,6 +112,7 @@ struct nthread {
 	/* Counters, summed at the end. */
 	uint64_t ops, yields, sleeps, cas_failures, futex_waits, futex_wakes, wasted;
 	uint64_t callbacks_done;
+	int64_t phase_cpu[HS_NPHASES]; /* callbacks' CPU time by phase, when requested */
 	bool wake_pending;       /* a wait returned and progress() was not called since */
 	ptrdiff_t wake_pending_row; /* its row in `wakes`, or -1 */
 

@@ -598,6 +598,26 @@ static void rt_think(hs_env *env, int64_t ns, enum hs_think_kind kind)
 		native_spin(t, ns);
 }
 
+/* The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID), ns. */
+static int64_t rt_thread_cpu(hs_env *env)
+{
+	struct timespec ts;
+
+	(void)env;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Adds one callback's phases to the thread's own totals, so that counting
+ * takes no lock. */
+static void rt_phase_cpu(hs_env *env, const int64_t cpu[HS_NPHASES])
+{
+	struct nthread *t = nthread_of(env);
+
+	for (int i = 0; i < HS_NPHASES; i++)
+		t->phase_cpu[i] += cpu[i];
+}
+
 static void rt_p_acquire(hs_env *env)
 {
 	p_acquire(nthread_of(env), false);
@@ -762,6 +782,8 @@ const struct hs_rt_ops hs_native_rt_ops = {
 	.counters = rt_counters,
 	.callback_done = rt_callback_done,
 	.next_callback = rt_next_callback,
+	.thread_cpu = rt_thread_cpu,
+	.phase_cpu = rt_phase_cpu,
 };
 
 /* ---- M ownership around the policy's hooks ---- */
@@ -833,4 +855,5 @@ void native_wrap_policy(struct nrun *run)
 	run->driver.policy = &run->wrapped;
 	run->driver.policy_state = run->pstate;
 	run->driver.skip_phase_times = !run->events;
+	run->driver.phase_cpu = run->req->phase_cpu;
 }

@@ -130,8 +130,11 @@ static void charge(struct sim *s, struct sim_thread *t)
  * latency not over) used none. */
 static void end_busy(struct sim *s, struct sim_core *core)
 {
-	if (core->busy_from >= 0 && s->now > core->busy_from)
+	if (core->busy_from >= 0 && s->now > core->busy_from) {
 		s->cpu_ns += s->now - core->busy_from;
+		if (core->current)
+			core->current->cpu_ns += s->now - core->busy_from;
+	}
 	core->busy_from = -1;
 }
 

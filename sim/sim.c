@@ -362,6 +362,9 @@ static void finish(struct sim *s)
 	hs_result_scalar(out, "preemptions", (double)s->preemptions);
 	hs_result_scalar(out, "context_switches", (double)s->switches);
 	hs_result_scalar(out, "cpu_ns", (double)s->cpu_ns);
+	if (s->req->phase_cpu)
+		for (int i = 0; i < HS_NPHASES; i++)
+			hs_result_scalar(out, hs_phase_scalar[i], (double)s->phase_cpu[i]);
 	hs_result_scalar(out, "gc_cycles", (double)s->gc.cycles_done);
 	hs_result_scalar(out, "stw_ns", (double)s->gc.stw_ns);
 	hs_hist_record(&s->latency, "callback_latency", out);
@@ -465,6 +468,7 @@ static int sim_run(const struct hs_run_request *req, struct hs_run_result *out, 
 	s->driver.rt = &sim_rt_ops;
 	s->driver.policy = req->policy;
 	s->driver.policy_state = s->policy_state;
+	s->driver.phase_cpu = req->phase_cpu;
 
 	if (req->trace_path) {
 		rc = sim_replay_open(s, err);

@@ -85,6 +85,7 @@ struct sim_thread {
 	int ran_core;           /* core of its last stint, -1 none */
 	int64_t ran_stamp;      /* that core's nswitch when it ran there */
 	int64_t pending_ns;     /* CPU left before the fiber resumes */
+	int64_t cpu_ns;         /* CPU time on cores up to its last burst's end, switch-ins included */
 	int64_t burst_end;
 	uint32_t gen;           /* bumps cancel pending EV_BURST/EV_TIMER */
 	int64_t not_before;     /* ULE: queued yielder held until then */
@@ -250,6 +251,7 @@ struct sim {
 	int64_t callbacks_done;
 	int64_t wasted, preemptions, switches;
 	int64_t cpu_ns;          /* CPU time of all threads, ns (busy cores) */
+	int64_t phase_cpu[HS_NPHASES]; /* callbacks' CPU time by phase, when requested */
 
 	/* Replay of a trace (replay.c); NULL for a scenario workload. */
 	struct sim_replay *replay;

@@ -2,6 +2,24 @@
 
 #include <assert.h>
 
+const char *const hs_phase_scalar[HS_NPHASES] = {
+	"cpu_think_ns", "cpu_needm_ns", "cpu_p_wait_ns", "cpu_go_ns", "cpu_exit_ns",
+};
+
+/* Ends phase `ph` of the callback: adds the CPU time since *mark to
+ * cpu[ph] and moves the mark.  Does nothing unless phases are measured. */
+static void end_phase(hs_env *env, const struct hs_rt_ops *rt, bool on, int64_t *mark,
+		      int64_t cpu[HS_NPHASES], enum hs_phase ph)
+{
+	int64_t now;
+
+	if (!on)
+		return;
+	now = rt->thread_cpu(env);
+	cpu[ph] += now - *mark;
+	*mark = now;
+}
+
 static void run_steps(hs_env *env, const struct hs_rt_ops *rt, const struct hs_callback_spec *spec)
 {
 	for (int i = 0; i < spec->nsteps; i++) {
@@ -27,16 +45,20 @@ int hs_foreign_thread_run(hs_env *env, const struct hs_driver *d)
 	const struct hs_policy *pol = d->policy;
 	struct hs_callback_spec spec;
 	struct hs_thread_counters before, after;
+	bool phases = d->phase_cpu && rt->thread_cpu && rt->phase_cpu;
 	int seq = 0;
 	int rc;
 
 	rt->thread_start(env);
 	while ((rc = rt->next_callback(env, seq, &spec)) == 1) {
 		struct hs_callback_rec rec = { 0 };
+		int64_t cpu[HS_NPHASES] = { 0 };
+		int64_t mark = phases ? rt->thread_cpu(env) : 0;
 		hs_m *m;
 
 		if (spec.think_ns > 0)
 			rt->think(env, spec.think_ns, spec.think_kind);
+		end_phase(env, rt, phases, &mark, cpu, HS_PHASE_THINK);
 
 		rt->counters(env, &before);
 		rec.seq = seq;
@@ -52,17 +74,20 @@ int hs_foreign_thread_run(hs_env *env, const struct hs_driver *d)
 		rec.m = (int64_t)m->id;
 		if (!d->skip_phase_times)
 			rec.m_acquired_ns = env->ops->now(env);
+		end_phase(env, rt, phases, &mark, cpu, HS_PHASE_NEEDM);
 
 		/* exitsyscall, then the refill point */
 		rt->p_acquire(env);
 		if (!d->skip_phase_times)
 			rec.p_acquired_ns = env->ops->now(env);
+		end_phase(env, rt, phases, &mark, cpu, HS_PHASE_P_WAIT);
 		if (pol->entered) {
 			pol->entered(env, d->policy_state, m);
 			rt->progress(env);
 		}
 
 		run_steps(env, rt, &spec);
+		end_phase(env, rt, phases, &mark, cpu, HS_PHASE_GO);
 
 		/* return to C, then dropm */
 		rt->p_release(env);
@@ -71,6 +96,9 @@ int hs_foreign_thread_run(hs_env *env, const struct hs_driver *d)
 		pol->release(env, d->policy_state, m);
 		rt->progress(env);
 		rec.done_ns = env->ops->now(env);
+		end_phase(env, rt, phases, &mark, cpu, HS_PHASE_EXIT);
+		if (phases)
+			rt->phase_cpu(env, cpu);
 
 		rt->counters(env, &after);
 		rec.sleeps = after.sleeps - before.sleeps;

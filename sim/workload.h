@@ -34,6 +34,19 @@ struct hs_callback_spec {
 	int nsteps;
 };
 
+/*
+ * Phases of a callback whose CPU time the driver measures when asked
+ * (hs_driver.phase_cpu): think time, needm (policy->acquire), exitsyscall
+ * (rt->p_acquire), the Go code on the P (policy->entered and the steps),
+ * and the return with dropm (rt->p_release, policy->release).
+ */
+enum hs_phase { HS_PHASE_THINK, HS_PHASE_NEEDM, HS_PHASE_P_WAIT, HS_PHASE_GO, HS_PHASE_EXIT,
+		HS_NPHASES };
+
+/* Scalar names of the phases' CPU time summed over a run's callbacks:
+ * cpu_think_ns, cpu_needm_ns, cpu_p_wait_ns, cpu_go_ns, cpu_exit_ns. */
+extern const char *const hs_phase_scalar[HS_NPHASES];
+
 /* Per-thread callback counters the backend keeps for the callback table. */
 struct hs_thread_counters {
 	int32_t sleeps, yields, cas_failures;
@@ -70,6 +83,12 @@ struct hs_rt_ops {
 	/* Returns the next callback of this thread in *spec: 1, or 0 when the
 	 * thread has no more, or a negative HS_E_* code on a bad workload. */
 	int (*next_callback)(hs_env *env, int seq, struct hs_callback_spec *spec);
+	/* Optional, used when hs_driver.phase_cpu is set: returns the CPU
+	 * time this thread has used so far, ns. */
+	int64_t (*thread_cpu)(hs_env *env);
+	/* Optional, as thread_cpu: adds one callback's CPU time by phase,
+	 * ns, to the run's totals. */
+	void (*phase_cpu)(hs_env *env, const int64_t cpu[HS_NPHASES]);
 };
 
 /* Everything the driver needs besides the env. */
@@ -81,6 +100,9 @@ struct hs_driver {
 	 * instead of reading now() for them.  A backend sets it when it keeps
 	 * no callback rows, the only place those two times are recorded. */
 	bool skip_phase_times;
+	/* When set, and rt has thread_cpu and phase_cpu, the driver reads the
+	 * thread's CPU time at each phase boundary and reports the phases. */
+	bool phase_cpu;
 };
 
 /*

@@ -538,6 +538,44 @@ static void summary_skips_phase_times(void **unused)
 	hs_result_free(&sum);
 }
 
+/*
+ * With phase_cpu the native threads read their CPU clock at each phase
+ * boundary.  The Go phase spins 20 us of work per callback (the clock
+ * that paces it may count a short preemption as work, hence the half),
+ * and the phases are part of the process's CPU time (getrusage, which
+ * counts in microseconds).
+ */
+static void phase_cpu_is_recorded(void **unused)
+{
+	struct hs_run_request req = { 0 };
+	struct hs_error err = { 0 };
+	struct hs_run_result r;
+	struct hs_config cfg;
+	double sum = 0;
+
+	config_default(&cfg);
+	cfg.scenario.record = HS_RECORD_SUMMARY;
+	req.cfg = &cfg;
+	req.policy = &tlist_policy;
+	req.seed = 7;
+	req.record = HS_RECORD_SUMMARY;
+	req.phase_cpu = true;
+	hs_result_init(&r);
+	assert_int_equal(hs_backend_native.run(&req, &r, &err), 0);
+	assert_int_equal(r.status, HS_STATUS_OK);
+
+	for (int i = 0; i < HS_NPHASES; i++) {
+		double v = hs_result_get(&r, hs_phase_scalar[i], -1);
+
+		assert_true(v >= 0);
+		sum += v;
+	}
+	assert_true(hs_result_get(&r, "cpu_think_ns", -1) > 0); /* the sleep system calls */
+	assert_true(hs_result_get(&r, "cpu_go_ns", -1) >= 0.5 * 20 * 3 * 20000);
+	assert_true(sum <= hs_result_get(&r, "cpu_ns", -1) + 1000);
+	hs_result_free(&r);
+}
+
 /* No more threads run entered() at once than there are P's, with and
  * without the GC stopping the world in each callback. */
 static void p_count_bounds_entered(void **unused)
@@ -769,6 +807,7 @@ int main(void)
 		cmocka_unit_test(states_cover_each_thread),
 		cmocka_unit_test(summary_keeps_no_events),
 		cmocka_unit_test(summary_skips_phase_times),
+		cmocka_unit_test(phase_cpu_is_recorded),
 		cmocka_unit_test(p_count_bounds_entered),
 		cmocka_unit_test(watchdog_stops_stuck_policy),
 		cmocka_unit_test(duplicate_m_is_an_error),

@@ -15,6 +15,7 @@
 #include "helpers.h"
 #include "registry.h"
 #include "result.h"
+#include "workload.h"
 
 /* Go's two historical policies; `check-policy` covers every shipped one. */
 static const char *const go_policies[] = { "single", "waiters", NULL };
@@ -312,6 +313,58 @@ static void states_cover_each_life(void **state)
 	}
 }
 
+/*
+ * With phase_cpu the run records each phase's CPU time.  One thread alone
+ * on two cores never waits for a core, so its think time (CPU, 30 us
+ * before each callback after the first) is exactly what it asked for, its
+ * Go code takes at least its 100 us steps, and the phases are part of all
+ * the CPU time of the run.  Without the request there are no such rows.
+ */
+static void phase_cpu_adds_up(void **state)
+{
+	struct hs_run_request req = { 0 };
+	struct hs_error err = { 0 };
+	struct hs_run_result res;
+	struct hs_config cfg;
+	double sum = 0;
+
+	load(&cfg, "cgocallbackgc", "linux");
+	cfg.scenario.threads = 1;
+	cfg.scenario.cores = 2;
+	cfg.scenario.callbacks = 4;
+	cfg.scenario.think_ns = 30000;
+	cfg.scenario.think_kind = HS_THINK_CPU;
+	cfg.scenario.steps[0] = (struct hs_step){ HS_STEP_WORK, 100000 };
+	cfg.scenario.nsteps = 1;
+	req.cfg = &cfg;
+	req.policy = hs_policy_find("single");
+	req.seed = 1;
+	req.record = HS_RECORD_SUMMARY;
+	req.phase_cpu = true;
+	hs_result_init(&res);
+	assert_int_equal(hs_backend_sim.run(&req, &res, &err), 0);
+	assert_int_equal(res.status, HS_STATUS_OK);
+
+	assert_int_equal(hs_result_get(&res, "cpu_think_ns", -1), 3 * 30000);
+	assert_true(hs_result_get(&res, "cpu_go_ns", -1) >= 4 * 100000);
+	for (int i = 0; i < HS_NPHASES; i++) {
+		double v = hs_result_get(&res, hs_phase_scalar[i], -1);
+
+		assert_true(v >= 0);
+		sum += v;
+	}
+	assert_true(hs_result_get(&res, "cpu_needm_ns", -1) > 0); /* signal calls */
+	assert_true(hs_result_get(&res, "cpu_exit_ns", -1) > 0);
+	assert_true(sum <= hs_result_get(&res, "cpu_ns", -1));
+	hs_result_free(&res);
+
+	req.phase_cpu = false;
+	hs_result_init(&res);
+	assert_int_equal(hs_backend_sim.run(&req, &res, &err), 0);
+	assert_int_equal(hs_result_get(&res, "cpu_go_ns", -1), -1);
+	hs_result_free(&res);
+}
+
 static void same_seed_same_result(void **state)
 {
 	struct hs_config cfg;
@@ -351,6 +404,7 @@ int main(void)
 		cmocka_unit_test(deadlock_is_detected),
 		cmocka_unit_test(time_limit_gives_timeout),
 		cmocka_unit_test(states_cover_each_life),
+		cmocka_unit_test(phase_cpu_adds_up),
 		cmocka_unit_test(same_seed_same_result),
 	};
 
