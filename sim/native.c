@@ -499,9 +499,11 @@ static int write_scalars(struct nrun *run, struct hs_run_result *out, const stru
 	rc |= hs_result_scalar(out, "cas_failures", (double)s->cas_failures);
 	rc |= hs_result_scalar(out, "futex_waits", (double)s->futex_waits);
 	rc |= hs_result_scalar(out, "futex_wakes", (double)s->futex_wakes);
-	if (run->req->phase_cpu)
+	if (run->req->phase_cpu) {
 		for (int i = 0; i < HS_NPHASES; i++)
 			rc |= hs_result_scalar(out, hs_phase_scalar[i], (double)s->phase_cpu[i]);
+		rc |= hs_result_scalar(out, "phase_cpu_read_ns", (double)run->cpu_read_ns);
+	}
 	rc |= hs_result_scalar(out, "m_spare_end", (double)spare);
 	rc |= hs_result_scalar(out, "cb_latency_p50_ns", (double)hs_hist_quantile(h, 0.50));
 	rc |= hs_result_scalar(out, "cb_latency_p99_ns", (double)hs_hist_quantile(h, 0.99));
@@ -646,6 +648,8 @@ static int native_run(const struct hs_run_request *req, struct hs_run_result *ou
 	}
 	native_wrap_policy(run);
 	native_clock_init();
+	if (req->phase_cpu)
+		run->cpu_read_ns = native_cpu_read_cost();
 	getrusage(RUSAGE_SELF, &run->ru0);
 	run->t0 = native_clock();
 	deadline = req->cfg->scenario.time_limit_ns > 0 ? run->t0 + req->cfg->scenario.time_limit_ns

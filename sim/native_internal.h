@@ -157,6 +157,7 @@ struct nrun {
 	bool multi_cpu;             /* more than one CPU online at run start,
 	                             * so lock2 spins actively */
 	int64_t t0;                 /* CLOCK_MONOTONIC at run start, ns */
+	int64_t cpu_read_ns;        /* cost of one thread CPU clock read (phase_cpu), ns */
 	struct rusage ru0, ru1;     /* this process's usage at start and end */
 	int abort;                  /* atomic: unwind every thread */
 	int stopping;               /* atomic: 1 unwind daemons when they block, 2 at once */
@@ -221,6 +222,9 @@ extern const struct hs_env_ops hs_native_env_ops;
 void native_clock_init(void);
 /* CLOCK_MONOTONIC in ns, from the time stamp counter where it is safe. */
 int64_t native_clock(void);
+/* Median cost of one CLOCK_THREAD_CPUTIME_ID read on this thread, ns: the
+ * difference of two back-to-back reads, over 201 pairs. */
+int64_t native_cpu_read_cost(void);
 int64_t native_now(struct nrun *run);
 void native_check_abort(struct nthread *t);
 int64_t native_event_time(struct nthread *t);

@@ -543,7 +543,8 @@ static void summary_skips_phase_times(void **unused)
  * boundary.  The Go phase spins 20 us of work per callback (the clock
  * that paces it may count a short preemption as work, hence the half),
  * and the phases are part of the process's CPU time (getrusage, which
- * counts in microseconds).
+ * counts in microseconds).  Each phase has the cost of one clock read
+ * taken off.
  */
 static void phase_cpu_is_recorded(void **unused)
 {
@@ -573,6 +574,9 @@ static void phase_cpu_is_recorded(void **unused)
 	assert_true(hs_result_get(&r, "cpu_think_ns", -1) > 0); /* the sleep system calls */
 	assert_true(hs_result_get(&r, "cpu_go_ns", -1) >= 0.5 * 20 * 3 * 20000);
 	assert_true(sum <= hs_result_get(&r, "cpu_ns", -1) + 1000);
+	/* the cost of a clock read, taken off each phase, is recorded */
+	assert_true(hs_result_get(&r, "phase_cpu_read_ns", -1) > 0);
+	assert_true(hs_result_get(&r, "phase_cpu_read_ns", -1) < 100000);
 	hs_result_free(&r);
 }
 
