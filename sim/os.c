@@ -76,6 +76,7 @@
  * pure function of its inputs and seed.
  */
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "sim_internal.h"
@@ -128,8 +129,13 @@ static void charge(struct sim *s, struct sim_thread *t)
 /* Adds the CPU time of core's current thread, which leaves it now, to the
  * run's total.  A thread that leaves before reaching the core (a wake-up
  * latency not over) used none. */
+static void util_update(struct sim *s, struct sim_core *core);
+
 static void end_busy(struct sim *s, struct sim_core *core)
 {
+	util_update(s, core);
+	if (core->current)
+		core->current->left_ns = s->now;
 	if (core->busy_from >= 0 && s->now > core->busy_from) {
 		s->cpu_ns += s->now - core->busy_from;
 		if (core->current)
@@ -318,6 +324,7 @@ static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay, 
 	struct sim_core *core = &s->cores[c];
 
 	assert(core->current == NULL);
+	util_update(s, core);
 	core->current = t;
 	core->on_cpu = false;
 	core->gen++;
@@ -355,6 +362,63 @@ static int64_t switch_delay(const struct sim *s, int c, const struct sim_thread 
 	return (t->woken_by_wake ? s->os->wake_local_ns : s->os->context_switch_ns) + cold_extra(s, c, t);
 }
 
+static void rq_remove(struct sim *s, int c, struct sim_thread *t);
+
+/*
+ * Linux's idle balancing (yield = linux).  A newly idle core pulls only a
+ * thread that last ran LINUX_MIGRATION_COST ago or more (task_hot and
+ * sysctl_sched_migration_cost, 500 us), and its failures do not count.
+ * Otherwise the core idles and balances again at each of its ticks, as
+ * the nohz idle balance does, where a cache-hot thread moves once the
+ * balance has failed more than cache_nice_tries (1 in a shared-cache
+ * domain) times in a row.  The candidate is the queued thread that ran
+ * least recently, as detach_tasks takes from the tail of cfs_tasks.
+ */
+#define LINUX_MIGRATION_COST 500000
+#define LINUX_CACHE_NICE_TRIES 1
+
+/* The core other than c with the longest queue, lowest index on ties; -1
+ * when every other queue is empty. */
+static int longest_other_queue(const struct sim *s, int c)
+{
+	int victim = -1;
+
+	for (int i = 0; i < s->ncores; i++)
+		if (i != c && s->cores[i].rq_len > 0 &&
+		    (victim < 0 || s->cores[i].rq_len > s->cores[victim].rq_len))
+			victim = i;
+	return victim;
+}
+
+/* The queued thread of core c that left a core longest ago; one that
+ * never ran comes first. */
+static struct sim_thread *least_recent(const struct sim *s, int c)
+{
+	struct sim_thread *best = NULL;
+
+	for (struct sim_thread *u = s->cores[c].rq_head; u; u = u->rq_next)
+		if (!best || u->left_ns < best->left_ns)
+			best = u;
+	return best;
+}
+
+static bool cache_hot(const struct sim *s, const struct sim_thread *t)
+{
+	return t->left_ns >= 0 && s->now - t->left_ns < LINUX_MIGRATION_COST;
+}
+
+/* Schedules core c's next idle balance at its next tick. */
+static void arm_balance(struct sim *s, int c)
+{
+	struct sim_core *core = &s->cores[c];
+	int64_t tick = s->os->tick_ns > 0 ? s->os->tick_ns : 4000000;
+
+	if (core->balance_armed)
+		return;
+	core->balance_armed = true;
+	sim_schedule(s, (s->now / tick + 1) * tick, EV_BALANCE, (uint32_t)c, 0);
+}
+
 void sim_dispatch(struct sim *s, int c)
 {
 	struct sim_core *core = &s->cores[c];
@@ -365,20 +429,54 @@ void sim_dispatch(struct sim *s, int c)
 	t = sim_rq_pick(s, c);
 
 	if (!t) {
-		int victim = -1;
+		int victim = longest_other_queue(s, c);
 
-		for (int i = 0; i < s->ncores; i++)
-			if (i != c && s->cores[i].rq_len > 0 &&
-			    (victim < 0 || s->cores[i].rq_len > s->cores[victim].rq_len))
-				victim = i;
 		if (victim < 0)
 			return; /* idle */
-		t = sim_rq_pick(s, victim);
+		if (s->os->yield_kind == HS_YIELD_LINUX) {
+			/* newidle balance: a cache-hot thread stays, and the
+			 * core tries again at its ticks */
+			t = least_recent(s, victim);
+			if (cache_hot(s, t)) {
+				arm_balance(s, c);
+				return;
+			}
+			rq_remove(s, victim, t);
+		} else {
+			t = sim_rq_pick(s, victim);
+		}
 		/* keep its distances to min_vruntime on the new core */
 		shift = core->min_vruntime - s->cores[victim].min_vruntime;
 		t->vruntime += shift;
 		t->deadline += shift;
 	}
+	start_on(s, c, t, switch_delay(s, c, t), true);
+}
+
+void sim_idle_balance(struct sim *s, int c)
+{
+	struct sim_core *core = &s->cores[c];
+	struct sim_thread *t;
+	int64_t shift;
+	int victim;
+
+	core->balance_armed = false;
+	victim = core->current ? -1 : longest_other_queue(s, c);
+	if (victim < 0) {
+		core->balance_failed = 0;
+		return;
+	}
+	t = least_recent(s, victim);
+	if (cache_hot(s, t) && core->balance_failed <= LINUX_CACHE_NICE_TRIES) {
+		core->balance_failed++;
+		arm_balance(s, c);
+		return;
+	}
+	core->balance_failed = 0;
+	rq_remove(s, victim, t);
+	shift = core->min_vruntime - s->cores[victim].min_vruntime;
+	t->vruntime += shift;
+	t->deadline += shift;
 	start_on(s, c, t, switch_delay(s, c, t), true);
 }
 
@@ -506,22 +604,81 @@ static void wakeup_preempt(struct sim *s, int c, struct sim_thread *w)
 	preempt_current(s, c, cur, cur->burst_end - s->now, w);
 }
 
+/*
+ * PELT utilization of core c up to now: a share of time with a thread,
+ * decayed with a half-life of 32 ms (kernel/sched/pelt.c).  Call it
+ * before the core turns busy or idle.
+ */
+static void util_update(struct sim *s, struct sim_core *core)
+{
+	int64_t dt = s->now - core->util_at;
+	double keep;
+
+	if (dt <= 0)
+		return;
+	keep = exp2(-(double)dt / 32000000.0);
+	core->util = core->util * keep + (core->current ? 1.0 - keep : 0.0);
+	core->util_at = s->now;
+}
+
+/* SIS_UTIL for the cores of this run, their utilization brought up to
+ * now (sim_idle_scan_depth). */
+int sim_idle_scan_depth(double util, int ncores)
+{
+	double x = 1.17 * util, y = ncores * (1.0 - x * x);
+
+	return y > 0 ? (int)y : 0;
+}
+
+static int idle_scan_depth(struct sim *s)
+{
+	double sum = 0;
+
+	for (int c = 0; c < s->ncores; c++) {
+		util_update(s, &s->cores[c]);
+		sum += s->cores[c].util;
+	}
+	return sim_idle_scan_depth(sum / s->ncores, s->ncores);
+}
+
+/*
+ * The idle core a woken thread goes to, or -1 for the queue of its
+ * previous core.  Linux (select_idle_sibling): the previous core, then
+ * the one before it (recent_used_cpu), then a search of idle_scan_depth
+ * other cores from the next one up.  Other kinds: the previous core,
+ * else the lowest-numbered idle one.
+ */
+static int idle_core_for(struct sim *s, struct sim_thread *t, int prev)
+{
+	if (s->os->yield_kind == HS_YIELD_LINUX && prev >= 0 && prev < s->ncores) {
+		int recent = t->recent_core;
+		int depth;
+
+		t->recent_core = prev;
+		if (s->cores[prev].current == NULL)
+			return prev;
+		if (recent >= 0 && recent != prev && s->cores[recent].current == NULL)
+			return recent;
+		depth = idle_scan_depth(s);
+		for (int k = 1; k < s->ncores && k <= depth; k++)
+			if (s->cores[(prev + k) % s->ncores].current == NULL)
+				return (prev + k) % s->ncores;
+		return -1;
+	}
+	if (prev >= 0 && prev < s->ncores && s->cores[prev].current == NULL)
+		return prev;
+	for (int i = 0; i < s->ncores; i++)
+		if (s->cores[i].current == NULL)
+			return i;
+	return -1;
+}
+
 void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_timer)
 {
 	int prev = t->core;
-	int idle = -1;
+	int idle = idle_core_for(s, t, prev);
 	bool initial;
 
-	if (prev >= 0 && prev < s->ncores && s->cores[prev].current == NULL) {
-		idle = prev;
-	} else {
-		for (int i = 0; i < s->ncores; i++) {
-			if (s->cores[i].current == NULL) {
-				idle = i;
-				break;
-			}
-		}
-	}
 	t->woken_by_wake = from_wake;
 	initial = prev < 0 || prev >= s->ncores;
 	if (idle < 0 && initial)
@@ -1085,6 +1242,16 @@ int64_t sim_wake_send(const struct sim *s, const struct sim_thread *waker,
 	return t->core == waker->core ? s->os->wake_send_local_ns : s->os->wake_send_remote_ns;
 }
 
+void sim_cpu_waker(struct sim *s, struct sim_thread *t, int64_t ns)
+{
+	struct sim_thread *next = t->resched_to;
+
+	t->resched_to = NULL;
+	sim_cpu(s, t, ns);
+	if (!t->resched_to)
+		t->resched_to = next;
+}
+
 int sim_futex_wake(struct sim *s, struct sim_thread *t, hs_word *w, int n)
 {
 	struct sim_futex_q *q;
@@ -1108,7 +1275,7 @@ int sim_futex_wake(struct sim *s, struct sim_thread *t, hs_word *w, int n)
 		woken++;
 	}
 	if (send > 0)
-		sim_cpu(s, t, send);
+		sim_cpu_waker(s, t, send);
 	return woken;
 }
 

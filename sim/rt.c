@@ -119,10 +119,10 @@ void sim_p_release(struct sim *s, struct sim_thread *t)
 	if (gc->stw_pending) {
 		if (s->pidle == s->nprocs && gc->thread->state == HS_TS_BLOCKED &&
 		    gc->thread->reason == HS_R_STW)
-			sim_cpu(s, t, wake_by(s, gc->thread, t));
+			sim_cpu_waker(s, t, wake_by(s, gc->thread, t));
 		return;
 	}
-	sim_cpu(s, t, hand_out_ps(s, t));
+	sim_cpu_waker(s, t, hand_out_ps(s, t));
 }
 
 void sim_go_work(struct sim *s, struct sim_thread *t, int64_t ns)
@@ -159,7 +159,7 @@ static void gc_kick(struct sim *s, struct sim_thread *waker)
 	struct sim_thread *g = s->gc.thread;
 
 	if (g->state == HS_TS_BLOCKED && g->reason == HS_R_IDLE)
-		sim_cpu(s, waker, wake_by(s, g, waker));
+		sim_cpu_waker(s, waker, wake_by(s, g, waker));
 }
 
 void sim_gc_call(struct sim *s, struct sim_thread *t)
@@ -191,7 +191,7 @@ static void start_the_world(struct sim *s, struct sim_thread *g)
 	s->pidle = s->nprocs;
 	s->gc.stw_pending = false;
 	s->gc.stw_ns += s->now - s->gc.stw_begin;
-	sim_cpu(s, g, hand_out_ps(s, g));
+	sim_cpu_waker(s, g, hand_out_ps(s, g));
 }
 
 /*
@@ -237,7 +237,7 @@ static void gc_ready_callers(struct sim *s, struct sim_thread *g)
 			rev = next;
 		}
 	}
-	sim_cpu(s, g, hand_out_ps(s, g));
+	sim_cpu_waker(s, g, hand_out_ps(s, g));
 }
 
 static void gc_main(hs_env *env, void *arg)

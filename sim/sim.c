@@ -154,6 +154,8 @@ struct sim_thread *sim_thread_new(struct sim *s, enum sim_thread_role role, cons
 	t->fn_arg = arg;
 	t->core = SIM_NONE;
 	t->ran_core = SIM_NONE;
+	t->recent_core = SIM_NONE;
+	t->left_ns = -1;
 	t->exec_start = -1;
 	t->waker = SIM_NONE;
 	t->wake_rec = -1;
@@ -255,6 +257,9 @@ static void handle(struct sim *s, const struct hs_event *ev)
 		break;
 	case EV_SLICE:
 		sim_slice_end(s, (int)ev->target, ev->gen);
+		break;
+	case EV_BALANCE:
+		sim_idle_balance(s, (int)ev->target);
 		break;
 	case EV_TRACE_START:
 		sim_replay_create(s, ev->target);

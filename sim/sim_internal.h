@@ -52,6 +52,7 @@ enum sim_event_type {
 	EV_TIMER,       /* core `target`'s timer interrupt: expire its timers */
 	EV_ONCPU,       /* a dispatched thread reaches its core */
 	EV_SLICE,       /* a core's time slice ended */
+	EV_BALANCE,     /* idle core `target`'s tick: periodic idle balance */
 	/* foreign threads of a scenario are created by the main thread (sim.c) */
 	EV_TRACE_START, /* replay: the thread of trace entry `target` is created */
 	EV_TRACE_ROW,   /* replay: the row read ahead reaches its thread */
@@ -85,6 +86,8 @@ struct sim_thread {
 	int ran_core;           /* core of its last stint, -1 none */
 	int64_t ran_stamp;      /* that core's nswitch when it ran there */
 	int64_t pending_ns;     /* CPU left before the fiber resumes */
+	int64_t left_ns;        /* when it last left a core; -1 never ran */
+	int recent_core;        /* prev core at its last wake-up placement (recent_used_cpu) */
 	int64_t cpu_ns;         /* CPU time on cores up to its last burst's end, switch-ins included */
 	int64_t burst_end;
 	uint32_t gen;           /* bumps cancel pending EV_BURST/EV_TIMER */
@@ -147,6 +150,13 @@ struct sim_core {
 	int64_t min_vruntime;         /* fair share: never decreases */
 	int64_t busy_from;            /* when current's CPU time began; -1 idle */
 	int64_t nswitch;              /* threads switched in here so far */
+	/* Linux only: utilization, the decayed share of time with a thread
+	 * (PELT util_avg, 0 to 1) as of util_at; failed idle balances in a
+	 * row; whether an EV_BALANCE is pending. */
+	double util;
+	int64_t util_at;
+	int balance_failed;
+	bool balance_armed;
 	/* Timers armed here: a min-heap on (hard, soft, thread); the time
 	 * the interrupt is programmed for (INT64_MAX none) and its gen. */
 	struct sim_timer *timers;
@@ -284,11 +294,26 @@ void sim_wake(struct sim *s, struct sim_thread *t, int32_t waker);
  */
 int64_t sim_wake_send(const struct sim *s, const struct sim_thread *waker,
 		      const struct sim_thread *t);
+/*
+ * Charges waker the ns of its wake-ups before a preemption one of them
+ * requested takes effect: Linux does that work inside the wake call and
+ * preempts on the way out of it.
+ */
+void sim_cpu_waker(struct sim *s, struct sim_thread *waker, int64_t ns);
 void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_timer);
 struct sim_thread *sim_rq_pick(struct sim *s, int c);
 void sim_dispatch(struct sim *s, int core);
 void sim_on_cpu(struct sim *s, int core, uint32_t gen);
 void sim_slice_end(struct sim *s, int core, uint32_t gen);
+/* EV_BALANCE: an idle core's periodic balance (yield = linux). */
+void sim_idle_balance(struct sim *s, int c);
+/*
+ * SIS_UTIL (select_idle_cpu): how many other cores a Linux wake-up may
+ * search for an idle one, from the cores' average utilization `util` (0
+ * to 1): ncores * (1 - (1.17 util)^2) rounded down, 0 from 85 % up
+ * (imbalance_pct 117), and on 2 cores above 60 %.
+ */
+int sim_idle_scan_depth(double util, int ncores);
 void sim_burst_end(struct sim *s, struct sim_thread *t, uint32_t gen);
 void sim_timer_irq(struct sim *s, int c, uint32_t gen);
 void sim_os_yield(struct sim *s, struct sim_thread *t);

@@ -413,6 +413,22 @@ static void futex_wake_charges_the_waker(void **state)
 	assert_int_equal(T.t[2] - T.t[0], 50000);
 	hs_result_free(&res);
 
+	/* one core under linux: the woken thread preempts the waker, but
+	 * only after the waker's part, as Linux preempts on the way out of
+	 * the wake call */
+	setup_config(&cfg, "linux", 2, 1);
+	run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
+	base_wake = T.t[0];
+	hs_result_free(&res);
+
+	setup_config(&cfg, "linux", 2, 1);
+	cfg.os.wake_send_local_ns = 3000;
+	run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
+	assert_int_equal(T.t[0], base_wake + 3000);
+	assert_int_equal(T.t[1] - T.t[0], 3000); /* wake_local */
+	assert_int_equal(hs_result_get(&res, "preemptions", -1), 1);
+	hs_result_free(&res);
+
 	/* one core, no wake-up preemption: the woken thread waits behind the
 	 * waker on its core */
 	setup_config(&cfg, "freebsd", 2, 1);
@@ -758,6 +774,109 @@ static void steal_pick_without_eligible_thread(void **state)
 	free(s);
 }
 
+/*
+ * Idle balancing under Linux.  Core 1 is idle and core 0 runs one thread
+ * with two queued.  A newly idle core takes only a thread that left a
+ * core 500 us ago or more, the one that left longest ago; with both
+ * queued threads hotter it stays idle and tries again at its next tick
+ * (4 ms).  There a hot thread moves after more than one failed try in a
+ * row (cache_nice_tries).
+ */
+static void idle_core_leaves_hot_threads(void **state)
+{
+	static struct hs_os_profile os;
+	struct sim *s = calloc(1, sizeof(*s));
+	struct sim_thread cur = { 0 }, a = { 0 }, b = { 0 };
+	struct hs_event ev;
+
+	(void)state;
+	assert_non_null(s);
+	os.yield_kind = HS_YIELD_LINUX;
+	os.slice_ns = 1000000;
+	os.tick_ns = 4000000;
+	os.context_switch_ns = 2000;
+	s->os = &os;
+	s->ncores = 2;
+	hs_evq_init(&s->q);
+	for (int c = 0; c < 2; c++)
+		s->cores[c].busy_from = -1;
+	cur.core = 0;
+	a.core = b.core = 0;
+	a.ran_core = b.ran_core = SIM_NONE;
+	a.rq_next = &b;
+	s->cores[0].current = &cur;
+	s->cores[0].rq_head = &a;
+	s->cores[0].rq_tail = &b;
+	s->cores[0].rq_len = 2;
+
+	/* newly idle at 1 ms: a left 100 us ago, b 400 us ago */
+	s->now = 1000000;
+	a.left_ns = 900000;
+	b.left_ns = 600000;
+	sim_dispatch(s, 1);
+	assert_null(s->cores[1].current);
+	assert_int_equal(s->cores[0].rq_len, 2);
+	assert_true(s->cores[1].balance_armed);
+	assert_int_equal(hs_evq_pop(&s->q, &ev), 1);
+	assert_int_equal(ev.time, 4000000);
+	assert_int_equal(ev.type, EV_BALANCE);
+	assert_int_equal(ev.target, 1);
+
+	/* ticks at 4 and 8 ms, b 100 us before each: two failures */
+	s->now = 4000000;
+	b.left_ns = 3900000;
+	a.left_ns = 3950000;
+	sim_idle_balance(s, 1);
+	assert_null(s->cores[1].current);
+	assert_int_equal(s->cores[1].balance_failed, 1);
+	assert_int_equal(hs_evq_pop(&s->q, &ev), 1);
+	assert_int_equal(ev.time, 8000000);
+	s->now = 8000000;
+	b.left_ns = 7900000;
+	a.left_ns = 7950000;
+	sim_idle_balance(s, 1);
+	assert_null(s->cores[1].current);
+	assert_int_equal(s->cores[1].balance_failed, 2);
+	assert_int_equal(hs_evq_pop(&s->q, &ev), 1);
+
+	/* the third try at 12 ms moves b although it is hot */
+	s->now = 12000000;
+	b.left_ns = 11900000;
+	a.left_ns = 11950000;
+	sim_idle_balance(s, 1);
+	assert_ptr_equal(s->cores[1].current, &b);
+	assert_int_equal(s->cores[1].balance_failed, 0);
+	assert_int_equal(s->cores[0].rq_len, 1);
+	assert_ptr_equal(s->cores[0].rq_head, &a);
+
+	/* newly idle again later, with a cold (600 us) thread queued: it moves
+	 * at once */
+	s->cores[1].current = NULL;
+	s->now = 20000000;
+	a.left_ns = 19400000;
+	sim_dispatch(s, 1);
+	assert_ptr_equal(s->cores[1].current, &a);
+	assert_int_equal(s->cores[0].rq_len, 0);
+	hs_evq_free(&s->q);
+	free(s);
+}
+
+/*
+ * The number of other cores a Linux wake-up searches for an idle one
+ * (SIS_UTIL): n * (1 - (1.17 x)^2) rounded down, x the cores' average
+ * utilization.
+ */
+static void idle_search_shrinks_with_utilization(void **state)
+{
+	(void)state;
+	assert_int_equal(sim_idle_scan_depth(0.0, 2), 2);
+	assert_int_equal(sim_idle_scan_depth(0.6, 2), 1);   /* 2 * (1 - 0.493) */
+	assert_int_equal(sim_idle_scan_depth(0.61, 2), 0);  /* 2 * (1 - 0.509) */
+	assert_int_equal(sim_idle_scan_depth(0.5, 8), 5);   /* 8 * (1 - 0.342) */
+	assert_int_equal(sim_idle_scan_depth(0.85, 8), 0);
+	assert_int_equal(sim_idle_scan_depth(1.0, 64), 0);
+}
+
 static void cas_on_remote_line_costs_more(void **state)
 {
 	struct hs_config cfg;
@@ -796,6 +915,8 @@ int main(void)
 		cmocka_unit_test(cancelled_timer_does_not_fire),
 		cmocka_unit_test(pick_is_earliest_eligible_deadline),
 		cmocka_unit_test(steal_pick_without_eligible_thread),
+		cmocka_unit_test(idle_core_leaves_hot_threads),
+		cmocka_unit_test(idle_search_shrinks_with_utilization),
 	};
 
 	return cmocka_run_group_tests_name("os model", tests, NULL, NULL);
