@@ -35,7 +35,8 @@ struct hs_run_request {
 	double schedule_noise;
 	/* Record the callbacks' CPU time by phase as the scalars
 	 * hs_phase_scalar names (sim/workload.h).  The native backend then
-	 * reads the thread's CPU clock five times per callback. */
+	 * reads the thread's CPU clock six times per callback: at its start
+	 * and at the end of each of the HS_NPHASES phases. */
 	bool phase_cpu;
 };
 

@@ -93,6 +93,11 @@ static const char replay_usage[] =
 	"  --record LEVEL        summary (default) or events (every state and wake-up)\n"
 	"  --set SECTION.KEY=V   override a scenario or profile key; repeatable\n"
 	"  --record-trace FILE   write the replayed callbacks as a trace (one run only)\n"
+	"  --schedule-noise L    scale each CPU burst and wake-up delay by a random\n"
+	"                        factor in [1-L, 1+L], L from 0 to 0.5 (default 0)\n"
+	"  --phase-cpu           record the callbacks' CPU time by phase as the\n"
+	"                        scalars cpu_think_ns, cpu_needm_ns, cpu_p_wait_ns,\n"
+	"                        cpu_go_ns and cpu_exit_ns\n"
 	"  --quiet               print no progress and no table\n"
 	"\n"
 	"A trace error stops the command before the first run with one line\n"
@@ -140,7 +145,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct hs_error
 		bool missing;
 
 #define OPT(name) ((v = cli_option(argc, argv, &i, name, &missing)) != NULL || \
-		   (missing && (hs_error_set(err, HS_E_USAGE, NULL, 0, name, "needs a value; see `herdsim run --help`"), 1)))
+		   (missing && (hs_error_set(err, HS_E_USAGE, NULL, 0, name, "needs a value; see `herdsim %s --help`", \
+					     o->replay ? "replay" : "run"), 1)))
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(o->replay ? replay_usage : run_usage, stdout);
 			return 1;

@@ -68,7 +68,7 @@ static const char validate_usage[] =
 	"                        then use figures taken just before the native ones\n"
 	"  --phase-cpu           also compare the callbacks' CPU time by phase (think,\n"
 	"                        needm, P wait, Go code, exit), in us per callback;\n"
-	"                        the native threads then read their CPU clock five\n"
+	"                        the native threads then read their CPU clock six\n"
 	"                        times per callback\n"
 	"  --quiet               print no progress and no table\n";
 

@@ -173,6 +173,28 @@ static void bad_usage_exits_2(void **state)
 	expect_error((const char *[]){ "bogus", NULL }, 2, (const char *[]){ "bogus", NULL });
 }
 
+/* `replay` takes every option of `run` except the positional scenario,
+ * so its help lists each of them, and a missing value points to its own
+ * help. */
+static void replay_help_lists_run_options(void **state)
+{
+	static const char *const options[] = {
+		"--scenario", "--policy", "--os", "--backend", "--seed", "--reps", "--db", "--record ",
+		"--set", "--record-trace", "--schedule-noise", "--phase-cpu", "--quiet", NULL,
+	};
+	struct cmd_result r;
+
+	run_herdsim(&r, (const char *[]){ "replay", "--help", NULL });
+	assert_int_equal(r.status, 0);
+	for (int i = 0; options[i]; i++) {
+		if (!strstr(r.out, options[i]))
+			print_error("replay --help lacks %s\n", options[i]);
+		assert_non_null(strstr(r.out, options[i]));
+	}
+	expect_error((const char *[]){ "replay", "trace.csv", "--db", NULL }, 2,
+		     (const char *[]){ "--db", "`herdsim replay --help`", NULL });
+}
+
 static void run_prints_table_and_records(void **state)
 {
 	struct cmd_result r;
@@ -309,6 +331,7 @@ int main(void)
 		T(unknown_profile_in_file_named),
 		T(set_supplies_missing_os_key),
 		T(bad_usage_exits_2),
+		T(replay_help_lists_run_options),
 		T(run_prints_table_and_records),
 		T(events_level_records_states),
 		T(same_command_same_rows),
