@@ -377,8 +377,8 @@ static void rq_remove(struct sim *s, int c, struct sim_thread *t);
 #define LINUX_MIGRATION_COST 500000
 #define LINUX_CACHE_NICE_TRIES 1
 
-/* The core other than c with the longest queue, lowest index on ties; -1
- * when every other queue is empty. */
+/* Returns the core other than c with the longest queue, lowest index on
+ * ties, or -1 when every other queue is empty. */
 static int longest_other_queue(const struct sim *s, int c)
 {
 	int victim = -1;
@@ -390,8 +390,8 @@ static int longest_other_queue(const struct sim *s, int c)
 	return victim;
 }
 
-/* The queued thread of core c that left a core longest ago; one that
- * never ran comes first. */
+/* Returns the queued thread of core c that left a core longest ago; one
+ * that never ran comes first. */
 static struct sim_thread *least_recent(const struct sim *s, int c)
 {
 	struct sim_thread *best = NULL;
@@ -605,9 +605,9 @@ static void wakeup_preempt(struct sim *s, int c, struct sim_thread *w)
 }
 
 /*
- * PELT utilization of core c up to now: a share of time with a thread,
- * decayed with a half-life of 32 ms (kernel/sched/pelt.c).  Call it
- * before the core turns busy or idle.
+ * Brings core's PELT utilization up to now: its share of time with a
+ * thread, decayed with a half-life of 32 ms (kernel/sched/pelt.c).  Call
+ * it before the core turns busy or idle.
  */
 static void util_update(struct sim *s, struct sim_core *core)
 {
@@ -621,8 +621,8 @@ static void util_update(struct sim *s, struct sim_core *core)
 	core->util_at = s->now;
 }
 
-/* SIS_UTIL for the cores of this run, their utilization brought up to
- * now (sim_idle_scan_depth). */
+/* Returns sim_idle_scan_depth for this run's cores, their utilization
+ * brought up to now. */
 int sim_idle_scan_depth(double util, int ncores)
 {
 	double x = 1.17 * util, y = ncores * (1.0 - x * x);
@@ -642,8 +642,8 @@ static int idle_scan_depth(struct sim *s)
 }
 
 /*
- * The idle core a woken thread goes to, or -1 for the queue of its
- * previous core.  Linux (select_idle_sibling): the previous core, then
+ * Returns the idle core a woken thread goes to, or -1 for the queue of
+ * its previous core.  Linux (select_idle_sibling): the previous core, then
  * the one before it (recent_used_cpu), then a search of idle_scan_depth
  * other cores from the next one up.  Other kinds: the previous core,
  * else the lowest-numbered idle one.
