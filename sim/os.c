@@ -614,8 +614,8 @@ static void util_update(struct sim *s, struct sim_core *core)
 	int64_t dt = s->now - core->util_at;
 	double keep;
 
-	if (dt <= 0)
-		return;
+	if (dt <= 0 || s->os->yield_kind != HS_YIELD_LINUX)
+		return; /* only the Linux wake-up search reads it */
 	keep = exp2(-(double)dt / 32000000.0);
 	core->util = core->util * keep + (core->current ? 1.0 - keep : 0.0);
 	core->util_at = s->now;
