@@ -44,8 +44,8 @@
 
 #define MAX_POLICIES 32
 #define DEFAULT_DB "results/herdsim.sqlite"
-#define NFIG 7      /* figures every validation prints */
-#define NFIG_ALL 12 /* and the CPU time by phase with --phase-cpu */
+#define NFIG 8      /* figures every validation prints */
+#define NFIG_ALL 13 /* and the CPU time by phase with --phase-cpu */
 
 static const char validate_usage[] =
 	"usage: herdsim validate SCENARIO [options]\n"
@@ -77,14 +77,14 @@ static const char validate_usage[] =
  * They show whether a makespan gap comes from costlier work or idle CPUs. */
 static const char *const fig_names[NFIG_ALL] = {
 	"makespan ms", "CPU time ms", "usleep calls", "yields", "M's created", "switches",
-	"preemptions", "think us/cb", "needm us/cb", "P wait us/cb", "Go us/cb", "exit us/cb",
+	"preemptions", "stop-world ms", "think us/cb", "needm us/cb", "P wait us/cb", "Go us/cb", "exit us/cb",
 };
 /* The phase figures (from index NFIG) are the scalars hs_phase_scalar
  * names, in the same order, divided by the run's callbacks. */
 static const char *const fig_keys[NFIG] = { "makespan_ns", "cpu_ns", "usleep_calls", "yields",
-					    "m_created", "context_switches", "preemptions" };
-static const double fig_scale[NFIG_ALL] = { 1e6, 1e6, 1, 1, 1, 1, 1, 1e3, 1e3, 1e3, 1e3, 1e3 };
-static const int fig_decimals[NFIG_ALL] = { 2, 2, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2 };
+					    "m_created", "context_switches", "preemptions", "stw_ns" };
+static const double fig_scale[NFIG_ALL] = { 1e6, 1e6, 1, 1, 1, 1, 1, 1e6, 1e3, 1e3, 1e3, 1e3, 1e3 };
+static const int fig_decimals[NFIG_ALL] = { 2, 2, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2 };
 
 struct val_opts {
 	const char *scenario;

@@ -510,6 +510,7 @@ static int write_scalars(struct nrun *run, struct hs_run_result *out, const stru
 	rc |= hs_result_scalar(out, "cb_latency_max_ns", (double)h->max);
 	rc |= hs_result_scalar(out, "threads", (double)s->nforeign);
 	rc |= hs_result_scalar(out, "gc_cycles", (double)run->gc_cycles);
+	rc |= hs_result_scalar(out, "stw_ns", (double)run->stw_ns);
 	rc |= write_usage(run, out);
 	rc |= hs_hist_record(h, "callback_latency", out);
 	free(h);

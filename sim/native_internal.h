@@ -192,6 +192,8 @@ struct nrun {
 	struct nthread *gcw_head;          /* runtime.GC() callers waiting for a mark */
 	int stw;                    /* stop requested or in effect; read atomically in go_work */
 	uint64_t gc_cycles;         /* cycles started (Go's work.cycles) */
+	int64_t stw_begin;          /* when the stop-the-world in progress was requested */
+	int64_t stw_ns;             /* total from each stop request to the restart, ns */
 	bool gc_marking;            /* cycle gc_cycles between its start and mark termination */
 	uint64_t gc_request;        /* highest cycle number a caller asked for */
 	int gc_workers;

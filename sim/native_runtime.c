@@ -376,6 +376,7 @@ static void stop_world(struct nthread *t)
 {
 	struct nrun *run = t->run;
 
+	run->stw_begin = native_clock();
 	__atomic_store_n(&run->stw, 1, __ATOMIC_SEQ_CST);
 	while (run->pidle < run->nprocs)
 		rt_wait(t, NATIVE_CV_DAEMON, HS_R_STW);
@@ -386,6 +387,7 @@ static void stop_world(struct nthread *t)
 static void start_world(struct nrun *run)
 {
 	run->pidle = run->nprocs;
+	run->stw_ns += native_clock() - run->stw_begin;
 	__atomic_store_n(&run->stw, 0, __ATOMIC_SEQ_CST);
 	grant_idle_ps(run);
 }

@@ -673,6 +673,11 @@ static void gc_callers_share_cycles(void **unused)
 	cycles = hs_result_get(&r, "gc_cycles", -1);
 	assert_true(cycles >= 1);
 	assert_true(cycles < 6);
+	/* each cycle stops the world twice, for gc_stw1 and gc_stw2 (100 us
+	 * each) at least, and the run records the time from each stop
+	 * request to the restart */
+	assert_true(hs_result_get(&r, "stw_ns", -1) >= cycles * 200000);
+	assert_true(hs_result_get(&r, "stw_ns", -1) < hs_result_get(&r, "makespan_ns", -1));
 	/* gc, and max(1, round(2 * 0.25)) = 1 mark worker. */
 	assert_int_equal(count_kind(&r, HS_THREAD_RUNTIME), 2);
 	check_intervals(&r);
