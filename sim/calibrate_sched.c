@@ -320,10 +320,11 @@ static int measure_cpu_pair(const struct hs_calib_opts *o, struct hs_calib_repor
  * each wake, as a thread that hands work over has, because a waker fresh
  * from an idle CPU takes about twice as long.  Same CPU: the waiter runs
  * under SCHED_IDLE, so it never preempts the waker, and a sample where it
- * ran between the two reads anyway is rejected.  The waker's short sleep
- * before the warm-up lets the waiter block again.  Other CPU: a spinning thread
- * keeps the waiter's CPU busy, as in a loaded run, where a wake-up queues
- * the thread behind a running one.  A wake that found no blocked thread
+ * ran between the two reads anyway is rejected.  The waker's sleep before
+ * the warm-up (1 us asked, about the timer slack in fact) lets the waiter
+ * block again.  Other CPU: a spinning thread keeps the waiter's CPU busy,
+ * as in a loaded run, where a wake-up queues the thread behind a running
+ * one.  A wake that found no blocked thread
  * is rejected.
  */
 static int measure_wake_send(const struct hs_calib_opts *o, struct hs_calib_report *r,
