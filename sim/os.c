@@ -1245,10 +1245,15 @@ int64_t sim_wake_send(const struct sim *s, const struct sim_thread *waker,
 void sim_cpu_waker(struct sim *s, struct sim_thread *t, int64_t ns)
 {
 	struct sim_thread *next = t->resched_to;
+	int c = t->core;
+	uint32_t gen = s->cores[c].gen;
 
 	t->resched_to = NULL;
 	sim_cpu(s, t, ns);
-	if (!t->resched_to)
+	/* A switch during the burst (a slice end, another wake-up's
+	 * preemption, a move by idle balancing) already rescheduled t, so the
+	 * request is spent, as schedule() clears TIF_NEED_RESCHED. */
+	if (!t->resched_to && t->core == c && s->cores[c].gen == gen)
 		t->resched_to = next;
 }
 

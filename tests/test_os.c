@@ -445,6 +445,27 @@ static void futex_wake_charges_the_waker(void **state)
 	hs_result_free(&res);
 }
 
+/*
+ * One core under linux with a 101 us slice, whose end falls inside the
+ * waker's 3 us part of its wake-up.  The slice end switches to the woken
+ * thread, which runs to its exit.  That switch spends the preemption the
+ * wake-up requested, so the waker's next burst runs without another.
+ */
+static void slice_end_spends_wakeup_preemption(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "linux", 2, 1);
+	cfg.os.wake_send_local_ns = 3000;
+	cfg.os.slice_ns = 101000;
+	run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
+	assert_true(T.t[1] < T.t[0]); /* the waiter ran inside the wake call */
+	assert_int_equal(T.t[2] - T.t[0], 50000);
+	assert_int_equal(hs_result_get(&res, "preemptions", -1), 1);
+	hs_result_free(&res);
+}
+
 static void futex_wake_on_busy_core_preempts_under_linux(void **state)
 {
 	struct hs_config cfg;
@@ -907,6 +928,7 @@ int main(void)
 		cmocka_unit_test(futex_wake_charges_the_waker),
 		cmocka_unit_test(futex_wake_on_busy_core_preempts_under_linux),
 		cmocka_unit_test(futex_wake_on_busy_core_waits_its_turn_under_ule),
+		cmocka_unit_test(slice_end_spends_wakeup_preemption),
 		cmocka_unit_test(cas_on_remote_line_costs_more),
 		cmocka_unit_test(cpu_time_adds_switches),
 		cmocka_unit_test(timers_in_one_window_expire_together),
