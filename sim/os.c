@@ -419,6 +419,22 @@ static void arm_balance(struct sim *s, int c)
 	sim_schedule(s, (s->now / tick + 1) * tick, EV_BALANCE, (uint32_t)c, 0);
 }
 
+/*
+ * Arms the idle balance of every idle core.  A Linux wake-up may queue a
+ * thread on a busy core while another core idles, because the search
+ * for an idle core is cut short.  Such an idle core went idle with
+ * nothing to take, so nothing else would make it balance, and two
+ * threads that never block could share one core for good.  Linux's busy
+ * core kicks the nohz idle balance at its tick when it has more than one
+ * thread (nohz_balancer_kick).
+ */
+static void arm_idle_balances(struct sim *s)
+{
+	for (int c = 0; c < s->ncores; c++)
+		if (s->cores[c].current == NULL)
+			arm_balance(s, c);
+}
+
 void sim_dispatch(struct sim *s, int c)
 {
 	struct sim_core *core = &s->cores[c];
@@ -691,6 +707,8 @@ void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_ti
 		return;
 	}
 	rq_push(s, prev, t);
+	if (s->os->yield_kind == HS_YIELD_LINUX)
+		arm_idle_balances(s);
 	if (fair(s))
 		wakeup_preempt(s, prev, t);
 }

@@ -883,6 +883,64 @@ static void idle_core_leaves_hot_threads(void **state)
 }
 
 /*
+ * Under Linux a wake-up that finds no idle core within its search queues
+ * on its busy previous core.  Core 1 went idle with nothing to take, so
+ * the queued thread makes it balance at its next tick (4 ms), where it
+ * takes the thread, which left a core long ago.  Both cores at full
+ * utilization cut the search to no core (2 cores above 60 %).
+ */
+static void queued_wakeup_arms_idle_balance(void **state)
+{
+	static struct hs_os_profile os;
+	struct sim *s = calloc(1, sizeof(*s));
+	struct sim_thread cur = { 0 }, w = { 0 };
+	struct hs_event ev;
+
+	(void)state;
+	assert_non_null(s);
+	os.yield_kind = HS_YIELD_LINUX;
+	os.slice_ns = 1000000;
+	os.tick_ns = 4000000;
+	os.context_switch_ns = 2000;
+	s->os = &os;
+	s->ncores = 2;
+	hs_evq_init(&s->q);
+	s->now = 1000000;
+	for (int c = 0; c < 2; c++) {
+		s->cores[c].busy_from = -1;
+		s->cores[c].util = 1.0;
+		s->cores[c].util_at = s->now;
+	}
+	cur.core = 0;
+	cur.exec_start = -1;
+	s->cores[0].current = &cur;
+	w.core = 0;
+	w.recent_core = SIM_NONE;
+	w.ran_core = SIM_NONE;
+	w.exec_start = -1;
+	w.left_ns = 0;
+
+	sim_place(s, &w, true, false);
+	assert_ptr_equal(s->cores[0].rq_head, &w);
+	assert_null(s->cores[1].current);
+	assert_true(s->cores[1].balance_armed);
+	assert_false(s->cores[0].balance_armed);
+	assert_int_equal(hs_evq_pop(&s->q, &ev), 1);
+	assert_int_equal(ev.time, 4000000);
+	assert_int_equal(ev.type, EV_BALANCE);
+	assert_int_equal(ev.target, 1);
+	assert_int_equal(hs_evq_pop(&s->q, &ev), 0);
+
+	s->now = 4000000;
+	sim_idle_balance(s, 1);
+	assert_ptr_equal(s->cores[1].current, &w);
+	assert_int_equal(s->cores[0].rq_len, 0);
+	assert_false(s->cores[1].balance_armed);
+	hs_evq_free(&s->q);
+	free(s);
+}
+
+/*
  * The number of other cores a Linux wake-up searches for an idle one
  * (SIS_UTIL): n * (1 - (1.17 x)^2) rounded down, x the cores' average
  * utilization.
@@ -939,6 +997,7 @@ int main(void)
 		cmocka_unit_test(steal_pick_without_eligible_thread),
 		cmocka_unit_test(idle_core_leaves_hot_threads),
 		cmocka_unit_test(idle_search_shrinks_with_utilization),
+		cmocka_unit_test(queued_wakeup_arms_idle_balance),
 	};
 
 	return cmocka_run_group_tests_name("os model", tests, NULL, NULL);
