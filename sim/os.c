@@ -7,7 +7,9 @@
  * time slice ends while a peer is queued on the same core, or (yield =
  * linux or boost only) a woken thread preempts it.  A core that becomes
  * free takes the next thread of its own queue (the pick below), else
- * steals the next one of the longest other queue, else idles.
+ * steals from the longest other queue, else idles.  Under yield = linux
+ * it leaves a cache-hot thread and retries at its ticks (the idle
+ * balancing at LINUX_MIGRATION_COST).
  *
  * Which queued thread runs next.  Under the Linux scheduler (profiles
  * with yield = linux, EEVDF from Linux 6.6) the eligible one with the
@@ -51,15 +53,17 @@
  *
  * A woken or new thread goes to its previous core if that core is idle,
  * else to the lowest-numbered idle core, else to the back of its previous
- * core's queue.  Reaching an idle core costs `wake_remote` (an
- * inter-processor interrupt and idle exit) or `timer_wake` when a timer
- * woke it on its own idle core; starting from a queue costs `wake_local`
- * after a wake-up and `context_switch` otherwise, plus the `switch_cold`
- * extra (cold_extra) when other threads ran there since the thread last
- * did.  Timers expire in slack windows (sim_timer_irq).  A timer expiry
- * charges `timer_irq` to the thread running or being switched in on the
- * core where the timer was armed, and on an idle core is part of
- * `timer_wake` (see timer_irq below).
+ * core's queue.  Under yield = linux a woken thread looks for an idle
+ * core as select_idle_sibling does instead (idle_core_for).  Reaching an
+ * idle core costs `wake_remote` (an inter-processor interrupt and idle
+ * exit) or `timer_wake` when a timer woke it on its own idle core;
+ * starting from a queue costs `wake_local` after a wake-up and
+ * `context_switch` otherwise, plus the `switch_cold` extra (cold_extra)
+ * when other threads ran there since the thread last did.  Timers
+ * expire in slack windows (sim_timer_irq).  A timer expiry charges
+ * `timer_irq` to the thread running or being switched in on the core
+ * where the timer was armed, and on an idle core is part of `timer_wake`
+ * (see timer_irq below).
  *
  * Cache lines: each hs_word carries a mask of the cores holding its line
  * (shadow[0]).  A read-modify-write or store costs `atomic_local` when
