@@ -462,6 +462,7 @@ void sim_dispatch(struct sim *s, int c)
 				return;
 			}
 			rq_remove(s, victim, t);
+			t->yielded = false; /* a pick clears the yield mark */
 		} else {
 			t = sim_rq_pick(s, victim);
 		}
@@ -494,6 +495,7 @@ void sim_idle_balance(struct sim *s, int c)
 	}
 	core->balance_failed = 0;
 	rq_remove(s, victim, t);
+	t->yielded = false; /* a pick clears the yield mark */
 	shift = core->min_vruntime - s->cores[victim].min_vruntime;
 	t->vruntime += shift;
 	t->deadline += shift;
@@ -641,8 +643,6 @@ static void util_update(struct sim *s, struct sim_core *core)
 	core->util_at = s->now;
 }
 
-/* Returns sim_idle_scan_depth for this run's cores, their utilization
- * brought up to now. */
 int sim_idle_scan_depth(double util, int ncores)
 {
 	double x = 1.17 * util, y = ncores * (1.0 - x * x);
@@ -650,6 +650,8 @@ int sim_idle_scan_depth(double util, int ncores)
 	return y > 0 ? (int)y : 0;
 }
 
+/* Returns sim_idle_scan_depth for this run's cores, their utilization
+ * brought up to now. */
 static int idle_scan_depth(struct sim *s)
 {
 	double sum = 0;
@@ -671,12 +673,14 @@ static int idle_scan_depth(struct sim *s)
 static int idle_core_for(struct sim *s, struct sim_thread *t, int prev)
 {
 	if (s->os->yield_kind == HS_YIELD_LINUX && prev >= 0 && prev < s->ncores) {
-		int recent = t->recent_core;
+		int recent;
 		int depth;
 
-		t->recent_core = prev;
 		if (s->cores[prev].current == NULL)
 			return prev;
+		/* recent_used_cpu moves on only past an idle previous core */
+		recent = t->recent_core;
+		t->recent_core = prev;
 		if (recent >= 0 && recent != prev && s->cores[recent].current == NULL)
 			return recent;
 		depth = idle_scan_depth(s);

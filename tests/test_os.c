@@ -860,12 +860,15 @@ static void idle_core_leaves_hot_threads(void **state)
 	assert_int_equal(s->cores[1].balance_failed, 2);
 	assert_int_equal(hs_evq_pop(&s->q, &ev), 1);
 
-	/* the third try at 12 ms moves b although it is hot */
+	/* the third try at 12 ms moves b although it is hot, and the move
+	 * clears its yield mark as a pick does */
 	s->now = 12000000;
 	b.left_ns = 11900000;
 	a.left_ns = 11950000;
+	b.yielded = true;
 	sim_idle_balance(s, 1);
 	assert_ptr_equal(s->cores[1].current, &b);
+	assert_false(b.yielded);
 	assert_int_equal(s->cores[1].balance_failed, 0);
 	assert_int_equal(s->cores[0].rq_len, 1);
 	assert_ptr_equal(s->cores[0].rq_head, &a);
@@ -941,6 +944,53 @@ static void queued_wakeup_arms_idle_balance(void **state)
 }
 
 /*
+ * A Linux wake-up to an idle previous core leaves recent_used_cpu as it
+ * was (select_idle_sibling returns before reading it).  When the previous
+ * core is busy, the core before it is tried and the previous core becomes
+ * the recent one.
+ */
+static void wakeup_to_idle_prev_keeps_recent_core(void **state)
+{
+	static struct hs_os_profile os;
+	static struct hs_run_request req;
+	struct sim *s = calloc(1, sizeof(*s));
+	struct sim_thread cur = { 0 }, t = { 0 };
+
+	(void)state;
+	assert_non_null(s);
+	os.yield_kind = HS_YIELD_LINUX;
+	os.slice_ns = 1000000;
+	os.tick_ns = 4000000;
+	os.wake_remote_ns = 20000;
+	s->os = &os;
+	s->req = &req;
+	s->ncores = 2;
+	hs_evq_init(&s->q);
+	for (int c = 0; c < 2; c++)
+		s->cores[c].busy_from = -1;
+	t.core = 0;
+	t.recent_core = 1;
+	t.ran_core = SIM_NONE;
+	t.left_ns = -1;
+	t.state = HS_TS_BLOCKED;
+	sim_place(s, &t, true, false);
+	assert_ptr_equal(s->cores[0].current, &t);
+	assert_int_equal(t.recent_core, 1);
+
+	/* core 0 busy now, core 1 idle and recent: it goes there */
+	s->cores[0].current = &cur;
+	s->cores[0].busy_from = 0;
+	s->cores[0].util = 1.0; /* the search for an idle core is off */
+	s->cores[1].util = 1.0;
+	t.core = 0;
+	sim_place(s, &t, true, false);
+	assert_ptr_equal(s->cores[1].current, &t);
+	assert_int_equal(t.recent_core, 0);
+	hs_evq_free(&s->q);
+	free(s);
+}
+
+/*
  * The number of other cores a Linux wake-up searches for an idle one
  * (SIS_UTIL): n * (1 - (1.17 x)^2) rounded down, x the cores' average
  * utilization.
@@ -997,6 +1047,7 @@ int main(void)
 		cmocka_unit_test(steal_pick_without_eligible_thread),
 		cmocka_unit_test(idle_core_leaves_hot_threads),
 		cmocka_unit_test(idle_search_shrinks_with_utilization),
+		cmocka_unit_test(wakeup_to_idle_prev_keeps_recent_core),
 		cmocka_unit_test(queued_wakeup_arms_idle_balance),
 	};
 
