@@ -271,8 +271,8 @@ static void *send_waiter_thread(void *arg)
 	if (w->idle_policy) {
 		struct sched_param sp = { 0 };
 
-		/* Failure leaves the waiter free to preempt the waker; the
-		 * caller rejects the samples where it did. */
+		/* Failure leaves the waiter free to preempt the waker, and
+		 * the caller rejects the samples where it did. */
 		(void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 	}
 	while (!atomic_load(&w->stop)) {

@@ -409,7 +409,7 @@ static void rt_m_claim(hs_env *env, hs_m *m, bool claim)
 	*holder = claim ? t->id : SIM_NONE;
 }
 
-/* The thread's CPU time so far, the burst in progress included. */
+/* Returns the thread's CPU time so far, the burst in progress included. */
 static int64_t rt_thread_cpu(hs_env *env)
 {
 	struct sim_thread *t = sim_thread_of(env);

@@ -224,8 +224,8 @@ extern const struct hs_env_ops hs_native_env_ops;
 void native_clock_init(void);
 /* CLOCK_MONOTONIC in ns, from the time stamp counter where it is safe. */
 int64_t native_clock(void);
-/* Median cost of one CLOCK_THREAD_CPUTIME_ID read on this thread, ns: the
- * difference of two back-to-back reads, over 201 pairs. */
+/* Returns the median cost of one CLOCK_THREAD_CPUTIME_ID read on this
+ * thread, ns: the difference of two back-to-back reads, over 201 pairs. */
 int64_t native_cpu_read_cost(void);
 int64_t native_now(struct nrun *run);
 void native_check_abort(struct nthread *t);

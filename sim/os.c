@@ -56,11 +56,11 @@
  * core's queue.  Under yield = linux a woken thread looks for an idle
  * core as select_idle_sibling does instead (idle_core_for).  Reaching an
  * idle core costs `wake_remote` (an inter-processor interrupt and idle
- * exit) or `timer_wake` when a timer woke it on its own idle core;
- * starting from a queue costs `wake_local` after a wake-up and
- * `context_switch` otherwise, plus the `switch_cold` extra (cold_extra)
- * when other threads ran there since the thread last did.  Timers
- * expire in slack windows (sim_timer_irq).  A timer expiry charges
+ * exit), or `timer_wake` when a timer woke it on its own idle core.
+ * Starting from a queue costs `wake_local` after a wake-up and
+ * `context_switch` otherwise.  Either adds the `switch_cold` extra
+ * (cold_extra) when other threads ran there since the thread last did.
+ * Timers expire in slack windows (sim_timer_irq).  A timer expiry charges
  * `timer_irq` to the thread running or being switched in on the core
  * where the timer was armed, and on an idle core is part of `timer_wake`
  * (see timer_irq below).
@@ -130,14 +130,14 @@ static void charge(struct sim *s, struct sim_thread *t)
 	}
 }
 
-/* Adds the CPU time of core's current thread, which leaves it now, to the
- * run's total.  A thread that leaves before reaching the core (a wake-up
- * latency not over) used none. */
-static void util_update(struct sim *s, struct sim_core *core);
+static void util_set(struct sim *s, struct sim_core *core, bool busy);
 
+/* Adds the CPU time of core's current thread, which leaves it now, to the
+ * run's total and the thread's own, and stamps when it left.  A thread
+ * that leaves before reaching the core (a wake-up latency not over) used
+ * none. */
 static void end_busy(struct sim *s, struct sim_core *core)
 {
-	util_update(s, core);
 	if (core->current)
 		core->current->left_ns = s->now;
 	if (core->busy_from >= 0 && s->now > core->busy_from) {
@@ -328,7 +328,7 @@ static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay, 
 	struct sim_core *core = &s->cores[c];
 
 	assert(core->current == NULL);
-	util_update(s, core);
+	util_set(s, core, true);
 	core->current = t;
 	core->on_cpu = false;
 	core->gen++;
@@ -378,6 +378,8 @@ static void rq_remove(struct sim *s, int c, struct sim_thread *t);
  * domain) times in a row.  The candidate is the queued thread that ran
  * least recently, as detach_tasks takes from the tail of cfs_tasks.
  */
+/* NOTE: kernel defaults, not read from the host, so a kernel tuned
+ * otherwise (sched/migration_cost_ns in debugfs) is modelled wrong. */
 #define LINUX_MIGRATION_COST 500000
 #define LINUX_CACHE_NICE_TRIES 1
 
@@ -411,11 +413,12 @@ static bool cache_hot(const struct sim *s, const struct sim_thread *t)
 	return t->left_ns >= 0 && s->now - t->left_ns < LINUX_MIGRATION_COST;
 }
 
-/* Schedules core c's next idle balance at its next tick. */
+/* Schedules core c's next idle balance at its next tick (tick_ns is at
+ * least 1 us by the profile's range). */
 static void arm_balance(struct sim *s, int c)
 {
 	struct sim_core *core = &s->cores[c];
-	int64_t tick = s->os->tick_ns > 0 ? s->os->tick_ns : 4000000;
+	int64_t tick = s->os->tick_ns;
 
 	if (core->balance_armed)
 		return;
@@ -426,17 +429,31 @@ static void arm_balance(struct sim *s, int c)
 /*
  * Arms the idle balance of every idle core.  A Linux wake-up may queue a
  * thread on a busy core while another core idles, because the search
- * for an idle core is cut short.  Such an idle core went idle with
- * nothing to take, so nothing else would make it balance, and two
- * threads that never block could share one core for good.  Linux's busy
- * core kicks the nohz idle balance at its tick when it has more than one
- * thread (nohz_balancer_kick).
+ * for an idle core is cut short.  That idle core went idle with nothing
+ * to take and has no balance pending, so without this it would not look
+ * at the queue again until its own threads woke.  Linux's busy core kicks
+ * the nohz idle balance at its tick when it has more than one thread
+ * (nohz_balancer_kick).
  */
 static void arm_idle_balances(struct sim *s)
 {
 	for (int c = 0; c < s->ncores; c++)
 		if (s->cores[c].current == NULL)
 			arm_balance(s, c);
+}
+
+/* Moves t from core victim's queue to idle core c and starts it there,
+ * keeping its distances to min_vruntime.  The move clears its yield
+ * mark, as a pick does. */
+static void steal(struct sim *s, int c, int victim, struct sim_thread *t)
+{
+	int64_t shift = s->cores[c].min_vruntime - s->cores[victim].min_vruntime;
+
+	rq_remove(s, victim, t);
+	t->yielded = false;
+	t->vruntime += shift;
+	t->deadline += shift;
+	start_on(s, c, t, switch_delay(s, c, t), true);
 }
 
 void sim_dispatch(struct sim *s, int c)
@@ -451,21 +468,23 @@ void sim_dispatch(struct sim *s, int c)
 	if (!t) {
 		int victim = longest_other_queue(s, c);
 
-		if (victim < 0)
-			return; /* idle */
+		if (victim < 0) {
+			util_set(s, core, false); /* idle */
+			return;
+		}
 		if (s->os->yield_kind == HS_YIELD_LINUX) {
 			/* newidle balance: a cache-hot thread stays, and the
 			 * core tries again at its ticks */
 			t = least_recent(s, victim);
 			if (cache_hot(s, t)) {
+				util_set(s, core, false);
 				arm_balance(s, c);
 				return;
 			}
-			rq_remove(s, victim, t);
-			t->yielded = false; /* a pick clears the yield mark */
-		} else {
-			t = sim_rq_pick(s, victim);
+			steal(s, c, victim, t);
+			return;
 		}
+		t = sim_rq_pick(s, victim);
 		/* keep its distances to min_vruntime on the new core */
 		shift = core->min_vruntime - s->cores[victim].min_vruntime;
 		t->vruntime += shift;
@@ -478,7 +497,6 @@ void sim_idle_balance(struct sim *s, int c)
 {
 	struct sim_core *core = &s->cores[c];
 	struct sim_thread *t;
-	int64_t shift;
 	int victim;
 
 	core->balance_armed = false;
@@ -494,12 +512,7 @@ void sim_idle_balance(struct sim *s, int c)
 		return;
 	}
 	core->balance_failed = 0;
-	rq_remove(s, victim, t);
-	t->yielded = false; /* a pick clears the yield mark */
-	shift = core->min_vruntime - s->cores[victim].min_vruntime;
-	t->vruntime += shift;
-	t->deadline += shift;
-	start_on(s, c, t, switch_delay(s, c, t), true);
+	steal(s, c, victim, t);
 }
 
 /* The core with the shortest queue, lowest index on ties. */
@@ -628,19 +641,30 @@ static void wakeup_preempt(struct sim *s, int c, struct sim_thread *w)
 
 /*
  * Brings core's PELT utilization up to now: its share of time with a
- * thread, decayed with a half-life of 32 ms (kernel/sched/pelt.c).  Call
- * it before the core turns busy or idle.
+ * thread, decayed with a half-life of 32 ms (kernel/sched/pelt.c), over
+ * util_at to now in the state util_busy.
  */
 static void util_update(struct sim *s, struct sim_core *core)
 {
 	int64_t dt = s->now - core->util_at;
 	double keep;
 
-	if (dt <= 0 || s->os->yield_kind != HS_YIELD_LINUX)
-		return; /* only the Linux wake-up search reads it */
+	if (dt <= 0)
+		return;
 	keep = exp2(-(double)dt / 32000000.0);
-	core->util = core->util * keep + (core->current ? 1.0 - keep : 0.0);
+	core->util = core->util * keep + (core->util_busy ? 1.0 - keep : 0.0);
 	core->util_at = s->now;
+}
+
+/* Records that core turns busy or idle now.  A switch from one thread to
+ * the next leaves the state as it is and costs nothing.  Only the Linux
+ * wake-up search reads the utilization. */
+static void util_set(struct sim *s, struct sim_core *core, bool busy)
+{
+	if (s->os->yield_kind != HS_YIELD_LINUX || busy == core->util_busy)
+		return;
+	util_update(s, core);
+	core->util_busy = busy;
 }
 
 int sim_idle_scan_depth(double util, int ncores)
@@ -663,6 +687,14 @@ static int idle_scan_depth(struct sim *s)
 	return sim_idle_scan_depth(sum / s->ncores, s->ncores);
 }
 
+static bool any_idle_core(const struct sim *s)
+{
+	for (int c = 0; c < s->ncores; c++)
+		if (s->cores[c].current == NULL)
+			return true;
+	return false;
+}
+
 /*
  * Returns the idle core a woken thread goes to, or -1 for the queue of
  * its previous core.  Linux (select_idle_sibling): the previous core, then
@@ -678,11 +710,13 @@ static int idle_core_for(struct sim *s, struct sim_thread *t, int prev)
 
 		if (s->cores[prev].current == NULL)
 			return prev;
-		/* recent_used_cpu moves on only past an idle previous core */
+		/* recent_used_cpu moves on only when the previous core is busy */
 		recent = t->recent_core;
 		t->recent_core = prev;
 		if (recent >= 0 && recent != prev && s->cores[recent].current == NULL)
 			return recent;
+		if (!any_idle_core(s))
+			return -1; /* the search could find nothing */
 		depth = idle_scan_depth(s);
 		for (int k = 1; k < s->ncores && k <= depth; k++)
 			if (s->cores[(prev + k) % s->ncores].current == NULL)

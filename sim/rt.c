@@ -67,12 +67,12 @@ static struct sim_thread *pwait_pop(struct sim *s)
 /*
  * Wakes t for waker, as Go's notewakeup does with one futex wake, and
  * returns the CPU time that costs waker: a system call plus readying t.
- * The caller charges the sum once its wake-ups are done, so it must not
- * block before then in a way t could end.  The collector and its mark
- * workers wake each other with sim_wake alone for that reason: each
- * blocks right after the wake-up, and a charge in between would let the
- * other wake it before it blocked.  That leaves a few wake-ups per cycle
- * uncharged.
+ * The caller charges the sum once its wake-ups are done.  During that
+ * charge the woken threads run, so a waker that blocks right after its
+ * wake-up, waiting for the thread it woke, must not be charged: it would
+ * not yet be blocked when that thread wakes it back.  The collector and
+ * its mark workers are such pairs and use sim_wake alone, which leaves a
+ * few wake-ups per cycle uncharged.
  */
 static int64_t wake_by(struct sim *s, struct sim_thread *t, struct sim_thread *waker)
 {

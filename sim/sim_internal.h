@@ -150,11 +150,13 @@ struct sim_core {
 	int64_t min_vruntime;         /* fair share: never decreases */
 	int64_t busy_from;            /* when current's CPU time began; -1 idle */
 	int64_t nswitch;              /* threads switched in here so far */
-	/* Linux only: utilization, the decayed share of time with a thread
-	 * (PELT util_avg, 0 to 1) as of util_at; failed idle balances in a
-	 * row; whether an EV_BALANCE is pending. */
+	/* Linux only.  util is the decayed share of time with a thread (PELT
+	 * util_avg, 0 to 1) as of util_at, and util_busy the state since
+	 * then.  balance_failed counts failed idle balances in a row, and
+	 * balance_armed tells whether an EV_BALANCE is pending. */
 	double util;
 	int64_t util_at;
+	bool util_busy;
 	int balance_failed;
 	bool balance_armed;
 	/* Timers armed here: a min-heap on (hard, soft, thread); the time
@@ -308,10 +310,10 @@ void sim_slice_end(struct sim *s, int core, uint32_t gen);
 /* EV_BALANCE: an idle core's periodic balance (yield = linux). */
 void sim_idle_balance(struct sim *s, int c);
 /*
- * SIS_UTIL (select_idle_cpu): how many other cores a Linux wake-up may
- * search for an idle one, from the cores' average utilization `util` (0
- * to 1): ncores * (1 - (1.17 util)^2) rounded down, 0 from 85 % up
- * (imbalance_pct 117), and on 2 cores above 60 %.
+ * Returns how many other cores a Linux wake-up may search for an idle one
+ * (SIS_UTIL in select_idle_cpu), from the cores' average utilization
+ * `util` (0 to 1).  It is ncores * (1 - (1.17 util)^2) rounded down.  So
+ * it is 0 from 85 % up (imbalance_pct 117), and on 2 cores above 60 %.
  */
 int sim_idle_scan_depth(double util, int ncores);
 void sim_burst_end(struct sim *s, struct sim_thread *t, uint32_t gen);

@@ -490,8 +490,8 @@ static void derive_wake_local_floor(void **state)
 	assert_non_null(strstr(note_of(&r, "wake_local"), "(2000 - 1950 ns, at least 1000 ns)"));
 }
 
-/* One CPU: the remote figure is missing and the local one stands in;
- * below the reads and the system call the cost is 0. */
+/* One CPU: the remote figure is missing, so the local one is used.  A
+ * median below the reads and the system call gives 0. */
 static void derive_wake_send_one_cpu(void **state)
 {
 	static struct hs_calib_report r;

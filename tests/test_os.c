@@ -387,10 +387,10 @@ static void futex_wake_to_idle_core_costs_remote(void **state)
 }
 
 /*
- * The waker pays wake_send_remote (the woken thread went to the other,
- * idle core) or wake_send_local (it was queued on the waker's core) after
- * the wake-up, so its clock moves on by that much and the woken thread's
- * start, counted from the wake-up, does not.
+ * After the wake-up the waker pays wake_send_remote when the woken thread
+ * went to the other, idle core, or wake_send_local when it was queued on
+ * the waker's core.  So the waker's clock moves on by that much, and the
+ * woken thread's start, counted from the wake-up, does not.
  */
 static void futex_wake_charges_the_waker(void **state)
 {
@@ -798,7 +798,7 @@ static void steal_pick_without_eligible_thread(void **state)
 /*
  * Idle balancing under Linux.  Core 1 is idle and core 0 runs one thread
  * with two queued.  A newly idle core takes only a thread that left a
- * core 500 us ago or more, the one that left longest ago; with both
+ * core 500 us ago or more, the one that left longest ago.  With both
  * queued threads hotter it stays idle and tries again at its next tick
  * (4 ms).  There a hot thread moves after more than one failed try in a
  * row (cache_nice_tries).

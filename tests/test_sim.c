@@ -315,10 +315,10 @@ static void states_cover_each_life(void **state)
 
 /*
  * With phase_cpu the run records each phase's CPU time.  One thread alone
- * on two cores never waits for a core, so its think time (CPU, 30 us
- * before each callback after the first) is exactly what it asked for, its
- * Go code takes at least its 100 us steps, and the phases are part of all
- * the CPU time of the run.  Without the request there are no such rows.
+ * on two cores never waits for a core.  So its think time (CPU, 30 us
+ * before each callback after the first) is exactly the requested time,
+ * and its Go code takes at least its 100 us steps.  The phases are part
+ * of all the CPU time of the run.  Without the request there are no such rows.
  */
 static void phase_cpu_adds_up(void **state)
 {
