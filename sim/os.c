@@ -48,8 +48,18 @@
  * the current thread is the waker itself, it is preempted at its next
  * CPU burst.  A thread still being switched in is already the current one
  * (the pick sets rq->curr and its protection), so a wake-up is checked
- * against it and it is preempted as it reaches the core.  Not modelled: weights (all nice 0), DELAY_DEQUEUE, buddies,
- * PREEMPT_SHORT, and preemption at ticks.
+ * against it and it is preempted as it reaches the core.
+ *
+ * Delayed dequeue (yield = linux; DELAY_DEQUEUE and DELAY_ZERO, Linux 6.12
+ * and later).  A thread that sleeps or blocks while not eligible stays in
+ * its core's queue, asleep, and still counts in the core's average
+ * vruntime.  When a pick chooses it, it leaves the queue with the lag it
+ * then has, clipped to 0 when positive, and the pick goes on.  When it is
+ * woken first, it is woken where it is queued, with no search for an idle
+ * core: it keeps its vruntime and deadline while its lag is 0 or less, and
+ * is placed afresh with lag 0 otherwise.  Idle balancing never moves it.
+ * Not modelled: weights (all nice 0), buddies, PREEMPT_SHORT, and
+ * preemption at ticks.
  *
  * A woken or new thread goes to its previous core if that core is idle,
  * else to the lowest-numbered idle core, else to the back of its previous
@@ -190,23 +200,31 @@ static void update_min(struct sim *s, int c)
 		core->min_vruntime = m;
 }
 
-/* Records the lag of t, the current thread of core c, which leaves to
- * sleep, block or exit: the average vruntime of the core's threads, t
- * included, minus t's (update_entity_lag). */
-static void keep_lag(struct sim *s, struct sim_thread *t, int c)
+/* The lag t keeps when it leaves core c's queue or current slot, with t
+ * counted in the average: avg_vruntime minus its vruntime, clamped to
+ * max(2 slices, 1 tick) (update_entity_lag). */
+static int64_t entity_lag(struct sim *s, struct sim_thread *t, int c)
 {
 	int64_t limit = 2 * s->os->slice_ns > s->os->tick_ns ? 2 * s->os->slice_ns : s->os->tick_ns;
-	int64_t lag, sum, n;
+	int64_t sum, n, lag;
 
 	sum = vsum(s, c, &n);
-	t->exec_start = -1;
-	update_min(s, c);
 	lag = sum / n - t->vruntime;
 	if (lag < -limit)
 		lag = -limit;
 	if (lag > limit)
 		lag = limit;
-	t->vlag = lag;
+	return lag;
+}
+
+/* Records the lag of t, the current thread of core c, which leaves to
+ * sleep, block or exit: the average vruntime of the core's threads, t
+ * included, minus t's (update_entity_lag). */
+static void keep_lag(struct sim *s, struct sim_thread *t, int c)
+{
+	t->vlag = entity_lag(s, t, c);
+	t->exec_start = -1;
+	update_min(s, c);
 }
 
 /* The key a fair pick minimizes. */
@@ -238,6 +256,12 @@ static void rq_push(struct sim *s, int c, struct sim_thread *t)
 	core->rq_len++;
 }
 
+/* Queued threads of core that can run: the delayed ones are asleep. */
+static int runnable_queued(const struct sim_core *core)
+{
+	return core->rq_len - core->rq_delayed;
+}
+
 /* Removes and returns the thread to run next from core c's queue, NULL
  * when it is empty, by the rule of the yield kind (see the top of the
  * file).  A fair pick clears every queued yielder's mark.  Under ULE a
@@ -249,6 +273,8 @@ struct sim_thread *sim_rq_pick(struct sim *s, int c)
 	struct sim_core *core = &s->cores[c];
 	struct sim_thread *prev = NULL, *pick = NULL, *pick_prev = NULL;
 
+again:
+	prev = pick = pick_prev = NULL;
 	if (!core->rq_head)
 		return NULL;
 	if (s->os->yield_kind == HS_YIELD_LINUX) {
@@ -302,6 +328,14 @@ struct sim_thread *sim_rq_pick(struct sim *s, int c)
 	}
 	if (pick == core->rq_head)
 		pick_prev = NULL;
+	/* DELAY_DEQUEUE: a picked sleeper leaves the queue instead of
+	 * running, with the lag it has while still counted, clipped to 0 when
+	 * positive (DELAY_ZERO), and the pick goes on. */
+	if (pick->delayed) {
+		pick->vlag = entity_lag(s, pick, c);
+		if (pick->vlag > 0)
+			pick->vlag = 0;
+	}
 
 	/* unlink */
 	if (pick_prev)
@@ -313,6 +347,11 @@ struct sim_thread *sim_rq_pick(struct sim *s, int c)
 	core->rq_len--;
 	pick->rq_next = NULL;
 	pick->not_before = 0;
+	if (pick->delayed) {
+		pick->delayed = false;
+		core->rq_delayed--;
+		goto again;
+	}
 	return pick;
 }
 
@@ -383,27 +422,28 @@ static void rq_remove(struct sim *s, int c, struct sim_thread *t);
 #define LINUX_MIGRATION_COST 500000
 #define LINUX_CACHE_NICE_TRIES 1
 
-/* Returns the core other than c with the longest queue, lowest index on
- * ties, or -1 when every other queue is empty. */
+/* Returns the core other than c with the most runnable queued threads,
+ * lowest index on ties, or -1 when no other core has one. */
 static int longest_other_queue(const struct sim *s, int c)
 {
 	int victim = -1;
 
 	for (int i = 0; i < s->ncores; i++)
-		if (i != c && s->cores[i].rq_len > 0 &&
-		    (victim < 0 || s->cores[i].rq_len > s->cores[victim].rq_len))
+		if (i != c && runnable_queued(&s->cores[i]) > 0 &&
+		    (victim < 0 || runnable_queued(&s->cores[i]) > runnable_queued(&s->cores[victim])))
 			victim = i;
 	return victim;
 }
 
-/* Returns the queued thread of core c that left a core longest ago; one
- * that never ran comes first. */
+/* Returns the runnable queued thread of core c that left a core longest
+ * ago; one that never ran comes first.  A delayed thread is asleep and
+ * stays. */
 static struct sim_thread *least_recent(const struct sim *s, int c)
 {
 	struct sim_thread *best = NULL;
 
 	for (struct sim_thread *u = s->cores[c].rq_head; u; u = u->rq_next)
-		if (!best || u->left_ns < best->left_ns)
+		if (!u->delayed && (!best || u->left_ns < best->left_ns))
 			best = u;
 	return best;
 }
@@ -521,7 +561,7 @@ static int shortest_queue(const struct sim *s)
 	int c = 0;
 
 	for (int i = 1; i < s->ncores; i++)
-		if (s->cores[i].rq_len < s->cores[c].rq_len)
+		if (runnable_queued(&s->cores[i]) < runnable_queued(&s->cores[c]))
 			c = i;
 	return c;
 }
@@ -731,11 +771,48 @@ static int idle_core_for(struct sim *s, struct sim_thread *t, int prev)
 	return -1;
 }
 
+/*
+ * Wakes t, delayed on its core c, where it still is (requeue_delayed_entity
+ * under DELAY_ZERO): it keeps its vruntime and deadline unless its lag has
+ * turned positive, in which case it is placed afresh with no lag.  No
+ * search for an idle core: the kernel wakes a task still queued on the
+ * core it is queued on.  Returns false, t no longer queued, if c has no
+ * current thread, which the picks rule out.
+ */
+static bool requeue_delayed(struct sim *s, struct sim_thread *t, bool from_wake)
+{
+	int c = t->core;
+	struct sim_core *core = &s->cores[c];
+	int64_t lag = entity_lag(s, t, c);
+
+	t->delayed = false;
+	core->rq_delayed--;
+	if (!core->current) {
+		rq_remove(s, c, t);
+		t->vlag = lag > 0 ? 0 : lag;
+		return false;
+	}
+	t->woken_by_wake = from_wake;
+	if (lag > 0) {
+		rq_remove(s, c, t);
+		t->vlag = 0;
+		place_entity(s, t, c, false);
+		rq_push(s, c, t);
+	}
+	arm_idle_balances(s);
+	wakeup_preempt(s, c, t);
+	return true;
+}
+
 void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_timer)
 {
-	int prev = t->core;
-	int idle = idle_core_for(s, t, prev);
+	int prev, idle;
 	bool initial;
+
+	if (t->delayed && requeue_delayed(s, t, from_wake))
+		return;
+	prev = t->core;
+	idle = idle_core_for(s, t, prev);
 
 	t->woken_by_wake = from_wake;
 	initial = prev < 0 || prev >= s->ncores;
@@ -808,7 +885,7 @@ void sim_slice_end(struct sim *s, int c, uint32_t gen)
 
 	if (gen != core->gen || !t || !core->on_cpu)
 		return;
-	if (core->rq_len == 0) {
+	if (runnable_queued(core) == 0) {
 		arm_slice(s, c);
 		return;
 	}
@@ -884,19 +961,35 @@ void sim_cpu(struct sim *s, struct sim_thread *t, int64_t ns)
 	suspend(s, t);
 }
 
-/* Frees t's core and hands it on; t must be running. */
-static void leave_core(struct sim *s, struct sim_thread *t)
+void sim_leave_core(struct sim *s, struct sim_thread *t, bool sleep)
 {
 	struct sim_core *core = &s->cores[t->core];
+	bool delay = false;
 
 	assert(core->current == t);
 	t->resched_to = NULL;
-	keep_lag(s, t, t->core);
+	if (sleep && s->os->yield_kind == HS_YIELD_LINUX) {
+		int64_t sum, n;
+
+		sum = vsum(s, t->core, &n);
+		delay = !eligible(t->vruntime, sum, n);
+	}
+	if (delay) {
+		t->exec_start = -1;
+		update_min(s, t->core);
+	} else {
+		keep_lag(s, t, t->core);
+	}
 	end_busy(s, core);
 	core->current = NULL;
 	core->on_cpu = false;
 	core->gen++;
 	core->last = t;
+	if (delay) {
+		t->delayed = true;
+		core->rq_delayed++;
+		rq_push(s, t->core, t);
+	}
 	sim_dispatch(s, t->core);
 }
 
@@ -904,7 +997,7 @@ void sim_block(struct sim *s, struct sim_thread *t, enum hs_tstate st, enum hs_r
 {
 	/* running -> sleeping | blocked */
 	sim_set_state(s, t, st, r, SIM_NONE);
-	leave_core(s, t);
+	sim_leave_core(s, t, true);
 	suspend(s, t);
 }
 
@@ -1158,7 +1251,7 @@ void sim_os_yield(struct sim *s, struct sim_thread *t)
 	}
 	sim_cpu(s, t, os->syscall_ns);
 	core = &s->cores[t->core];
-	if (core->rq_len == 0) {
+	if (runnable_queued(core) == 0) {
 		/* CFS returns at once; ULE switches to itself */
 		if (os->yield_kind == HS_YIELD_ULE)
 			sim_cpu(s, t, os->context_switch_ns);
@@ -1357,7 +1450,7 @@ void sim_thread_exit(struct sim *s, struct sim_thread *t)
 		if (s->foreign_exited == s->foreign_total)
 			s->stop = true;
 	}
-	leave_core(s, t);
+	sim_leave_core(s, t, false);
 	s->exited = t; /* the engine frees the stack once off it */
 	hs_fiber_switch(&t->fiber, &s->host);
 	abort(); /* an exited fiber is never resumed */

@@ -99,6 +99,7 @@ struct sim_thread {
 	 * when the current stint on a core began (-1: not on a core). */
 	int64_t vruntime, vlag, exec_start;
 	bool yielded;           /* picked as if its deadline were a slice later */
+	bool delayed;           /* asleep but still queued on its core (DELAY_DEQUEUE) */
 	/* Wake-up preemption (yield = linux): the virtual deadline, vruntime
 	 * + slice when placed or when its vruntime passes it; the vruntime up
 	 * to which the current stint is protected (RUN_TO_PARITY); a woken
@@ -142,7 +143,8 @@ struct sim_core {
 	struct sim_thread *current;   /* running or about to run; NULL idle */
 	struct sim_thread *last;      /* last thread that ran here */
 	struct sim_thread *rq_head, *rq_tail;
-	int rq_len;
+	int rq_len;                   /* queued threads, delayed ones included */
+	int rq_delayed;               /* of which asleep (DELAY_DEQUEUE) */
 	int64_t slice_end;
 	uint32_t gen;                 /* bumps cancel EV_ONCPU/EV_SLICE */
 	bool on_cpu;                  /* current has reached the core */
@@ -303,6 +305,15 @@ int64_t sim_wake_send(const struct sim *s, const struct sim_thread *waker,
  */
 void sim_cpu_waker(struct sim *s, struct sim_thread *waker, int64_t ns);
 void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_timer);
+/*
+ * Frees t's core and hands it on; t must be running.  Under yield = linux
+ * a thread that goes to sleep (`sleep`) while not eligible stays queued as
+ * delayed (DELAY_DEQUEUE, Linux 6.12 and later).  It keeps counting in its
+ * core's average vruntime and is never stolen.  It leaves the queue when a
+ * pick chooses it, with its lag then clipped to 0 when positive, or when it
+ * is woken, on the same core with no search for an idle one.
+ */
+void sim_leave_core(struct sim *s, struct sim_thread *t, bool sleep);
 struct sim_thread *sim_rq_pick(struct sim *s, int c);
 void sim_dispatch(struct sim *s, int core);
 void sim_on_cpu(struct sim *s, int core, uint32_t gen);

@@ -943,6 +943,205 @@ static void queued_wakeup_arms_idle_balance(void **state)
 	free(s);
 }
 
+/* A 2-core Linux sim with core 0 running cur; the caller frees it. */
+static struct sim *delay_sim(struct hs_os_profile *os, struct sim_thread *cur)
+{
+	struct sim *s = calloc(1, sizeof(*s));
+
+	assert_non_null(s);
+	os->yield_kind = HS_YIELD_LINUX;
+	os->slice_ns = 1000000;
+	os->tick_ns = 4000000;
+	os->context_switch_ns = 2000;
+	os->wake_local_ns = 3000;
+	os->wake_remote_ns = 20000;
+	s->os = os;
+	s->ncores = 2;
+	hs_evq_init(&s->q);
+	for (int c = 0; c < 2; c++)
+		s->cores[c].busy_from = -1;
+	cur->core = 0;
+	cur->exec_start = -1;
+	cur->state = HS_TS_RUNNING;
+	s->cores[0].current = cur;
+	s->cores[0].on_cpu = true;
+	return s;
+}
+
+/*
+ * DELAY_DEQUEUE, the sleep.  Core 0 runs t (vruntime 500) with a queued
+ * (vruntime 0): the average is 250, so t is not eligible and stays queued
+ * as delayed while a runs.  A thread that sleeps while eligible leaves
+ * with its lag, the average minus its vruntime.  An exit never delays.
+ */
+static void ineligible_sleeper_stays_queued(void **state)
+{
+	static struct hs_os_profile os;
+	struct sim_thread t = { 0 }, a = { 0 };
+	struct sim *s = delay_sim(&os, &t);
+
+	(void)state;
+	t.vruntime = 500;
+	t.deadline = 1500;
+	a.core = 0;
+	a.exec_start = -1;
+	a.ran_core = SIM_NONE;
+	a.deadline = 1000000;
+	s->cores[0].rq_head = s->cores[0].rq_tail = &a;
+	s->cores[0].rq_len = 1;
+	sim_leave_core(s, &t, true);
+	assert_ptr_equal(s->cores[0].current, &a);
+	assert_true(t.delayed);
+	assert_int_equal(s->cores[0].rq_delayed, 1);
+	assert_int_equal(s->cores[0].rq_len, 1);
+	assert_ptr_equal(s->cores[0].rq_head, &t);
+	assert_int_equal(t.vruntime, 500);
+	assert_int_equal(t.deadline, 1500);
+	hs_evq_free(&s->q);
+	free(s);
+
+	/* eligible (vruntime 0 against a's 500): it leaves, lag 250 */
+	memset(&t, 0, sizeof(t));
+	memset(&a, 0, sizeof(a));
+	s = delay_sim(&os, &t);
+	a.core = 0;
+	a.exec_start = -1;
+	a.ran_core = SIM_NONE;
+	a.vruntime = 500;
+	s->cores[0].rq_head = s->cores[0].rq_tail = &a;
+	s->cores[0].rq_len = 1;
+	sim_leave_core(s, &t, true);
+	assert_false(t.delayed);
+	assert_int_equal(t.vlag, 250);
+	assert_int_equal(s->cores[0].rq_len, 0);
+	assert_int_equal(s->cores[0].rq_delayed, 0);
+	assert_ptr_equal(s->cores[0].current, &a);
+	hs_evq_free(&s->q);
+	free(s);
+
+	/* not eligible but exiting: no delay */
+	memset(&t, 0, sizeof(t));
+	memset(&a, 0, sizeof(a));
+	s = delay_sim(&os, &t);
+	t.vruntime = 500;
+	a.core = 0;
+	a.exec_start = -1;
+	a.ran_core = SIM_NONE;
+	s->cores[0].rq_head = s->cores[0].rq_tail = &a;
+	s->cores[0].rq_len = 1;
+	sim_leave_core(s, &t, false);
+	assert_false(t.delayed);
+	assert_int_equal(t.vlag, -250);
+	assert_int_equal(s->cores[0].rq_len, 0);
+	hs_evq_free(&s->q);
+	free(s);
+}
+
+/*
+ * DELAY_DEQUEUE, the pick and the balance.  A delayed thread that the
+ * pick chooses (eligible, earliest deadline) leaves the queue with lag 0
+ * (DELAY_ZERO clips its positive lag) and the pick goes on to the next.
+ * An idle core never steals a delayed thread.
+ */
+static void picked_delayed_thread_leaves_queue(void **state)
+{
+	static struct hs_os_profile os;
+	struct sim_thread cur = { 0 }, d = { 0 }, r = { 0 };
+	struct sim *s = delay_sim(&os, &cur);
+
+	(void)state;
+	cur.vruntime = 300;
+	d.core = r.core = 0;
+	d.exec_start = r.exec_start = -1;
+	d.vruntime = 0;
+	d.deadline = 100;
+	d.delayed = true;
+	d.state = HS_TS_SLEEPING;
+	d.rq_next = &r;
+	r.vruntime = 0;
+	r.deadline = 900;
+	s->cores[0].rq_head = &d;
+	s->cores[0].rq_tail = &r;
+	s->cores[0].rq_len = 2;
+	s->cores[0].rq_delayed = 1;
+
+	/* core 1 is idle: a runnable thread is there to take, the delayed
+	 * one never */
+	s->now = 10000000;
+	d.left_ns = 0;
+	r.left_ns = 9900000; /* hot: left 100 us ago */
+	sim_dispatch(s, 1);
+	assert_null(s->cores[1].current);
+	assert_int_equal(s->cores[0].rq_len, 2);
+	s->cores[1].balance_armed = false;
+	hs_evq_free(&s->q);
+	hs_evq_init(&s->q);
+
+	/* average 100: d is eligible with the earliest deadline, so the pick
+	 * takes it out with its lag of 100 clipped to 0, then returns r */
+	assert_ptr_equal(sim_rq_pick(s, 0), &r);
+	assert_false(d.delayed);
+	assert_int_equal(d.vlag, 0);
+	assert_null(s->cores[0].rq_head);
+	assert_int_equal(s->cores[0].rq_len, 0);
+	assert_int_equal(s->cores[0].rq_delayed, 0);
+	hs_evq_free(&s->q);
+	free(s);
+}
+
+/*
+ * DELAY_DEQUEUE, the wake-up.  A delayed thread is woken where it is
+ * queued, though core 1 idles.  At vruntime 300 against the running
+ * thread's 0 it has had more than its share, so it keeps its vruntime and
+ * deadline.  At vruntime 0 against 300 it is owed CPU.  It is then placed
+ * afresh with no lag, at the average of the others, and its deadline is a
+ * slice later.
+ */
+static void delayed_thread_wakes_in_place(void **state)
+{
+	static struct hs_os_profile os;
+	static struct hs_run_request req;
+	struct sim_thread cur = { 0 }, d = { 0 };
+	struct sim *s;
+
+	(void)state;
+	for (int owed = 0; owed < 2; owed++) {
+		memset(&cur, 0, sizeof(cur));
+		memset(&d, 0, sizeof(d));
+		s = delay_sim(&os, &cur);
+		s->req = &req;
+		cur.vruntime = owed ? 300 : 0;
+		cur.vprot = INT64_MAX; /* protected: no wake-up preemption */
+		d.core = 0;
+		d.exec_start = -1;
+		d.recent_core = SIM_NONE;
+		d.ran_core = SIM_NONE;
+		d.vruntime = owed ? 0 : 300;
+		d.deadline = 777;
+		d.delayed = true;
+		d.state = HS_TS_SLEEPING;
+		s->cores[0].rq_head = s->cores[0].rq_tail = &d;
+		s->cores[0].rq_len = 1;
+		s->cores[0].rq_delayed = 1;
+		sim_place(s, &d, true, true);
+		assert_null(s->cores[1].current);
+		assert_ptr_equal(s->cores[0].rq_head, &d);
+		assert_int_equal(s->cores[0].rq_len, 1);
+		assert_int_equal(s->cores[0].rq_delayed, 0);
+		assert_false(d.delayed);
+		assert_true(d.woken_by_wake);
+		if (owed) {
+			assert_int_equal(d.vruntime, 300);
+			assert_int_equal(d.deadline, 300 + os.slice_ns);
+		} else {
+			assert_int_equal(d.vruntime, 300);
+			assert_int_equal(d.deadline, 777);
+		}
+		hs_evq_free(&s->q);
+		free(s);
+	}
+}
+
 /*
  * A Linux wake-up to an idle previous core leaves recent_used_cpu as it
  * was (select_idle_sibling returns before reading it).  When the previous
@@ -1049,6 +1248,9 @@ int main(void)
 		cmocka_unit_test(idle_search_shrinks_with_utilization),
 		cmocka_unit_test(wakeup_to_idle_prev_keeps_recent_core),
 		cmocka_unit_test(queued_wakeup_arms_idle_balance),
+		cmocka_unit_test(ineligible_sleeper_stays_queued),
+		cmocka_unit_test(picked_delayed_thread_leaves_queue),
+		cmocka_unit_test(delayed_thread_wakes_in_place),
 	};
 
 	return cmocka_run_group_tests_name("os model", tests, NULL, NULL);
