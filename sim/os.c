@@ -27,9 +27,13 @@
  * woken onto a core with n threads it is placed at their average minus
  * lag * (n + 1) / n, on an idle core at min_vruntime with no lag
  * (place_entity).  A thread moved to another core's queue keeps its
- * distance to min_vruntime.  sched_yield with peers moves the yielder's
- * key one slice later for the next pick only and its deadline one slice
- * later (yield_task_fair).  A thread's key is its vruntime, a slice more
+ * distance to min_vruntime.  Under yield = linux, sched_yield with peers
+ * makes an eligible yielder forfeit the rest of its slice: its vruntime
+ * becomes its deadline and its deadline is a slice later (yield_task_fair
+ * since upstream commit 79104becf42b, also in 6.12.63 and later; the
+ * validation host's 6.18.44 kernel behaves so).  Under yield = boost it moves the yielder's key one
+ * slice later for the next pick only and its deadline one slice later, the
+ * rule before that commit.  A thread's key is its vruntime, a slice more
  * while it is such a yielder.  Other yield kinds keep a FIFO queue.
  *
  * Wake-up preemption (yield = linux and boost).  Each thread has a
@@ -1263,14 +1267,26 @@ void sim_os_yield(struct sim *s, struct sim_thread *t)
 		t->not_before = next_tick + (int64_t)(os->yield_hold_ticks - 1) * os->tick_ns;
 	}
 
-	/* running -> yielding: back of this core's queue (FIFO), or one
-	 * slice later in the fair order */
+	/* running -> yielding: back of this core's queue (FIFO), or later in
+	 * the fair order */
+	if (os->yield_kind == HS_YIELD_LINUX) {
+		int64_t sum, n;
+
+		/* yield_task_fair with the forfeit (see the top of the file):
+		 * an eligible yielder's vruntime jumps to its deadline and its
+		 * deadline a slice beyond, and an ineligible one keeps both */
+		sum = vsum(s, t->core, &n);
+		if (eligible(t->vruntime, sum, n)) {
+			t->vruntime = t->deadline;
+			t->deadline = t->vruntime + os->slice_ns;
+		}
+	}
 	charge(s, t);
 	t->exec_start = -1;
 	t->resched_to = NULL;
-	t->yielded = fair(s);
+	t->yielded = os->yield_kind == HS_YIELD_BOOST;
 	if (t->yielded)
-		t->deadline += os->slice_ns; /* yield_task_fair */
+		t->deadline += os->slice_ns; /* yield_task_fair before the forfeit */
 	sim_set_state(s, t, HS_TS_YIELDING, HS_R_YIELD, SIM_NONE);
 	end_busy(s, core);
 	core->current = NULL;

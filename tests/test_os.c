@@ -26,6 +26,7 @@ enum script {
 	S_SLEEP_20MS,
 	S_YIELD,
 	S_YIELD_VS_WORKER,
+	S_YIELD_LOOP_VS_WORKER,
 	S_FUTEX_WAITER_WAKER,
 	S_CAS_PINGPONG,
 	S_SLEEP_VS_WORKER,
@@ -72,6 +73,19 @@ static hs_m *script_acquire(hs_env *env, void *state)
 			for (int i = 0; i < 100; i++)
 				o->work(env, 100000); /* 10 ms in all */
 			T.t[2] = o->now(env);
+		}
+		break;
+	case S_YIELD_LOOP_VS_WORKER:
+		/* role 0 yields until role 1 has computed 10 ms */
+		if (role == 0) {
+			while (o->load(env, &T.word) == 0)
+				o->yield(env);
+		} else {
+			T.t[0] = o->now(env);
+			for (int i = 0; i < 100; i++)
+				o->work(env, 100000);
+			T.t[1] = o->now(env);
+			o->store(env, &T.word, 1);
 		}
 		break;
 	case S_FUTEX_WAITER_WAKER:
@@ -348,6 +362,33 @@ static void linux_yield_runs_peer_until_slice_end(void **state)
 	assert_int_equal(T.t[1] - T.t[0], 100 + 3000 + 500000 + 2000);
 	assert_true(T.t[1] < T.t[2]);
 	assert_true(hs_result_get(&res, "preemptions", -1) >= 1);
+	hs_result_free(&res);
+}
+
+/*
+ * A thread that loops on sched_yield beside one that computes, both on
+ * one core.  On the validation host (Linux 6.18.44) the computing thread
+ * got 1.991 of 2 s of CPU, and the yielder made 1479 yields, about one per
+ * slice.  An eligible yielder gives up the rest of its slice in vruntime,
+ * so the worker runs a whole slice between two yields.
+ */
+static void linux_yield_loop_forfeits_slices(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+	int64_t yields;
+
+	setup_config(&cfg, "linux", 2, 1);
+	cfg.os.slice_ns = 1000000;
+	run_script(&cfg, S_YIELD_LOOP_VS_WORKER, &res);
+	yields = hs_result_get(&res, "yields", -1);
+	/* 10 ms of work: at most one yield per slice, plus the start */
+	assert_true(yields >= 9);
+	assert_true(yields <= 12);
+	/* each yield costs the worker a switch out and back (2 x 2000 ns)
+	 * and the yield call (100 ns) */
+	assert_true(T.t[1] - T.t[0] >= 10000000);
+	assert_true(T.t[1] - T.t[0] <= 10000000 + 12 * 4100 + 3000);
 	hs_result_free(&res);
 }
 
@@ -1230,6 +1271,7 @@ int main(void)
 		cmocka_unit_test(linux_yield_alone_returns_at_once),
 		cmocka_unit_test(ule_yield_alone_switches),
 		cmocka_unit_test(linux_yield_runs_peer_until_slice_end),
+		cmocka_unit_test(linux_yield_loop_forfeits_slices),
 		cmocka_unit_test(ule_yield_is_held_for_ticks),
 		cmocka_unit_test(futex_wake_to_idle_core_costs_remote),
 		cmocka_unit_test(futex_wake_charges_the_waker),
