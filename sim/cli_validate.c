@@ -22,7 +22,10 @@
  * yields, M's created, context switches and preemptions, on both backends, and the ratio of the simulated median
  * to the native one.  Then, when both `single` and `waiters` ran, the
  * ratio of the waiters median makespan to the single median on each
- * backend and the difference of the two ratios.
+ * backend and the difference of the two ratios.  The figures cover the
+ * completed runs only.  A run that ends in a timeout, deadlock or error
+ * has no makespan; it is recorded, reported on stderr and counted in the
+ * table.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -103,7 +106,8 @@ struct val_opts {
  * backend: v[figure][replication]. */
 struct series {
 	double *v[NFIG_ALL];
-	int n;
+	int n;          /* completed runs, whose figures v holds */
+	int incomplete; /* runs that ended in a timeout, deadlock or error */
 	/* CPU seconds other processes used while the runs of this series
 	 * ran, and the wall-clock seconds of those runs (native only). */
 	double other_cpu_s, wall_s;
@@ -310,7 +314,14 @@ static int run_one(const struct hs_backend *be, const struct hs_config *base, co
 	}
 	if (rc == 0)
 		rc = hs_db_write_run(db, &res, NULL, err);
-	if (rc == 0) {
+	if (rc == 0 && res.status != HS_STATUS_OK) {
+		/* an incomplete run has no makespan: it is recorded and counted,
+		 * and the figures summarize the completed runs */
+		fprintf(stderr, "herdsim: %s on %s, seed %llu: %s: %s\n", p->name, be->name,
+			(unsigned long long)seed, hs_status_name(res.status), res.error);
+		s->incomplete++;
+		rc = CLI_RUN_FAILED;
+	} else if (rc == 0) {
 		double callbacks = hs_result_get(&res, "callbacks", 0);
 
 		for (int f = 0; f < NFIG; f++)
@@ -318,11 +329,6 @@ static int run_one(const struct hs_backend *be, const struct hs_config *base, co
 		for (int ph = 0; phase_cpu && callbacks > 0 && ph < HS_NPHASES; ph++)
 			s->v[NFIG + ph][s->n] = hs_result_get(&res, hs_phase_scalar[ph], 0) / callbacks;
 		s->n++;
-		if (res.status != HS_STATUS_OK) {
-			fprintf(stderr, "herdsim: %s on %s, seed %llu: %s: %s\n", p->name, be->name,
-				(unsigned long long)seed, hs_status_name(res.status), res.error);
-			rc = CLI_RUN_FAILED;
-		}
 	}
 	hs_result_free(&res);
 	return rc;
@@ -337,6 +343,16 @@ static double median_of(const double *v, int n)
 	return hs_median(tmp, (size_t)n);
 }
 
+/* Writes x with d decimals into cell (32 bytes), or "-" when no run of
+ * the series completed. */
+static void format_cell(char *cell, int n, double x, int d)
+{
+	if (n > 0)
+		snprintf(cell, 32, "%.*f", d, x);
+	else
+		snprintf(cell, 32, "-");
+}
+
 static void print_policy(const struct hs_policy *p, const struct series *nat, const struct series *sim,
 			 long ncpu, bool phase_cpu)
 {
@@ -349,12 +365,21 @@ static void print_policy(const struct hs_policy *p, const struct series *nat, co
 		char ratio[32] = "-";
 		int d = fig_decimals[f];
 
-		if (mn > 0)
+		char cells[4][32];
+
+		if (mn > 0 && nat->n > 0 && sim->n > 0)
 			snprintf(ratio, sizeof(ratio), "%.3f", ms / mn);
-		printf("  %-14s %12.*f %12.*f %12.*f %12.*f %9s\n", fig_names[f], d, mn / sc, d,
-		       hs_ci95_halfwidth(nat->v[f], (size_t)nat->n) / sc, d, ms / sc, d,
-		       hs_ci95_halfwidth(sim->v[f], (size_t)sim->n) / sc, ratio);
+		format_cell(cells[0], nat->n, mn / sc, d);
+		format_cell(cells[1], nat->n, hs_ci95_halfwidth(nat->v[f], (size_t)nat->n) / sc, d);
+		format_cell(cells[2], sim->n, ms / sc, d);
+		format_cell(cells[3], sim->n, hs_ci95_halfwidth(sim->v[f], (size_t)sim->n) / sc, d);
+		printf("  %-14s %12s %12s %12s %12s %9s\n", fig_names[f], cells[0], cells[1], cells[2],
+		       cells[3], ratio);
 	}
+	if (nat->incomplete > 0 || sim->incomplete > 0)
+		printf("  incomplete runs (timeout, deadlock or error), left out above: native %d of %d, "
+		       "sim %d of %d\n",
+		       nat->incomplete, nat->n + nat->incomplete, sim->incomplete, sim->n + sim->incomplete);
 	/* Other processes compete with the native threads for the CPUs, and
 	 * the simulated machine has none: a high share makes the native
 	 * figures slower than this machine alone would give. */
@@ -380,7 +405,7 @@ static void print_ratios(const struct hs_policy *const *pols, int npols, struct 
 	double ns = median_of(nat[s].v[0], nat[s].n), nw = median_of(nat[w].v[0], nat[w].n);
 	double ss = median_of(sim[s].v[0], sim[s].n), sw = median_of(sim[w].v[0], sim[w].n);
 
-	if (ns <= 0 || ss <= 0)
+	if (ns <= 0 || ss <= 0 || nat[w].n == 0 || sim[w].n == 0)
 		return;
 	printf("\nmakespan ratio waiters/single: native %.3f, sim %.3f, sim - native %+.3f\n", nw / ns, sw / ss,
 	       sw / ss - nw / ns);

@@ -185,6 +185,40 @@ static void validate_writes_both_backends(void **unused)
 	free(r);
 }
 
+/* A simulated run that times out has no makespan.  validate records it,
+ * leaves it out of the figures, prints how many runs were left out and
+ * exits with 3, while the native figures stay.  A thread start of 1 s of
+ * simulated CPU time puts every simulated run past a 2 s limit; the native
+ * runs do not read the OS profile and take milliseconds. */
+static void validate_leaves_out_timeouts(void **unused)
+{
+	const char *dir = make_temp_dir();
+	char scen[512], db[512];
+	struct cmd_result *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	snprintf(scen, sizeof(scen), "%s/tiny.ini", dir);
+	snprintf(db, sizeof(db), "%s/v.sqlite", dir);
+	write_file(scen, tiny_scenario);
+	setenv("HERDSIM_HOST_PROFILE", HS_SRCDIR "/sim/profiles/linux.ini", 1);
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--policy", "single", "--policy", "waiters",
+					      "--reps", "2", "--set", "os.thread_create=1s", "--set",
+					      "scenario.time_limit=2s", "--db", db, NULL });
+	unsetenv("HERDSIM_HOST_PROFILE");
+	assert_int_equal(r->status, 3);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'sim' AND status = 'timeout'"),
+			 4);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'native' AND status = 'ok'"),
+			 4);
+	assert_non_null(strstr(r->out, "left out above: native 0 of 2, sim 2 of 2\n"));
+	/* no simulated figure: dashes, no ratio, and no ratio of ratios */
+	assert_non_null(strstr(r->out, "\n  makespan ms "));
+	assert_null(strstr(r->out, "nan"));
+	assert_null(strstr(r->out, "makespan ratio waiters/single"));
+	assert_non_null(strstr(r->err, "timeout"));
+	free(r);
+}
+
 /* `herdsim validate --os FILE` with a profile that lacks a key names the
  * key and offers --set, and runs both backends once --set supplies it. */
 static void validate_set_supplies_missing_key(void **unused)
@@ -311,6 +345,7 @@ int main(void)
 		cmocka_unit_test(host_name_finds_the_profile_file),
 		cmocka_unit_test(native_gc_with_one_p_conserves_ms),
 		cmocka_unit_test(validate_writes_both_backends),
+		cmocka_unit_test(validate_leaves_out_timeouts),
 		cmocka_unit_test(validate_set_supplies_missing_key),
 		cmocka_unit_test(validate_calibrates_first),
 		cmocka_unit_test(calibration_inputs_checked_first),
