@@ -67,6 +67,7 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 	KEY("wake_send_remote", DURATION, wake_send_remote_ns),
 	KEY("timer_wake", DURATION, timer_wake_ns),
 	KEY("timer_irq", DURATION, timer_irq_ns),
+	KEY("sleep_return", DURATION, sleep_return_ns),
 	KEY("thread_create", DURATION, thread_create_ns),
 	KEY("thread_exit", DURATION, thread_exit_ns),
 	KEY("mmap", DURATION, mmap_ns),
@@ -78,7 +79,8 @@ const char *const hs_calib_keys[HS_CALIB_NKEYS] = {
 	"atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
-	"wake_send_remote", "timer_wake", "timer_irq", "thread_create", "thread_exit", "mmap", "switch_cold",
+	"wake_send_remote", "timer_wake", "timer_irq", "sleep_return", "thread_create", "thread_exit",
+	"mmap", "switch_cold",
 };
 
 /* ---- derivation ---- */
@@ -525,7 +527,7 @@ static void derive_switch_cold(struct hs_calib_report *r, struct hs_os_profile *
 /* Notes which share of the sleep_cycle windows' wall time was this
  * process's CPU time.  Below 90 % the median includes time that the
  * pollers did not get, so the note warns. */
-static void note_cpu_share(struct hs_calib_report *r)
+static void note_cpu_share(struct hs_calib_report *r, const char *key)
 {
 	int64_t share;
 
@@ -533,71 +535,109 @@ static void note_cpu_share(struct hs_calib_report *r)
 		return;
 	share = r->sleep_cycle_cpu_ns * 100 / r->sleep_cycle_wall_ns;
 	if (share >= 90)
-		note(r, "timer_irq", "  the pollers' CPU time was %" PRId64 " %% of the windows' "
+		note(r, key, "  the pollers' CPU time was %" PRId64 " %% of the windows' "
 		     "wall time", share);
 	else
-		note(r, "timer_irq", "  WARNING: the pollers' CPU time was only %" PRId64 " %% of "
+		note(r, key, "  WARNING: the pollers' CPU time was only %" PRId64 " %% of "
 		     "the windows' wall time: other threads on the CPU, hypervisor steal or "
 		     "interrupt time accounted apart took the rest, so this value is too high",
 		     share);
 }
 
 /*
- * timer_irq from sleep_cycle, after derive_costs, derive_wakes and
+ * timer_irq and sleep_return, after derive_costs, derive_wakes and
  * derive_switch_cold have set syscall_ns, wake_local_ns and the
- * switch_cold curve.  The pollers take CPU A in turn, so each poller's
- * switch-in follows HS_CALIB_SLEEP_POLLERS - 1 others and pays the
- * switch_cold extra at that distance on top of wake_local.  The pollers
- * saturated CPU A if a poller's whole cycle (HS_CALIB_SLEEP_POLLERS cycle
- * times) is at least 1.5 times an unloaded usleep(1): a poller that only
- * slept would start a cycle every usleep_1us.  Otherwise the CPU may have
- * idled in the windows, so the median is only an upper bound of a cycle's
- * CPU time, and the note warns of it.
+ * switch_cold curve.  timer_irq is the median timer_irq_gap: what one
+ * interrupt took from the thread it interrupted.  The pollers of
+ * sleep_cycle take CPU A in turn, so each poller's switch-in follows
+ * HS_CALIB_SLEEP_POLLERS - 1 others and pays the switch_cold extra at that
+ * distance on top of wake_local.  What a cycle costs beyond syscall, that
+ * switch-in and one interrupt (at most one per cycle, since one interrupt
+ * can end several sleeps) is the sleeper's own part of the call:
+ * sleep_return.  Without timer_irq_gap, timer_irq takes that whole rest
+ * and sleep_return is 0.  The pollers saturated CPU A if a poller's whole
+ * cycle (HS_CALIB_SLEEP_POLLERS cycle times) is at least 1.5 times an
+ * unloaded usleep(1): a poller that only slept would start a cycle every
+ * usleep_1us.  Otherwise the CPU may have idled in the windows, so the
+ * median is only an upper bound of a cycle's CPU time, and the note warns
+ * of it.
  */
 static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 {
 	const struct hs_calib_figure *cycle = measured(r, "sleep_cycle");
+	const struct hs_calib_figure *gap = measured(r, "timer_irq_gap");
 	const struct hs_calib_figure *us1 = measured(r, "usleep_1us");
-	int64_t whole, cold, diff;
+	const char *key;
+	int64_t whole, cold, rest;
 
+	if (gap) {
+		p->timer_irq_ns = gap->p50;
+		note(r, "timer_irq", "timer_irq: median gap that a timer interrupt left in a thread's "
+		     "clock loop, with %d threads looping on usleep(1) on the same CPU; gaps of "
+		     "300 ns to 20 us count, longer ones are preemptions", HS_CALIB_IRQ_POLLERS);
+		note_figure(r, "timer_irq", gap);
+	}
 	if (!cycle) {
-		p->timer_irq_ns = 0;
-		note(r, "timer_irq", "timer_irq: not measured (sleep_cycle has no samples); 0");
+		p->sleep_return_ns = 0;
+		note(r, "sleep_return", "sleep_return: not measured (sleep_cycle has no samples); 0");
+		if (!gap) {
+			p->timer_irq_ns = 0;
+			note(r, "timer_irq", "timer_irq: not measured (timer_irq_gap and sleep_cycle "
+			     "have no samples); 0");
+		}
 		return;
 	}
 	/* NOTE: a poller touches less memory between switch-ins than a ring
 	 * thread, so this extra may overstate the pollers' cold switch-in. */
 	cold = hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1);
-	diff = cycle->p50 - p->syscall_ns - p->wake_local_ns - cold;
-	p->timer_irq_ns = at_least_zero(diff);
-	note(r, "timer_irq", "timer_irq: median sleep_cycle minus syscall, wake_local and the "
-	     "switch_cold extra at %d other threads, at least 0 (%" PRId64 " - %" PRId64
-	     " - %" PRId64 " - %" PRId64 " ns).  What a usleep(1) cycle on a saturated CPU "
-	     "costs beyond the sleep call and the cold switch to the woken thread is the timer "
-	     "interrupt.  It is the cost per expiry under the timer slack of %" PRId64 " ns, "
-	     "where one interrupt can end several sleeps", HS_CALIB_SLEEP_POLLERS - 1,
-	     cycle->p50, p->syscall_ns, p->wake_local_ns, cold, r->timer_slack_ns);
+	rest = cycle->p50 - p->syscall_ns - p->wake_local_ns - cold;
+	if (gap) {
+		key = "sleep_return";
+		p->sleep_return_ns = at_least_zero(rest - p->timer_irq_ns);
+		rest -= p->timer_irq_ns;
+		note(r, key, "sleep_return: median sleep_cycle minus syscall, wake_local, the "
+		     "switch_cold extra at %d other threads and timer_irq, at least 0 (%" PRId64
+		     " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " ns).  What a usleep(1) "
+		     "cycle on a saturated CPU costs beyond the sleep call, the cold switch to the "
+		     "woken thread and one timer interrupt is the sleeper's own: setting up its timer "
+		     "and the way back from the call",
+		     HS_CALIB_SLEEP_POLLERS - 1, cycle->p50, p->syscall_ns, p->wake_local_ns, cold,
+		     p->timer_irq_ns);
+	} else {
+		key = "timer_irq";
+		p->timer_irq_ns = at_least_zero(rest);
+		p->sleep_return_ns = 0;
+		note(r, key, "timer_irq: median sleep_cycle minus syscall, wake_local and the "
+		     "switch_cold extra at %d other threads, at least 0 (%" PRId64 " - %" PRId64
+		     " - %" PRId64 " - %" PRId64 " ns), because timer_irq_gap has no samples.  What a "
+		     "usleep(1) cycle on a saturated CPU costs beyond the sleep call and the cold "
+		     "switch to the woken thread is then taken as the timer interrupt, under the "
+		     "timer slack of %" PRId64 " ns, where one interrupt can end several sleeps",
+		     HS_CALIB_SLEEP_POLLERS - 1, cycle->p50, p->syscall_ns, p->wake_local_ns, cold,
+		     r->timer_slack_ns);
+		note(r, "sleep_return", "sleep_return: 0, because timer_irq_gap has no samples and "
+		     "timer_irq takes the whole rest of a usleep(1) cycle");
+	}
 	if (p->nswitch_cold == 0)
-		note(r, "timer_irq", "  switch_cold is none, so the cold extra is 0");
-	if (diff < 0)
-		note(r, "timer_irq", "  the difference is %" PRId64 " ns, below 0, so 0 is written",
-		     diff);
-	note_figure(r, "timer_irq", cycle);
+		note(r, key, "  switch_cold is none, so the cold extra is 0");
+	if (rest < 0)
+		note(r, key, "  the difference is %" PRId64 " ns, below 0, so 0 is written", rest);
+	note_figure(r, key, cycle);
 	if (r->sleep_cycle_rejected > 0)
-		note(r, "timer_irq", "  %d windows without a completed cycle were rejected",
+		note(r, key, "  %d windows without a completed cycle were rejected",
 		     r->sleep_cycle_rejected);
-	note_cpu_share(r);
+	note_cpu_share(r, key);
 	if (!us1) {
-		note(r, "timer_irq", "  saturation not checked: usleep_1us has no samples");
+		note(r, key, "  saturation not checked: usleep_1us has no samples");
 		return;
 	}
 	whole = cycle->p50 * HS_CALIB_SLEEP_POLLERS;
 	if (whole * 2 >= us1->p50 * 3)
-		note(r, "timer_irq", "  CPU saturated: a poller's cycle (%d x median) of %" PRId64
+		note(r, key, "  CPU saturated: a poller's cycle (%d x median) of %" PRId64
 		     " ns is at least 1.5 x the median usleep_1us of %" PRId64 " ns",
 		     HS_CALIB_SLEEP_POLLERS, whole, us1->p50);
 	else
-		note(r, "timer_irq", "  WARNING: %d pollers may not have saturated the CPU: a "
+		note(r, key, "  WARNING: %d pollers may not have saturated the CPU: a "
 		     "poller's cycle of %" PRId64 " ns is below 1.5 x the median usleep_1us of %"
 		     PRId64 " ns, so the CPU may have idled and this value is an upper bound",
 		     HS_CALIB_SLEEP_POLLERS, whole, us1->p50);

@@ -41,6 +41,8 @@
 #define RING_WINDOW_NS 1000000    /* wall time of one futex_ring_K sample */
 #define RING_WINDOWS 20           /* futex_ring_K samples at scale 1 */
 #define RING_ROUNDS 4             /* turns of the rings; see measure_rings */
+#define IRQ_GAP_MIN_NS 300        /* shorter gaps are the clock loop itself */
+#define IRQ_GAP_MAX_NS 20000      /* longer gaps are preemptions, not interrupts */
 
 static volatile int64_t sink;
 
@@ -688,6 +690,52 @@ static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_re
 	return rc;
 }
 
+/*
+ * timer_irq_gap: the caller, pinned to cpu_a, reads the clock in a loop
+ * while HS_CALIB_IRQ_POLLERS threads pinned there loop on usleep(1).  Their timers
+ * expire on cpu_a, so the interrupts land on whichever thread runs there,
+ * often the caller.  A gap of IRQ_GAP_MIN_NS to IRQ_GAP_MAX_NS between two
+ * clock reads is the time one interrupt took from the caller: the timer
+ * handling and the wake-ups it did.  Longer gaps are the caller's
+ * preemptions, and are not samples.
+ */
+static int measure_timer_irq_gap(const struct hs_calib_opts *o, struct hs_calib_report *r,
+				 struct hs_error *err)
+{
+	struct pollers p;
+	pthread_t th[HS_CALIB_IRQ_POLLERS];
+	struct hs_calib_sampler s;
+	int started = 0, rc;
+
+	atomic_init(&p.cycles, 0);
+	atomic_init(&p.stop, 0);
+	rc = pin_caller(r->cpu_a, err);
+	while (rc == 0 && started < HS_CALIB_IRQ_POLLERS) {
+		rc = start_pinned(&th[started], r->cpu_a, poller_thread, &p, err);
+		if (rc == 0)
+			started++;
+	}
+	if (rc == 0)
+		rc = hs_calib_sampler_begin(&s, o, "timer_irq_gap", 20000, err);
+	if (rc == 0) {
+		int64_t last = hs_calib_now();
+
+		while (hs_calib_sampler_more(&s)) {
+			int64_t now = hs_calib_now();
+			int64_t gap = now - last;
+
+			if (gap >= IRQ_GAP_MIN_NS && gap < IRQ_GAP_MAX_NS)
+				hs_calib_sampler_add(&s, gap);
+			last = now;
+		}
+		hs_calib_sampler_end(&s, r);
+	}
+	atomic_store(&p.stop, 1);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	return rc;
+}
+
 /* ---- futex token ring on one CPU ---- */
 
 const int hs_calib_ring_threads[HS_CALIB_NRINGS] = { 2, 3, 4, 8, 32, 128, 256, 512 };
@@ -885,7 +933,9 @@ static int measure_pinned(const struct hs_calib_opts *o, struct hs_calib_report 
 		return rc;
 	if ((rc = measure_sleep_cycle(o, r, err)) != 0)
 		return rc;
-	return measure_rings(o, r, err);
+	if ((rc = measure_rings(o, r, err)) != 0)
+		return rc;
+	return measure_timer_irq_gap(o, r, err);
 }
 
 int hs_calib_measure_sched(const struct hs_calib_opts *o, struct hs_calib_report *r,

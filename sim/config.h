@@ -87,8 +87,10 @@ struct hs_os_profile {
 	int64_t wake_send_remote_ns;   /* wake_send_remote = the same for a thread that goes
 	                                * to another core */
 	int64_t timer_wake_ns;         /* timer_wake = timer interrupt to run on an idle core */
-	int64_t timer_irq_ns;          /* timer_irq = CPU time a timer expiry takes from the
-	                                * thread running on its core */
+	int64_t timer_irq_ns;          /* timer_irq = CPU time a timer interrupt takes from
+	                                * the thread it interrupts, once per interrupt */
+	int64_t sleep_return_ns;       /* sleep_return = CPU time a timed sleep costs the
+	                                * sleeper beyond syscall and its switch-in */
 	int64_t thread_create_ns;      /* thread_create = pthread_create with a 256 KiB stack */
 	int64_t thread_exit_ns;        /* thread_exit */
 	int64_t mmap_ns;               /* mmap = mmap plus first touch of a small mapping */

@@ -74,10 +74,12 @@
  * Starting from a queue costs `wake_local` after a wake-up and
  * `context_switch` otherwise.  Either adds the `switch_cold` extra
  * (cold_extra) when other threads ran there since the thread last did.
- * Timers expire in slack windows (sim_timer_irq).  A timer expiry charges
- * `timer_irq` to the thread running or being switched in on the core
- * where the timer was armed, and on an idle core is part of `timer_wake`
- * (see timer_irq below).
+ * Timers expire in slack windows (sim_timer_irq).  A timer interrupt
+ * charges `timer_irq` once, however many timers it expires, to the thread
+ * running or being switched in on the core where the timers were armed,
+ * and on an idle core is part of `timer_wake` (see timer_irq below).  A
+ * timed sleep costs its own thread `sleep_return` once it is back on a
+ * core.
  *
  * Cache lines: each hs_word carries a mask of the cores holding its line
  * (shadow[0]).  A read-modify-write or store costs `atomic_local` when
@@ -1067,7 +1069,6 @@ static void timer_irq(struct sim *s, int c)
 /* Ends t's sleep or timed wait: its timer expired on its core. */
 static void expire(struct sim *s, struct sim_thread *t)
 {
-	timer_irq(s, t->core);
 	if (t->futex) {
 		/* a timed futex wait expired: leave the queue */
 		for (int i = 0; i < s->fq_cap; i++) {
@@ -1225,6 +1226,9 @@ void sim_timer_irq(struct sim *s, int c, uint32_t gen)
 		}
 		s->expired[n++] = tm;
 	}
+	/* one interrupt, however many timers it expires */
+	if (n > 0)
+		timer_irq(s, c);
 	for (int i = 0; i < n; i++) {
 		struct sim_thread *t = s->threads[s->expired[i].thread];
 
@@ -1338,6 +1342,8 @@ void sim_os_sleep(struct sim *s, struct sim_thread *t, int64_t ns, enum hs_reaso
 		return; /* a zero-timeout wait: the call returns at once */
 	arm_sleep(s, t, ns);
 	sim_block(s, t, HS_TS_SLEEPING, r);
+	/* the rest of the call, back on a core */
+	sim_cpu(s, t, s->os->sleep_return_ns);
 }
 
 static struct sim_futex_q *futex_queue(struct sim *s, hs_word *w)

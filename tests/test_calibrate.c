@@ -38,8 +38,8 @@ static const char *const os_keys[] = {
 	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
-	"wake_send_remote", "timer_wake", "timer_irq", "thread_create", "thread_exit", "mmap",
-	"switch_cold",
+	"wake_send_remote", "timer_wake", "timer_irq", "sleep_return", "thread_create",
+	"thread_exit", "mmap", "switch_cold",
 };
 #define NKEYS ((int)(sizeof(os_keys) / sizeof(os_keys[0])))
 
@@ -53,6 +53,7 @@ static const char *const figure_names[] = {
 	"futex_wake_send_remote", "cas_handoff", "load_local",
 	"load_remote", "sleep_cycle", "futex_ring_2", "futex_ring_3", "futex_ring_4",
 	"futex_ring_8", "futex_ring_32", "futex_ring_128", "futex_ring_256", "futex_ring_512",
+	"timer_irq_gap",
 };
 #define NFIGURES ((int)(sizeof(figure_names) / sizeof(figure_names[0])))
 
@@ -587,6 +588,37 @@ static void derive_timer_irq_from_sleep_cycle(void **state)
 	assert_null(strstr(n, "WARNING"));
 }
 
+/* With timer_irq_gap, timer_irq is its median (what one interrupt took
+ * from a computing thread), and the rest of a usleep(1) cycle beyond
+ * syscall 150, the switch-in (futex_wake_local 2000) and that interrupt is
+ * the sleeper's own, sleep_return: 3600 - 150 - 2000 - 550 = 900. */
+static void derive_sleep_return_from_gap(void **state)
+{
+	static struct hs_calib_report r;
+	const char *n;
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "sleep_cycle", 3400, 3600, 3900, 4800, 100);
+	put_figure(&r, "timer_irq_gap", 400, 550, 900, 3000, 20000);
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.timer_irq_ns, 550);
+	assert_int_equal(r.profile.sleep_return_ns, 900);
+	n = note_of(&r, "timer_irq");
+	assert_non_null(strstr(n, "median gap that a timer interrupt left"));
+	assert_non_null(strstr(n, "timer_irq_gap: 20000 samples; p10 400, median 550"));
+	n = note_of(&r, "sleep_return");
+	assert_non_null(strstr(n, "(3600 - 150 - 2000 - 0 - 550 ns)"));
+	assert_non_null(strstr(n, "CPU saturated"));
+
+	/* an interrupt dearer than the rest of the cycle leaves 0 */
+	figure(&r, "timer_irq_gap")->p50 = 1500;
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.timer_irq_ns, 1500);
+	assert_int_equal(r.profile.sleep_return_ns, 0);
+	assert_non_null(strstr(note_of(&r, "sleep_return"),
+			       "the difference is -50 ns, below 0, so 0 is written"));
+}
+
 static void derive_timer_irq_negative_is_zero(void **state)
 {
 	static struct hs_calib_report r;
@@ -620,7 +652,8 @@ static void derive_timer_irq_missing_is_zero(void **state)
 	hs_calib_derive(&r);
 	assert_int_equal(r.profile.timer_irq_ns, 0);
 	assert_string_equal(note_of(&r, "timer_irq"),
-			    "timer_irq: not measured (sleep_cycle has no samples); 0");
+			    "timer_irq: not measured (timer_irq_gap and sleep_cycle have no samples); 0");
+	assert_int_equal(r.profile.sleep_return_ns, 0);
 
 	fill_hand_report(&r, true); /* no sleep_cycle figure at all */
 	hs_calib_derive(&r);
@@ -880,7 +913,17 @@ static void calibrate_profile_from_medians(void **state)
 	      hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1);
 	assert_true(r->sleep_cycle_wall_ns > 0);
 	assert_true(r->sleep_cycle_cpu_ns > 0);
-	assert_int_equal(p->timer_irq_ns, irq > 0 ? irq : 0);
+	if (hs_calib_find(r, "timer_irq_gap")->samples > 0) {
+		/* every gap sample lies in the window of an interrupt */
+		assert_true(hs_calib_find(r, "timer_irq_gap")->p10 >= 300);
+		assert_true(hs_calib_find(r, "timer_irq_gap")->p99 < 20000);
+		assert_int_equal(p->timer_irq_ns, hs_calib_find(r, "timer_irq_gap")->p50);
+		irq -= p->timer_irq_ns;
+		assert_int_equal(p->sleep_return_ns, irq > 0 ? irq : 0);
+	} else {
+		assert_int_equal(p->timer_irq_ns, irq > 0 ? irq : 0);
+		assert_int_equal(p->sleep_return_ns, 0);
+	}
 	assert_int_equal(p->yield_kind, HS_YIELD_LINUX);
 	assert_true(p->context_switch_ns >= 0);
 	assert_true(p->sleep_slack_ns >= 0);
@@ -1034,6 +1077,7 @@ static int64_t profile_duration(const struct hs_os_profile *p, const char *key)
 		{ "wake_send_remote", offsetof(struct hs_os_profile, wake_send_remote_ns) },
 		{ "timer_wake", offsetof(struct hs_os_profile, timer_wake_ns) },
 		{ "timer_irq", offsetof(struct hs_os_profile, timer_irq_ns) },
+		{ "sleep_return", offsetof(struct hs_os_profile, sleep_return_ns) },
 		{ "thread_create", offsetof(struct hs_os_profile, thread_create_ns) },
 		{ "thread_exit", offsetof(struct hs_os_profile, thread_exit_ns) },
 		{ "mmap", offsetof(struct hs_os_profile, mmap_ns) },
@@ -1358,6 +1402,7 @@ int main(void)
 		cmocka_unit_test(derive_clamps_negative_differences),
 		cmocka_unit_test(derive_without_figures_writes_zero),
 		cmocka_unit_test(derive_timer_irq_from_sleep_cycle),
+		cmocka_unit_test(derive_sleep_return_from_gap),
 		cmocka_unit_test(derive_timer_irq_negative_is_zero),
 		cmocka_unit_test(derive_timer_irq_missing_is_zero),
 		cmocka_unit_test(derive_timer_irq_unchecked_saturation),

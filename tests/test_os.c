@@ -30,6 +30,7 @@ enum script {
 	S_FUTEX_WAITER_WAKER,
 	S_CAS_PINGPONG,
 	S_SLEEP_VS_WORKER,
+	S_TWO_SLEEPERS_VS_WORKER,
 	S_SLEEPERS_NEAR,
 	S_SLEEPERS_FAR,
 	S_SPINNER_AMONG_POLLERS,
@@ -107,6 +108,17 @@ static hs_m *script_acquire(hs_env *env, void *state)
 		} else {
 			T.t[2] = o->now(env);
 			o->work(env, 1000000); /* the sleeper's timer fires meanwhile */
+			T.t[3] = o->now(env);
+		}
+		break;
+	case S_TWO_SLEEPERS_VS_WORKER:
+		/* both timers end in one interrupt: the second's window opens
+		 * before the first's hard expiry */
+		if (role < 2) {
+			o->sleep(env, 200000);
+		} else {
+			T.t[2] = o->now(env);
+			o->work(env, 1000000);
 			T.t[3] = o->now(env);
 		}
 		break;
@@ -257,6 +269,12 @@ static void linux_sleep_adds_slack_and_timer_wake(void **state)
 	assert_int_equal(T.t[1] - T.t[0], 100 + 1000 + 50000 + 7000);
 	assert_int_equal(hs_result_get(&res, "usleep_calls", -1), 1);
 	hs_result_free(&res);
+
+	/* the sleeper's own part of the call, once it is back */
+	cfg.os.sleep_return_ns = 400;
+	run_script(&cfg, S_SLEEP_1US, &res);
+	assert_int_equal(T.t[1] - T.t[0], 100 + 1000 + 50000 + 7000 + 400);
+	hs_result_free(&res);
 }
 
 static void freebsd_sleep_adds_a_sixteenth(void **state)
@@ -323,6 +341,17 @@ static void timer_expiry_delays_thread_on_its_core(void **state)
 	cfg.os.timer_irq_ns = 0;
 	run_script(&cfg, S_SLEEP_VS_WORKER, &res);
 	assert_int_equal(T.t[3] - T.t[2], 1000000);
+	hs_result_free(&res);
+
+	/* two sleeps that end in one interrupt cost the worker one charge */
+	setup_config(&cfg, "freebsd", 3, 1);
+	cfg.os.timer_irq_ns = 1500;
+	cfg.os.sleep_slack_ns = 50000;
+	cfg.os.sleep_slack_ratio = 0;
+	cfg.os.sleep_min_ns = 0;
+	run_script(&cfg, S_TWO_SLEEPERS_VS_WORKER, &res);
+	assert_int_equal(hs_result_get(&res, "usleep_calls", -1), 2);
+	assert_int_equal(T.t[3] - T.t[2], 1000000 + 1500);
 	hs_result_free(&res);
 }
 
