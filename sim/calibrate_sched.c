@@ -41,6 +41,7 @@
 #define RING_WINDOW_NS 1000000    /* wall time of one futex_ring_K sample */
 #define RING_WINDOWS 20           /* futex_ring_K samples at scale 1 */
 #define RING_ROUNDS 4             /* turns of the rings; see measure_rings */
+#define RING_RETRIES 4            /* tries per futex_ring_K window asked for */
 #define IRQ_GAP_MIN_NS 300        /* shorter gaps are the clock loop itself */
 #define IRQ_GAP_MAX_NS 20000      /* longer gaps are preemptions, not interrupts */
 
@@ -798,7 +799,11 @@ static void stop_ring(struct ring *ring, pthread_t *th, int started)
 static void sample_ring(struct ring *ring, struct hs_calib_sampler *s, int windows,
 			struct hs_calib_report *r)
 {
-	for (int w = 0; w < windows && s->n < s->target; w++) {
+	/* a window in which the token made no hop (the CPU was taken, as by
+	 * a loaded test run) is rejected and tried again, up to
+	 * RING_RETRIES times the windows asked for */
+	for (int w = 0, tries = 0; w < windows && s->n < s->target && tries < RING_RETRIES * windows;
+	     tries++) {
 		long h0 = atomic_load(&ring->hops);
 		int64_t t0 = hs_calib_now();
 		int64_t t1;
@@ -807,10 +812,12 @@ static void sample_ring(struct ring *ring, struct hs_calib_sampler *s, int windo
 		sleep_ns(RING_WINDOW_NS);
 		h1 = atomic_load(&ring->hops);
 		t1 = hs_calib_now();
-		if (h1 > h0)
+		if (h1 > h0) {
 			hs_calib_sampler_add(s, hs_calib_mean_ns(t1 - t0, h1 - h0));
-		else
+			w++;
+		} else {
 			r->ring_rejected++;
+		}
 	}
 }
 
