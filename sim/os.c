@@ -165,20 +165,17 @@ static void end_busy(struct sim *s, struct sim_core *core)
 }
 
 /* Sum and count of the vruntimes of core c's current and queued threads,
- * the current one charged up to now; avg_vruntime is sum / n. */
+ * the current one charged up to now; avg_vruntime is sum / n.  The queue's
+ * part is kept in rq_vsum, as a queued thread's vruntime never changes. */
 static int64_t vsum(struct sim *s, int c, int64_t *n)
 {
 	struct sim_core *core = &s->cores[c];
-	int64_t sum = 0;
+	int64_t sum = core->rq_vsum;
 
-	*n = 0;
+	*n = core->rq_len;
 	if (core->current) {
 		charge(s, core->current);
 		sum += core->current->vruntime;
-		(*n)++;
-	}
-	for (struct sim_thread *t = core->rq_head; t; t = t->rq_next) {
-		sum += t->vruntime;
 		(*n)++;
 	}
 	return sum;
@@ -260,6 +257,7 @@ static void rq_push(struct sim *s, int c, struct sim_thread *t)
 		core->rq_head = t;
 	core->rq_tail = t;
 	core->rq_len++;
+	core->rq_vsum += t->vruntime;
 }
 
 /* Queued threads of core that can run: the delayed ones are asleep. */
@@ -351,6 +349,7 @@ again:
 	if (core->rq_tail == pick)
 		core->rq_tail = pick_prev;
 	core->rq_len--;
+	core->rq_vsum -= pick->vruntime;
 	pick->rq_next = NULL;
 	pick->not_before = 0;
 	if (pick->delayed) {
@@ -607,6 +606,7 @@ static void rq_remove(struct sim *s, int c, struct sim_thread *t)
 		if (core->rq_tail == t)
 			core->rq_tail = prev;
 		core->rq_len--;
+		core->rq_vsum -= t->vruntime;
 		t->rq_next = NULL;
 		return;
 	}

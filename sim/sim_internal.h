@@ -145,6 +145,7 @@ struct sim_core {
 	struct sim_thread *rq_head, *rq_tail;
 	int rq_len;                   /* queued threads, delayed ones included */
 	int rq_delayed;               /* of which asleep (DELAY_DEQUEUE) */
+	int64_t rq_vsum;              /* sum of the queued threads' vruntimes */
 	int64_t slice_end;
 	uint32_t gen;                 /* bumps cancel EV_ONCPU/EV_SLICE */
 	bool on_cpu;                  /* current has reached the core */

@@ -733,6 +733,14 @@ static void cancelled_timer_does_not_fire(void **state)
 	hs_result_free(&res);
 }
 
+/* Sets core's rq_vsum from its queue, for queues a test links by hand. */
+static void sum_queue(struct sim_core *core)
+{
+	core->rq_vsum = 0;
+	for (struct sim_thread *t = core->rq_head; t; t = t->rq_next)
+		core->rq_vsum += t->vruntime;
+}
+
 /* Queues threads with the given vruntimes and deadlines on core 0 of an
  * otherwise empty machine with yield kind `kind`, bit i of `yielded`
  * marking thread i as a yielder, picks one and returns its index.  Checks
@@ -765,6 +773,7 @@ static int pick_of(enum hs_yield_kind kind, const int64_t *vruntime, const int64
 	s->cores[0].rq_head = t[0];
 	s->cores[0].rq_tail = t[n - 1];
 	s->cores[0].rq_len = n;
+	sum_queue(&s->cores[0]);
 	got = sim_rq_pick(s, 0);
 	for (int i = 0; i < n; i++)
 		if (t[i] == got)
@@ -857,6 +866,7 @@ static void steal_pick_without_eligible_thread(void **state)
 	s->cores[0].rq_head = &a;
 	s->cores[0].rq_tail = &b;
 	s->cores[0].rq_len = 2;
+	sum_queue(&s->cores[0]);
 	assert_ptr_equal(sim_rq_pick(s, 0), &b);
 	assert_ptr_equal(s->cores[0].rq_head, &a);
 	assert_ptr_equal(s->cores[0].rq_tail, &a);
@@ -899,6 +909,7 @@ static void idle_core_leaves_hot_threads(void **state)
 	s->cores[0].rq_head = &a;
 	s->cores[0].rq_tail = &b;
 	s->cores[0].rq_len = 2;
+	sum_queue(&s->cores[0]);
 
 	/* newly idle at 1 ms: a left 100 us ago, b 400 us ago */
 	s->now = 1000000;
@@ -1059,6 +1070,7 @@ static void ineligible_sleeper_stays_queued(void **state)
 	a.deadline = 1000000;
 	s->cores[0].rq_head = s->cores[0].rq_tail = &a;
 	s->cores[0].rq_len = 1;
+	sum_queue(&s->cores[0]);
 	sim_leave_core(s, &t, true);
 	assert_ptr_equal(s->cores[0].current, &a);
 	assert_true(t.delayed);
@@ -1080,6 +1092,7 @@ static void ineligible_sleeper_stays_queued(void **state)
 	a.vruntime = 500;
 	s->cores[0].rq_head = s->cores[0].rq_tail = &a;
 	s->cores[0].rq_len = 1;
+	sum_queue(&s->cores[0]);
 	sim_leave_core(s, &t, true);
 	assert_false(t.delayed);
 	assert_int_equal(t.vlag, 250);
@@ -1099,6 +1112,7 @@ static void ineligible_sleeper_stays_queued(void **state)
 	a.ran_core = SIM_NONE;
 	s->cores[0].rq_head = s->cores[0].rq_tail = &a;
 	s->cores[0].rq_len = 1;
+	sum_queue(&s->cores[0]);
 	sim_leave_core(s, &t, false);
 	assert_false(t.delayed);
 	assert_int_equal(t.vlag, -250);
@@ -1133,6 +1147,7 @@ static void picked_delayed_thread_leaves_queue(void **state)
 	s->cores[0].rq_head = &d;
 	s->cores[0].rq_tail = &r;
 	s->cores[0].rq_len = 2;
+	sum_queue(&s->cores[0]);
 	s->cores[0].rq_delayed = 1;
 
 	/* core 1 is idle: a runnable thread is there to take, the delayed
@@ -1192,6 +1207,7 @@ static void delayed_thread_wakes_in_place(void **state)
 		d.state = HS_TS_SLEEPING;
 		s->cores[0].rq_head = s->cores[0].rq_tail = &d;
 		s->cores[0].rq_len = 1;
+		sum_queue(&s->cores[0]);
 		s->cores[0].rq_delayed = 1;
 		sim_place(s, &d, true, true);
 		assert_null(s->cores[1].current);
