@@ -34,6 +34,22 @@ const struct hs_policy *hs_policy_find(const char *name)
 	return NULL;
 }
 
+/* Where policy parameter k of sc was set, for an error: its scenario file,
+ * or no file for one given on the command line (--set, or a sweep's
+ * --vary), whose line is 0.  The key then carries its section. */
+static const char *param_file(const struct hs_scenario *sc, int k)
+{
+	return sc->policy_param_lines[k] > 0 ? sc->file : NULL;
+}
+
+static const char *param_key(const struct hs_scenario *sc, int k, char *buf, size_t size)
+{
+	if (sc->policy_param_lines[k] > 0)
+		return sc->policy_param_names[k];
+	snprintf(buf, size, "policy.%s", sc->policy_param_names[k]);
+	return buf;
+}
+
 int hs_policy_params(const struct hs_policy *p, const struct hs_scenario *sc,
 		     int64_t values[HS_POLICY_MAX_PARAMS], struct hs_error *err)
 {
@@ -47,17 +63,20 @@ int hs_policy_params(const struct hs_policy *p, const struct hs_scenario *sc,
 	for (int k = 0; k < sc->npolicy_params; k++) {
 		const char *key = sc->policy_param_names[k];
 		int64_t v = sc->policy_param_values[k];
+		char where[HS_NAME_MAX + 8];
 		int found = -1;
 
 		for (int i = 0; i < n; i++)
 			if (strcmp(p->params[i].name, key) == 0)
 				found = i;
 		if (found < 0)
-			return hs_error_set(err, HS_E_INPUT, sc->file, sc->policy_param_lines[k], key,
+			return hs_error_set(err, HS_E_INPUT, param_file(sc, k), sc->policy_param_lines[k],
+					    param_key(sc, k, where, sizeof(where)),
 					    "policy %s has no parameter '%s'; remove it or pick a policy that has it",
 					    p->name, key);
 		if (v < p->params[found].min_value || v > p->params[found].max_value)
-			return hs_error_set(err, HS_E_INPUT, sc->file, sc->policy_param_lines[k], key,
+			return hs_error_set(err, HS_E_INPUT, param_file(sc, k), sc->policy_param_lines[k],
+					    param_key(sc, k, where, sizeof(where)),
 					    "value %lld is out of range; use %lld to %lld",
 					    (long long)v, (long long)p->params[found].min_value,
 					    (long long)p->params[found].max_value);
@@ -165,10 +184,13 @@ int hs_policy_check_params(const struct hs_scenario *sc, const struct hs_policy 
 			for (int i = 0; pols[p]->params && pols[p]->params[i].name; i++)
 				if (strcmp(pols[p]->params[i].name, sc->policy_param_names[k]) == 0)
 					known = true;
-		if (!known)
-			return hs_error_set(err, HS_E_INPUT, sc->file, sc->policy_param_lines[k],
-					    sc->policy_param_names[k],
+		if (!known) {
+			char where[HS_NAME_MAX + 8];
+
+			return hs_error_set(err, HS_E_INPUT, param_file(sc, k), sc->policy_param_lines[k],
+					    param_key(sc, k, where, sizeof(where)),
 					    "no selected policy has this parameter; remove it or select a policy that has it");
+		}
 	}
 	for (int p = 0; p < n; p++) {
 		struct hs_scenario copy;

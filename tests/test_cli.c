@@ -71,6 +71,29 @@ static void unknown_key_names_file_line_key(void **state)
 		     (const char *[]){ path, ":6:", "workload.threadz", NULL });
 }
 
+/* A policy parameter given with --set is reported against --set's key,
+ * not against the scenario file, which never mentions it.  One set in a
+ * file is reported at its file and line. */
+static void policy_param_error_names_its_source(void **state)
+{
+	struct cmd_result r;
+	char path[160];
+
+	run_herdsim(&r, (const char *[]){ "run", "--policy", "watermark", "--set", "policy.spare=5000",
+					  "--db", db, NULL });
+	assert_int_equal(r.status, 1);
+	assert_int_equal(count_lines(r.err), 1);
+	assert_non_null(strstr(r.err, "herdsim: policy.spare: value 5000 is out of range; use 1 to 1000"));
+	assert_null(strstr(r.err, ".ini"));
+	assert_int_equal(runs_in_db(), 0);
+
+	snprintf(path, sizeof(path), "%s/spare.ini", dir);
+	write_file(path, "[scenario]\nname = spare\n[workload]\nthreads = 4\n[policy]\nname = watermark\n"
+			 "spare = 0\n");
+	expect_error((const char *[]){ "run", path, "--db", db, NULL }, 1,
+		     (const char *[]){ path, ":7:", "spare: value 0 is out of range", NULL });
+}
+
 static void negative_duration_rejected(void **state)
 {
 	char path[160];
@@ -322,6 +345,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(missing_scenario_file),
 		T(unknown_key_names_file_line_key),
+		T(policy_param_error_names_its_source),
 		T(negative_duration_rejected),
 		T(unitless_duration_rejected),
 		T(bad_override_rejected),
