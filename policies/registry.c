@@ -34,9 +34,10 @@ const struct hs_policy *hs_policy_find(const char *name)
 	return NULL;
 }
 
-/* Where policy parameter k of sc was set, for an error: its scenario file,
- * or no file for one given on the command line (--set, or a sweep's
- * --vary), whose line is 0.  The key then carries its section. */
+/* Returns the file an error about policy parameter k of sc names: the
+ * scenario file, or none for a parameter given on the command line (--set,
+ * or a sweep's --vary), whose line is 0.  param_key then gives the key
+ * with its section. */
 static const char *param_file(const struct hs_scenario *sc, int k)
 {
 	return sc->policy_param_lines[k] > 0 ? sc->file : NULL;
