@@ -89,6 +89,9 @@ static const char sweep_usage[] =
 	"                        makespan is below P percent of its mean (>= 3 reps)\n"
 	"  --set SECTION.KEY=V   override a key for every point; repeatable\n"
 	"  --record LEVEL        summary or events\n"
+	"  --phase-cpu           record the callbacks' CPU time by phase as the\n"
+	"                        scalars cpu_think_ns, cpu_needm_ns, cpu_p_wait_ns,\n"
+	"                        cpu_go_ns and cpu_exit_ns\n"
 	"  --quiet               no progress line and no summary\n"
 	"\n"
 	"Run the same command again to resume: finished runs are skipped.\n"
@@ -114,7 +117,7 @@ struct sweep_opts {
 	const char *db;
 	const char *name;
 	unsigned long long seed, reps, jobs;
-	bool seed_set, reps_set, record_set, quiet;
+	bool seed_set, reps_set, record_set, quiet, phase_cpu;
 	int record;
 	unsigned long long shard_index, shard_count; /* 1-based; 0/0 = whole sweep */
 	double ci_width;                              /* percent; 0 = off */
@@ -320,6 +323,10 @@ static int parse_args(int argc, char **argv, struct sweep_opts *o, struct hs_err
 		}
 		if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
 			o->quiet = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--phase-cpu") == 0) {
+			o->phase_cpu = true;
 			continue;
 		}
 		rc = parse_valued(argc, argv, &i, o, err);
@@ -533,6 +540,8 @@ static void default_name(const struct sweep_opts *o, const struct point *points,
 	}
 	snprintf(buf, sizeof(buf), "reps=%llu record=%d ci=%.17g", o->reps, o->record, o->ci_width);
 	h = fnv1a(h, buf);
+	if (o->phase_cpu) /* only when set, so that older sweeps keep their names */
+		h = fnv1a(h, "phase-cpu");
 	snprintf(name, size, "%.40s-%012llx", points[0].cfg.scenario.name,
 		 (unsigned long long)(h & 0xffffffffffffULL));
 }
@@ -734,6 +743,7 @@ static void run_one(const struct sweep *s, struct item *it)
 	req.seed = p->seed + (uint64_t)it->rep;
 	req.replication = it->rep;
 	req.record = s->o->record;
+	req.phase_cpu = s->o->phase_cpu;
 	hs_result_init(it->res);
 	hs_config_each_param(&p->cfg, add_param, it->res);
 	it->rc = s->be->run(&req, it->res, &it->err);

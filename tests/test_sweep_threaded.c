@@ -249,6 +249,28 @@ static void sweep_rows_content(void **state)
 	assert_int_equal(query_int(f, "out.sqlite", "SELECT count(DISTINCT run_key) FROM run"), SWEEP_RUNS);
 }
 
+/* --phase-cpu reaches every run of a sweep.  Each run records the five
+ * phase scalars, which sum to at most its CPU time.  The option makes a
+ * sweep of its own (another default name), so a sweep without it does not
+ * resume into it. */
+static void sweep_phase_cpu(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 2 --phase-cpu --db phase.sqlite"), 0);
+	assert_int_equal(query_int(f, "phase.sqlite", "SELECT count(*) FROM scalar WHERE name IN"
+					 " ('cpu_think_ns', 'cpu_needm_ns', 'cpu_p_wait_ns', 'cpu_go_ns',"
+					 " 'cpu_exit_ns')"), 5 * SWEEP_RUNS);
+	assert_int_equal(query_int(f, "phase.sqlite", "SELECT count(*) FROM run r WHERE"
+					 " (SELECT sum(value) FROM scalar s WHERE s.run_id = r.id AND s.name LIKE 'cpu\\_%\\_ns'"
+					 " ESCAPE '\\' AND s.name != 'cpu_ns') BETWEEN 1 AND"
+					 " (SELECT value FROM scalar s WHERE s.run_id = r.id AND s.name = 'cpu_ns')"),
+			 SWEEP_RUNS);
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 2 --db phase.sqlite"), 0);
+	assert_int_equal(query_int(f, "phase.sqlite", "SELECT count(*) FROM experiment"), 2);
+	assert_int_equal(query_int(f, "phase.sqlite", "SELECT count(*) FROM run"), 2 * SWEEP_RUNS);
+}
+
 /* ---- Resume ---------------------------------------------------------- */
 
 static void sweep_kill_resume(void **state)
@@ -554,6 +576,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(sweep_jobs_identical, setup, teardown),
 		cmocka_unit_test_setup_teardown(sweep_rows_content, setup, teardown),
+		cmocka_unit_test_setup_teardown(sweep_phase_cpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(sweep_kill_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(sweep_sigint_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(shards_merge_whole, setup, teardown),
