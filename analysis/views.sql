@@ -1,4 +1,4 @@
--- herdsim analysis views, views version 1.
+-- herdsim analysis views, views version 2.
 --
 -- The recorder (sim/record.c) runs this file on every database it opens
 -- whose meta row 'views_version' differs from the version below, inside
@@ -94,7 +94,14 @@ SELECT r.id AS run_id,
        max(CASE WHEN s.name = 'cb_latency_p50_ns' THEN s.value END) AS cb_latency_p50_ns,
        max(CASE WHEN s.name = 'cb_latency_p99_ns' THEN s.value END) AS cb_latency_p99_ns,
        (SELECT l.contentions FROM lock_stat l
-        WHERE l.run_id = r.id AND l.lock = 'extram') AS extram_contentions
+        WHERE l.run_id = r.id AND l.lock = 'extram') AS extram_contentions,
+       max(CASE WHEN s.name = 'cpu_ns' THEN s.value END) AS cpu_ns,
+       -- the phases: NULL unless the run had --phase-cpu
+       max(CASE WHEN s.name = 'cpu_think_ns' THEN s.value END) AS cpu_think_ns,
+       max(CASE WHEN s.name = 'cpu_needm_ns' THEN s.value END) AS cpu_needm_ns,
+       max(CASE WHEN s.name = 'cpu_p_wait_ns' THEN s.value END) AS cpu_p_wait_ns,
+       max(CASE WHEN s.name = 'cpu_go_ns' THEN s.value END) AS cpu_go_ns,
+       max(CASE WHEN s.name = 'cpu_exit_ns' THEN s.value END) AS cpu_exit_ns
 FROM run r
 LEFT JOIN experiment e ON e.id = r.experiment_id
 JOIN run_point rp ON rp.run_id = r.id
@@ -103,7 +110,8 @@ GROUP BY r.id;
 
 -- Per point: replications, mean, median, standard deviation and 95 %
 -- Student-t confidence interval of the makespan, and the means of the
--- callback latency percentiles and of the sleep and M counters.
+-- callback latency percentiles, of the sleep and M counters and of the
+-- CPU time, in all and by phase.
 CREATE VIEW point_summary AS
 WITH ok AS (
 	SELECT *,
@@ -133,7 +141,13 @@ agg AS (
 	       avg(m_created) AS m_created_mean,
 	       avg(usleep_calls) AS usleep_calls_mean,
 	       avg(wasted_wakeups) AS wasted_wakeups_mean,
-	       avg(extram_contentions) AS extram_contentions_mean
+	       avg(extram_contentions) AS extram_contentions_mean,
+	       avg(cpu_ns) AS cpu_mean_ns,
+	       avg(cpu_think_ns) AS cpu_think_mean_ns,
+	       avg(cpu_needm_ns) AS cpu_needm_mean_ns,
+	       avg(cpu_p_wait_ns) AS cpu_p_wait_mean_ns,
+	       avg(cpu_go_ns) AS cpu_go_mean_ns,
+	       avg(cpu_exit_ns) AS cpu_exit_mean_ns
 	FROM ok
 	GROUP BY experiment_id, scenario, policy, os, backend, point_key
 )
@@ -209,4 +223,4 @@ FROM sleep_wake_run
 WHERE status = 'ok'
 GROUP BY experiment_id, scenario, policy, os, backend, point_key;
 
-INSERT OR REPLACE INTO meta (key, value) VALUES ('views_version', '1');
+INSERT OR REPLACE INTO meta (key, value) VALUES ('views_version', '2');

@@ -42,7 +42,7 @@
 #define SCHEMA_FILE "analysis/schema.sql"
 #define VIEWS_FILE "analysis/views.sql"
 /* The version that analysis/views.sql stores in meta 'views_version'. */
-#define VIEWS_VERSION "1"
+#define VIEWS_VERSION "2"
 #define BUSY_TIMEOUT_MS 10000
 
 /* Prepared statements, indexes into struct hs_db.stmt. */

@@ -245,6 +245,31 @@ static void run_prints_table_and_records(void **state)
 	assert_true(db_int(db, "SELECT count(*) FROM run_param WHERE key = 'workload.threads' AND value = '20'") == 8);
 }
 
+/* The run_summary and point_summary views carry the CPU time, in all and
+ * by phase: each run's columns equal its scalars, and a point's means are
+ * their averages.  Without --phase-cpu the phase columns are NULL. */
+static void summary_views_carry_phase_cpu(void **state)
+{
+	struct cmd_result r;
+
+	run_herdsim(&r, (const char *[]){ "run", "--os", "linux", "--policy", "waiters", "--reps", "2",
+					  "--phase-cpu", "--quiet", "--db", db, NULL });
+	assert_int_equal(r.status, 0);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run_summary v JOIN scalar s ON s.run_id = v.run_id"
+				    " AND s.name = 'cpu_go_ns' WHERE v.cpu_go_ns = s.value AND v.cpu_go_ns > 0"), 2);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run_summary v JOIN scalar s ON s.run_id = v.run_id"
+				    " AND s.name = 'cpu_ns' WHERE v.cpu_ns = s.value"), 2);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM point_summary p WHERE p.n = 2 AND"
+				    " abs(p.cpu_needm_mean_ns - (SELECT avg(value) FROM scalar"
+				    " WHERE name = 'cpu_needm_ns')) < 1"), 1);
+
+	run_herdsim(&r, (const char *[]){ "run", "--os", "freebsd", "--policy", "waiters", "--reps", "1",
+					  "--quiet", "--db", db, NULL });
+	assert_int_equal(r.status, 0);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run_summary WHERE os = 'freebsd'"
+				    " AND cpu_think_ns IS NULL AND cpu_ns > 0"), 1);
+}
+
 static void events_level_records_states(void **state)
 {
 	struct cmd_result r;
@@ -357,6 +382,7 @@ int main(void)
 		T(bad_usage_exits_2),
 		T(replay_help_lists_run_options),
 		T(run_prints_table_and_records),
+		T(summary_views_carry_phase_cpu),
 		T(events_level_records_states),
 		T(same_command_same_rows),
 		T(native_run_names_kernel),
