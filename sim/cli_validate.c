@@ -73,7 +73,10 @@ static const char validate_usage[] =
 	"                        needm, P wait, Go code, exit), in us per callback;\n"
 	"                        the native threads then read their CPU clock six\n"
 	"                        times per callback\n"
-	"  --quiet               print no progress and no table\n";
+	"  --quiet               print no progress and no table\n"
+	"\n"
+	"Exit status: 0 ok, 1 bad input, 2 bad usage, 3 a run ended in deadlock,\n"
+	"timeout or error (it is still recorded, and left out of the figures).\n";
 
 /* CPU time, context switches and preemptions are the kernel's counts
  * (getrusage) on the native side and the model's on the simulated one.

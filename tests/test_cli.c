@@ -218,6 +218,18 @@ static void replay_help_lists_run_options(void **state)
 		     (const char *[]){ "--db", "`herdsim replay --help`", NULL });
 }
 
+/* `validate --help` gives the exit statuses, as `run --help` does, so a
+ * script can tell an incomplete run (3) from bad input (1). */
+static void validate_help_gives_exit_status(void **state)
+{
+	struct cmd_result r;
+
+	run_herdsim(&r, (const char *[]){ "validate", "--help", NULL });
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "Exit status: 0 ok, 1 bad input, 2 bad usage, 3 a run"));
+	assert_non_null(strstr(r.out, "left out of the figures"));
+}
+
 static void run_prints_table_and_records(void **state)
 {
 	struct cmd_result r;
@@ -381,6 +393,7 @@ int main(void)
 		T(set_supplies_missing_os_key),
 		T(bad_usage_exits_2),
 		T(replay_help_lists_run_options),
+		T(validate_help_gives_exit_status),
 		T(run_prints_table_and_records),
 		T(summary_views_carry_phase_cpu),
 		T(events_level_records_states),
