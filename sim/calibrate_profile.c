@@ -441,8 +441,9 @@ static void derive_timers(struct hs_calib_report *r, struct hs_os_profile *p)
 		if (p->sleep_min_ns < floor)
 			p->sleep_min_ns = floor;
 		note(r, "sleep_min", "sleep_min: median nanosleep(1 us) minus sleep_slack and "
-		     "timer_wake, at least the clock resolution: a sleep of r then lasts "
-		     "max(r, sleep_min) + sleep_slack + timer_wake, which gives back the median");
+		     "timer_wake, at least the clock resolution: a sleep of r on an idle CPU then "
+		     "lasts max(r, sleep_min) + sleep_slack + timer_wake after the system call, "
+		     "which gives back the median");
 		note_figure(r, "sleep_min", ns1);
 		if (us1)
 			note_figure(r, "sleep_min", us1);

@@ -78,8 +78,9 @@
  * charges `timer_irq` once, however many timers it expires, to the thread
  * running or being switched in on the core where the timers were armed,
  * and on an idle core is part of `timer_wake` (see timer_irq below).  A
- * timed sleep costs its own thread `sleep_return` once it is back on a
- * core.
+ * timed sleep woken onto a busy core costs its own thread `sleep_return`
+ * once it is back on the core; on its own idle core `timer_wake` holds
+ * that part.
  *
  * Cache lines: each hs_word carries a mask of the cores holding its line
  * (shadow[0]).  A read-modify-write or store costs `atomic_local` when
@@ -815,6 +816,7 @@ void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_ti
 	int prev, idle;
 	bool initial;
 
+	t->timer_woke_idle = false;
 	if (t->delayed && requeue_delayed(s, t, from_wake))
 		return;
 	prev = t->core;
@@ -827,6 +829,8 @@ void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_ti
 	place_entity(s, t, idle >= 0 ? idle : prev, initial);
 	if (idle >= 0) {
 		int64_t delay = (from_timer && idle == prev) ? s->os->timer_wake_ns : s->os->wake_remote_ns;
+
+		t->timer_woke_idle = from_timer && idle == prev;
 
 		start_on(s, idle, t, noisy(s, delay), false);
 		return;
@@ -1342,8 +1346,10 @@ void sim_os_sleep(struct sim *s, struct sim_thread *t, int64_t ns, enum hs_reaso
 		return; /* a zero-timeout wait: the call returns at once */
 	arm_sleep(s, t, ns);
 	sim_block(s, t, HS_TS_SLEEPING, r);
-	/* the rest of the call, back on a core */
-	sim_cpu(s, t, s->os->sleep_return_ns);
+	/* the rest of the call, back on a core; timer_wake, measured as a
+	 * whole sleep on an idle CPU, already holds it */
+	if (!t->timer_woke_idle)
+		sim_cpu(s, t, s->os->sleep_return_ns);
 }
 
 static struct sim_futex_q *futex_queue(struct sim *s, hs_word *w)

@@ -94,6 +94,8 @@ struct sim_thread {
 	int64_t not_before;     /* ULE: queued yielder held until then */
 	struct sim_thread *rq_next; /* run-queue link */
 	bool woken_by_wake;     /* dispatched after a wake-up (latency) */
+	bool timer_woke_idle;   /* the last wake-up was a timer's on its own idle
+	                         * core, whose timer_wake includes the return */
 	/* Fair share (yield = linux): CPU time the scheduler has charged, on
 	 * the scale of the core's min_vruntime; the lag kept across a sleep;
 	 * when the current stint on a core began (-1: not on a core). */

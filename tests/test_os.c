@@ -31,6 +31,7 @@ enum script {
 	S_CAS_PINGPONG,
 	S_SLEEP_VS_WORKER,
 	S_TWO_SLEEPERS_VS_WORKER,
+	S_SLEEPER_BESIDE_WORKER,
 	S_SLEEPERS_NEAR,
 	S_SLEEPERS_FAR,
 	S_SPINNER_AMONG_POLLERS,
@@ -109,6 +110,16 @@ static hs_m *script_acquire(hs_env *env, void *state)
 			T.t[2] = o->now(env);
 			o->work(env, 1000000); /* the sleeper's timer fires meanwhile */
 			T.t[3] = o->now(env);
+		}
+		break;
+	case S_SLEEPER_BESIDE_WORKER:
+		/* role 0's timer fires while role 1 computes on the core */
+		if (role == 0) {
+			T.t[0] = o->now(env);
+			o->sleep(env, 200000);
+			T.t[1] = o->now(env);
+		} else {
+			o->work(env, 1000000);
 		}
 		break;
 	case S_TWO_SLEEPERS_VS_WORKER:
@@ -270,10 +281,30 @@ static void linux_sleep_adds_slack_and_timer_wake(void **state)
 	assert_int_equal(hs_result_get(&res, "usleep_calls", -1), 1);
 	hs_result_free(&res);
 
-	/* the sleeper's own part of the call, once it is back */
+	/* on its own idle core timer_wake, a whole measured sleep, already
+	 * holds the sleeper's part of the call */
 	cfg.os.sleep_return_ns = 400;
 	run_script(&cfg, S_SLEEP_1US, &res);
-	assert_int_equal(T.t[1] - T.t[0], 100 + 1000 + 50000 + 7000 + 400);
+	assert_int_equal(T.t[1] - T.t[0], 100 + 1000 + 50000 + 7000);
+	hs_result_free(&res);
+}
+
+/* A sleeper woken onto a busy core pays sleep_return once it is back on
+ * the core: the same run with 400 ns more of it ends its sleep 400 ns
+ * later. */
+static void busy_core_sleep_pays_return(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+	int64_t span;
+
+	setup_slack(&cfg, 2, 1);
+	run_script(&cfg, S_SLEEPER_BESIDE_WORKER, &res);
+	span = T.t[1] - T.t[0];
+	hs_result_free(&res);
+	cfg.os.sleep_return_ns = 400;
+	run_script(&cfg, S_SLEEPER_BESIDE_WORKER, &res);
+	assert_int_equal(T.t[1] - T.t[0], span + 400);
 	hs_result_free(&res);
 }
 
@@ -1317,6 +1348,7 @@ int main(void)
 		cmocka_unit_test(ule_yield_alone_switches),
 		cmocka_unit_test(linux_yield_runs_peer_until_slice_end),
 		cmocka_unit_test(linux_yield_loop_forfeits_slices),
+		cmocka_unit_test(busy_core_sleep_pays_return),
 		cmocka_unit_test(ule_yield_is_held_for_ticks),
 		cmocka_unit_test(futex_wake_to_idle_core_costs_remote),
 		cmocka_unit_test(futex_wake_charges_the_waker),
