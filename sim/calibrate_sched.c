@@ -609,6 +609,31 @@ static void *poller_thread(void *arg)
 	return NULL;
 }
 
+/* Starts n poller threads pinned to cpu; *started counts those running,
+ * which stop_pollers joins whatever the result.  0 or an HS_E_* code. */
+static int start_pollers(struct pollers *p, pthread_t *th, int n, int cpu, int *started,
+			 struct hs_error *err)
+{
+	int rc = 0;
+
+	atomic_init(&p->cycles, 0);
+	atomic_init(&p->stop, 0);
+	*started = 0;
+	while (rc == 0 && *started < n) {
+		rc = start_pinned(&th[*started], cpu, poller_thread, p, err);
+		if (rc == 0)
+			(*started)++;
+	}
+	return rc;
+}
+
+static void stop_pollers(struct pollers *p, pthread_t *th, int started)
+{
+	atomic_store(&p->stop, 1);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+}
+
 static int64_t process_cpu_ns(void)
 {
 	struct timespec ts;
@@ -651,15 +676,9 @@ static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_re
 	struct hs_calib_sampler s;
 	int started = 0, rc = 0;
 
-	atomic_init(&p.cycles, 0);
-	atomic_init(&p.stop, 0);
 	if (r->cpu_b >= 0 && (rc = pin_caller(r->cpu_b, err)) != 0)
 		return rc;
-	while (rc == 0 && started < HS_CALIB_SLEEP_POLLERS) {
-		rc = start_pinned(&th[started], r->cpu_a, poller_thread, &p, err);
-		if (rc == 0)
-			started++;
-	}
+	rc = start_pollers(&p, th, HS_CALIB_SLEEP_POLLERS, r->cpu_a, &started, err);
 	if (rc == 0)
 		rc = hs_calib_sampler_begin(&s, o, "sleep_cycle", 100, err);
 	if (rc == 0) {
@@ -685,9 +704,7 @@ static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_re
 		}
 		hs_calib_sampler_end(&s, r);
 	}
-	atomic_store(&p.stop, 1);
-	for (int i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
+	stop_pollers(&p, th, started);
 	return rc;
 }
 
@@ -708,14 +725,9 @@ static int measure_timer_irq_gap(const struct hs_calib_opts *o, struct hs_calib_
 	struct hs_calib_sampler s;
 	int started = 0, rc;
 
-	atomic_init(&p.cycles, 0);
-	atomic_init(&p.stop, 0);
 	rc = pin_caller(r->cpu_a, err);
-	while (rc == 0 && started < HS_CALIB_IRQ_POLLERS) {
-		rc = start_pinned(&th[started], r->cpu_a, poller_thread, &p, err);
-		if (rc == 0)
-			started++;
-	}
+	if (rc == 0)
+		rc = start_pollers(&p, th, HS_CALIB_IRQ_POLLERS, r->cpu_a, &started, err);
 	if (rc == 0)
 		rc = hs_calib_sampler_begin(&s, o, "timer_irq_gap", 20000, err);
 	if (rc == 0) {
@@ -731,9 +743,7 @@ static int measure_timer_irq_gap(const struct hs_calib_opts *o, struct hs_calib_
 		}
 		hs_calib_sampler_end(&s, r);
 	}
-	atomic_store(&p.stop, 1);
-	for (int i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
+	stop_pollers(&p, th, started);
 	return rc;
 }
 
