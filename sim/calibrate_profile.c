@@ -644,6 +644,31 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 		     HS_CALIB_SLEEP_POLLERS, whole, us1->p50);
 }
 
+/*
+ * Warns, in the comment of `name`, of a figure whose median lies more than
+ * a quarter above its p10.  The samples of these figures repeat one short
+ * operation on a pinned CPU, so on an idle host they bunch near the
+ * fastest.  A long upper half means other work on the host (another
+ * tenant on a shared core, a busy sibling CPU) slowed some of them, and
+ * the keys derived from the median come out too high.
+ */
+static void note_spread(struct hs_calib_report *r)
+{
+	static const char *const names[] = { "syscall", "yield_peer", "futex_wake_local",
+					     "futex_wake_send_local", "sleep_cycle" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const struct hs_calib_figure *f = measured(r, names[i]);
+
+		if (!f || f->p10 <= 0 || f->p50 * 4 <= f->p10 * 5)
+			continue;
+		note(r, "name", "WARNING: the median of %s, %" PRId64 " ns, is %" PRId64 " %% above "
+		     "its p10 of %" PRId64 " ns: the host was busy or noisy while it was measured, "
+		     "so the keys derived from it may be too high; calibrate again on an idle host",
+		     names[i], f->p50, (f->p50 - f->p10) * 100 / f->p10, f->p10);
+	}
+}
+
 void hs_calib_derive(struct hs_calib_report *r)
 {
 	struct hs_os_profile *p = &r->profile;
@@ -663,6 +688,7 @@ void hs_calib_derive(struct hs_calib_report *r)
 	derive_timers(r, p);
 	derive_switch_cold(r, p);
 	derive_timer_irq(r, p);
+	note_spread(r);
 }
 
 /* ---- writer ---- */

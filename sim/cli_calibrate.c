@@ -116,6 +116,22 @@ static void print_figures(const struct hs_calib_report *r)
 	       (long long)r->tick_ns, (long long)r->slice_ns);
 }
 
+/* Prints the WARNING lines of the profile's first comment (hs_calib_keys[0],
+ * "name") to standard error, one line each, quiet or not. */
+static void print_warnings(const struct hs_calib_report *r)
+{
+	const char *line = r->notes[0];
+
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		int len = end ? (int)(end - line) : (int)strlen(line);
+
+		if (strncmp(line, "WARNING: ", 9) == 0)
+			fprintf(stderr, "herdsim: warning: %.*s\n", len - 9, line + 9);
+		line = end ? end + 1 : NULL;
+	}
+}
+
 int cli_calibrate(int argc, char **argv)
 {
 	const char *out = NULL;
@@ -185,6 +201,7 @@ int cli_calibrate(int argc, char **argv)
 		print_figures(rep);
 		printf("profile '%s' written to %s\n", rep->profile.name, out);
 	}
+	print_warnings(rep);
 	free(rep);
 	return CLI_OK;
 }

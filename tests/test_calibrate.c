@@ -588,6 +588,28 @@ static void derive_timer_irq_from_sleep_cycle(void **state)
 	assert_null(strstr(n, "WARNING"));
 }
 
+/* A figure whose median lies more than a quarter above its p10 was
+ * measured on a busy host: the profile's first comment warns of it, and a
+ * tight figure gives no warning.  The values are those of a calibration
+ * taken while the validation host was noisy. */
+static void derive_warns_of_wide_figures(void **state)
+{
+	static struct hs_calib_report r;
+	const char *n;
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "sleep_cycle", 3886, 5223, 6298, 6663, 100);
+	hs_calib_derive(&r);
+	n = note_of(&r, "name");
+	assert_non_null(strstr(n, "WARNING: the median of sleep_cycle, 5223 ns, is 34 % above its "
+				  "p10 of 3886 ns"));
+	assert_non_null(strstr(n, "calibrate again on an idle host"));
+
+	figure(&r, "sleep_cycle")->p50 = 4000;
+	hs_calib_derive(&r);
+	assert_null(strstr(note_of(&r, "name"), "WARNING: the median of sleep_cycle"));
+}
+
 /* With timer_irq_gap, timer_irq is its median (what one interrupt took
  * from a computing thread), and the rest of a usleep(1) cycle beyond
  * syscall 150, the switch-in (futex_wake_local 2000) and that interrupt is
@@ -1403,6 +1425,7 @@ int main(void)
 		cmocka_unit_test(derive_without_figures_writes_zero),
 		cmocka_unit_test(derive_timer_irq_from_sleep_cycle),
 		cmocka_unit_test(derive_sleep_return_from_gap),
+		cmocka_unit_test(derive_warns_of_wide_figures),
 		cmocka_unit_test(derive_timer_irq_negative_is_zero),
 		cmocka_unit_test(derive_timer_irq_missing_is_zero),
 		cmocka_unit_test(derive_timer_irq_unchecked_saturation),
