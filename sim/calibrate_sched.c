@@ -41,7 +41,7 @@
 #define RING_WINDOW_NS 1000000    /* wall time of one futex_ring_K sample */
 #define RING_WINDOWS 20           /* futex_ring_K samples at scale 1 */
 #define RING_ROUNDS 4             /* turns of the rings; see measure_rings */
-#define RING_RETRIES 4            /* tries per futex_ring_K window asked for */
+#define RING_RETRIES 4            /* tries per futex_ring_K window requested */
 #define IRQ_GAP_MIN_NS 300        /* shorter gaps are the clock loop itself */
 #define IRQ_GAP_MAX_NS 20000      /* longer gaps are preemptions, not interrupts */
 
@@ -609,8 +609,8 @@ static void *poller_thread(void *arg)
 	return NULL;
 }
 
-/* Starts n poller threads pinned to cpu; *started counts those running,
- * which stop_pollers joins whatever the result.  0 or an HS_E_* code. */
+/* Starts n poller threads pinned to cpu.  *started counts those running,
+ * and stop_pollers joins them whatever the result.  0 or an HS_E_* code. */
 static int start_pollers(struct pollers *p, pthread_t *th, int n, int cpu, int *started,
 			 struct hs_error *err)
 {
@@ -809,9 +809,9 @@ static void stop_ring(struct ring *ring, pthread_t *th, int started)
 static void sample_ring(struct ring *ring, struct hs_calib_sampler *s, int windows,
 			struct hs_calib_report *r)
 {
-	/* a window in which the token made no hop (the CPU was taken, as by
-	 * a loaded test run) is rejected and tried again, up to
-	 * RING_RETRIES times the windows asked for */
+	/* A window in which the token made no hop (the CPU was taken, as by
+	 * a loaded test run) is rejected and tried again, up to RING_RETRIES
+	 * times the windows requested. */
 	for (int w = 0, tries = 0; w < windows && s->n < s->target && tries < RING_RETRIES * windows;
 	     tries++) {
 		long h0 = atomic_load(&ring->hops);

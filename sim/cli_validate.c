@@ -24,8 +24,8 @@
  * ratio of the waiters median makespan to the single median on each
  * backend and the difference of the two ratios.  The figures cover the
  * completed runs only.  A run that ends in a timeout, deadlock or error
- * has no makespan; it is recorded, reported on stderr and counted in the
- * table.
+ * has no makespan, so it is recorded, reported on stderr and counted in
+ * the table, but left out of the figures.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -109,7 +109,7 @@ struct val_opts {
  * backend: v[figure][replication]. */
 struct series {
 	double *v[NFIG_ALL];
-	int n;          /* completed runs, whose figures v holds */
+	int n;          /* completed runs, whose figures are in v */
 	int incomplete; /* runs that ended in a timeout, deadlock or error */
 	/* CPU seconds other processes used while the runs of this series
 	 * ran, and the wall-clock seconds of those runs (native only). */

@@ -79,8 +79,8 @@
  * running or being switched in on the core where the timers were armed,
  * and on an idle core is part of `timer_wake` (see timer_irq below).  A
  * timed sleep woken onto a busy core costs its own thread `sleep_return`
- * once it is back on the core; on its own idle core `timer_wake` holds
- * that part.
+ * once it is back on the core.  One that ends on its own idle core pays
+ * none, because `timer_wake` already includes that part.
  *
  * Cache lines: each hs_word carries a mask of the cores holding its line
  * (shadow[0]).  A read-modify-write or store costs `atomic_local` when
@@ -204,9 +204,8 @@ static void update_min(struct sim *s, int c)
 		core->min_vruntime = m;
 }
 
-/* The lag t keeps when it leaves core c's queue or current slot, with t
- * counted in the average: avg_vruntime minus its vruntime, clamped to
- * max(2 slices, 1 tick) (update_entity_lag). */
+/* Returns the lag of t on core c, t counted in the average: avg_vruntime
+ * minus t's vruntime, clamped to max(2 slices, 1 tick) (update_entity_lag). */
 static int64_t entity_lag(struct sim *s, struct sim_thread *t, int c)
 {
 	int64_t limit = 2 * s->os->slice_ns > s->os->tick_ns ? 2 * s->os->slice_ns : s->os->tick_ns;
@@ -261,7 +260,8 @@ static void rq_push(struct sim *s, int c, struct sim_thread *t)
 	core->rq_vsum += t->vruntime;
 }
 
-/* Queued threads of core that can run: the delayed ones are asleep. */
+/* Returns how many of core's queued threads can run.  Delayed ones are
+ * asleep and do not count. */
 static int runnable_queued(const struct sim_core *core)
 {
 	return core->rq_len - core->rq_delayed;
@@ -779,12 +779,11 @@ static int idle_core_for(struct sim *s, struct sim_thread *t, int prev)
 }
 
 /*
- * Wakes t, delayed on its core c, where it still is (requeue_delayed_entity
- * under DELAY_ZERO): it keeps its vruntime and deadline unless its lag has
- * turned positive, in which case it is placed afresh with no lag.  No
- * search for an idle core: the kernel wakes a task still queued on the
- * core it is queued on.  Returns false, t no longer queued, if c has no
- * current thread, which the picks rule out.
+ * Wakes t on core c, where it is still queued as delayed, with no search
+ * for an idle core (requeue_delayed_entity under DELAY_ZERO).  t keeps its
+ * vruntime and deadline unless its lag has turned positive, and is then
+ * placed afresh with no lag.  Returns false, with t no longer queued, if c
+ * has no current thread, which the picks rule out.
  */
 static bool requeue_delayed(struct sim *s, struct sim_thread *t, bool from_wake)
 {
@@ -1346,8 +1345,8 @@ void sim_os_sleep(struct sim *s, struct sim_thread *t, int64_t ns, enum hs_reaso
 		return; /* a zero-timeout wait: the call returns at once */
 	arm_sleep(s, t, ns);
 	sim_block(s, t, HS_TS_SLEEPING, r);
-	/* the rest of the call, back on a core; timer_wake, measured as a
-	 * whole sleep on an idle CPU, already holds it */
+	/* The rest of the call, once back on a core.  A sleep that ended on
+	 * its own idle core skips it, because timer_wake includes it. */
 	if (!t->timer_woke_idle)
 		sim_cpu(s, t, s->os->sleep_return_ns);
 }

@@ -281,8 +281,8 @@ static void linux_sleep_adds_slack_and_timer_wake(void **state)
 	assert_int_equal(hs_result_get(&res, "usleep_calls", -1), 1);
 	hs_result_free(&res);
 
-	/* on its own idle core timer_wake, a whole measured sleep, already
-	 * holds the sleeper's part of the call */
+	/* on its own idle core the sleeper pays no sleep_return, because
+	 * timer_wake, measured as a whole sleep, includes it */
 	cfg.os.sleep_return_ns = 400;
 	run_script(&cfg, S_SLEEP_1US, &res);
 	assert_int_equal(T.t[1] - T.t[0], 100 + 1000 + 50000 + 7000);
@@ -1080,6 +1080,19 @@ static struct sim *delay_sim(struct hs_os_profile *os, struct sim_thread *cur)
 	return s;
 }
 
+/* Queues u alone on core 0 of s, as a thread that has not run yet.  Set
+ * its vruntime first, because the queue's sum counts it. */
+static void queue_alone(struct sim *s, struct sim_thread *u)
+{
+	u->core = 0;
+	u->exec_start = -1;
+	u->ran_core = SIM_NONE;
+	s->cores[0].rq_head = u;
+	s->cores[0].rq_tail = u;
+	s->cores[0].rq_len = 1;
+	sum_queue(&s->cores[0]);
+}
+
 /*
  * DELAY_DEQUEUE, the sleep.  Core 0 runs t (vruntime 500) with a queued
  * (vruntime 0): the average is 250, so t is not eligible and stays queued
@@ -1095,13 +1108,8 @@ static void ineligible_sleeper_stays_queued(void **state)
 	(void)state;
 	t.vruntime = 500;
 	t.deadline = 1500;
-	a.core = 0;
-	a.exec_start = -1;
-	a.ran_core = SIM_NONE;
 	a.deadline = 1000000;
-	s->cores[0].rq_head = s->cores[0].rq_tail = &a;
-	s->cores[0].rq_len = 1;
-	sum_queue(&s->cores[0]);
+	queue_alone(s, &a);
 	sim_leave_core(s, &t, true);
 	assert_ptr_equal(s->cores[0].current, &a);
 	assert_true(t.delayed);
@@ -1117,13 +1125,8 @@ static void ineligible_sleeper_stays_queued(void **state)
 	memset(&t, 0, sizeof(t));
 	memset(&a, 0, sizeof(a));
 	s = delay_sim(&os, &t);
-	a.core = 0;
-	a.exec_start = -1;
-	a.ran_core = SIM_NONE;
 	a.vruntime = 500;
-	s->cores[0].rq_head = s->cores[0].rq_tail = &a;
-	s->cores[0].rq_len = 1;
-	sum_queue(&s->cores[0]);
+	queue_alone(s, &a);
 	sim_leave_core(s, &t, true);
 	assert_false(t.delayed);
 	assert_int_equal(t.vlag, 250);
@@ -1138,12 +1141,7 @@ static void ineligible_sleeper_stays_queued(void **state)
 	memset(&a, 0, sizeof(a));
 	s = delay_sim(&os, &t);
 	t.vruntime = 500;
-	a.core = 0;
-	a.exec_start = -1;
-	a.ran_core = SIM_NONE;
-	s->cores[0].rq_head = s->cores[0].rq_tail = &a;
-	s->cores[0].rq_len = 1;
-	sum_queue(&s->cores[0]);
+	queue_alone(s, &a);
 	sim_leave_core(s, &t, false);
 	assert_false(t.delayed);
 	assert_int_equal(t.vlag, -250);
@@ -1228,17 +1226,12 @@ static void delayed_thread_wakes_in_place(void **state)
 		s->req = &req;
 		cur.vruntime = owed ? 300 : 0;
 		cur.vprot = INT64_MAX; /* protected: no wake-up preemption */
-		d.core = 0;
-		d.exec_start = -1;
 		d.recent_core = SIM_NONE;
-		d.ran_core = SIM_NONE;
 		d.vruntime = owed ? 0 : 300;
 		d.deadline = 777;
 		d.delayed = true;
 		d.state = HS_TS_SLEEPING;
-		s->cores[0].rq_head = s->cores[0].rq_tail = &d;
-		s->cores[0].rq_len = 1;
-		sum_queue(&s->cores[0]);
+		queue_alone(s, &d);
 		s->cores[0].rq_delayed = 1;
 		sim_place(s, &d, true, true);
 		assert_null(s->cores[1].current);

@@ -188,8 +188,8 @@ static void validate_writes_both_backends(void **unused)
 /* A simulated run that times out has no makespan.  validate records it,
  * leaves it out of the figures, prints how many runs were left out and
  * exits with 3, while the native figures stay.  A thread start of 1 s of
- * simulated CPU time puts every simulated run past a 2 s limit; the native
- * runs do not read the OS profile and take milliseconds. */
+ * simulated CPU time puts every simulated run past a 2 s limit.  The
+ * native runs do not read the OS profile, so they take milliseconds. */
 static void validate_leaves_out_timeouts(void **unused)
 {
 	const char *dir = make_temp_dir();
