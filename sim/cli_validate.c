@@ -19,7 +19,8 @@
  *
  * Figures: for each policy, median and 95 % confidence half-width of the
  * mean (Student t, hs_ci95_halfwidth) of makespan, CPU time, usleep calls,
- * yields, M's created, context switches and preemptions, on both backends, and the ratio of the simulated median
+ * yields, M's created, context switches, preemptions, migrations and
+ * stop-the-world time, on both backends, and the ratio of the simulated median
  * to the native one.  Then, when both `single` and `waiters` ran, the
  * ratio of the waiters median makespan to the single median on each
  * backend and the difference of the two ratios.  The figures cover the
@@ -28,6 +29,7 @@
  * the table, but left out of the figures.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +49,8 @@
 
 #define MAX_POLICIES 32
 #define DEFAULT_DB "results/herdsim.sqlite"
-#define NFIG 8      /* figures every validation prints */
-#define NFIG_ALL 13 /* and the CPU time by phase with --phase-cpu */
+#define NFIG 9      /* figures every validation prints */
+#define NFIG_ALL 14 /* and the CPU time by phase with --phase-cpu */
 
 static const char validate_usage[] =
 	"usage: herdsim validate SCENARIO [options]\n"
@@ -80,17 +82,21 @@ static const char validate_usage[] =
 
 /* CPU time, context switches and preemptions are the kernel's counts
  * (getrusage) on the native side and the model's on the simulated one.
- * They show whether a makespan gap comes from costlier work or idle CPUs. */
+ * They show whether a makespan gap comes from costlier work or idle CPUs.
+ * A migration is a thread starting on another CPU than the one it last
+ * ran on.  The native count comes from a perf software counter, and is
+ * "-" where the kernel refuses that counter. */
 static const char *const fig_names[NFIG_ALL] = {
 	"makespan ms", "CPU time ms", "usleep calls", "yields", "M's created", "switches",
-	"preemptions", "stop-world ms", "think us/cb", "needm us/cb", "P wait us/cb", "Go us/cb", "exit us/cb",
+	"preemptions", "migrations", "stop-world ms", "think us/cb", "needm us/cb", "P wait us/cb", "Go us/cb", "exit us/cb",
 };
 /* The phase figures (from index NFIG) are the scalars hs_phase_scalar
  * names, in the same order, divided by the run's callbacks. */
 static const char *const fig_keys[NFIG] = { "makespan_ns", "cpu_ns", "usleep_calls", "yields",
-					    "m_created", "context_switches", "preemptions", "stw_ns" };
-static const double fig_scale[NFIG_ALL] = { 1e6, 1e6, 1, 1, 1, 1, 1, 1e6, 1e3, 1e3, 1e3, 1e3, 1e3 };
-static const int fig_decimals[NFIG_ALL] = { 2, 2, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2 };
+					    "m_created", "context_switches", "preemptions", "migrations",
+					    "stw_ns" };
+static const double fig_scale[NFIG_ALL] = { 1e6, 1e6, 1, 1, 1, 1, 1, 1, 1e6, 1e3, 1e3, 1e3, 1e3, 1e3 };
+static const int fig_decimals[NFIG_ALL] = { 2, 2, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2 };
 
 struct val_opts {
 	const char *scenario;
@@ -337,20 +343,25 @@ static int run_one(const struct hs_backend *be, const struct hs_config *base, co
 	return rc;
 }
 
-/* Median of a copy of v[0..n) (hs_median sorts in place). */
+/* Median of the numbers in v[0..n) (hs_median sorts a copy in place).
+ * NaN marks a figure a backend could not measure; with no number, the
+ * result is NaN. */
 static double median_of(const double *v, int n)
 {
 	double tmp[n > 0 ? n : 1];
+	int k = 0;
 
-	memcpy(tmp, v, (size_t)n * sizeof(double));
-	return hs_median(tmp, (size_t)n);
+	for (int i = 0; i < n; i++)
+		if (!isnan(v[i]))
+			tmp[k++] = v[i];
+	return k > 0 ? hs_median(tmp, (size_t)k) : NAN;
 }
 
 /* Writes x with d decimals into cell (32 bytes), or "-" when no run of
- * the series completed. */
+ * the series completed or the figure was not measured. */
 static void format_cell(char *cell, int n, double x, int d)
 {
-	if (n > 0)
+	if (n > 0 && !isnan(x))
 		snprintf(cell, 32, "%.*f", d, x);
 	else
 		snprintf(cell, 32, "-");

@@ -32,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -466,6 +468,7 @@ static int write_usage(struct nrun *run, struct hs_run_result *out)
 {
 	const struct rusage ru = run->ru1;
 	int rc = 0;
+	uint64_t migrations;
 
 	rc |= hs_result_scalar(out, "cpu_ns",
 			       (double)(tv_ns(ru.ru_utime) + tv_ns(ru.ru_stime) - tv_ns(run->ru0.ru_utime) -
@@ -473,7 +476,32 @@ static int write_usage(struct nrun *run, struct hs_run_result *out)
 	rc |= hs_result_scalar(out, "preemptions", (double)(ru.ru_nivcsw - run->ru0.ru_nivcsw));
 	rc |= hs_result_scalar(out, "context_switches",
 			       (double)(ru.ru_nivcsw + ru.ru_nvcsw - run->ru0.ru_nivcsw - run->ru0.ru_nvcsw));
+	/* an exited thread's count is added to its parent's: all joined now */
+	if (run->migr_fd >= 0 && read(run->migr_fd, &migrations, sizeof(migrations)) == sizeof(migrations))
+		rc |= hs_result_scalar(out, "migrations", (double)migrations);
+	else
+		rc |= hs_result_scalar(out, "migrations", NAN);
 	return rc;
+}
+
+/*
+ * Opens a counter of the CPU migrations of the calling thread and of every
+ * thread it starts afterwards (an inherited software event).  Returns the
+ * descriptor, or -1 where the kernel refuses it: with
+ * kernel.perf_event_paranoid at 2 or more an unprivileged process may not
+ * count events inside the kernel, and a migration is one.  The run then
+ * records no migration count.
+ */
+static int open_migration_counter(void)
+{
+	struct perf_event_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.type = PERF_TYPE_SOFTWARE;
+	a.size = sizeof(a);
+	a.config = PERF_COUNT_SW_CPU_MIGRATIONS;
+	a.inherit = 1;
+	return (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
 static int write_scalars(struct nrun *run, struct hs_run_result *out, const struct totals *s,
@@ -651,6 +679,7 @@ static int native_run(const struct hs_run_request *req, struct hs_run_result *ou
 	native_clock_init();
 	if (req->phase_cpu)
 		run->cpu_read_ns = native_cpu_read_cost();
+	run->migr_fd = open_migration_counter();
 	getrusage(RUSAGE_SELF, &run->ru0);
 	run->t0 = native_clock();
 	deadline = req->cfg->scenario.time_limit_ns > 0 ? run->t0 + req->cfg->scenario.time_limit_ns
@@ -676,6 +705,8 @@ static int native_run(const struct hs_run_request *req, struct hs_run_result *ou
 	set_identity(run, out, wall_start);
 	if (rc == 0)
 		rc = finish(run, out, late, err);
+	if (run->migr_fd >= 0)
+		close(run->migr_fd);
 	run_free(run);
 	return rc;
 }

@@ -159,6 +159,9 @@ struct nrun {
 	int64_t t0;                 /* CLOCK_MONOTONIC at run start, ns */
 	int64_t cpu_read_ns;        /* cost of one thread CPU clock read (phase_cpu), ns */
 	struct rusage ru0, ru1;     /* this process's usage at start and end */
+	int migr_fd;                /* perf counter of CPU migrations of the run
+	                             * thread and the threads it starts, -1 if the
+	                             * kernel refused it */
 	int abort;                  /* atomic: unwind every thread */
 	int stopping;               /* atomic: 1 unwind daemons when they block, 2 at once */
 	struct nreplay *replay;     /* the trace of a replay, read-only once

@@ -853,6 +853,8 @@ void sim_on_cpu(struct sim *s, int c, uint32_t gen)
 		s->switches++;
 		core->nswitch++;
 	}
+	if (t->ran_core >= 0 && t->ran_core != c)
+		s->migrations++;
 	t->ran_core = c;
 	t->ran_stamp = core->nswitch;
 	core->last = t;

@@ -366,6 +366,7 @@ static void finish(struct sim *s)
 	hs_result_scalar(out, "threads_peak", (double)s->foreign_peak);
 	hs_result_scalar(out, "preemptions", (double)s->preemptions);
 	hs_result_scalar(out, "context_switches", (double)s->switches);
+	hs_result_scalar(out, "migrations", (double)s->migrations);
 	hs_result_scalar(out, "cpu_ns", (double)s->cpu_ns);
 	if (s->req->phase_cpu)
 		for (int i = 0; i < HS_NPHASES; i++)

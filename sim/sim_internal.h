@@ -267,6 +267,7 @@ struct sim {
 	struct hs_hist latency;
 	int64_t callbacks_done;
 	int64_t wasted, preemptions, switches;
+	int64_t migrations; /* starts on a core other than the thread's last */
 	int64_t cpu_ns;          /* CPU time of all threads, ns (busy cores) */
 	int64_t phase_cpu[HS_NPHASES]; /* callbacks' CPU time by phase, when requested */
 

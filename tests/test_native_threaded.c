@@ -8,11 +8,15 @@
  *            until two threads hold it, so the ownership check must fire;
  *   pcount   tlist whose `entered` (which runs holding a P) counts the
  *            threads inside it and spins, to bound that count by the P's.
+ *   hop      tlist whose acquire moves its thread to another CPU and back
+ *            with sched_setaffinity, two migrations the run must count.
  *
  * Assertions are on counts and invariants, never on durations.  The GC
  * test relies on six threads created at once all calling runtime.GC()
  * within one 30 ms mark phase.
  */
+#include <math.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -270,6 +274,42 @@ static const struct hs_policy pcount_policy = {
 };
 
 /* ---- helpers ---- */
+
+/* ---- hop ---- */
+
+/* The CPUs this process may run on, at least two for the hop test. */
+static cpu_set_t hop_allowed;
+
+/* Pins the calling thread to the allowed CPU after its current one, then
+ * back to its current one, then lifts the pin: two migrations. */
+static hs_m *hop_acquire(hs_env *env, void *state)
+{
+	int here = sched_getcpu(), there = -1;
+	cpu_set_t one;
+
+	for (int k = 1; k < CPU_SETSIZE && there < 0; k++)
+		if (CPU_ISSET((here + k) % CPU_SETSIZE, &hop_allowed))
+			there = (here + k) % CPU_SETSIZE;
+	CPU_ZERO(&one);
+	CPU_SET(there, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	CPU_ZERO(&one);
+	CPU_SET(here, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	sched_setaffinity(0, sizeof(hop_allowed), &hop_allowed);
+	return tlist_acquire(env, state);
+}
+
+static const struct hs_policy hop_policy = {
+	.abi_version = HS_POLICY_ABI_VERSION,
+	.name = "hop",
+	.summary = "tlist after moving to another CPU and back",
+	.state_size = sizeof(struct tlist),
+	.init = tlist_init,
+	.acquire = hop_acquire,
+	.release = tlist_release,
+	.spare_count = tlist_spare,
+};
 
 static void config_default(struct hs_config *cfg)
 {
@@ -743,6 +783,32 @@ static void foreign_stack_keeps_its_size(void **unused)
 	hs_result_free(&r);
 }
 
+/*
+ * The run counts the CPU migrations of the threads it starts: each of the
+ * 8 acquires moves its thread twice.  Skipped with one CPU, and where the
+ * kernel refuses the counter (the run then stores NaN).
+ */
+static void migrations_are_counted(void **unused)
+{
+	struct hs_config cfg;
+	struct hs_run_result r;
+	double migrations;
+
+	if (sched_getaffinity(0, sizeof(hop_allowed), &hop_allowed) != 0 || CPU_COUNT(&hop_allowed) < 2)
+		skip();
+	config_default(&cfg);
+	cfg.scenario.threads = 4;
+	cfg.scenario.callbacks = 2;
+	cfg.scenario.record = HS_RECORD_SUMMARY;
+	assert_int_equal(run_native(&cfg, &hop_policy, &r), 0);
+	assert_int_equal(r.status, HS_STATUS_OK);
+	migrations = hs_result_get(&r, "migrations", -1);
+	hs_result_free(&r);
+	if (isnan(migrations))
+		skip();
+	assert_true(migrations >= 16);
+}
+
 static void periodic_arrival_creates_all(void **unused)
 {
 	struct hs_config cfg;
@@ -823,6 +889,7 @@ int main(void)
 		cmocka_unit_test(gc_callers_share_cycles),
 		cmocka_unit_test(gc_callers_wake_with_a_p),
 		cmocka_unit_test(foreign_stack_keeps_its_size),
+		cmocka_unit_test(migrations_are_counted),
 		cmocka_unit_test(periodic_arrival_creates_all),
 		cmocka_unit_test(trace_arrival_is_rejected),
 		cmocka_unit_test(shipped_policies_conserve_ms),

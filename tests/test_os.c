@@ -36,6 +36,7 @@ enum script {
 	S_SLEEPERS_FAR,
 	S_SPINNER_AMONG_POLLERS,
 	S_CANCELLED_TIMER,
+	S_WAKE_ON_OTHER_CORE,
 };
 
 static struct {
@@ -155,6 +156,15 @@ static hs_m *script_acquire(hs_env *env, void *state)
 			while (o->load(env, &T.word) == 0)
 				o->sleep(env, 1000);
 		}
+		break;
+	case S_WAKE_ON_OTHER_CORE:
+		/* role 1 starts on role 0's core while role 0 sleeps and keeps
+		 * that core for 1 ms.  Role 2, on the other core, is done
+		 * before role 0's timer fires.  So role 0 wakes there. */
+		if (role == 0)
+			o->sleep(env, 100000);
+		else if (role == 1)
+			o->work(env, 1000000);
 		break;
 	case S_CANCELLED_TIMER:
 		/* role 0 waits with a 100 us timeout, role 1 sleeps 120 us, role 2
@@ -764,6 +774,27 @@ static void cancelled_timer_does_not_fire(void **state)
 	hs_result_free(&res);
 }
 
+/*
+ * A thread woken while its last core is busy and the other idle runs on
+ * the other core: the run counts one migration.  On one core the same
+ * script has none.
+ */
+static void wakeup_elsewhere_counts_a_migration(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_slack(&cfg, 3, 2);
+	run_script(&cfg, S_WAKE_ON_OTHER_CORE, &res);
+	assert_int_equal(hs_result_get(&res, "migrations", -1), 1);
+	hs_result_free(&res);
+
+	setup_slack(&cfg, 3, 1);
+	run_script(&cfg, S_WAKE_ON_OTHER_CORE, &res);
+	assert_int_equal(hs_result_get(&res, "migrations", -1), 0);
+	hs_result_free(&res);
+}
+
 /* Sets core's rq_vsum from its queue, for queues a test links by hand. */
 static void sum_queue(struct sim_core *core)
 {
@@ -1363,6 +1394,7 @@ int main(void)
 		cmocka_unit_test(ineligible_sleeper_stays_queued),
 		cmocka_unit_test(picked_delayed_thread_leaves_queue),
 		cmocka_unit_test(delayed_thread_wakes_in_place),
+		cmocka_unit_test(wakeup_elsewhere_counts_a_migration),
 	};
 
 	return cmocka_run_group_tests_name("os model", tests, NULL, NULL);
