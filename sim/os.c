@@ -62,6 +62,10 @@
  * woken first, it is woken where it is queued, with no search for an idle
  * core: it keeps its vruntime and deadline while its lag is 0 or less, and
  * is placed afresh with lag 0 otherwise.  Idle balancing never moves it.
+ * The kernel counts it in rq->nr_running, so a sched_yield or a slice end
+ * with only delayed threads queued still picks: the yielder forfeits, and
+ * the delayed threads the pick prefers leave the queue while the current
+ * thread keeps the core (sim_drop_delayed_picks).
  * Not modelled: weights (all nice 0), buddies, PREEMPT_SHORT, and
  * preemption at ticks.
  *
@@ -613,6 +617,38 @@ static void rq_remove(struct sim *s, int c, struct sim_thread *t)
 	}
 }
 
+/*
+ * The pick of a Linux schedule() on core c when no queued thread is
+ * runnable: the kernel counts delayed sleepers in rq->nr_running, so a
+ * sched_yield or a slice end with only delayed peers still reaches
+ * __pick_eevdf.  While the eligible queued thread with the earliest
+ * deadline is a delayed one that beats the current thread t, it leaves
+ * the queue with its lag clipped to 0, as in sim_rq_pick.  t wins ties,
+ * and once it wins it keeps the core with no switch.
+ */
+void sim_drop_delayed_picks(struct sim *s, int c, struct sim_thread *t)
+{
+	struct sim_core *core = &s->cores[c];
+
+	while (core->rq_delayed > 0) {
+		struct sim_thread *best = NULL;
+		int64_t sum, n;
+
+		sum = vsum(s, c, &n);
+		for (struct sim_thread *u = core->rq_head; u; u = u->rq_next)
+			if (eligible(fair_key(s, u), sum, n) && (!best || u->deadline < best->deadline))
+				best = u;
+		if (!best || (eligible(t->vruntime, sum, n) && t->deadline <= best->deadline))
+			return;
+		best->vlag = entity_lag(s, best, c);
+		if (best->vlag > 0)
+			best->vlag = 0;
+		rq_remove(s, c, best);
+		best->delayed = false;
+		core->rq_delayed--;
+	}
+}
+
 /* Takes core c from its current thread cur, whose CPU burst has `left` ns
  * to go, queues cur as preempted, and starts `next` if it is still queued
  * on c, else the usual pick. */
@@ -897,6 +933,8 @@ void sim_slice_end(struct sim *s, int c, uint32_t gen)
 	if (gen != core->gen || !t || !core->on_cpu)
 		return;
 	if (runnable_queued(core) == 0) {
+		if (s->os->yield_kind == HS_YIELD_LINUX)
+			sim_drop_delayed_picks(s, c, t);
 		arm_slice(s, c);
 		return;
 	}
@@ -1244,6 +1282,20 @@ void sim_timer_irq(struct sim *s, int c, uint32_t gen)
 	timer_program(s, c);
 }
 
+/* yield_task_fair with the forfeit (see the top of the file): an eligible
+ * yielder t's vruntime jumps to its deadline and its deadline a slice
+ * beyond, and an ineligible one keeps both. */
+static void forfeit(struct sim *s, struct sim_thread *t)
+{
+	int64_t sum, n;
+
+	sum = vsum(s, t->core, &n);
+	if (eligible(t->vruntime, sum, n)) {
+		t->vruntime = t->deadline;
+		t->deadline = t->vruntime + s->os->slice_ns;
+	}
+}
+
 void sim_os_yield(struct sim *s, struct sim_thread *t)
 {
 	const struct hs_os_profile *os = s->os;
@@ -1265,9 +1317,15 @@ void sim_os_yield(struct sim *s, struct sim_thread *t)
 	sim_cpu(s, t, os->syscall_ns);
 	core = &s->cores[t->core];
 	if (runnable_queued(core) == 0) {
-		/* CFS returns at once; ULE switches to itself */
+		/* CFS returns at once; ULE switches to itself.  Linux with only
+		 * delayed peers still forfeits and picks (yield_task_fair
+		 * returns early only when rq->nr_running is 1). */
 		if (os->yield_kind == HS_YIELD_ULE)
 			sim_cpu(s, t, os->context_switch_ns);
+		if (os->yield_kind == HS_YIELD_LINUX && core->rq_len > 0) {
+			forfeit(s, t);
+			sim_drop_delayed_picks(s, t->core, t);
+		}
 		return;
 	}
 	if (os->yield_kind == HS_YIELD_ULE && os->yield_hold_ticks > 0) {
@@ -1278,18 +1336,8 @@ void sim_os_yield(struct sim *s, struct sim_thread *t)
 
 	/* running -> yielding: back of this core's queue (FIFO), or later in
 	 * the fair order */
-	if (os->yield_kind == HS_YIELD_LINUX) {
-		int64_t sum, n;
-
-		/* yield_task_fair with the forfeit (see the top of the file):
-		 * an eligible yielder's vruntime jumps to its deadline and its
-		 * deadline a slice beyond, and an ineligible one keeps both */
-		sum = vsum(s, t->core, &n);
-		if (eligible(t->vruntime, sum, n)) {
-			t->vruntime = t->deadline;
-			t->deadline = t->vruntime + os->slice_ns;
-		}
-	}
+	if (os->yield_kind == HS_YIELD_LINUX)
+		forfeit(s, t);
 	charge(s, t);
 	t->exec_start = -1;
 	t->resched_to = NULL;

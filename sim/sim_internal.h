@@ -319,6 +319,9 @@ void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_ti
  */
 void sim_leave_core(struct sim *s, struct sim_thread *t, bool sleep);
 struct sim_thread *sim_rq_pick(struct sim *s, int c);
+/* Under yield = linux, with no runnable thread queued on core c: drops
+ * the delayed sleepers a pick would choose over the current thread t. */
+void sim_drop_delayed_picks(struct sim *s, int c, struct sim_thread *t);
 void sim_dispatch(struct sim *s, int core);
 void sim_on_cpu(struct sim *s, int core, uint32_t gen);
 void sim_slice_end(struct sim *s, int core, uint32_t gen);

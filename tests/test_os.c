@@ -1360,6 +1360,59 @@ static void cas_on_remote_line_costs_more(void **state)
 	hs_result_free(&res);
 }
 
+/*
+ * A slice end with only delayed sleepers queued.  The kernel counts them
+ * in rq->nr_running, so it picks: d1 (vruntime 0, deadline 100) is
+ * eligible against the average 300 with an earlier deadline than the
+ * current thread's, and leaves the queue with its lag of 300 clipped to
+ * 0.  Then the average is 450, d2 (vruntime 600) is not eligible, and the
+ * current thread keeps the core, with no preemption.
+ */
+static void slice_end_drops_delayed_picks(void **state)
+{
+	static struct hs_os_profile os;
+	struct sim_thread cur = { 0 }, d1 = { 0 }, d2 = { 0 };
+	struct sim *s = delay_sim(&os, &cur);
+
+	(void)state;
+	cur.vruntime = 300;
+	cur.deadline = 1300;
+	d1.core = d2.core = 0;
+	d1.exec_start = d2.exec_start = -1;
+	d1.vruntime = 0;
+	d1.deadline = 100;
+	d2.vruntime = 600;
+	d2.deadline = 1600;
+	d1.delayed = d2.delayed = true;
+	d1.state = d2.state = HS_TS_SLEEPING;
+	d1.rq_next = &d2;
+	s->cores[0].rq_head = &d1;
+	s->cores[0].rq_tail = &d2;
+	s->cores[0].rq_len = 2;
+	s->cores[0].rq_delayed = 2;
+	sum_queue(&s->cores[0]);
+
+	sim_slice_end(s, 0, s->cores[0].gen);
+	assert_ptr_equal(s->cores[0].current, &cur);
+	assert_int_equal(s->preemptions, 0);
+	assert_false(d1.delayed);
+	assert_int_equal(d1.vlag, 0);
+	assert_true(d2.delayed);
+	assert_ptr_equal(s->cores[0].rq_head, &d2);
+	assert_int_equal(s->cores[0].rq_len, 1);
+	assert_int_equal(s->cores[0].rq_delayed, 1);
+	assert_int_equal(s->cores[0].rq_vsum, 600);
+
+	/* the current thread wins a tie on the deadline */
+	d2.deadline = 1300;
+	cur.vruntime = 700; /* average 650: d2 eligible, cur not */
+	sim_drop_delayed_picks(s, 0, &cur);
+	assert_false(d2.delayed);
+	assert_int_equal(s->cores[0].rq_len, 0);
+	hs_evq_free(&s->q);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1395,6 +1448,7 @@ int main(void)
 		cmocka_unit_test(picked_delayed_thread_leaves_queue),
 		cmocka_unit_test(delayed_thread_wakes_in_place),
 		cmocka_unit_test(wakeup_elsewhere_counts_a_migration),
+		cmocka_unit_test(slice_end_drops_delayed_picks),
 	};
 
 	return cmocka_run_group_tests_name("os model", tests, NULL, NULL);
