@@ -719,12 +719,14 @@ static char *read_line(char *str, int num, void *stream)
 {
 	struct reader *r = stream;
 	int c, n = 0;
-	bool truncated = false;
+	bool truncated = false, nul = false;
 
 	c = next_char(r);
 	if (c == EOF)
 		return NULL;
 	for (; c != EOF; c = next_char(r)) {
+		if (c == '\0')
+			nul = true;
 		if (n < num - 2)
 			str[n++] = (char)c;
 		else if (c != '\n')
@@ -734,6 +736,10 @@ static char *read_line(char *str, int num, void *stream)
 	}
 	str[n] = '\0';
 	r->line++;
+	/* inih stops at the first NUL, so the rest of the line would be lost. */
+	if (nul)
+		fail(r, HS_E_INPUT, NULL, "line contains a NUL byte, so this is not a text file; "
+		     "give a plain-text .ini file");
 	if (truncated) {
 		fail(r, HS_E_INPUT, NULL, "line is longer than %d characters; shorten it",
 		     num - 3);

@@ -307,6 +307,41 @@ static void long_line_rejected(void **state)
 	unlink(path);
 }
 
+/* Writes n bytes, which may contain NUL, to a new temporary .ini file. */
+static void write_temp_bytes(char *path, size_t size, const char *bytes, size_t n)
+{
+	snprintf(path, size, "/tmp/herdsim-test-config-XXXXXX.ini");
+	int fd = mkstemps(path, 4);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, bytes, n), (ssize_t)n);
+	close(fd);
+}
+
+/* A NUL byte would end the line for inih and drop the rest silently, so
+ * "cores = 1<NUL>6" must not load as cores = 1. */
+static void nul_byte_rejected(void **state)
+{
+	static const char text[] = "[machine]\ncores = 1\0" "6\n[workload]\nthreads = 4\n";
+	char path[64];
+	struct hs_config cfg;
+	struct hs_error err;
+
+	(void)state;
+	write_temp_bytes(path, sizeof(path), text, sizeof(text) - 1);
+	assert_int_equal(hs_config_load(&cfg, path, NULL, 0, NULL, &err), HS_E_INPUT);
+	assert_string_equal(err.file, path);
+	assert_int_equal(err.line, 2);
+	assert_non_null(strstr(err.msg, "NUL byte"));
+	unlink(path);
+
+	static const char lead[] = "\0\0[scenario]\nseed = 3\n";
+	write_temp_bytes(path, sizeof(path), lead, sizeof(lead) - 1);
+	assert_int_equal(hs_config_load(&cfg, path, NULL, 0, NULL, &err), HS_E_INPUT);
+	assert_int_equal(err.line, 1);
+	assert_non_null(strstr(err.msg, "NUL byte"));
+	unlink(path);
+}
+
 static void profile_missing_key(void **state)
 {
 	char path[64];
@@ -674,6 +709,7 @@ int main(void)
 		cmocka_unit_test(scenario_defaults_apply),
 		cmocka_unit_test(errors_name_file_line_key),
 		cmocka_unit_test(long_line_rejected),
+		cmocka_unit_test(nul_byte_rejected),
 		cmocka_unit_test(profile_missing_key),
 		cmocka_unit_test(override_supplies_missing_key),
 		cmocka_unit_test(scenario_runtime_and_policy),
