@@ -714,7 +714,9 @@ static int next_char(struct reader *r)
 	return fgetc(r->p->fp);
 }
 
-/* fgets-style reader for inih: one whole line per call. */
+/* fgets-style reader for inih: one whole line per call.  A line holds at
+ * most num - 2 characters besides its '\n', because inih passes the size of
+ * its buffer as num and this reader keeps one byte spare. */
 static char *read_line(char *str, int num, void *stream)
 {
 	struct reader *r = stream;
@@ -742,7 +744,7 @@ static char *read_line(char *str, int num, void *stream)
 		     "give a plain-text .ini file");
 	if (truncated) {
 		fail(r, HS_E_INPUT, NULL, "line is longer than %d characters; shorten it",
-		     num - 3);
+		     num - 2);
 	}
 	r->indented = (str[0] == ' ' || str[0] == '\t');
 	const char *s = str;

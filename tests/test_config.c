@@ -317,6 +317,31 @@ static void write_temp_bytes(char *path, size_t size, const char *bytes, size_t 
 	close(fd);
 }
 
+/* A line of exactly the limit loads, one character more is rejected, and
+ * the message gives the limit that the reader enforces. */
+static void line_limit_matches_message(void **state)
+{
+	char text[400], path[64];
+	struct hs_config cfg;
+	struct hs_error err;
+	const int limit = 198; /* inih's 200-byte buffer minus '\n' and NUL */
+	const int prefix = (int)strlen("description = ");
+
+	(void)state;
+	snprintf(text, sizeof(text), "[scenario]\ndescription = %0*d\n", limit - prefix, 0);
+	write_temp(path, sizeof(path), text);
+	assert_int_equal(hs_config_load(&cfg, path, NULL, 0, NULL, &err), 0);
+	assert_int_equal((int)strlen(cfg.scenario.description), limit - prefix);
+	unlink(path);
+
+	snprintf(text, sizeof(text), "[scenario]\ndescription = %0*d\n", limit - prefix + 1, 0);
+	write_temp(path, sizeof(path), text);
+	assert_int_equal(hs_config_load(&cfg, path, NULL, 0, NULL, &err), HS_E_INPUT);
+	assert_int_equal(err.line, 2);
+	assert_non_null(strstr(err.msg, "longer than 198 characters"));
+	unlink(path);
+}
+
 /* A NUL byte would end the line for inih and drop the rest silently, so
  * "cores = 1<NUL>6" must not load as cores = 1. */
 static void nul_byte_rejected(void **state)
@@ -709,6 +734,7 @@ int main(void)
 		cmocka_unit_test(scenario_defaults_apply),
 		cmocka_unit_test(errors_name_file_line_key),
 		cmocka_unit_test(long_line_rejected),
+		cmocka_unit_test(line_limit_matches_message),
 		cmocka_unit_test(nul_byte_rejected),
 		cmocka_unit_test(profile_missing_key),
 		cmocka_unit_test(override_supplies_missing_key),
