@@ -574,6 +574,32 @@ static void override_errors(void **state)
 	assert_int_equal(hs_override_parse(&ov, ".threads=5", &err), HS_E_USAGE);
 }
 
+/* A --set text over a limit names the key and gives the limit, instead of
+ * echoing the whole text as the key. */
+static void override_too_long(void **state)
+{
+	char text[400];
+	struct hs_override ov;
+	struct hs_error err;
+
+	(void)state;
+	snprintf(text, sizeof(text), "scenario.description=%0300d", 0);
+	assert_int_equal(hs_override_parse(&ov, text, &err), HS_E_USAGE);
+	assert_string_equal(err.file, "--set");
+	assert_string_equal(err.key, "scenario.description");
+	assert_non_null(strstr(err.msg, "300 characters"));
+	assert_non_null(strstr(err.msg, "maximum is 255"));
+
+	snprintf(text, sizeof(text), "workload.%070d=1", 0);
+	assert_int_equal(hs_override_parse(&ov, text, &err), HS_E_USAGE);
+	assert_string_equal(err.key, "");
+	assert_non_null(strstr(err.msg, "at most 63 characters"));
+
+	snprintf(text, sizeof(text), "scenario.description=%0255d", 0);
+	assert_int_equal(hs_override_parse(&ov, text, &err), 0);
+	assert_int_equal((int)strlen(ov.value), 255);
+}
+
 static void missing_files(void **state)
 {
 	struct hs_config cfg;
@@ -744,6 +770,7 @@ int main(void)
 		cmocka_unit_test(scenario_runtime_and_policy),
 		cmocka_unit_test(overrides_apply_in_order),
 		cmocka_unit_test(override_errors),
+		cmocka_unit_test(override_too_long),
 		cmocka_unit_test(switch_cold_curve),
 		cmocka_unit_test(missing_files),
 		cmocka_unit_test(each_param_lists_all),
