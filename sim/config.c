@@ -693,10 +693,18 @@ int hs_override_parse(struct hs_override *ov, const char *text, struct hs_error 
 	if (!eq || !dot || dot > eq)
 		return hs_error_set(err, HS_E_USAGE, SET_FILE, 0, text,
 				    "expected section.key=value, e.g. workload.threads=200");
-	if ((size_t)(dot - text) >= sizeof(ov->section) ||
-	    (size_t)(eq - dot - 1) >= sizeof(ov->key) || strlen(eq + 1) >= sizeof(ov->value))
-		return hs_error_set(err, HS_E_USAGE, SET_FILE, 0, text,
-				    "section, key or value is too long");
+	if ((size_t)(dot - text) >= sizeof(ov->section) || (size_t)(eq - dot - 1) >= sizeof(ov->key))
+		return hs_error_set(err, HS_E_USAGE, SET_FILE, 0, NULL,
+				    "'%.40s...': a section or key name is at most %zu characters; "
+				    "docs/model.md lists the keys", text, sizeof(ov->key) - 1);
+	if (strlen(eq + 1) >= sizeof(ov->value)) {
+		char key[2 * HS_NAME_MAX];
+
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - text), text);
+		return hs_error_set(err, HS_E_USAGE, SET_FILE, 0, key,
+				    "value is %zu characters long; the maximum is %zu",
+				    strlen(eq + 1), sizeof(ov->value) - 1);
+	}
 	copy_trimmed(ov->section, sizeof(ov->section), text, dot);
 	copy_trimmed(ov->key, sizeof(ov->key), dot + 1, eq);
 	copy_trimmed(ov->value, sizeof(ov->value), eq + 1, eq + 1 + strlen(eq + 1));

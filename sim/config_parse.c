@@ -649,6 +649,7 @@ struct reader {
 	const char *pos;        /* next character of p->text */
 	int line;               /* line last handed to inih */
 	bool indented;          /* that line starts with a space or tab */
+	char indented_name[HS_NAME_MAX]; /* its key, or "" if it has no '=' or ':' */
 	char section[HS_NAME_MAX];
 	struct hs_error *err;
 	int rc;                 /* first error, 0 if none */
@@ -714,17 +715,38 @@ static int next_char(struct reader *r)
 	return fgetc(r->p->fp);
 }
 
-/* fgets-style reader for inih: one whole line per call. */
+/* Copies the key of a `key = value` line (inih also accepts ':') into
+ * name, or "" when the line has neither separator. */
+static void copy_key_name(char *name, size_t size, const char *line)
+{
+	size_t len = strcspn(line, "=:");
+
+	name[0] = '\0';
+	if (line[len] == '\0')
+		return;
+	while (len > 0 && isspace((unsigned char)line[len - 1]))
+		len--;
+	if (len >= size)
+		len = size - 1;
+	memcpy(name, line, len);
+	name[len] = '\0';
+}
+
+/* fgets-style reader for inih: one whole line per call.  A line may have at
+ * most num - 2 characters besides its '\n', because inih passes the size of
+ * its buffer as num and this reader keeps one byte spare. */
 static char *read_line(char *str, int num, void *stream)
 {
 	struct reader *r = stream;
 	int c, n = 0;
-	bool truncated = false;
+	bool truncated = false, nul = false;
 
 	c = next_char(r);
 	if (c == EOF)
 		return NULL;
 	for (; c != EOF; c = next_char(r)) {
+		if (c == '\0')
+			nul = true;
 		if (n < num - 2)
 			str[n++] = (char)c;
 		else if (c != '\n')
@@ -734,14 +756,20 @@ static char *read_line(char *str, int num, void *stream)
 	}
 	str[n] = '\0';
 	r->line++;
+	/* inih stops at the first NUL, so the rest of the line would be lost. */
+	if (nul)
+		fail(r, HS_E_INPUT, NULL, "line contains a NUL byte, so this is not a text file; "
+		     "give a plain-text .ini file");
 	if (truncated) {
 		fail(r, HS_E_INPUT, NULL, "line is longer than %d characters; shorten it",
-		     num - 3);
+		     num - 2);
 	}
 	r->indented = (str[0] == ' ' || str[0] == '\t');
 	const char *s = str;
 	while (*s == ' ' || *s == '\t')
 		s++;
+	if (r->indented)
+		copy_key_name(r->indented_name, sizeof(r->indented_name), s);
 	if (*s == '[')
 		check_header(r, s);
 	return str;
@@ -764,7 +792,11 @@ static int handle_key(void *user, const char *section, const char *name, const c
 	if (!known_section(p, section))
 		return 0; /* already reported by the reader */
 	if (r->indented) {
-		fail(r, HS_E_INPUT, key, "line starts with whitespace; remove the indentation "
+		/* After a key, inih takes an indented line as more of that key's
+		 * value and passes that key's name, so name the line's own key. */
+		snprintf(key, sizeof(key), "%s.%s", section, r->indented_name);
+		fail(r, HS_E_INPUT, r->indented_name[0] ? key : NULL,
+		     "line starts with whitespace; remove the indentation "
 		     "(an indented line would continue the previous value)");
 		return 0;
 	}

@@ -394,13 +394,17 @@ static int combo_overrides(const struct sweep_opts *o, long combo, struct hs_ove
 	return n;
 }
 
-/* Prefixes err with the --vary key and value at fault. */
+/* Prefixes err with the --vary key and value at fault.  The prefix does not
+ * call the value invalid, because the key itself may be unknown, and it
+ * drops the "--set" file name, because the user wrote --vary. */
 static void blame_vary(struct hs_error *err, const char *key, const char *value)
 {
 	char detail[600];
 
+	if (strcmp(err->file, "--set") == 0)
+		err->file[0] = '\0';
 	hs_error_format(err, detail, sizeof(detail));
-	hs_error_set(err, HS_E_INPUT, NULL, 0, NULL, "--vary %s: invalid value '%s': %s", key, value, detail);
+	hs_error_set(err, HS_E_INPUT, NULL, 0, NULL, "--vary %s=%s: %s", key, value, detail);
 }
 
 /* Loads every single --vary value on its own, so a bad one is reported by

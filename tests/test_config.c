@@ -262,6 +262,9 @@ static const struct error_case error_cases[] = {
 	{ "[runtime]\ngc_worker_ratio = 1.5\n", 2, "runtime.gc_worker_ratio", "out of range" },
 	{ "[policy]\nname = all\nbatch = many\n", 3, "policy.batch", "not an integer" },
 	{ "[workload]\n  threads = 10\n", 2, "workload.threads", "whitespace" },
+	{ "[workload]\nthreads = 10\n\tthink = 5us\n", 3, "workload.think", "whitespace" },
+	{ "[machine]\nos = linux\n  cores : 8\n", 3, "machine.cores", "whitespace" },
+	{ "[machine]\nos = linux\n  cores 8\n", 3, "", "whitespace" },
 	{ "[workload]\nthreads\n", 2, "", "key = value" },
 	{ "threads = 1\n", 1, "threads", "before any [section]" },
 	{ "[workload]\narrival = trace\n", 2, "workload.arrival", "trace file" },
@@ -304,6 +307,66 @@ static void long_line_rejected(void **state)
 	assert_int_equal(hs_config_load(&cfg, path, NULL, 0, NULL, &err), HS_E_INPUT);
 	assert_int_equal(err.line, 3);
 	assert_non_null(strstr(err.msg, "longer than"));
+	unlink(path);
+}
+
+/* Writes n bytes, which may contain NUL, to a new temporary .ini file. */
+static void write_temp_bytes(char *path, size_t size, const char *bytes, size_t n)
+{
+	snprintf(path, size, "/tmp/herdsim-test-config-XXXXXX.ini");
+	int fd = mkstemps(path, 4);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, bytes, n), (ssize_t)n);
+	close(fd);
+}
+
+/* A line of exactly the limit loads, one character more is rejected, and
+ * the message gives the limit that the reader enforces. */
+static void line_limit_matches_message(void **state)
+{
+	char text[400], path[64];
+	struct hs_config cfg;
+	struct hs_error err;
+	const int limit = 198; /* inih's 200-byte buffer minus '\n' and NUL */
+	const int prefix = (int)strlen("description = ");
+
+	(void)state;
+	snprintf(text, sizeof(text), "[scenario]\ndescription = %0*d\n", limit - prefix, 0);
+	write_temp(path, sizeof(path), text);
+	assert_int_equal(hs_config_load(&cfg, path, NULL, 0, NULL, &err), 0);
+	assert_int_equal((int)strlen(cfg.scenario.description), limit - prefix);
+	unlink(path);
+
+	snprintf(text, sizeof(text), "[scenario]\ndescription = %0*d\n", limit - prefix + 1, 0);
+	write_temp(path, sizeof(path), text);
+	assert_int_equal(hs_config_load(&cfg, path, NULL, 0, NULL, &err), HS_E_INPUT);
+	assert_int_equal(err.line, 2);
+	assert_non_null(strstr(err.msg, "longer than 198 characters"));
+	unlink(path);
+}
+
+/* A NUL byte would end the line for inih and drop the rest silently, so
+ * "cores = 1<NUL>6" must not load as cores = 1. */
+static void nul_byte_rejected(void **state)
+{
+	static const char text[] = "[machine]\ncores = 1\0" "6\n[workload]\nthreads = 4\n";
+	char path[64];
+	struct hs_config cfg;
+	struct hs_error err;
+
+	(void)state;
+	write_temp_bytes(path, sizeof(path), text, sizeof(text) - 1);
+	assert_int_equal(hs_config_load(&cfg, path, NULL, 0, NULL, &err), HS_E_INPUT);
+	assert_string_equal(err.file, path);
+	assert_int_equal(err.line, 2);
+	assert_non_null(strstr(err.msg, "NUL byte"));
+	unlink(path);
+
+	static const char lead[] = "\0\0[scenario]\nseed = 3\n";
+	write_temp_bytes(path, sizeof(path), lead, sizeof(lead) - 1);
+	assert_int_equal(hs_config_load(&cfg, path, NULL, 0, NULL, &err), HS_E_INPUT);
+	assert_int_equal(err.line, 1);
+	assert_non_null(strstr(err.msg, "NUL byte"));
 	unlink(path);
 }
 
@@ -511,6 +574,32 @@ static void override_errors(void **state)
 	assert_int_equal(hs_override_parse(&ov, ".threads=5", &err), HS_E_USAGE);
 }
 
+/* A --set text over a limit names the key and gives the limit, instead of
+ * echoing the whole text as the key. */
+static void override_too_long(void **state)
+{
+	char text[400];
+	struct hs_override ov;
+	struct hs_error err;
+
+	(void)state;
+	snprintf(text, sizeof(text), "scenario.description=%0300d", 0);
+	assert_int_equal(hs_override_parse(&ov, text, &err), HS_E_USAGE);
+	assert_string_equal(err.file, "--set");
+	assert_string_equal(err.key, "scenario.description");
+	assert_non_null(strstr(err.msg, "300 characters"));
+	assert_non_null(strstr(err.msg, "maximum is 255"));
+
+	snprintf(text, sizeof(text), "workload.%070d=1", 0);
+	assert_int_equal(hs_override_parse(&ov, text, &err), HS_E_USAGE);
+	assert_string_equal(err.key, "");
+	assert_non_null(strstr(err.msg, "at most 63 characters"));
+
+	snprintf(text, sizeof(text), "scenario.description=%0255d", 0);
+	assert_int_equal(hs_override_parse(&ov, text, &err), 0);
+	assert_int_equal((int)strlen(ov.value), 255);
+}
+
 static void missing_files(void **state)
 {
 	struct hs_config cfg;
@@ -674,11 +763,14 @@ int main(void)
 		cmocka_unit_test(scenario_defaults_apply),
 		cmocka_unit_test(errors_name_file_line_key),
 		cmocka_unit_test(long_line_rejected),
+		cmocka_unit_test(line_limit_matches_message),
+		cmocka_unit_test(nul_byte_rejected),
 		cmocka_unit_test(profile_missing_key),
 		cmocka_unit_test(override_supplies_missing_key),
 		cmocka_unit_test(scenario_runtime_and_policy),
 		cmocka_unit_test(overrides_apply_in_order),
 		cmocka_unit_test(override_errors),
+		cmocka_unit_test(override_too_long),
 		cmocka_unit_test(switch_cold_curve),
 		cmocka_unit_test(missing_files),
 		cmocka_unit_test(each_param_lists_all),
