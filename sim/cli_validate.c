@@ -42,6 +42,7 @@
 #include "backend.h"
 #include "cli.h"
 #include "config.h"
+#include "hostcheck.h"
 #include "record.h"
 #include "registry.h"
 #include "stats.h"
@@ -120,7 +121,16 @@ struct series {
 	/* CPU seconds other processes used while the runs of this series
 	 * ran, and the wall-clock seconds of those runs (native only). */
 	double other_cpu_s, wall_s;
+	/* The host check before each native run (hostcheck.h), ns of CPU
+	 * per cycle, and how many were taken. */
+	double *host;
+	int nhost;
 };
+
+/* Wall time of the host check before each native run, and the change of
+ * its median from the check after calibrating that the table flags. */
+#define HOSTCHECK_WINDOW_NS 20000000
+#define HOST_DRIFT 0.15
 
 /* Busy CPU time of the whole machine and of this process, in seconds,
  * and the monotonic clock. */
@@ -276,13 +286,14 @@ static bool series_alloc(struct series *s, int reps)
 	for (int f = 0; f < NFIG_ALL; f++)
 		if (!(s->v[f] = calloc((size_t)reps, sizeof(double))))
 			return false;
-	return true;
+	return (s->host = calloc((size_t)reps, sizeof(double))) != NULL;
 }
 
 static void series_free(struct series *s)
 {
 	for (int f = 0; f < NFIG_ALL; f++)
 		free(s->v[f]);
+	free(s->host);
 }
 
 /* Runs one replication on one backend, records it and adds its figures
@@ -296,6 +307,8 @@ static int run_one(const struct hs_backend *be, const struct hs_config *base, co
 	struct hs_run_request req = { 0 };
 	struct hs_run_result res;
 	struct cpu_sample before, after;
+	bool native = strcmp(be->name, "native") == 0;
+	double cycle = NAN;
 	int rc;
 
 	hs_scenario_for_policy(&base->scenario, p, &cfg.scenario);
@@ -308,12 +321,20 @@ static int run_one(const struct hs_backend *be, const struct hs_config *base, co
 	rc = hs_policy_params(p, &cfg.scenario, req.policy_params, err);
 	if (rc)
 		return rc;
+	if (native) {
+		rc = hs_hostcheck_cycle(HOSTCHECK_WINDOW_NS, &cycle, err);
+		if (rc)
+			return rc;
+		s->host[s->nhost++] = cycle;
+	}
 	hs_result_init(&res);
 	hs_config_each_param(&cfg, add_param, &res);
 	before = cpu_sample_take();
 	rc = be->run(&req, &res, err);
 	after = cpu_sample_take();
-	if (before.ok && after.ok && strcmp(be->name, "native") == 0) {
+	if (native && hs_result_scalar(&res, "host_cycle_ns", cycle) != 0 && rc == 0)
+		rc = hs_error_set(err, HS_E_NOMEM, NULL, 0, NULL, "out of memory");
+	if (before.ok && after.ok && native) {
 		double other = (after.machine_s - before.machine_s) - (after.self_s - before.self_s);
 
 		/* /proc/stat counts whole ticks, so a short run can come out
@@ -400,6 +421,43 @@ static void print_policy(const struct hs_policy *p, const struct series *nat, co
 	if (nat->wall_s > 0 && ncpu > 0)
 		printf("  other processes used %.0f %% of the %ld CPUs during the native runs\n",
 		       100.0 * nat->other_cpu_s / (nat->wall_s * (double)ncpu), ncpu);
+}
+
+/* How far the host ran from its calibrated state: the host check after
+ * calibrating (NaN without --calibrate) against the checks before the
+ * native runs.  The sim runs on the calibrated figures, so a native
+ * series that met a slower or faster host is not comparable to it. */
+static void print_host(const struct series *nat, int npols, double at_calibration)
+{
+	double lo = INFINITY, hi = -INFINITY, med, *all;
+	int n = 0, total = 0;
+
+	for (int p = 0; p < npols; p++)
+		total += nat[p].nhost;
+	/* the checks are in the database too (scalar host_cycle_ns), so a
+	 * failed allocation only leaves out this line */
+	if (total == 0 || !(all = malloc((size_t)total * sizeof(*all))))
+		return;
+	for (int p = 0; p < npols; p++)
+		for (int i = 0; i < nat[p].nhost; i++) {
+			all[n++] = nat[p].host[i];
+			lo = fmin(lo, nat[p].host[i]);
+			hi = fmax(hi, nat[p].host[i]);
+		}
+	med = median_of(all, n);
+	free(all);
+	printf("\nhost check, a usleep(1) cycle with every CPU busy: %.2f us of CPU before the native runs "
+	       "(median; %.2f to %.2f)",
+	       med / 1e3, lo / 1e3, hi / 1e3);
+	if (isnan(at_calibration)) {
+		printf("\n");
+		return;
+	}
+	printf(", %.2f us just after calibrating\n", at_calibration / 1e3);
+	if (fabs(med / at_calibration - 1) > HOST_DRIFT)
+		printf("the host was %.0f %% %s during the native runs than when calibrated; the simulated runs "
+		       "use the calibrated figures\n",
+		       fabs(med / at_calibration - 1) * 100, med > at_calibration ? "slower" : "faster");
 }
 
 static int find_policy(const struct hs_policy *const *pols, int n, const char *name)
@@ -527,6 +585,7 @@ int cli_validate(int argc, char **argv)
 	struct hs_db *db = NULL;
 	int npols = 0, rc, status = CLI_INPUT;
 	const char *profile_out = NULL;
+	double host_at_calibration = NAN;
 
 	if (!cfg)
 		return cli_error(&(struct hs_error){ .code = HS_E_NOMEM, .msg = "out of memory" });
@@ -558,6 +617,8 @@ int cli_validate(int argc, char **argv)
 		rc = hs_db_open(&db, o.db, &err);
 	if (rc == 0 && o.calibrate_scale)
 		rc = calibrate_into(&o, profile_out, &err);
+	if (rc == 0 && o.calibrate_scale)
+		rc = hs_hostcheck_cycle(HOSTCHECK_WINDOW_NS, &host_at_calibration, &err);
 	if (rc == 0 && o.calibrate_scale)
 		rc = load_config(&o, o.os, &cfg[1], &err);
 	if (rc == 0)
@@ -593,6 +654,7 @@ int cli_validate(int argc, char **argv)
 			print_policy(pols[p], &nat[p], &sim[p], sysconf(_SC_NPROCESSORS_ONLN),
 				     o.phase_cpu);
 		print_ratios(pols, npols, nat, sim);
+		print_host(nat, npols, host_at_calibration);
 		printf("\n%llu runs recorded in %s (run.backend native and sim)\n", 2 * npols * o.reps, o.db);
 	}
 out:

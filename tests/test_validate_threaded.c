@@ -23,6 +23,7 @@
 #include "calibrate.h"
 #include "config.h"
 #include "helpers.h"
+#include "hostcheck.h"
 #include "registry.h"
 #include "result.h"
 
@@ -182,6 +183,12 @@ static void validate_writes_both_backends(void **unused)
 	/* every callback of every run completed: 4 threads x 2 callbacks */
 	assert_int_equal(db_int(db, "SELECT count(*) FROM scalar WHERE name = 'callbacks' AND value = 8"),
 			 4 * npol);
+	/* a host check before each native run, none for the simulated ones */
+	assert_int_equal(db_int(db, "SELECT count(*) FROM scalar s JOIN run r ON r.id = s.run_id "
+				    "WHERE s.name = 'host_cycle_ns' AND s.value > 0 AND r.backend = 'native'"),
+			 2 * npol);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM scalar WHERE name = 'host_cycle_ns'"), 2 * npol);
+	assert_non_null(strstr(r->out, "\nhost check, a usleep(1) cycle with every CPU busy: "));
 	free(r);
 }
 
@@ -280,6 +287,8 @@ static void validate_calibrates_first(void **unused)
 	assert_string_equal(cfg.os.name, "host");
 	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'sim' AND os = 'host'"), 1);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'native'"), 1);
+	/* the host check after calibrating is printed beside the native ones */
+	assert_non_null(strstr(r->out, " us just after calibrating\n"));
 
 	/* a shipped profile cannot be written: rejected before any run */
 	memset(r, 0, sizeof(*r));
@@ -289,6 +298,39 @@ static void validate_calibrates_first(void **unused)
 	assert_non_null(strstr(r->err, "--calibrate"));
 	assert_int_equal(db_int(db, "SELECT count(*) FROM run"), 2);
 	free(r);
+}
+
+/* Returns the number of threads of this process (Threads: in
+ * /proc/self/status), or -1 when it cannot be read. */
+static int thread_count(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	int n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* The host check measures a cycle of a plausible size and joins every
+ * poller it started.  A cycle is a system call, a timer and a switch:
+ * more than 100 ns and less than 1 ms of CPU on any machine that runs the
+ * tests. */
+static void host_check_measures_a_cycle(void **unused)
+{
+	struct hs_error err = { 0 };
+	double cycle = 0;
+	int before = thread_count();
+
+	assert_int_equal(hs_hostcheck_cycle(5000000, &cycle, &err), 0);
+	assert_true(cycle > 100);
+	assert_true(cycle < 1000000);
+	assert_int_equal(thread_count(), before);
 }
 
 /* Inputs that validate --calibrate and calibrate reject before measuring:
@@ -349,6 +391,7 @@ int main(void)
 		cmocka_unit_test(validate_set_supplies_missing_key),
 		cmocka_unit_test(validate_calibrates_first),
 		cmocka_unit_test(calibration_inputs_checked_first),
+		cmocka_unit_test(host_check_measures_a_cycle),
 	};
 
 	return cmocka_run_group_tests_name("validation", tests, NULL, NULL);

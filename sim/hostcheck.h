@@ -1,0 +1,34 @@
+/*
+ * A quick reading of how fast this host runs the work that the pile-up
+ * scenarios are made of, taken while a validation runs.
+ *
+ * On a shared virtual machine the cost of a sleep and wake-up cycle with
+ * every CPU busy can change by a factor of two within minutes, with no
+ * steal time to show it (docs/validation.md).  A calibrated profile holds
+ * the host as it was when calibrated; this check says whether the native
+ * runs of a validation met the same host.
+ */
+#ifndef HS_HOSTCHECK_H
+#define HS_HOSTCHECK_H
+
+#include <stdint.h>
+
+#include "error.h"
+
+/* Pollers per CPU: enough to keep a CPU busy through a 50 us timer slack. */
+#define HS_HOSTCHECK_POLLERS 32
+
+/*
+ * Runs HS_HOSTCHECK_POLLERS threads pinned to each CPU of the caller's
+ * affinity mask, each looping on usleep(1), for a 2 ms warm-up and then
+ * `window_ns` of wall time (at least 1 ms).  Stores in *cycle_ns the CPU
+ * time of one cycle: the process's CPU time in the window over the
+ * cycles completed in it.  Every CPU is busy, so this is the cost of a
+ * cycle with all CPUs busy, unlike calibrate's `sleep_cycle`, which keeps
+ * one CPU busy.  Returns 0, or a negative HS_E_* code with err set
+ * when a thread cannot be started or no cycle completed; every thread it
+ * started is joined either way.
+ */
+int hs_hostcheck_cycle(int64_t window_ns, double *cycle_ns, struct hs_error *err);
+
+#endif
