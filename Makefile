@@ -53,7 +53,7 @@ export PC_TEMPLATE
 
 export HS_TEST_FILTER
 
-.PHONY: all deps test asan tsan bench run clean install examples
+.PHONY: all deps test asan tsan bench probes run clean install examples
 
 all: bin/herdsim
 
@@ -122,6 +122,17 @@ $(BUILD)/bench: bench/bench.c $(BUILD)/libherdsim.a
 
 bench: $(BUILD)/bench bin/herdsim
 	$(BUILD)/bench
+
+# The spinner-among-pollers probe, native and simulated (docs/validation.md).
+$(BUILD)/probe_native: bench/probe_native.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -pthread
+
+$(BUILD)/probe_sim: bench/probe_sim.c $(BUILD)/libherdsim.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isim -Ipolicies -o $@ $< $(BUILD)/libherdsim.a $(LDFLAGS) $(LDLIBS)
+
+probes: $(BUILD)/probe_native $(BUILD)/probe_sim
 
 run: $(BUILD)/herdsim bin/herdsim
 	$(BUILD)/herdsim run

@@ -1,0 +1,130 @@
+/*
+ * The spinner among pollers, on real threads: how much CPU a thread that
+ * only computes gets beside threads that loop on usleep(1).
+ *
+ * usage: probe_native POLLERS WORK_MS [all]
+ *
+ * POLLERS threads loop on usleep(1).  Once they run, the main thread
+ * computes until its own CPU clock has advanced WORK_MS, and reports the
+ * wall time that took, its share of a CPU, its involuntary switches and
+ * the pollers' cycles per ms in that window.  Every thread is pinned to
+ * CPU 0, or with `all` left to the scheduler on every CPU.  probe_sim runs
+ * the same experiment in the simulator; docs/validation.md compares them.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_POLLERS 4096
+
+/* One counter per cache line, so that counting moves no line between
+ * CPUs. */
+struct poller {
+	_Alignas(64) _Atomic long cycles;
+};
+
+static struct poller pollers[MAX_POLLERS];
+static _Atomic int go, done;
+static int pin_all = 1;
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void pin_to_cpu0(void)
+{
+	cpu_set_t one;
+
+	if (!pin_all)
+		return;
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	if (sched_setaffinity(0, sizeof(one), &one) != 0) {
+		perror("probe_native: sched_setaffinity");
+		exit(1);
+	}
+}
+
+static void *poll_loop(void *arg)
+{
+	struct poller *p = arg;
+
+	pin_to_cpu0();
+	while (!atomic_load(&go))
+		usleep(1000);
+	while (!atomic_load_explicit(&done, memory_order_relaxed)) {
+		usleep(1);
+		atomic_fetch_add_explicit(&p->cycles, 1, memory_order_relaxed);
+	}
+	return NULL;
+}
+
+static long total_cycles(int n)
+{
+	long sum = 0;
+
+	for (int i = 0; i < n; i++)
+		sum += atomic_load_explicit(&pollers[i].cycles, memory_order_relaxed);
+	return sum;
+}
+
+int main(int argc, char **argv)
+{
+	static pthread_t th[MAX_POLLERS];
+	struct rusage r0, r1;
+	int n;
+	double work_ms;
+	int64_t w0, w1, c0, target;
+	long p0, p1;
+
+	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "all") != 0)) {
+		fprintf(stderr, "usage: probe_native POLLERS WORK_MS [all]\n");
+		return 2;
+	}
+	n = atoi(argv[1]);
+	work_ms = atof(argv[2]);
+	if (n < 0 || n > MAX_POLLERS || !(work_ms > 0)) {
+		fprintf(stderr, "probe_native: POLLERS must be 0 to %d and WORK_MS above 0\n", MAX_POLLERS);
+		return 2;
+	}
+	pin_all = argc == 3;
+	pin_to_cpu0();
+	for (int i = 0; i < n; i++)
+		if (pthread_create(&th[i], NULL, poll_loop, &pollers[i]) != 0) {
+			fprintf(stderr, "probe_native: cannot start poller %d\n", i);
+			return 1;
+		}
+	usleep(20000);
+	atomic_store(&go, 1);
+	usleep(5000); /* the pollers reach their loop */
+
+	getrusage(RUSAGE_THREAD, &r0);
+	p0 = total_cycles(n);
+	w0 = clock_ns(CLOCK_MONOTONIC);
+	c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	target = (int64_t)(work_ms * 1e6);
+	while (clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0 < target)
+		;
+	w1 = clock_ns(CLOCK_MONOTONIC);
+	p1 = total_cycles(n);
+	getrusage(RUSAGE_THREAD, &r1);
+
+	atomic_store(&done, 1);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	printf("pollers=%d cpus=%s wall_ms=%.2f share=%.3f preemptions=%ld polls_per_ms=%.1f\n", n,
+	       pin_all ? "cpu0" : "all", (w1 - w0) / 1e6, work_ms * 1e6 / (double)(w1 - w0),
+	       r1.ru_nivcsw - r0.ru_nivcsw, (double)(p1 - p0) * 1e6 / (double)(w1 - w0));
+	return 0;
+}

@@ -1,0 +1,132 @@
+/*
+ * The spinner among pollers, in the simulator (see probe_native.c).
+ *
+ * usage: probe_sim PROFILE POLLERS WORK_MS [CORES [SEEDS]]
+ *
+ * POLLERS simulated threads loop on usleep(1) on CORES cores (default 1)
+ * of the OS profile PROFILE (a shipped name or a file, such as one that
+ * `herdsim calibrate` wrote).  After 25 ms, as long as probe_native lets
+ * its pollers settle, one more thread computes WORK_MS in 10 us bursts.
+ * Printed per seed (default 1): the wall time of that work, its share of
+ * a CPU, the run's preemptions and the pollers' cycles per ms in the
+ * window.  The threads run as the acquire hook of a policy, which gets an
+ * M only when the work is done; the M's are not part of the probe.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "config.h"
+#include "policy.h"
+#include "result.h"
+
+#define STEP_NS 10000
+#define SETTLE_NS 25000000
+
+static struct {
+	int arrivals, pollers;
+	int64_t work_ns, t0, t1;
+	long polls, p0, p1;
+	hs_word done;
+} P;
+
+static hs_m *probe_acquire(hs_env *env, void *state)
+{
+	const struct hs_env_ops *o = env->ops;
+
+	if (P.arrivals++ == P.pollers) {
+		o->sleep(env, SETTLE_NS);
+		P.t0 = o->now(env);
+		P.p0 = P.polls;
+		for (int64_t w = 0; w < P.work_ns; w += STEP_NS)
+			o->work(env, STEP_NS);
+		P.t1 = o->now(env);
+		P.p1 = P.polls;
+		o->store(env, &P.done, 1);
+	} else {
+		while (o->load(env, &P.done) == 0) {
+			o->sleep(env, 1000);
+			P.polls++;
+		}
+	}
+	return o->new_m(env, "probe");
+}
+
+static void probe_release(hs_env *env, void *state, hs_m *m)
+{
+	env->ops->free_m(env, m);
+}
+
+static uint64_t probe_spare(void *state)
+{
+	return 0;
+}
+
+static int probe_init(hs_env *env, void *state, const int64_t *params)
+{
+	return 0;
+}
+
+static const struct hs_policy probe_policy = {
+	.abi_version = HS_POLICY_ABI_VERSION,
+	.name = "probe",
+	.summary = "a spinner among usleep(1) pollers",
+	.state_size = 8,
+	.init = probe_init,
+	.acquire = probe_acquire,
+	.release = probe_release,
+	.spare_count = probe_spare,
+};
+
+int main(int argc, char **argv)
+{
+	struct hs_config cfg;
+	struct hs_error err = { 0 };
+	int cores, seeds;
+
+	if (argc < 4 || argc > 6) {
+		fprintf(stderr, "usage: probe_sim PROFILE POLLERS WORK_MS [CORES [SEEDS]]\n");
+		return 2;
+	}
+	P.pollers = atoi(argv[2]);
+	P.work_ns = (int64_t)(atof(argv[3]) * 1e6);
+	cores = argc > 4 ? atoi(argv[4]) : 1;
+	seeds = argc > 5 ? atoi(argv[5]) : 1;
+	if (P.pollers < 0 || P.work_ns <= 0 || cores < 1 || seeds < 1) {
+		fprintf(stderr, "probe_sim: POLLERS at least 0, WORK_MS above 0, CORES and SEEDS at least 1\n");
+		return 2;
+	}
+	if (hs_config_load(&cfg, "cgocallbackgc", NULL, 0, argv[1], &err) != 0) {
+		fprintf(stderr, "probe_sim: %s%s%s\n", err.file, err.file[0] ? ": " : "", err.msg);
+		return 1;
+	}
+	cfg.scenario.threads = P.pollers + 1;
+	cfg.scenario.cores = cores;
+	cfg.scenario.nsteps = 0;
+	for (int seed = 1; seed <= seeds; seed++) {
+		struct hs_run_request req = { 0 };
+		struct hs_run_result res;
+		double wall;
+
+		memset(&P.done, 0, sizeof(P.done));
+		P.arrivals = 0;
+		P.polls = 0;
+		req.cfg = &cfg;
+		req.policy = &probe_policy;
+		req.seed = (uint64_t)seed;
+		req.record = HS_RECORD_SUMMARY;
+		hs_result_init(&res);
+		if (hs_backend_sim.run(&req, &res, &err) != 0 || res.status != HS_STATUS_OK) {
+			fprintf(stderr, "probe_sim: the run failed: %s\n", err.msg[0] ? err.msg : res.error);
+			hs_result_free(&res);
+			return 1;
+		}
+		wall = (double)(P.t1 - P.t0);
+		printf("pollers=%d cores=%d seed=%d wall_ms=%.2f share=%.3f preemptions=%.0f polls_per_ms=%.1f\n",
+		       P.pollers, cores, seed, wall / 1e6, (double)P.work_ns / wall,
+		       hs_result_get(&res, "preemptions", -1), (double)(P.p1 - P.p0) * 1e6 / wall);
+		hs_result_free(&res);
+	}
+	return 0;
+}
