@@ -5,8 +5,9 @@
  *
  * POLLERS simulated threads loop on usleep(1) on CORES cores (default 1)
  * of the OS profile PROFILE (a shipped name or a file, such as one that
- * `herdsim calibrate` wrote).  After 25 ms, as long as probe_native lets
- * its pollers settle, one more thread computes WORK_MS in 10 us bursts.
+ * `herdsim calibrate` wrote).  As in probe_native, the pollers sleep 1 ms
+ * at a time for the first 20 ms, then loop on usleep(1).  5 ms later one
+ * more thread computes WORK_MS in 10 us bursts.
  * Printed per seed (default 1): the wall time of that work, its share of
  * a CPU, the run's preemptions and the pollers' cycles per ms in the
  * window.  The threads run as the acquire hook of a policy, which gets an
@@ -22,13 +23,14 @@
 #include "result.h"
 
 #define STEP_NS 10000
-#define SETTLE_NS 25000000
+#define START_NS 20000000 /* the pollers start polling */
+#define SETTLE_NS 5000000 /* the work starts after that */
 
 static struct {
 	int arrivals, pollers;
 	int64_t work_ns, t0, t1;
 	long polls, p0, p1;
-	hs_word done;
+	hs_word go, done;
 } P;
 
 static hs_m *probe_acquire(hs_env *env, void *state)
@@ -36,6 +38,8 @@ static hs_m *probe_acquire(hs_env *env, void *state)
 	const struct hs_env_ops *o = env->ops;
 
 	if (P.arrivals++ == P.pollers) {
+		o->sleep(env, START_NS);
+		o->store(env, &P.go, 1);
 		o->sleep(env, SETTLE_NS);
 		P.t0 = o->now(env);
 		P.p0 = P.polls;
@@ -45,6 +49,8 @@ static hs_m *probe_acquire(hs_env *env, void *state)
 		P.p1 = P.polls;
 		o->store(env, &P.done, 1);
 	} else {
+		while (o->load(env, &P.go) == 0)
+			o->sleep(env, 1000000);
 		while (o->load(env, &P.done) == 0) {
 			o->sleep(env, 1000);
 			P.polls++;
@@ -109,6 +115,7 @@ int main(int argc, char **argv)
 		struct hs_run_result res;
 		double wall;
 
+		memset(&P.go, 0, sizeof(P.go));
 		memset(&P.done, 0, sizeof(P.done));
 		P.arrivals = 0;
 		P.polls = 0;
