@@ -169,6 +169,8 @@ struct sweep {
 	struct item *queue;
 	int qcap, qhead, qlen;
 	int active;               /* workers still running */
+	long long in_flight;      /* runs handed out and not yet taken off the queue */
+	bool announced;           /* the line about stopping is printed */
 	long long total, written, present, discarded, failed;
 	bool fatal;
 	struct hs_error fatal_err;
@@ -811,6 +813,7 @@ static int pick(struct sweep *s, int *pt, int *rep)
 		*pt = q;
 		*rep = p->next_rep++;
 		s->state[base + *rep] = RS_RUNNING;
+		s->in_flight++;
 		return 1;
 	}
 	return s->cursor >= s->npoints ? -1 : 0;
@@ -956,6 +959,26 @@ static void write_results(struct sweep *s, struct hs_db *db, struct hs_run_resul
 	}
 }
 
+/* Prints once, on the first SIGINT or SIGTERM, that no run starts any more
+ * and how many runs in progress the sweep waits for.  The handler is
+ * installed with SA_RESETHAND, so the same signal again ends the process
+ * at once, and the runs in progress are then lost.  Callers hold mu. */
+static void announce_stop(struct sweep *s, bool tty)
+{
+	int sig = atomic_load(&interrupted);
+	const char *again = sig == SIGINT ? "press Ctrl-C again" : "send SIGTERM again";
+
+	if (!sig || s->announced || s->fatal)
+		return;
+	s->announced = true;
+	if (s->in_flight == 0)
+		fprintf(stderr, "%sherdsim: stopping; no run is in progress\n", tty ? "\n" : "");
+	else
+		fprintf(stderr, "%sherdsim: stopping after the %lld run%s in progress; %s to stop at once "
+			"without %s\n", tty ? "\n" : "", s->in_flight, s->in_flight == 1 ? "" : "s", again,
+			s->in_flight == 1 ? "it" : "them");
+}
+
 /* Takes results off the queue and writes them until every worker has
  * ended and the queue is empty.  Runs on the main thread. */
 static void write_loop(struct sweep *s, struct hs_db *db, bool show)
@@ -969,6 +992,7 @@ static void write_loop(struct sweep *s, struct hs_db *db, bool show)
 		struct item it;
 		int n = 0;
 
+		announce_stop(s, tty);
 		while (s->qlen == 0 && s->active > 0) {
 			struct timespec t;
 
@@ -979,6 +1003,7 @@ static void write_loop(struct sweep *s, struct hs_db *db, bool show)
 			pthread_cond_timedwait(&s->ready, &s->mu, &t);
 			if (atomic_load(&interrupted))
 				pthread_cond_broadcast(&s->work);
+			announce_stop(s, tty);
 			if (show)
 				progress(s, start, &last, tty, false);
 		}
@@ -987,6 +1012,7 @@ static void write_loop(struct sweep *s, struct hs_db *db, bool show)
 		it = s->queue[s->qhead];
 		s->qhead = (s->qhead + 1) % s->qcap;
 		s->qlen--;
+		s->in_flight--;
 		pthread_cond_signal(&s->space);
 
 		if ((it.rc || !batch) && !s->fatal) {

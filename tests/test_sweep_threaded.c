@@ -293,12 +293,20 @@ static void sweep_sigint_resume(void **state)
 {
 	struct fixture *f = *state;
 	char msg[2048];
+	const char *stopping;
 	int64_t rows_whole, rows_resumed, kept;
 
 	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 1 --db whole.sqlite"), 0);
 	assert_int_equal(shell(f, "HS_SWEEP_TEST_SIGNAL=INT:4 $HS " SWEEP " --jobs 2 --db cut.sqlite 2>err.txt"), 130);
 	read_text(f, "err.txt", msg, sizeof(msg));
 	assert_non_null(strstr(msg, "Run the same command again to resume"));
+	/* The first Ctrl-C prints one line, before the final message, that
+	 * says what a second one does. */
+	stopping = strstr(msg, "herdsim: stopping");
+	assert_non_null(stopping);
+	assert_true(stopping < strstr(msg, "Run the same command again to resume"));
+	assert_true(strstr(msg, "press Ctrl-C again to stop at once") || strstr(msg, "no run is in progress"));
+	assert_null(strstr(stopping + 1, "herdsim: stopping"));
 	kept = query_int(f, "cut.sqlite", "SELECT count(*) FROM run");
 	assert_true(kept >= 4);
 	assert_true(kept < SWEEP_RUNS);
