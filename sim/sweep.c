@@ -70,7 +70,6 @@
 #define MIN_CI_REPS 3     /* --ci-width never stops before this many replications */
 #define CI_LOOKAHEAD 2    /* replications of a point that may run past the decided prefix */
 #define STATUS_PERIOD_S 5 /* seconds between status lines when stderr is not a terminal */
-#define CLI_INTERRUPTED 130
 #define DEFAULT_DB "results/herdsim.sqlite"
 #define RUN_KEY_SIZE 80   /* sizeof(struct hs_run_result.run_key) */
 
