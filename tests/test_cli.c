@@ -468,6 +468,21 @@ static void run_sigint_keeps_old_db(void **state)
 	assert_int_equal(runs_in_db(), 1);
 }
 
+/* A count below the generator's minimum is reported against the option
+ * as the user wrote it, and no trace is written. */
+static void trace_gen_count_names_option(void **state)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/gen.csv", dir);
+	expect_error((const char *[]){ "trace", "gen", "--kind", "burst", "--threads", "0", "--out", path, NULL },
+		     2, (const char *[]){ "herdsim: --threads: invalid count '0'; use an integer from 1", NULL });
+	expect_error((const char *[]){ "trace", "gen", "--kind", "burst", "--callbacks", "0", "--out", path,
+				       NULL },
+		     2, (const char *[]){ "herdsim: --callbacks: invalid count '0'; use an integer from 1", NULL });
+	assert_int_equal(access(path, F_OK), -1);
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
@@ -498,6 +513,7 @@ int main(void)
 		T(run_sigint_removes_new_db),
 		T(run_second_sigint_ends_at_once),
 		T(run_sigint_keeps_old_db),
+		T(trace_gen_count_names_option),
 	};
 
 	return cmocka_run_group_tests_name("command line", tests, NULL, NULL);
