@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -483,6 +484,24 @@ static void trace_gen_count_names_option(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 }
 
+/* A database path that cannot be opened gives SQLite's message once, not
+ * followed by the same text of its result code. */
+static void db_open_error_once(void **state)
+{
+	struct cmd_result r;
+	const char *first;
+
+	assert_int_equal(mkdir(db, 0755), 0); /* a directory where the file should be */
+	run_herdsim(&r, (const char *[]){ "run", "--os", "linux", "--reps", "1", "--policy", "single",
+					  "--db", db, "--quiet", NULL });
+	assert_int_equal(r.status, 1);
+	assert_int_equal(count_lines(r.err), 1);
+	first = strstr(r.err, "unable to open database file");
+	assert_non_null(first);
+	assert_null(strstr(first + 1, "unable to open database file"));
+	assert_non_null(strstr(r.err, "opening the database failed: unable to open database file; check"));
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
@@ -514,6 +533,7 @@ int main(void)
 		T(run_second_sigint_ends_at_once),
 		T(run_sigint_keeps_old_db),
 		T(trace_gen_count_names_option),
+		T(db_open_error_once),
 	};
 
 	return cmocka_run_group_tests_name("command line", tests, NULL, NULL);
