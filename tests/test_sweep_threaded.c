@@ -345,6 +345,24 @@ static void shards_merge_whole(void **state)
 	assert_int_equal(query_int(f, "all.sqlite", "SELECT count(*) FROM experiment"), 1);
 }
 
+/* A merge that fails on a corrupt input leaves neither the new output
+ * nor the directories created for it, and keeps a directory that existed. */
+static void merge_corrupt_input_leaves_nothing(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(shell(f, "echo 'not a database' > bad.sqlite && mkdir kept"), 0);
+	assert_int_equal(shell(f, "$HS merge new/sub/all.sqlite bad.sqlite 2>err.txt"), 1);
+	assert_false(file_exists(f, "new"));
+	assert_int_equal(shell(f, "$HS merge kept/sub/all.sqlite bad.sqlite 2>err.txt"), 1);
+	assert_true(file_exists(f, "kept"));
+	assert_false(file_exists(f, "kept/sub"));
+	/* The directory of an output that already existed stays with it. */
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 1 --shard 1/4 --db old/all.sqlite"), 0);
+	assert_int_equal(shell(f, "$HS merge old/all.sqlite bad.sqlite 2>err.txt"), 1);
+	assert_true(file_exists(f, "old/all.sqlite"));
+}
+
 /* Two different key-less runs with the same identity (policy, OS, seed,
  * replication) are both kept, even when they started in the same second. */
 static void merge_keeps_distinct_runs(void **state)
@@ -658,6 +676,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(merge_runs_without_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(merge_rejects_schema_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(merge_keeps_distinct_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(merge_corrupt_input_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(parallel_shards_merge, setup, teardown),
 		cmocka_unit_test_setup_teardown(sweep_policy_param_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(sweep_name_stable, setup, teardown),
