@@ -6,6 +6,8 @@
  *   1  bad input (a file, value, policy or profile)
  *   2  bad usage (unknown command or option)
  *   3  a run ended in deadlock, timeout or error
+ *   130  interrupted by SIGINT or SIGTERM (128 + SIGINT, as a shell reports
+ *        a process that SIGINT ended)
  *
  * Errors are printed as one line on standard error by cli_error().
  */
@@ -21,6 +23,7 @@ enum {
 	CLI_INPUT = 1,
 	CLI_USAGE = 2,
 	CLI_RUN_FAILED = 3,
+	CLI_INTERRUPTED = 130,
 };
 
 /* Prints "herdsim: " and the formatted error; returns the exit status

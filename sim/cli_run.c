@@ -22,12 +22,22 @@
  *
  * --record-trace FILE writes the workload of the run in the trace format
  * after the run (see write_workload).  It takes exactly one run.
+ *
+ * Interrupts: while runs execute, every thread blocks SIGINT and SIGTERM
+ * and one watcher thread takes them with sigwait, so no system call of a
+ * native run returns early with EINTR.  The first signal lets the run in
+ * progress finish and be recorded, then the command stops with status
+ * CLI_INTERRUPTED.  A second one ends the process at once.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <math.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,8 +80,10 @@ static const char run_usage[] =
 	"  --quiet               print no progress and no table\n"
 	"\n"
 	"With no arguments: cgocallbackgc, every policy, --os linux --os freebsd.\n"
+	"On Ctrl-C or SIGTERM the run in progress finishes and is recorded, then\n"
+	"the command stops; a second Ctrl-C stops it at once.\n"
 	"Exit status: 0 ok, 1 bad input, 2 bad usage, 3 a run ended in deadlock,\n"
-	"timeout or error (it is still recorded).\n";
+	"timeout or error (it is still recorded), 130 interrupted.\n";
 
 static const char replay_usage[] =
 	"usage: herdsim replay TRACE.csv [options]\n"
@@ -102,8 +114,10 @@ static const char replay_usage[] =
 	"\n"
 	"A trace error stops the command before the first run with one line\n"
 	"naming the file, line and column, and nothing is recorded.\n"
+	"On Ctrl-C or SIGTERM the run in progress finishes and is recorded, then\n"
+	"the command stops; a second Ctrl-C stops it at once.\n"
 	"Exit status: 0 ok, 1 bad input, 2 bad usage, 3 a run ended in deadlock,\n"
-	"timeout or error (it is still recorded).\n";
+	"timeout or error (it is still recorded), 130 interrupted.\n";
 
 struct run_opts {
 	bool replay;             /* `herdsim replay`: positional is the trace */
@@ -128,6 +142,20 @@ struct run_opts {
 	double noise;
 	struct hs_override overrides[HS_MAX_OVERRIDES];
 	int noverrides;
+};
+
+/* SIGINT and SIGTERM while runs execute (see the file head). */
+struct interrupts {
+	sigset_t set;           /* the signals watched: SIGINT and SIGTERM unless ignored */
+	sigset_t old_mask;      /* the caller's signal mask, restored by stop_watch */
+	pthread_t thread;
+	bool started;           /* the watcher thread runs */
+	atomic_bool stop;       /* set by stop_watch to make the watcher return */
+	atomic_int first;       /* the first signal taken, 0 before */
+	pthread_mutex_t db_mu;  /* held while a run is written and `recorded` changes */
+	int recorded;           /* runs written to the database */
+	const char *db_path;
+	bool db_new;            /* the command created the database */
 };
 
 /* Summary of the replications of one policy on one profile. */
@@ -463,9 +491,133 @@ static void print_table(struct cell *cells, int ncells, const struct hs_config *
 	free(done);
 }
 
-/* Runs every policy x profile x replication; returns the exit status. */
+/* Removes a database file and its WAL companions. */
+static void remove_db(const char *path)
+{
+	char side[HS_PATH_MAX + 8];
+
+	unlink(path);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
+}
+
+/* ---- Interrupts -------------------------------------------------------- */
+
+/* Ends the process by `sig` on a second signal.  A database that the
+ * command created and that has no run yet is removed first.  Holding db_mu
+ * keeps the removal from racing a write of the first run. */
+static void end_now(struct interrupts *in, int sig)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t one;
+
+	pthread_mutex_lock(&in->db_mu);
+	if (in->db_new && in->recorded == 0)
+		remove_db(in->db_path);
+	sigaction(sig, &dfl, NULL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	raise(sig);
+	_exit(128 + sig); /* not reached: the default action of sig ends the process */
+}
+
+/* Takes SIGINT and SIGTERM.  The first sets in->first and prints one line,
+ * and the second calls end_now.  Returns once in->stop is set, which
+ * stop_watch follows with a signal to this thread.  (Cancelling the thread
+ * instead trips AddressSanitizer, whose thread exit then reads the stack
+ * that cancellation unwound.) */
+static void *watch_signals(void *arg)
+{
+	struct interrupts *in = arg;
+
+	for (;;) {
+		int sig = 0, none = 0;
+
+		if (sigwait(&in->set, &sig) != 0)
+			continue;
+		if (atomic_load(&in->stop))
+			return NULL;
+		if (!atomic_compare_exchange_strong(&in->first, &none, sig))
+			end_now(in, sig);
+		fprintf(stderr, "%sherdsim: stopping after the run in progress; %s to stop at once without it\n",
+			isatty(STDERR_FILENO) ? "\n" : "", sig == SIGINT ? "press Ctrl-C again" : "send SIGTERM again");
+	}
+	return NULL;
+}
+
+/* Blocks SIGINT and SIGTERM in this thread, and so in every thread a run
+ * starts, and starts the watcher.  A signal that the process inherited as
+ * ignored stays ignored.  If the watcher cannot start, the mask is restored
+ * and the signals keep their default action. */
+static void start_watch(struct interrupts *in, const char *db_path)
+{
+	static const int sigs[] = { SIGINT, SIGTERM };
+
+	in->db_path = db_path;
+	in->db_new = access(db_path, F_OK) != 0;
+	pthread_mutex_init(&in->db_mu, NULL);
+	sigemptyset(&in->set);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction now;
+
+		if (sigaction(sigs[i], NULL, &now) == 0 && now.sa_handler != SIG_IGN)
+			sigaddset(&in->set, sigs[i]);
+	}
+	if (sigisemptyset(&in->set))
+		return;
+	pthread_sigmask(SIG_BLOCK, &in->set, &in->old_mask);
+	in->started = pthread_create(&in->thread, NULL, watch_signals, in) == 0;
+	if (!in->started)
+		pthread_sigmask(SIG_SETMASK, &in->old_mask, NULL);
+}
+
+/* Stops the watcher and restores the signal mask.  A signal that arrives
+ * from here on no longer interrupts the command, whose runs are over. */
+static void stop_watch(struct interrupts *in)
+{
+	if (in->started) {
+		int wake = sigismember(&in->set, SIGINT) ? SIGINT : SIGTERM;
+
+		atomic_store(&in->stop, true);
+		pthread_kill(in->thread, wake);
+		pthread_join(in->thread, NULL);
+		pthread_sigmask(SIG_SETMASK, &in->old_mask, NULL);
+	}
+	pthread_mutex_destroy(&in->db_mu);
+}
+
+/* Test hook: HS_RUN_TEST_SIGNAL="INT:N" or "TERM:N" sends that signal to
+ * the process once N runs have ended, before the next one starts, and
+ * waits up to 10 s for the watcher to take it, so that tests interrupt at
+ * a known point.  "INT2:N" and "TERM2:N" send it a second time after that. */
+static void test_signal_hook(struct interrupts *in, int done)
+{
+	const char *hook = getenv("HS_RUN_TEST_SIGNAL");
+	const char *colon = hook ? strchr(hook, ':') : NULL;
+	int sig, times;
+
+	if (!colon || !in->started || atoi(colon + 1) != done)
+		return;
+	sig = strncmp(hook, "TERM", 4) == 0 ? SIGTERM : SIGINT;
+	times = colon[-1] == '2' ? 2 : 1;
+	for (int t = 0; t < times; t++) {
+		kill(getpid(), sig);
+		for (int i = 0; i < 10000 && !atomic_load(&in->first); i++)
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	if (times == 2) /* the watcher ends the process meanwhile */
+		nanosleep(&(struct timespec){ .tv_sec = 10 }, NULL);
+}
+
+/* Runs every policy x profile x replication; returns the exit status.
+ * After a SIGINT or SIGTERM it starts no more runs and returns
+ * CLI_INTERRUPTED. */
 static int run_all(const struct run_opts *o, const struct hs_backend *be, struct hs_config *cfgs, int ncfgs,
-		   const struct hs_policy *const *pols, int npols, struct hs_db *db, struct cell *cells)
+		   const struct hs_policy *const *pols, int npols, struct hs_db *db, struct cell *cells,
+		   struct interrupts *in)
 {
 	int total = ncfgs * npols * (int)o->reps, done = 0, status = CLI_OK;
 	bool progress = !o->quiet && isatty(STDERR_FILENO);
@@ -485,6 +637,12 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 				struct hs_error err = { 0 };
 				int rc;
 
+				test_signal_hook(in, done);
+				if (atomic_load(&in->first)) {
+					if (progress)
+						fputc('\n', stderr);
+					return CLI_INTERRUPTED;
+				}
 				cfg.scenario = sc;
 				/* record what ran, not what the scenario asked for */
 				cfg.scenario.record = o->record;
@@ -517,7 +675,11 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 				if (rc == 0 && o->record_trace && res.status == HS_STATUS_OK)
 					rc = write_workload(o->record_trace, &res, &err);
 				if (rc == 0) {
+					pthread_mutex_lock(&in->db_mu);
 					rc = hs_db_write_run(db, &res, NULL, &err);
+					if (rc == 0)
+						in->recorded++;
+					pthread_mutex_unlock(&in->db_mu);
 					if (rc && o->record_trace)
 						unlink(o->record_trace);
 				}
@@ -603,18 +765,6 @@ static int check_inputs(struct run_opts *o, const struct hs_config *cfgs, int nc
 	return hs_replay_scan(o->trace, NULL, NULL, &o->trace_sum, err);
 }
 
-/* Removes a database file and its WAL companions. */
-static void remove_db(const char *path)
-{
-	char side[HS_PATH_MAX + 8];
-
-	unlink(path);
-	snprintf(side, sizeof(side), "%s-wal", path);
-	unlink(side);
-	snprintf(side, sizeof(side), "%s-shm", path);
-	unlink(side);
-}
-
 static int run_command(int argc, char **argv, bool replay)
 {
 	struct run_opts o = { .replay = replay };
@@ -624,8 +774,8 @@ static int run_command(int argc, char **argv, bool replay)
 	struct cell *cells = NULL;
 	const struct hs_backend *be;
 	struct hs_db *db = NULL;
+	struct interrupts in = { 0 };
 	int npols = 0, ncfgs, rc, status;
-	bool db_existed;
 
 	rc = parse_args(argc, argv, &o, &err);
 	if (rc == 1)
@@ -693,15 +843,23 @@ static int run_command(int argc, char **argv, bool replay)
 			goto oom;
 	if (!cells)
 		goto oom;
-	db_existed = access(o.db, F_OK) == 0;
+	start_watch(&in, o.db);
 	rc = hs_db_open(&db, o.db, &err);
-	if (rc)
+	if (rc) {
+		stop_watch(&in);
 		goto fail;
+	}
 
-	status = run_all(&o, be, cfgs, ncfgs, pols, npols, db, cells);
+	status = run_all(&o, be, cfgs, ncfgs, pols, npols, db, cells, &in);
 	hs_db_close(db);
-	if (!db_existed && cells[0].n == 0)
+	if (in.db_new && in.recorded == 0)
 		remove_db(o.db); /* nothing ran: leave no empty database behind */
+	stop_watch(&in);
+	if (status == CLI_INTERRUPTED && in.recorded == 0 && in.db_new)
+		fprintf(stderr, "herdsim: interrupted before the first run ended; %s is not kept\n", o.db);
+	else if (status == CLI_INTERRUPTED)
+		fprintf(stderr, "herdsim: interrupted; %d run%s recorded in %s\n", in.recorded,
+			in.recorded == 1 ? "" : "s", o.db);
 	if (!o.quiet && (status == CLI_OK || status == CLI_RUN_FAILED)) {
 		print_table(cells, ncfgs * npols, cfgs, (int)o.reps);
 		printf("\n%d run%s recorded in %s\n", ncfgs * npols * (int)o.reps,

@@ -31,14 +31,17 @@ static const char gen_usage[] =
 	"\n"
 	"DUR is a number with a unit: ns, us, ms or s (\"50us\").\n";
 
-static int parse_count(const char *name, const char *v, long long max, int64_t *out,
+/* Parses an integer from min to max.  The generator checks its lower
+ * bounds too, but its errors name the option's field ("threads"), not the
+ * option ("--threads"). */
+static int parse_count(const char *name, const char *v, long long min, long long max, int64_t *out,
 		       struct hs_error *err)
 {
 	unsigned long long u;
 
-	if (!cli_parse_u64(v, &u) || u > (unsigned long long)max)
+	if (!cli_parse_u64(v, &u) || u < (unsigned long long)min || u > (unsigned long long)max)
 		return hs_error_set(err, HS_E_USAGE, NULL, 0, name,
-				    "invalid count '%s'; use an integer from 0 to %lld", v, max);
+				    "invalid count '%s'; use an integer from %lld to %lld", v, min, max);
 	*out = (int64_t)u;
 	return 0;
 }
@@ -78,17 +81,17 @@ static int parse_gen_option(int argc, char **argv, int *i, struct hs_trace_gen_o
 		case 0: return hs_trace_gen_kind_parse(v, &o->kind, err);
 		case 1: *out = v; return 0;
 		case 2:
-			rc = parse_count(names[k], v, INT32_MAX, &n, err);
+			rc = parse_count(names[k], v, 1, INT32_MAX, &n, err);
 			o->threads = (int32_t)n;
 			return rc;
-		case 3: return parse_count(names[k], v, INT64_MAX, &o->callbacks, err);
+		case 3: return parse_count(names[k], v, 1, INT64_MAX, &o->callbacks, err);
 		case 4: return parse_dur(names[k], v, &o->interval_ns, err);
 		case 5: return parse_dur(names[k], v, &o->think_ns, err);
 		case 6: return parse_dur(names[k], v, &o->go_work_ns, err);
-		case 7: return parse_count(names[k], v, INT64_MAX, &o->gc_calls, err);
-		case 8: return parse_count(names[k], v, INT64_MAX, &o->grow_frames, err);
+		case 7: return parse_count(names[k], v, 0, INT64_MAX, &o->gc_calls, err);
+		case 8: return parse_count(names[k], v, 0, INT64_MAX, &o->grow_frames, err);
 		default:
-			rc = parse_count(names[k], v, INT64_MAX, &n, err);
+			rc = parse_count(names[k], v, 0, INT64_MAX, &n, err);
 			o->seed = (uint64_t)n;
 			return rc;
 		}

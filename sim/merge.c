@@ -217,12 +217,46 @@ static int merge_one(sqlite3 *h, const char *path, long long *added, struct hs_e
 	return rc;
 }
 
+/* Returns the length of the deepest parent directory of path that exists
+ * (0 when none does), before hs_db_open creates the missing ones. */
+static size_t existing_parent_length(const char *path)
+{
+	char dir[HS_PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	while ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if (dir[0] == '\0' || access(dir, F_OK) == 0)
+			return strlen(dir);
+	}
+	return 0;
+}
+
+/* Removes the parent directories of path that are longer than `keep`
+ * characters, deepest first: those hs_db_open created.  rmdir leaves a
+ * directory that is not empty. */
+static void remove_new_dirs(const char *path, size_t keep)
+{
+	char dir[HS_PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	while ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if (strlen(dir) <= keep)
+			return;
+		rmdir(dir);
+	}
+}
+
 int cli_merge(int argc, char **argv)
 {
 	struct hs_error err = { 0 };
 	struct hs_db *db = NULL;
 	sqlite3 *h;
 	bool existed, merged_any = false;
+	size_t kept_dirs;
 	int rc;
 
 	if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
@@ -233,9 +267,12 @@ int cli_merge(int argc, char **argv)
 		return cli_usage_error("merge needs an output and at least one input database; "
 				       "see `herdsim merge --help`");
 	existed = access(argv[0], F_OK) == 0;
+	kept_dirs = existing_parent_length(argv[0]);
 	rc = hs_db_open(&db, argv[0], &err);
-	if (rc)
+	if (rc) {
+		remove_new_dirs(argv[0], kept_dirs);
 		return cli_error(&err);
+	}
 	h = hs_db_handle(db);
 	rc = exec(h, argv[0], "CREATE TEMP TABLE IF NOT EXISTS merge_map (src_id INTEGER PRIMARY KEY,"
 		  " dst_experiment INTEGER, dst_id INTEGER)", "creating the id map", &err);
@@ -261,7 +298,7 @@ int cli_merge(int argc, char **argv)
 	}
 	hs_db_close(db);
 	if (rc && !existed && !merged_any) {
-		/* leave no empty output behind */
+		/* leave no empty output, and no directory made for it, behind */
 		char side[HS_PATH_MAX + 8];
 
 		unlink(argv[0]);
@@ -269,6 +306,7 @@ int cli_merge(int argc, char **argv)
 		unlink(side);
 		snprintf(side, sizeof(side), "%s-shm", argv[0]);
 		unlink(side);
+		remove_new_dirs(argv[0], kept_dirs);
 	}
 	return rc ? cli_error(&err) : CLI_OK;
 }

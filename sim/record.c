@@ -129,12 +129,19 @@ static const char *db_hint(int rc)
 }
 
 /* Fills err with the last SQLite error of db, which `operation` got; returns
- * HS_E_DB. */
+ * HS_E_DB.  The text of the result code follows in brackets only when it
+ * adds to the message, which is often the same text. */
 static int db_fail(struct hs_db *db, int rc, const char *operation, const char *key,
 		   struct hs_error *err)
 {
-	return hs_error_set(err, HS_E_DB, db->path, 0, key, "%s failed: %s (%s); %s", operation,
-			    sqlite3_errmsg(db->handle), sqlite3_errstr(rc), db_hint(rc));
+	const char *message = sqlite3_errmsg(db->handle);
+	const char *code_text = sqlite3_errstr(rc);
+
+	if (strcmp(message, code_text) == 0)
+		return hs_error_set(err, HS_E_DB, db->path, 0, key, "%s failed: %s; %s", operation, message,
+				    db_hint(rc));
+	return hs_error_set(err, HS_E_DB, db->path, 0, key, "%s failed: %s (%s); %s", operation, message,
+			    code_text, db_hint(rc));
 }
 
 /* ---- Binding helpers ------------------------------------------------- */

@@ -5,9 +5,15 @@
  *
  * Enumeration (fixed, and the basis of --shard and of run keys):
  *   point p = (os o, policy q, combination c), numbered
- *       p = (o * npolicies + q) * ncombinations + c,
- *   where the first --vary key varies slowest within c.  Run i of the
- *   sweep is replication r of point p with i = p * reps + r.
+ *       p = o * P + F(q) + c,
+ *   where C(q) is the number of value combinations policy q runs, F(q) the
+ *   sum of C over the policies before q and P the sum over all policies.
+ *   A policy runs every combination of the --vary keys it takes: all keys
+ *   except a policy parameter (policy.NAME) that it does not declare.  The
+ *   first --vary key it takes varies slowest within c.  Without a varied
+ *   policy parameter C(q) is the same for every q, so
+ *   p = (o * npolicies + q) * ncombinations + c.  Run i of the sweep is
+ *   replication r of point p with i = p * reps + r.
  *
  * Seeds: replication r of every point runs with seed S + r, where S is
  * --seed or the point's scenario seed; this is the rule of `herdsim run`.
@@ -22,7 +28,8 @@
  *     every finished run.
  *  3. The content of every row is a function of the command's arguments
  *     only, never of --jobs, of scheduling or of an earlier interrupt.
- *     Run keys are "<policy>|<os>|<k1=v1,k2=v2>|r<rep>".
+ *     Run keys are "<policy>|<os>|<k1=v1,k2=v2>|r<rep>", with the keys
+ *     that the policy takes.
  *  4. With --ci-width a point's replications are written in order
  *     r = 0, 1, 2, ... and the decision to stop after n replications looks
  *     only at replications 0..n-1 (details at decide_point), so it does
@@ -63,7 +70,6 @@
 #define MIN_CI_REPS 3     /* --ci-width never stops before this many replications */
 #define CI_LOOKAHEAD 2    /* replications of a point that may run past the decided prefix */
 #define STATUS_PERIOD_S 5 /* seconds between status lines when stderr is not a terminal */
-#define CLI_INTERRUPTED 130
 #define DEFAULT_DB "results/herdsim.sqlite"
 #define RUN_KEY_SIZE 80   /* sizeof(struct hs_run_result.run_key) */
 
@@ -76,7 +82,9 @@ static const char sweep_usage[] =
 	"(arithmetic).  Replication r of every point uses seed S+r.\n"
 	"\n"
 	"options:\n"
-	"  --vary KEY=VALUES     vary a scenario or profile key (as --set); repeatable\n"
+	"  --vary KEY=VALUES     vary a scenario or profile key (as --set); repeatable.\n"
+	"                        A policy.NAME key varies only the policies that\n"
+	"                        declare NAME; the others ignore it\n"
 	"  --policy NAME|all     policy to run; repeatable (default: the scenario's)\n"
 	"  --os NAME|FILE        OS profile; repeatable (default: the scenario's)\n"
 	"  --reps N              replications per point (with --ci-width: the maximum)\n"
@@ -162,6 +170,8 @@ struct sweep {
 	struct item *queue;
 	int qcap, qhead, qlen;
 	int active;               /* workers still running */
+	long long in_flight;      /* runs handed out and not yet taken off the queue */
+	bool announced;           /* the line about stopping is printed */
 	long long total, written, present, discarded, failed;
 	bool fatal;
 	struct hs_error fatal_err;
@@ -358,22 +368,87 @@ static uint64_t fnv1a(uint64_t h, const char *s)
 	return (h ^ 0xff) * 0x100000001b3ULL; /* separator, so "ab","c" != "a","bc" */
 }
 
+/* Returns true when policy p takes the varied key: every key except a
+ * policy parameter ("policy.NAME" other than policy.name) that p does not
+ * declare.  A policy that does not take a key runs no point per value of
+ * it, because those runs would all be the same run. */
+static bool policy_takes(const struct hs_policy *p, const char *key)
+{
+	if (strncmp(key, "policy.", 7) != 0 || strcmp(key, "policy.name") == 0)
+		return true;
+	for (int i = 0; p->params && p->params[i].name; i++)
+		if (strcmp(p->params[i].name, key + 7) == 0)
+			return true;
+	return false;
+}
+
+/* Returns the number of value combinations policy p runs: the product of
+ * the value counts of the keys it takes (1 when it takes none). */
+static long policy_combos(const struct sweep_opts *o, const struct hs_policy *p)
+{
+	long n = 1;
+
+	for (int k = 0; k < o->nvary; k++)
+		if (policy_takes(p, o->vary[k].key))
+			n *= o->vary[k].nvalues;
+	return n;
+}
+
+/* Splits combination `combo` of all varied keys into one value index per
+ * key (mixed radix, first key slowest). */
+static void combo_index(const struct sweep_opts *o, long combo, int index[MAX_VARY])
+{
+	for (int k = o->nvary - 1; k >= 0; k--) {
+		index[k] = (int)(combo % o->vary[k].nvalues);
+		combo /= o->vary[k].nvalues;
+	}
+}
+
+/* Returns policy p's own number of the combination `index` (mixed radix
+ * over the keys p takes, first key slowest).  Returns -1 when a key that p
+ * does not take is past its first value, because p then runs the same as
+ * at the first value and has no point of its own. */
+static long policy_combo(const struct sweep_opts *o, const struct hs_policy *p, const int index[MAX_VARY])
+{
+	long c = 0;
+
+	for (int k = 0; k < o->nvary; k++) {
+		if (policy_takes(p, o->vary[k].key))
+			c = c * o->vary[k].nvalues + index[k];
+		else if (index[k] != 0)
+			return -1;
+	}
+	return c;
+}
+
+/* Writes "k1=v1,k2=v2" for the keys that p takes (every key when p is
+ * NULL).  Returns HS_E_USAGE when the text does not fit. */
+static int combo_text(const struct sweep_opts *o, const struct hs_policy *p, const int index[MAX_VARY],
+		      char *text, size_t size, struct hs_error *err)
+{
+	size_t used = 0;
+
+	text[0] = '\0';
+	for (int k = 0; k < o->nvary; k++) {
+		if (p && !policy_takes(p, o->vary[k].key))
+			continue;
+		used += (size_t)snprintf(text + used, used < size ? size - used : 0, "%s%s=%s", used ? "," : "",
+					 o->vary[k].key, o->vary[k].values[index[k]]);
+	}
+	if (used >= size)
+		return hs_error_set(err, HS_E_USAGE, NULL, 0, "--vary",
+				    "the varied keys and values are longer than %zu characters", size - 1);
+	return 0;
+}
+
 /* Fills ov[] with the base overrides followed by one per varied key, the
- * values chosen by `combo` (mixed-radix, first key slowest). */
-static int combo_overrides(const struct sweep_opts *o, long combo, struct hs_override *ov, char *text,
-			   size_t text_size, struct hs_error *err)
+ * values chosen by index[].  Returns the number of overrides. */
+static int combo_overrides(const struct sweep_opts *o, const int index[MAX_VARY], struct hs_override *ov,
+			   struct hs_error *err)
 {
 	int n = o->noverrides;
-	size_t used = 0;
-	long rest = combo;
-	int index[MAX_VARY];
 
 	memcpy(ov, o->overrides, (size_t)n * sizeof(*ov));
-	for (int k = o->nvary - 1; k >= 0; k--) {
-		index[k] = (int)(rest % o->vary[k].nvalues);
-		rest /= o->vary[k].nvalues;
-	}
-	text[0] = '\0';
 	for (int k = 0; k < o->nvary; k++) {
 		char set[2 * HS_NAME_MAX + HS_PATH_MAX + 2];
 		const char *value = o->vary[k].values[index[k]];
@@ -385,12 +460,7 @@ static int combo_overrides(const struct sweep_opts *o, long combo, struct hs_ove
 			snprintf(err->key, sizeof(err->key), "--vary %s: '%s'", o->vary[k].key, value);
 			return rc;
 		}
-		used += (size_t)snprintf(text + used, used < text_size ? text_size - used : 0, "%s%s",
-					 k ? "," : "", set);
 	}
-	if (used >= text_size)
-		return hs_error_set(err, HS_E_USAGE, NULL, 0, "--vary",
-				    "the varied keys and values are longer than %zu characters", text_size - 1);
 	return n;
 }
 
@@ -435,11 +505,38 @@ static int check_each_value(const struct sweep_opts *o, struct hs_error *err)
 	return rc;
 }
 
-/* Builds every point in enumeration order and checks its configuration. */
+/* Loads and checks the configuration of combination `index` under profile
+ * `os` (NULL for the scenario's), into cfg. */
+static int load_combo(const struct sweep_opts *o, const int index[MAX_VARY], const char *os,
+		      const struct hs_policy *const *pols, int npols, struct hs_config *cfg, struct hs_error *err)
+{
+	struct hs_override ov[HS_MAX_OVERRIDES + MAX_VARY];
+	char combo[512];
+	int nov = combo_overrides(o, index, ov, err);
+	int rc = nov < 0 ? nov : combo_text(o, NULL, index, combo, sizeof(combo), err);
+
+	if (rc)
+		return rc;
+	rc = hs_config_load(cfg, o->scenario, ov, nov, os, err);
+	if (rc == 0)
+		rc = hs_policy_check_params(&cfg->scenario, pols, npols, err);
+	if (rc && o->nvary) {
+		char detail[600];
+
+		hs_error_format(err, detail, sizeof(detail));
+		hs_error_set(err, HS_E_INPUT, NULL, 0, NULL, "--vary: invalid combination %s: %s", combo, detail);
+	}
+	return rc;
+}
+
+/* Builds every point in enumeration order (see the file head) and checks
+ * its configuration.  Every combination of all varied keys is loaded and
+ * checked, and policy q gets a point for it only when policy_combo numbers
+ * it. */
 static int build_points(struct sweep_opts *o, const struct hs_policy *const *pols, int npols,
 			struct point **out, int *npoints, struct hs_error *err)
 {
-	long ncombos = 1;
+	long ncombos = 1, per_os = 0, first[MAX_POLICIES];
 	int noses = o->noses ? o->noses : 1;
 	struct hs_config *cfg = malloc(sizeof(*cfg));
 	struct point *points;
@@ -447,42 +544,41 @@ static int build_points(struct sweep_opts *o, const struct hs_policy *const *pol
 
 	for (int k = 0; k < o->nvary; k++)
 		ncombos *= o->vary[k].nvalues;
-	if (!cfg || ncombos * noses * npols * (long long)o->reps > MAX_RUNS) {
+	for (int q = 0; q < npols; q++) {
+		first[q] = per_os;
+		per_os += policy_combos(o, pols[q]);
+	}
+	if (!cfg || per_os * noses * (long long)o->reps > MAX_RUNS) {
 		free(cfg);
 		return cfg ? hs_error_set(err, HS_E_USAGE, NULL, 0, "--vary",
 					  "the sweep has more than %lld runs; split it", MAX_RUNS)
 			   : hs_error_set(err, HS_E_NOMEM, NULL, 0, NULL, "out of memory");
 	}
-	points = calloc((size_t)(ncombos * noses * npols), sizeof(*points));
+	points = calloc((size_t)(per_os * noses), sizeof(*points));
 	if (!points) {
 		free(cfg);
 		return hs_error_set(err, HS_E_NOMEM, NULL, 0, NULL, "out of memory");
 	}
 	for (int s = 0; rc == 0 && s < noses; s++) {
 		for (long c = 0; rc == 0 && c < ncombos; c++) {
-			struct hs_override ov[HS_MAX_OVERRIDES + MAX_VARY];
-			char combo[512];
-			int nov = combo_overrides(o, c, ov, combo, sizeof(combo), err);
+			int index[MAX_VARY];
 
-			rc = nov < 0 ? nov : hs_config_load(cfg, o->scenario, ov, nov, o->noses ? o->oses[s] : NULL, err);
-			if (rc == 0)
-				rc = hs_policy_check_params(&cfg->scenario, pols, npols, err);
-			if (rc && nov >= 0 && o->nvary) {
-				char detail[600];
-
-				hs_error_format(err, detail, sizeof(detail));
-				hs_error_set(err, HS_E_INPUT, NULL, 0, NULL, "--vary: invalid combination %s: %s",
-					     combo, detail);
-			}
+			combo_index(o, c, index);
+			rc = load_combo(o, index, o->noses ? o->oses[s] : NULL, pols, npols, cfg, err);
 			for (int q = 0; rc == 0 && q < npols; q++) {
-				struct point *p = &points[((long)s * npols + q) * ncombos + c];
+				long own = policy_combo(o, pols[q], index);
+				struct point *p;
 
+				if (own < 0)
+					continue;
+				p = &points[s * per_os + first[q] + own];
 				p->cfg = *cfg;
 				hs_scenario_for_policy(&cfg->scenario, pols[q], &p->cfg.scenario);
 				p->policy = pols[q];
 				rc = hs_policy_params(pols[q], &p->cfg.scenario, p->params, err);
 				p->seed = o->seed_set ? o->seed : cfg->scenario.seed;
-				memcpy(p->combo, combo, sizeof(combo));
+				if (rc == 0)
+					rc = combo_text(o, pols[q], index, p->combo, sizeof(p->combo), err);
 			}
 		}
 	}
@@ -492,7 +588,7 @@ static int build_points(struct sweep_opts *o, const struct hs_policy *const *pol
 		return rc;
 	}
 	*out = points;
-	*npoints = (int)(ncombos * noses * npols);
+	*npoints = (int)(per_os * noses);
 	return 0;
 }
 
@@ -718,6 +814,7 @@ static int pick(struct sweep *s, int *pt, int *rep)
 		*pt = q;
 		*rep = p->next_rep++;
 		s->state[base + *rep] = RS_RUNNING;
+		s->in_flight++;
 		return 1;
 	}
 	return s->cursor >= s->npoints ? -1 : 0;
@@ -863,6 +960,26 @@ static void write_results(struct sweep *s, struct hs_db *db, struct hs_run_resul
 	}
 }
 
+/* Prints once, on the first SIGINT or SIGTERM, that no run starts any more
+ * and how many runs in progress the sweep waits for.  The handler is
+ * installed with SA_RESETHAND, so the same signal again ends the process
+ * at once, and the runs in progress are then lost.  Callers hold mu. */
+static void announce_stop(struct sweep *s, bool tty)
+{
+	int sig = atomic_load(&interrupted);
+	const char *again = sig == SIGINT ? "press Ctrl-C again" : "send SIGTERM again";
+
+	if (!sig || s->announced || s->fatal)
+		return;
+	s->announced = true;
+	if (s->in_flight == 0)
+		fprintf(stderr, "%sherdsim: stopping; no run is in progress\n", tty ? "\n" : "");
+	else
+		fprintf(stderr, "%sherdsim: stopping after the %lld run%s in progress; %s to stop at once "
+			"without %s\n", tty ? "\n" : "", s->in_flight, s->in_flight == 1 ? "" : "s", again,
+			s->in_flight == 1 ? "it" : "them");
+}
+
 /* Takes results off the queue and writes them until every worker has
  * ended and the queue is empty.  Runs on the main thread. */
 static void write_loop(struct sweep *s, struct hs_db *db, bool show)
@@ -876,6 +993,7 @@ static void write_loop(struct sweep *s, struct hs_db *db, bool show)
 		struct item it;
 		int n = 0;
 
+		announce_stop(s, tty);
 		while (s->qlen == 0 && s->active > 0) {
 			struct timespec t;
 
@@ -886,6 +1004,7 @@ static void write_loop(struct sweep *s, struct hs_db *db, bool show)
 			pthread_cond_timedwait(&s->ready, &s->mu, &t);
 			if (atomic_load(&interrupted))
 				pthread_cond_broadcast(&s->work);
+			announce_stop(s, tty);
 			if (show)
 				progress(s, start, &last, tty, false);
 		}
@@ -894,6 +1013,7 @@ static void write_loop(struct sweep *s, struct hs_db *db, bool show)
 		it = s->queue[s->qhead];
 		s->qhead = (s->qhead + 1) % s->qcap;
 		s->qlen--;
+		s->in_flight--;
 		pthread_cond_signal(&s->space);
 
 		if ((it.rc || !batch) && !s->fatal) {

@@ -4,11 +4,15 @@
  * comparison table, and identical database rows for identical commands.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -375,6 +379,129 @@ static void list_commands(void **state)
 	assert_non_null(strstr(r.out, "cthread-loop\n"));
 }
 
+/* True when the database or one of its WAL companions exists. */
+static bool db_files_left(void)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	char path[160];
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
+		if (access(path, F_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Runs 2 policies x 2 replications with HS_RUN_TEST_SIGNAL set to `hook`,
+ * which signals the process at a known point. */
+static void run_with_signal(struct cmd_result *r, const char *hook)
+{
+	setenv("HS_RUN_TEST_SIGNAL", hook, 1);
+	run_herdsim(r, (const char *[]){ "run", "--os", "linux", "--reps", "2", "--policy", "single",
+					 "--policy", "waiters", "--set", "workload.threads=8", "--db", db, NULL });
+	unsetenv("HS_RUN_TEST_SIGNAL");
+}
+
+/* SIGINT after 3 of 4 runs: the command prints that it stops after the
+ * run in progress, keeps the 3 runs, starts no fourth, closes the
+ * database and exits 130. */
+static void run_sigint_keeps_runs(void **state)
+{
+	struct cmd_result r;
+	char wal[160];
+
+	run_with_signal(&r, "INT:3");
+	assert_int_equal(r.status, 130);
+	assert_non_null(strstr(r.err, "herdsim: stopping after the run in progress; press Ctrl-C again"));
+	assert_non_null(strstr(r.err, "herdsim: interrupted; 3 runs recorded in "));
+	/* Checked before the queries below open the database. */
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	assert_int_equal(access(wal, F_OK), -1);
+	assert_int_equal(runs_in_db(), 3);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE status = 'ok'"), 3);
+}
+
+/* SIGTERM is handled as SIGINT, and the line names SIGTERM. */
+static void run_sigterm_keeps_runs(void **state)
+{
+	struct cmd_result r;
+
+	run_with_signal(&r, "TERM:1");
+	assert_int_equal(r.status, 130);
+	assert_non_null(strstr(r.err, "send SIGTERM again"));
+	assert_int_equal(runs_in_db(), 1);
+}
+
+/* A signal before the first run ends leaves no new database, WAL or
+ * shared-memory file behind. */
+static void run_sigint_removes_new_db(void **state)
+{
+	struct cmd_result r;
+
+	run_with_signal(&r, "INT:0");
+	assert_int_equal(r.status, 130);
+	assert_non_null(strstr(r.err, "is not kept"));
+	assert_false(db_files_left());
+}
+
+/* A second SIGINT ends the process at once, by the signal, and still
+ * removes a new database that has no run. */
+static void run_second_sigint_ends_at_once(void **state)
+{
+	struct cmd_result r;
+
+	run_with_signal(&r, "INT2:0");
+	assert_int_equal(r.status, 128 + SIGINT);
+	assert_false(db_files_left());
+}
+
+/* A database that existed before keeps its runs after an interrupt. */
+static void run_sigint_keeps_old_db(void **state)
+{
+	struct cmd_result r;
+
+	run_herdsim(&r, (const char *[]){ "run", "--os", "linux", "--reps", "1", "--policy", "single",
+					  "--set", "workload.threads=8", "--db", db, "--quiet", NULL });
+	assert_int_equal(r.status, 0);
+	run_with_signal(&r, "INT:0");
+	assert_int_equal(r.status, 130);
+	assert_int_equal(runs_in_db(), 1);
+}
+
+/* A count below the generator's minimum is reported against the option
+ * as the user wrote it, and no trace is written. */
+static void trace_gen_count_names_option(void **state)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/gen.csv", dir);
+	expect_error((const char *[]){ "trace", "gen", "--kind", "burst", "--threads", "0", "--out", path, NULL },
+		     2, (const char *[]){ "herdsim: --threads: invalid count '0'; use an integer from 1", NULL });
+	expect_error((const char *[]){ "trace", "gen", "--kind", "burst", "--callbacks", "0", "--out", path,
+				       NULL },
+		     2, (const char *[]){ "herdsim: --callbacks: invalid count '0'; use an integer from 1", NULL });
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+/* A database path that cannot be opened gives SQLite's message once, not
+ * followed by the same text of its result code. */
+static void db_open_error_once(void **state)
+{
+	struct cmd_result r;
+	const char *first;
+
+	assert_int_equal(mkdir(db, 0755), 0); /* a directory where the file should be */
+	run_herdsim(&r, (const char *[]){ "run", "--os", "linux", "--reps", "1", "--policy", "single",
+					  "--db", db, "--quiet", NULL });
+	assert_int_equal(r.status, 1);
+	assert_int_equal(count_lines(r.err), 1);
+	first = strstr(r.err, "unable to open database file");
+	assert_non_null(first);
+	assert_null(strstr(first + 1, "unable to open database file"));
+	assert_non_null(strstr(r.err, "opening the database failed: unable to open database file; check"));
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
@@ -400,6 +527,13 @@ int main(void)
 		T(same_command_same_rows),
 		T(native_run_names_kernel),
 		T(list_commands),
+		T(run_sigint_keeps_runs),
+		T(run_sigterm_keeps_runs),
+		T(run_sigint_removes_new_db),
+		T(run_second_sigint_ends_at_once),
+		T(run_sigint_keeps_old_db),
+		T(trace_gen_count_names_option),
+		T(db_open_error_once),
 	};
 
 	return cmocka_run_group_tests_name("command line", tests, NULL, NULL);

@@ -293,12 +293,20 @@ static void sweep_sigint_resume(void **state)
 {
 	struct fixture *f = *state;
 	char msg[2048];
+	const char *stopping;
 	int64_t rows_whole, rows_resumed, kept;
 
 	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 1 --db whole.sqlite"), 0);
 	assert_int_equal(shell(f, "HS_SWEEP_TEST_SIGNAL=INT:4 $HS " SWEEP " --jobs 2 --db cut.sqlite 2>err.txt"), 130);
 	read_text(f, "err.txt", msg, sizeof(msg));
 	assert_non_null(strstr(msg, "Run the same command again to resume"));
+	/* The first Ctrl-C prints one line, before the final message, that
+	 * says what a second one does. */
+	stopping = strstr(msg, "herdsim: stopping");
+	assert_non_null(stopping);
+	assert_true(stopping < strstr(msg, "Run the same command again to resume"));
+	assert_true(strstr(msg, "press Ctrl-C again to stop at once") || strstr(msg, "no run is in progress"));
+	assert_null(strstr(stopping + 1, "herdsim: stopping"));
 	kept = query_int(f, "cut.sqlite", "SELECT count(*) FROM run");
 	assert_true(kept >= 4);
 	assert_true(kept < SWEEP_RUNS);
@@ -335,6 +343,24 @@ static void shards_merge_whole(void **state)
 	assert_int_equal(content_hash(f, "all.sqlite", &rows_again), merged);
 	assert_int_equal(rows_again, rows_merged);
 	assert_int_equal(query_int(f, "all.sqlite", "SELECT count(*) FROM experiment"), 1);
+}
+
+/* A merge that fails on a corrupt input leaves neither the new output
+ * nor the directories created for it, and keeps a directory that existed. */
+static void merge_corrupt_input_leaves_nothing(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(shell(f, "echo 'not a database' > bad.sqlite && mkdir kept"), 0);
+	assert_int_equal(shell(f, "$HS merge new/sub/all.sqlite bad.sqlite 2>err.txt"), 1);
+	assert_false(file_exists(f, "new"));
+	assert_int_equal(shell(f, "$HS merge kept/sub/all.sqlite bad.sqlite 2>err.txt"), 1);
+	assert_true(file_exists(f, "kept"));
+	assert_false(file_exists(f, "kept/sub"));
+	/* The directory of an output that already existed stays with it. */
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 1 --shard 1/4 --db old/all.sqlite"), 0);
+	assert_int_equal(shell(f, "$HS merge old/all.sqlite bad.sqlite 2>err.txt"), 1);
+	assert_true(file_exists(f, "old/all.sqlite"));
 }
 
 /* Two different key-less runs with the same identity (policy, OS, seed,
@@ -408,6 +434,70 @@ static void parallel_shards_merge(void **state)
 			       " ::: 1 2 && \"$HS\" merge all.sqlite part*.sqlite >/dev/null"), 0);
 	assert_int_equal(content_hash(f, "whole.sqlite", &rows_whole), content_hash(f, "all.sqlite", &rows_merged));
 	assert_int_equal(rows_whole, rows_merged);
+}
+
+/* ---- Policy parameters ----------------------------------------------- */
+
+/* policy.spare is a parameter of watermark only: watermark runs 2 thread
+ * counts x 2 spare values x 2 replications = 8 runs, single 2 x 2 = 4. */
+#define POLICY_SWEEP "sweep cgocallbackgc --vary workload.threads=8,16 --vary policy.spare=1,4" \
+	" --policy single --policy watermark --os linux --reps 2 --quiet"
+#define POLICY_SWEEP_RUNS 12
+
+static void sweep_policy_param_once(void **state)
+{
+	struct fixture *f = *state;
+	int64_t rows_whole, rows_merged, rows_resumed;
+	uint64_t whole;
+
+	assert_int_equal(shell(f, "$HS " POLICY_SWEEP " --jobs 2 --db whole.sqlite"), 0);
+	assert_int_equal(query_int(f, "whole.sqlite", "SELECT count(*) FROM run"), POLICY_SWEEP_RUNS);
+	assert_int_equal(query_int(f, "whole.sqlite", "SELECT count(*) FROM run WHERE policy = 'single'"), 4);
+	assert_int_equal(query_int(f, "whole.sqlite", "SELECT count(*) FROM run WHERE policy = 'watermark'"), 8);
+	/* single's keys leave the parameter out; watermark's name it. */
+	assert_int_equal(query_int(f, "whole.sqlite", "SELECT count(*) FROM run WHERE run_key ="
+					 " 'single|linux|workload.threads=16|r1'"), 1);
+	assert_int_equal(query_int(f, "whole.sqlite", "SELECT count(*) FROM run WHERE run_key ="
+					 " 'watermark|linux|workload.threads=16,policy.spare=4|r1'"), 1);
+	/* No two runs of one policy and replication are the same run. */
+	assert_int_equal(query_int(f, "whole.sqlite", "SELECT count(*) FROM run a JOIN run b"
+					 " ON a.id < b.id AND a.policy = b.policy AND a.seed = b.seed"
+					 " AND (SELECT group_concat(key || '=' || value) FROM run_param WHERE run_id = a.id)"
+					 " = (SELECT group_concat(key || '=' || value) FROM run_param WHERE run_id = b.id)"), 0);
+	whole = content_hash(f, "whole.sqlite", &rows_whole);
+
+	/* Shards number the same runs. */
+	assert_int_equal(shell(f, "$HS " POLICY_SWEEP " --shard 1/2 --jobs 1 --db p1.sqlite"), 0);
+	assert_int_equal(shell(f, "$HS " POLICY_SWEEP " --shard 2/2 --jobs 1 --db p2.sqlite"), 0);
+	assert_int_equal(query_int(f, "p1.sqlite", "SELECT count(*) FROM run"), POLICY_SWEEP_RUNS / 2);
+	assert_int_equal(shell(f, "$HS merge all.sqlite p1.sqlite p2.sqlite >/dev/null"), 0);
+	assert_int_equal(content_hash(f, "all.sqlite", &rows_merged), whole);
+	assert_int_equal(rows_merged, rows_whole);
+
+	/* Resumption by run key. */
+	assert_int_equal(shell(f, "HS_SWEEP_TEST_SIGNAL=KILL:5 $HS " POLICY_SWEEP " --jobs 2 --db cut.sqlite"),
+			 128 + 9);
+	assert_int_equal(query_int(f, "cut.sqlite", "SELECT count(*) FROM run"), 5);
+	assert_int_equal(shell(f, "$HS " POLICY_SWEEP " --jobs 2 --db cut.sqlite"), 0);
+	assert_int_equal(content_hash(f, "cut.sqlite", &rows_resumed), whole);
+	assert_int_equal(rows_resumed, rows_whole);
+}
+
+/* A sweep that varies no policy parameter keeps its default name and run
+ * keys, so that databases written before policy parameters were enumerated
+ * per policy still resume.  The name hashes the arguments and the
+ * scenario's seed. */
+static void sweep_name_stable(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 1 --shard 1/4 --db out.sqlite"), 0);
+	assert_int_equal(query_int(f, "out.sqlite", "SELECT count(*) FROM experiment"
+					 " WHERE name = 'cgocallbackgc-6061d065dd54'"), 1);
+	/* Runs 0, 4 and 8 of the enumeration: point p contains runs 3p..3p+2. */
+	assert_int_equal(query_int(f, "out.sqlite", "SELECT count(*) FROM run WHERE run_key IN"
+					 " ('single|linux|workload.threads=8|r0', 'single|linux|workload.threads=16|r1',"
+					 " 'waiters|linux|workload.threads=8|r2')"), 3);
 }
 
 /* ---- Values ---------------------------------------------------------- */
@@ -586,7 +676,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(merge_runs_without_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(merge_rejects_schema_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(merge_keeps_distinct_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(merge_corrupt_input_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(parallel_shards_merge, setup, teardown),
+		cmocka_unit_test_setup_teardown(sweep_policy_param_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(sweep_name_stable, setup, teardown),
 		cmocka_unit_test(range_parsing_table),
 		cmocka_unit_test_setup_teardown(bad_vary_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(ci_width_stops_early, setup, teardown),
