@@ -102,6 +102,9 @@ examples: $(EXAMPLES)
 # The tests load the fixtures and the examples from the build directory.
 $(TESTS): $(TEST_POLICIES) $(EXAMPLES)
 
+# test_probes runs the probes that sit beside herdsim.
+$(BUILD)/tests/test_probes: $(BUILD)/probe_native $(BUILD)/probe_sim
+
 deps:
 	scripts/deps.sh
 

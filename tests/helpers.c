@@ -24,14 +24,14 @@ static void read_all(int fd, char *buf, size_t size)
 	buf[n] = '\0';
 }
 
-void run_herdsim(struct cmd_result *r, const char *const *args)
+static void spawn(struct cmd_result *r, const char *path, const char *const *args)
 {
 	int out[2], err[2];
 	const char *argv[64];
 	int n = 0, status;
 	pid_t pid;
 
-	argv[n++] = HS_BIN;
+	argv[n++] = path;
 	for (int i = 0; args[i] && n < 63; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
@@ -43,7 +43,7 @@ void run_herdsim(struct cmd_result *r, const char *const *args)
 		dup2(err[1], 2);
 		close(out[0]);
 		close(err[0]);
-		execv(HS_BIN, (char *const *)argv);
+		execv(path, (char *const *)argv);
 		_exit(127);
 	}
 	close(out[1]);
@@ -55,6 +55,16 @@ void run_herdsim(struct cmd_result *r, const char *const *args)
 	close(err[0]);
 	waitpid(pid, &status, 0);
 	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void run_herdsim(struct cmd_result *r, const char *const *args)
+{
+	spawn(r, HS_BIN, args);
+}
+
+void run_program(struct cmd_result *r, const char *path, const char *const *args)
+{
+	spawn(r, path, args);
 }
 
 const char *make_temp_dir(void)

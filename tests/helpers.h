@@ -17,6 +17,9 @@ struct cmd_result {
 /* Runs HS_BIN with the NULL-terminated arguments; fills *r. */
 void run_herdsim(struct cmd_result *r, const char *const *args);
 
+/* Runs the program at path with the NULL-terminated arguments; fills *r. */
+void run_program(struct cmd_result *r, const char *path, const char *const *args);
+
 /* Creates a fresh directory under /tmp; returns a static-lifetime path
  * (valid until the next call). */
 const char *make_temp_dir(void);
