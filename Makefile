@@ -6,6 +6,7 @@
 #   make asan       the tests under AddressSanitizer and UBSan
 #   make tsan       the threaded tests under ThreadSanitizer
 #   make bench      print engine and end-to-end figures
+#   make probes     build the spinner-among-pollers probes (docs/validation.md)
 #   make run        run the default scenario under every policy
 #   make examples   build the example policies as shared objects
 #   make install    install herdsim, policy.h and herdsim.pc under PREFIX
@@ -101,6 +102,9 @@ examples: $(EXAMPLES)
 
 # The tests load the fixtures and the examples from the build directory.
 $(TESTS): $(TEST_POLICIES) $(EXAMPLES)
+
+# test_probes runs the probes that sit beside herdsim.
+$(BUILD)/tests/test_probes: $(BUILD)/probe_native $(BUILD)/probe_sim
 
 deps:
 	scripts/deps.sh

@@ -11,6 +11,8 @@
  * CPU 0, or with `all` left to the scheduler on every CPU.  probe_sim runs
  * the same experiment in the simulator; docs/validation.md compares them.
  */
+#include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #define MAX_POLLERS 4096
+#define MAX_WORK_MS 3600000.0 /* an hour, so that the ns fit an int64_t */
 
 /* One counter per cache line, so that counting moves no line between
  * CPUs. */
@@ -79,10 +82,32 @@ static long total_cycles(int n)
 	return sum;
 }
 
+/* Parses all of text as a decimal integer from lo to hi into *out. */
+static int parse_count(const char *text, long lo, long hi, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(text, &end, 10);
+	return errno == 0 && end != text && *end == '\0' && *out >= lo && *out <= hi;
+}
+
+/* Parses all of text as a number of ms above 0 and at most MAX_WORK_MS. */
+static int parse_ms(const char *text, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(text, &end);
+	return errno == 0 && end != text && *end == '\0' && isfinite(*out) && *out > 0 &&
+	       *out <= MAX_WORK_MS;
+}
+
 int main(int argc, char **argv)
 {
 	static pthread_t th[MAX_POLLERS];
 	struct rusage r0, r1;
+	long poller_count;
 	int n;
 	double work_ms;
 	int64_t w0, w1, c0, target;
@@ -92,12 +117,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: probe_native POLLERS WORK_MS [all]\n");
 		return 2;
 	}
-	n = atoi(argv[1]);
-	work_ms = atof(argv[2]);
-	if (n < 0 || n > MAX_POLLERS || !(work_ms > 0)) {
-		fprintf(stderr, "probe_native: POLLERS must be 0 to %d and WORK_MS above 0\n", MAX_POLLERS);
+	if (!parse_count(argv[1], 0, MAX_POLLERS, &poller_count)) {
+		fprintf(stderr, "probe_native: invalid POLLERS '%s'; give an integer from 0 to %d\n", argv[1],
+			MAX_POLLERS);
 		return 2;
 	}
+	if (!parse_ms(argv[2], &work_ms)) {
+		fprintf(stderr, "probe_native: invalid WORK_MS '%s'; give a number of ms above 0 and at most %.0f\n",
+			argv[2], MAX_WORK_MS);
+		return 2;
+	}
+	n = (int)poller_count;
 	pin_all = argc == 3;
 	pin_to_cpu0();
 	for (int i = 0; i < n; i++)

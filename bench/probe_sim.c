@@ -13,6 +13,8 @@
  * window.  The threads run as the acquire hook of a policy, which gets an
  * M only when the work is done; the M's are not part of the probe.
  */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,9 @@
 #define STEP_NS 10000
 #define START_NS 20000000 /* the pollers start polling */
 #define SETTLE_NS 5000000 /* the work starts after that */
+#define MAX_POLLERS 999999 /* workload.threads is at most 1000000 */
+#define MAX_SEEDS 1000000
+#define MAX_WORK_MS 3600000.0 /* an hour, so that the ns fit an int64_t */
 
 static struct {
 	int arrivals, pollers;
@@ -85,22 +90,62 @@ static const struct hs_policy probe_policy = {
 	.spare_count = probe_spare,
 };
 
+/* Parses all of text as a decimal integer from lo to hi into *out. */
+static int parse_count(const char *text, long lo, long hi, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(text, &end, 10);
+	return errno == 0 && end != text && *end == '\0' && *out >= lo && *out <= hi;
+}
+
+/* Parses all of text as a number of ms above 0 and at most MAX_WORK_MS. */
+static int parse_ms(const char *text, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(text, &end);
+	return errno == 0 && end != text && *end == '\0' && isfinite(*out) && *out > 0 &&
+	       *out <= MAX_WORK_MS;
+}
+
+/* Parses argument `name` into *out, from lo to hi.  Returns 0 after
+ * printing one line when it is not such an integer. */
+static int parse_arg(const char *name, const char *text, long lo, long hi, long *out)
+{
+	if (parse_count(text, lo, hi, out))
+		return 1;
+	fprintf(stderr, "probe_sim: invalid %s '%s'; give an integer from %ld to %ld\n", name, text, lo, hi);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct hs_config cfg;
 	struct hs_error err = { 0 };
-	int cores, seeds;
+	long pollers, cores = 1, seeds = 1;
+	double work_ms;
 
 	if (argc < 4 || argc > 6) {
 		fprintf(stderr, "usage: probe_sim PROFILE POLLERS WORK_MS [CORES [SEEDS]]\n");
 		return 2;
 	}
-	P.pollers = atoi(argv[2]);
-	P.work_ns = (int64_t)(atof(argv[3]) * 1e6);
-	cores = argc > 4 ? atoi(argv[4]) : 1;
-	seeds = argc > 5 ? atoi(argv[5]) : 1;
-	if (P.pollers < 0 || P.work_ns <= 0 || cores < 1 || seeds < 1) {
-		fprintf(stderr, "probe_sim: POLLERS at least 0, WORK_MS above 0, CORES and SEEDS at least 1\n");
+	/* the sim backend rejects more cores than it models, naming its limit */
+	if (!parse_arg("POLLERS", argv[2], 0, MAX_POLLERS, &pollers) ||
+	    (argc > 4 && !parse_arg("CORES", argv[4], 1, INT32_MAX, &cores)) ||
+	    (argc > 5 && !parse_arg("SEEDS", argv[5], 1, MAX_SEEDS, &seeds)))
+		return 2;
+	if (!parse_ms(argv[3], &work_ms)) {
+		fprintf(stderr, "probe_sim: invalid WORK_MS '%s'; give a number of ms above 0 and at most %.0f\n",
+			argv[3], MAX_WORK_MS);
+		return 2;
+	}
+	P.pollers = (int)pollers;
+	P.work_ns = (int64_t)(work_ms * 1e6);
+	if (P.work_ns <= 0) {
+		fprintf(stderr, "probe_sim: WORK_MS '%s' is below 1 ns; give a larger number of ms\n", argv[3]);
 		return 2;
 	}
 	if (hs_config_load(&cfg, "cgocallbackgc", NULL, 0, argv[1], &err) != 0) {
@@ -108,9 +153,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	cfg.scenario.threads = P.pollers + 1;
-	cfg.scenario.cores = cores;
+	cfg.scenario.cores = (int)cores;
 	cfg.scenario.nsteps = 0;
-	for (int seed = 1; seed <= seeds; seed++) {
+	for (long seed = 1; seed <= seeds; seed++) {
 		struct hs_run_request req = { 0 };
 		struct hs_run_result res;
 		double wall;
@@ -130,7 +175,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		wall = (double)(P.t1 - P.t0);
-		printf("pollers=%d cores=%d seed=%d wall_ms=%.2f share=%.3f preemptions=%.0f polls_per_ms=%.1f\n",
+		printf("pollers=%d cores=%ld seed=%ld wall_ms=%.2f share=%.3f preemptions=%.0f polls_per_ms=%.1f\n",
 		       P.pollers, cores, seed, wall / 1e6, (double)P.work_ns / wall,
 		       hs_result_get(&res, "preemptions", -1), (double)(P.p1 - P.p0) * 1e6 / wall);
 		hs_result_free(&res);

@@ -364,18 +364,36 @@ static int run_one(const struct hs_backend *be, const struct hs_config *base, co
 	return rc;
 }
 
-/* Median of the numbers in v[0..n) (hs_median sorts a copy in place).
- * NaN marks a figure a backend could not measure; with no number, the
- * result is NaN. */
-static double median_of(const double *v, int n)
+/* Copies the numbers of v[0..n) into out, leaving out NaN, which marks a
+ * figure a backend could not measure; returns how many it copied. */
+static int copy_numbers(const double *v, int n, double *out)
 {
-	double tmp[n > 0 ? n : 1];
 	int k = 0;
 
 	for (int i = 0; i < n; i++)
 		if (!isnan(v[i]))
-			tmp[k++] = v[i];
+			out[k++] = v[i];
+	return k;
+}
+
+/* Median of the numbers in v[0..n) (hs_median sorts a copy in place);
+ * NaN when there is no number. */
+static double median_of(const double *v, int n)
+{
+	double tmp[n > 0 ? n : 1];
+	int k = copy_numbers(v, n, tmp);
+
 	return k > 0 ? hs_median(tmp, (size_t)k) : NAN;
+}
+
+/* 95 % half-width of the mean of the numbers in v[0..n)
+ * (hs_ci95_halfwidth); NaN when there is no number. */
+static double ci95_of(const double *v, int n)
+{
+	double tmp[n > 0 ? n : 1];
+	int k = copy_numbers(v, n, tmp);
+
+	return k > 0 ? hs_ci95_halfwidth(tmp, (size_t)k) : NAN;
 }
 
 /* Writes x with d decimals into cell (32 bytes), or "-" when no run of
@@ -405,9 +423,9 @@ static void print_policy(const struct hs_policy *p, const struct series *nat, co
 		if (mn > 0 && nat->n > 0 && sim->n > 0)
 			snprintf(ratio, sizeof(ratio), "%.3f", ms / mn);
 		format_cell(cells[0], nat->n, mn / sc, d);
-		format_cell(cells[1], nat->n, hs_ci95_halfwidth(nat->v[f], (size_t)nat->n) / sc, d);
+		format_cell(cells[1], nat->n, ci95_of(nat->v[f], nat->n) / sc, d);
 		format_cell(cells[2], sim->n, ms / sc, d);
-		format_cell(cells[3], sim->n, hs_ci95_halfwidth(sim->v[f], (size_t)sim->n) / sc, d);
+		format_cell(cells[3], sim->n, ci95_of(sim->v[f], sim->n) / sc, d);
 		printf("  %-14s %12s %12s %12s %12s %9s\n", fig_names[f], cells[0], cells[1], cells[2],
 		       cells[3], ratio);
 	}

@@ -17,6 +17,14 @@ struct cmd_result {
 /* Runs HS_BIN with the NULL-terminated arguments; fills *r. */
 void run_herdsim(struct cmd_result *r, const char *const *args);
 
+/* As run_herdsim, but perf_event_open fails with EACCES in the child, as
+ * an unprivileged process meets it under kernel.perf_event_paranoid 2.
+ * Status 126 when the filter that does so cannot be installed. */
+void run_herdsim_without_perf(struct cmd_result *r, const char *const *args);
+
+/* Runs the program at path with the NULL-terminated arguments; fills *r. */
+void run_program(struct cmd_result *r, const char *path, const char *const *args);
+
 /* Creates a fresh directory under /tmp; returns a static-lifetime path
  * (valid until the next call). */
 const char *make_temp_dir(void);

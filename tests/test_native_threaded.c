@@ -15,6 +15,7 @@
  * test relies on six threads created at once all calling runtime.GC()
  * within one 30 ms mark phase.
  */
+#include <dirent.h>
 #include <math.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -809,6 +810,39 @@ static void migrations_are_counted(void **unused)
 	assert_true(migrations >= 16);
 }
 
+/* Returns the number of open descriptors of this process, or -1. */
+static int open_fd_count(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* A run closes every descriptor it opens, the migration counter too,
+ * whether or not the kernel granted that counter. */
+static void native_run_closes_descriptors(void **unused)
+{
+	struct hs_config cfg;
+	struct hs_run_result r;
+	int before = open_fd_count();
+
+	assert_true(before > 0);
+	config_default(&cfg);
+	cfg.scenario.threads = 2;
+	cfg.scenario.callbacks = 2;
+	cfg.scenario.record = HS_RECORD_SUMMARY;
+	assert_int_equal(run_native(&cfg, &tlist_policy, &r), 0);
+	assert_int_equal(r.status, HS_STATUS_OK);
+	hs_result_free(&r);
+	assert_int_equal(open_fd_count(), before);
+}
+
 static void periodic_arrival_creates_all(void **unused)
 {
 	struct hs_config cfg;
@@ -890,6 +924,7 @@ int main(void)
 		cmocka_unit_test(gc_callers_wake_with_a_p),
 		cmocka_unit_test(foreign_stack_keeps_its_size),
 		cmocka_unit_test(migrations_are_counted),
+		cmocka_unit_test(native_run_closes_descriptors),
 		cmocka_unit_test(periodic_arrival_creates_all),
 		cmocka_unit_test(trace_arrival_is_rejected),
 		cmocka_unit_test(shipped_policies_conserve_ms),

@@ -192,6 +192,41 @@ static void validate_writes_both_backends(void **unused)
 	free(r);
 }
 
+/* Where the kernel refuses the perf counter, a native run stores NULL
+ * for migrations, and validate prints "-" for its median and its
+ * half-width, not a 0 that reads as measured.  The simulated figures stay. */
+static void validate_without_perf_counter(void **unused)
+{
+	const char *dir = make_temp_dir();
+	char scen[512], db[512], row[128];
+	struct cmd_result *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	snprintf(scen, sizeof(scen), "%s/tiny.ini", dir);
+	snprintf(db, sizeof(db), "%s/v.sqlite", dir);
+	write_file(scen, tiny_scenario);
+	setenv("HERDSIM_HOST_PROFILE", HS_SRCDIR "/sim/profiles/linux.ini", 1);
+	run_herdsim_without_perf(r, (const char *const[]){ "validate", scen, "--policy", "single", "--reps", "1",
+							  "--db", db, NULL });
+	unsetenv("HERDSIM_HOST_PROFILE");
+	if (r->status != 0)
+		fprintf(stderr, "%s", r->err);
+	assert_int_equal(r->status, 0);
+
+	assert_int_equal(db_int(db, "SELECT count(*) FROM scalar s JOIN run r ON r.id = s.run_id "
+				    "WHERE s.name = 'migrations' AND s.value IS NULL AND r.backend = 'native'"),
+			 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM scalar s JOIN run r ON r.id = s.run_id "
+				    "WHERE s.name = 'migrations' AND s.value >= 0 AND r.backend = 'sim'"),
+			 1);
+	/* the native median and half-width, then the simulated median */
+	snprintf(row, sizeof(row), "\n  %-14s %12s %12s ", "migrations", "-", "-");
+	if (!strstr(r->out, row))
+		fprintf(stderr, "no row starting '%s' in:\n%s", row + 1, r->out);
+	assert_non_null(strstr(r->out, row));
+	free(r);
+}
+
 /* A simulated run that times out has no makespan.  validate records it,
  * leaves it out of the figures, prints how many runs were left out and
  * exits with 3, while the native figures stay.  A thread start of 1 s of
@@ -387,6 +422,7 @@ int main(void)
 		cmocka_unit_test(host_name_finds_the_profile_file),
 		cmocka_unit_test(native_gc_with_one_p_conserves_ms),
 		cmocka_unit_test(validate_writes_both_backends),
+		cmocka_unit_test(validate_without_perf_counter),
 		cmocka_unit_test(validate_leaves_out_timeouts),
 		cmocka_unit_test(validate_set_supplies_missing_key),
 		cmocka_unit_test(validate_calibrates_first),

@@ -1,0 +1,115 @@
+/*
+ * The spinner-among-pollers probes (bench/probe_native.c, probe_sim.c),
+ * run as a user runs them.  A wrong argument gives one line on standard
+ * error that names it, exit status 2 and no figures.  A profile that
+ * cannot be loaded gives one line and exit status 1.  The native probe
+ * is only run with arguments it rejects, so it starts no thread and the
+ * test does not depend on the machine's speed.  The Makefile builds both
+ * probes next to HS_BIN before this test.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "helpers.h"
+
+/* Writes the path of the probe `name`, which sits beside HS_BIN. */
+static void probe_path(char *path, size_t size, const char *name)
+{
+	const char *slash = strrchr(HS_BIN, '/');
+
+	snprintf(path, size, "%.*s/%s", (int)(slash - HS_BIN), HS_BIN, name);
+}
+
+/* Runs the probe `name` expecting `status`, no standard output and one
+ * line on standard error that contains `needle`. */
+static void expect_rejected(const char *name, const char *const *args, int status, const char *needle)
+{
+	struct cmd_result *r = calloc(1, sizeof(*r));
+	char path[4096];
+
+	assert_non_null(r);
+	probe_path(path, sizeof(path), name);
+	run_program(r, path, args);
+	if (!strstr(r->err, needle))
+		fprintf(stderr, "%s %s: expected '%s' in: %s", name, args[0] ? args[0] : "", needle, r->err);
+	assert_int_equal(r->status, status);
+	assert_string_equal(r->out, "");
+	assert_int_equal(count_lines(r->err), 1);
+	assert_non_null(strstr(r->err, needle));
+	free(r);
+}
+
+static void native_probe_rejects_bad_args(void **unused)
+{
+	expect_rejected("probe_native", (const char *const[]){ NULL }, 2, "usage: probe_native");
+	expect_rejected("probe_native", (const char *const[]){ "4", NULL }, 2, "usage: probe_native");
+	expect_rejected("probe_native", (const char *const[]){ "4", "10", "some", NULL }, 2, "usage: probe_native");
+	expect_rejected("probe_native", (const char *const[]){ "-1", "10", NULL }, 2, "invalid POLLERS '-1'");
+	expect_rejected("probe_native", (const char *const[]){ "abc", "10", NULL }, 2, "invalid POLLERS 'abc'");
+	expect_rejected("probe_native", (const char *const[]){ "10x", "10", NULL }, 2, "invalid POLLERS '10x'");
+	expect_rejected("probe_native", (const char *const[]){ "4097", "10", NULL }, 2, "from 0 to 4096");
+	expect_rejected("probe_native", (const char *const[]){ "4", "-5", NULL }, 2, "invalid WORK_MS '-5'");
+	expect_rejected("probe_native", (const char *const[]){ "4", "0", NULL }, 2, "invalid WORK_MS '0'");
+	expect_rejected("probe_native", (const char *const[]){ "4", "inf", NULL }, 2, "invalid WORK_MS 'inf'");
+	expect_rejected("probe_native", (const char *const[]){ "4", "1e400", NULL }, 2, "invalid WORK_MS '1e400'");
+	expect_rejected("probe_native", (const char *const[]){ "4", "nan", NULL }, 2, "invalid WORK_MS 'nan'");
+	expect_rejected("probe_native", (const char *const[]){ "4", "10ms", NULL }, 2, "invalid WORK_MS '10ms'");
+}
+
+static void sim_probe_rejects_bad_args(void **unused)
+{
+	expect_rejected("probe_sim", (const char *const[]){ "linux", "4", NULL }, 2, "usage: probe_sim");
+	expect_rejected("probe_sim", (const char *const[]){ "linux", "-1", "10", NULL }, 2,
+			"invalid POLLERS '-1'");
+	expect_rejected("probe_sim", (const char *const[]){ "linux", "abc", "10", NULL }, 2,
+			"invalid POLLERS 'abc'");
+	/* one more than the pollers is workload.threads, at most 1000000 */
+	expect_rejected("probe_sim", (const char *const[]){ "linux", "2147483647", "10", NULL }, 2,
+			"from 0 to 999999");
+	expect_rejected("probe_sim", (const char *const[]){ "linux", "4", "-5", NULL }, 2, "invalid WORK_MS '-5'");
+	expect_rejected("probe_sim", (const char *const[]){ "linux", "4", "inf", NULL }, 2, "invalid WORK_MS 'inf'");
+	expect_rejected("probe_sim", (const char *const[]){ "linux", "4", "10", "0", NULL }, 2, "invalid CORES '0'");
+	expect_rejected("probe_sim", (const char *const[]){ "linux", "4", "10", "2x", NULL }, 2,
+			"invalid CORES '2x'");
+	expect_rejected("probe_sim", (const char *const[]){ "linux", "4", "10", "1", "-1", NULL }, 2,
+			"invalid SEEDS '-1'");
+	expect_rejected("probe_sim", (const char *const[]){ "/nonexistent/host.ini", "4", "10", NULL }, 1,
+			"/nonexistent/host.ini: OS profile file not found");
+	expect_rejected("probe_sim", (const char *const[]){ "no-such-profile", "4", "10", NULL }, 1,
+			"no shipped OS profile named 'no-such-profile'");
+}
+
+/* A valid command prints one line per seed and nothing on standard
+ * error. */
+static void sim_probe_prints_each_seed(void **unused)
+{
+	struct cmd_result *r = calloc(1, sizeof(*r));
+	char path[4096];
+
+	assert_non_null(r);
+	probe_path(path, sizeof(path), "probe_sim");
+	run_program(r, path, (const char *const[]){ "linux", "2", "1", "1", "2", NULL });
+	assert_int_equal(r->status, 0);
+	assert_string_equal(r->err, "");
+	assert_int_equal(count_lines(r->out), 2);
+	assert_non_null(strstr(r->out, "pollers=2 cores=1 seed=1 wall_ms="));
+	assert_non_null(strstr(r->out, "\npollers=2 cores=1 seed=2 wall_ms="));
+	free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(native_probe_rejects_bad_args),
+		cmocka_unit_test(sim_probe_rejects_bad_args),
+		cmocka_unit_test(sim_probe_prints_each_seed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
