@@ -31,16 +31,17 @@ static void read_all(int fd, char *buf, size_t size)
 }
 
 /*
- * Makes perf_event_open fail with EACCES in this process and in what it
- * executes, as the kernel rejects an unprivileged process's kernel-side
- * counters under kernel.perf_event_paranoid 2.  The filter checks only
- * the system call number of the native ABI, which is all herdsim uses.
+ * Makes system call nr fail with EACCES in this process and in what it
+ * executes.  For perf_event_open that is what the kernel does to an
+ * unprivileged process's kernel-side counters under
+ * kernel.perf_event_paranoid 2.  The filter checks only the system call
+ * number of the native ABI, which is all herdsim uses.
  */
-static int deny_perf_event_open(void)
+static int deny_syscall(long nr)
 {
 	struct sock_filter code[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_perf_event_open, 0, 1),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EACCES & SECCOMP_RET_DATA)),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
@@ -51,7 +52,7 @@ static int deny_perf_event_open(void)
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
 }
 
-static void spawn(struct cmd_result *r, const char *path, const char *const *args, bool without_perf)
+static void spawn(struct cmd_result *r, const char *path, const char *const *args, long deny)
 {
 	int out[2], err[2];
 	const char *argv[64];
@@ -70,8 +71,8 @@ static void spawn(struct cmd_result *r, const char *path, const char *const *arg
 		dup2(err[1], 2);
 		close(out[0]);
 		close(err[0]);
-		if (without_perf && deny_perf_event_open() != 0) {
-			perror("seccomp filter for perf_event_open");
+		if (deny >= 0 && deny_syscall(deny) != 0) {
+			perror("seccomp filter");
 			_exit(126);
 		}
 		execv(path, (char *const *)argv);
@@ -90,17 +91,22 @@ static void spawn(struct cmd_result *r, const char *path, const char *const *arg
 
 void run_herdsim(struct cmd_result *r, const char *const *args)
 {
-	spawn(r, HS_BIN, args, false);
+	spawn(r, HS_BIN, args, -1);
 }
 
 void run_herdsim_without_perf(struct cmd_result *r, const char *const *args)
 {
-	spawn(r, HS_BIN, args, true);
+	spawn(r, HS_BIN, args, SYS_perf_event_open);
+}
+
+void run_herdsim_denying(struct cmd_result *r, long syscall_nr, const char *const *args)
+{
+	spawn(r, HS_BIN, args, syscall_nr);
 }
 
 void run_program(struct cmd_result *r, const char *path, const char *const *args)
 {
-	spawn(r, path, args, false);
+	spawn(r, path, args, -1);
 }
 
 const char *make_temp_dir(void)

@@ -22,6 +22,10 @@ void run_herdsim(struct cmd_result *r, const char *const *args);
  * Status 126 when the filter that does so cannot be installed. */
 void run_herdsim_without_perf(struct cmd_result *r, const char *const *args);
 
+/* As run_herdsim, but system call syscall_nr (a SYS_ number) fails with
+ * EACCES in the child.  Status 126 when the filter cannot be installed. */
+void run_herdsim_denying(struct cmd_result *r, long syscall_nr, const char *const *args);
+
 /* Runs the program at path with the NULL-terminated arguments; fills *r. */
 void run_program(struct cmd_result *r, const char *path, const char *const *args);
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -368,6 +369,33 @@ static void host_check_measures_a_cycle(void **unused)
 	assert_int_equal(thread_count(), before);
 }
 
+/* A host check that cannot start its pinned pollers (sched_setaffinity
+ * refused) leaves the check out of each native run with a warning, and
+ * the runs go on: the figure only informs. */
+static void validate_goes_on_without_host_check(void **unused)
+{
+	const char *dir = make_temp_dir();
+	char scen[512], db[512];
+	struct cmd_result *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	snprintf(scen, sizeof(scen), "%s/tiny.ini", dir);
+	snprintf(db, sizeof(db), "%s/v.sqlite", dir);
+	write_file(scen, tiny_scenario);
+	setenv("HERDSIM_HOST_PROFILE", HS_SRCDIR "/sim/profiles/linux.ini", 1);
+	run_herdsim_denying(r, SYS_sched_setaffinity,
+			    (const char *const[]){ "validate", scen, "--policy", "single", "--reps", "2",
+						   "--db", db, NULL });
+	unsetenv("HERDSIM_HOST_PROFILE");
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->err, "herdsim: warning: host check: "));
+	assert_non_null(strstr(r->err, "this native run has no host check"));
+	assert_null(strstr(r->out, "host check, a usleep(1) cycle"));
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'native' AND status = 'ok'"), 2);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM scalar WHERE name = 'host_cycle_ns' AND value IS NULL"), 2);
+	free(r);
+}
+
 /* Inputs that validate --calibrate and calibrate reject before measuring:
  * no figure is measured, no profile or database is written. */
 static void calibration_inputs_checked_first(void **unused)
@@ -428,6 +456,7 @@ int main(void)
 		cmocka_unit_test(validate_calibrates_first),
 		cmocka_unit_test(calibration_inputs_checked_first),
 		cmocka_unit_test(host_check_measures_a_cycle),
+		cmocka_unit_test(validate_goes_on_without_host_check),
 	};
 
 	return cmocka_run_group_tests_name("validation", tests, NULL, NULL);
