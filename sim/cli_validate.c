@@ -3,10 +3,10 @@
  * in the simulator on this machine's measured OS profile (backend sim),
  * records both, and prints how far the simulation is from the real runs.
  *
- * Both backends run with [machine] cores set to this machine's online
- * CPUs (as `--set machine.cores=N` would, applied before the user's own
- * --set overrides), so the simulated machine is the one the native runs
- * used.  The simulated runs use --os (default `host`, the profile
+ * Both backends run with [machine] cores set to the CPUs this process may
+ * use, its affinity mask.  That works as `--set machine.cores=N` would,
+ * applied before the user's own --set overrides, so the simulated machine
+ * is the one the native runs used.  The simulated runs use --os (default `host`, the profile
  * `herdsim calibrate` wrote).
  *
  * Recording: every run goes to the database with run.backend native or
@@ -57,7 +57,7 @@ static const char validate_usage[] =
 	"usage: herdsim validate SCENARIO [options]\n"
 	"\n"
 	"Runs SCENARIO natively and simulated on this machine's profile, with\n"
-	"machine.cores = the online CPUs, records both and compares them.\n"
+	"machine.cores = the CPUs it may use, records both and compares them.\n"
 	"\n"
 	"options:\n"
 	"  --policy NAME|all     policy to run; repeatable (default: the scenario's)\n"
@@ -546,12 +546,12 @@ static int run_all(const struct val_opts *o, const struct hs_config *nat_cfg, co
 	return status;
 }
 
-/* Loads the scenario with machine.cores = online CPUs, then the user's
+/* Loads the scenario with machine.cores = the usable CPUs, then the user's
  * overrides, and the OS profile `os`. */
 static int load_config(const struct val_opts *o, const char *os, struct hs_config *cfg, struct hs_error *err)
 {
 	struct hs_override ov[HS_MAX_OVERRIDES];
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long ncpu = hs_usable_cpus();
 	char text[64];
 	int rc;
 
@@ -676,9 +676,11 @@ int cli_validate(int argc, char **argv)
 		goto out;
 	status = rc;
 	if (!o.quiet) {
-		printf("%s on %ld CPUs: native runs against the sim on OS profile '%s' (%s), %llu "
+		long ncpu = hs_usable_cpus();
+
+		printf("%s on %ld CPU%s: native runs against the sim on OS profile '%s' (%s), %llu "
 		       "replication%s each\n",
-		       cfg[1].scenario.name, sysconf(_SC_NPROCESSORS_ONLN), cfg[1].os.name, cfg[1].os.file, o.reps,
+		       cfg[1].scenario.name, ncpu, ncpu == 1 ? "" : "s", cfg[1].os.name, cfg[1].os.file, o.reps,
 		       o.reps == 1 ? "" : "s");
 		printf("medians; CI is the 95%% half-width of the mean\n");
 		for (int p = 0; p < npols; p++)

@@ -139,3 +139,12 @@ int hs_hostcheck_cycle(int64_t window_ns, double *cycle_ns, struct hs_error *err
 	*cycle_ns = (double)(t1 - t0) / (double)(c1 - c0);
 	return 0;
 }
+
+long hs_usable_cpus(void)
+{
+	cpu_set_t allowed;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0 && CPU_COUNT(&allowed) > 0)
+		return CPU_COUNT(&allowed);
+	return sysconf(_SC_NPROCESSORS_ONLN);
+}

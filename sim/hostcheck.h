@@ -31,4 +31,9 @@
  */
 int hs_hostcheck_cycle(int64_t window_ns, double *cycle_ns, struct hs_error *err);
 
+/* The number of CPUs this process may run on (its affinity mask, which
+ * taskset and cpusets narrow), as Go's runtime counts them for
+ * GOMAXPROCS; the online CPUs when the mask cannot be read. */
+long hs_usable_cpus(void);
+
 #endif

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hostcheck.h"
 #include "stats.h"
 
 #define DRAIN_POLL_NS 1000000       /* wake-up pass interval while draining */
@@ -278,9 +279,9 @@ static struct nrun *run_new(const struct hs_run_request *req)
 	run->cfg = req->cfg;
 	run->policy = req->policy;
 	run->events = req->record == HS_RECORD_EVENTS;
-	/* Once per run: glibc 2.36's sysconf opens
-	 * /sys/devices/system/cpu/online on every call. */
-	run->multi_cpu = sysconf(_SC_NPROCESSORS_ONLN) > 1;
+	/* Once per run.  The CPUs the process may use, as Go counts them
+	 * (sched_getaffinity): with one, spinning only delays the holder. */
+	run->multi_cpu = hs_usable_cpus() > 1;
 	pthread_mutex_init(&run->reg_mu, NULL);
 	pthread_mutex_init(&run->rt_mu, NULL);
 	for (int i = 0; i < NATIVE_NCV; i++)

@@ -154,8 +154,8 @@ struct nrun {
 	struct hs_policy wrapped;   /* policy hooks with the M ownership check */
 	struct hs_driver driver;
 	bool events;                /* record at HS_RECORD_EVENTS */
-	bool multi_cpu;             /* more than one CPU online at run start,
-	                             * so lock2 spins actively */
+	bool multi_cpu;             /* the process may use more than one CPU
+	                             * at run start, so lock2 spins actively */
 	int64_t t0;                 /* CLOCK_MONOTONIC at run start, ns */
 	int64_t cpu_read_ns;        /* cost of one thread CPU clock read (phase_cpu), ns */
 	struct rusage ru0, ru1;     /* this process's usage at start and end */

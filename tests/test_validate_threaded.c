@@ -8,6 +8,7 @@
  * duration or how close the simulation comes to the native runs; that
  * depends on the machine and is reported in docs/validation.md.
  */
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -396,6 +397,43 @@ static void validate_goes_on_without_host_check(void **unused)
 	free(r);
 }
 
+/* validate sizes both machines by the affinity mask: run under one CPU,
+ * it records machine.cores = 1 for the native and the simulated runs.
+ * Skipped where this process has a single CPU to begin with. */
+static void validate_uses_the_affinity_mask(void **unused)
+{
+	const char *dir = make_temp_dir();
+	char scen[512], db[512];
+	struct cmd_result *r = calloc(1, sizeof(*r));
+	cpu_set_t all, one;
+
+	assert_non_null(r);
+	if (sched_getaffinity(0, sizeof(all), &all) != 0 || CPU_COUNT(&all) < 2) {
+		free(r);
+		skip();
+	}
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &all)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	snprintf(scen, sizeof(scen), "%s/tiny.ini", dir);
+	snprintf(db, sizeof(db), "%s/v.sqlite", dir);
+	write_file(scen, tiny_scenario);
+	setenv("HERDSIM_HOST_PROFILE", HS_SRCDIR "/sim/profiles/linux.ini", 1);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--policy", "single", "--reps", "1", "--db", db,
+					      NULL });
+	assert_int_equal(sched_setaffinity(0, sizeof(all), &all), 0);
+	unsetenv("HERDSIM_HOST_PROFILE");
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->out, "on 1 CPU: native runs"));
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run_param WHERE key = 'machine.cores' AND value = '1'"),
+			 2);
+	free(r);
+}
+
 /* Inputs that validate --calibrate and calibrate reject before measuring:
  * no figure is measured, no profile or database is written. */
 static void calibration_inputs_checked_first(void **unused)
@@ -457,6 +495,7 @@ int main(void)
 		cmocka_unit_test(calibration_inputs_checked_first),
 		cmocka_unit_test(host_check_measures_a_cycle),
 		cmocka_unit_test(validate_goes_on_without_host_check),
+		cmocka_unit_test(validate_uses_the_affinity_mask),
 	};
 
 	return cmocka_run_group_tests_name("validation", tests, NULL, NULL);
