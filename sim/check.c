@@ -63,6 +63,7 @@
 #include "backend.h"
 #include "cli.h"
 #include "config.h"
+#include "hostcheck.h"
 #include "registry.h"
 
 #define MAX_POINTS 4096
@@ -88,7 +89,7 @@ static const char check_usage[] =
 	"  --quick               a small grid (seconds, for tests)\n"
 	"  --schedule-noise L    perturb costs by a factor in [1-L, 1+L], 0 to 0.5\n"
 	"  --set SECTION.KEY=V   override a scenario or profile key; repeatable\n"
-	"  --jobs N              worker threads (default: online CPUs, at most 8)\n"
+	"  --jobs N              worker threads (default: the CPUs it may use, at most 8)\n"
 	"\n"
 	"Exit status: 0 every run passed, 1 bad input, 2 bad usage, 3 a run\n"
 	"broke an invariant (the first one is reported with a replay command).\n";
@@ -519,7 +520,7 @@ int cli_check_policy(int argc, char **argv)
 		return cli_error(&err);
 	}
 	if (jobs == 0) {
-		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		cpus = hs_usable_cpus();
 		if (cpus < 1)
 			cpus = 1;
 		if (cpus > MAX_JOBS)

@@ -57,6 +57,7 @@
 #include "backend.h"
 #include "cli.h"
 #include "config.h"
+#include "hostcheck.h"
 #include "record.h"
 #include "registry.h"
 #include "stats.h"
@@ -88,7 +89,7 @@ static const char sweep_usage[] =
 	"  --policy NAME|all     policy to run; repeatable (default: the scenario's)\n"
 	"  --os NAME|FILE        OS profile; repeatable (default: the scenario's)\n"
 	"  --reps N              replications per point (with --ci-width: the maximum)\n"
-	"  --jobs N              worker threads (default: online CPUs)\n"
+	"  --jobs N              worker threads (default: the CPUs it may use)\n"
 	"  --seed S              seed of replication 0\n"
 	"  --db FILE             SQLite database (default results/herdsim.sqlite)\n"
 	"  --name NAME           experiment name (default: scenario and argument hash)\n"
@@ -1213,7 +1214,7 @@ int cli_sweep(int argc, char **argv)
 	if (!o.db)
 		o.db = DEFAULT_DB;
 	if (!o.jobs) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		long cpus = hs_usable_cpus();
 
 		if (cpus < 1)
 			cpus = 1;
