@@ -156,6 +156,7 @@ struct interrupts {
 	int recorded;           /* runs written to the database */
 	const char *db_path;
 	bool db_new;            /* the command created the database */
+	size_t db_kept_dirs;    /* hs_db_existing_parent_length before the open */
 };
 
 /* Summary of the replications of one policy on one profile. */
@@ -491,8 +492,9 @@ static void print_table(struct cell *cells, int ncells, const struct hs_config *
 	free(done);
 }
 
-/* Removes a database file and its WAL companions. */
-static void remove_db(const char *path)
+/* Removes a database file that this command created, its WAL companions
+ * and the directories that opening it created. */
+static void remove_db(const char *path, size_t kept_dirs)
 {
 	char side[HS_PATH_MAX + 8];
 
@@ -501,6 +503,7 @@ static void remove_db(const char *path)
 	unlink(side);
 	snprintf(side, sizeof(side), "%s-shm", path);
 	unlink(side);
+	hs_db_remove_new_dirs(path, kept_dirs);
 }
 
 /* ---- Interrupts -------------------------------------------------------- */
@@ -515,7 +518,7 @@ static void end_now(struct interrupts *in, int sig)
 
 	pthread_mutex_lock(&in->db_mu);
 	if (in->db_new && in->recorded == 0)
-		remove_db(in->db_path);
+		remove_db(in->db_path, in->db_kept_dirs);
 	sigaction(sig, &dfl, NULL);
 	sigemptyset(&one);
 	sigaddset(&one, sig);
@@ -558,6 +561,7 @@ static void start_watch(struct interrupts *in, const char *db_path)
 
 	in->db_path = db_path;
 	in->db_new = access(db_path, F_OK) != 0;
+	in->db_kept_dirs = hs_db_existing_parent_length(db_path);
 	pthread_mutex_init(&in->db_mu, NULL);
 	sigemptyset(&in->set);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
@@ -846,6 +850,8 @@ static int run_command(int argc, char **argv, bool replay)
 	start_watch(&in, o.db);
 	rc = hs_db_open(&db, o.db, &err);
 	if (rc) {
+		if (in.db_new)
+			hs_db_remove_new_dirs(o.db, in.db_kept_dirs);
 		stop_watch(&in);
 		goto fail;
 	}
@@ -853,7 +859,7 @@ static int run_command(int argc, char **argv, bool replay)
 	status = run_all(&o, be, cfgs, ncfgs, pols, npols, db, cells, &in);
 	hs_db_close(db);
 	if (in.db_new && in.recorded == 0)
-		remove_db(o.db); /* nothing ran: leave no empty database behind */
+		remove_db(o.db, in.db_kept_dirs); /* nothing ran: leave nothing behind */
 	stop_watch(&in);
 	if (status == CLI_INTERRUPTED && in.recorded == 0 && in.db_new)
 		fprintf(stderr, "herdsim: interrupted before the first run ended; %s is not kept\n", o.db);

@@ -217,39 +217,6 @@ static int merge_one(sqlite3 *h, const char *path, long long *added, struct hs_e
 	return rc;
 }
 
-/* Returns the length of the deepest parent directory of path that exists
- * (0 when none does), before hs_db_open creates the missing ones. */
-static size_t existing_parent_length(const char *path)
-{
-	char dir[HS_PATH_MAX];
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	while ((slash = strrchr(dir, '/')) != NULL) {
-		*slash = '\0';
-		if (dir[0] == '\0' || access(dir, F_OK) == 0)
-			return strlen(dir);
-	}
-	return 0;
-}
-
-/* Removes the parent directories of path that are longer than `keep`
- * characters, deepest first: those hs_db_open created.  rmdir leaves a
- * directory that is not empty. */
-static void remove_new_dirs(const char *path, size_t keep)
-{
-	char dir[HS_PATH_MAX];
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	while ((slash = strrchr(dir, '/')) != NULL) {
-		*slash = '\0';
-		if (strlen(dir) <= keep)
-			return;
-		rmdir(dir);
-	}
-}
-
 int cli_merge(int argc, char **argv)
 {
 	struct hs_error err = { 0 };
@@ -267,10 +234,10 @@ int cli_merge(int argc, char **argv)
 		return cli_usage_error("merge needs an output and at least one input database; "
 				       "see `herdsim merge --help`");
 	existed = access(argv[0], F_OK) == 0;
-	kept_dirs = existing_parent_length(argv[0]);
+	kept_dirs = hs_db_existing_parent_length(argv[0]);
 	rc = hs_db_open(&db, argv[0], &err);
 	if (rc) {
-		remove_new_dirs(argv[0], kept_dirs);
+		hs_db_remove_new_dirs(argv[0], kept_dirs);
 		return cli_error(&err);
 	}
 	h = hs_db_handle(db);
@@ -306,7 +273,7 @@ int cli_merge(int argc, char **argv)
 		unlink(side);
 		snprintf(side, sizeof(side), "%s-shm", argv[0]);
 		unlink(side);
-		remove_new_dirs(argv[0], kept_dirs);
+		hs_db_remove_new_dirs(argv[0], kept_dirs);
 	}
 	return rc ? cli_error(&err) : CLI_OK;
 }

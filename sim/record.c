@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "embedded.h"
 
@@ -224,6 +225,34 @@ static int make_parent_dirs(const char *path, struct hs_error *err)
 	}
 	free(dir);
 	return rc;
+}
+
+size_t hs_db_existing_parent_length(const char *path)
+{
+	char dir[HS_PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	while ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if (dir[0] == '\0' || access(dir, F_OK) == 0)
+			return strlen(dir);
+	}
+	return 0;
+}
+
+void hs_db_remove_new_dirs(const char *path, size_t keep)
+{
+	char dir[HS_PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	while ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if (strlen(dir) <= keep)
+			return;
+		rmdir(dir);
+	}
 }
 
 /* Runs one statement that returns at most one row.  Stores the first column

@@ -11,6 +11,7 @@
 #ifndef HERDSIM_RECORD_H
 #define HERDSIM_RECORD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -24,6 +25,17 @@ typedef struct sqlite3 sqlite3;
 /* Opens or creates the database at path.  Creates the parent directory if
  * it is missing. */
 int hs_db_open(struct hs_db **db, const char *path, struct hs_error *err);
+
+/* Returns the length of the deepest parent directory of path that exists
+ * (0 when none does).  Taken before hs_db_open, it marks which of the
+ * directories above path hs_db_open then created. */
+size_t hs_db_existing_parent_length(const char *path);
+
+/* Removes the parent directories of path that are longer than `keep`
+ * characters, deepest first: those hs_db_open created, with keep from
+ * hs_db_existing_parent_length.  rmdir leaves a directory that is not
+ * empty. */
+void hs_db_remove_new_dirs(const char *path, size_t keep);
 void hs_db_close(struct hs_db *db);
 sqlite3 *hs_db_handle(struct hs_db *db);
 

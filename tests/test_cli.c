@@ -445,6 +445,25 @@ static void run_sigint_removes_new_db(void **state)
 	assert_false(db_files_left());
 }
 
+/* An interrupt before the first run also removes the directories that
+ * opening a new database created, and keeps the ones that existed. */
+static void run_sigint_removes_new_dirs(void **state)
+{
+	struct cmd_result r;
+	char top[160], deep[200];
+
+	snprintf(top, sizeof(top), "%s/new", dir);
+	snprintf(deep, sizeof(deep), "%s/new/deeper/out.sqlite", dir);
+	setenv("HS_RUN_TEST_SIGNAL", "INT:0", 1);
+	run_herdsim(&r, (const char *[]){ "run", "--os", "linux", "--reps", "2", "--policy", "single",
+					  "--set", "workload.threads=8", "--db", deep, NULL });
+	unsetenv("HS_RUN_TEST_SIGNAL");
+	assert_int_equal(r.status, 130);
+	assert_non_null(strstr(r.err, "is not kept"));
+	assert_int_equal(access(top, F_OK), -1);
+	assert_int_equal(access(dir, F_OK), 0);
+}
+
 /* A second SIGINT ends the process at once, by the signal, and still
  * removes a new database that has no run. */
 static void run_second_sigint_ends_at_once(void **state)
@@ -530,6 +549,7 @@ int main(void)
 		T(run_sigint_keeps_runs),
 		T(run_sigterm_keeps_runs),
 		T(run_sigint_removes_new_db),
+		T(run_sigint_removes_new_dirs),
 		T(run_second_sigint_ends_at_once),
 		T(run_sigint_keeps_old_db),
 		T(trace_gen_count_names_option),
