@@ -175,7 +175,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		wall = (double)(P.t1 - P.t0);
-		printf("pollers=%d cores=%ld seed=%ld wall_ms=%.2f share=%.3f preemptions=%.0f polls_per_ms=%.1f\n",
+		printf("pollers=%d cores=%ld seed=%ld wall_ms=%.2f share=%.3f run_preemptions=%.0f polls_per_ms=%.1f\n",
 		       P.pollers, cores, seed, wall / 1e6, (double)P.work_ns / wall,
 		       hs_result_get(&res, "preemptions", -1), (double)(P.p1 - P.p0) * 1e6 / wall);
 		hs_result_free(&res);
