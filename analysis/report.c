@@ -597,6 +597,31 @@ static int build_report(struct rp_report *r, const struct report_opts *o, struct
 	return rc;
 }
 
+/* Rejects an SQLite file that has no tables and no schema version, such as
+ * an empty file, because hs_db_open would write a new schema into it and
+ * a report must not turn its input into a database.  Other files pass,
+ * and hs_db_open reports what is wrong with them. */
+static int check_not_blank(const char *path, struct hs_error *err)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	bool blank = false;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version) = 0 "
+			       "AND (SELECT count(*) FROM sqlite_master) = 0", -1, &st,
+			       NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		blank = sqlite3_column_int(st, 0) != 0;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	if (blank)
+		return hs_error_set(err, HS_E_NOTFOUND, path, 0, NULL,
+				    "the database is empty and holds no runs; record some with "
+				    "`herdsim run --db %s`", path);
+	return 0;
+}
+
 int cli_report(int argc, char **argv)
 {
 	struct report_opts o = { 0 };
@@ -627,7 +652,9 @@ int cli_report(int argc, char **argv)
 			     "runs with `herdsim run --db %s` first", strerror(errno), o.db);
 		return cli_error(&err);
 	}
-	rc = rp_check_gnuplot(&err);
+	rc = check_not_blank(o.db, &err);
+	if (rc == 0)
+		rc = rp_check_gnuplot(&err);
 	if (rc == 0)
 		rc = hs_db_open(&db, o.db, &err);
 	if (rc == 0)
