@@ -421,6 +421,33 @@ static void export_needs_events(void **state)
 	assert_int_equal(access(in_dir(f, "x.json"), F_OK), -1);
 }
 
+static void export_names_bad_database(void **state)
+{
+	struct fixture *f = *state;
+	char *text;
+	FILE *fp;
+
+	assert_int_equal(herdsim(f, "export", in_dir(f, "none.sqlite"), "--run", "1", "--format", "csv",
+				 "--out", in_dir(f, "csv"), NULL), 1);
+	text = slurp(f->err, NULL);
+	assert_non_null(strstr(text, "none.sqlite: database not found"));
+	free(text);
+
+	/* A text file is no database, whatever its name. */
+	fp = fopen(in_dir(f, "text.sqlite"), "w");
+	assert_non_null(fp);
+	assert_true(fputs("not a database\n", fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(herdsim(f, "export", in_dir(f, "text.sqlite"), "--run", "1", "--format",
+				 "perfetto", "--out", in_dir(f, "x.json"), NULL), 1);
+	text = slurp(f->err, NULL);
+	assert_non_null(strstr(text, "text.sqlite: not a SQLite database"));
+	assert_null(strstr(text, "user_version"));
+	free(text);
+	assert_int_equal(access(in_dir(f, "x.json"), F_OK), -1);
+	assert_int_equal(access(in_dir(f, "csv"), F_OK), -1);
+}
+
 static void csv_export_counts(void **state)
 {
 	static const char *const tables[] = { "thread_state", "wake", "callback" };
@@ -480,6 +507,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(perfetto_matches_states, setup, teardown),
 		cmocka_unit_test_setup_teardown(export_needs_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(csv_export_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(export_names_bad_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(trace_gen_deterministic, setup, teardown),
 	};
 
