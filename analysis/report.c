@@ -110,11 +110,14 @@ int rp_finish(FILE *f, const char *name, struct hs_error *err)
 	return 0;
 }
 
-/* Creates dir and its missing parents. */
-static int make_dirs(const char *dir, struct hs_error *err)
+/* Creates dir and its missing parents.  Sets *first_new to the length of
+ * the shallowest directory that this call created (0 when it created
+ * none), also when it fails, so remove_new_dirs can undo it. */
+static int make_dirs(const char *dir, size_t *first_new, struct hs_error *err)
 {
 	char buf[4096];
 
+	*first_new = 0;
 	snprintf(buf, sizeof(buf), "%s", dir);
 	for (char *p = buf + 1;; p++) {
 		char c = *p;
@@ -122,12 +125,39 @@ static int make_dirs(const char *dir, struct hs_error *err)
 		if (c != '/' && c != '\0')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+		if (mkdir(buf, 0777) == 0) {
+			if (*first_new == 0)
+				*first_new = strlen(buf);
+		} else if (errno != EEXIST) {
 			return hs_error_set(err, HS_E_IO, buf, 0, "--out", "cannot create the output "
 					    "directory: %s", strerror(errno));
+		}
 		*p = c;
 		if (c == '\0')
 			return 0;
+	}
+}
+
+/* Removes dir and its parents down to the prefix of length first_new,
+ * which make_dirs created, so a failed report leaves no new directory.
+ * rmdir keeps a directory that is not empty. */
+static void remove_new_dirs(const char *dir, size_t first_new)
+{
+	char buf[4096];
+
+	if (first_new == 0)
+		return;
+	snprintf(buf, sizeof(buf), "%s", dir);
+	for (;;) {
+		char *slash;
+
+		rmdir(buf);
+		if (strlen(buf) <= first_new)
+			return;
+		slash = strrchr(buf, '/');
+		if (!slash)
+			return;
+		*slash = '\0';
 	}
 }
 
@@ -567,6 +597,31 @@ static int build_report(struct rp_report *r, const struct report_opts *o, struct
 	return rc;
 }
 
+/* Rejects an SQLite file that has no tables and no schema version, such as
+ * an empty file, because hs_db_open would write a new schema into it and
+ * a report must not turn its input into a database.  Other files pass,
+ * and hs_db_open reports what is wrong with them. */
+static int check_not_blank(const char *path, struct hs_error *err)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	bool blank = false;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version) = 0 "
+			       "AND (SELECT count(*) FROM sqlite_master) = 0", -1, &st,
+			       NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		blank = sqlite3_column_int(st, 0) != 0;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	if (blank)
+		return hs_error_set(err, HS_E_NOTFOUND, path, 0, NULL,
+				    "the database is empty and holds no runs; record some with "
+				    "`herdsim run --db %s`", path);
+	return 0;
+}
+
 int cli_report(int argc, char **argv)
 {
 	struct report_opts o = { 0 };
@@ -574,6 +629,7 @@ int cli_report(int argc, char **argv)
 	struct hs_error err = { 0 };
 	struct hs_db *db = NULL;
 	struct stat sb;
+	size_t first_new_dir = 0;
 	int rc;
 
 	rc = parse_report_args(argc, argv, &o, &err);
@@ -596,11 +652,13 @@ int cli_report(int argc, char **argv)
 			     "runs with `herdsim run --db %s` first", strerror(errno), o.db);
 		return cli_error(&err);
 	}
-	rc = rp_check_gnuplot(&err);
+	rc = check_not_blank(o.db, &err);
+	if (rc == 0)
+		rc = rp_check_gnuplot(&err);
 	if (rc == 0)
 		rc = hs_db_open(&db, o.db, &err);
 	if (rc == 0)
-		rc = make_dirs(o.out, &err);
+		rc = make_dirs(o.out, &first_new_dir, &err);
 	if (rc)
 		goto out;
 	r.db = hs_db_handle(db);
@@ -623,6 +681,8 @@ int cli_report(int argc, char **argv)
 				printf("note: %s\n", r.figures.data[i].note);
 	}
 out:
+	if (rc)
+		remove_new_dirs(o.out, first_new_dir);
 	HS_VEC_FREE(&r.points);
 	HS_VEC_FREE(&r.params);
 	HS_VEC_FREE(&r.figures);

@@ -4,9 +4,12 @@
  * (traces/export.h).  The database is opened read-only and must have the
  * schema version of this build.
  */
+#include <errno.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "export.h"
@@ -74,8 +77,13 @@ static int parse_export(int argc, char **argv, struct export_opts *o)
 static int open_db(const char *path, sqlite3 **db, struct hs_error *err)
 {
 	sqlite3_stmt *st;
+	bool read = false;
 	int version = -1;
 
+	if (access(path, F_OK) != 0)
+		return hs_error_set(err, HS_E_NOTFOUND, path, 0, NULL, "database not found: %s; "
+				    "record a run with `herdsim run --record events --db %s` first",
+				    strerror(errno), path);
 	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		hs_error_set(err, HS_E_NOTFOUND, path, 0, NULL, "cannot open the database: %s",
 			     *db ? sqlite3_errmsg(*db) : "out of memory");
@@ -83,10 +91,19 @@ static int open_db(const char *path, sqlite3 **db, struct hs_error *err)
 		*db = NULL;
 		return err->code;
 	}
+	/* Reading the first page is what finds a file that is not a database. */
 	if (sqlite3_prepare_v2(*db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
+		read = sqlite3_step(st) == SQLITE_ROW;
+		if (read)
 			version = sqlite3_column_int(st, 0);
 		sqlite3_finalize(st);
+	}
+	if (!read) {
+		hs_error_set(err, HS_E_INPUT, path, 0, NULL, "not a SQLite database (%s); give "
+			     "a database that herdsim created", sqlite3_errmsg(*db));
+		sqlite3_close(*db);
+		*db = NULL;
+		return err->code;
 	}
 	if (version != HS_SCHEMA_VERSION) {
 		sqlite3_close(*db);

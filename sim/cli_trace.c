@@ -2,10 +2,13 @@
  * `herdsim trace gen`: writes a synthetic callback trace with
  * hs_trace_gen() (traces/trace_gen.c describes the model of each kind).
  * The same options, seed included, give the same bytes, and the file
- * appears only complete.
+ * appears only complete, because SIGINT and SIGTERM remove the partial
+ * FILE.tmp.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
@@ -99,6 +102,38 @@ static int parse_gen_option(int argc, char **argv, int *i, struct hs_trace_gen_o
 	return 1;
 }
 
+/* FILE.tmp of the trace being written, for remove_tmp_on_signal. */
+static char tmp_path[HS_TRACE_PATH_MAX + 8];
+
+/* Removes the partial FILE.tmp on SIGINT or SIGTERM, then dies of the
+ * signal as it would have without this handler.  unlink, sigaction and
+ * raise are async-signal-safe. */
+static void remove_tmp_on_signal(int sig)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	unlink(tmp_path);
+	sigaction(sig, &dfl, NULL);
+	raise(sig);
+}
+
+/* Installs remove_tmp_on_signal for SIGINT and SIGTERM, except where the
+ * signal is ignored (as for a background job of a non-interactive shell). */
+static void watch_interrupts(const char *out)
+{
+	static const int sigs[] = { SIGINT, SIGTERM };
+	struct sigaction sa = { .sa_handler = remove_tmp_on_signal };
+
+	snprintf(tmp_path, sizeof(tmp_path), "%s.tmp", out);
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction now;
+
+		if (sigaction(sigs[i], NULL, &now) == 0 && now.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+	}
+}
+
 static int trace_gen(int argc, char **argv)
 {
 	struct hs_trace_gen_opts o = {
@@ -124,6 +159,7 @@ static int trace_gen(int argc, char **argv)
 		return cli_usage_error("--kind is required: burst, poisson, periodic or pool");
 	if (!out)
 		return cli_usage_error("--out FILE is required");
+	watch_interrupts(out);
 	rc = hs_trace_gen(&o, out, &err);
 	if (rc)
 		return cli_error(&err);

@@ -13,6 +13,7 @@
 #include <ftw.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,6 +422,33 @@ static void export_needs_events(void **state)
 	assert_int_equal(access(in_dir(f, "x.json"), F_OK), -1);
 }
 
+static void export_names_bad_database(void **state)
+{
+	struct fixture *f = *state;
+	char *text;
+	FILE *fp;
+
+	assert_int_equal(herdsim(f, "export", in_dir(f, "none.sqlite"), "--run", "1", "--format", "csv",
+				 "--out", in_dir(f, "csv"), NULL), 1);
+	text = slurp(f->err, NULL);
+	assert_non_null(strstr(text, "none.sqlite: database not found"));
+	free(text);
+
+	/* A text file is no database, whatever its name. */
+	fp = fopen(in_dir(f, "text.sqlite"), "w");
+	assert_non_null(fp);
+	assert_true(fputs("not a database\n", fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(herdsim(f, "export", in_dir(f, "text.sqlite"), "--run", "1", "--format",
+				 "perfetto", "--out", in_dir(f, "x.json"), NULL), 1);
+	text = slurp(f->err, NULL);
+	assert_non_null(strstr(text, "text.sqlite: not a SQLite database"));
+	assert_null(strstr(text, "user_version"));
+	free(text);
+	assert_int_equal(access(in_dir(f, "x.json"), F_OK), -1);
+	assert_int_equal(access(in_dir(f, "csv"), F_OK), -1);
+}
+
 static void csv_export_counts(void **state)
 {
 	static const char *const tables[] = { "thread_state", "wake", "callback" };
@@ -442,6 +470,45 @@ static void csv_export_counts(void **state)
 		assert_true(rows > 0);
 		assert_int_equal(count_lines(path), rows + 1); /* header line */
 	}
+}
+
+/* Starts a trace gen that would run for hours, waits until its FILE.tmp
+ * exists, sends sig and checks that the process dies of it and leaves
+ * neither FILE nor FILE.tmp. */
+static void interrupt_trace_gen(const struct fixture *f, int sig)
+{
+	char out[256], tmp[264];
+	int status;
+	pid_t pid;
+
+	snprintf(out, sizeof(out), "%s", in_dir(f, "endless.csv"));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		execl(HS_BIN, HS_BIN, "trace", "gen", "--kind", "burst", "--threads", "1",
+		      "--callbacks", "1000000000000", "--go-work", "0us", "--think", "0us", "--out",
+		      out, (char *)NULL);
+		_exit(127);
+	}
+	/* Up to 60 s for the file to appear, in steps of 10 ms. */
+	for (int i = 0; i < 6000 && access(tmp, F_OK) != 0; i++)
+		usleep(10000);
+	assert_int_equal(access(tmp, F_OK), 0);
+	assert_int_equal(kill(pid, sig), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), sig);
+	assert_int_equal(access(tmp, F_OK), -1);
+	assert_int_equal(access(out, F_OK), -1);
+}
+
+static void interrupted_gen_leaves_nothing(void **state)
+{
+	interrupt_trace_gen(*state, SIGINT);
+	interrupt_trace_gen(*state, SIGTERM);
 }
 
 static void trace_gen_deterministic(void **state)
@@ -480,7 +547,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(perfetto_matches_states, setup, teardown),
 		cmocka_unit_test_setup_teardown(export_needs_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(csv_export_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(export_names_bad_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(trace_gen_deterministic, setup, teardown),
+		cmocka_unit_test_setup_teardown(interrupted_gen_leaves_nothing, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -382,6 +382,38 @@ static void report_rejects_bad_input(void **state)
 	assert_int_equal(sh("test -z \"$(ls -A %s/x 2>/dev/null)\"", dir), 0);
 }
 
+static void failed_report_removes_new_dirs(void **state)
+{
+	/* An unknown experiment fails after --out and its parents exist. */
+	assert_int_equal(sh(HS_BIN " report %s --experiment nosuch --out %s/new/deeper 2>/dev/null",
+			    db_path, dir), 1);
+	assert_int_equal(sh("test -e %s/new", dir), 1);
+
+	/* A trailing slash names the same directory. */
+	assert_int_equal(sh(HS_BIN " report %s --baseline nosuch --out %s/new2/ 2>/dev/null",
+			    db_path, dir), 1);
+	assert_int_equal(sh("test -e %s/new2", dir), 1);
+
+	/* A directory that existed before stays, with its files. */
+	assert_int_equal(sh("mkdir -p %s/old && touch %s/old/keep", dir, dir), 0);
+	assert_int_equal(sh(HS_BIN " report %s --experiment nosuch --out %s/old/sub 2>/dev/null",
+			    db_path, dir), 1);
+	assert_int_equal(sh("test -e %s/old/sub", dir), 1);
+	assert_int_equal(sh("test -f %s/old/keep", dir), 0);
+}
+
+static void report_leaves_empty_db_unchanged(void **state)
+{
+	char path[256];
+
+	/* An empty file is a valid, empty SQLite database. */
+	snprintf(path, sizeof(path), "%s/empty.sqlite", dir);
+	assert_int_equal(sh(": > %s", path), 0);
+	assert_int_equal(sh(HS_BIN " report %s --out %s/from-empty 2>/dev/null", path, dir), 1);
+	assert_int_equal(file_size(path), 0);
+	assert_int_equal(sh("test -e %s/from-empty", dir), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -395,6 +427,8 @@ int main(void)
 		cmocka_unit_test(report_script_reruns),
 		cmocka_unit_test(report_rejects_bad_input),
 		cmocka_unit_test(makespan_series_separate),
+		cmocka_unit_test(failed_report_removes_new_dirs),
+		cmocka_unit_test(report_leaves_empty_db_unchanged),
 	};
 
 	return cmocka_run_group_tests_name("report", tests, group_setup, group_teardown);

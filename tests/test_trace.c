@@ -946,6 +946,47 @@ static void test_gen_time_overflow(void **state)
 	assert_false(file_exists(tmp));
 }
 
+/* An overflow that the options alone imply is found before any row is
+ * written.  The file size limit turns a generator that writes first into
+ * an HS_E_IO failure after 64 KiB instead of an endless write. */
+static void test_gen_overflow_before_rows(void **state)
+{
+	struct hs_trace_gen_opts o = gen_opts(HS_TRACE_GEN_BURST, 1);
+	struct hs_error err = { 0 };
+	struct rlimit saved, small;
+	void (*old_handler)(int);
+	char path[512], tmp[520];
+	int rc;
+
+	(void)state;
+	o.threads = 1;
+	o.callbacks = INT64_MAX;
+	o.think_ns = 0;
+	o.go_work_ns = 5000;
+	tmp_path(path, sizeof(path), "endless.csv");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	small = saved;
+	small.rlim_cur = 65536;
+	old_handler = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	rc = hs_trace_gen(&o, path, &err);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	signal(SIGXFSZ, old_handler);
+
+	assert_int_equal(rc, HS_E_USAGE);
+	assert_non_null(strstr(err.msg, "INT64_MAX"));
+	assert_false(file_exists(path));
+	assert_false(file_exists(tmp));
+
+	/* The last periodic thread starts at (threads - 1) x interval. */
+	o = gen_opts(HS_TRACE_GEN_PERIODIC, 1);
+	o.threads = 1000;
+	o.interval_ns = INT64_MAX / 500;
+	assert_int_equal(hs_trace_gen(&o, path, &err), HS_E_USAGE);
+	assert_false(file_exists(tmp));
+}
+
 static void test_gen_kind_names(void **state)
 {
 	static const char *const names[] = { "burst", "poisson", "periodic", "pool" };
@@ -1067,6 +1108,7 @@ int main(void)
 		cmocka_unit_test(test_gen_deterministic),
 		cmocka_unit_test(test_gen_rejects_bad_options),
 		cmocka_unit_test(test_gen_time_overflow),
+		cmocka_unit_test(test_gen_overflow_before_rows),
 		cmocka_unit_test(test_gen_kind_names),
 		cmocka_unit_test(test_million_rows_bounded_memory),
 	};

@@ -150,6 +150,27 @@ static int overflow_error(struct hs_error *err)
 			     "the threads, callbacks or times");
 }
 
+/* Rejects options whose last arrival is past INT64_MAX ns even with every
+ * random draw 0, before any row is written.  Without this check the
+ * overflow shows only at that row, after up to callbacks x threads rows
+ * on disk.  The bound is the exact last arrival for burst and periodic and
+ * a lower bound for poisson and pool, whose later rows may still overflow. */
+static int check_last_arrival(const struct hs_trace_gen_opts *o, struct hs_error *err)
+{
+	int64_t think = o->kind == HS_TRACE_GEN_POOL ? 0 : o->think_ns;
+	int64_t start = 0, step, last;
+
+	if (o->kind == HS_TRACE_GEN_PERIODIC &&
+	    __builtin_mul_overflow((int64_t)o->threads - 1, o->interval_ns, &start))
+		return overflow_error(err);
+	if (__builtin_add_overflow(o->go_work_ns, think, &step) ||
+	    __builtin_mul_overflow(o->callbacks - 1, step, &last) ||
+	    __builtin_add_overflow(last, think, &last) ||
+	    __builtin_add_overflow(last, start, &last))
+		return overflow_error(err);
+	return 0;
+}
+
 /* Draws the C time before thread T's next callback. */
 static int next_c_time(const struct hs_trace_gen_opts *o, struct gen_thread *t,
 		       struct hs_error *err)
@@ -243,6 +264,8 @@ int hs_trace_gen(const struct hs_trace_gen_opts *o, const char *path, struct hs_
 	if (!err)
 		err = &local;
 	rc = check_options(o, err);
+	if (rc == 0)
+		rc = check_last_arrival(o, err);
 	if (rc < 0)
 		return rc;
 	threads = calloc((size_t)o->threads, sizeof(*threads));
