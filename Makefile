@@ -128,11 +128,11 @@ bench: $(BUILD)/bench bin/herdsim
 	$(BUILD)/bench
 
 # The spinner-among-pollers probe, native and simulated (docs/validation.md).
-$(BUILD)/probe_native: bench/probe_native.c
+$(BUILD)/probe_native: bench/probe_native.c bench/probe_args.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -pthread
 
-$(BUILD)/probe_sim: bench/probe_sim.c $(BUILD)/libherdsim.a
+$(BUILD)/probe_sim: bench/probe_sim.c bench/probe_args.h $(BUILD)/libherdsim.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isim -Ipolicies -o $@ $< $(BUILD)/libherdsim.a $(LDFLAGS) $(LDLIBS)
 

@@ -11,8 +11,6 @@
  * CPU 0, or with `all` left to the scheduler on every CPU.  probe_sim runs
  * the same experiment in the simulator; docs/validation.md compares them.
  */
-#include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -24,8 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe_args.h"
+
 #define MAX_POLLERS 4096
-#define MAX_WORK_MS 3600000.0 /* an hour, so that the ns fit an int64_t */
 
 /* One counter per cache line, so that counting moves no line between
  * CPUs. */
@@ -47,13 +46,13 @@ static int64_t clock_ns(clockid_t id)
 
 static void pin_to_cpu0(void)
 {
-	cpu_set_t one;
+	cpu_set_t mask;
 
 	if (!pin_all)
 		return;
-	CPU_ZERO(&one);
-	CPU_SET(0, &one);
-	if (sched_setaffinity(0, sizeof(one), &one) != 0) {
+	CPU_ZERO(&mask);
+	CPU_SET(0, &mask);
+	if (sched_setaffinity(0, sizeof(mask), &mask) != 0) {
 		perror("probe_native: sched_setaffinity");
 		exit(1);
 	}
@@ -80,27 +79,6 @@ static long total_cycles(int n)
 	for (int i = 0; i < n; i++)
 		sum += atomic_load_explicit(&pollers[i].cycles, memory_order_relaxed);
 	return sum;
-}
-
-/* Parses all of text as a decimal integer from lo to hi into *out. */
-static int parse_count(const char *text, long lo, long hi, long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtol(text, &end, 10);
-	return errno == 0 && end != text && *end == '\0' && *out >= lo && *out <= hi;
-}
-
-/* Parses all of text as a number of ms above 0 and at most MAX_WORK_MS. */
-static int parse_ms(const char *text, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(text, &end);
-	return errno == 0 && end != text && *end == '\0' && isfinite(*out) && *out > 0 &&
-	       *out <= MAX_WORK_MS;
 }
 
 int main(int argc, char **argv)

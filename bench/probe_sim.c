@@ -10,11 +10,9 @@
  * more thread computes WORK_MS in 10 us bursts.
  * Printed per seed (default 1): the wall time of that work, its share of
  * a CPU, the run's preemptions and the pollers' cycles per ms in the
- * window.  The threads run as the acquire hook of a policy, which gets an
- * M only when the work is done; the M's are not part of the probe.
+ * window.  The threads run inside the acquire hook of a policy.  Each gets
+ * its M only after the work is done, so M creation is not measured.
  */
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +20,7 @@
 #include "backend.h"
 #include "config.h"
 #include "policy.h"
+#include "probe_args.h"
 #include "result.h"
 
 #define STEP_NS 10000
@@ -29,7 +28,6 @@
 #define SETTLE_NS 5000000 /* the work starts after that */
 #define MAX_POLLERS 999999 /* workload.threads is at most 1000000 */
 #define MAX_SEEDS 1000000
-#define MAX_WORK_MS 3600000.0 /* an hour, so that the ns fit an int64_t */
 
 static struct {
 	int arrivals, pollers;
@@ -89,27 +87,6 @@ static const struct hs_policy probe_policy = {
 	.release = probe_release,
 	.spare_count = probe_spare,
 };
-
-/* Parses all of text as a decimal integer from lo to hi into *out. */
-static int parse_count(const char *text, long lo, long hi, long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtol(text, &end, 10);
-	return errno == 0 && end != text && *end == '\0' && *out >= lo && *out <= hi;
-}
-
-/* Parses all of text as a number of ms above 0 and at most MAX_WORK_MS. */
-static int parse_ms(const char *text, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(text, &end);
-	return errno == 0 && end != text && *end == '\0' && isfinite(*out) && *out > 0 &&
-	       *out <= MAX_WORK_MS;
-}
 
 /* Parses argument `name` into *out, from lo to hi.  Returns 0 after
  * printing one line when it is not such an integer. */

@@ -514,15 +514,15 @@ static void remove_db(const char *path, size_t kept_dirs)
 static void end_now(struct interrupts *in, int sig)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	sigset_t one;
+	sigset_t sig_only;
 
 	pthread_mutex_lock(&in->db_mu);
 	if (in->db_new && in->recorded == 0)
 		remove_db(in->db_path, in->db_kept_dirs);
 	sigaction(sig, &dfl, NULL);
-	sigemptyset(&one);
-	sigaddset(&one, sig);
-	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	sigemptyset(&sig_only);
+	sigaddset(&sig_only, sig);
+	pthread_sigmask(SIG_UNBLOCK, &sig_only, NULL);
 	raise(sig);
 	_exit(128 + sig); /* not reached: the default action of sig ends the process */
 }

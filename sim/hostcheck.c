@@ -64,14 +64,14 @@ static long total_cycles(struct poller *p, int n)
 static int start_poller(pthread_t *th, struct poller *p, int cpu)
 {
 	pthread_attr_t attr;
-	cpu_set_t one;
+	cpu_set_t mask;
 	int rc;
 
 	if ((rc = pthread_attr_init(&attr)) != 0)
 		return rc;
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	rc = pthread_attr_setaffinity_np(&attr, sizeof(one), &one);
+	CPU_ZERO(&mask);
+	CPU_SET(cpu, &mask);
+	rc = pthread_attr_setaffinity_np(&attr, sizeof(mask), &mask);
 	if (rc == 0)
 		rc = pthread_attr_setstacksize(&attr, 64 * 1024);
 	if (rc == 0)

@@ -4,9 +4,9 @@
  *
  * On a shared virtual machine the cost of a sleep and wake-up cycle with
  * every CPU busy can change by a factor of two within minutes, with no
- * steal time to show it (docs/validation.md).  A calibrated profile holds
- * the host as it was when calibrated; this check says whether the native
- * runs of a validation met the same host.
+ * steal time to show it (docs/validation.md).  A calibrated profile
+ * describes the host as it was when calibrated, and this check shows
+ * whether the native runs of a validation met the same host.
  */
 #ifndef HS_HOSTCHECK_H
 #define HS_HOSTCHECK_H
@@ -15,7 +15,8 @@
 
 #include "error.h"
 
-/* Pollers per CPU: enough to keep a CPU busy through a 50 us timer slack. */
+/* Pollers per CPU.  At 1.6 us or more per cycle, 32 of them keep a CPU
+ * busy through the 50 us default timer slack. */
 #define HS_HOSTCHECK_POLLERS 32
 
 /*
@@ -26,14 +27,14 @@
  * cycles completed in it.  Every CPU is busy, so this is the cost of a
  * cycle with all CPUs busy, unlike calibrate's `sleep_cycle`, which keeps
  * one CPU busy.  Returns 0, or a negative HS_E_* code with err set
- * when a thread cannot be started or no cycle completed; every thread it
- * started is joined either way.
+ * when a thread cannot be started or no cycle completed.  Every thread it
+ * started is joined in both cases.
  */
 int hs_hostcheck_cycle(int64_t window_ns, double *cycle_ns, struct hs_error *err);
 
-/* The number of CPUs this process may run on (its affinity mask, which
- * taskset and cpusets narrow), as Go's runtime counts them for
- * GOMAXPROCS; the online CPUs when the mask cannot be read. */
+/* Returns the number of CPUs this process may run on: its affinity mask,
+ * which taskset and cpusets narrow, as Go's runtime counts CPUs for
+ * GOMAXPROCS.  Falls back to the online CPUs when the mask is unreadable. */
 long hs_usable_cpus(void);
 
 #endif

@@ -285,18 +285,18 @@ static cpu_set_t hop_allowed;
  * back to its current one, then lifts the pin: two migrations. */
 static hs_m *hop_acquire(hs_env *env, void *state)
 {
-	int here = sched_getcpu(), there = -1;
-	cpu_set_t one;
+	int start_cpu = sched_getcpu(), other_cpu = -1;
+	cpu_set_t mask;
 
-	for (int k = 1; k < CPU_SETSIZE && there < 0; k++)
-		if (CPU_ISSET((here + k) % CPU_SETSIZE, &hop_allowed))
-			there = (here + k) % CPU_SETSIZE;
-	CPU_ZERO(&one);
-	CPU_SET(there, &one);
-	sched_setaffinity(0, sizeof(one), &one);
-	CPU_ZERO(&one);
-	CPU_SET(here, &one);
-	sched_setaffinity(0, sizeof(one), &one);
+	for (int k = 1; k < CPU_SETSIZE && other_cpu < 0; k++)
+		if (CPU_ISSET((start_cpu + k) % CPU_SETSIZE, &hop_allowed))
+			other_cpu = (start_cpu + k) % CPU_SETSIZE;
+	CPU_ZERO(&mask);
+	CPU_SET(other_cpu, &mask);
+	sched_setaffinity(0, sizeof(mask), &mask);
+	CPU_ZERO(&mask);
+	CPU_SET(start_cpu, &mask);
+	sched_setaffinity(0, sizeof(mask), &mask);
 	sched_setaffinity(0, sizeof(hop_allowed), &hop_allowed);
 	return tlist_acquire(env, state);
 }

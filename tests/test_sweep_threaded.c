@@ -301,7 +301,7 @@ static void sweep_sigint_resume(void **state)
 	read_text(f, "err.txt", msg, sizeof(msg));
 	assert_non_null(strstr(msg, "Run the same command again to resume"));
 	/* The first Ctrl-C prints one line, before the final message, that
-	 * says what a second one does. */
+	 * explains what a second one does. */
 	stopping = strstr(msg, "herdsim: stopping");
 	assert_non_null(stopping);
 	assert_true(stopping < strstr(msg, "Run the same command again to resume"));

@@ -141,20 +141,29 @@ static const char tiny_scenario[] =
 	"[policy]\n"
 	"name = all\n";
 
+/* Writes tiny_scenario into a new temporary directory and fills scen with
+ * its path and db with a database path there.  Returns the directory. */
+static const char *write_tiny(char scen[512], char db[512])
+{
+	const char *dir = make_temp_dir();
+
+	snprintf(scen, 512, "%s/tiny.ini", dir);
+	snprintf(db, 512, "%s/v.sqlite", dir);
+	write_file(scen, tiny_scenario);
+	return dir;
+}
+
 /* `herdsim validate` with the host profile taken from
  * $HERDSIM_HOST_PROFILE runs every policy on both backends and records
  * reps runs of each policy per backend. */
 static void validate_writes_both_backends(void **unused)
 {
-	const char *dir = make_temp_dir();
 	char scen[512], db[512];
 	struct cmd_result *r = calloc(1, sizeof(*r));
 	int64_t npol;
 
 	assert_non_null(r);
-	snprintf(scen, sizeof(scen), "%s/tiny.ini", dir);
-	snprintf(db, sizeof(db), "%s/v.sqlite", dir);
-	write_file(scen, tiny_scenario);
+	write_tiny(scen, db);
 	setenv("HERDSIM_HOST_PROFILE", HS_SRCDIR "/sim/profiles/linux.ini", 1);
 	run_herdsim(r, (const char *const[]){ "validate", scen, "--reps", "2", "--db", db, NULL });
 	unsetenv("HERDSIM_HOST_PROFILE");
@@ -199,14 +208,11 @@ static void validate_writes_both_backends(void **unused)
  * half-width, not a 0 that reads as measured.  The simulated figures stay. */
 static void validate_without_perf_counter(void **unused)
 {
-	const char *dir = make_temp_dir();
 	char scen[512], db[512], row[128];
 	struct cmd_result *r = calloc(1, sizeof(*r));
 
 	assert_non_null(r);
-	snprintf(scen, sizeof(scen), "%s/tiny.ini", dir);
-	snprintf(db, sizeof(db), "%s/v.sqlite", dir);
-	write_file(scen, tiny_scenario);
+	write_tiny(scen, db);
 	setenv("HERDSIM_HOST_PROFILE", HS_SRCDIR "/sim/profiles/linux.ini", 1);
 	run_herdsim_without_perf(r, (const char *const[]){ "validate", scen, "--policy", "single", "--reps", "1",
 							  "--db", db, NULL });
@@ -236,14 +242,11 @@ static void validate_without_perf_counter(void **unused)
  * native runs do not read the OS profile, so they take milliseconds. */
 static void validate_leaves_out_timeouts(void **unused)
 {
-	const char *dir = make_temp_dir();
 	char scen[512], db[512];
 	struct cmd_result *r = calloc(1, sizeof(*r));
 
 	assert_non_null(r);
-	snprintf(scen, sizeof(scen), "%s/tiny.ini", dir);
-	snprintf(db, sizeof(db), "%s/v.sqlite", dir);
-	write_file(scen, tiny_scenario);
+	write_tiny(scen, db);
 	setenv("HERDSIM_HOST_PROFILE", HS_SRCDIR "/sim/profiles/linux.ini", 1);
 	run_herdsim(r, (const char *const[]){ "validate", scen, "--policy", "single", "--policy", "waiters",
 					      "--reps", "2", "--set", "os.thread_create=1s", "--set",
@@ -267,15 +270,13 @@ static void validate_leaves_out_timeouts(void **unused)
  * key and offers --set, and runs both backends once --set supplies it. */
 static void validate_set_supplies_missing_key(void **unused)
 {
-	const char *dir = make_temp_dir();
+	const char *dir;
 	char scen[512], db[512], prof[512];
 	struct cmd_result *r = calloc(1, sizeof(*r));
 
 	assert_non_null(r);
-	snprintf(scen, sizeof(scen), "%s/tiny.ini", dir);
-	snprintf(db, sizeof(db), "%s/v.sqlite", dir);
+	dir = write_tiny(scen, db);
 	snprintf(prof, sizeof(prof), "%s/old-host.ini", dir);
-	write_file(scen, tiny_scenario);
 	write_shipped_without_key(prof, "sim/profiles/linux.ini", "timer_irq");
 
 	run_herdsim(r, (const char *const[]){ "validate", scen, "--os", prof, "--policy", "single",
@@ -303,17 +304,15 @@ static void validate_set_supplies_missing_key(void **unused)
  * --os names before the runs, and the simulated runs use that profile. */
 static void validate_calibrates_first(void **unused)
 {
-	const char *dir = make_temp_dir();
+	const char *dir;
 	char scen[512], db[512], prof[512];
 	struct cmd_result *r = calloc(1, sizeof(*r));
 	struct hs_config cfg;
 	struct hs_error err = { 0 };
 
 	assert_non_null(r);
-	snprintf(scen, sizeof(scen), "%s/tiny.ini", dir);
-	snprintf(db, sizeof(db), "%s/v.sqlite", dir);
+	dir = write_tiny(scen, db);
 	snprintf(prof, sizeof(prof), "%s/measured.ini", dir);
-	write_file(scen, tiny_scenario);
 	run_herdsim(r, (const char *const[]){ "validate", scen, "--policy", "single", "--reps", "1",
 					      "--os", prof, "--calibrate=0.01", "--db", db, NULL });
 	if (r->status != 0)
@@ -375,14 +374,11 @@ static void host_check_measures_a_cycle(void **unused)
  * the runs go on: the figure only informs. */
 static void validate_goes_on_without_host_check(void **unused)
 {
-	const char *dir = make_temp_dir();
 	char scen[512], db[512];
 	struct cmd_result *r = calloc(1, sizeof(*r));
 
 	assert_non_null(r);
-	snprintf(scen, sizeof(scen), "%s/tiny.ini", dir);
-	snprintf(db, sizeof(db), "%s/v.sqlite", dir);
-	write_file(scen, tiny_scenario);
+	write_tiny(scen, db);
 	setenv("HERDSIM_HOST_PROFILE", HS_SRCDIR "/sim/profiles/linux.ini", 1);
 	run_herdsim_denying(r, SYS_sched_setaffinity,
 			    (const char *const[]){ "validate", scen, "--policy", "single", "--reps", "2",
@@ -402,27 +398,24 @@ static void validate_goes_on_without_host_check(void **unused)
  * Skipped where this process has a single CPU to begin with. */
 static void validate_uses_the_affinity_mask(void **unused)
 {
-	const char *dir = make_temp_dir();
 	char scen[512], db[512];
 	struct cmd_result *r = calloc(1, sizeof(*r));
-	cpu_set_t all, one;
+	cpu_set_t all, first_cpu;
 
 	assert_non_null(r);
 	if (sched_getaffinity(0, sizeof(all), &all) != 0 || CPU_COUNT(&all) < 2) {
 		free(r);
 		skip();
 	}
-	CPU_ZERO(&one);
+	CPU_ZERO(&first_cpu);
 	for (int c = 0; c < CPU_SETSIZE; c++)
 		if (CPU_ISSET(c, &all)) {
-			CPU_SET(c, &one);
+			CPU_SET(c, &first_cpu);
 			break;
 		}
-	snprintf(scen, sizeof(scen), "%s/tiny.ini", dir);
-	snprintf(db, sizeof(db), "%s/v.sqlite", dir);
-	write_file(scen, tiny_scenario);
+	write_tiny(scen, db);
 	setenv("HERDSIM_HOST_PROFILE", HS_SRCDIR "/sim/profiles/linux.ini", 1);
-	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	assert_int_equal(sched_setaffinity(0, sizeof(first_cpu), &first_cpu), 0);
 	run_herdsim(r, (const char *const[]){ "validate", scen, "--policy", "single", "--reps", "1", "--db", db,
 					      NULL });
 	assert_int_equal(sched_setaffinity(0, sizeof(all), &all), 0);
@@ -438,17 +431,15 @@ static void validate_uses_the_affinity_mask(void **unused)
  * no figure is measured, no profile or database is written. */
 static void calibration_inputs_checked_first(void **unused)
 {
-	const char *dir = make_temp_dir();
+	const char *dir;
 	char scen[512], db[512], prof[512], blocker[512], under_file[512];
 	struct cmd_result *r = calloc(1, sizeof(*r));
 
 	assert_non_null(r);
-	snprintf(scen, sizeof(scen), "%s/tiny.ini", dir);
-	snprintf(db, sizeof(db), "%s/v.sqlite", dir);
+	dir = write_tiny(scen, db);
 	snprintf(prof, sizeof(prof), "%s/measured.ini", dir);
 	snprintf(blocker, sizeof(blocker), "%s/plain-file", dir);
 	snprintf(under_file, sizeof(under_file), "%s/plain-file/x.ini", dir);
-	write_file(scen, tiny_scenario);
 	write_file(blocker, "not a directory\n");
 
 	run_herdsim(r, (const char *const[]){ "validate", scen, "--os", prof, "--calibrate=abc",
