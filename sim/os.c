@@ -758,7 +758,11 @@ int sim_idle_scan_depth(double util, int ncores)
 }
 
 /* Returns sim_idle_scan_depth for this run's cores, their utilization
- * brought up to now. */
+ * brought up to now.
+ * NOTE: Linux refreshes its limit (nr_idle_scan) only in periodic and idle
+ * load balancing (update_idle_cpu_scan), so it can lag the utilization.
+ * In the two-CPU probe of docs/validation.md the kernel moved 2 of 563
+ * wake-ups to an idle CPU where this model moves every one. */
 static int idle_scan_depth(struct sim *s)
 {
 	double sum = 0;
