@@ -49,9 +49,16 @@
 
 /* ---- Thread life ---- */
 
-/* First act of every started thread: runnable since creation -> running. */
+/* First act of every started thread: takes its herdsim name in the kernel
+ * (cut to 15 bytes) for perf and top, then goes from runnable to running. */
 void native_thread_begin(struct nthread *t)
 {
+	char comm[16];
+	size_t len = strnlen(t->name, sizeof(comm) - 1);
+
+	memcpy(comm, t->name, len);
+	comm[len] = '\0';
+	pthread_setname_np(pthread_self(), comm);
 	native_enter_state(t, HS_TS_RUNNING, HS_R_WORK, -1);
 }
 

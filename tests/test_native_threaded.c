@@ -312,6 +312,33 @@ static const struct hs_policy hop_policy = {
 	.spare_count = tlist_spare,
 };
 
+/* Acquires that ran on a thread whose kernel name is "foreign-N". */
+static _Atomic int named_foreign;
+
+static hs_m *comm_acquire(hs_env *env, void *state)
+{
+	char comm[32] = "";
+	FILE *f = fopen("/proc/thread-self/comm", "r");
+
+	if (f) {
+		if (fgets(comm, sizeof(comm), f) && strncmp(comm, "foreign-", 8) == 0)
+			named_foreign++;
+		fclose(f);
+	}
+	return tlist_acquire(env, state);
+}
+
+static const struct hs_policy comm_policy = {
+	.abi_version = HS_POLICY_ABI_VERSION,
+	.name = "comm",
+	.summary = "tlist that checks the kernel's name of its thread",
+	.state_size = sizeof(struct tlist),
+	.init = tlist_init,
+	.acquire = comm_acquire,
+	.release = tlist_release,
+	.spare_count = tlist_spare,
+};
+
 static void config_default(struct hs_config *cfg)
 {
 	struct hs_scenario *sc = &cfg->scenario;
@@ -784,6 +811,23 @@ static void foreign_stack_keeps_its_size(void **unused)
 	hs_result_free(&r);
 }
 
+/* Each native thread carries its herdsim name in the kernel, where perf
+ * and top show it: every acquire runs on a thread named "foreign-N". */
+static void threads_carry_their_names(void **unused)
+{
+	struct hs_config cfg;
+	struct hs_run_result r;
+
+	config_default(&cfg);
+	cfg.scenario.threads = 4;
+	cfg.scenario.callbacks = 2;
+	named_foreign = 0;
+	assert_int_equal(run_native(&cfg, &comm_policy, &r), 0);
+	assert_int_equal(r.status, HS_STATUS_OK);
+	assert_int_equal(named_foreign, 8);
+	hs_result_free(&r);
+}
+
 /*
  * The run counts the CPU migrations of the threads it starts: each of the
  * 8 acquires moves its thread twice.  Skipped with one CPU, and where the
@@ -923,6 +967,7 @@ int main(void)
 		cmocka_unit_test(gc_callers_share_cycles),
 		cmocka_unit_test(gc_callers_wake_with_a_p),
 		cmocka_unit_test(foreign_stack_keeps_its_size),
+		cmocka_unit_test(threads_carry_their_names),
 		cmocka_unit_test(migrations_are_counted),
 		cmocka_unit_test(native_run_closes_descriptors),
 		cmocka_unit_test(periodic_arrival_creates_all),
