@@ -1,15 +1,23 @@
 /*
- * The spinner among pollers, on real threads: how much CPU a thread that
- * only computes gets beside threads that loop on usleep(1).
+ * The spinner or the sleeper among pollers, on real threads: how much CPU
+ * a thread that only computes gets beside threads that loop on
+ * usleep(1), or how late a thread that sleeps now and then gets its CPU
+ * back among them.
  *
- * usage: probe_native POLLERS WORK_MS [all]
+ * usage: probe_native [--sleeper] POLLERS WORK_MS [all]
  *
- * POLLERS threads loop on usleep(1).  Once they run, the main thread
- * computes until its own CPU clock has advanced WORK_MS, and reports the
- * wall time that took, its share of a CPU, its involuntary switches and
- * the pollers' cycles per ms in that window.  Every thread is pinned to
- * CPU 0, or with `all` left to the scheduler on every CPU.  probe_sim runs
- * the same experiment in the simulator; docs/validation.md compares them.
+ * POLLERS threads loop on usleep(1).  Once they run, the main thread is
+ * measured.  The spinner computes until its own CPU clock has advanced
+ * WORK_MS, and reports the wall time that took, its share of a CPU, its
+ * involuntary switches and the pollers' cycles per ms in that window.
+ * The sleeper (--sleeper), for WORK_MS of wall time, computes 20 us of
+ * CPU time and sleeps 500 us in turn.  It reports its cycles, its CPU
+ * time per cycle, how late its sleeps ended (mean, median, 90th
+ * percentile) and the pollers' cycles per ms.  The thread CPU clock
+ * counts interrupt time on a kernel without IRQ_TIME_ACCOUNTING.  Every
+ * thread is pinned to CPU 0, or with `all` left to the scheduler on every
+ * CPU.  probe_sim runs the same experiments in the simulator;
+ * docs/validation.md compares them.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -25,6 +33,9 @@
 #include "probe_args.h"
 
 #define MAX_POLLERS 4096
+#define SLEEPER_WORK_NS 20000
+#define SLEEPER_SLEEP_NS 500000
+#define MAX_CYCLES 1000000
 
 /* One counter per cache line, so that counting moves no line between
  * CPUs. */
@@ -81,6 +92,66 @@ static long total_cycles(int n)
 	return sum;
 }
 
+/* Computes until the calling thread's CPU clock has advanced ns. */
+static void compute(int64_t ns)
+{
+	int64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+
+	while (clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0 < ns)
+		;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The sleeper: for work_ms of wall time, SLEEPER_WORK_NS of CPU, then a
+ * SLEEPER_SLEEP_NS sleep.  Prints its line, or returns 1 when the records
+ * cannot be allocated.
+ */
+static int run_sleeper(int n, double work_ms)
+{
+	int64_t *late = malloc(MAX_CYCLES * sizeof(*late));
+	int64_t w0, w1, c0, c1, end;
+	long p0, p1, cycles = 0;
+	double sum = 0;
+
+	if (!late) {
+		fprintf(stderr, "probe_native: out of memory for %d sleep records\n", MAX_CYCLES);
+		return 1;
+	}
+	p0 = total_cycles(n);
+	w0 = clock_ns(CLOCK_MONOTONIC);
+	c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	end = w0 + (int64_t)(work_ms * 1e6);
+	while (clock_ns(CLOCK_MONOTONIC) < end && cycles < MAX_CYCLES) {
+		struct timespec ts = { 0, SLEEPER_SLEEP_NS };
+		int64_t before;
+
+		compute(SLEEPER_WORK_NS);
+		before = clock_ns(CLOCK_MONOTONIC);
+		nanosleep(&ts, NULL);
+		late[cycles++] = clock_ns(CLOCK_MONOTONIC) - before - SLEEPER_SLEEP_NS;
+	}
+	c1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	w1 = clock_ns(CLOCK_MONOTONIC);
+	p1 = total_cycles(n);
+	for (long i = 0; i < cycles; i++)
+		sum += (double)late[i];
+	qsort(late, (size_t)cycles, sizeof(late[0]), cmp_i64);
+	printf("pollers=%d cpus=%s mode=sleeper cycles=%ld cpu_per_cycle_us=%.2f late_mean_us=%.1f "
+	       "late_p50_us=%.1f late_p90_us=%.1f polls_per_ms=%.1f\n",
+	       n, pin_all ? "cpu0" : "all", cycles, (double)(c1 - c0) / 1e3 / (double)cycles,
+	       sum / 1e3 / (double)cycles, (double)late[cycles / 2] / 1e3,
+	       (double)late[cycles * 9 / 10] / 1e3, (double)(p1 - p0) * 1e6 / (double)(w1 - w0));
+	free(late);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static pthread_t th[MAX_POLLERS];
@@ -88,11 +159,17 @@ int main(int argc, char **argv)
 	long poller_count;
 	int n;
 	double work_ms;
-	int64_t w0, w1, c0, target;
+	int64_t w0, w1, target;
 	long p0, p1;
+	int sleeper = 0, rc = 0;
 
+	if (argc > 1 && strcmp(argv[1], "--sleeper") == 0) {
+		sleeper = 1;
+		argv++;
+		argc--;
+	}
 	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "all") != 0)) {
-		fprintf(stderr, "usage: probe_native POLLERS WORK_MS [all]\n");
+		fprintf(stderr, "usage: probe_native [--sleeper] POLLERS WORK_MS [all]\n");
 		return 2;
 	}
 	if (!parse_count(argv[1], 0, MAX_POLLERS, &poller_count)) {
@@ -117,13 +194,18 @@ int main(int argc, char **argv)
 	atomic_store(&go, 1);
 	usleep(5000); /* the pollers reach their loop */
 
+	if (sleeper) {
+		rc = run_sleeper(n, work_ms);
+		atomic_store(&done, 1);
+		for (int i = 0; i < n; i++)
+			pthread_join(th[i], NULL);
+		return rc;
+	}
 	getrusage(RUSAGE_THREAD, &r0);
 	p0 = total_cycles(n);
 	w0 = clock_ns(CLOCK_MONOTONIC);
-	c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	target = (int64_t)(work_ms * 1e6);
-	while (clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0 < target)
-		;
+	compute(target);
 	w1 = clock_ns(CLOCK_MONOTONIC);
 	p1 = total_cycles(n);
 	getrusage(RUSAGE_THREAD, &r1);

@@ -1,17 +1,26 @@
 /*
- * The spinner among pollers, in the simulator (see probe_native.c).
+ * The spinner or the sleeper among pollers, in the simulator (see
+ * probe_native.c).
  *
- * usage: probe_sim PROFILE POLLERS WORK_MS [CORES [SEEDS]]
+ * usage: probe_sim [--sleeper] PROFILE POLLERS WORK_MS [CORES [SEEDS]]
  *
  * POLLERS simulated threads loop on usleep(1) on CORES cores (default 1)
  * of the OS profile PROFILE (a shipped name or a file, such as one that
  * `herdsim calibrate` wrote).  As in probe_native, the pollers sleep 1 ms
  * at a time for the first 20 ms, then loop on usleep(1).  5 ms later one
- * more thread computes WORK_MS in 10 us bursts.
- * Printed per seed (default 1): the wall time of that work, its share of
- * a CPU, the run's preemptions and the pollers' cycles per ms in the
- * window.  The threads run inside the acquire hook of a policy.  Each gets
- * its M only after the work is done, so M creation is not measured.
+ * more thread, the measured one, starts.  The spinner computes WORK_MS in
+ * 10 us bursts.  The sleeper, for WORK_MS of simulated time, computes
+ * 20 us and sleeps 500 us in turn.
+ * Printed per seed (default 1), as probe_native prints them: for the
+ * spinner the wall time of that work, its share of a CPU, the run's
+ * preemptions and the pollers' cycles per ms in the window; for the
+ * sleeper its cycles, its CPU time per cycle, how late its sleeps ended
+ * (mean, median, 90th percentile) and the pollers' cycles per ms.  A
+ * thread's CPU time is its time on a core, the interrupt time charged to
+ * it included, as CLOCK_THREAD_CPUTIME_ID counts it on a kernel without
+ * IRQ_TIME_ACCOUNTING.  The threads run inside the acquire hook of a
+ * policy.  Each gets its M only after the work is done, so M creation is
+ * not measured.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +33,9 @@
 #include "result.h"
 
 #define STEP_NS 10000
+#define SLEEPER_WORK_NS 20000
+#define SLEEPER_SLEEP_NS 500000
+#define MAX_CYCLES 1000000
 #define START_NS 20000000 /* the pollers start polling */
 #define SETTLE_NS 5000000 /* the work starts after that */
 #define MAX_POLLERS 999999 /* workload.threads is at most 1000000 */
@@ -31,10 +43,29 @@
 
 static struct {
 	int arrivals, pollers;
+	bool sleeper;
 	int64_t work_ns, t0, t1;
 	long polls, p0, p1;
 	hs_word go, done;
+	int64_t *late;  /* per sleeper cycle: sleep wall time minus the request */
+	long cycles;
 } P;
+
+/* The sleeper's loop: SLEEPER_WORK_NS of CPU, then a SLEEPER_SLEEP_NS
+ * sleep, for P.work_ns of simulated time. */
+static void sleeper_loop(hs_env *env)
+{
+	const struct hs_env_ops *o = env->ops;
+
+	while (o->now(env) - P.t0 < P.work_ns && P.cycles < MAX_CYCLES) {
+		int64_t before;
+
+		o->work(env, SLEEPER_WORK_NS);
+		before = o->now(env);
+		o->sleep(env, SLEEPER_SLEEP_NS);
+		P.late[P.cycles++] = o->now(env) - before - SLEEPER_SLEEP_NS;
+	}
+}
 
 static hs_m *probe_acquire(hs_env *env, void *state)
 {
@@ -46,8 +77,12 @@ static hs_m *probe_acquire(hs_env *env, void *state)
 		o->sleep(env, SETTLE_NS);
 		P.t0 = o->now(env);
 		P.p0 = P.polls;
-		for (int64_t w = 0; w < P.work_ns; w += STEP_NS)
-			o->work(env, STEP_NS);
+		o->gauge(env, "measured", 1); /* marks this thread in the record */
+		if (P.sleeper)
+			sleeper_loop(env);
+		else
+			for (int64_t w = 0; w < P.work_ns; w += STEP_NS)
+				o->work(env, STEP_NS);
 		P.t1 = o->now(env);
 		P.p1 = P.polls;
 		o->store(env, &P.done, 1);
@@ -98,6 +133,65 @@ static int parse_arg(const char *name, const char *text, long lo, long hi, long 
 	return 0;
 }
 
+/* The CPU time of the measured thread in [P.t0, P.t1]: its running
+ * intervals there.  The thread is the one that wrote the gauge. */
+static int64_t measured_cpu(const struct hs_run_result *res)
+{
+	int32_t id = -1;
+	int64_t sum = 0;
+
+	for (size_t i = 0; i < res->gauges.len; i++)
+		if (strcmp(res->gauges.data[i].name, "measured") == 0)
+			id = res->gauges.data[i].thread;
+	for (size_t i = 0; i < res->states.len; i++) {
+		const struct hs_state_rec *st = &res->states.data[i];
+		int64_t a = st->start_ns > P.t0 ? st->start_ns : P.t0;
+		int64_t b = st->end_ns < P.t1 ? st->end_ns : P.t1;
+
+		if (st->thread == id && st->state == HS_TS_RUNNING && b > a)
+			sum += b - a;
+	}
+	return sum;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* One line of figures for the run just done with `seed`. */
+static void print_run(long cores, long seed, const struct hs_run_result *res)
+{
+	double wall = (double)(P.t1 - P.t0);
+	double polls = (double)(P.p1 - P.p0) * 1e6 / wall;
+	double cpu = (double)measured_cpu(res);
+
+	if (!P.sleeper) {
+		printf("pollers=%d cores=%ld seed=%ld wall_ms=%.2f share=%.3f run_preemptions=%.0f polls_per_ms=%.1f\n",
+		       P.pollers, cores, seed, wall / 1e6, cpu / wall,
+		       hs_result_get(res, "preemptions", -1), polls);
+		return;
+	}
+	if (P.cycles == 0) {
+		printf("pollers=%d cores=%ld seed=%ld mode=sleeper cycles=0\n", P.pollers, cores, seed);
+		return;
+	}
+	{
+		double sum = 0;
+
+		for (long i = 0; i < P.cycles; i++)
+			sum += (double)P.late[i];
+		qsort(P.late, (size_t)P.cycles, sizeof(P.late[0]), cmp_i64);
+		printf("pollers=%d cores=%ld seed=%ld mode=sleeper cycles=%ld cpu_per_cycle_us=%.2f "
+		       "late_mean_us=%.1f late_p50_us=%.1f late_p90_us=%.1f polls_per_ms=%.1f\n",
+		       P.pollers, cores, seed, P.cycles, cpu / 1e3 / (double)P.cycles,
+		       sum / 1e3 / (double)P.cycles, (double)P.late[P.cycles / 2] / 1e3,
+		       (double)P.late[P.cycles * 9 / 10] / 1e3, polls);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct hs_config cfg;
@@ -105,8 +199,13 @@ int main(int argc, char **argv)
 	long pollers, cores = 1, seeds = 1;
 	double work_ms;
 
+	if (argc > 1 && strcmp(argv[1], "--sleeper") == 0) {
+		P.sleeper = true;
+		argv++;
+		argc--;
+	}
 	if (argc < 4 || argc > 6) {
-		fprintf(stderr, "usage: probe_sim PROFILE POLLERS WORK_MS [CORES [SEEDS]]\n");
+		fprintf(stderr, "usage: probe_sim [--sleeper] PROFILE POLLERS WORK_MS [CORES [SEEDS]]\n");
 		return 2;
 	}
 	/* the sim backend rejects more cores than it models, naming its limit */
@@ -125,6 +224,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "probe_sim: WORK_MS '%s' is below 1 ns; give a larger number of ms\n", argv[3]);
 		return 2;
 	}
+	if (P.sleeper && !(P.late = malloc(MAX_CYCLES * sizeof(*P.late)))) {
+		fprintf(stderr, "probe_sim: out of memory for %d sleep records\n", MAX_CYCLES);
+		return 1;
+	}
 	if (hs_config_load(&cfg, "cgocallbackgc", NULL, 0, argv[1], &err) != 0) {
 		fprintf(stderr, "probe_sim: %s%s%s\n", err.file, err.file[0] ? ": " : "", err.msg);
 		return 1;
@@ -135,27 +238,25 @@ int main(int argc, char **argv)
 	for (long seed = 1; seed <= seeds; seed++) {
 		struct hs_run_request req = { 0 };
 		struct hs_run_result res;
-		double wall;
 
 		memset(&P.go, 0, sizeof(P.go));
 		memset(&P.done, 0, sizeof(P.done));
 		P.arrivals = 0;
 		P.polls = 0;
+		P.cycles = 0;
 		req.cfg = &cfg;
 		req.policy = &probe_policy;
 		req.seed = (uint64_t)seed;
-		req.record = HS_RECORD_SUMMARY;
+		req.record = HS_RECORD_EVENTS;
 		hs_result_init(&res);
 		if (hs_backend_sim.run(&req, &res, &err) != 0 || res.status != HS_STATUS_OK) {
 			fprintf(stderr, "probe_sim: the run failed: %s\n", err.msg[0] ? err.msg : res.error);
 			hs_result_free(&res);
 			return 1;
 		}
-		wall = (double)(P.t1 - P.t0);
-		printf("pollers=%d cores=%ld seed=%ld wall_ms=%.2f share=%.3f run_preemptions=%.0f polls_per_ms=%.1f\n",
-		       P.pollers, cores, seed, wall / 1e6, (double)P.work_ns / wall,
-		       hs_result_get(&res, "preemptions", -1), (double)(P.p1 - P.p0) * 1e6 / wall);
+		print_run(cores, seed, &res);
 		hs_result_free(&res);
 	}
+	free(P.late);
 	return 0;
 }

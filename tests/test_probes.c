@@ -1,5 +1,5 @@
 /*
- * The spinner-among-pollers probes (bench/probe_native.c, probe_sim.c),
+ * The spinner and sleeper probes (bench/probe_native.c, probe_sim.c),
  * run as a user runs them.  A wrong argument gives one line on standard
  * error that names it, exit status 2 and no figures.  A profile that
  * cannot be loaded gives one line and exit status 1.  The native probe
@@ -103,12 +103,49 @@ static void sim_probe_prints_each_seed(void **unused)
 	free(r);
 }
 
+/* --sleeper prints, per seed, the sleeper's cycles, CPU time per cycle and
+ * lateness; a sleeper among no pollers wakes at its timer and is never
+ * more than a timer slack late. */
+static void sim_probe_runs_the_sleeper(void **unused)
+{
+	struct cmd_result *r = calloc(1, sizeof(*r));
+	char path[4096];
+	double late = -1;
+	long cycles = 0;
+	const char *p;
+
+	assert_non_null(r);
+	probe_path(path, sizeof(path), "probe_sim");
+	run_program(r, path, (const char *const[]){ "--sleeper", "linux", "0", "20", "1", "2", NULL });
+	assert_int_equal(r->status, 0);
+	assert_string_equal(r->err, "");
+	assert_int_equal(count_lines(r->out), 2);
+	assert_non_null(strstr(r->out, "pollers=0 cores=1 seed=1 mode=sleeper cycles="));
+	assert_non_null(strstr(r->out, "\npollers=0 cores=1 seed=2 mode=sleeper cycles="));
+	p = strstr(r->out, "cycles=");
+	assert_int_equal(sscanf(p, "cycles=%ld", &cycles), 1);
+	/* 20 ms of 20 us of work and a 500 us sleep (plus its slack) */
+	assert_true(cycles >= 20000 / 600 && cycles <= 20000 / 520 + 1);
+	p = strstr(r->out, "late_mean_us=");
+	assert_int_equal(sscanf(p, "late_mean_us=%lf", &late), 1);
+	assert_true(late >= 0 && late <= 100);
+	free(r);
+
+	expect_rejected("probe_sim", (const char *const[]){ "--sleeper", "linux", "4", NULL }, 2,
+			"usage: probe_sim [--sleeper]");
+	expect_rejected("probe_native", (const char *const[]){ "--sleeper", "4", NULL }, 2,
+			"usage: probe_native [--sleeper]");
+	expect_rejected("probe_native", (const char *const[]){ "--sleeper", "x", "10", NULL }, 2,
+			"invalid POLLERS 'x'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(native_probe_rejects_bad_args),
 		cmocka_unit_test(sim_probe_rejects_bad_args),
 		cmocka_unit_test(sim_probe_prints_each_seed),
+		cmocka_unit_test(sim_probe_runs_the_sleeper),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
