@@ -552,9 +552,11 @@ static void note_cpu_share(struct hs_calib_report *r, const char *key)
  * interrupt took from the thread it interrupted.  The pollers of
  * sleep_cycle take CPU A in turn, so each poller's switch-in follows
  * HS_CALIB_SLEEP_POLLERS - 1 others and pays the switch_cold extra at that
- * distance on top of wake_local.  What a cycle costs beyond syscall, that
- * switch-in and one interrupt (at most one per cycle, since one interrupt
- * can end several sleeps) is the sleeper's own part of the call:
+ * distance on top of wake_local.  Each cycle also contains the wake-up
+ * that ends the poller's sleep, which the interrupt does at
+ * wake_send_local, and at most one interrupt, since one interrupt can end
+ * several sleeps.  What a cycle costs beyond syscall, that switch-in, the
+ * wake-up and one interrupt is the sleeper's own part of the call:
  * sleep_return.  Without timer_irq_gap, timer_irq takes that whole rest
  * and sleep_return is 0.  The pollers saturated CPU A if a poller's whole
  * cycle (HS_CALIB_SLEEP_POLLERS cycle times) is at least 1.5 times an
@@ -591,31 +593,33 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 	/* NOTE: a poller touches less memory between switch-ins than a ring
 	 * thread, so this extra may overstate the pollers' cold switch-in. */
 	cold = hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1);
-	rest = cycle->p50 - p->syscall_ns - p->wake_local_ns - cold;
+	rest = cycle->p50 - p->syscall_ns - p->wake_local_ns - cold - p->wake_send_local_ns;
 	if (gap) {
 		key = "sleep_return";
 		p->sleep_return_ns = at_least_zero(rest - p->timer_irq_ns);
 		rest -= p->timer_irq_ns;
 		note(r, key, "sleep_return: median sleep_cycle minus syscall, wake_local, the "
-		     "switch_cold extra at %d other threads and timer_irq, at least 0 (%" PRId64
-		     " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " ns).  What a usleep(1) "
-		     "cycle on a saturated CPU costs beyond the sleep call, the cold switch to the "
-		     "woken thread and one timer interrupt is the sleeper's own: setting up its timer "
-		     "and the way back from the call",
+		     "switch_cold extra at %d other threads, wake_send_local and timer_irq, at least "
+		     "0 (%" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64
+		     " ns).  What a usleep(1) cycle on a saturated CPU costs beyond the sleep call, "
+		     "the cold switch to the woken thread, the interrupt's wake-up of it and one "
+		     "timer interrupt is the sleeper's own: setting up its timer and the way back "
+		     "from the call",
 		     HS_CALIB_SLEEP_POLLERS - 1, cycle->p50, p->syscall_ns, p->wake_local_ns, cold,
-		     p->timer_irq_ns);
+		     p->wake_send_local_ns, p->timer_irq_ns);
 	} else {
 		key = "timer_irq";
 		p->timer_irq_ns = at_least_zero(rest);
 		p->sleep_return_ns = 0;
-		note(r, key, "timer_irq: median sleep_cycle minus syscall, wake_local and the "
-		     "switch_cold extra at %d other threads, at least 0 (%" PRId64 " - %" PRId64
-		     " - %" PRId64 " - %" PRId64 " ns), because timer_irq_gap has no samples.  What a "
-		     "usleep(1) cycle on a saturated CPU costs beyond the sleep call and the cold "
-		     "switch to the woken thread is then taken as the timer interrupt, under the "
-		     "timer slack of %" PRId64 " ns, where one interrupt can end several sleeps",
+		note(r, key, "timer_irq: median sleep_cycle minus syscall, wake_local, the "
+		     "switch_cold extra at %d other threads and wake_send_local, at least 0 (%" PRId64
+		     " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " ns), because "
+		     "timer_irq_gap has no samples.  What a usleep(1) cycle on a saturated CPU costs "
+		     "beyond the sleep call, the cold switch to the woken thread and the interrupt's "
+		     "wake-up of it is then taken as the timer interrupt, under the timer slack of %"
+		     PRId64 " ns, where one interrupt can end several sleeps",
 		     HS_CALIB_SLEEP_POLLERS - 1, cycle->p50, p->syscall_ns, p->wake_local_ns, cold,
-		     r->timer_slack_ns);
+		     p->wake_send_local_ns, r->timer_slack_ns);
 		note(r, "sleep_return", "sleep_return: 0, because timer_irq_gap has no samples and "
 		     "timer_irq takes the whole rest of a usleep(1) cycle");
 	}

@@ -79,9 +79,10 @@
  * `context_switch` otherwise.  Either adds the `switch_cold` extra
  * (cold_extra) when other threads ran there since the thread last did.
  * Timers expire in slack windows (sim_timer_irq).  A timer interrupt
- * charges `timer_irq` once, however many timers it expires, to the thread
- * running or being switched in on the core where the timers were armed,
- * and on an idle core is part of `timer_wake` (see timer_irq below).  A
+ * charges `timer_irq` once, however many timers it expires, and
+ * `wake_send_local` or `wake_send_remote` per sleeper it wakes, to the
+ * thread running or being switched in on the core where the timers were
+ * armed, and on an idle core is part of `timer_wake` (see irq_charge).  A
  * timed sleep woken onto a busy core costs its own thread `sleep_return`
  * once it is back on the core.  One that ends on its own idle core pays
  * none, because `timer_wake` already includes that part.
@@ -1080,25 +1081,25 @@ void sim_wake(struct sim *s, struct sim_thread *t, int32_t waker)
 }
 
 /*
- * Charges a timer interrupt to core c, where the expired timer was armed.
- * Without IRQ_TIME_ACCOUNTING the kernel counts interrupt time as the
- * current thread's own.  So a thread in a CPU burst ends its burst
- * timer_irq later and pays it in vruntime, and a thread being switched in
- * reaches the core that much later.  On an idle core the interrupt is part
- * of timer_wake.
+ * Charges ns of interrupt time on core c to cur, the thread on the core
+ * when the interrupt came (NULL: an idle core, where timer_wake holds
+ * it).  Without IRQ_TIME_ACCOUNTING the kernel counts interrupt time as
+ * the current thread's own, so cur's burst ends ns later and its vruntime
+ * pays, or it reaches the core ns later if it is being switched in.  If a
+ * wake-up of the same interrupt preempted cur, ns joins the rest of its
+ * burst.
  */
-static void timer_irq(struct sim *s, int c)
+static void irq_charge(struct sim *s, int c, struct sim_thread *cur, int64_t ns)
 {
-	int64_t ns = s->os->timer_irq_ns;
-	struct sim_core *core;
-	struct sim_thread *cur;
+	struct sim_core *core = &s->cores[c];
 
-	if (ns <= 0 || c < 0 || c >= s->ncores)
+	if (ns <= 0 || !cur)
 		return;
-	core = &s->cores[c];
-	cur = core->current;
-	if (!cur)
+	if (core->current != cur) {
+		if (cur->state == HS_TS_RUNNABLE)
+			cur->pending_ns += ns;
 		return;
+	}
 	if (!core->on_cpu) {
 		core->gen++;
 		core->oncpu_at += ns;
@@ -1247,6 +1248,8 @@ static void arm_timer(struct sim *s, struct sim_thread *t, int64_t soft, int64_t
 void sim_timer_irq(struct sim *s, int c, uint32_t gen)
 {
 	struct sim_core *core = &s->cores[c];
+	struct sim_thread *hit = core->current;
+	int64_t irq = 0;
 	int n = 0;
 
 	if (gen != core->timer_gen)
@@ -1273,16 +1276,21 @@ void sim_timer_irq(struct sim *s, int c, uint32_t gen)
 		}
 		s->expired[n++] = tm;
 	}
-	/* one interrupt, however many timers it expires */
+	/* One interrupt costs timer_irq however many timers it expires.  Its
+	 * handler wakes each sleeper as a futex wake does, at the waker's
+	 * cost for where the woken thread goes. */
 	if (n > 0)
-		timer_irq(s, c);
+		irq = s->os->timer_irq_ns;
 	for (int i = 0; i < n; i++) {
 		struct sim_thread *t = s->threads[s->expired[i].thread];
 
 		/* an earlier expiry's wake-up cannot touch a sleeping thread */
-		if (t->gen == s->expired[i].gen)
-			expire(s, t);
+		if (t->gen != s->expired[i].gen)
+			continue;
+		expire(s, t);
+		irq += t->core == c ? s->os->wake_send_local_ns : s->os->wake_send_remote_ns;
 	}
+	irq_charge(s, c, hit, irq);
 	timer_program(s, c);
 }
 

@@ -573,9 +573,9 @@ static void derive_timer_irq_from_sleep_cycle(void **state)
 	assert_int_equal(r.profile.wake_local_ns, 2000);
 	assert_int_equal(r.profile.timer_irq_ns, 3600 - 150 - 2000);
 	n = note_of(&r, "timer_irq");
-	assert_non_null(strstr(n, "median sleep_cycle minus syscall, wake_local and the "
-				  "switch_cold extra at 31 other threads"));
-	assert_non_null(strstr(n, "(3600 - 150 - 2000 - 0 ns)"));
+	assert_non_null(strstr(n, "median sleep_cycle minus syscall, wake_local, the "
+				  "switch_cold extra at 31 other threads and wake_send_local"));
+	assert_non_null(strstr(n, "(3600 - 150 - 2000 - 0 - 0 ns)"));
 	assert_non_null(strstr(n, "switch_cold is none, so the cold extra is 0"));
 	assert_null(strstr(n, "below 0"));
 	assert_non_null(strstr(n, "timer slack of 50000 ns"));
@@ -629,7 +629,7 @@ static void derive_sleep_return_from_gap(void **state)
 	assert_non_null(strstr(n, "median gap that a timer interrupt left"));
 	assert_non_null(strstr(n, "timer_irq_gap: 20000 samples; p10 400, median 550"));
 	n = note_of(&r, "sleep_return");
-	assert_non_null(strstr(n, "(3600 - 150 - 2000 - 0 - 550 ns)"));
+	assert_non_null(strstr(n, "(3600 - 150 - 2000 - 0 - 0 - 550 ns)"));
 	assert_non_null(strstr(n, "CPU saturated"));
 
 	/* an interrupt dearer than the rest of the cycle leaves 0 */
@@ -639,6 +639,27 @@ static void derive_sleep_return_from_gap(void **state)
 	assert_int_equal(r.profile.sleep_return_ns, 0);
 	assert_non_null(strstr(note_of(&r, "sleep_return"),
 			       "the difference is -50 ns, below 0, so 0 is written"));
+}
+
+/* Each usleep(1) cycle also contains the wake-up that ends the sleep, which
+ * the timer interrupt does and the model charges at wake_send_local:
+ * futex_wake_send_local 1400 - thread_cpu_pair 400 - syscall 150 = 850,
+ * so wake_local is 2000 - 850 = 1150 and sleep_return
+ * 3600 - 150 - 1150 - 0 - 850 - 550 = 900. */
+static void derive_sleep_return_subtracts_the_wake(void **state)
+{
+	static struct hs_calib_report r;
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "futex_wake_send_local", 1300, 1400, 1600, 2000, 100);
+	put_figure(&r, "thread_cpu_pair", 380, 400, 420, 500, 100);
+	put_figure(&r, "sleep_cycle", 3400, 3600, 3900, 4800, 100);
+	put_figure(&r, "timer_irq_gap", 400, 550, 900, 3000, 20000);
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.wake_send_local_ns, 850);
+	assert_int_equal(r.profile.wake_local_ns, 1150);
+	assert_int_equal(r.profile.sleep_return_ns, 900);
+	assert_non_null(strstr(note_of(&r, "sleep_return"), "(3600 - 150 - 1150 - 0 - 850 - 550 ns)"));
 }
 
 static void derive_timer_irq_negative_is_zero(void **state)
@@ -789,7 +810,7 @@ static void derive_timer_irq_subtracts_cold(void **state)
 	hs_calib_derive(&r);
 	assert_int_equal(r.profile.timer_irq_ns, 5000 - 150 - 2000 - 1500);
 	n = note_of(&r, "timer_irq");
-	assert_non_null(strstr(n, "(5000 - 150 - 2000 - 1500 ns)"));
+	assert_non_null(strstr(n, "(5000 - 150 - 2000 - 1500 - 0 ns)"));
 	assert_null(strstr(n, "switch_cold is none"));
 }
 
@@ -808,7 +829,7 @@ static void derive_timer_irq_interpolates_cold(void **state)
 	/* 1000 + 400 * (log2 31 - log2 7) / (log2 127 - log2 7) = 1205.3 */
 	assert_int_equal(cold, 1205);
 	assert_int_equal(r.profile.timer_irq_ns, 5000 - 150 - 2000 - 1205);
-	assert_non_null(strstr(note_of(&r, "timer_irq"), "(5000 - 150 - 2000 - 1205 ns)"));
+	assert_non_null(strstr(note_of(&r, "timer_irq"), "(5000 - 150 - 2000 - 1205 - 0 ns)"));
 }
 
 /* ---- tests: a real calibration at a tiny scale ---- */
@@ -932,7 +953,7 @@ static void calibrate_profile_from_medians(void **state)
 	assert_int_equal(p->timer_wake_ns,
 			 hs_calib_find(r, "nanosleep_100us_noslack")->p50 - 100000);
 	irq = hs_calib_find(r, "sleep_cycle")->p50 - p->syscall_ns - p->wake_local_ns -
-	      hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1);
+	      hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1) - p->wake_send_local_ns;
 	assert_true(r->sleep_cycle_wall_ns > 0);
 	assert_true(r->sleep_cycle_cpu_ns > 0);
 	if (hs_calib_find(r, "timer_irq_gap")->samples > 0) {
@@ -1425,6 +1446,7 @@ int main(void)
 		cmocka_unit_test(derive_without_figures_writes_zero),
 		cmocka_unit_test(derive_timer_irq_from_sleep_cycle),
 		cmocka_unit_test(derive_sleep_return_from_gap),
+		cmocka_unit_test(derive_sleep_return_subtracts_the_wake),
 		cmocka_unit_test(derive_warns_of_wide_figures),
 		cmocka_unit_test(derive_timer_irq_negative_is_zero),
 		cmocka_unit_test(derive_timer_irq_missing_is_zero),

@@ -161,10 +161,13 @@ static hs_m *script_acquire(hs_env *env, void *state)
 		/* role 1 starts on role 0's core while role 0 sleeps and keeps
 		 * that core for 1 ms.  Role 2, on the other core, is done
 		 * before role 0's timer fires.  So role 0 wakes there. */
-		if (role == 0)
+		if (role == 0) {
 			o->sleep(env, 100000);
-		else if (role == 1)
+		} else if (role == 1) {
+			T.t[4] = o->now(env);
 			o->work(env, 1000000);
+			T.t[5] = o->now(env);
+		}
 		break;
 	case S_CANCELLED_TIMER:
 		/* role 0 waits with a 100 us timeout, role 1 sleeps 120 us, role 2
@@ -367,7 +370,8 @@ static void short_sleep_polls_when_profile_says(void **state)
 }
 
 /* The timer interrupt runs on the sleeper's core and delays the thread
- * computing there; ULE does not preempt it for the woken sleeper. */
+ * computing there by timer_irq, and by wake_send_local for each sleeper
+ * its handler wakes; ULE does not preempt it for the woken sleeper. */
 static void timer_expiry_delays_thread_on_its_core(void **state)
 {
 	struct hs_config cfg;
@@ -393,6 +397,37 @@ static void timer_expiry_delays_thread_on_its_core(void **state)
 	run_script(&cfg, S_TWO_SLEEPERS_VS_WORKER, &res);
 	assert_int_equal(hs_result_get(&res, "usleep_calls", -1), 2);
 	assert_int_equal(T.t[3] - T.t[2], 1000000 + 1500);
+	hs_result_free(&res);
+
+	/* and one wake-up each */
+	cfg.os.wake_send_local_ns = 700;
+	run_script(&cfg, S_TWO_SLEEPERS_VS_WORKER, &res);
+	assert_int_equal(T.t[3] - T.t[2], 1000000 + 1500 + 2 * 700);
+	hs_result_free(&res);
+
+	setup_config(&cfg, "freebsd", 2, 1);
+	cfg.os.timer_irq_ns = 1500;
+	cfg.os.wake_send_local_ns = 700;
+	run_script(&cfg, S_SLEEP_VS_WORKER, &res);
+	assert_int_equal(T.t[3] - T.t[2], 1000000 + 1500 + 700);
+	hs_result_free(&res);
+}
+
+/* A sleeper whose timer fires on a busy core and which goes to the other,
+ * idle core costs the interrupted thread wake_send_remote, the
+ * inter-processor interrupt included. */
+static void timer_wake_elsewhere_costs_a_remote_send(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_slack(&cfg, 3, 2);
+	cfg.os.timer_irq_ns = 1500;
+	cfg.os.wake_send_local_ns = 700;
+	cfg.os.wake_send_remote_ns = 5000;
+	run_script(&cfg, S_WAKE_ON_OTHER_CORE, &res);
+	assert_int_equal(hs_result_get(&res, "migrations", -1), 1);
+	assert_int_equal(T.t[5] - T.t[4], 1000000 + 1500 + 5000);
 	hs_result_free(&res);
 }
 
@@ -1421,6 +1456,7 @@ int main(void)
 		cmocka_unit_test(long_sleep_rounds_to_tick),
 		cmocka_unit_test(short_sleep_polls_when_profile_says),
 		cmocka_unit_test(timer_expiry_delays_thread_on_its_core),
+		cmocka_unit_test(timer_wake_elsewhere_costs_a_remote_send),
 		cmocka_unit_test(linux_yield_alone_returns_at_once),
 		cmocka_unit_test(ule_yield_alone_switches),
 		cmocka_unit_test(linux_yield_runs_peer_until_slice_end),
