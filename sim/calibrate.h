@@ -68,10 +68,12 @@
 
 #define HS_CALIB_MAX_FIGURES 40
 #define HS_CALIB_NOTE_MAX 256
-#define HS_CALIB_NKEYS 29     /* keys of the [os] section */
+#define HS_CALIB_NKEYS 30     /* keys of the [os] section */
 #define HS_CALIB_KEY_NOTE_MAX 2048
 #define HS_CALIB_SLEEP_POLLERS 32 /* threads looping on usleep(1) for sleep_cycle */
 #define HS_CALIB_IRQ_POLLERS 8    /* threads looping on usleep(1) for timer_irq_gap */
+#define HS_CALIB_IRQ_WAKE_MIN 16  /* sleepers one interrupt wakes in irq_wake_16 */
+#define HS_CALIB_IRQ_WAKE_MAX 64  /* and in irq_wake_64 */
 #define HS_CALIB_NRINGS 8     /* futex_ring_K figures */
 
 /* The K of each futex_ring_K figure, in the order they are measured:

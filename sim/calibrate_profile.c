@@ -67,6 +67,7 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 	KEY("wake_send_remote", DURATION, wake_send_remote_ns),
 	KEY("timer_wake", DURATION, timer_wake_ns),
 	KEY("timer_irq", DURATION, timer_irq_ns),
+	KEY("irq_wake", DURATION, irq_wake_ns),
 	KEY("sleep_return", DURATION, sleep_return_ns),
 	KEY("thread_create", DURATION, thread_create_ns),
 	KEY("thread_exit", DURATION, thread_exit_ns),
@@ -79,8 +80,8 @@ const char *const hs_calib_keys[HS_CALIB_NKEYS] = {
 	"atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
-	"wake_send_remote", "timer_wake", "timer_irq", "sleep_return", "thread_create", "thread_exit",
-	"mmap", "switch_cold",
+	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "sleep_return", "thread_create",
+	"thread_exit", "mmap", "switch_cold",
 };
 
 /* ---- derivation ---- */
@@ -546,6 +547,38 @@ static void note_cpu_share(struct hs_calib_report *r, const char *key)
 }
 
 /*
+ * irq_wake, after derive_wakes: the slope of the interrupt's gap from
+ * HS_CALIB_IRQ_WAKE_MIN to HS_CALIB_IRQ_WAKE_MAX sleepers woken at once,
+ * (median irq_wake_64 - median irq_wake_16) / 48, at least 0.  Both gaps
+ * contain the interrupt itself, which the slope leaves out.  Without the
+ * figures (no permission for SCHED_FIFO) it falls back to
+ * wake_send_local, the waker's part of a futex wake, which a busy host
+ * can inflate.
+ */
+static void derive_irq_wake(struct hs_calib_report *r, struct hs_os_profile *p)
+{
+	const struct hs_calib_figure *few = measured(r, "irq_wake_16");
+	const struct hs_calib_figure *many = measured(r, "irq_wake_64");
+	int64_t extra = HS_CALIB_IRQ_WAKE_MAX - HS_CALIB_IRQ_WAKE_MIN;
+
+	if (!few || !many) {
+		p->irq_wake_ns = p->wake_send_local_ns;
+		note(r, "irq_wake", "irq_wake: wake_send_local, because irq_wake_16 and irq_wake_64 "
+		     "have no samples (they need SCHED_FIFO: run as root, or with CAP_SYS_NICE or an "
+		     "RLIMIT_RTPRIO above 0)");
+		return;
+	}
+	p->irq_wake_ns = at_least_zero((many->p50 - few->p50) / extra);
+	note(r, "irq_wake", "irq_wake: what a timer interrupt spends on each thread it wakes: the "
+	     "median gap it left in a SCHED_FIFO thread's clock loop when it woke %d sleepers "
+	     "minus the median when it woke %d, divided by %" PRId64 ", at least 0 ((%" PRId64
+	     " - %" PRId64 ") / %" PRId64 " ns)", HS_CALIB_IRQ_WAKE_MAX, HS_CALIB_IRQ_WAKE_MIN,
+	     extra, many->p50, few->p50, extra);
+	note_figure(r, "irq_wake", few);
+	note_figure(r, "irq_wake", many);
+}
+
+/*
  * timer_irq and sleep_return, after derive_costs, derive_wakes and
  * derive_switch_cold have set syscall_ns, wake_local_ns and the
  * switch_cold curve.  timer_irq is the median timer_irq_gap: what one
@@ -553,8 +586,8 @@ static void note_cpu_share(struct hs_calib_report *r, const char *key)
  * sleep_cycle take CPU A in turn, so each poller's switch-in follows
  * HS_CALIB_SLEEP_POLLERS - 1 others and pays the switch_cold extra at that
  * distance on top of wake_local.  Each cycle also contains the wake-up
- * that ends the poller's sleep, which the interrupt does at
- * wake_send_local, and at most one interrupt, since one interrupt can end
+ * that ends the poller's sleep, which the interrupt does at irq_wake, and
+ * at most one interrupt, since one interrupt can end
  * several sleeps.  What a cycle costs beyond syscall, that switch-in, the
  * wake-up and one interrupt is the sleeper's own part of the call:
  * sleep_return.  Without timer_irq_gap, timer_irq takes that whole rest
@@ -593,33 +626,33 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 	/* NOTE: a poller touches less memory between switch-ins than a ring
 	 * thread, so this extra may overstate the pollers' cold switch-in. */
 	cold = hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1);
-	rest = cycle->p50 - p->syscall_ns - p->wake_local_ns - cold - p->wake_send_local_ns;
+	rest = cycle->p50 - p->syscall_ns - p->wake_local_ns - cold - p->irq_wake_ns;
 	if (gap) {
 		key = "sleep_return";
 		p->sleep_return_ns = at_least_zero(rest - p->timer_irq_ns);
 		rest -= p->timer_irq_ns;
 		note(r, key, "sleep_return: median sleep_cycle minus syscall, wake_local, the "
-		     "switch_cold extra at %d other threads, wake_send_local and timer_irq, at least "
+		     "switch_cold extra at %d other threads, irq_wake and timer_irq, at least "
 		     "0 (%" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64
 		     " ns).  What a usleep(1) cycle on a saturated CPU costs beyond the sleep call, "
 		     "the cold switch to the woken thread, the interrupt's wake-up of it and one "
 		     "timer interrupt is the sleeper's own: setting up its timer and the way back "
 		     "from the call",
 		     HS_CALIB_SLEEP_POLLERS - 1, cycle->p50, p->syscall_ns, p->wake_local_ns, cold,
-		     p->wake_send_local_ns, p->timer_irq_ns);
+		     p->irq_wake_ns, p->timer_irq_ns);
 	} else {
 		key = "timer_irq";
 		p->timer_irq_ns = at_least_zero(rest);
 		p->sleep_return_ns = 0;
 		note(r, key, "timer_irq: median sleep_cycle minus syscall, wake_local, the "
-		     "switch_cold extra at %d other threads and wake_send_local, at least 0 (%" PRId64
+		     "switch_cold extra at %d other threads and irq_wake, at least 0 (%" PRId64
 		     " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " ns), because "
 		     "timer_irq_gap has no samples.  What a usleep(1) cycle on a saturated CPU costs "
 		     "beyond the sleep call, the cold switch to the woken thread and the interrupt's "
 		     "wake-up of it is then taken as the timer interrupt, under the timer slack of %"
 		     PRId64 " ns, where one interrupt can end several sleeps",
 		     HS_CALIB_SLEEP_POLLERS - 1, cycle->p50, p->syscall_ns, p->wake_local_ns, cold,
-		     p->wake_send_local_ns, r->timer_slack_ns);
+		     p->irq_wake_ns, r->timer_slack_ns);
 		note(r, "sleep_return", "sleep_return: 0, because timer_irq_gap has no samples and "
 		     "timer_irq takes the whole rest of a usleep(1) cycle");
 	}
@@ -691,6 +724,7 @@ void hs_calib_derive(struct hs_calib_report *r)
 	derive_wakes(r, p);
 	derive_timers(r, p);
 	derive_switch_cold(r, p);
+	derive_irq_wake(r, p);
 	derive_timer_irq(r, p);
 	note_spread(r);
 }

@@ -24,6 +24,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -747,6 +748,141 @@ static int measure_timer_irq_gap(const struct hs_calib_opts *o, struct hs_calib_
 	return rc;
 }
 
+/* ---- the wake-ups of one timer interrupt ---- */
+
+#define IRQ_WAKE_LEAD_NS 2000000   /* T lies this far ahead of each round's start */
+#define IRQ_WAKE_ARM_NS 500000     /* the caller sleeps so that the sleepers arm */
+#define IRQ_WAKE_BEFORE_NS 50000   /* gaps count from this long before T */
+#define IRQ_WAKE_AFTER_NS 300000   /* until this long after T */
+#define IRQ_WAKE_ROUNDS 200        /* samples per figure at scale 1 */
+#define IRQ_WAKE_POLL_NS 20000     /* the caller's naps while the sleepers come back */
+
+struct irq_sleepers {
+	_Atomic uint32_t round;  /* bumped to start a round (futex word) */
+	_Atomic int ready;       /* sleepers waiting for the next round */
+	_Atomic int64_t target;  /* T, CLOCK_MONOTONIC ns */
+	_Atomic int stop;
+};
+
+/* A sleeper: per round, waits for the caller to bump `round`, then sleeps
+ * until T with 1 ns of timer slack, so that the timers of all sleepers
+ * expire together. */
+static void *irq_sleeper(void *arg)
+{
+	struct irq_sleepers *w = arg;
+	uint32_t seen = atomic_load(&w->round);
+
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	for (;;) {
+		int64_t t;
+		struct timespec ts;
+
+		atomic_fetch_add(&w->ready, 1);
+		while (atomic_load(&w->round) == seen)
+			futex_wait(&w->round, seen);
+		seen = atomic_load(&w->round);
+		if (atomic_load(&w->stop))
+			return NULL;
+		t = atomic_load(&w->target);
+		ts.tv_sec = (time_t)(t / 1000000000);
+		ts.tv_nsec = (long)(t % 1000000000);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+	}
+}
+
+/* Starts the next round (or ends them all with stop set). */
+static void irq_round(struct irq_sleepers *w)
+{
+	atomic_fetch_add(&w->round, 1);
+	syscall(SYS_futex, (uint32_t *)&w->round, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* One figure irq_wake_K: k sleepers pinned to cpu_a, rounds as described
+ * at measure_irq_wake.  The caller runs under SCHED_FIFO on cpu_a. */
+static int measure_irq_wake_k(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			      const char *name, int k, struct hs_error *err)
+{
+	struct irq_sleepers w;
+	pthread_t th[HS_CALIB_IRQ_WAKE_MAX];
+	struct hs_calib_sampler s;
+	int started = 0, rc = 0;
+
+	atomic_init(&w.round, 0);
+	atomic_init(&w.ready, 0);
+	atomic_init(&w.target, 0);
+	atomic_init(&w.stop, 0);
+	while (rc == 0 && started < k) {
+		rc = start_pinned(&th[started], r->cpu_a, irq_sleeper, &w, err);
+		if (rc == 0)
+			started++;
+	}
+	if (rc == 0)
+		rc = hs_calib_sampler_begin(&s, o, name, IRQ_WAKE_ROUNDS, err);
+	if (rc == 0) {
+		while (hs_calib_sampler_more(&s)) {
+			int64_t target, from, end, last, longest = 0;
+
+			/* the caller outranks the sleepers, so it sleeps while
+			 * they come back from the last round */
+			while (atomic_load(&w.ready) < k)
+				sleep_ns(IRQ_WAKE_POLL_NS);
+			atomic_store(&w.ready, 0);
+			target = hs_calib_now() + IRQ_WAKE_LEAD_NS;
+			from = target - IRQ_WAKE_BEFORE_NS;
+			end = target + IRQ_WAKE_AFTER_NS;
+			atomic_store(&w.target, target);
+			irq_round(&w);
+			sleep_ns(IRQ_WAKE_ARM_NS);
+			last = hs_calib_now();
+			while (last < end) {
+				int64_t now = hs_calib_now();
+
+				if (now >= from && now - last > longest)
+					longest = now - last;
+				last = now;
+			}
+			hs_calib_sampler_add(&s, longest);
+		}
+		hs_calib_sampler_end(&s, r);
+	}
+	atomic_store(&w.stop, 1);
+	irq_round(&w);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	return rc;
+}
+
+/*
+ * irq_wake_16 and irq_wake_64: K threads pinned to cpu_a sleep until one
+ * time T with 1 ns of timer slack, so that one timer interrupt ends all K
+ * sleeps.  The caller, pinned to cpu_a under SCHED_FIFO so that no woken
+ * thread preempts it, reads the clock in a loop across T.  The largest
+ * gap from IRQ_WAKE_BEFORE_NS before T to IRQ_WAKE_AFTER_NS after it is
+ * the time that interrupt took from the caller, its wake-ups included.
+ * Without permission for SCHED_FIFO (CAP_SYS_NICE or RLIMIT_RTPRIO) both
+ * figures are skipped.
+ */
+static int measure_irq_wake(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			    struct hs_error *err)
+{
+	struct sched_param fifo = { .sched_priority = 1 }, other = { .sched_priority = 0 };
+	int rc;
+
+	if ((rc = pin_caller(r->cpu_a, err)) != 0)
+		return rc;
+	if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &fifo) != 0) {
+		hs_calib_skip_figure(r, "irq_wake_16");
+		hs_calib_skip_figure(r, "irq_wake_64");
+		return 0;
+	}
+	rc = measure_irq_wake_k(o, r, "irq_wake_16", HS_CALIB_IRQ_WAKE_MIN, err);
+	if (rc == 0)
+		rc = measure_irq_wake_k(o, r, "irq_wake_64", HS_CALIB_IRQ_WAKE_MAX, err);
+	pthread_setschedparam(pthread_self(), SCHED_OTHER, &other);
+	return rc;
+}
+
 /* ---- futex token ring on one CPU ---- */
 
 const int hs_calib_ring_threads[HS_CALIB_NRINGS] = { 2, 3, 4, 8, 32, 128, 256, 512 };
@@ -959,7 +1095,9 @@ static int measure_pinned(const struct hs_calib_opts *o, struct hs_calib_report 
 		return rc;
 	if ((rc = measure_rings(o, r, err)) != 0)
 		return rc;
-	return measure_timer_irq_gap(o, r, err);
+	if ((rc = measure_timer_irq_gap(o, r, err)) != 0)
+		return rc;
+	return measure_irq_wake(o, r, err);
 }
 
 int hs_calib_measure_sched(const struct hs_calib_opts *o, struct hs_calib_report *r,

@@ -79,6 +79,7 @@ static const struct cfg_key os_keys[] = {
 	OS_DUR("wake_send_remote", wake_send_remote_ns, 0, NS_MS),
 	OS_DUR("timer_wake", timer_wake_ns, 0, NS_S),
 	OS_DUR("timer_irq", timer_irq_ns, 0, NS_MS),
+	OS_DUR("irq_wake", irq_wake_ns, 0, NS_MS),
 	OS_DUR("sleep_return", sleep_return_ns, 0, NS_MS),
 	OS_DUR("thread_create", thread_create_ns, 0, NS_S),
 	OS_DUR("thread_exit", thread_exit_ns, 0, NS_S),

@@ -90,6 +90,8 @@ struct hs_os_profile {
 	int64_t timer_irq_ns;          /* timer_irq = CPU time a timer interrupt takes from
 	                                * the thread it interrupts, once per interrupt,
 	                                * beyond the wake-ups it does */
+	int64_t irq_wake_ns;           /* irq_wake = CPU time a timer interrupt spends on
+	                                * each thread it wakes on its own core */
 	int64_t sleep_return_ns;       /* sleep_return = CPU time a timed sleep costs the
 	                                * sleeper beyond syscall and its switch-in */
 	int64_t thread_create_ns;      /* thread_create = pthread_create with a 256 KiB stack */

@@ -80,7 +80,8 @@
  * (cold_extra) when other threads ran there since the thread last did.
  * Timers expire in slack windows (sim_timer_irq).  A timer interrupt
  * charges `timer_irq` once, however many timers it expires, and
- * `wake_send_local` or `wake_send_remote` per sleeper it wakes, to the
+ * `irq_wake` per sleeper it wakes (plus the remote part of a futex wake
+ * for one that goes to another core), to the
  * thread running or being switched in on the core where the timers were
  * armed, and on an idle core is part of `timer_wake` (see irq_charge).  A
  * timed sleep woken onto a busy core costs its own thread `sleep_return`
@@ -144,7 +145,8 @@ static bool fair(const struct sim *s)
  * (update_deadline). */
 static void charge(struct sim *s, struct sim_thread *t)
 {
-	if (t->exec_start >= 0) {
+	/* exec_start lies ahead while an interrupt delays t's switch-in */
+	if (t->exec_start >= 0 && s->now > t->exec_start) {
 		t->vruntime += s->now - t->exec_start;
 		t->exec_start = s->now;
 		if (t->vruntime >= t->deadline)
@@ -1080,14 +1082,27 @@ void sim_wake(struct sim *s, struct sim_thread *t, int32_t waker)
 	sim_place(s, t, true, waker == SIM_NONE);
 }
 
+/* Whether t is in core c's queue. */
+static bool queued_on(const struct sim *s, int c, const struct sim_thread *t)
+{
+	for (const struct sim_thread *u = s->cores[c].rq_head; u; u = u->rq_next)
+		if (u == t)
+			return true;
+	return false;
+}
+
 /*
  * Charges ns of interrupt time on core c to cur, the thread on the core
- * when the interrupt came (NULL: an idle core, where timer_wake holds
- * it).  Without IRQ_TIME_ACCOUNTING the kernel counts interrupt time as
+ * when the interrupt came (NULL: an idle core, where timer_wake
+ * contains it).  Without IRQ_TIME_ACCOUNTING the kernel counts interrupt time as
  * the current thread's own, so cur's burst ends ns later and its vruntime
- * pays, or it reaches the core ns later if it is being switched in.  If a
- * wake-up of the same interrupt preempted cur, ns joins the rest of its
- * burst.
+ * pays, or it reaches the core ns later if it is being switched in.
+ *
+ * If a wake-up of the same interrupt preempted cur, the interrupt still
+ * ran first: cur's CPU time and vruntime pay for it at once, and the
+ * thread switched in reaches the core ns later.  Carrying ns in cur's
+ * pending burst instead would let the woken threads run, sleep and be
+ * woken again at no cost while the debt grows on a preempted thread.
  */
 static void irq_charge(struct sim *s, int c, struct sim_thread *cur, int64_t ns)
 {
@@ -1096,8 +1111,25 @@ static void irq_charge(struct sim *s, int c, struct sim_thread *cur, int64_t ns)
 	if (ns <= 0 || !cur)
 		return;
 	if (core->current != cur) {
-		if (cur->state == HS_TS_RUNNABLE)
-			cur->pending_ns += ns;
+		struct sim_thread *next = core->current;
+
+		if (cur->state == HS_TS_RUNNABLE && queued_on(s, c, cur)) {
+			cur->cpu_ns += ns;
+			s->cpu_ns += ns;
+			cur->vruntime += ns;
+			core->rq_vsum += ns;
+			if (cur->vruntime >= cur->deadline)
+				cur->deadline = cur->vruntime + s->os->slice_ns;
+		}
+		if (next && !core->on_cpu) {
+			core->gen++;
+			core->oncpu_at += ns;
+			if (core->busy_from >= 0)
+				core->busy_from += ns;
+			if (next->exec_start >= 0)
+				next->exec_start += ns;
+			sim_schedule(s, core->oncpu_at, EV_ONCPU, (uint32_t)c, core->gen);
+		}
 		return;
 	}
 	if (!core->on_cpu) {
@@ -1276,9 +1308,10 @@ void sim_timer_irq(struct sim *s, int c, uint32_t gen)
 		}
 		s->expired[n++] = tm;
 	}
-	/* One interrupt costs timer_irq however many timers it expires.  Its
-	 * handler wakes each sleeper as a futex wake does, at the waker's
-	 * cost for where the woken thread goes. */
+	/* One interrupt costs timer_irq however many timers it expires, and
+	 * irq_wake for each sleeper it wakes.  A sleeper that goes to another
+	 * core also costs the inter-processor interrupt, the remote part of a
+	 * futex wake. */
 	if (n > 0)
 		irq = s->os->timer_irq_ns;
 	for (int i = 0; i < n; i++) {
@@ -1288,7 +1321,9 @@ void sim_timer_irq(struct sim *s, int c, uint32_t gen)
 		if (t->gen != s->expired[i].gen)
 			continue;
 		expire(s, t);
-		irq += t->core == c ? s->os->wake_send_local_ns : s->os->wake_send_remote_ns;
+		irq += s->os->irq_wake_ns;
+		if (t->core != c && s->os->wake_send_remote_ns > s->os->wake_send_local_ns)
+			irq += s->os->wake_send_remote_ns - s->os->wake_send_local_ns;
 	}
 	irq_charge(s, c, hit, irq);
 	timer_program(s, c);

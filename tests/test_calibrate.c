@@ -38,7 +38,7 @@ static const char *const os_keys[] = {
 	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
-	"wake_send_remote", "timer_wake", "timer_irq", "sleep_return", "thread_create",
+	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "sleep_return", "thread_create",
 	"thread_exit", "mmap", "switch_cold",
 };
 #define NKEYS ((int)(sizeof(os_keys) / sizeof(os_keys[0])))
@@ -53,7 +53,7 @@ static const char *const figure_names[] = {
 	"futex_wake_send_remote", "cas_handoff", "load_local",
 	"load_remote", "sleep_cycle", "futex_ring_2", "futex_ring_3", "futex_ring_4",
 	"futex_ring_8", "futex_ring_32", "futex_ring_128", "futex_ring_256", "futex_ring_512",
-	"timer_irq_gap",
+	"timer_irq_gap", "irq_wake_16", "irq_wake_64",
 };
 #define NFIGURES ((int)(sizeof(figure_names) / sizeof(figure_names[0])))
 
@@ -63,6 +63,18 @@ static bool cross_cpu(const char *name)
 	return strcmp(name, "futex_wake_remote") == 0 || strcmp(name, "cas_handoff") == 0 ||
 	       strcmp(name, "futex_wake_send_remote") == 0 ||
 	       strcmp(name, "load_remote") == 0;
+}
+
+/* Whether this process may not switch a thread to SCHED_FIFO, the
+ * condition under which calibrate skips the irq_wake figures. */
+static bool sched_fifo_refused(void)
+{
+	struct sched_param fifo = { .sched_priority = 1 }, other = { .sched_priority = 0 };
+	bool refused = pthread_setschedparam(pthread_self(), SCHED_FIFO, &fifo) != 0;
+
+	if (!refused)
+		pthread_setschedparam(pthread_self(), SCHED_OTHER, &other);
+	return refused;
 }
 
 /* ---- progress recording ---- */
@@ -574,7 +586,7 @@ static void derive_timer_irq_from_sleep_cycle(void **state)
 	assert_int_equal(r.profile.timer_irq_ns, 3600 - 150 - 2000);
 	n = note_of(&r, "timer_irq");
 	assert_non_null(strstr(n, "median sleep_cycle minus syscall, wake_local, the "
-				  "switch_cold extra at 31 other threads and wake_send_local"));
+				  "switch_cold extra at 31 other threads and irq_wake"));
 	assert_non_null(strstr(n, "(3600 - 150 - 2000 - 0 - 0 ns)"));
 	assert_non_null(strstr(n, "switch_cold is none, so the cold extra is 0"));
 	assert_null(strstr(n, "below 0"));
@@ -642,10 +654,10 @@ static void derive_sleep_return_from_gap(void **state)
 }
 
 /* Each usleep(1) cycle also contains the wake-up that ends the sleep, which
- * the timer interrupt does and the model charges at wake_send_local:
- * futex_wake_send_local 1400 - thread_cpu_pair 400 - syscall 150 = 850,
- * so wake_local is 2000 - 850 = 1150 and sleep_return
- * 3600 - 150 - 1150 - 0 - 850 - 550 = 900. */
+ * the timer interrupt does and the model charges at irq_wake.  Without the
+ * irq_wake figures that is wake_send_local: futex_wake_send_local 1400 -
+ * thread_cpu_pair 400 - syscall 150 = 850, so wake_local is 2000 - 850 =
+ * 1150 and sleep_return 3600 - 150 - 1150 - 0 - 850 - 550 = 900. */
 static void derive_sleep_return_subtracts_the_wake(void **state)
 {
 	static struct hs_calib_report r;
@@ -658,8 +670,41 @@ static void derive_sleep_return_subtracts_the_wake(void **state)
 	hs_calib_derive(&r);
 	assert_int_equal(r.profile.wake_send_local_ns, 850);
 	assert_int_equal(r.profile.wake_local_ns, 1150);
+	assert_int_equal(r.profile.irq_wake_ns, 850);
+	assert_non_null(strstr(note_of(&r, "irq_wake"), "irq_wake: wake_send_local, because "
+				  "irq_wake_16 and irq_wake_64 have no samples"));
 	assert_int_equal(r.profile.sleep_return_ns, 900);
 	assert_non_null(strstr(note_of(&r, "sleep_return"), "(3600 - 150 - 1150 - 0 - 850 - 550 ns)"));
+}
+
+/* irq_wake is the slope of the interrupt's gap from 16 to 64 sleepers:
+ * (100000 - 40000) / 48 = 1250.  Without timer_irq_gap, timer_irq is the
+ * rest of the cycle after it: 3600 - 150 - 1150 - 0 - 1250 = 1050. */
+static void derive_irq_wake_from_the_slope(void **state)
+{
+	static struct hs_calib_report r;
+	const char *n;
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "futex_wake_send_local", 1300, 1400, 1600, 2000, 100);
+	put_figure(&r, "thread_cpu_pair", 380, 400, 420, 500, 100);
+	put_figure(&r, "sleep_cycle", 3400, 3600, 3900, 4800, 100);
+	put_figure(&r, "irq_wake_16", 30000, 40000, 60000, 90000, 200);
+	put_figure(&r, "irq_wake_64", 80000, 100000, 130000, 160000, 200);
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.irq_wake_ns, 1250);
+	n = note_of(&r, "irq_wake");
+	assert_non_null(strstr(n, "((100000 - 40000) / 48 ns)"));
+	assert_non_null(strstr(n, "irq_wake_16: 200 samples; p10 30000, median 40000"));
+	assert_int_equal(r.profile.wake_send_local_ns, 850);
+	assert_int_equal(r.profile.wake_local_ns, 1150);
+	assert_int_equal(r.profile.timer_irq_ns, 1050);
+	assert_non_null(strstr(note_of(&r, "timer_irq"), "(3600 - 150 - 1150 - 0 - 1250 ns)"));
+
+	/* fewer gaps with more sleepers: at least 0 */
+	figure(&r, "irq_wake_64")->p50 = 39000;
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.irq_wake_ns, 0);
 }
 
 static void derive_timer_irq_negative_is_zero(void **state)
@@ -866,6 +911,11 @@ static void calibrate_percentiles_ordered(void **state)
 	for (int i = 0; i < r->nfigures; i++) {
 		const struct hs_calib_figure *f = &r->figures[i];
 
+		if (f->samples == 0 && strncmp(f->name, "irq_wake_", 9) == 0) {
+			/* skipped without permission for SCHED_FIFO */
+			assert_true(sched_fifo_refused());
+			continue;
+		}
 		if (f->samples == 0) {
 			/* only cross-CPU figures may be skipped, and only on one CPU */
 			assert_true(cross_cpu(f->name));
@@ -952,8 +1002,16 @@ static void calibrate_profile_from_medians(void **state)
 	assert_int_equal(p->mmap_ns, hs_calib_find(r, "mmap_32k")->p50);
 	assert_int_equal(p->timer_wake_ns,
 			 hs_calib_find(r, "nanosleep_100us_noslack")->p50 - 100000);
+	if (hs_calib_find(r, "irq_wake_16")->samples > 0) {
+		int64_t slope = (hs_calib_find(r, "irq_wake_64")->p50 -
+				 hs_calib_find(r, "irq_wake_16")->p50) / 48;
+
+		assert_int_equal(p->irq_wake_ns, slope > 0 ? slope : 0);
+	} else {
+		assert_int_equal(p->irq_wake_ns, p->wake_send_local_ns);
+	}
 	irq = hs_calib_find(r, "sleep_cycle")->p50 - p->syscall_ns - p->wake_local_ns -
-	      hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1) - p->wake_send_local_ns;
+	      hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1) - p->irq_wake_ns;
 	assert_true(r->sleep_cycle_wall_ns > 0);
 	assert_true(r->sleep_cycle_cpu_ns > 0);
 	if (hs_calib_find(r, "timer_irq_gap")->samples > 0) {
@@ -1120,6 +1178,7 @@ static int64_t profile_duration(const struct hs_os_profile *p, const char *key)
 		{ "wake_send_remote", offsetof(struct hs_os_profile, wake_send_remote_ns) },
 		{ "timer_wake", offsetof(struct hs_os_profile, timer_wake_ns) },
 		{ "timer_irq", offsetof(struct hs_os_profile, timer_irq_ns) },
+		{ "irq_wake", offsetof(struct hs_os_profile, irq_wake_ns) },
 		{ "sleep_return", offsetof(struct hs_os_profile, sleep_return_ns) },
 		{ "thread_create", offsetof(struct hs_os_profile, thread_create_ns) },
 		{ "thread_exit", offsetof(struct hs_os_profile, thread_exit_ns) },
@@ -1447,6 +1506,7 @@ int main(void)
 		cmocka_unit_test(derive_timer_irq_from_sleep_cycle),
 		cmocka_unit_test(derive_sleep_return_from_gap),
 		cmocka_unit_test(derive_sleep_return_subtracts_the_wake),
+		cmocka_unit_test(derive_irq_wake_from_the_slope),
 		cmocka_unit_test(derive_warns_of_wide_figures),
 		cmocka_unit_test(derive_timer_irq_negative_is_zero),
 		cmocka_unit_test(derive_timer_irq_missing_is_zero),

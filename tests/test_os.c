@@ -370,8 +370,8 @@ static void short_sleep_polls_when_profile_says(void **state)
 }
 
 /* The timer interrupt runs on the sleeper's core and delays the thread
- * computing there by timer_irq, and by wake_send_local for each sleeper
- * its handler wakes; ULE does not preempt it for the woken sleeper. */
+ * computing there by timer_irq, and by irq_wake for each sleeper its
+ * handler wakes; ULE does not preempt it for the woken sleeper. */
 static void timer_expiry_delays_thread_on_its_core(void **state)
 {
 	struct hs_config cfg;
@@ -400,22 +400,45 @@ static void timer_expiry_delays_thread_on_its_core(void **state)
 	hs_result_free(&res);
 
 	/* and one wake-up each */
-	cfg.os.wake_send_local_ns = 700;
+	cfg.os.irq_wake_ns = 700;
 	run_script(&cfg, S_TWO_SLEEPERS_VS_WORKER, &res);
 	assert_int_equal(T.t[3] - T.t[2], 1000000 + 1500 + 2 * 700);
 	hs_result_free(&res);
 
 	setup_config(&cfg, "freebsd", 2, 1);
 	cfg.os.timer_irq_ns = 1500;
-	cfg.os.wake_send_local_ns = 700;
+	cfg.os.irq_wake_ns = 700;
 	run_script(&cfg, S_SLEEP_VS_WORKER, &res);
 	assert_int_equal(T.t[3] - T.t[2], 1000000 + 1500 + 700);
 	hs_result_free(&res);
 }
 
+/* On one core under linux the woken sleeper preempts the worker at once.
+ * The interrupt ran first, so the sleeper reaches the core timer_irq +
+ * irq_wake later, and the worker does not carry that time as a debt. */
+static void preempting_timer_wake_waits_for_the_interrupt(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+	int64_t back;
+
+	setup_slack(&cfg, 2, 1);
+	run_script(&cfg, S_SLEEPER_BESIDE_WORKER, &res);
+	assert_int_equal(hs_result_get(&res, "preemptions", -1), 1);
+	back = T.t[1];
+	hs_result_free(&res);
+
+	cfg.os.timer_irq_ns = 1500;
+	cfg.os.irq_wake_ns = 700;
+	run_script(&cfg, S_SLEEPER_BESIDE_WORKER, &res);
+	assert_int_equal(hs_result_get(&res, "preemptions", -1), 1);
+	assert_int_equal(T.t[1], back + 1500 + 700);
+	hs_result_free(&res);
+}
+
 /* A sleeper whose timer fires on a busy core and which goes to the other,
- * idle core costs the interrupted thread wake_send_remote, the
- * inter-processor interrupt included. */
+ * idle core costs the interrupted thread irq_wake and the
+ * inter-processor interrupt, wake_send_remote - wake_send_local. */
 static void timer_wake_elsewhere_costs_a_remote_send(void **state)
 {
 	struct hs_config cfg;
@@ -423,11 +446,12 @@ static void timer_wake_elsewhere_costs_a_remote_send(void **state)
 
 	setup_slack(&cfg, 3, 2);
 	cfg.os.timer_irq_ns = 1500;
+	cfg.os.irq_wake_ns = 900;
 	cfg.os.wake_send_local_ns = 700;
 	cfg.os.wake_send_remote_ns = 5000;
 	run_script(&cfg, S_WAKE_ON_OTHER_CORE, &res);
 	assert_int_equal(hs_result_get(&res, "migrations", -1), 1);
-	assert_int_equal(T.t[5] - T.t[4], 1000000 + 1500 + 5000);
+	assert_int_equal(T.t[5] - T.t[4], 1000000 + 1500 + 900 + 5000 - 700);
 	hs_result_free(&res);
 }
 
@@ -1457,6 +1481,7 @@ int main(void)
 		cmocka_unit_test(short_sleep_polls_when_profile_says),
 		cmocka_unit_test(timer_expiry_delays_thread_on_its_core),
 		cmocka_unit_test(timer_wake_elsewhere_costs_a_remote_send),
+		cmocka_unit_test(preempting_timer_wake_waits_for_the_interrupt),
 		cmocka_unit_test(linux_yield_alone_returns_at_once),
 		cmocka_unit_test(ule_yield_alone_switches),
 		cmocka_unit_test(linux_yield_runs_peer_until_slice_end),
