@@ -140,6 +140,12 @@ static int run_sleeper(int n, double work_ms)
 	c1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	w1 = clock_ns(CLOCK_MONOTONIC);
 	p1 = total_cycles(n);
+	if (cycles == 0) {
+		/* WORK_MS ended before the first cycle: no figure to average */
+		printf("pollers=%d cpus=%s mode=sleeper cycles=0\n", n, pin_all ? "cpu0" : "all");
+		free(late);
+		return 0;
+	}
 	for (long i = 0; i < cycles; i++)
 		sum += (double)late[i];
 	qsort(late, (size_t)cycles, sizeof(late[0]), cmp_i64);
@@ -180,6 +186,11 @@ int main(int argc, char **argv)
 	if (!parse_ms(argv[2], &work_ms)) {
 		fprintf(stderr, "probe_native: invalid WORK_MS '%s'; give a number of ms above 0 and at most %.0f\n",
 			argv[2], MAX_WORK_MS);
+		return 2;
+	}
+	if ((int64_t)(work_ms * 1e6) <= 0) {
+		fprintf(stderr, "probe_native: WORK_MS '%s' is below 1 ns; give a larger number of ms\n",
+			argv[2]);
 		return 2;
 	}
 	n = (int)poller_count;

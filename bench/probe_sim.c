@@ -16,10 +16,14 @@
  * preemptions and the pollers' cycles per ms in the window; for the
  * sleeper its cycles, its CPU time per cycle, how late its sleeps ended
  * (mean, median, 90th percentile) and the pollers' cycles per ms.  A
- * thread's CPU time is its time on a core, the interrupt time charged to
- * it included, as CLOCK_THREAD_CPUTIME_ID counts it on a kernel without
- * IRQ_TIME_ACCOUNTING.  The threads run inside the acquire hook of a
- * policy.  Each gets its M only after the work is done, so M creation is
+ * thread's CPU time is its time in the running state, which contains an
+ * interrupt that extends its CPU burst, as CLOCK_THREAD_CPUTIME_ID counts
+ * it on a kernel without IRQ_TIME_ACCOUNTING.
+ * NOTE: the model charges more than that to the thread's own CPU time:
+ * its switch-in (wake_local or context_switch) and an interrupt whose
+ * wake-up preempted it, which it pays at once while queued.  So the
+ * figures here leave those out.  The threads run inside the acquire hook
+ * of a policy.  Each gets its M only after the work is done, so M creation is
  * not measured.
  */
 #include <stdio.h>

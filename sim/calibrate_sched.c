@@ -70,10 +70,13 @@ static int pin_caller(int cpu, struct hs_error *err)
 }
 
 /* Starts fn(arg) pinned to cpu, with a stack of stack_bytes (0: the
- * default size). */
-static int start_pinned_stack(pthread_t *thread, int cpu, size_t stack_bytes,
-			      void *(*fn)(void *), void *arg, struct hs_error *err)
+ * default size).  With `fair` the thread runs under SCHED_OTHER whatever
+ * the caller's policy.  Otherwise it inherits the caller's policy, as
+ * glibc's threads do by default. */
+static int start_pinned_attr(pthread_t *thread, int cpu, size_t stack_bytes, bool fair,
+			     void *(*fn)(void *), void *arg, struct hs_error *err)
 {
+	struct sched_param other = { .sched_priority = 0 };
 	pthread_attr_t attr;
 	cpu_set_t set;
 	int rc;
@@ -85,10 +88,22 @@ static int start_pinned_stack(pthread_t *thread, int cpu, size_t stack_bytes,
 	rc = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
 	if (rc == 0 && stack_bytes > 0)
 		rc = pthread_attr_setstacksize(&attr, stack_bytes);
+	if (rc == 0 && fair)
+		rc = pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	if (rc == 0 && fair)
+		rc = pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+	if (rc == 0 && fair)
+		rc = pthread_attr_setschedparam(&attr, &other);
 	if (rc == 0)
 		rc = pthread_create(thread, &attr, fn, arg);
 	pthread_attr_destroy(&attr);
 	return rc ? hs_calib_fail(err, "pthread_create", rc) : 0;
+}
+
+static int start_pinned_stack(pthread_t *thread, int cpu, size_t stack_bytes,
+			      void *(*fn)(void *), void *arg, struct hs_error *err)
+{
+	return start_pinned_attr(thread, cpu, stack_bytes, false, fn, arg, err);
 }
 
 static int start_pinned(pthread_t *thread, int cpu, void *(*fn)(void *), void *arg,
@@ -812,8 +827,11 @@ static int measure_irq_wake_k(const struct hs_calib_opts *o, struct hs_calib_rep
 	atomic_init(&w.ready, 0);
 	atomic_init(&w.target, 0);
 	atomic_init(&w.stop, 0);
+	/* The caller is under SCHED_FIFO by now.  Sleepers that inherited it
+	 * would be woken by the real-time class, not by the fair-class path
+	 * that irq_wake stands for. */
 	while (rc == 0 && started < k) {
-		rc = start_pinned(&th[started], r->cpu_a, irq_sleeper, &w, err);
+		rc = start_pinned_attr(&th[started], r->cpu_a, 0, true, irq_sleeper, &w, err);
 		if (rc == 0)
 			started++;
 	}
@@ -854,9 +872,9 @@ static int measure_irq_wake_k(const struct hs_calib_opts *o, struct hs_calib_rep
 }
 
 /*
- * irq_wake_16 and irq_wake_64: K threads pinned to cpu_a sleep until one
- * time T with 1 ns of timer slack, so that one timer interrupt ends all K
- * sleeps.  The caller, pinned to cpu_a under SCHED_FIFO so that no woken
+ * irq_wake_16 and irq_wake_64: K threads pinned to cpu_a under
+ * SCHED_OTHER sleep until one time T with 1 ns of timer slack, so that one
+ * timer interrupt ends all K sleeps.  The caller, pinned to cpu_a under SCHED_FIFO so that no woken
  * thread preempts it, reads the clock in a loop across T.  The largest
  * gap from IRQ_WAKE_BEFORE_NS before T to IRQ_WAKE_AFTER_NS after it is
  * the time that interrupt took from the caller, its wake-ups included.

@@ -89,12 +89,37 @@ struct progress_call {
 struct progress_log {
 	struct progress_call calls[MAX_CALLS];
 	int n;
+	int irq_wake_fifo_threads; /* max threads under SCHED_FIFO as an irq_wake figure began */
 };
+
+/* Counts this process's threads that run under SCHED_FIFO, or returns -1
+ * when /proc/self/task cannot be read. */
+static int count_fifo_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && sched_getscheduler((pid_t)atoi(e->d_name)) == SCHED_FIFO)
+			n++;
+	closedir(d);
+	return n;
+}
 
 static void record_progress(void *ctx, const char *figure, int done, int total)
 {
 	struct progress_log *log = ctx;
 
+	/* an irq_wake figure begins once its sleepers are started */
+	if (done == 0 && strncmp(figure, "irq_wake_", 9) == 0) {
+		int fifo = count_fifo_threads();
+
+		if (fifo > log->irq_wake_fifo_threads)
+			log->irq_wake_fifo_threads = fifo;
+	}
 	if (log->n < MAX_CALLS) {
 		snprintf(log->calls[log->n].figure, sizeof(log->calls[0].figure), "%s", figure);
 		log->calls[log->n].done = done;
@@ -947,6 +972,16 @@ static void calibrate_sleeps_last_request(void **state)
 	assert_true(hs_calib_find(r, "nanosleep_1ms_noslack")->p10 >= 1000000);
 }
 
+/* While the irq_wake figures are measured only the caller runs under
+ * SCHED_FIFO.  The sleepers are ordinary threads, woken as the pollers
+ * that the model charges irq_wake for are. */
+static void calibrate_irq_sleepers_not_fifo(void **state)
+{
+	if (hs_calib_find(&run->report, "irq_wake_16")->samples == 0)
+		skip(); /* no permission for SCHED_FIFO */
+	assert_int_equal(run->progress.irq_wake_fifo_threads, 1);
+}
+
 static void calibrate_restores_caller(void **state)
 {
 	assert_true(CPU_EQUAL(&run->affinity_before, &run->affinity_after));
@@ -1524,6 +1559,7 @@ int main(void)
 		cmocka_unit_test(calibrate_percentiles_ordered),
 		cmocka_unit_test(calibrate_sleeps_last_request),
 		cmocka_unit_test(calibrate_restores_caller),
+		cmocka_unit_test(calibrate_irq_sleepers_not_fifo),
 		cmocka_unit_test(calibrate_reports_host),
 		cmocka_unit_test(calibrate_profile_from_medians),
 		cmocka_unit_test(calibrate_measures_rings),

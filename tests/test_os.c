@@ -120,7 +120,9 @@ static hs_m *script_acquire(hs_env *env, void *state)
 			o->sleep(env, 200000);
 			T.t[1] = o->now(env);
 		} else {
+			T.t[2] = o->now(env);
 			o->work(env, 1000000);
+			T.t[3] = o->now(env);
 		}
 		break;
 	case S_TWO_SLEEPERS_VS_WORKER:
@@ -415,17 +417,22 @@ static void timer_expiry_delays_thread_on_its_core(void **state)
 
 /* On one core under linux the woken sleeper preempts the worker at once.
  * The interrupt ran first, so the sleeper reaches the core timer_irq +
- * irq_wake later, and the worker does not carry that time as a debt. */
+ * irq_wake later, and the worker does not carry that time as a debt: it
+ * is in the run's CPU time once, and the worker's 1 ms burst ends when
+ * the sleeper's time on the core and the interrupt are over. */
 static void preempting_timer_wake_waits_for_the_interrupt(void **state)
 {
 	struct hs_config cfg;
 	struct hs_run_result res;
-	int64_t back;
+	int64_t back, worker_end;
+	double cpu;
 
 	setup_slack(&cfg, 2, 1);
 	run_script(&cfg, S_SLEEPER_BESIDE_WORKER, &res);
 	assert_int_equal(hs_result_get(&res, "preemptions", -1), 1);
 	back = T.t[1];
+	worker_end = T.t[3];
+	cpu = hs_result_get(&res, "cpu_ns", -1);
 	hs_result_free(&res);
 
 	cfg.os.timer_irq_ns = 1500;
@@ -433,6 +440,8 @@ static void preempting_timer_wake_waits_for_the_interrupt(void **state)
 	run_script(&cfg, S_SLEEPER_BESIDE_WORKER, &res);
 	assert_int_equal(hs_result_get(&res, "preemptions", -1), 1);
 	assert_int_equal(T.t[1], back + 1500 + 700);
+	assert_int_equal(T.t[3], worker_end + 1500 + 700);
+	assert_int_equal(hs_result_get(&res, "cpu_ns", -1), cpu + 1500 + 700);
 	hs_result_free(&res);
 }
 

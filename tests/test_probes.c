@@ -3,8 +3,9 @@
  * run as a user runs them.  A wrong argument gives one line on standard
  * error that names it, exit status 2 and no figures.  A profile that
  * cannot be loaded gives one line and exit status 1.  The native probe
- * is only run with arguments it rejects, so it starts no thread and the
- * test does not depend on the machine's speed.  The Makefile builds both
+ * is run with arguments it rejects, and once with no poller and 1 ns of
+ * work, so it starts no thread and the test does not depend on the
+ * machine's speed.  The Makefile builds both
  * probes next to HS_BIN before this test.
  */
 #include <setjmp.h>
@@ -137,6 +138,25 @@ static void sim_probe_runs_the_sleeper(void **unused)
 			"usage: probe_native [--sleeper]");
 	expect_rejected("probe_native", (const char *const[]){ "--sleeper", "x", "10", NULL }, 2,
 			"invalid POLLERS 'x'");
+	expect_rejected("probe_native", (const char *const[]){ "--sleeper", "0", "0.0000001", NULL }, 2,
+			"WORK_MS '0.0000001' is below 1 ns");
+}
+
+/* A native sleeper whose WORK_MS (1 ns) ends before its first cycle prints
+ * cycles=0 and no averages over zero cycles.  It starts no poller and
+ * pins nothing (`all`). */
+static void native_sleeper_without_cycles(void **unused)
+{
+	struct cmd_result *r = calloc(1, sizeof(*r));
+	char path[4096];
+
+	assert_non_null(r);
+	probe_path(path, sizeof(path), "probe_native");
+	run_program(r, path, (const char *const[]){ "--sleeper", "0", "0.000001", "all", NULL });
+	assert_int_equal(r->status, 0);
+	assert_string_equal(r->err, "");
+	assert_string_equal(r->out, "pollers=0 cpus=all mode=sleeper cycles=0\n");
+	free(r);
 }
 
 int main(void)
@@ -146,6 +166,7 @@ int main(void)
 		cmocka_unit_test(sim_probe_rejects_bad_args),
 		cmocka_unit_test(sim_probe_prints_each_seed),
 		cmocka_unit_test(sim_probe_runs_the_sleeper),
+		cmocka_unit_test(native_sleeper_without_cycles),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
