@@ -775,6 +775,7 @@ static int measure_timer_irq_gap(const struct hs_calib_opts *o, struct hs_calib_
 struct irq_sleepers {
 	_Atomic uint32_t round;  /* bumped to start a round (futex word) */
 	_Atomic int ready;       /* sleepers waiting for the next round */
+	_Atomic int armed;       /* sleepers about to sleep until T this round */
 	_Atomic int64_t target;  /* T, CLOCK_MONOTONIC ns */
 	_Atomic int stop;
 };
@@ -801,6 +802,7 @@ static void *irq_sleeper(void *arg)
 		t = atomic_load(&w->target);
 		ts.tv_sec = (time_t)(t / 1000000000);
 		ts.tv_nsec = (long)(t % 1000000000);
+		atomic_fetch_add(&w->armed, 1);
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 			;
 	}
@@ -825,6 +827,7 @@ static int measure_irq_wake_k(const struct hs_calib_opts *o, struct hs_calib_rep
 
 	atomic_init(&w.round, 0);
 	atomic_init(&w.ready, 0);
+	atomic_init(&w.armed, 0);
 	atomic_init(&w.target, 0);
 	atomic_init(&w.stop, 0);
 	/* The caller is under SCHED_FIFO by now.  Sleepers that inherited it
@@ -850,8 +853,20 @@ static int measure_irq_wake_k(const struct hs_calib_opts *o, struct hs_calib_rep
 			from = target - IRQ_WAKE_BEFORE_NS;
 			end = target + IRQ_WAKE_AFTER_NS;
 			atomic_store(&w.target, target);
+			atomic_store(&w.armed, 0);
 			irq_round(&w);
 			sleep_ns(IRQ_WAKE_ARM_NS);
+			while (atomic_load(&w.armed) < k && hs_calib_now() < from - IRQ_WAKE_POLL_NS)
+				sleep_ns(IRQ_WAKE_POLL_NS);
+			if (atomic_load(&w.armed) < k) {
+				/* a sleeper not yet asleep would not be woken by
+				 * the interrupt: no sample this round */
+				int64_t left = target + IRQ_WAKE_AFTER_NS - hs_calib_now();
+
+				if (left > 0)
+					sleep_ns(left);
+				continue;
+			}
 			last = hs_calib_now();
 			while (last < end) {
 				int64_t now = hs_calib_now();
@@ -884,11 +899,13 @@ static int measure_irq_wake_k(const struct hs_calib_opts *o, struct hs_calib_rep
 static int measure_irq_wake(const struct hs_calib_opts *o, struct hs_calib_report *r,
 			    struct hs_error *err)
 {
-	struct sched_param fifo = { .sched_priority = 1 }, other = { .sched_priority = 0 };
-	int rc;
+	struct sched_param fifo = { .sched_priority = 1 }, saved;
+	int rc, policy;
 
 	if ((rc = pin_caller(r->cpu_a, err)) != 0)
 		return rc;
+	if ((rc = pthread_getschedparam(pthread_self(), &policy, &saved)) != 0)
+		return hs_calib_fail(err, "pthread_getschedparam", rc);
 	if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &fifo) != 0) {
 		hs_calib_skip_figure(r, "irq_wake_16");
 		hs_calib_skip_figure(r, "irq_wake_64");
@@ -897,7 +914,7 @@ static int measure_irq_wake(const struct hs_calib_opts *o, struct hs_calib_repor
 	rc = measure_irq_wake_k(o, r, "irq_wake_16", HS_CALIB_IRQ_WAKE_MIN, err);
 	if (rc == 0)
 		rc = measure_irq_wake_k(o, r, "irq_wake_64", HS_CALIB_IRQ_WAKE_MAX, err);
-	pthread_setschedparam(pthread_self(), SCHED_OTHER, &other);
+	pthread_setschedparam(pthread_self(), policy, &saved);
 	return rc;
 }
 

@@ -136,6 +136,7 @@ struct run {
 	cpu_set_t affinity_before, affinity_after;
 	int slack_before, slack_after;
 	int threads_before, threads_after;
+	int policy_after; /* the caller ran calibrate under SCHED_BATCH */
 	int rc;
 	struct hs_error err;
 };
@@ -182,7 +183,14 @@ static int setup_run(void **state)
 		return -1;
 	pthread_join(warm, NULL);
 	run->threads_before = count_threads();
-	run->rc = hs_calibrate(&opts, &run->report, &run->err);
+	{
+		struct sched_param zero = { .sched_priority = 0 };
+
+		pthread_setschedparam(pthread_self(), SCHED_BATCH, &zero);
+		run->rc = hs_calibrate(&opts, &run->report, &run->err);
+		run->policy_after = sched_getscheduler(0);
+		pthread_setschedparam(pthread_self(), SCHED_OTHER, &zero);
+	}
 	run->threads_after = count_threads();
 	run->slack_after = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
 	sched_getaffinity(0, sizeof(run->affinity_after), &run->affinity_after);
@@ -987,6 +995,7 @@ static void calibrate_restores_caller(void **state)
 	assert_true(CPU_EQUAL(&run->affinity_before, &run->affinity_after));
 	assert_int_equal(run->slack_before, run->slack_after);
 	assert_int_equal(run->threads_before, run->threads_after);
+	assert_int_equal(run->policy_after, SCHED_BATCH);
 }
 
 static void calibrate_reports_host(void **state)
