@@ -105,7 +105,12 @@ static void print_figures(const struct hs_calib_report *r)
 		const struct hs_calib_figure *f = &r->figures[i];
 
 		if (f->samples == 0) {
-			printf("%-24s %8s %12s\n", f->name, "-", "not measured");
+			/* the irq_wake figures need a real-time caller */
+			printf("%-24s %8s %12s%s\n", f->name, "-", "not measured",
+			       strncmp(f->name, "irq_wake_", 9) == 0
+				       ? ": needs SCHED_FIFO (root, CAP_SYS_NICE or RLIMIT_RTPRIO above 0); "
+					 "irq_wake falls back to wake_send_local"
+				       : "");
 			continue;
 		}
 		printf("%-24s %8d %12lld %12lld %12lld %12lld\n", f->name, f->samples, (long long)f->p50,

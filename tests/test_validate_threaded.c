@@ -393,6 +393,36 @@ static void validate_goes_on_without_host_check(void **unused)
 	free(r);
 }
 
+/* Without permission for SCHED_FIFO (sched_setscheduler refused),
+ * calibrate skips the irq_wake figures, prints why in its table, and
+ * writes irq_wake = wake_send_local with the reason in the profile. */
+static void calibrate_without_fifo_falls_back(void **unused)
+{
+	char prof[512];
+	struct cmd_result *r = calloc(1, sizeof(*r));
+	FILE *f;
+	char line[512];
+	long wake = -1, irq = -2;
+
+	assert_non_null(r);
+	snprintf(prof, sizeof(prof), "%s/host.ini", make_temp_dir());
+	run_herdsim_denying(r, SYS_sched_setscheduler,
+			    (const char *const[]){ "calibrate", "--scale", "0.02", "--out", prof, NULL });
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->out, "irq_wake_16"));
+	assert_non_null(strstr(r->out, "not measured: needs SCHED_FIFO"));
+	f = fopen(prof, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "wake_send_local = %ld", &wake);
+		sscanf(line, "irq_wake = %ld", &irq);
+	}
+	fclose(f);
+	assert_true(wake >= 0);
+	assert_int_equal(irq, wake);
+	free(r);
+}
+
 /* validate sizes both machines by the affinity mask: run under one CPU,
  * it records machine.cores = 1 for the native and the simulated runs.
  * Skipped where this process has a single CPU to begin with. */
@@ -487,6 +517,7 @@ int main(void)
 		cmocka_unit_test(host_check_measures_a_cycle),
 		cmocka_unit_test(validate_goes_on_without_host_check),
 		cmocka_unit_test(validate_uses_the_affinity_mask),
+		cmocka_unit_test(calibrate_without_fifo_falls_back),
 	};
 
 	return cmocka_run_group_tests_name("validation", tests, NULL, NULL);
