@@ -786,7 +786,11 @@ struct irq_sleepers {
 static void *irq_sleeper(void *arg)
 {
 	struct irq_sleepers *w = arg;
-	uint32_t seen = atomic_load(&w->round);
+	/* round is 0 when the sleepers are started.  Reading it here instead
+	 * would miss a stop posted before this thread first ran, which
+	 * happens when a later sleeper fails to start, since the caller
+	 * outranks this thread on its CPU. */
+	uint32_t seen = 0;
 
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	for (;;) {
