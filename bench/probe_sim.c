@@ -16,11 +16,12 @@
  * preemptions and the pollers' cycles per ms in the window.  For the
  * sleeper: its cycles, its CPU time per cycle, how late its sleeps ended
  * (mean, median, 90th percentile) and the pollers' cycles per ms.  A
- * thread's CPU time is the model's own count: its time on a core, its
- * switch-ins and the interrupts charged to it, as CLOCK_THREAD_CPUTIME_ID
- * counts it on a kernel without IRQ_TIME_ACCOUNTING.  The threads run
- * inside the acquire hook of a policy.  Each gets its M only after the
- * work is done, so M creation is not measured.
+ * thread's CPU time is the model's own count over the window: its time
+ * on a core, its switch-ins and the interrupts charged to it, as
+ * CLOCK_THREAD_CPUTIME_ID counts it on a kernel without
+ * IRQ_TIME_ACCOUNTING.  The threads run inside the acquire hook of a
+ * policy.  Each gets its M only after the work is done, outside the
+ * window, so M creation is not measured.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include "policy.h"
 #include "probe_args.h"
 #include "result.h"
+#include "sim_internal.h"
 
 #define STEP_NS 10000
 #define SLEEPER_WORK_NS 20000
@@ -45,6 +47,7 @@ static struct {
 	int arrivals, pollers;
 	bool sleeper;
 	int64_t work_ns, t0, t1;
+	int64_t cpu0, cpu1; /* the measured thread's CPU time at t0 and t1 */
 	long polls, p0, p1;
 	hs_word go, done;
 	int64_t *late;  /* per sleeper cycle: sleep wall time minus the request */
@@ -67,6 +70,20 @@ static void sleeper_loop(hs_env *env)
 	}
 }
 
+/* The calling simulated thread's CPU time up to now, as its thread CPU
+ * clock would read: the count kept up to its last burst's end, plus its
+ * time on the core since then. */
+static int64_t thread_cpu_now(hs_env *env)
+{
+	const struct sim_thread *t = sim_thread_of(env);
+	const struct sim_core *core = &t->sim->cores[t->core];
+	int64_t cpu = t->cpu_ns;
+
+	if (core->current == t && core->busy_from >= 0 && t->sim->now > core->busy_from)
+		cpu += t->sim->now - core->busy_from;
+	return cpu;
+}
+
 static hs_m *probe_acquire(hs_env *env, void *state)
 {
 	const struct hs_env_ops *o = env->ops;
@@ -76,6 +93,7 @@ static hs_m *probe_acquire(hs_env *env, void *state)
 		o->store(env, &P.go, 1);
 		o->sleep(env, SETTLE_NS);
 		P.t0 = o->now(env);
+		P.cpu0 = thread_cpu_now(env);
 		P.p0 = P.polls;
 		o->gauge(env, "measured", 1); /* marks this thread in the record */
 		if (P.sleeper)
@@ -84,6 +102,7 @@ static hs_m *probe_acquire(hs_env *env, void *state)
 			for (int64_t w = 0; w < P.work_ns; w += STEP_NS)
 				o->work(env, STEP_NS);
 		P.t1 = o->now(env);
+		P.cpu1 = thread_cpu_now(env);
 		P.p1 = P.polls;
 		o->store(env, &P.done, 1);
 	} else {
@@ -133,21 +152,6 @@ static int parse_arg(const char *name, const char *text, long lo, long hi, long 
 	return 0;
 }
 
-/* The CPU time of the measured thread, the one that wrote the gauge, as
- * the model counts it for the whole run.  Outside the window it only
- * makes two sleep calls and takes its M. */
-static int64_t measured_cpu(const struct hs_run_result *res)
-{
-	for (size_t i = 0; i < res->gauges.len; i++) {
-		int32_t id = res->gauges.data[i].thread;
-
-		if (strcmp(res->gauges.data[i].name, "measured") == 0 && id >= 0 &&
-		    (size_t)id < res->threads.len)
-			return res->threads.data[id].cpu_ns;
-	}
-	return 0;
-}
-
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -160,7 +164,7 @@ static void print_run(long cores, long seed, const struct hs_run_result *res)
 {
 	double wall = (double)(P.t1 - P.t0);
 	double polls = (double)(P.p1 - P.p0) * 1e6 / wall;
-	double cpu = (double)measured_cpu(res);
+	double cpu = (double)(P.cpu1 - P.cpu0);
 
 	if (!P.sleeper) {
 		printf("pollers=%d cores=%ld seed=%ld wall_ms=%.2f share=%.3f run_preemptions=%.0f polls_per_ms=%.1f\n",

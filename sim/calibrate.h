@@ -13,8 +13,9 @@
  *     return as on entry, on success and on every error path;
  *   - every thread the calibration starts is joined before it returns;
  *   - a figure with samples == 0 was not measured (a cross-core figure
- *     when the caller may run on only one CPU); otherwise
- *     p10 <= p50 <= p90 <= p99;
+ *     when the caller may run on only one CPU, the irq_wake figures
+ *     without permission for SCHED_FIFO) or had every sample rejected;
+ *     otherwise p10 <= p50 <= p90 <= p99;
  *   - hs_calibrate_write_profile() never leaves a partial file at the path:
  *     it writes PATH.tmp and renames it, and removes PATH.tmp on failure.
  *
@@ -57,10 +58,16 @@
  *                       a thread that last ran K - 1 switch-ins ago), for
  *                       K = 2, 3, 4, 8, 32, 128, 256, 512: wall time of a
  *                       1 ms window / hops
+ *   timer_irq_gap       a gap of 300 ns to 20 us in a clock loop on a CPU
+ *                       where HS_CALIB_IRQ_POLLERS threads loop on usleep(1)
+ *   irq_wake_16, irq_wake_64  the longest gap in a SCHED_FIFO clock loop
+ *                       across one timer interrupt that wakes 16 (64)
+ *                       SCHED_OTHER sleepers on the same CPU
  */
 #ifndef HERDSIM_CALIBRATE_H
 #define HERDSIM_CALIBRATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -133,6 +140,13 @@ struct hs_calib_report {
 	int sleep_rejected;
 	int sleep_cycle_rejected;
 	int ring_rejected;
+	/* irq_wake_K rounds without a sample: a sleeper had not started its
+	 * sleep, or the caller was not yet reading the clock, when the window
+	 * before T opened. */
+	int irq_wake_rejected;
+	/* The caller may not switch to SCHED_FIFO, so the irq_wake figures
+	 * were skipped. */
+	bool irq_wake_no_fifo;
 
 	/* Over the accepted sleep_cycle windows: their wall time, and the CPU
 	 * time (CLOCK_PROCESS_CPUTIME_ID) this process used in them.  The two

@@ -550,10 +550,10 @@ static void note_cpu_share(struct hs_calib_report *r, const char *key)
  * irq_wake, after derive_wakes: the slope of the interrupt's gap from
  * HS_CALIB_IRQ_WAKE_MIN to HS_CALIB_IRQ_WAKE_MAX sleepers woken at once,
  * (median irq_wake_64 - median irq_wake_16) / 48, at least 0.  Both gaps
- * contain the interrupt itself, which the slope leaves out.  Without the
- * figures (no permission for SCHED_FIFO) it falls back to
- * wake_send_local, the waker's part of a futex wake, which a busy host
- * can inflate.
+ * contain the interrupt itself, which the slope leaves out.  When either
+ * figure has no samples (no permission for SCHED_FIFO, or every round
+ * rejected) it falls back to wake_send_local, the waker's part of a
+ * futex wake, which a busy host can inflate.
  */
 static void derive_irq_wake(struct hs_calib_report *r, struct hs_os_profile *p)
 {
@@ -563,9 +563,15 @@ static void derive_irq_wake(struct hs_calib_report *r, struct hs_os_profile *p)
 
 	if (!few || !many) {
 		p->irq_wake_ns = p->wake_send_local_ns;
-		note(r, "irq_wake", "irq_wake: wake_send_local, because irq_wake_16 and irq_wake_64 "
-		     "have no samples (they need SCHED_FIFO: run as root, or with CAP_SYS_NICE or an "
-		     "RLIMIT_RTPRIO above 0)");
+		if (r->irq_wake_no_fifo)
+			note(r, "irq_wake", "irq_wake: wake_send_local, because irq_wake_16 and "
+			     "irq_wake_64 were not measured (they need SCHED_FIFO: run as root, or with "
+			     "CAP_SYS_NICE or an RLIMIT_RTPRIO above 0)");
+		else
+			note(r, "irq_wake", "irq_wake: wake_send_local, because %s has no samples "
+			     "(%d rounds rejected: a sleeper had not started its sleep, or the caller was "
+			     "not reading the clock, when the window before the interrupt opened)",
+			     few ? "irq_wake_64" : "irq_wake_16", r->irq_wake_rejected);
 		return;
 	}
 	p->irq_wake_ns = at_least_zero((many->p50 - few->p50) / extra);
@@ -574,6 +580,10 @@ static void derive_irq_wake(struct hs_calib_report *r, struct hs_os_profile *p)
 	     "minus the median when it woke %d, divided by %" PRId64 ", at least 0 ((%" PRId64
 	     " - %" PRId64 ") / %" PRId64 " ns)", HS_CALIB_IRQ_WAKE_MAX, HS_CALIB_IRQ_WAKE_MIN,
 	     extra, many->p50, few->p50, extra);
+	if (r->irq_wake_rejected > 0)
+		note(r, "irq_wake", "  %d rounds in which a sleeper had not started its sleep, or the "
+		     "caller was not reading the clock, when the window before the interrupt opened "
+		     "were rejected", r->irq_wake_rejected);
 	note_figure(r, "irq_wake", few);
 	note_figure(r, "irq_wake", many);
 }

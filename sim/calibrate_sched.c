@@ -786,7 +786,11 @@ struct irq_sleepers {
 static void *irq_sleeper(void *arg)
 {
 	struct irq_sleepers *w = arg;
-	uint32_t seen = atomic_load(&w->round);
+	/* round is 0 when the sleepers are started.  Reading it here instead
+	 * would miss a stop posted before this thread first ran, which
+	 * happens when a later sleeper fails to start, since the caller
+	 * outranks this thread on its CPU. */
+	uint32_t seen = 0;
 
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	for (;;) {
@@ -858,16 +862,19 @@ static int measure_irq_wake_k(const struct hs_calib_opts *o, struct hs_calib_rep
 			sleep_ns(IRQ_WAKE_ARM_NS);
 			while (atomic_load(&w.armed) < k && hs_calib_now() < from - IRQ_WAKE_POLL_NS)
 				sleep_ns(IRQ_WAKE_POLL_NS);
-			if (atomic_load(&w.armed) < k) {
-				/* a sleeper not yet asleep would not be woken by
-				 * the interrupt: no sample this round */
-				int64_t left = target + IRQ_WAKE_AFTER_NS - hs_calib_now();
+			last = hs_calib_now();
+			if (atomic_load(&w.armed) < k || last > from) {
+				/* A sleeper not yet asleep would not be woken by
+				 * the interrupt, and a caller that woke after
+				 * `from` may have slept through it: no sample this
+				 * round. */
+				int64_t left = end - last;
 
+				r->irq_wake_rejected++;
 				if (left > 0)
 					sleep_ns(left);
 				continue;
 			}
-			last = hs_calib_now();
 			while (last < end) {
 				int64_t now = hs_calib_now();
 
@@ -907,6 +914,7 @@ static int measure_irq_wake(const struct hs_calib_opts *o, struct hs_calib_repor
 	if ((rc = pthread_getschedparam(pthread_self(), &policy, &saved)) != 0)
 		return hs_calib_fail(err, "pthread_getschedparam", rc);
 	if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &fifo) != 0) {
+		r->irq_wake_no_fifo = true;
 		hs_calib_skip_figure(r, "irq_wake_16");
 		hs_calib_skip_figure(r, "irq_wake_64");
 		return 0;

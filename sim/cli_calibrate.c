@@ -105,12 +105,19 @@ static void print_figures(const struct hs_calib_report *r)
 		const struct hs_calib_figure *f = &r->figures[i];
 
 		if (f->samples == 0) {
-			/* the irq_wake figures need a real-time caller */
-			printf("%-24s %8s %12s%s\n", f->name, "-", "not measured",
-			       strncmp(f->name, "irq_wake_", 9) == 0
-				       ? ": needs SCHED_FIFO (root, CAP_SYS_NICE or RLIMIT_RTPRIO above 0); "
-					 "irq_wake falls back to wake_send_local"
-				       : "");
+			const char *status = "not measured", *reason = "";
+
+			/* the irq_wake figures need a real-time caller, and
+			 * irq_wake falls back when either has no samples */
+			if (strncmp(f->name, "irq_wake_", 9) == 0 && r->irq_wake_no_fifo) {
+				reason = ": needs SCHED_FIFO (root, CAP_SYS_NICE or RLIMIT_RTPRIO above 0); "
+				      "irq_wake falls back to wake_send_local";
+			} else if (strncmp(f->name, "irq_wake_", 9) == 0) {
+				status = "no samples";
+				reason = ": every round rejected (a thread not ready before the interrupt); "
+				      "irq_wake falls back to wake_send_local";
+			}
+			printf("%-24s %8s %12s%s\n", f->name, "-", status, reason);
 			continue;
 		}
 		printf("%-24s %8d %12lld %12lld %12lld %12lld\n", f->name, f->samples, (long long)f->p50,

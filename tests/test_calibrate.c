@@ -705,7 +705,7 @@ static void derive_sleep_return_subtracts_the_wake(void **state)
 	assert_int_equal(r.profile.wake_local_ns, 1150);
 	assert_int_equal(r.profile.irq_wake_ns, 850);
 	assert_non_null(strstr(note_of(&r, "irq_wake"), "irq_wake: wake_send_local, because "
-				  "irq_wake_16 and irq_wake_64 have no samples"));
+				  "irq_wake_16 has no samples"));
 	assert_int_equal(r.profile.sleep_return_ns, 900);
 	assert_non_null(strstr(note_of(&r, "sleep_return"), "(3600 - 150 - 1150 - 0 - 850 - 550 ns)"));
 }
@@ -738,6 +738,50 @@ static void derive_irq_wake_from_the_slope(void **state)
 	figure(&r, "irq_wake_64")->p50 = 39000;
 	hs_calib_derive(&r);
 	assert_int_equal(r.profile.irq_wake_ns, 0);
+}
+
+/* irq_wake falls back to wake_send_local (850) when either figure has no
+ * samples, and its comment says whether SCHED_FIFO was refused or every
+ * round was rejected. */
+static void derive_irq_wake_fallback_reasons(void **state)
+{
+	static struct hs_calib_report r;
+	const char *n;
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "futex_wake_send_local", 1300, 1400, 1600, 2000, 100);
+	put_figure(&r, "thread_cpu_pair", 380, 400, 420, 500, 100);
+	put_figure(&r, "irq_wake_16", 0, 0, 0, 0, 0);
+	put_figure(&r, "irq_wake_64", 0, 0, 0, 0, 0);
+	r.irq_wake_no_fifo = true;
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.irq_wake_ns, 850);
+	n = note_of(&r, "irq_wake");
+	assert_non_null(strstr(n, "irq_wake_16 and irq_wake_64 were not measured (they need "
+				  "SCHED_FIFO"));
+
+	/* measured, but every round of irq_wake_64 rejected */
+	fill_hand_report(&r, true);
+	put_figure(&r, "futex_wake_send_local", 1300, 1400, 1600, 2000, 100);
+	put_figure(&r, "thread_cpu_pair", 380, 400, 420, 500, 100);
+	put_figure(&r, "irq_wake_16", 30000, 40000, 60000, 90000, 200);
+	put_figure(&r, "irq_wake_64", 0, 0, 0, 0, 0);
+	r.irq_wake_rejected = 12;
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.irq_wake_ns, 850);
+	n = note_of(&r, "irq_wake");
+	assert_non_null(strstr(n, "because irq_wake_64 has no samples (12 rounds rejected"));
+	assert_null(strstr(n, "SCHED_FIFO"));
+
+	/* both measured, some rounds rejected: the slope, with the count */
+	fill_hand_report(&r, true);
+	put_figure(&r, "irq_wake_16", 30000, 40000, 60000, 90000, 200);
+	put_figure(&r, "irq_wake_64", 80000, 100000, 130000, 160000, 200);
+	r.irq_wake_rejected = 3;
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.irq_wake_ns, 1250);
+	assert_non_null(strstr(note_of(&r, "irq_wake"), "  3 rounds in which a sleeper had not "
+				  "started its sleep"));
 }
 
 static void derive_timer_irq_negative_is_zero(void **state)
@@ -945,8 +989,12 @@ static void calibrate_percentiles_ordered(void **state)
 		const struct hs_calib_figure *f = &r->figures[i];
 
 		if (f->samples == 0 && strncmp(f->name, "irq_wake_", 9) == 0) {
-			/* skipped without permission for SCHED_FIFO */
-			assert_true(sched_fifo_refused());
+			/* skipped without permission for SCHED_FIFO, or every
+			 * round rejected */
+			if (r->irq_wake_no_fifo)
+				assert_true(sched_fifo_refused());
+			else
+				assert_true(r->irq_wake_rejected > 0);
 			continue;
 		}
 		if (f->samples == 0) {
@@ -985,6 +1033,7 @@ static void calibrate_sleeps_last_request(void **state)
  * that the model charges irq_wake for are. */
 static void calibrate_irq_sleepers_not_fifo(void **state)
 {
+	assert_int_equal(run->report.irq_wake_no_fifo, sched_fifo_refused());
 	if (hs_calib_find(&run->report, "irq_wake_16")->samples == 0)
 		skip(); /* no permission for SCHED_FIFO */
 	assert_int_equal(run->progress.irq_wake_fifo_threads, 1);
@@ -1551,6 +1600,7 @@ int main(void)
 		cmocka_unit_test(derive_sleep_return_from_gap),
 		cmocka_unit_test(derive_sleep_return_subtracts_the_wake),
 		cmocka_unit_test(derive_irq_wake_from_the_slope),
+		cmocka_unit_test(derive_irq_wake_fallback_reasons),
 		cmocka_unit_test(derive_warns_of_wide_figures),
 		cmocka_unit_test(derive_timer_irq_negative_is_zero),
 		cmocka_unit_test(derive_timer_irq_missing_is_zero),

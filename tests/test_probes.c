@@ -142,6 +142,46 @@ static void sim_probe_runs_the_sleeper(void **unused)
 			"WORK_MS '0.0000001' is below 1 ns");
 }
 
+/* Runs probe_sim with args and returns the number after `field=` in its
+ * output, or -1 when the run failed or printed no such field. */
+static double sim_probe_field(const char *const *args, const char *field)
+{
+	struct cmd_result *r = calloc(1, sizeof(*r));
+	char path[4096], key[64];
+	double value = -1;
+	const char *p;
+
+	assert_non_null(r);
+	probe_path(path, sizeof(path), "probe_sim");
+	run_program(r, path, args);
+	snprintf(key, sizeof(key), " %s=", field);
+	p = strstr(r->out, key);
+	if (r->status == 0 && p && sscanf(p + strlen(key), "%lf", &value) != 1)
+		value = -1;
+	free(r);
+	return value;
+}
+
+/* The measured thread's CPU time counts over the window only, as the
+ * native probe reads it: a spinner alone on its core has a share of
+ * exactly 1, however short the work, and a sleeper alone costs the same
+ * CPU per cycle over 1 ms as over 20 ms.  Its M, created after the
+ * window, is not in either. */
+static void sim_probe_counts_window_cpu(void **unused)
+{
+	double share, short_cycle, long_cycle;
+
+	share = sim_probe_field((const char *const[]){ "linux", "0", "1", NULL }, "share");
+	assert_true(share == 1.0);
+	short_cycle = sim_probe_field((const char *const[]){ "--sleeper", "linux", "0", "1", NULL },
+				      "cpu_per_cycle_us");
+	long_cycle = sim_probe_field((const char *const[]){ "--sleeper", "linux", "0", "20", NULL },
+				     "cpu_per_cycle_us");
+	assert_true(short_cycle >= 20.0);
+	assert_true(long_cycle >= 20.0);
+	assert_true(short_cycle == long_cycle);
+}
+
 /* A native sleeper whose WORK_MS (1 ns) ends before its first cycle prints
  * cycles=0 and no averages over zero cycles.  It starts no poller and
  * pins nothing (`all`). */
@@ -166,6 +206,7 @@ int main(void)
 		cmocka_unit_test(sim_probe_rejects_bad_args),
 		cmocka_unit_test(sim_probe_prints_each_seed),
 		cmocka_unit_test(sim_probe_runs_the_sleeper),
+		cmocka_unit_test(sim_probe_counts_window_cpu),
 		cmocka_unit_test(native_sleeper_without_cycles),
 	};
 
