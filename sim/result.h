@@ -90,8 +90,6 @@ struct hs_thread_rec {
 	char name[24];
 	int64_t created_ns;
 	int64_t exited_ns;         /* -1 if still alive at the end */
-	int64_t cpu_ns;            /* sim only, not stored: time on a core, its switch-ins
-	                            * and the interrupts charged to it included */
 };
 
 struct hs_state_rec {

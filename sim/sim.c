@@ -310,8 +310,6 @@ static void finish(struct sim *s)
 
 		if (!t->exited)
 			sim_set_state(s, t, HS_TS_COUNT, HS_R_NONE, SIM_NONE);
-		if ((size_t)t->id < out->threads.len)
-			out->threads.data[t->id].cpu_ns = t->cpu_ns;
 		usleeps += t->counters.sleeps;
 		yields += t->counters.yields;
 		cas_failures += t->counters.cas_failures;
