@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "replay.h"
 #include "trace.h"
 
 static const char gen_usage[] =
@@ -28,27 +29,42 @@ static const char gen_usage[] =
 	"                     (default 100us)\n"
 	"  --think DUR        C time before each callback; pool: its mean (default 10us)\n"
 	"  --go-work DUR      CPU time of the Go code of each callback (default 5us)\n"
-	"  --gc N             runtime.GC() calls per callback (default 0)\n"
-	"  --grow N           recursion depth per callback, in frames (default 0)\n"
+	"  --gc N             runtime.GC() calls per callback, 0 to %d (default 0)\n"
+	"  --grow N           recursion depth per callback in frames, 0 to %lld\n"
+	"                     (default 0)\n"
 	"  --seed S           seed of the random streams (default 1)\n"
 	"\n"
-	"DUR is a number with a unit: ns, us, ms or s (\"50us\").\n";
+	"DUR is a number with a unit: ns, us, ms or s (\"50us\").  Every time in the\n"
+	"trace, from the DUR options to the thread starts and arrivals they give, must\n"
+	"be at most %lldns (about 146 years).  These limits are the ones\n"
+	"`herdsim replay` checks.\n";
 
-/* Parses an integer from min to max.  The generator checks its lower
- * bounds too, but its errors name the option's field ("threads"), not the
- * option ("--threads"). */
-static int parse_count(const char *name, const char *v, long long min, long long max, int64_t *out,
-		       struct hs_error *err)
+/* The usage text, with the limits of replay.h filled in. */
+static void print_gen_usage(void)
+{
+	printf(gen_usage, HS_REPLAY_MAX_GC, (long long)HS_REPLAY_MAX_GROW,
+	       (long long)HS_REPLAY_MAX_NS);
+}
+
+/* Parses an integer from min to max.  SUFFIX follows the range in the
+ * error ("" for none).  The generator checks these bounds too, but its
+ * errors name the option's field ("threads"), not the option
+ * ("--threads"). */
+static int parse_count(const char *name, const char *v, long long min, long long max,
+		       const char *suffix, int64_t *out, struct hs_error *err)
 {
 	unsigned long long u;
 
 	if (!cli_parse_u64(v, &u) || u < (unsigned long long)min || u > (unsigned long long)max)
 		return hs_error_set(err, HS_E_USAGE, NULL, 0, name,
-				    "invalid count '%s'; use an integer from %lld to %lld", v, min, max);
+				    "invalid count '%s'; use an integer from %lld to %lld%s", v, min,
+				    max, suffix);
 	*out = (int64_t)u;
 	return 0;
 }
 
+/* Parses a duration from 0 to HS_REPLAY_MAX_NS, the longest time a replay
+ * accepts in a trace. */
 static int parse_dur(const char *name, const char *v, int64_t *out, struct hs_error *err)
 {
 	int rc = hs_parse_duration(v, out, err);
@@ -58,6 +74,11 @@ static int parse_dur(const char *name, const char *v, int64_t *out, struct hs_er
 		err->code = HS_E_USAGE;
 		return HS_E_USAGE;
 	}
+	if (*out > HS_REPLAY_MAX_NS)
+		return hs_error_set(err, HS_E_USAGE, NULL, 0, name,
+				    "duration '%s' is out of range; use 0 to %lldns (about 146 "
+				    "years), the maximum a replay accepts", v,
+				    (long long)HS_REPLAY_MAX_NS);
 	return 0;
 }
 
@@ -66,6 +87,7 @@ static int parse_dur(const char *name, const char *v, int64_t *out, struct hs_er
 static int parse_gen_option(int argc, char **argv, int *i, struct hs_trace_gen_opts *o,
 			    const char **out, struct hs_error *err)
 {
+	static const char limit_suffix[] = ", the maximum a replay accepts";
 	static const char *const names[] = { "--kind", "--out", "--threads", "--callbacks", "--interval",
 					     "--think", "--go-work", "--gc", "--grow", "--seed" };
 	int64_t n = 0;
@@ -84,17 +106,21 @@ static int parse_gen_option(int argc, char **argv, int *i, struct hs_trace_gen_o
 		case 0: return hs_trace_gen_kind_parse(v, &o->kind, err);
 		case 1: *out = v; return 0;
 		case 2:
-			rc = parse_count(names[k], v, 1, INT32_MAX, &n, err);
+			rc = parse_count(names[k], v, 1, INT32_MAX, "", &n, err);
 			o->threads = (int32_t)n;
 			return rc;
-		case 3: return parse_count(names[k], v, 1, INT64_MAX, &o->callbacks, err);
+		case 3: return parse_count(names[k], v, 1, INT64_MAX, "", &o->callbacks, err);
 		case 4: return parse_dur(names[k], v, &o->interval_ns, err);
 		case 5: return parse_dur(names[k], v, &o->think_ns, err);
 		case 6: return parse_dur(names[k], v, &o->go_work_ns, err);
-		case 7: return parse_count(names[k], v, 0, INT64_MAX, &o->gc_calls, err);
-		case 8: return parse_count(names[k], v, 0, INT64_MAX, &o->grow_frames, err);
+		case 7:
+			return parse_count(names[k], v, 0, HS_REPLAY_MAX_GC, limit_suffix,
+					   &o->gc_calls, err);
+		case 8:
+			return parse_count(names[k], v, 0, HS_REPLAY_MAX_GROW, limit_suffix,
+					   &o->grow_frames, err);
 		default:
-			rc = parse_count(names[k], v, 0, INT64_MAX, &n, err);
+			rc = parse_count(names[k], v, 0, INT64_MAX, "", &n, err);
 			o->seed = (uint64_t)n;
 			return rc;
 		}
@@ -146,7 +172,7 @@ static int trace_gen(int argc, char **argv)
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(gen_usage, stdout);
+			print_gen_usage();
 			return CLI_OK;
 		}
 		rc = parse_gen_option(argc, argv, &i, &o, &out, &err);
@@ -173,7 +199,7 @@ int cli_trace(int argc, char **argv)
 	if (what && strcmp(what, "gen") == 0)
 		return trace_gen(argc - 1, argv + 1);
 	if (what && (strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0)) {
-		fputs(gen_usage, stdout);
+		print_gen_usage();
 		return CLI_OK;
 	}
 	if (!what)

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "helpers.h"
+#include "replay.h"
 
 static char dir[64];
 static char db[128];
@@ -503,6 +504,93 @@ static void trace_gen_count_names_option(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 }
 
+/* The trace gen options whose values go into a trace column unchanged,
+ * each with the largest value `herdsim replay` accepts there.  The
+ * generator runs one callback per thread with no think time or Go work,
+ * so the option alone sets the largest value in the trace.  A replay of a
+ * time at 2^62 ns passes the scenario's time limit and ends in a timeout
+ * (status 3), but the run is recorded, so the trace was accepted. */
+static const struct {
+	const char *option;
+	const char *kind;
+	const char *threads;
+	long long limit;
+	const char *unit; /* "" for a count, "ns" for a duration */
+	int replay_status;
+} gen_limits[] = {
+	{ "--gc", "burst", "1", HS_REPLAY_MAX_GC, "", 0 },
+	{ "--grow", "burst", "1", HS_REPLAY_MAX_GROW, "", 0 },
+	{ "--go-work", "burst", "1", HS_REPLAY_MAX_NS, "ns", 3 },
+	{ "--think", "burst", "1", HS_REPLAY_MAX_NS, "ns", 3 },
+	{ "--interval", "periodic", "2", HS_REPLAY_MAX_NS, "ns", 3 },
+};
+
+/* Runs trace gen for gen_limits[i] with VALUE written to PATH. */
+static void run_gen_limit(struct cmd_result *r, size_t i, long long value, const char *path)
+{
+	char arg[64];
+
+	snprintf(arg, sizeof(arg), "%lld%s", value, gen_limits[i].unit);
+	run_herdsim(r, (const char *[]){ "trace", "gen", "--kind", gen_limits[i].kind, "--threads",
+					 gen_limits[i].threads, "--callbacks", "1", "--think", "0",
+					 "--go-work", "0", gen_limits[i].option, arg, "--out", path,
+					 NULL });
+}
+
+/* A value at the replay limit gives a trace that `herdsim replay` runs.
+ * One more is rejected by trace gen itself with one line that names the
+ * option, the value and the range, and leaves no trace or FILE.tmp. */
+static void trace_gen_replay_limits(void **state)
+{
+	char path[160], tmp[168];
+
+	snprintf(path, sizeof(path), "%s/gen.csv", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	for (size_t i = 0; i < sizeof(gen_limits) / sizeof(gen_limits[0]); i++) {
+		struct cmd_result r;
+		char option[32], value[48], range[64];
+
+		unlink(db);
+		run_gen_limit(&r, i, gen_limits[i].limit, path);
+		if (r.status != 0)
+			print_error("%s: exit %d, stderr: %s\n", gen_limits[i].option, r.status, r.err);
+		assert_int_equal(r.status, 0);
+		run_herdsim(&r, (const char *[]){ "replay", path, "--os", "linux", "--policy", "single",
+						  "--reps", "1", "--db", db, "--quiet", NULL });
+		if (r.status != gen_limits[i].replay_status)
+			print_error("%s: replay exit %d, stderr: %s\n", gen_limits[i].option, r.status,
+				    r.err);
+		assert_int_equal(r.status, gen_limits[i].replay_status);
+		assert_int_equal(runs_in_db(), 1);
+		assert_int_equal(unlink(path), 0);
+
+		snprintf(option, sizeof(option), "herdsim: %s: ", gen_limits[i].option);
+		snprintf(value, sizeof(value), "'%lld%s'", gen_limits[i].limit + 1, gen_limits[i].unit);
+		snprintf(range, sizeof(range), "0 to %lld%s", gen_limits[i].limit, gen_limits[i].unit);
+		run_gen_limit(&r, i, gen_limits[i].limit + 1, path);
+		if (r.status != 2)
+			print_error("%s: exit %d, stderr: %s\n", gen_limits[i].option, r.status, r.err);
+		assert_int_equal(r.status, 2);
+		assert_int_equal(count_lines(r.err), 1);
+		assert_ptr_equal(strstr(r.err, option), r.err);
+		assert_non_null(strstr(r.err, value));
+		assert_non_null(strstr(r.err, range));
+		assert_int_equal(access(path, F_OK), -1);
+		assert_int_equal(access(tmp, F_OK), -1);
+	}
+
+	/* Options that are each in range can still put a thread start past
+	 * the limit: 2 x (2^61 + 1) ns. */
+	unlink(db);
+	expect_error((const char *[]){ "trace", "gen", "--kind", "periodic", "--threads", "3", "--callbacks",
+				       "1", "--think", "0", "--interval", "2305843009213693953ns", "--out",
+				       path, NULL },
+		     2, (const char *[]){ "herdsim: the options put the last thread start at "
+					  "4611686018427387906 ns, past 4611686018427387904 ns", NULL });
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(access(tmp, F_OK), -1);
+}
+
 /* A database path that cannot be opened gives SQLite's message once, not
  * followed by the same text of its result code. */
 static void db_open_error_once(void **state)
@@ -553,6 +641,7 @@ int main(void)
 		T(run_second_sigint_ends_at_once),
 		T(run_sigint_keeps_old_db),
 		T(trace_gen_count_names_option),
+		T(trace_gen_replay_limits),
 		T(db_open_error_once),
 	};
 

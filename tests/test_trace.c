@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "replay.h"
 #include "trace.h"
 
 #define DATA_DIR HS_SRCDIR "/tests/data/traces"
@@ -923,7 +924,7 @@ static void test_gen_rejects_bad_options(void **state)
 	}
 }
 
-/* Times past INT64_MAX are an error and leave no file. */
+/* Times past the replay limit are an error and leave no file. */
 static void test_gen_time_overflow(void **state)
 {
 	struct hs_trace_gen_opts o = gen_opts(HS_TRACE_GEN_PERIODIC, 1);
@@ -931,24 +932,25 @@ static void test_gen_time_overflow(void **state)
 	char path[512], tmp[520];
 
 	(void)state;
-	o.interval_ns = INT64_MAX / 2;
+	o.interval_ns = HS_REPLAY_MAX_NS / 3; /* 5 threads: the last starts at 4/3 x 2^62 */
 	tmp_path(path, sizeof(path), "overflow.csv");
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	assert_int_equal(hs_trace_gen(&o, path, &err), HS_E_USAGE);
-	assert_non_null(strstr(err.msg, "INT64_MAX"));
+	assert_non_null(strstr(err.msg, "the last thread start at 6148914691236517204 ns"));
 	assert_false(file_exists(path));
 
 	o = gen_opts(HS_TRACE_GEN_BURST, 1);
 	o.callbacks = 4;
-	o.go_work_ns = INT64_MAX / 3;
+	o.go_work_ns = HS_REPLAY_MAX_NS / 2; /* 4th arrival: 3 x (2^61 + 300) + 300 ns */
 	assert_int_equal(hs_trace_gen(&o, path, &err), HS_E_USAGE);
+	assert_non_null(strstr(err.msg, "the last arrival at 6917529027641083056 ns"));
 	assert_false(file_exists(path));
 	assert_false(file_exists(tmp));
 }
 
-/* An overflow that the options alone imply is found before any row is
- * written.  The file size limit turns a generator that writes first into
- * an HS_E_IO failure after 64 KiB instead of an endless write. */
+/* A time past the limit that the options alone imply is found before any
+ * row is written.  The file size limit turns a generator that writes
+ * first into an HS_E_IO failure after 64 KiB instead of an endless write. */
 static void test_gen_overflow_before_rows(void **state)
 {
 	struct hs_trace_gen_opts o = gen_opts(HS_TRACE_GEN_BURST, 1);
@@ -975,7 +977,7 @@ static void test_gen_overflow_before_rows(void **state)
 	signal(SIGXFSZ, old_handler);
 
 	assert_int_equal(rc, HS_E_USAGE);
-	assert_non_null(strstr(err.msg, "INT64_MAX"));
+	assert_non_null(strstr(err.msg, "the last arrival at more than 9223372036854775807 ns"));
 	assert_false(file_exists(path));
 	assert_false(file_exists(tmp));
 
@@ -985,6 +987,123 @@ static void test_gen_overflow_before_rows(void **state)
 	o.interval_ns = INT64_MAX / 500;
 	assert_int_equal(hs_trace_gen(&o, path, &err), HS_E_USAGE);
 	assert_false(file_exists(tmp));
+}
+
+/* Generator options at a replay limit.  Raising the field at OFFSET by
+ * one puts them past it.  Fields a case leaves out are 0. */
+struct gen_limit_case {
+	enum hs_trace_gen_kind kind;
+	int32_t threads;
+	int64_t callbacks, interval_ns, think_ns, go_work_ns, gc_calls, grow_frames;
+	size_t offset; /* of the int64_t field raised by one */
+	const char *key; /* of the error past the limit; "" for options together */
+	const char *msg; /* part of that error */
+};
+
+#define GEN_FIELD(f) offsetof(struct hs_trace_gen_opts, f)
+
+static const struct gen_limit_case gen_limit_cases[] = {
+	{ HS_TRACE_GEN_BURST, 1, 1, 0, 0, 0, HS_REPLAY_MAX_GC, 0, GEN_FIELD(gc_calls), "gc_calls",
+	  "1001 is out of range; use 0 to 1000" },
+	{ HS_TRACE_GEN_BURST, 1, 1, 0, 0, 0, 0, HS_REPLAY_MAX_GROW, GEN_FIELD(grow_frames),
+	  "grow_frames", "1000000001 is out of range; use 0 to 1000000000" },
+	{ HS_TRACE_GEN_BURST, 1, 1, 0, 0, HS_REPLAY_MAX_NS, 0, 0, GEN_FIELD(go_work_ns), "go_work",
+	  "4611686018427387905 ns is out of range; use 0 to 4611686018427387904 ns" },
+	{ HS_TRACE_GEN_BURST, 1, 1, 0, HS_REPLAY_MAX_NS, 0, 0, 0, GEN_FIELD(think_ns), "think",
+	  "4611686018427387905 ns is out of range; use 0 to 4611686018427387904 ns" },
+	{ HS_TRACE_GEN_PERIODIC, 2, 1, HS_REPLAY_MAX_NS, 0, 0, 0, 0, GEN_FIELD(interval_ns),
+	  "interval", "4611686018427387905 ns is out of range; use 0 to 4611686018427387904 ns" },
+	/* Thread 2 starts at 2 x interval. */
+	{ HS_TRACE_GEN_PERIODIC, 3, 1, HS_REPLAY_MAX_NS / 2, 0, 0, 0, 0, GEN_FIELD(interval_ns), "",
+	  "the last thread start at 4611686018427387906 ns" },
+	/* The second callback arrives at go_work + 2 x think. */
+	{ HS_TRACE_GEN_BURST, 1, 2, 0, HS_REPLAY_MAX_NS / 4, HS_REPLAY_MAX_NS / 2, 0, 0,
+	  GEN_FIELD(go_work_ns), "", "the last arrival at 4611686018427387905 ns" },
+};
+
+static struct hs_trace_gen_opts limit_opts(const struct gen_limit_case *c)
+{
+	struct hs_trace_gen_opts o = {
+		.kind = c->kind,
+		.threads = c->threads,
+		.callbacks = c->callbacks,
+		.interval_ns = c->interval_ns,
+		.think_ns = c->think_ns,
+		.go_work_ns = c->go_work_ns,
+		.gc_calls = c->gc_calls,
+		.grow_frames = c->grow_frames,
+		.seed = 1,
+	};
+	return o;
+}
+
+/* Options at a replay limit give a trace that the replay scan accepts,
+ * and one unit more is rejected before the file is created. */
+static void test_gen_replay_limits(void **state)
+{
+	char path[512], tmp[520];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "limit.csv");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	for (size_t i = 0; i < sizeof(gen_limit_cases) / sizeof(gen_limit_cases[0]); i++) {
+		const struct gen_limit_case *c = &gen_limit_cases[i];
+		struct hs_trace_gen_opts o = limit_opts(c);
+		int64_t *field = (int64_t *)((char *)&o + c->offset);
+		struct hs_replay_summary sum;
+		struct hs_error err = { 0 };
+		int rc;
+
+		assert_int_equal(hs_trace_gen(&o, path, &err), 0);
+		rc = hs_replay_scan(path, NULL, NULL, &sum, &err);
+		if (rc != 0)
+			print_error("case %zu at the limit: %s: %s\n", i, err.key, err.msg);
+		assert_int_equal(rc, 0);
+		assert_int_equal(sum.rows, (int64_t)c->threads * c->callbacks);
+		assert_int_equal(unlink(path), 0);
+
+		(*field)++;
+		rc = hs_trace_gen(&o, path, &err);
+		if (rc != HS_E_USAGE)
+			print_error("case %zu past the limit: returned %d\n", i, rc);
+		assert_int_equal(rc, HS_E_USAGE);
+		assert_string_equal(err.key, c->key);
+		if (!strstr(err.msg, c->msg))
+			print_error("case %zu past the limit: %s\n", i, err.msg);
+		assert_non_null(strstr(err.msg, c->msg));
+		assert_false(file_exists(path));
+		assert_false(file_exists(tmp));
+	}
+}
+
+/* A random draw that takes a time past the replay limit stops the
+ * generator and leaves no file.  Pool: 60 think times of mean 10^17 ns sum
+ * to about 6 x 10^18 ns.  Poisson: 49 start gaps of mean 10^17 ns sum to
+ * about 4.9 x 10^18 ns.  Both are past 2^62 (about 4.6 x 10^18) with seed
+ * 1, and with every draw 0 neither is. */
+static void test_gen_random_past_replay_limit(void **state)
+{
+	struct hs_trace_gen_opts pool = limit_opts(&(struct gen_limit_case){
+		.kind = HS_TRACE_GEN_POOL, .threads = 1, .callbacks = 60,
+		.think_ns = INT64_C(100000000000000000) });
+	struct hs_trace_gen_opts poisson = limit_opts(&(struct gen_limit_case){
+		.kind = HS_TRACE_GEN_POISSON, .threads = 50, .callbacks = 1,
+		.interval_ns = INT64_C(100000000000000000) });
+	const struct hs_trace_gen_opts *cases[] = { &pool, &poisson };
+	char path[512], tmp[520];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "random-past-limit.csv");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	for (size_t i = 0; i < 2; i++) {
+		struct hs_error err = { 0 };
+
+		assert_int_equal(hs_trace_gen(cases[i], path, &err), HS_E_USAGE);
+		assert_non_null(strstr(err.msg, "the random draws give times past "
+					"4611686018427387904 ns"));
+		assert_false(file_exists(path));
+		assert_false(file_exists(tmp));
+	}
 }
 
 static void test_gen_kind_names(void **state)
@@ -1109,6 +1228,8 @@ int main(void)
 		cmocka_unit_test(test_gen_rejects_bad_options),
 		cmocka_unit_test(test_gen_time_overflow),
 		cmocka_unit_test(test_gen_overflow_before_rows),
+		cmocka_unit_test(test_gen_replay_limits),
+		cmocka_unit_test(test_gen_random_past_replay_limit),
 		cmocka_unit_test(test_gen_kind_names),
 		cmocka_unit_test(test_million_rows_bounded_memory),
 	};

@@ -164,22 +164,28 @@ enum hs_trace_gen_kind {
 	                            * exponential around think_ns */
 };
 
+/* The upper limits are those of a replay, in sim/replay.h. */
 struct hs_trace_gen_opts {
 	enum hs_trace_gen_kind kind;
 	int32_t threads;      /* 1..INT32_MAX */
 	int64_t callbacks;    /* callbacks per thread, >= 1 */
-	int64_t interval_ns;  /* poisson: mean gap; periodic: gap between starts */
-	int64_t think_ns;     /* C time before each callback (pool: the mean) */
-	int64_t go_work_ns;   /* every callback */
-	int64_t gc_calls;     /* every callback */
-	int64_t grow_frames;  /* every callback */
+	int64_t interval_ns;  /* poisson: mean gap; periodic: gap between starts;
+	                       * 0..HS_REPLAY_MAX_NS */
+	int64_t think_ns;     /* C time before each callback (pool: the mean);
+	                       * 0..HS_REPLAY_MAX_NS */
+	int64_t go_work_ns;   /* every callback; 0..HS_REPLAY_MAX_NS */
+	int64_t gc_calls;     /* every callback; 0..HS_REPLAY_MAX_GC */
+	int64_t grow_frames;  /* every callback; 0..HS_REPLAY_MAX_GROW */
 	uint64_t seed;
 };
 
 /*
  * Writes a trace to PATH through the writer, so PATH appears only complete.
  * The same options give the same bytes.  Returns 0 or a negative HS_E_*
- * code with err filled (HS_E_USAGE for invalid options).
+ * code with err filled.  HS_E_USAGE is for invalid options, for options
+ * whose thread starts or arrivals pass HS_REPLAY_MAX_NS, and for a random
+ * draw in poisson or pool that takes a time past it.  On any error
+ * PATH.tmp is removed and an existing PATH is left as it was.
  */
 int hs_trace_gen(const struct hs_trace_gen_opts *o, const char *path, struct hs_error *err);
 

@@ -34,14 +34,26 @@
  * log1p() from the C library.
  * NOTE: the same seed gives the same bytes on the same C library; libms
  * that round log1p() differently may change an exponential draw by 1 ns.
+ *
+ * Limits.  Every trace written here passes the replay checks of
+ * hs_replay_scan(), so the generator uses the limits of replay.h: gc_calls
+ * at most HS_REPLAY_MAX_GC, grow_frames at most HS_REPLAY_MAX_GROW, and
+ * every time at most HS_REPLAY_MAX_NS.  Options past a limit, or whose
+ * thread starts and arrivals pass HS_REPLAY_MAX_NS with every random draw
+ * 0, are rejected before the file is created.  A random draw that takes a
+ * time past the limit stops the generator, which then removes FILE.tmp.
  */
 #include "trace.h"
 
+#include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
+#include "replay.h"
 
 static const char *const kind_names[] = {
 	[HS_TRACE_GEN_BURST] = "burst",
@@ -65,7 +77,7 @@ static void xoshiro_seed(struct hs_rng *x, uint64_t seed, uint64_t stream)
 
 /*
  * Draws an exponential variate with mean MEAN ns, rounded to whole ns.
- * Returns 0 or HS_E_USAGE when the draw would not fit in an int64_t.
+ * Returns 0 or HS_E_USAGE when the draw is past HS_REPLAY_MAX_NS.
  */
 static int draw_exponential(struct hs_rng *x, int64_t mean, int64_t *out)
 {
@@ -74,7 +86,8 @@ static int draw_exponential(struct hs_rng *x, int64_t mean, int64_t *out)
 	double u = (double)(hs_rng_next(x) >> 11) * 0x1.0p-53;
 	double v = -(double)mean * log1p(-u);
 
-	if (v >= 0x1.0p62)
+	/* HS_REPLAY_MAX_NS is 2^62, exact as a double. */
+	if (v > (double)HS_REPLAY_MAX_NS)
 		return HS_E_USAGE;
 	*out = llround(v);
 	return 0;
@@ -122,8 +135,21 @@ static int options_error(struct hs_error *err, const char *key, const char *msg)
 	return hs_error_set(err, HS_E_USAGE, NULL, 0, key, "%s", msg);
 }
 
+/* Rejects VALUE of the option KEY unless it is from 0 to MAX.  UNIT is
+ * " ns" for times and "" for counts. */
+static int check_range(const char *key, int64_t value, int64_t max, const char *unit,
+		       struct hs_error *err)
+{
+	if (value >= 0 && value <= max)
+		return 0;
+	return hs_error_set(err, HS_E_USAGE, NULL, 0, key, "%" PRId64 "%s is out of range; use 0 "
+			    "to %" PRId64 "%s, the maximum a replay accepts", value, unit, max, unit);
+}
+
 static int check_options(const struct hs_trace_gen_opts *o, struct hs_error *err)
 {
+	int rc;
+
 	if ((int)o->kind < 0 || (int)o->kind >= NKINDS)
 		return options_error(err, "kind", "unknown generator kind; use burst, poisson, "
 				     "periodic or pool");
@@ -131,43 +157,70 @@ static int check_options(const struct hs_trace_gen_opts *o, struct hs_error *err
 		return options_error(err, "threads", "threads must be at least 1");
 	if (o->callbacks < 1)
 		return options_error(err, "callbacks", "callbacks per thread must be at least 1");
-	if (o->interval_ns < 0)
-		return options_error(err, "interval", "interval must be 0 ns or more");
-	if (o->think_ns < 0)
-		return options_error(err, "think", "think time must be 0 ns or more");
-	if (o->go_work_ns < 0)
-		return options_error(err, "go_work", "Go work must be 0 ns or more");
-	if (o->gc_calls < 0)
-		return options_error(err, "gc_calls", "GC calls must be 0 or more");
-	if (o->grow_frames < 0)
-		return options_error(err, "grow_frames", "stack growth must be 0 frames or more");
+	if ((rc = check_range("interval", o->interval_ns, HS_REPLAY_MAX_NS, " ns", err)) ||
+	    (rc = check_range("think", o->think_ns, HS_REPLAY_MAX_NS, " ns", err)) ||
+	    (rc = check_range("go_work", o->go_work_ns, HS_REPLAY_MAX_NS, " ns", err)) ||
+	    (rc = check_range("gc_calls", o->gc_calls, HS_REPLAY_MAX_GC, "", err)) ||
+	    (rc = check_range("grow_frames", o->grow_frames, HS_REPLAY_MAX_GROW, "", err)))
+		return rc;
 	return 0;
 }
 
-static int overflow_error(struct hs_error *err)
+_Static_assert(HS_REPLAY_MAX_NS == INT64_C(1) << 62,
+	       "the error messages and draw_exponential() assume a limit of 2^62 ns");
+
+/* Reports a time past HS_REPLAY_MAX_NS that a random draw gave, so no
+ * single option is at fault. */
+static int time_limit_error(struct hs_error *err)
 {
-	return options_error(err, NULL, "the options give times past INT64_MAX ns; reduce "
-			     "the threads, callbacks or times");
+	return hs_error_set(err, HS_E_USAGE, NULL, 0, NULL, "the random draws give times past %"
+			    PRId64 " ns (2^62 ns, about 146 years), the maximum a replay accepts; "
+			    "reduce the threads, callbacks, interval or think time, or try "
+			    "another seed", HS_REPLAY_MAX_NS);
 }
 
-/* Rejects options whose last arrival is past INT64_MAX ns even with every
- * random draw 0, before any row is written.  Without this check the
- * overflow shows only at that row, after up to callbacks x threads rows
- * on disk.  The bound is the exact last arrival for burst and periodic and
- * a lower bound for poisson and pool, whose later rows may still overflow. */
+/* Reports that the options alone put EVENT ("the last arrival") at
+ * TIME ns, past HS_REPLAY_MAX_NS. */
+static int options_time_error(struct hs_error *err, const char *event, __int128 time)
+{
+	char shown[32];
+
+	if (time > INT64_MAX)
+		snprintf(shown, sizeof(shown), "more than %" PRId64, INT64_MAX);
+	else
+		snprintf(shown, sizeof(shown), "%" PRId64, (int64_t)time);
+	return hs_error_set(err, HS_E_USAGE, NULL, 0, NULL, "the options put %s at %s ns, past "
+			    "%" PRId64 " ns (2^62 ns, about 146 years), the most a replay "
+			    "accepts; reduce the threads, callbacks, interval, think time or Go "
+			    "work", event, shown, HS_REPLAY_MAX_NS);
+}
+
+/* Sets *sum to A + B.  Returns false when the sum is past HS_REPLAY_MAX_NS
+ * or does not fit in an int64_t. */
+static bool add_time(int64_t a, int64_t b, int64_t *sum)
+{
+	return !__builtin_add_overflow(a, b, sum) && *sum <= HS_REPLAY_MAX_NS;
+}
+
+/* Rejects options whose last thread start or last arrival is past
+ * HS_REPLAY_MAX_NS even with every random draw 0, before any row is
+ * written.  Without this check the error shows only at that row, after up
+ * to callbacks x threads rows on disk.  The bound is exact for burst and
+ * periodic and a lower bound for poisson and pool, whose later rows may
+ * still pass the limit. */
 static int check_last_arrival(const struct hs_trace_gen_opts *o, struct hs_error *err)
 {
-	int64_t think = o->kind == HS_TRACE_GEN_POOL ? 0 : o->think_ns;
-	int64_t start = 0, step, last;
+	/* In 128 bits, exact: callbacks x (go_work + think) is below 2^126. */
+	__int128 think = o->kind == HS_TRACE_GEN_POOL ? 0 : o->think_ns;
+	__int128 start = 0, last;
 
-	if (o->kind == HS_TRACE_GEN_PERIODIC &&
-	    __builtin_mul_overflow((int64_t)o->threads - 1, o->interval_ns, &start))
-		return overflow_error(err);
-	if (__builtin_add_overflow(o->go_work_ns, think, &step) ||
-	    __builtin_mul_overflow(o->callbacks - 1, step, &last) ||
-	    __builtin_add_overflow(last, think, &last) ||
-	    __builtin_add_overflow(last, start, &last))
-		return overflow_error(err);
+	if (o->kind == HS_TRACE_GEN_PERIODIC)
+		start = (__int128)(o->threads - 1) * o->interval_ns;
+	last = start + (__int128)(o->callbacks - 1) * (o->go_work_ns + think) + think;
+	if (start > HS_REPLAY_MAX_NS)
+		return options_time_error(err, "the last thread start", start);
+	if (last > HS_REPLAY_MAX_NS)
+		return options_time_error(err, "the last arrival", last);
 	return 0;
 }
 
@@ -180,7 +233,7 @@ static int next_c_time(const struct hs_trace_gen_opts *o, struct gen_thread *t,
 		return 0;
 	}
 	if (draw_exponential(&t->rng, o->think_ns, &t->c_time_ns) < 0)
-		return overflow_error(err);
+		return time_limit_error(err);
 	return 0;
 }
 
@@ -200,9 +253,9 @@ static int init_threads(const struct hs_trace_gen_opts *o, struct gen_thread *th
 			gap = o->interval_ns;
 		else if (i > 0 && o->kind == HS_TRACE_GEN_POISSON &&
 			 draw_exponential(&starts, o->interval_ns, &gap) < 0)
-			return overflow_error(err);
-		if (__builtin_add_overflow(start, gap, &start))
-			return overflow_error(err);
+			return time_limit_error(err);
+		if (!add_time(start, gap, &start))
+			return time_limit_error(err);
 
 		t->thread = i;
 		t->start_ns = start;
@@ -210,8 +263,8 @@ static int init_threads(const struct hs_trace_gen_opts *o, struct gen_thread *th
 		xoshiro_seed(&t->rng, o->seed, (uint64_t)i + 1);
 		if (next_c_time(o, t, err) < 0)
 			return HS_E_USAGE;
-		if (__builtin_add_overflow(t->start_ns, t->c_time_ns, &t->arrival_ns))
-			return overflow_error(err);
+		if (!add_time(t->start_ns, t->c_time_ns, &t->arrival_ns))
+			return time_limit_error(err);
 	}
 	return 0;
 }
@@ -245,9 +298,9 @@ static int write_rows(const struct hs_trace_gen_opts *o, struct gen_thread *heap
 
 			if (next_c_time(o, t, err) < 0)
 				return HS_E_USAGE;
-			if (__builtin_add_overflow(t->arrival_ns, o->go_work_ns, &arrival) ||
-			    __builtin_add_overflow(arrival, t->c_time_ns, &t->arrival_ns))
-				return overflow_error(err);
+			if (!add_time(t->arrival_ns, o->go_work_ns, &arrival) ||
+			    !add_time(arrival, t->c_time_ns, &t->arrival_ns))
+				return time_limit_error(err);
 		}
 		sift_down(heap, n, 0);
 	}
