@@ -10,9 +10,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -511,6 +513,142 @@ static void interrupted_gen_leaves_nothing(void **state)
 	interrupt_trace_gen(*state, SIGTERM);
 }
 
+/* Writes a trace of 8 threads x 200 callbacks to NAME and records one
+ * replay of it with events in DB, so that its exports fill many pipe
+ * buffers (about 250 KB of Perfetto JSON and 70 KB of callback.csv). */
+static void record_large_run(const struct fixture *f, const char *name, const char *db)
+{
+	assert_int_equal(herdsim(f, "trace", "gen", "--kind", "pool", "--threads", "8", "--callbacks",
+				 "200", "--seed", "7", "--out", in_dir(f, name), NULL), 0);
+	assert_int_equal(herdsim(f, "replay", in_dir(f, name), "--policy", "waiters", "--reps", "1",
+				 "--record", "events", "--db", db, "--quiet", NULL), 0);
+}
+
+/* Writes TEXT to PATH, replacing the file. */
+static void write_file_text(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_true(fputs(text, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* Asserts that the file at PATH contains exactly TEXT. */
+static void assert_file_text(const char *path, const char *text)
+{
+	size_t len;
+	char *got = slurp(path, &len);
+
+	assert_string_equal(got, text);
+	assert_int_equal(len, strlen(text));
+	free(got);
+}
+
+/* Asserts that f->err contains exactly one line, and that the line contains TEXT. */
+static void assert_one_error_line(const struct fixture *f, const char *text)
+{
+	char *err = slurp(f->err, NULL);
+	int lines = 0;
+
+	for (char *p = err; *p; p++)
+		lines += *p == '\n';
+	assert_non_null(strstr(err, text));
+	assert_int_equal(lines, 1);
+	free(err);
+}
+
+/* Runs `herdsim export DB --run 1 --format FORMAT --out OUT` with FIFO, a
+ * named pipe in place of one of its FILE.tmp, reads the first bytes of
+ * that file, sends SIG while the export is blocked writing the rest, and
+ * checks that the process dies of SIG.  The pipe buffer is set to one
+ * page, so the export cannot finish before the signal. */
+static void interrupt_export(const struct fixture *f, const char *db, const char *format,
+			     const char *out, const char *fifo, int sig)
+{
+	struct pollfd readable;
+	char buf[512];
+	int fd, status;
+	pid_t pid;
+
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	/* O_NONBLOCK: the open returns before the export opens the other end. */
+	fd = open(fifo, O_RDONLY | O_NONBLOCK);
+	assert_true(fd >= 0);
+	assert_true(fcntl(fd, F_SETPIPE_SZ, 4096) >= 4096);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		if (!freopen("/dev/null", "w", stdout) || !freopen(f->err, "w", stderr))
+			_exit(127);
+		execl(HS_BIN, HS_BIN, "export", db, "--run", "1", "--format", format, "--out", out,
+		      (char *)NULL);
+		_exit(127);
+	}
+	readable = (struct pollfd){ .fd = fd, .events = POLLIN };
+	assert_int_equal(poll(&readable, 1, 60000), 1); /* up to 60 s for the first bytes */
+	assert_true(read(fd, buf, sizeof(buf)) > 0);
+	assert_int_equal(kill(pid, sig), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(fd);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), sig);
+}
+
+/* SIGINT or SIGTERM while the Perfetto file is written removes FILE.tmp,
+ * prints one line and leaves the existing file as it was. */
+static void interrupted_perfetto_keeps_old(void **state)
+{
+	static const int sigs[] = { SIGINT, SIGTERM };
+	struct fixture *f = *state;
+	char db[256], out[256], tmp[264];
+
+	snprintf(db, sizeof(db), "%s", in_dir(f, "db.sqlite"));
+	snprintf(out, sizeof(out), "%s", in_dir(f, "run.json"));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+	record_large_run(f, "g.csv", db);
+	for (size_t i = 0; i < 2; i++) {
+		write_file_text(out, "old\n");
+		interrupt_export(f, db, "perfetto", out, tmp, sigs[i]);
+		assert_int_equal(access(tmp, F_OK), -1);
+		assert_file_text(out, "old\n");
+		assert_one_error_line(f, "herdsim: export interrupted; ");
+	}
+}
+
+/* SIGINT or SIGTERM while callback.csv, the last table, is written
+ * removes every FILE.tmp, prints one line and leaves all three existing
+ * files as they were, including the two tables already written. */
+static void interrupted_csv_keeps_old(void **state)
+{
+	static const int sigs[] = { SIGINT, SIGTERM };
+	static const char *const tables[] = { "thread_state", "wake", "callback" };
+	struct fixture *f = *state;
+	char db[256], out[256], path[320], fifo[320];
+
+	snprintf(db, sizeof(db), "%s", in_dir(f, "db.sqlite"));
+	snprintf(out, sizeof(out), "%s", in_dir(f, "csv"));
+	record_large_run(f, "g.csv", db);
+	assert_int_equal(mkdir(out, 0700), 0);
+	snprintf(fifo, sizeof(fifo), "%s/callback.csv.tmp", out);
+	for (size_t i = 0; i < 2; i++) {
+		for (size_t t = 0; t < 3; t++) {
+			snprintf(path, sizeof(path), "%s/%s.csv", out, tables[t]);
+			write_file_text(path, "old\n");
+		}
+		interrupt_export(f, db, "csv", out, fifo, sigs[i]);
+		for (size_t t = 0; t < 3; t++) {
+			snprintf(path, sizeof(path), "%s/%s.csv", out, tables[t]);
+			assert_file_text(path, "old\n");
+			snprintf(path, sizeof(path), "%s/%s.csv.tmp", out, tables[t]);
+			assert_int_equal(access(path, F_OK), -1);
+		}
+		assert_one_error_line(f, "herdsim: export interrupted; ");
+	}
+}
+
 static void trace_gen_deterministic(void **state)
 {
 	struct fixture *f = *state;
@@ -581,6 +719,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(export_names_bad_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(trace_gen_deterministic, setup, teardown),
 		cmocka_unit_test_setup_teardown(interrupted_gen_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(interrupted_perfetto_keeps_old, setup, teardown),
+		cmocka_unit_test_setup_teardown(interrupted_csv_keeps_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(shipped_traces_rebuild, setup, teardown),
 	};
 
