@@ -95,6 +95,34 @@ static int herdsim(const struct fixture *f, ...)
 	return WEXITSTATUS(status);
 }
 
+/* As herdsim(), but the arguments come as a NULL-terminated array and a
+ * process that a signal ended returns 128 + the signal number. */
+static int herdsim_argv(const struct fixture *f, const char *const *argv)
+{
+	const char *full[64] = { HS_BIN };
+	int argc = 1, status;
+	pid_t pid;
+
+	while (argv[argc - 1] && argc < 63) {
+		full[argc] = argv[argc - 1];
+		argc++;
+	}
+	full[argc] = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stdout) || !freopen(f->err, "w", stderr))
+			_exit(127);
+		execv(HS_BIN, (char **)full);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
 /* Reads a whole file into a malloc'd NUL-terminated buffer. */
 static char *slurp(const char *path, size_t *len)
 {
@@ -649,6 +677,46 @@ static void interrupted_csv_keeps_old(void **state)
 	}
 }
 
+/* Replays g.csv with --record-trace OUT and HS_RUN_TEST_SIGNAL set to
+ * HOOK, which signals the process after the first row of OUT.tmp is
+ * written.  Returns the exit status, 128 + the signal for a process that
+ * the signal ended. */
+static int replay_with_signal(const struct fixture *f, const char *db, const char *out, const char *hook)
+{
+	int status;
+
+	setenv("HS_RUN_TEST_SIGNAL", hook, 1);
+	status = herdsim_argv(f, (const char *const[]){ "replay", in_dir(f, "g.csv"), "--policy", "waiters",
+							"--reps", "1", "--db", db, "--quiet",
+							"--record-trace", out, NULL });
+	unsetenv("HS_RUN_TEST_SIGNAL");
+	return status;
+}
+
+/* A second SIGINT or SIGTERM while --record-trace is written ends the
+ * process at once: FILE.tmp is removed, the existing FILE is left as it
+ * was, and the new database, which received no run, is removed. */
+static void record_trace_second_signal_keeps_old(void **state)
+{
+	static const char *const hooks[] = { "INT2:trace", "TERM2:trace" };
+	static const int sigs[] = { SIGINT, SIGTERM };
+	struct fixture *f = *state;
+	char db[256], out[256], tmp[264];
+
+	snprintf(db, sizeof(db), "%s", in_dir(f, "db.sqlite"));
+	snprintf(out, sizeof(out), "%s", in_dir(f, "again.csv"));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+	gen_pool(f, "g.csv");
+	for (size_t i = 0; i < 2; i++) {
+		write_file_text(out, "old\n");
+		assert_int_equal(replay_with_signal(f, db, out, hooks[i]), 128 + sigs[i]);
+		assert_int_equal(access(tmp, F_OK), -1);
+		assert_file_text(out, "old\n");
+		assert_int_equal(access(db, F_OK), -1);
+		assert_one_error_line(f, "herdsim: stopping after the run in progress");
+	}
+}
+
 static void trace_gen_deterministic(void **state)
 {
 	struct fixture *f = *state;
@@ -721,6 +789,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(interrupted_gen_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(interrupted_perfetto_keeps_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(interrupted_csv_keeps_old, setup, teardown),
+		cmocka_unit_test_setup_teardown(record_trace_second_signal_keeps_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(shipped_traces_rebuild, setup, teardown),
 	};
 
