@@ -738,6 +738,9 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 	}
 	if (progress)
 		fprintf(stderr, "\r%*s\r", 70, "");
+	/* A signal during the last run stops the command like one before it. */
+	if (atomic_load(&in->first))
+		return CLI_INTERRUPTED;
 	return status;
 }
 

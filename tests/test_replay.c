@@ -717,6 +717,40 @@ static void record_trace_second_signal_keeps_old(void **state)
 	}
 }
 
+/* A first SIGINT while --record-trace is written lets the run in
+ * progress finish: the trace is written whole, the run is recorded, no
+ * FILE.tmp is left, and the command exits 130. */
+static void record_trace_first_signal_completes(void **state)
+{
+	struct fixture *f = *state;
+	char db[256], ref_db[256], out[256], ref[256], tmp[264];
+	char *got, *want, *err;
+	size_t ngot, nwant;
+
+	snprintf(db, sizeof(db), "%s", in_dir(f, "db.sqlite"));
+	snprintf(ref_db, sizeof(ref_db), "%s", in_dir(f, "ref.sqlite"));
+	snprintf(out, sizeof(out), "%s", in_dir(f, "again.csv"));
+	snprintf(ref, sizeof(ref), "%s", in_dir(f, "ref.csv"));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+	gen_pool(f, "g.csv");
+	assert_int_equal(herdsim(f, "replay", in_dir(f, "g.csv"), "--policy", "waiters", "--reps", "1",
+				 "--db", ref_db, "--quiet", "--record-trace", ref, NULL), 0);
+	write_file_text(out, "old\n");
+	assert_int_equal(replay_with_signal(f, db, out, "INT:trace"), 130);
+	err = slurp(f->err, NULL);
+	assert_non_null(strstr(err, "herdsim: stopping after the run in progress"));
+	assert_non_null(strstr(err, "herdsim: interrupted; 1 run recorded in "));
+	free(err);
+	assert_int_equal(access(tmp, F_OK), -1);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM run"), 1);
+	got = slurp(out, &ngot);
+	want = slurp(ref, &nwant);
+	assert_int_equal(ngot, nwant);
+	assert_memory_equal(got, want, nwant);
+	free(got);
+	free(want);
+}
+
 static void trace_gen_deterministic(void **state)
 {
 	struct fixture *f = *state;
@@ -790,6 +824,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(interrupted_perfetto_keeps_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(interrupted_csv_keeps_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(record_trace_second_signal_keeps_old, setup, teardown),
+		cmocka_unit_test_setup_teardown(record_trace_first_signal_completes, setup, teardown),
 		cmocka_unit_test_setup_teardown(shipped_traces_rebuild, setup, teardown),
 	};
 
