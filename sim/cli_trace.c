@@ -21,7 +21,8 @@ static const char gen_usage[] =
 	"\n"
 	"options:\n"
 	"  --kind burst|poisson|periodic|pool  when threads start (required)\n"
-	"  --out FILE         trace to write (required); written to FILE.tmp, then renamed\n"
+	"  --out FILE         trace to write (required); written to FILE.tmp, then renamed,\n"
+	"                     which replaces an existing FILE without a warning\n"
 	"  --threads N        threads (default 4)\n"
 	"  --callbacks N      callbacks per thread (default 10)\n"
 	"  --interval DUR     poisson: mean gap between thread starts; periodic: the gap\n"
@@ -32,7 +33,9 @@ static const char gen_usage[] =
 	"  --grow N           recursion depth per callback, in frames (default 0)\n"
 	"  --seed S           seed of the random streams (default 1)\n"
 	"\n"
-	"DUR is a number with a unit: ns, us, ms or s (\"50us\").\n";
+	"DUR is a number with a unit: ns, us, ms or s (\"50us\").\n"
+	"On an error, Ctrl-C or SIGTERM, FILE.tmp is removed and an existing FILE\n"
+	"is left as it was.\n";
 
 /* Parses an integer from min to max.  The generator checks its lower
  * bounds too, but its errors name the option's field ("threads"), not the
