@@ -38,12 +38,17 @@ static const char report_usage[] =
 	"                      run; runs made by `herdsim run` form 'default')\n"
 	"  --baseline POLICY   add each policy's makespan ratio to POLICY, with its\n"
 	"                      95 % confidence interval\n"
-	"  --out DIR           output directory (default report/)\n"
+	"  --out DIR           output directory (default report/); files of the same\n"
+	"                      name in DIR are replaced without a warning, and other\n"
+	"                      files in DIR are kept\n"
 	"  --format LIST       comma-separated subset of md,tex,html (default all)\n"
 	"\n"
 	"Figures need gnuplot (`make deps` installs it).  Each figure is written\n"
 	"as NAME.svg, NAME.pdf and NAME.png next to NAME.csv and NAME.gp, so\n"
-	"`gnuplot NAME.gp` in the output directory draws it again.\n";
+	"`gnuplot NAME.gp` in the output directory draws it again.\n"
+	"The files are written to a staging directory in DIR and moved into DIR\n"
+	"only when all of them are written, so an error while writing them leaves\n"
+	"the existing files in DIR as they were.\n";
 
 /* ---- Colours --------------------------------------------------------- */
 

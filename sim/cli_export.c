@@ -3,8 +3,14 @@
  * one run recorded with --record events for a trace viewer or as CSV
  * (traces/export.h).  The database is opened read-only and must have the
  * schema version of this build.
+ *
+ * An existing output file is replaced, and only by a complete one, because
+ * each file is written to FILE.tmp and renamed.  On SIGINT or SIGTERM a
+ * handler removes every FILE.tmp, prints one line and ends the process by
+ * the signal, so existing files stay as they were.
  */
 #include <errno.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,7 +31,12 @@ static const char export_usage[] =
 	"                      (default PATH: herdsim-run-ID.json)\n"
 	"  --format csv        PATH/thread_state.csv, PATH/wake.csv, PATH/callback.csv\n"
 	"                      (default PATH: herdsim-run-ID)\n"
-	"  --out PATH          file (perfetto) or directory (csv) to write\n";
+	"  --out PATH          file (perfetto) or directory (csv) to write\n"
+	"\n"
+	"An existing PATH (perfetto), or the three files in PATH (csv), are replaced\n"
+	"without a warning; other files in PATH are kept.  Each file is written to\n"
+	"FILE.tmp and renamed once all are complete, so an error, Ctrl-C or SIGTERM\n"
+	"leaves the existing files as they were.\n";
 
 struct export_opts {
 	const char *db, *format, *out;
@@ -115,6 +126,69 @@ static int open_db(const char *path, sqlite3 **db, struct hs_error *err)
 	return 0;
 }
 
+/* What remove_tmp_on_signal removes and prints, set up before the export
+ * starts: the FILE.tmp names, OUT if the export created it, and the line. */
+static char signal_tmps[HS_EXPORT_CSV_TABLES][4200];
+static char signal_new_dir[4096];
+static char signal_message[4400];
+static struct sigaction saved_actions[2];
+static const int watched_signals[2] = { SIGINT, SIGTERM };
+
+/* Removes the partial FILE.tmp files and a directory that this export
+ * created, prints signal_message and ends the process by the signal as
+ * its default action would.  unlink, rmdir, write, sigaction and raise
+ * are async-signal-safe. */
+static void remove_tmp_on_signal(int sig)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	ssize_t ignored;
+
+	for (size_t i = 0; i < HS_EXPORT_CSV_TABLES; i++)
+		if (signal_tmps[i][0])
+			unlink(signal_tmps[i]);
+	if (signal_new_dir[0])
+		rmdir(signal_new_dir); /* removes it only if it is empty */
+	ignored = write(STDERR_FILENO, signal_message, strlen(signal_message));
+	(void)ignored;
+	sigaction(sig, &dfl, NULL);
+	raise(sig);
+}
+
+/* Installs remove_tmp_on_signal for the files that exporting to OUT
+ * writes, except for a signal that is ignored (as in a background job of a
+ * non-interactive shell).  The same FILE.tmp names as hs_export_create. */
+static void watch_interrupts(const char *out, bool perfetto)
+{
+	struct sigaction sa = { .sa_handler = remove_tmp_on_signal };
+
+	if (perfetto) {
+		snprintf(signal_tmps[0], sizeof(signal_tmps[0]), "%s.tmp", out);
+	} else {
+		for (size_t i = 0; i < HS_EXPORT_CSV_TABLES; i++)
+			snprintf(signal_tmps[i], sizeof(signal_tmps[i]), "%s/%s.csv.tmp", out,
+				 hs_export_csv_tables[i]);
+		if (access(out, F_OK) != 0)
+			snprintf(signal_new_dir, sizeof(signal_new_dir), "%s", out);
+	}
+	snprintf(signal_message, sizeof(signal_message),
+		 perfetto ? "herdsim: export interrupted; %s is left as it was\n"
+			  : "herdsim: export interrupted; the CSV files in %s are left as they were\n", out);
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < 2; i++) {
+		sigaction(watched_signals[i], NULL, &saved_actions[i]);
+		if (saved_actions[i].sa_handler != SIG_IGN)
+			sigaction(watched_signals[i], &sa, NULL);
+	}
+}
+
+/* Restores the actions that watch_interrupts replaced, once the export
+ * has committed or failed and no FILE.tmp is left. */
+static void unwatch_interrupts(void)
+{
+	for (size_t i = 0; i < 2; i++)
+		sigaction(watched_signals[i], &saved_actions[i], NULL);
+}
+
 int cli_export(int argc, char **argv)
 {
 	struct export_opts o = { 0 };
@@ -138,8 +212,13 @@ int cli_export(int argc, char **argv)
 			snprintf(out, sizeof(out), perfetto ? "herdsim-run-%llu.json" : "herdsim-run-%llu", o.run);
 			o.out = out;
 		}
+		/* NOTE: a signal between the last rename and unwatch_interrupts
+		 * prints that the output is left as it was, but it was replaced
+		 * by the complete export. */
+		watch_interrupts(o.out, perfetto);
 		rc = perfetto ? hs_export_perfetto(db, (int64_t)o.run, o.out, &err)
 			      : hs_export_csv(db, (int64_t)o.run, o.out, &err);
+		unwatch_interrupts();
 	}
 	sqlite3_close(db);
 	if (rc)

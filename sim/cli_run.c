@@ -157,6 +157,7 @@ struct interrupts {
 	const char *db_path;
 	bool db_new;            /* the command created the database */
 	size_t db_kept_dirs;    /* hs_db_existing_parent_length before the open */
+	char trace_tmp[HS_PATH_MAX + 8]; /* FILE.tmp of --record-trace, or empty */
 };
 
 /* Summary of the replications of one policy on one profile. */
@@ -325,14 +326,18 @@ static int compare_workload(const void *a, const void *b)
 	return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
+static void test_signal_hook(struct interrupts *in, const char *point);
+
 /*
- * Writes the callbacks of a run to PATH as a trace, sorted by arrival_ns,
- * then by the input line (replay), then by thread and seq.  A replay
- * records the rows it was given, in the order it read them, so replaying
- * the written file repeats the run exactly.  The file appears only
- * complete (the writer renames PATH.tmp).  Sorts res->workload in place.
+ * Writes the callbacks of a run to PATH.tmp as a trace, sorted by
+ * arrival_ns, then by the input line (replay), then by thread and seq.  A
+ * replay records the rows it was given, in the order it read them, so
+ * replaying the written file repeats the run exactly.  On success *out is
+ * the open writer, whose hs_trace_writer_close(*out, 1, ...) renames
+ * PATH.tmp to PATH.  Sorts res->workload in place.
  */
-static int write_workload(const char *path, struct hs_run_result *res, struct hs_error *err)
+static int write_workload(const char *path, struct hs_run_result *res, struct interrupts *in,
+			  struct hs_trace_writer **out, struct hs_error *err)
 {
 	struct hs_trace_writer *w;
 	int rc = 0;
@@ -354,12 +359,15 @@ static int write_workload(const char *path, struct hs_run_result *res, struct hs
 		};
 
 		rc = hs_trace_writer_row(w, &row, err);
+		if (i == 0)
+			test_signal_hook(in, "trace");
 	}
 	if (rc) {
 		hs_trace_writer_close(w, 0, NULL);
 		return rc;
 	}
-	return hs_trace_writer_close(w, 1, err);
+	*out = w;
+	return 0;
 }
 
 static bool alloc_cell(struct cell *c, int reps)
@@ -509,8 +517,10 @@ static void remove_db(const char *path, size_t kept_dirs)
 /* ---- Interrupts -------------------------------------------------------- */
 
 /* Ends the process by `sig` on a second signal.  A database that the
- * command created and that has no run yet is removed first.  Holding db_mu
- * keeps the removal from racing a write of the first run. */
+ * command created and that has no run yet is removed first, and so is the
+ * partial FILE.tmp of --record-trace, which leaves an existing FILE as it
+ * was.  Holding db_mu keeps the removals from racing the rename of the
+ * trace and the write of the run, which run_all makes under db_mu. */
 static void end_now(struct interrupts *in, int sig)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -519,6 +529,8 @@ static void end_now(struct interrupts *in, int sig)
 	pthread_mutex_lock(&in->db_mu);
 	if (in->db_new && in->recorded == 0)
 		remove_db(in->db_path, in->db_kept_dirs);
+	if (in->trace_tmp[0])
+		unlink(in->trace_tmp);
 	sigaction(sig, &dfl, NULL);
 	sigemptyset(&sig_only);
 	sigaddset(&sig_only, sig);
@@ -596,14 +608,16 @@ static void stop_watch(struct interrupts *in)
 /* Test hook: HS_RUN_TEST_SIGNAL="INT:N" or "TERM:N" sends that signal to
  * the process once N runs have ended, before the next one starts, and
  * waits up to 10 s for the watcher to take it, so that tests interrupt at
- * a known point.  "INT2:N" and "TERM2:N" send it a second time after that. */
-static void test_signal_hook(struct interrupts *in, int done)
+ * a known point.  "INT:trace" sends it after the first row of
+ * --record-trace is written.  "INT2:..." and "TERM2:..." send it a second
+ * time after that.  POINT is the decimal run count or "trace". */
+static void test_signal_hook(struct interrupts *in, const char *point)
 {
 	const char *hook = getenv("HS_RUN_TEST_SIGNAL");
 	const char *colon = hook ? strchr(hook, ':') : NULL;
 	int sig, times;
 
-	if (!colon || !in->started || atoi(colon + 1) != done)
+	if (!colon || !in->started || strcmp(colon + 1, point) != 0)
 		return;
 	sig = strncmp(hook, "TERM", 4) == 0 ? SIGTERM : SIGINT;
 	times = colon[-1] == '2' ? 2 : 1;
@@ -639,9 +653,12 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 				struct hs_run_request req = { 0 };
 				struct hs_run_result res;
 				struct hs_error err = { 0 };
+				struct hs_trace_writer *trace = NULL;
+				char point[16];
 				int rc;
 
-				test_signal_hook(in, done);
+				snprintf(point, sizeof(point), "%d", done);
+				test_signal_hook(in, point);
 				if (atomic_load(&in->first)) {
 					if (progress)
 						fputc('\n', stderr);
@@ -675,16 +692,25 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 				}
 				rc = be->run(&req, &res, &err);
 				/* the trace first: if it fails, the run is not recorded
-				 * either, and if the database fails, the trace goes */
+				 * either, and if the database fails, the trace goes.
+				 * Its rename and the run's write share db_mu, so a
+				 * second signal finds either both or neither. */
 				if (rc == 0 && o->record_trace && res.status == HS_STATUS_OK)
-					rc = write_workload(o->record_trace, &res, &err);
+					rc = write_workload(o->record_trace, &res, in, &trace, &err);
 				if (rc == 0) {
+					bool trace_written = false;
+
 					pthread_mutex_lock(&in->db_mu);
-					rc = hs_db_write_run(db, &res, NULL, &err);
+					if (trace) {
+						rc = hs_trace_writer_close(trace, 1, &err);
+						trace_written = rc == 0;
+					}
+					if (rc == 0)
+						rc = hs_db_write_run(db, &res, NULL, &err);
 					if (rc == 0)
 						in->recorded++;
 					pthread_mutex_unlock(&in->db_mu);
-					if (rc && o->record_trace)
+					if (rc && trace_written)
 						unlink(o->record_trace);
 				}
 				if (rc) {
@@ -712,6 +738,9 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 	}
 	if (progress)
 		fprintf(stderr, "\r%*s\r", 70, "");
+	/* A signal during the last run stops the command like one before it. */
+	if (atomic_load(&in->first))
+		return CLI_INTERRUPTED;
 	return status;
 }
 
@@ -847,6 +876,8 @@ static int run_command(int argc, char **argv, bool replay)
 			goto oom;
 	if (!cells)
 		goto oom;
+	if (o.record_trace)
+		snprintf(in.trace_tmp, sizeof(in.trace_tmp), "%s.tmp", o.record_trace);
 	start_watch(&in, o.db);
 	rc = hs_db_open(&db, o.db, &err);
 	if (rc) {

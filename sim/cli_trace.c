@@ -22,7 +22,8 @@ static const char gen_usage[] =
 	"\n"
 	"options:\n"
 	"  --kind burst|poisson|periodic|pool  when threads start (required)\n"
-	"  --out FILE         trace to write (required); written to FILE.tmp, then renamed\n"
+	"  --out FILE         trace to write (required); written to FILE.tmp, then renamed,\n"
+	"                     which replaces an existing FILE without a warning\n"
 	"  --threads N        threads (default 4)\n"
 	"  --callbacks N      callbacks per thread (default 10)\n"
 	"  --interval DUR     poisson: mean gap between thread starts; periodic: the gap\n"
@@ -37,7 +38,9 @@ static const char gen_usage[] =
 	"DUR is a number with a unit: ns, us, ms or s (\"50us\").  Every time in the\n"
 	"trace, from the DUR options to the thread starts and arrivals they give, must\n"
 	"be at most %lldns (about 146 years).  These limits are the ones\n"
-	"`herdsim replay` checks.\n";
+	"`herdsim replay` checks.\n"
+	"On an error, Ctrl-C or SIGTERM, FILE.tmp is removed and an existing FILE\n"
+	"is left as it was.\n";
 
 /* The usage text, with the limits of replay.h filled in. */
 static void print_gen_usage(void)

@@ -10,9 +10,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -89,6 +91,34 @@ static int herdsim(const struct fixture *f, ...)
 		_exit(127);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* As herdsim(), but the arguments come as a NULL-terminated array and a
+ * process that a signal ended returns 128 + the signal number. */
+static int herdsim_argv(const struct fixture *f, const char *const *argv)
+{
+	const char *full[64] = { HS_BIN };
+	int argc = 1, status;
+	pid_t pid;
+
+	while (argv[argc - 1] && argc < 63) {
+		full[argc] = argv[argc - 1];
+		argc++;
+	}
+	full[argc] = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stdout) || !freopen(f->err, "w", stderr))
+			_exit(127);
+		execv(HS_BIN, (char **)full);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
 	assert_true(WIFEXITED(status));
 	return WEXITSTATUS(status);
 }
@@ -511,6 +541,216 @@ static void interrupted_gen_leaves_nothing(void **state)
 	interrupt_trace_gen(*state, SIGTERM);
 }
 
+/* Writes a trace of 8 threads x 200 callbacks to NAME and records one
+ * replay of it with events in DB, so that its exports fill many pipe
+ * buffers (about 250 KB of Perfetto JSON and 70 KB of callback.csv). */
+static void record_large_run(const struct fixture *f, const char *name, const char *db)
+{
+	assert_int_equal(herdsim(f, "trace", "gen", "--kind", "pool", "--threads", "8", "--callbacks",
+				 "200", "--seed", "7", "--out", in_dir(f, name), NULL), 0);
+	assert_int_equal(herdsim(f, "replay", in_dir(f, name), "--policy", "waiters", "--reps", "1",
+				 "--record", "events", "--db", db, "--quiet", NULL), 0);
+}
+
+/* Writes TEXT to PATH, replacing the file. */
+static void write_file_text(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_true(fputs(text, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* Asserts that the file at PATH contains exactly TEXT. */
+static void assert_file_text(const char *path, const char *text)
+{
+	size_t len;
+	char *got = slurp(path, &len);
+
+	assert_string_equal(got, text);
+	assert_int_equal(len, strlen(text));
+	free(got);
+}
+
+/* Asserts that f->err contains exactly one line, and that the line contains TEXT. */
+static void assert_one_error_line(const struct fixture *f, const char *text)
+{
+	char *err = slurp(f->err, NULL);
+	int lines = 0;
+
+	for (char *p = err; *p; p++)
+		lines += *p == '\n';
+	assert_non_null(strstr(err, text));
+	assert_int_equal(lines, 1);
+	free(err);
+}
+
+/* Runs `herdsim export DB --run 1 --format FORMAT --out OUT` with FIFO, a
+ * named pipe in place of one of its FILE.tmp, reads the first bytes of
+ * that file, sends SIG while the export is blocked writing the rest, and
+ * checks that the process dies of SIG.  The pipe buffer is set to one
+ * page, so the export cannot finish before the signal. */
+static void interrupt_export(const struct fixture *f, const char *db, const char *format,
+			     const char *out, const char *fifo, int sig)
+{
+	struct pollfd readable;
+	char buf[512];
+	int fd, status;
+	pid_t pid;
+
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	/* O_NONBLOCK: the open returns before the export opens the other end. */
+	fd = open(fifo, O_RDONLY | O_NONBLOCK);
+	assert_true(fd >= 0);
+	assert_true(fcntl(fd, F_SETPIPE_SZ, 4096) >= 4096);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		if (!freopen("/dev/null", "w", stdout) || !freopen(f->err, "w", stderr))
+			_exit(127);
+		execl(HS_BIN, HS_BIN, "export", db, "--run", "1", "--format", format, "--out", out,
+		      (char *)NULL);
+		_exit(127);
+	}
+	readable = (struct pollfd){ .fd = fd, .events = POLLIN };
+	assert_int_equal(poll(&readable, 1, 60000), 1); /* up to 60 s for the first bytes */
+	assert_true(read(fd, buf, sizeof(buf)) > 0);
+	assert_int_equal(kill(pid, sig), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(fd);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), sig);
+}
+
+/* SIGINT or SIGTERM while the Perfetto file is written removes FILE.tmp,
+ * prints one line and leaves the existing file as it was. */
+static void interrupted_perfetto_keeps_old(void **state)
+{
+	static const int sigs[] = { SIGINT, SIGTERM };
+	struct fixture *f = *state;
+	char db[256], out[256], tmp[264];
+
+	snprintf(db, sizeof(db), "%s", in_dir(f, "db.sqlite"));
+	snprintf(out, sizeof(out), "%s", in_dir(f, "run.json"));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+	record_large_run(f, "g.csv", db);
+	for (size_t i = 0; i < 2; i++) {
+		write_file_text(out, "old\n");
+		interrupt_export(f, db, "perfetto", out, tmp, sigs[i]);
+		assert_int_equal(access(tmp, F_OK), -1);
+		assert_file_text(out, "old\n");
+		assert_one_error_line(f, "herdsim: export interrupted; ");
+	}
+}
+
+/* SIGINT or SIGTERM while callback.csv, the last table, is written
+ * removes every FILE.tmp, prints one line and leaves all three existing
+ * files as they were, including the two tables already written. */
+static void interrupted_csv_keeps_old(void **state)
+{
+	static const int sigs[] = { SIGINT, SIGTERM };
+	static const char *const tables[] = { "thread_state", "wake", "callback" };
+	struct fixture *f = *state;
+	char db[256], out[256], path[320], fifo[320];
+
+	snprintf(db, sizeof(db), "%s", in_dir(f, "db.sqlite"));
+	snprintf(out, sizeof(out), "%s", in_dir(f, "csv"));
+	record_large_run(f, "g.csv", db);
+	assert_int_equal(mkdir(out, 0700), 0);
+	snprintf(fifo, sizeof(fifo), "%s/callback.csv.tmp", out);
+	for (size_t i = 0; i < 2; i++) {
+		for (size_t t = 0; t < 3; t++) {
+			snprintf(path, sizeof(path), "%s/%s.csv", out, tables[t]);
+			write_file_text(path, "old\n");
+		}
+		interrupt_export(f, db, "csv", out, fifo, sigs[i]);
+		for (size_t t = 0; t < 3; t++) {
+			snprintf(path, sizeof(path), "%s/%s.csv", out, tables[t]);
+			assert_file_text(path, "old\n");
+			snprintf(path, sizeof(path), "%s/%s.csv.tmp", out, tables[t]);
+			assert_int_equal(access(path, F_OK), -1);
+		}
+		assert_one_error_line(f, "herdsim: export interrupted; ");
+	}
+}
+
+/* Replays g.csv with --record-trace OUT and HS_RUN_TEST_SIGNAL set to
+ * HOOK, which signals the process after the first row of OUT.tmp is
+ * written.  Returns the exit status, 128 + the signal for a process that
+ * the signal ended. */
+static int replay_with_signal(const struct fixture *f, const char *db, const char *out, const char *hook)
+{
+	int status;
+
+	setenv("HS_RUN_TEST_SIGNAL", hook, 1);
+	status = herdsim_argv(f, (const char *const[]){ "replay", in_dir(f, "g.csv"), "--policy", "waiters",
+							"--reps", "1", "--db", db, "--quiet",
+							"--record-trace", out, NULL });
+	unsetenv("HS_RUN_TEST_SIGNAL");
+	return status;
+}
+
+/* A second SIGINT or SIGTERM while --record-trace is written ends the
+ * process at once: FILE.tmp is removed, the existing FILE is left as it
+ * was, and the new database, which received no run, is removed. */
+static void record_trace_second_signal_keeps_old(void **state)
+{
+	static const char *const hooks[] = { "INT2:trace", "TERM2:trace" };
+	static const int sigs[] = { SIGINT, SIGTERM };
+	struct fixture *f = *state;
+	char db[256], out[256], tmp[264];
+
+	snprintf(db, sizeof(db), "%s", in_dir(f, "db.sqlite"));
+	snprintf(out, sizeof(out), "%s", in_dir(f, "again.csv"));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+	gen_pool(f, "g.csv");
+	for (size_t i = 0; i < 2; i++) {
+		write_file_text(out, "old\n");
+		assert_int_equal(replay_with_signal(f, db, out, hooks[i]), 128 + sigs[i]);
+		assert_int_equal(access(tmp, F_OK), -1);
+		assert_file_text(out, "old\n");
+		assert_int_equal(access(db, F_OK), -1);
+		assert_one_error_line(f, "herdsim: stopping after the run in progress");
+	}
+}
+
+/* A first SIGINT while --record-trace is written lets the run in
+ * progress finish: the trace is written whole, the run is recorded, no
+ * FILE.tmp is left, and the command exits 130. */
+static void record_trace_first_signal_completes(void **state)
+{
+	struct fixture *f = *state;
+	char db[256], ref_db[256], out[256], ref[256], tmp[264];
+	char *got, *want, *err;
+	size_t ngot, nwant;
+
+	snprintf(db, sizeof(db), "%s", in_dir(f, "db.sqlite"));
+	snprintf(ref_db, sizeof(ref_db), "%s", in_dir(f, "ref.sqlite"));
+	snprintf(out, sizeof(out), "%s", in_dir(f, "again.csv"));
+	snprintf(ref, sizeof(ref), "%s", in_dir(f, "ref.csv"));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+	gen_pool(f, "g.csv");
+	assert_int_equal(herdsim(f, "replay", in_dir(f, "g.csv"), "--policy", "waiters", "--reps", "1",
+				 "--db", ref_db, "--quiet", "--record-trace", ref, NULL), 0);
+	write_file_text(out, "old\n");
+	assert_int_equal(replay_with_signal(f, db, out, "INT:trace"), 130);
+	err = slurp(f->err, NULL);
+	assert_non_null(strstr(err, "herdsim: stopping after the run in progress"));
+	assert_non_null(strstr(err, "herdsim: interrupted; 1 run recorded in "));
+	free(err);
+	assert_int_equal(access(tmp, F_OK), -1);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM run"), 1);
+	got = slurp(out, &ngot);
+	want = slurp(ref, &nwant);
+	assert_int_equal(ngot, nwant);
+	assert_memory_equal(got, want, nwant);
+	free(got);
+	free(want);
+}
+
 static void trace_gen_deterministic(void **state)
 {
 	struct fixture *f = *state;
@@ -581,6 +821,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(export_names_bad_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(trace_gen_deterministic, setup, teardown),
 		cmocka_unit_test_setup_teardown(interrupted_gen_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(interrupted_perfetto_keeps_old, setup, teardown),
+		cmocka_unit_test_setup_teardown(interrupted_csv_keeps_old, setup, teardown),
+		cmocka_unit_test_setup_teardown(record_trace_second_signal_keeps_old, setup, teardown),
+		cmocka_unit_test_setup_teardown(record_trace_first_signal_completes, setup, teardown),
 		cmocka_unit_test_setup_teardown(shipped_traces_rebuild, setup, teardown),
 	};
 

@@ -36,8 +36,14 @@ int hs_export_check_run(sqlite3 *db, const char *db_name, int64_t run_id, struct
  * nanoseconds are exact. */
 int hs_export_perfetto(sqlite3 *db, int64_t run_id, const char *path, struct hs_error *err);
 
+/* Tables that the CSV export writes, each as DIR/NAME.csv, in this order. */
+#define HS_EXPORT_CSV_TABLES 3
+extern const char *const hs_export_csv_tables[HS_EXPORT_CSV_TABLES];
+
 /* Writes DIR/thread_state.csv, DIR/wake.csv and DIR/callback.csv, creating
- * DIR if missing.  A NULL column (no waker) is an empty field. */
+ * DIR if missing.  A NULL column (no waker) is an empty field.  All three
+ * FILE.tmp are written before the first rename, so a failure or a signal
+ * while writing leaves every existing file of DIR as it was. */
 int hs_export_csv(sqlite3 *db, int64_t run_id, const char *dir, struct hs_error *err);
 
 /* Opens PATH.tmp for writing; its name is kept in tmp[size]. */

@@ -33,7 +33,8 @@ FILE *hs_export_create(const char *path, char *tmp, size_t size, struct hs_error
 	return f;
 }
 
-int hs_export_finish(FILE *f, const char *tmp, const char *path, int commit, struct hs_error *err)
+/* Flushes, syncs and closes F.  Returns 0, or HS_E_IO after removing TMP. */
+static int close_tmp(FILE *f, const char *tmp, struct hs_error *err)
 {
 	int failed = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
 	int saved = errno;
@@ -42,21 +43,37 @@ int hs_export_finish(FILE *f, const char *tmp, const char *path, int commit, str
 		failed = 1;
 		saved = errno;
 	}
-	if (!commit) {
-		unlink(tmp);
-		return 0;
-	}
 	if (failed) {
 		unlink(tmp);
 		return hs_error_set(err, HS_E_IO, tmp, 0, NULL, "write failed: %s", strerror(saved));
 	}
-	if (rename(tmp, path) != 0) {
-		saved = errno;
-		unlink(tmp);
-		return hs_error_set(err, HS_E_IO, path, 0, NULL, "cannot rename %s to it: %s", tmp,
-				    strerror(saved));
-	}
 	return 0;
+}
+
+/* Renames TMP to PATH.  Returns 0, or HS_E_IO after removing TMP. */
+static int rename_tmp(const char *tmp, const char *path, struct hs_error *err)
+{
+	int saved;
+
+	if (rename(tmp, path) == 0)
+		return 0;
+	saved = errno;
+	unlink(tmp);
+	return hs_error_set(err, HS_E_IO, path, 0, NULL, "cannot rename %s to it: %s", tmp,
+			    strerror(saved));
+}
+
+int hs_export_finish(FILE *f, const char *tmp, const char *path, int commit, struct hs_error *err)
+{
+	int rc;
+
+	if (!commit) {
+		fclose(f);
+		unlink(tmp);
+		return 0;
+	}
+	rc = close_tmp(f, tmp, err);
+	return rc ? rc : rename_tmp(tmp, path, err);
 }
 
 int hs_export_check_run(sqlite3 *db, const char *db_name, int64_t run_id, struct hs_error *err)
@@ -121,21 +138,20 @@ static int write_rows(FILE *f, sqlite3 *db, sqlite3_stmt *st, struct hs_error *e
 	return 0;
 }
 
-static int export_table(sqlite3 *db, int64_t run_id, const char *dir, const char *name,
-			const char *sql, struct hs_error *err)
+/* Writes table NAME of the run to TMP, synced and closed.  On failure
+ * TMP is removed. */
+static int export_table(sqlite3 *db, int64_t run_id, const char *name, const char *sql,
+			const char *path, char *tmp, size_t tmp_size, struct hs_error *err)
 {
-	char path[4096], tmp[4200];
 	sqlite3_stmt *st;
 	FILE *f;
 	int rc;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s.csv", dir, name) >= sizeof(path))
-		return hs_error_set(err, HS_E_USAGE, dir, 0, NULL, "the output directory path is too long");
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return hs_error_set(err, HS_E_DB, NULL, 0, name, "cannot read the table: %s",
 				    sqlite3_errmsg(db));
 	sqlite3_bind_int64(st, 1, run_id);
-	f = hs_export_create(path, tmp, sizeof(tmp), err);
+	f = hs_export_create(path, tmp, tmp_size, err);
 	if (!f) {
 		sqlite3_finalize(st);
 		return err->code;
@@ -146,28 +162,57 @@ static int export_table(sqlite3 *db, int64_t run_id, const char *dir, const char
 		hs_export_finish(f, tmp, path, 0, NULL);
 		return rc;
 	}
-	return hs_export_finish(f, tmp, path, 1, err);
+	return close_tmp(f, tmp, err);
 }
+
+const char *const hs_export_csv_tables[HS_EXPORT_CSV_TABLES] = { "thread_state", "wake", "callback" };
 
 int hs_export_csv(sqlite3 *db, int64_t run_id, const char *dir, struct hs_error *err)
 {
-	static const char *const tables[][2] = {
-		{ "thread_state", "SELECT thread, start_ns, end_ns, state, reason, waker FROM thread_state "
-				  "WHERE run_id = ? ORDER BY thread, start_ns" },
-		{ "wake", "SELECT time_ns, waker, woken, latency_ns, reason, wasted FROM wake "
-			  "WHERE run_id = ? ORDER BY time_ns, rowid" },
-		{ "callback", "SELECT thread, seq, arrival_ns, m_acquired_ns, p_acquired_ns, done_ns, m, "
-			      "sleeps, yields, cas_failures FROM callback WHERE run_id = ? ORDER BY thread, seq" },
+	/* One query per entry of hs_export_csv_tables, in the same order. */
+	static const char *const queries[HS_EXPORT_CSV_TABLES] = {
+		"SELECT thread, start_ns, end_ns, state, reason, waker FROM thread_state "
+		"WHERE run_id = ? ORDER BY thread, start_ns",
+		"SELECT time_ns, waker, woken, latency_ns, reason, wasted FROM wake "
+		"WHERE run_id = ? ORDER BY time_ns, rowid",
+		"SELECT thread, seq, arrival_ns, m_acquired_ns, p_acquired_ns, done_ns, m, "
+		"sleeps, yields, cas_failures FROM callback WHERE run_id = ? ORDER BY thread, seq",
 	};
-	int rc;
+	char paths[HS_EXPORT_CSV_TABLES][4096], tmps[HS_EXPORT_CSV_TABLES][4200];
+	size_t written = 0;
+	int rc = 0;
 
 	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
 		return hs_error_set(err, HS_E_IO, dir, 0, NULL, "cannot create the directory: %s",
 				    strerror(errno));
-	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-		rc = export_table(db, run_id, dir, tables[i][0], tables[i][1], err);
+	for (size_t i = 0; i < HS_EXPORT_CSV_TABLES; i++) {
+		if ((size_t)snprintf(paths[i], sizeof(paths[i]), "%s/%s.csv", dir, hs_export_csv_tables[i]) >=
+		    sizeof(paths[i]))
+			return hs_error_set(err, HS_E_USAGE, dir, 0, NULL, "the output directory path is too long");
+	}
+
+	/* Every table goes to its FILE.tmp first, and only a complete set is
+	 * renamed, so that DIR never mixes files of two exports. */
+	for (; written < HS_EXPORT_CSV_TABLES; written++) {
+		rc = export_table(db, run_id, hs_export_csv_tables[written], queries[written], paths[written],
+				  tmps[written], sizeof(tmps[written]), err);
 		if (rc)
+			break;
+	}
+	if (rc) {
+		for (size_t i = 0; i < written; i++)
+			unlink(tmps[i]);
+		return rc;
+	}
+	/* NOTE: a signal or crash between two of these renames still leaves
+	 * a mixed set; the window is three rename calls long. */
+	for (size_t i = 0; i < HS_EXPORT_CSV_TABLES; i++) {
+		rc = rename_tmp(tmps[i], paths[i], err);
+		if (rc) {
+			for (size_t k = i + 1; k < HS_EXPORT_CSV_TABLES; k++)
+				unlink(tmps[k]);
 			return rc;
+		}
 	}
 	return 0;
 }
