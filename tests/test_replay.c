@@ -751,6 +751,57 @@ static void record_trace_first_signal_completes(void **state)
 	free(want);
 }
 
+/* Runs SQL on the database at PATH; aborts the test if it fails. */
+static void exec_sql(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* When the run cannot be written to the database after its trace is
+ * complete, `replay --record-trace FILE` and `run --record-trace FILE`
+ * leave an existing FILE as it was and no FILE.tmp, and print one line.
+ * A trigger that rejects every new run row makes the write fail. */
+static void record_trace_db_failure_keeps_old(void **state)
+{
+	struct fixture *f = *state;
+	char db[256], out[256], tmp[264];
+	const char *const commands[2][14] = {
+		{ "replay", NULL, "--policy", "waiters", "--reps", "1", "--db", db, "--quiet",
+		  "--record-trace", out, NULL },
+		{ "run", "milter", "--policy", "waiters", "--os", "freebsd", "--reps", "1", "--db", db,
+		  "--quiet", "--record-trace", out, NULL },
+	};
+	char trace[256];
+
+	snprintf(db, sizeof(db), "%s", in_dir(f, "db.sqlite"));
+	snprintf(out, sizeof(out), "%s", in_dir(f, "again.csv"));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+	snprintf(trace, sizeof(trace), "%s", in_dir(f, "g.csv"));
+	gen_pool(f, "g.csv");
+	assert_int_equal(herdsim(f, "replay", trace, "--policy", "waiters", "--reps", "1", "--db", db,
+				 "--quiet", NULL), 0);
+	exec_sql(db, "CREATE TRIGGER reject_run BEFORE INSERT ON run "
+		     "BEGIN SELECT RAISE(ABORT, 'test trigger rejects the run'); END");
+	for (size_t i = 0; i < 2; i++) {
+		const char *argv[14];
+
+		memcpy(argv, commands[i], sizeof(argv));
+		if (i == 0)
+			argv[1] = trace;
+		write_file_text(out, "old\n");
+		assert_int_equal(herdsim_argv(f, argv), 1);
+		assert_file_text(out, "old\n");
+		assert_int_equal(access(tmp, F_OK), -1);
+		assert_one_error_line(f, "test trigger rejects the run");
+		assert_one_error_line(f, "again.csv is left as it was");
+		assert_int_equal(query_int(db, "SELECT count(*) FROM run"), 1);
+	}
+}
+
 static void trace_gen_deterministic(void **state)
 {
 	struct fixture *f = *state;
@@ -825,6 +876,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(interrupted_csv_keeps_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(record_trace_second_signal_keeps_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(record_trace_first_signal_completes, setup, teardown),
+		cmocka_unit_test_setup_teardown(record_trace_db_failure_keeps_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(shipped_traces_rebuild, setup, teardown),
 	};
 
