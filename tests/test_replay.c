@@ -502,9 +502,22 @@ static void csv_export_counts(void **state)
 	}
 }
 
+/* Asserts that f->err contains exactly one line, and that the line contains TEXT. */
+static void assert_one_error_line(const struct fixture *f, const char *text)
+{
+	char *err = slurp(f->err, NULL);
+	int lines = 0;
+
+	for (char *p = err; *p; p++)
+		lines += *p == '\n';
+	assert_non_null(strstr(err, text));
+	assert_int_equal(lines, 1);
+	free(err);
+}
+
 /* Starts a trace gen that would run for hours, waits until its FILE.tmp
- * exists, sends sig and checks that the process dies of it and leaves
- * neither FILE nor FILE.tmp. */
+ * exists, sends sig and checks that the process dies of it, leaves
+ * neither FILE nor FILE.tmp and prints one line. */
 static void interrupt_trace_gen(const struct fixture *f, int sig)
 {
 	char out[256], tmp[264];
@@ -518,6 +531,8 @@ static void interrupt_trace_gen(const struct fixture *f, int sig)
 	if (pid == 0) {
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		if (!freopen(f->err, "w", stderr))
+			_exit(127);
 		execl(HS_BIN, HS_BIN, "trace", "gen", "--kind", "burst", "--threads", "1",
 		      "--callbacks", "1000000000000", "--go-work", "0us", "--think", "0us", "--out",
 		      out, (char *)NULL);
@@ -533,6 +548,7 @@ static void interrupt_trace_gen(const struct fixture *f, int sig)
 	assert_int_equal(WTERMSIG(status), sig);
 	assert_int_equal(access(tmp, F_OK), -1);
 	assert_int_equal(access(out, F_OK), -1);
+	assert_one_error_line(f, "herdsim: trace gen interrupted; ");
 }
 
 static void interrupted_gen_leaves_nothing(void **state)
@@ -571,19 +587,6 @@ static void assert_file_text(const char *path, const char *text)
 	assert_string_equal(got, text);
 	assert_int_equal(len, strlen(text));
 	free(got);
-}
-
-/* Asserts that f->err contains exactly one line, and that the line contains TEXT. */
-static void assert_one_error_line(const struct fixture *f, const char *text)
-{
-	char *err = slurp(f->err, NULL);
-	int lines = 0;
-
-	for (char *p = err; *p; p++)
-		lines += *p == '\n';
-	assert_non_null(strstr(err, text));
-	assert_int_equal(lines, 1);
-	free(err);
 }
 
 /* Runs `herdsim export DB --run 1 --format FORMAT --out OUT` with FIFO, a
