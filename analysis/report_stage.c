@@ -168,7 +168,7 @@ static int list_stage(const char *stage, struct staged_file **files, size_t *n,
 static int move_one(const char *stage, const char *backup, const char *out,
 		    struct staged_file *f, struct hs_error *err)
 {
-	char from[4400], to[4400], old[4400];
+	char from[4500], to[4500], old[4500];
 	struct stat sb;
 	int saved;
 
@@ -213,7 +213,7 @@ static size_t roll_back(const char *backup, const char *out, struct staged_file 
 	size_t failed = 0;
 
 	while (n-- > 0) {
-		char to[4400], old[4400];
+		char to[4500], old[4500];
 
 		snprintf(to, sizeof(to), "%s/%s", out, files[n].name);
 		snprintf(old, sizeof(old), "%s/%s", backup, files[n].name);
