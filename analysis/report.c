@@ -14,9 +14,9 @@
  */
 #include "report.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "interrupt_cleanup.h"
 #include "record.h"
 #include "registry.h"
 #include "stats.h"
@@ -47,8 +48,8 @@ static const char report_usage[] =
 	"as NAME.svg, NAME.pdf and NAME.png next to NAME.csv and NAME.gp, so\n"
 	"`gnuplot NAME.gp` in the output directory draws it again.\n"
 	"The files are written to a staging directory in DIR and moved into DIR\n"
-	"only when all of them are written, so an error while writing them leaves\n"
-	"the existing files in DIR as they were.\n";
+	"only when all of them are written.  An error, Ctrl-C or SIGTERM leaves the\n"
+	"existing files in DIR as they were: files already moved are moved back.\n";
 
 /* ---- Colours --------------------------------------------------------- */
 
@@ -113,90 +114,6 @@ int rp_finish(FILE *f, const char *name, struct hs_error *err)
 		return hs_error_set(err, HS_E_IO, name, 0, NULL, "writing the file failed: %s; "
 				    "check the free space of the output directory", strerror(errno));
 	return 0;
-}
-
-/* Creates dir and its missing parents.  Sets *first_new to the length of
- * the shallowest directory that this call created (0 when it created
- * none), also when it fails, so remove_new_dirs can undo it. */
-static int make_dirs(const char *dir, size_t *first_new, struct hs_error *err)
-{
-	char buf[4096];
-
-	*first_new = 0;
-	snprintf(buf, sizeof(buf), "%s", dir);
-	for (char *p = buf + 1;; p++) {
-		char c = *p;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0777) == 0) {
-			if (*first_new == 0)
-				*first_new = strlen(buf);
-		} else if (errno != EEXIST) {
-			return hs_error_set(err, HS_E_IO, buf, 0, "--out", "cannot create the output "
-					    "directory: %s", strerror(errno));
-		}
-		*p = c;
-		if (c == '\0')
-			return 0;
-	}
-}
-
-/* Removes dir and its parents down to the prefix of length first_new,
- * which make_dirs created, so a failed report leaves no new directory.
- * rmdir keeps a directory that is not empty. */
-static void remove_new_dirs(const char *dir, size_t first_new)
-{
-	char buf[4096];
-
-	if (first_new == 0)
-		return;
-	snprintf(buf, sizeof(buf), "%s", dir);
-	for (;;) {
-		char *slash;
-
-		rmdir(buf);
-		if (strlen(buf) <= first_new)
-			return;
-		slash = strrchr(buf, '/');
-		if (!slash)
-			return;
-		*slash = '\0';
-	}
-}
-
-/* Moves every file of the staging directory into out and removes the
- * staging directory; with keep false, deletes the files instead and
- * leaves err untouched (it may be NULL). */
-static int unstage(const char *stage, const char *out, bool keep, struct hs_error *err)
-{
-	DIR *d = opendir(stage);
-	struct dirent *e;
-	int rc = 0;
-
-	if (!d && !keep)
-		return 0;
-	if (!d)
-		return hs_error_set(err, HS_E_IO, stage, 0, NULL, "cannot read the staging "
-				    "directory: %s", strerror(errno));
-	while ((e = readdir(d)) != NULL) {
-		char from[4400], to[4400];
-
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(from, sizeof(from), "%s/%s", stage, e->d_name);
-		snprintf(to, sizeof(to), "%s/%s", out, e->d_name);
-		if (!keep)
-			unlink(from);
-		else if (rc == 0 && rename(from, to) != 0)
-			rc = hs_error_set(err, HS_E_IO, to, 0, NULL, "cannot move the file into "
-					  "place: %s", strerror(errno));
-	}
-	closedir(d);
-	if (rc == 0)
-		rmdir(stage);
-	return rc;
 }
 
 /* ---- Loading --------------------------------------------------------- */
@@ -627,6 +544,18 @@ static int check_not_blank(const char *path, struct hs_error *err)
 	return 0;
 }
 
+/* Installs the SIGINT and SIGTERM handler, with the line it prints for
+ * the output directory out.  The paths to remove are registered as they
+ * are created. */
+static void watch_interrupts(const char *out)
+{
+	char line[HS_CLEANUP_PATH_MAX + 80];
+
+	snprintf(line, sizeof(line), "herdsim: report interrupted; the files in %s are left as "
+		 "they were\n", out);
+	hs_cleanup_watch(line);
+}
+
 int cli_report(int argc, char **argv)
 {
 	struct report_opts o = { 0 };
@@ -634,8 +563,10 @@ int cli_report(int argc, char **argv)
 	struct hs_error err = { 0 };
 	struct hs_db *db = NULL;
 	struct stat sb;
+	sigset_t mask;
+	bool blocked = false;
 	size_t first_new_dir = 0;
-	int rc;
+	int rc, status;
 
 	rc = parse_report_args(argc, argv, &o, &err);
 	if (rc == 1) {
@@ -662,8 +593,17 @@ int cli_report(int argc, char **argv)
 		rc = rp_check_gnuplot(&err);
 	if (rc == 0)
 		rc = hs_db_open(&db, o.db, &err);
-	if (rc == 0)
-		rc = make_dirs(o.out, &first_new_dir, &err);
+	if (rc)
+		goto out;
+
+	/* A signal waits while the directories are made and registered, so
+	 * the handler finds each one that exists. */
+	watch_interrupts(o.out);
+	hs_cleanup_block(&mask);
+	blocked = true;
+	rc = rp_make_dirs(o.out, &first_new_dir, &err);
+	if (first_new_dir)
+		hs_cleanup_add_dirs(o.out, first_new_dir);
 	if (rc)
 		goto out;
 	r.db = hs_db_handle(db);
@@ -673,11 +613,21 @@ int cli_report(int argc, char **argv)
 				  "directory in the output directory: %s", strerror(errno));
 		goto out;
 	}
+	hs_cleanup_add_tree(r.stage);
+	hs_cleanup_unblock(&mask);
+	blocked = false;
+
 	rc = build_report(&r, &o, &err);
+
+	/* From here on a signal waits until the command is done, so the moves
+	 * and their rollback run to the end.  It then takes the action it had
+	 * before watch_interrupts. */
+	hs_cleanup_block(&mask);
+	blocked = true;
 	if (rc == 0)
-		rc = unstage(r.stage, o.out, true, &err);
+		rc = rp_stage_commit(r.stage, o.out, &err);
 	else
-		unstage(r.stage, o.out, false, NULL);
+		rp_stage_discard(r.stage);
 	if (rc == 0) {
 		printf("report of experiment '%s' (%d runs, %zu points) written to %s/\n",
 		       r.exp_name, r.runs, r.points.len, o.out);
@@ -687,11 +637,16 @@ int cli_report(int argc, char **argv)
 	}
 out:
 	if (rc)
-		remove_new_dirs(o.out, first_new_dir);
+		rp_remove_new_dirs(o.out, first_new_dir);
 	HS_VEC_FREE(&r.points);
 	HS_VEC_FREE(&r.params);
 	HS_VEC_FREE(&r.figures);
 	HS_VEC_FREE(&r.locks);
 	hs_db_close(db);
-	return rc ? cli_error(&err) : CLI_OK;
+	status = rc ? cli_error(&err) : CLI_OK;
+	fflush(stdout);
+	hs_cleanup_unwatch();
+	if (blocked)
+		hs_cleanup_unblock(&mask);
+	return status;
 }

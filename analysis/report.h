@@ -6,7 +6,8 @@
  * sleep_wake, lock_summary) and a few raw tables, loads one experiment
  * into struct rp_report, and hands it to the writers:
  *
- *   report.c          command line, loading, provenance, staging of files
+ *   report.c          command line, loading, provenance
+ *   report_stage.c    output and staging directories, moving files into place
  *   report_tables.c   report.md and report.tex (booktabs tables)
  *   report_figures.c  figure CSV, gnuplot script, SVG, PDF and PNG
  *   report_html.c     report.html
@@ -14,7 +15,10 @@
  * Invariants:
  *  1. Every output file is written inside a staging directory under the
  *     output directory and renamed into place only after every file was
- *     written, so the output directory never holds a truncated file.
+ *     written, so the output directory never holds a truncated file.  An
+ *     error, SIGINT or SIGTERM before or during the renames leaves the
+ *     files of the output directory as they were, with the exceptions
+ *     that report_stage.c lists.
  *  2. A policy has the same colour and name in every figure: rp_color()
  *     depends only on the policy name.
  *  3. The writers never print; they return negative HS_E_* codes and fill
@@ -122,6 +126,21 @@ const char *rp_color(const char *policy);
 FILE *rp_create(struct rp_report *r, const char *name, struct hs_error *err);
 /* Closes f, turning a write error into HS_E_IO naming `name`. */
 int rp_finish(FILE *f, const char *name, struct hs_error *err);
+
+/* Creates dir and its missing parents.  Sets *first_new to the length of
+ * the shallowest directory that this call created (0 when it created
+ * none), also when it fails, so rp_remove_new_dirs can undo it. */
+int rp_make_dirs(const char *dir, size_t *first_new, struct hs_error *err);
+/* Removes dir and its parents down to the prefix of length first_new,
+ * each only if it is empty. */
+void rp_remove_new_dirs(const char *dir, size_t first_new);
+/* Moves every file of the staging directory into out and removes the
+ * staging directory.  When a move fails, moves back the files already
+ * moved (see report_stage.c) and removes the staging directory, unless an
+ * earlier file could not be moved back, which err then names. */
+int rp_stage_commit(const char *stage, const char *out, struct hs_error *err);
+/* Deletes the staging directory with its files. */
+void rp_stage_discard(const char *stage);
 
 /* Writes the label of a point for tables: its thread count when that is
  * the only varied key, else its point_key ("" when nothing varies). */

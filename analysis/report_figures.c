@@ -13,6 +13,8 @@
  */
 #include "report.h"
 
+#include "interrupt_cleanup.h"
+
 #include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -40,7 +42,7 @@ static const struct {
  * when fork failed. */
 static int run_gnuplot(const char *dir, char *const argv[], const char *errpath)
 {
-	pid_t pid = fork();
+	pid_t pid = hs_cleanup_fork(); /* a signal to the report kills gnuplot first */
 	int status;
 
 	if (pid < 0)
@@ -56,9 +58,8 @@ static int run_gnuplot(const char *dir, char *const argv[], const char *errpath)
 		execvp("gnuplot", argv);
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
+	if (hs_cleanup_wait(pid, &status) != 0)
+		return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

@@ -10,7 +10,6 @@
  * the signal, so existing files stay as they were.
  */
 #include <errno.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 
 #include "cli.h"
 #include "export.h"
+#include "interrupt_cleanup.h"
 #include "record.h"
 
 static const char export_usage[] =
@@ -126,67 +126,28 @@ static int open_db(const char *path, sqlite3 **db, struct hs_error *err)
 	return 0;
 }
 
-/* What remove_tmp_on_signal removes and prints, set up before the export
- * starts: the FILE.tmp names, OUT if the export created it, and the line. */
-static char signal_tmps[HS_EXPORT_CSV_TABLES][4200];
-static char signal_new_dir[4096];
-static char signal_message[4400];
-static struct sigaction saved_actions[2];
-static const int watched_signals[2] = { SIGINT, SIGTERM };
-
-/* Removes the partial FILE.tmp files and a directory that this export
- * created, prints signal_message and ends the process by the signal as
- * its default action would.  unlink, rmdir, write, sigaction and raise
- * are async-signal-safe. */
-static void remove_tmp_on_signal(int sig)
-{
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	ssize_t ignored;
-
-	for (size_t i = 0; i < HS_EXPORT_CSV_TABLES; i++)
-		if (signal_tmps[i][0])
-			unlink(signal_tmps[i]);
-	if (signal_new_dir[0])
-		rmdir(signal_new_dir); /* removes it only if it is empty */
-	ignored = write(STDERR_FILENO, signal_message, strlen(signal_message));
-	(void)ignored;
-	sigaction(sig, &dfl, NULL);
-	raise(sig);
-}
-
-/* Installs remove_tmp_on_signal for the files that exporting to OUT
- * writes, except for a signal that is ignored (as in a background job of a
- * non-interactive shell).  The same FILE.tmp names as hs_export_create. */
+/* Registers for removal on SIGINT or SIGTERM the FILE.tmp names that
+ * exporting to OUT writes (the names of hs_export_create), and OUT if the
+ * export will create it, and sets the line printed then. */
 static void watch_interrupts(const char *out, bool perfetto)
 {
-	struct sigaction sa = { .sa_handler = remove_tmp_on_signal };
+	char path[HS_CLEANUP_PATH_MAX], line[HS_CLEANUP_PATH_MAX + 80];
 
-	if (perfetto) {
-		snprintf(signal_tmps[0], sizeof(signal_tmps[0]), "%s.tmp", out);
-	} else {
-		for (size_t i = 0; i < HS_EXPORT_CSV_TABLES; i++)
-			snprintf(signal_tmps[i], sizeof(signal_tmps[i]), "%s/%s.csv.tmp", out,
-				 hs_export_csv_tables[i]);
-		if (access(out, F_OK) != 0)
-			snprintf(signal_new_dir, sizeof(signal_new_dir), "%s", out);
-	}
-	snprintf(signal_message, sizeof(signal_message),
+	snprintf(line, sizeof(line),
 		 perfetto ? "herdsim: export interrupted; %s is left as it was\n"
 			  : "herdsim: export interrupted; the CSV files in %s are left as they were\n", out);
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < 2; i++) {
-		sigaction(watched_signals[i], NULL, &saved_actions[i]);
-		if (saved_actions[i].sa_handler != SIG_IGN)
-			sigaction(watched_signals[i], &sa, NULL);
+	hs_cleanup_watch(line);
+	if (perfetto) {
+		snprintf(path, sizeof(path), "%s.tmp", out);
+		hs_cleanup_add_file(path);
+		return;
 	}
-}
-
-/* Restores the actions that watch_interrupts replaced, once the export
- * has committed or failed and no FILE.tmp is left. */
-static void unwatch_interrupts(void)
-{
-	for (size_t i = 0; i < 2; i++)
-		sigaction(watched_signals[i], &saved_actions[i], NULL);
+	if (access(out, F_OK) != 0)
+		hs_cleanup_add_dir(out); /* removed after the files, and only if empty */
+	for (size_t i = 0; i < HS_EXPORT_CSV_TABLES; i++) {
+		snprintf(path, sizeof(path), "%s/%s.csv.tmp", out, hs_export_csv_tables[i]);
+		hs_cleanup_add_file(path);
+	}
 }
 
 int cli_export(int argc, char **argv)
@@ -212,13 +173,13 @@ int cli_export(int argc, char **argv)
 			snprintf(out, sizeof(out), perfetto ? "herdsim-run-%llu.json" : "herdsim-run-%llu", o.run);
 			o.out = out;
 		}
-		/* NOTE: a signal between the last rename and unwatch_interrupts
+		/* NOTE: a signal between the last rename and hs_cleanup_unwatch
 		 * prints that the output is left as it was, but it was replaced
 		 * by the complete export. */
 		watch_interrupts(o.out, perfetto);
 		rc = perfetto ? hs_export_perfetto(db, (int64_t)o.run, o.out, &err)
 			      : hs_export_csv(db, (int64_t)o.run, o.out, &err);
-		unwatch_interrupts();
+		hs_cleanup_unwatch();
 	}
 	sqlite3_close(db);
 	if (rc)

@@ -330,11 +330,11 @@ static void test_signal_hook(struct interrupts *in, const char *point);
 
 /*
  * Writes the callbacks of a run to PATH.tmp as a trace, sorted by
- * arrival_ns, then by the input line (replay), then by thread and seq.  A
- * replay records the rows it was given, in the order it read them, so
- * replaying the written file repeats the run exactly.  On success *out is
- * the open writer, whose hs_trace_writer_close(*out, 1, ...) renames
- * PATH.tmp to PATH.  Sorts res->workload in place.
+ * arrival_ns, then by the input line (replay), then by thread and seq, and
+ * syncs the file.  A replay records the rows it was given, in the order it
+ * read them, so replaying the written file repeats the run exactly.  On
+ * success *out is the writer, whose hs_trace_writer_close(*out, 1, ...)
+ * renames PATH.tmp to PATH.  Sorts res->workload in place.
  */
 static int write_workload(const char *path, struct hs_run_result *res, struct interrupts *in,
 			  struct hs_trace_writer **out, struct hs_error *err)
@@ -362,12 +362,27 @@ static int write_workload(const char *path, struct hs_run_result *res, struct in
 		if (i == 0)
 			test_signal_hook(in, "trace");
 	}
+	if (rc == 0)
+		rc = hs_trace_writer_sync(w, err);
 	if (rc) {
 		hs_trace_writer_close(w, 0, NULL);
 		return rc;
 	}
 	*out = w;
 	return 0;
+}
+
+/* Appends to err's message what became of the --record-trace FILE when
+ * the run or the rename of FILE.tmp failed, so that cli_error prints it
+ * on the same line. */
+static void add_trace_outcome(struct hs_error *err, const char *path, bool recorded)
+{
+	size_t n = strlen(err->msg);
+
+	snprintf(err->msg + n, sizeof(err->msg) - n,
+		 recorded ? "; the run is recorded, but the trace is not written and %s is left as it was"
+			  : "; the run is not recorded, the trace is not written and %s is left as it was",
+		 path);
 }
 
 static bool alloc_cell(struct cell *c, int reps)
@@ -691,27 +706,31 @@ static int run_all(const struct run_opts *o, const struct hs_backend *be, struct
 					hs_config_each_param(&cfg, add_param, &res);
 				}
 				rc = be->run(&req, &res, &err);
-				/* the trace first: if it fails, the run is not recorded
-				 * either, and if the database fails, the trace goes.
-				 * Its rename and the run's write share db_mu, so a
-				 * second signal finds either both or neither. */
+				/* The trace first, up to a synced FILE.tmp: if it
+				 * fails, the run is not recorded either.  FILE.tmp is
+				 * renamed to FILE only after the run is in the
+				 * database, so a failed database write leaves an
+				 * existing FILE as it was.  The write and the rename
+				 * share db_mu, so a second signal finds either both
+				 * or neither. */
 				if (rc == 0 && o->record_trace && res.status == HS_STATUS_OK)
 					rc = write_workload(o->record_trace, &res, in, &trace, &err);
 				if (rc == 0) {
-					bool trace_written = false;
-
 					pthread_mutex_lock(&in->db_mu);
-					if (trace) {
-						rc = hs_trace_writer_close(trace, 1, &err);
-						trace_written = rc == 0;
-					}
-					if (rc == 0)
-						rc = hs_db_write_run(db, &res, NULL, &err);
+					rc = hs_db_write_run(db, &res, NULL, &err);
 					if (rc == 0)
 						in->recorded++;
+					if (rc && trace) {
+						hs_trace_writer_close(trace, 0, NULL);
+						add_trace_outcome(&err, o->record_trace, false);
+					} else if (trace && (rc = hs_trace_writer_close(trace, 1, &err)) != 0) {
+						/* NOTE: the run stays recorded without its
+						 * trace.  The rename in FILE's own directory
+						 * rarely fails, because probe_output created
+						 * FILE.tmp there before the run. */
+						add_trace_outcome(&err, o->record_trace, true);
+					}
 					pthread_mutex_unlock(&in->db_mu);
-					if (rc && trace_written)
-						unlink(o->record_trace);
 				}
 				if (rc) {
 					hs_result_free(&res);

@@ -3,15 +3,15 @@
  * hs_trace_gen() (traces/trace_gen.c describes the model of each kind).
  * The same options, seed included, give the same bytes, and the file
  * appears only complete, because SIGINT and SIGTERM remove the partial
- * FILE.tmp.
+ * FILE.tmp and print one line.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
+#include "interrupt_cleanup.h"
 #include "replay.h"
 #include "trace.h"
 
@@ -131,36 +131,16 @@ static int parse_gen_option(int argc, char **argv, int *i, struct hs_trace_gen_o
 	return 1;
 }
 
-/* FILE.tmp of the trace being written, for remove_tmp_on_signal. */
-static char tmp_path[HS_TRACE_PATH_MAX + 8];
-
-/* Removes the partial FILE.tmp on SIGINT or SIGTERM, then dies of the
- * signal as it would have without this handler.  unlink, sigaction and
- * raise are async-signal-safe. */
-static void remove_tmp_on_signal(int sig)
-{
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-
-	unlink(tmp_path);
-	sigaction(sig, &dfl, NULL);
-	raise(sig);
-}
-
-/* Installs remove_tmp_on_signal for SIGINT and SIGTERM, except where the
- * signal is ignored (as for a background job of a non-interactive shell). */
+/* Registers OUT.tmp, the trace being written, for removal on SIGINT or
+ * SIGTERM, and sets the line printed then. */
 static void watch_interrupts(const char *out)
 {
-	static const int sigs[] = { SIGINT, SIGTERM };
-	struct sigaction sa = { .sa_handler = remove_tmp_on_signal };
+	char path[HS_CLEANUP_PATH_MAX], line[HS_CLEANUP_PATH_MAX + 80];
 
-	snprintf(tmp_path, sizeof(tmp_path), "%s.tmp", out);
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		struct sigaction now;
-
-		if (sigaction(sigs[i], NULL, &now) == 0 && now.sa_handler != SIG_IGN)
-			sigaction(sigs[i], &sa, NULL);
-	}
+	snprintf(line, sizeof(line), "herdsim: trace gen interrupted; %s is left as it was\n", out);
+	hs_cleanup_watch(line);
+	snprintf(path, sizeof(path), "%s.tmp", out);
+	hs_cleanup_add_file(path);
 }
 
 static int trace_gen(int argc, char **argv)
@@ -188,8 +168,11 @@ static int trace_gen(int argc, char **argv)
 		return cli_usage_error("--kind is required: burst, poisson, periodic or pool");
 	if (!out)
 		return cli_usage_error("--out FILE is required");
+	/* NOTE: a signal between the rename and hs_cleanup_unwatch prints
+	 * that FILE is left as it was, but FILE is the complete new trace. */
 	watch_interrupts(out);
 	rc = hs_trace_gen(&o, out, &err);
+	hs_cleanup_unwatch();
 	if (rc)
 		return cli_error(&err);
 	return CLI_OK;

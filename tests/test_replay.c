@@ -502,9 +502,22 @@ static void csv_export_counts(void **state)
 	}
 }
 
+/* Asserts that f->err contains exactly one line, and that the line contains TEXT. */
+static void assert_one_error_line(const struct fixture *f, const char *text)
+{
+	char *err = slurp(f->err, NULL);
+	int lines = 0;
+
+	for (char *p = err; *p; p++)
+		lines += *p == '\n';
+	assert_non_null(strstr(err, text));
+	assert_int_equal(lines, 1);
+	free(err);
+}
+
 /* Starts a trace gen that would run for hours, waits until its FILE.tmp
- * exists, sends sig and checks that the process dies of it and leaves
- * neither FILE nor FILE.tmp. */
+ * exists, sends sig and checks that the process dies of it, leaves
+ * neither FILE nor FILE.tmp and prints one line. */
 static void interrupt_trace_gen(const struct fixture *f, int sig)
 {
 	char out[256], tmp[264];
@@ -518,6 +531,8 @@ static void interrupt_trace_gen(const struct fixture *f, int sig)
 	if (pid == 0) {
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		if (!freopen(f->err, "w", stderr))
+			_exit(127);
 		execl(HS_BIN, HS_BIN, "trace", "gen", "--kind", "burst", "--threads", "1",
 		      "--callbacks", "1000000000000", "--go-work", "0us", "--think", "0us", "--out",
 		      out, (char *)NULL);
@@ -533,6 +548,7 @@ static void interrupt_trace_gen(const struct fixture *f, int sig)
 	assert_int_equal(WTERMSIG(status), sig);
 	assert_int_equal(access(tmp, F_OK), -1);
 	assert_int_equal(access(out, F_OK), -1);
+	assert_one_error_line(f, "herdsim: trace gen interrupted; ");
 }
 
 static void interrupted_gen_leaves_nothing(void **state)
@@ -571,19 +587,6 @@ static void assert_file_text(const char *path, const char *text)
 	assert_string_equal(got, text);
 	assert_int_equal(len, strlen(text));
 	free(got);
-}
-
-/* Asserts that f->err contains exactly one line, and that the line contains TEXT. */
-static void assert_one_error_line(const struct fixture *f, const char *text)
-{
-	char *err = slurp(f->err, NULL);
-	int lines = 0;
-
-	for (char *p = err; *p; p++)
-		lines += *p == '\n';
-	assert_non_null(strstr(err, text));
-	assert_int_equal(lines, 1);
-	free(err);
 }
 
 /* Runs `herdsim export DB --run 1 --format FORMAT --out OUT` with FIFO, a
@@ -751,6 +754,57 @@ static void record_trace_first_signal_completes(void **state)
 	free(want);
 }
 
+/* Runs SQL on the database at PATH; aborts the test if it fails. */
+static void exec_sql(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* When the run cannot be written to the database after its trace is
+ * complete, `replay --record-trace FILE` and `run --record-trace FILE`
+ * leave an existing FILE as it was and no FILE.tmp, and print one line.
+ * A trigger that rejects every new run row makes the write fail. */
+static void record_trace_db_failure_keeps_old(void **state)
+{
+	struct fixture *f = *state;
+	char db[256], out[256], tmp[264];
+	const char *const commands[2][14] = {
+		{ "replay", NULL, "--policy", "waiters", "--reps", "1", "--db", db, "--quiet",
+		  "--record-trace", out, NULL },
+		{ "run", "milter", "--policy", "waiters", "--os", "freebsd", "--reps", "1", "--db", db,
+		  "--quiet", "--record-trace", out, NULL },
+	};
+	char trace[256];
+
+	snprintf(db, sizeof(db), "%s", in_dir(f, "db.sqlite"));
+	snprintf(out, sizeof(out), "%s", in_dir(f, "again.csv"));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+	snprintf(trace, sizeof(trace), "%s", in_dir(f, "g.csv"));
+	gen_pool(f, "g.csv");
+	assert_int_equal(herdsim(f, "replay", trace, "--policy", "waiters", "--reps", "1", "--db", db,
+				 "--quiet", NULL), 0);
+	exec_sql(db, "CREATE TRIGGER reject_run BEFORE INSERT ON run "
+		     "BEGIN SELECT RAISE(ABORT, 'test trigger rejects the run'); END");
+	for (size_t i = 0; i < 2; i++) {
+		const char *argv[14];
+
+		memcpy(argv, commands[i], sizeof(argv));
+		if (i == 0)
+			argv[1] = trace;
+		write_file_text(out, "old\n");
+		assert_int_equal(herdsim_argv(f, argv), 1);
+		assert_file_text(out, "old\n");
+		assert_int_equal(access(tmp, F_OK), -1);
+		assert_one_error_line(f, "test trigger rejects the run");
+		assert_one_error_line(f, "again.csv is left as it was");
+		assert_int_equal(query_int(db, "SELECT count(*) FROM run"), 1);
+	}
+}
+
 static void trace_gen_deterministic(void **state)
 {
 	struct fixture *f = *state;
@@ -825,6 +879,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(interrupted_csv_keeps_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(record_trace_second_signal_keeps_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(record_trace_first_signal_completes, setup, teardown),
+		cmocka_unit_test_setup_teardown(record_trace_db_failure_keeps_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(shipped_traces_rebuild, setup, teardown),
 	};
 

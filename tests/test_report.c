@@ -18,8 +18,11 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "stats.h"
@@ -414,6 +417,195 @@ static void report_leaves_empty_db_unchanged(void **state)
 	assert_int_equal(sh("test -e %s/from-empty", dir), 1);
 }
 
+/* ---- Interrupts and failed moves ------------------------------------ */
+
+/* Writes TEXT to PATH, replacing the file. */
+static void put_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Asserts that the file at PATH contains exactly TEXT. */
+static void assert_text(const char *path, const char *text)
+{
+	char *got = read_all(path);
+
+	if (!got)
+		fail_msg("%s is missing", path);
+	assert_string_equal(got, text);
+	free(got);
+}
+
+/* Asserts that directory D contains no staging directory of a report. */
+static void assert_no_stage(const char *d)
+{
+	assert_int_equal(sh("ls -a %s | grep -q herdsim-report", d), 1);
+}
+
+/* Asserts that the file at PATH contains exactly one line, containing TEXT. */
+static void assert_one_line(const char *path, const char *text)
+{
+	char *got = read_all(path);
+	int lines = 0;
+
+	assert_non_null(got);
+	for (char *c = got; *c; c++)
+		lines += *c == '\n';
+	if (!strstr(got, text))
+		fail_msg("'%s' not in: %s", text, got);
+	assert_int_equal(lines, 1);
+	free(got);
+}
+
+/* Creates DIR/bin/gnuplot, which runs the real gnuplot except for
+ * timeline.gp, the fourth figure.  For that one it writes its process id
+ * to DIR/gnuplot.pid and sleeps, so a test can signal a report at a known
+ * point, with three figures in its staging directory. */
+static void make_blocking_gnuplot(void)
+{
+	char real[256] = "", path[256], text[1024];
+	FILE *p = popen("command -v gnuplot", "r");
+
+	assert_non_null(p);
+	assert_non_null(fgets(real, sizeof(real), p));
+	pclose(p);
+	real[strcspn(real, "\n")] = '\0';
+	assert_int_equal(sh("mkdir -p %s/bin", dir), 0);
+	snprintf(path, sizeof(path), "%s/bin/gnuplot", dir);
+	snprintf(text, sizeof(text),
+		 "#!/bin/sh\n"
+		 "if [ \"$1\" = timeline.gp ]; then\n"
+		 "\techo $$ > %s/gnuplot.pid.tmp && mv %s/gnuplot.pid.tmp %s/gnuplot.pid\n"
+		 "\texec sleep 30\n"
+		 "fi\n"
+		 "exec %s \"$@\"\n", dir, dir, dir, real);
+	put_text(path, text);
+	assert_int_equal(chmod(path, 0755), 0);
+}
+
+/* Runs `herdsim report DB --out OUTDIR` with the blocking gnuplot first
+ * on PATH, sends SIG once timeline.gp has started, and checks that the
+ * report dies of SIG and that its gnuplot is gone.  Standard error goes to
+ * DIR/interrupt.err. */
+static void interrupt_report(const char *outdir, int sig)
+{
+	char pidfile[256], errfile[256], path_env[4096];
+	FILE *f;
+	int status, gnuplot = 0;
+	bool alive;
+	pid_t pid;
+
+	snprintf(pidfile, sizeof(pidfile), "%s/gnuplot.pid", dir);
+	snprintf(errfile, sizeof(errfile), "%s/interrupt.err", dir);
+	unlink(pidfile);
+	snprintf(path_env, sizeof(path_env), "%s/bin:%s", dir, getenv("PATH"));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		setenv("PATH", path_env, 1);
+		if (!freopen("/dev/null", "w", stdout) || !freopen(errfile, "w", stderr))
+			_exit(127);
+		execl(HS_BIN, HS_BIN, "report", db_path, "--out", outdir, (char *)NULL);
+		_exit(127);
+	}
+	/* Up to 60 s for timeline.gp to start, in steps of 10 ms. */
+	for (int i = 0; i < 6000 && access(pidfile, F_OK) != 0; i++)
+		usleep(10000);
+	assert_int_equal(access(pidfile, F_OK), 0);
+	f = fopen(pidfile, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d", &gnuplot), 1);
+	fclose(f);
+	assert_int_equal(kill(pid, sig), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	alive = kill(gnuplot, 0) == 0;
+	if (alive)
+		kill(gnuplot, SIGKILL);
+	assert_false(alive);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), sig);
+	assert_one_line(errfile, "herdsim: report interrupted; ");
+}
+
+/* SIGINT or SIGTERM while gnuplot draws a figure kills gnuplot, removes
+ * the staging directory and leaves the files of an earlier report as they
+ * were. */
+static void interrupted_report_keeps_old(void **state)
+{
+	static const int sigs[] = { SIGINT, SIGTERM };
+	char outdir[256], path[320];
+
+	make_blocking_gnuplot();
+	snprintf(outdir, sizeof(outdir), "%s/interrupted", dir);
+	assert_int_equal(mkdir(outdir, 0700), 0);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/report.md", outdir);
+		put_text(path, "old\n");
+		snprintf(path, sizeof(path), "%s/makespan.svg", outdir);
+		put_text(path, "old\n");
+		interrupt_report(outdir, sigs[i]);
+		assert_no_stage(outdir);
+		snprintf(path, sizeof(path), "%s/report.md", outdir);
+		assert_text(path, "old\n");
+		snprintf(path, sizeof(path), "%s/makespan.svg", outdir);
+		assert_text(path, "old\n");
+		snprintf(path, sizeof(path), "%s/makespan.csv", outdir);
+		assert_int_equal(access(path, F_OK), -1);
+	}
+}
+
+/* An interrupted report removes the output directory and the parents
+ * that it created. */
+static void interrupted_report_removes_new_dirs(void **state)
+{
+	char outdir[320], parent[256];
+
+	make_blocking_gnuplot();
+	snprintf(parent, sizeof(parent), "%s/fresh", dir);
+	snprintf(outdir, sizeof(outdir), "%s/deeper", parent);
+	interrupt_report(outdir, SIGTERM);
+	assert_int_equal(access(parent, F_OK), -1);
+}
+
+/* When a file cannot be moved into place (here report.tex, a directory in
+ * the output directory), the files already moved are put back: the old
+ * ones return, new ones go, and no staging directory is left. */
+static void failed_move_restores_old(void **state)
+{
+	char outdir[256], path[320], errfile[256];
+
+	snprintf(outdir, sizeof(outdir), "%s/blocked", dir);
+	snprintf(errfile, sizeof(errfile), "%s/move.err", dir);
+	assert_int_equal(sh("mkdir -p %s/report.tex && touch %s/report.tex/keep", outdir, outdir), 0);
+	snprintf(path, sizeof(path), "%s/report.md", outdir);
+	put_text(path, "old\n");
+	snprintf(path, sizeof(path), "%s/makespan.csv", outdir);
+	put_text(path, "old\n");
+	assert_int_equal(sh(HS_BIN " report %s --out %s >/dev/null 2>%s", db_path, outdir, errfile), 1);
+	assert_one_line(errfile, "report.tex");
+	assert_no_stage(outdir);
+	snprintf(path, sizeof(path), "%s/report.md", outdir);
+	assert_text(path, "old\n");
+	snprintf(path, sizeof(path), "%s/makespan.csv", outdir);
+	assert_text(path, "old\n");
+	snprintf(path, sizeof(path), "%s/report.tex/keep", outdir);
+	assert_int_equal(access(path, F_OK), 0);
+	/* Files without an earlier version are gone, both those that sort
+	 * before report.tex (moved, then removed) and those after it. */
+	snprintf(path, sizeof(path), "%s/latency_cdf.svg", outdir);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/report.html", outdir);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/timeline.png", outdir);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +621,9 @@ int main(void)
 		cmocka_unit_test(makespan_series_separate),
 		cmocka_unit_test(failed_report_removes_new_dirs),
 		cmocka_unit_test(report_leaves_empty_db_unchanged),
+		cmocka_unit_test(interrupted_report_keeps_old),
+		cmocka_unit_test(interrupted_report_removes_new_dirs),
+		cmocka_unit_test(failed_move_restores_old),
 	};
 
 	return cmocka_run_group_tests_name("report", tests, group_setup, group_teardown);

@@ -147,6 +147,14 @@ int hs_trace_writer_row(struct hs_trace_writer *w, const struct hs_trace_row *ro
 			struct hs_error *err);
 
 /*
+ * Flushes and syncs PATH.tmp and closes the file without renaming it, so
+ * that the caller can do a step that may fail before PATH is replaced.
+ * Rows cannot follow.  Returns 0 or HS_E_IO, after which only a rollback
+ * is possible.
+ */
+int hs_trace_writer_sync(struct hs_trace_writer *w, struct hs_error *err);
+
+/*
  * Closes the writer and frees it.  With COMMIT and no earlier write error,
  * flushes, syncs and renames PATH.tmp to PATH; otherwise removes PATH.tmp
  * and leaves PATH as it was.  Returns 0 or a negative HS_E_* code; a

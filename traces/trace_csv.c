@@ -912,6 +912,9 @@ int hs_trace_writer_row(struct hs_trace_writer *w, const struct hs_trace_row *ro
 	int64_t line = w->line + 1;
 	int rc;
 
+	if (!w->f)
+		return hs_error_set(err, HS_E_IO, w->tmp, 0, NULL, "the trace was already "
+				    "synced and takes no more rows");
 	rc = check_values(row, line, w->path, err);
 	if (rc == 0)
 		rc = order_check_row(&w->order, row, line, w->path, err);
@@ -928,22 +931,46 @@ int hs_trace_writer_row(struct hs_trace_writer *w, const struct hs_trace_row *ro
 	return 0;
 }
 
-/* Flushes and syncs the temporary file, closes it and renames it. */
-static int writer_commit(struct hs_trace_writer *w, struct hs_error *err)
+/* Flushes and syncs the temporary file and closes it, once. */
+static int writer_flush(struct hs_trace_writer *w, struct hs_error *err)
 {
 	FILE *f = w->f;
 
+	if (w->failed)
+		return hs_error_set(err, HS_E_IO, w->tmp, 0, NULL, "an earlier write failed, so "
+				    "the trace was not saved; check the disk and write it again");
+	if (!f)
+		return 0;
 	w->f = NULL;
 	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
 		int saved = errno;
 
 		fclose(f);
+		w->failed = 1;
 		return hs_error_set(err, HS_E_IO, w->tmp, 0, NULL, "cannot write the trace: %s",
 				    strerror(saved));
 	}
-	if (fclose(f) != 0)
+	if (fclose(f) != 0) {
+		w->failed = 1;
 		return hs_error_set(err, HS_E_IO, w->tmp, 0, NULL, "cannot close the trace: %s",
 				    strerror(errno));
+	}
+	return 0;
+}
+
+int hs_trace_writer_sync(struct hs_trace_writer *w, struct hs_error *err)
+{
+	return writer_flush(w, err);
+}
+
+/* Flushes, syncs and closes the temporary file unless
+ * hs_trace_writer_sync did, and renames it. */
+static int writer_commit(struct hs_trace_writer *w, struct hs_error *err)
+{
+	int rc = writer_flush(w, err);
+
+	if (rc)
+		return rc;
 	if (rename(w->tmp, w->path) != 0)
 		return hs_error_set(err, HS_E_IO, w->path, 0, NULL, "cannot rename %s to the "
 				    "trace: %s", w->tmp, strerror(errno));
@@ -956,10 +983,7 @@ int hs_trace_writer_close(struct hs_trace_writer *w, int commit, struct hs_error
 
 	if (!w)
 		return 0;
-	if (commit && w->failed)
-		rc = hs_error_set(err, HS_E_IO, w->tmp, 0, NULL, "an earlier write failed, so "
-				  "the trace was not saved; check the disk and write it again");
-	else if (commit)
+	if (commit)
 		rc = writer_commit(w, err);
 	if (w->f)
 		fclose(w->f);
