@@ -2,8 +2,10 @@
 #include "embedded.h"
 #include "result.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stdbool.h>
@@ -102,6 +104,24 @@ void run_herdsim_without_perf(struct cmd_result *r, const char *const *args)
 void run_herdsim_denying(struct cmd_result *r, long syscall_nr, const char *const *args)
 {
 	spawn(r, HS_BIN, args, syscall_nr);
+}
+
+int count_task_threads(int policy)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (policy < 0 || sched_getscheduler((pid_t)atoi(e->d_name)) == policy)
+			n++;
+	}
+	closedir(d);
+	return n;
 }
 
 void run_program(struct cmd_result *r, const char *path, const char *const *args)

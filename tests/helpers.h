@@ -26,6 +26,11 @@ void run_herdsim_without_perf(struct cmd_result *r, const char *const *args);
  * EACCES in the child.  Status 126 when the filter cannot be installed. */
 void run_herdsim_denying(struct cmd_result *r, long syscall_nr, const char *const *args);
 
+/* Counts this process's threads, or only those under scheduling policy
+ * `policy` (SCHED_FIFO, ...) when it is 0 or more.  -1 when
+ * /proc/self/task cannot be read. */
+int count_task_threads(int policy);
+
 /* Runs the program at path with the NULL-terminated arguments; fills *r. */
 void run_program(struct cmd_result *r, const char *path, const char *const *args);
 

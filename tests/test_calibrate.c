@@ -28,6 +28,7 @@
 #include <ini.h>
 
 #include "calibrate.h"
+#include "helpers.h"
 
 #define TINY_SCALE 0.01
 
@@ -94,28 +95,13 @@ struct progress_log {
 
 /* Counts this process's threads that run under SCHED_FIFO, or returns -1
  * when /proc/self/task cannot be read. */
-static int count_fifo_threads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.' && sched_getscheduler((pid_t)atoi(e->d_name)) == SCHED_FIFO)
-			n++;
-	closedir(d);
-	return n;
-}
-
 static void record_progress(void *ctx, const char *figure, int done, int total)
 {
 	struct progress_log *log = ctx;
 
 	/* an irq_wake figure begins once its sleepers are started */
 	if (done == 0 && strncmp(figure, "irq_wake_", 9) == 0) {
-		int fifo = count_fifo_threads();
+		int fifo = count_task_threads(SCHED_FIFO);
 
 		if (fifo > log->irq_wake_fifo_threads)
 			log->irq_wake_fifo_threads = fifo;
@@ -143,21 +129,6 @@ struct run {
 
 static struct run *run;
 
-static int count_threads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 static void *idle_thread(void *arg)
 {
 	return arg;
@@ -182,7 +153,7 @@ static int setup_run(void **state)
 	if (pthread_create(&warm, NULL, idle_thread, NULL) != 0)
 		return -1;
 	pthread_join(warm, NULL);
-	run->threads_before = count_threads();
+	run->threads_before = count_task_threads(-1);
 	{
 		struct sched_param zero = { .sched_priority = 0 };
 
@@ -191,7 +162,7 @@ static int setup_run(void **state)
 		run->policy_after = sched_getscheduler(0);
 		pthread_setschedparam(pthread_self(), SCHED_OTHER, &zero);
 	}
-	run->threads_after = count_threads();
+	run->threads_after = count_task_threads(-1);
 	run->slack_after = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
 	sched_getaffinity(0, sizeof(run->affinity_after), &run->affinity_after);
 	return 0;

@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -22,6 +21,7 @@
 #include <time.h>
 
 #include "calibrate.h"
+#include "helpers.h"
 #include "calibrate_impl.h"
 
 /* Seconds a calibration that failed may take to return.  Without the
@@ -50,21 +50,6 @@ int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(vo
 	    atomic_fetch_add(&explicit_calls, 1) + 1 == atomic_load(&fail_explicit_call))
 		return EAGAIN;
 	return real(thread, attr, fn, arg);
-}
-
-static int count_threads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
 }
 
 /* Whether this process may not switch a thread to SCHED_FIFO, the
@@ -118,7 +103,7 @@ static void irq_wake_start_failure_joins(void **state)
 		}
 	job->report.cpu_b = -1; /* one CPU is enough for the sleepers */
 
-	before = count_threads();
+	before = count_task_threads(-1);
 	atomic_store(&explicit_calls, 0);
 	atomic_store(&fail_explicit_call, 2);
 	assert_int_equal(pthread_create(&th, NULL, run_sched_figures, job), 0);
@@ -134,7 +119,7 @@ static void irq_wake_start_failure_joins(void **state)
 	assert_int_equal(job->rc, HS_E_IO);
 	assert_non_null(strstr(job->err.msg, "pthread_create"));
 	assert_int_equal(atomic_load(&explicit_calls), 2);
-	assert_int_equal(count_threads(), before);
+	assert_int_equal(count_task_threads(-1), before);
 	free(job);
 }
 
