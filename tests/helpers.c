@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sqlite3.h>
@@ -122,6 +123,16 @@ int count_task_threads(int policy)
 	}
 	closedir(d);
 	return n;
+}
+
+bool sched_fifo_refused(void)
+{
+	struct sched_param fifo = { .sched_priority = 1 }, other = { .sched_priority = 0 };
+	bool refused = pthread_setschedparam(pthread_self(), SCHED_FIFO, &fifo) != 0;
+
+	if (!refused)
+		pthread_setschedparam(pthread_self(), SCHED_OTHER, &other);
+	return refused;
 }
 
 void run_program(struct cmd_result *r, const char *path, const char *const *args)

@@ -5,6 +5,7 @@
 #ifndef HERDSIM_TEST_HELPERS_H
 #define HERDSIM_TEST_HELPERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,10 @@ void run_herdsim_denying(struct cmd_result *r, long syscall_nr, const char *cons
  * `policy` (SCHED_FIFO, ...) when it is 0 or more.  -1 when
  * /proc/self/task cannot be read. */
 int count_task_threads(int policy);
+
+/* Whether this process may not switch a thread to SCHED_FIFO, the
+ * condition under which calibrate skips the irq_wake figures. */
+bool sched_fifo_refused(void);
 
 /* Runs the program at path with the NULL-terminated arguments; fills *r. */
 void run_program(struct cmd_result *r, const char *path, const char *const *args);

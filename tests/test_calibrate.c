@@ -66,18 +66,6 @@ static bool cross_cpu(const char *name)
 	       strcmp(name, "load_remote") == 0;
 }
 
-/* Whether this process may not switch a thread to SCHED_FIFO, the
- * condition under which calibrate skips the irq_wake figures. */
-static bool sched_fifo_refused(void)
-{
-	struct sched_param fifo = { .sched_priority = 1 }, other = { .sched_priority = 0 };
-	bool refused = pthread_setschedparam(pthread_self(), SCHED_FIFO, &fifo) != 0;
-
-	if (!refused)
-		pthread_setschedparam(pthread_self(), SCHED_OTHER, &other);
-	return refused;
-}
-
 /* ---- progress recording ---- */
 
 #define MAX_CALLS 20000

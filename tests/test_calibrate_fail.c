@@ -52,18 +52,6 @@ int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(vo
 	return real(thread, attr, fn, arg);
 }
 
-/* Whether this process may not switch a thread to SCHED_FIFO, the
- * condition under which calibrate skips the irq_wake figures. */
-static bool sched_fifo_refused(void)
-{
-	struct sched_param fifo = { .sched_priority = 1 }, other = { .sched_priority = 0 };
-	bool refused = pthread_setschedparam(pthread_self(), SCHED_FIFO, &fifo) != 0;
-
-	if (!refused)
-		pthread_setschedparam(pthread_self(), SCHED_OTHER, &other);
-	return refused;
-}
-
 struct sched_job {
 	struct hs_calib_opts opts;
 	struct hs_calib_report report;
