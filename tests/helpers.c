@@ -125,6 +125,17 @@ int count_task_threads(int policy)
 	return n;
 }
 
+int wait_task_threads(int expected, int timeout_ms)
+{
+	int n = count_task_threads(-1);
+
+	for (int ms = 0; n != expected && ms < timeout_ms; ms++) {
+		usleep(1000);
+		n = count_task_threads(-1);
+	}
+	return n;
+}
+
 bool sched_fifo_refused(void)
 {
 	struct sched_param fifo = { .sched_priority = 1 }, other = { .sched_priority = 0 };

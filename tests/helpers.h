@@ -32,6 +32,12 @@ void run_herdsim_denying(struct cmd_result *r, long syscall_nr, const char *cons
  * /proc/self/task cannot be read. */
 int count_task_threads(int policy);
 
+/* Returns count_task_threads(-1) once it equals `expected`, or its last
+ * value after timeout_ms.  A joined thread can stay listed for a moment
+ * after pthread_join returns, since the kernel clears the join word
+ * before it releases the task. */
+int wait_task_threads(int expected, int timeout_ms);
+
 /* Whether this process may not switch a thread to SCHED_FIFO, the
  * condition under which calibrate skips the irq_wake figures. */
 bool sched_fifo_refused(void);

@@ -150,7 +150,7 @@ static int setup_run(void **state)
 		run->policy_after = sched_getscheduler(0);
 		pthread_setschedparam(pthread_self(), SCHED_OTHER, &zero);
 	}
-	run->threads_after = count_task_threads(-1);
+	run->threads_after = wait_task_threads(run->threads_before, 1000);
 	run->slack_after = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
 	sched_getaffinity(0, sizeof(run->affinity_after), &run->affinity_after);
 	return 0;

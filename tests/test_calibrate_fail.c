@@ -107,7 +107,7 @@ static void irq_wake_start_failure_joins(void **state)
 	assert_int_equal(job->rc, HS_E_IO);
 	assert_non_null(strstr(job->err.msg, "pthread_create"));
 	assert_int_equal(atomic_load(&explicit_calls), 2);
-	assert_int_equal(count_task_threads(-1), before);
+	assert_int_equal(wait_task_threads(before, 1000), before);
 	free(job);
 }
 

@@ -336,23 +336,6 @@ static void validate_calibrates_first(void **unused)
 	free(r);
 }
 
-/* Returns the number of threads of this process (Threads: in
- * /proc/self/status), or -1 when it cannot be read. */
-static int thread_count(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	int n = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Threads: %d", &n) == 1)
-			break;
-	fclose(f);
-	return n;
-}
-
 /* The host check measures a cycle of a plausible size and joins every
  * poller it started.  A cycle is a system call, a timer and a switch:
  * more than 100 ns and less than 1 ms of CPU on any machine that runs the
@@ -361,12 +344,12 @@ static void host_check_measures_a_cycle(void **unused)
 {
 	struct hs_error err = { 0 };
 	double cycle = 0;
-	int before = thread_count();
+	int before = count_task_threads(-1);
 
 	assert_int_equal(hs_hostcheck_cycle(5000000, &cycle, &err), 0);
 	assert_true(cycle > 100);
 	assert_true(cycle < 1000000);
-	assert_int_equal(thread_count(), before);
+	assert_int_equal(wait_task_threads(before, 1000), before);
 }
 
 /* A host check that cannot start its pinned pollers (sched_setaffinity
