@@ -15,7 +15,7 @@
  * Invariants:
  *  1. Every output file is written inside a staging directory under the
  *     output directory and renamed into place only after every file was
- *     written, so the output directory never holds a truncated file.  An
+ *     written, so the output directory never contains a truncated file.  An
  *     error, SIGINT or SIGTERM before or during the renames leaves the
  *     files of the output directory as they were, with the exceptions
  *     that report_stage.c lists.

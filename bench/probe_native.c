@@ -1,8 +1,8 @@
 /*
- * The spinner or the sleeper among pollers, on real threads: how much CPU
- * a thread that only computes gets beside threads that loop on
- * usleep(1), or how late a thread that sleeps now and then gets its CPU
- * back among them.
+ * The spinner or the sleeper among pollers, on real threads.  The spinner
+ * shows how much CPU a thread that only computes gets beside threads that
+ * loop on usleep(1).  The sleeper shows how late a thread that sleeps now
+ * and then gets its CPU back among them.
  *
  * usage: probe_native [--sleeper] POLLERS WORK_MS [all]
  *

@@ -140,17 +140,22 @@ static bool fair(const struct sim *s)
 	       s->os->yield_kind == HS_YIELD_BOOST;
 }
 
-/* Adds the time t has been on its core since exec_start to its vruntime;
- * a vruntime that reached the deadline gets the next one a slice later
- * (update_deadline). */
+/* Adds ns to t's vruntime.  A vruntime that reached the deadline gets the
+ * next one a slice later (update_deadline). */
+static void advance_vruntime(struct sim *s, struct sim_thread *t, int64_t ns)
+{
+	t->vruntime += ns;
+	if (t->vruntime >= t->deadline)
+		t->deadline = t->vruntime + s->os->slice_ns;
+}
+
+/* Adds the time t has been on its core since exec_start to its vruntime. */
 static void charge(struct sim *s, struct sim_thread *t)
 {
 	/* exec_start lies ahead while an interrupt delays t's switch-in */
 	if (t->exec_start >= 0 && s->now > t->exec_start) {
-		t->vruntime += s->now - t->exec_start;
+		advance_vruntime(s, t, s->now - t->exec_start);
 		t->exec_start = s->now;
-		if (t->vruntime >= t->deadline)
-			t->deadline = t->vruntime + s->os->slice_ns;
 	}
 }
 
@@ -1116,10 +1121,8 @@ static void irq_charge(struct sim *s, int c, struct sim_thread *cur, int64_t ns)
 		if (cur->state == HS_TS_RUNNABLE && queued_on(s, c, cur)) {
 			cur->cpu_ns += ns;
 			s->cpu_ns += ns;
-			cur->vruntime += ns;
+			advance_vruntime(s, cur, ns);
 			core->rq_vsum += ns;
-			if (cur->vruntime >= cur->deadline)
-				cur->deadline = cur->vruntime + s->os->slice_ns;
 		}
 		if (next && !core->on_cpu) {
 			core->gen++;

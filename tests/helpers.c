@@ -136,14 +136,14 @@ int wait_task_threads(int expected, int timeout_ms)
 	return n;
 }
 
-bool sched_fifo_refused(void)
+bool sched_fifo_denied(void)
 {
 	struct sched_param fifo = { .sched_priority = 1 }, other = { .sched_priority = 0 };
-	bool refused = pthread_setschedparam(pthread_self(), SCHED_FIFO, &fifo) != 0;
+	bool denied = pthread_setschedparam(pthread_self(), SCHED_FIFO, &fifo) != 0;
 
-	if (!refused)
+	if (!denied)
 		pthread_setschedparam(pthread_self(), SCHED_OTHER, &other);
-	return refused;
+	return denied;
 }
 
 void run_program(struct cmd_result *r, const char *path, const char *const *args)

@@ -40,7 +40,7 @@ int wait_task_threads(int expected, int timeout_ms);
 
 /* Whether this process may not switch a thread to SCHED_FIFO, the
  * condition under which calibrate skips the irq_wake figures. */
-bool sched_fifo_refused(void);
+bool sched_fifo_denied(void);
 
 /* Runs the program at path with the NULL-terminated arguments; fills *r. */
 void run_program(struct cmd_result *r, const char *path, const char *const *args);

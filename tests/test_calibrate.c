@@ -700,7 +700,7 @@ static void derive_irq_wake_from_the_slope(void **state)
 }
 
 /* irq_wake falls back to wake_send_local (850) when either figure has no
- * samples, and its comment says whether SCHED_FIFO was refused or every
+ * samples, and its comment states whether SCHED_FIFO was denied or every
  * round was rejected. */
 static void derive_irq_wake_fallback_reasons(void **state)
 {
@@ -951,7 +951,7 @@ static void calibrate_percentiles_ordered(void **state)
 			/* skipped without permission for SCHED_FIFO, or every
 			 * round rejected */
 			if (r->irq_wake_no_fifo)
-				assert_true(sched_fifo_refused());
+				assert_true(sched_fifo_denied());
 			else
 				assert_true(r->irq_wake_rejected > 0);
 			continue;
@@ -992,7 +992,7 @@ static void calibrate_sleeps_last_request(void **state)
  * that the model charges irq_wake for are. */
 static void calibrate_irq_sleepers_not_fifo(void **state)
 {
-	assert_int_equal(run->report.irq_wake_no_fifo, sched_fifo_refused());
+	assert_int_equal(run->report.irq_wake_no_fifo, sched_fifo_denied());
 	if (hs_calib_find(&run->report, "irq_wake_16")->samples == 0)
 		skip(); /* no permission for SCHED_FIFO */
 	assert_int_equal(run->progress.irq_wake_fifo_threads, 1);

@@ -78,7 +78,7 @@ static void irq_wake_start_failure_joins(void **state)
 	pthread_t th;
 	int before, rc;
 
-	if (sched_fifo_refused())
+	if (sched_fifo_denied())
 		skip(); /* the irq_wake figures are skipped without SCHED_FIFO */
 	job = calloc(1, sizeof(*job));
 	assert_non_null(job);

@@ -417,9 +417,9 @@ static void timer_expiry_delays_thread_on_its_core(void **state)
 
 /* On one core under linux the woken sleeper preempts the worker at once.
  * The interrupt ran first, so the sleeper reaches the core timer_irq +
- * irq_wake later, and the worker does not carry that time as a debt: it
- * is in the run's CPU time once, and the worker's 1 ms burst ends when
- * the sleeper's time on the core and the interrupt are over. */
+ * irq_wake later.  The worker does not carry that time as a debt: the
+ * run's CPU time counts it once, and the worker's 1 ms burst ends when the
+ * sleeper's time on the core and the interrupt are over. */
 static void preempting_timer_wake_waits_for_the_interrupt(void **state)
 {
 	struct hs_config cfg;

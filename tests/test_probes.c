@@ -105,8 +105,8 @@ static void sim_probe_prints_each_seed(void **unused)
 }
 
 /* --sleeper prints, per seed, the sleeper's cycles, CPU time per cycle and
- * lateness; a sleeper among no pollers wakes at its timer and is never
- * more than a timer slack late. */
+ * lateness.  Among no pollers the sleeper wakes at its timer, so it is at
+ * most a timer slack late. */
 static void sim_probe_runs_the_sleeper(void **unused)
 {
 	struct cmd_result *r = calloc(1, sizeof(*r));
@@ -163,10 +163,10 @@ static double sim_probe_field(const char *const *args, const char *field)
 }
 
 /* The measured thread's CPU time counts over the window only, as the
- * native probe reads it: a spinner alone on its core has a share of
- * exactly 1, however short the work, and a sleeper alone costs the same
- * CPU per cycle over 1 ms as over 20 ms.  Its M, created after the
- * window, is not in either. */
+ * native probe reads it.  So a spinner alone on its core has a share of
+ * exactly 1, however short the work.  A sleeper alone costs the same CPU
+ * per cycle over 1 ms as over 20 ms, and its M, created after the window,
+ * is not in either. */
 static void sim_probe_counts_window_cpu(void **unused)
 {
 	double share, short_cycle, long_cycle;
