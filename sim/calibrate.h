@@ -75,7 +75,7 @@
 
 #define HS_CALIB_MAX_FIGURES 40
 #define HS_CALIB_NOTE_MAX 256
-#define HS_CALIB_NKEYS 30     /* keys of the [os] section */
+#define HS_CALIB_NKEYS 37     /* keys of the [os] section */
 #define HS_CALIB_KEY_NOTE_MAX 2048
 #define HS_CALIB_SLEEP_POLLERS 32 /* threads looping on usleep(1) for sleep_cycle */
 #define HS_CALIB_IRQ_POLLERS 8    /* threads looping on usleep(1) for timer_irq_gap */

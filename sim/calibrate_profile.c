@@ -32,7 +32,7 @@
  * builds it. */
 #define COMMENT_WIDTH 100
 
-enum key_type { DURATION, INTEGER, RATIO, WORD, CURVE };
+enum key_type { DURATION, INTEGER, RATIO, WORD, CURVE, SPREAD };
 
 struct key_spec {
 	const char *name;
@@ -73,6 +73,13 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 	KEY("thread_exit", DURATION, thread_exit_ns),
 	KEY("mmap", DURATION, mmap_ns),
 	KEY("switch_cold", CURVE, switch_cold),
+	KEY("thread_create_spread", SPREAD, spread[HS_COST_THREAD_CREATE]),
+	KEY("thread_exit_spread", SPREAD, spread[HS_COST_THREAD_EXIT]),
+	KEY("mmap_spread", SPREAD, spread[HS_COST_MMAP]),
+	KEY("wake_local_spread", SPREAD, spread[HS_COST_WAKE_LOCAL]),
+	KEY("wake_remote_spread", SPREAD, spread[HS_COST_WAKE_REMOTE]),
+	KEY("wake_send_local_spread", SPREAD, spread[HS_COST_WAKE_SEND_LOCAL]),
+	KEY("wake_send_remote_spread", SPREAD, spread[HS_COST_WAKE_SEND_REMOTE]),
 };
 
 const char *const hs_calib_keys[HS_CALIB_NKEYS] = {
@@ -81,7 +88,9 @@ const char *const hs_calib_keys[HS_CALIB_NKEYS] = {
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
 	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "sleep_return", "thread_create",
-	"thread_exit", "mmap", "switch_cold",
+	"thread_exit", "mmap", "switch_cold", "thread_create_spread", "thread_exit_spread",
+	"mmap_spread", "wake_local_spread", "wake_remote_spread", "wake_send_local_spread",
+	"wake_send_remote_spread",
 };
 
 /* ---- derivation ---- */
@@ -692,6 +701,77 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 }
 
 /*
+ * COST_spread: for each cost measured one call per sample, the figure's
+ * p10, p90 and p99 as ratios to the key's value.  A key derived as the
+ * figure minus a part charged elsewhere (wake_local minus wake_send_local)
+ * keeps that part fixed: the ratio at quantile q is (figure_q - (figure
+ * median - key)) / key, at least 0.01.  A cost whose key is 0 or whose
+ * figure was not measured stays exact (none).
+ */
+static void derive_cost_spread(struct hs_calib_report *r, struct hs_os_profile *p)
+{
+	static const struct {
+		enum hs_cost cost;
+		const char *figure;
+		size_t offset; /* of the key's value in struct hs_os_profile */
+	} from[] = {
+		{ HS_COST_THREAD_CREATE, "thread_create_burst",
+		  offsetof(struct hs_os_profile, thread_create_ns) },
+		{ HS_COST_THREAD_EXIT, "thread_exit", offsetof(struct hs_os_profile, thread_exit_ns) },
+		{ HS_COST_MMAP, "mmap_32k", offsetof(struct hs_os_profile, mmap_ns) },
+		{ HS_COST_WAKE_LOCAL, "futex_wake_local",
+		  offsetof(struct hs_os_profile, wake_local_ns) },
+		{ HS_COST_WAKE_REMOTE, "futex_wake_remote",
+		  offsetof(struct hs_os_profile, wake_remote_ns) },
+		{ HS_COST_WAKE_SEND_LOCAL, "futex_wake_send_local",
+		  offsetof(struct hs_os_profile, wake_send_local_ns) },
+		{ HS_COST_WAKE_SEND_REMOTE, "futex_wake_send_remote",
+		  offsetof(struct hs_os_profile, wake_send_remote_ns) },
+	};
+
+	for (size_t i = 0; i < sizeof(from) / sizeof(from[0]); i++) {
+		const struct hs_calib_figure *f = measured(r, from[i].figure);
+		const char *name = hs_cost_names[from[i].cost];
+		int64_t key = *(const int64_t *)(const void *)((const char *)p + from[i].offset);
+		struct hs_spread *sp = &p->spread[from[i].cost];
+		char spread_key[64];
+		double fixed, q[3];
+
+		snprintf(spread_key, sizeof(spread_key), "%s_spread", name);
+		if (from[i].cost == HS_COST_THREAD_CREATE && !f)
+			f = measured(r, "thread_create_join");
+		if (!f || key <= 0) {
+			note(r, spread_key, "%s: none, every call costs %s exactly, because %s",
+			     spread_key, name, key <= 0 ? "its value is 0" : "its figure was not measured");
+			continue;
+		}
+		fixed = (double)(f->p50 - key);
+		q[0] = ((double)f->p10 - fixed) / (double)key;
+		q[1] = ((double)f->p90 - fixed) / (double)key;
+		q[2] = ((double)f->p99 - fixed) / (double)key;
+		for (int j = 0; j < 3; j++) {
+			if (q[j] < 0.01)
+				q[j] = 0.01;
+			if (q[j] > HS_SPREAD_MAX)
+				q[j] = HS_SPREAD_MAX;
+		}
+		/* nearest-rank percentiles are ordered; the clamps keep them so */
+		sp->p10 = q[0] < 1 ? q[0] : 1;
+		sp->p90 = q[1] > 1 ? q[1] : 1;
+		sp->p99 = q[2] > sp->p90 ? q[2] : sp->p90;
+		note(r, spread_key, "%s: p10, p90 and p99 of %s over its median; a simulated call "
+		     "draws its cost from them, for a mean of %.3f times %s", spread_key, f->name,
+		     hs_spread_mean(sp), name);
+		if (fixed != 0)
+			note(r, spread_key, "  %.0f ns of the figure are charged elsewhere and kept "
+			     "fixed (%s)", fixed, from[i].cost == HS_COST_WAKE_LOCAL ?
+			     "wake_send_local, or the part below context_switch" :
+			     "the system call and the clock reads around it");
+		note_figure(r, spread_key, f);
+	}
+}
+
+/*
  * Warns, in the comment of `name`, of a figure whose median lies more than
  * a quarter above its p10.  The samples of these figures repeat one short
  * operation on a pinned CPU, so on an idle host they bunch near the
@@ -736,6 +816,7 @@ void hs_calib_derive(struct hs_calib_report *r)
 	derive_switch_cold(r, p);
 	derive_irq_wake(r, p);
 	derive_timer_irq(r, p);
+	derive_cost_spread(r, p);
 	note_spread(r);
 }
 
@@ -801,6 +882,13 @@ static void write_value(FILE *f, const struct hs_os_profile *p, const struct key
 
 		hs_cold_format(p, curve, sizeof(curve));
 		fprintf(f, "%s = %s\n", k->name, curve);
+		break;
+	}
+	case SPREAD: {
+		char spread[64];
+
+		hs_spread_format((const struct hs_spread *)(const void *)base, spread, sizeof(spread));
+		fprintf(f, "%s = %s\n", k->name, spread);
 		break;
 	}
 	case WORD:

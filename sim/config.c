@@ -51,7 +51,12 @@ static const char *const record_words[] = { "summary", "events", NULL };
 #define OS_DUR(k, field, lo, hi) \
 	{ "os", k, CFG_DURATION, offsetof(struct hs_os_profile, field), 0, lo, hi, NULL }
 
-/* [os]: every key is required in a profile. */
+#define OS_SPREAD(k, cost) \
+	{ "os", k, CFG_SPREAD, offsetof(struct hs_os_profile, spread) + \
+	  (size_t)(cost) * sizeof(struct hs_spread), 0, 0, 0, NULL }
+
+/* [os]: every key is required in a profile, but for the spreads, which
+ * default to none. */
 static const struct cfg_key os_keys[] = {
 	{ "os", "name", CFG_STRING, offsetof(struct hs_os_profile, name), HS_NAME_MAX, 1, 0, NULL },
 	OS_DUR("slice", slice_ns, NS_US, 10 * NS_S),
@@ -85,6 +90,13 @@ static const struct cfg_key os_keys[] = {
 	OS_DUR("thread_exit", thread_exit_ns, 0, NS_S),
 	OS_DUR("mmap", mmap_ns, 0, NS_S),
 	{ "os", "switch_cold", CFG_COLD, 0, 0, 0, 0, NULL },
+	OS_SPREAD("thread_create_spread", HS_COST_THREAD_CREATE),
+	OS_SPREAD("thread_exit_spread", HS_COST_THREAD_EXIT),
+	OS_SPREAD("mmap_spread", HS_COST_MMAP),
+	OS_SPREAD("wake_local_spread", HS_COST_WAKE_LOCAL),
+	OS_SPREAD("wake_remote_spread", HS_COST_WAKE_REMOTE),
+	OS_SPREAD("wake_send_local_spread", HS_COST_WAKE_SEND_LOCAL),
+	OS_SPREAD("wake_send_remote_spread", HS_COST_WAKE_SEND_REMOTE),
 };
 #define NOS_KEYS ((int)(sizeof(os_keys) / sizeof(os_keys[0])))
 
@@ -269,7 +281,7 @@ static int check_required(const struct cfg_key *keys, int nkeys, const int *line
 			  const char *file, struct hs_error *err)
 {
 	for (int i = 0; i < nkeys; i++) {
-		if (lines[i])
+		if (lines[i] || keys[i].type == CFG_SPREAD)
 			continue;
 		char key[2 * HS_NAME_MAX + 2];
 
@@ -789,6 +801,46 @@ const char *const *hs_scenario_names(void)
 {
 	pthread_once(&names_once, fill_names);
 	return scenario_names;
+}
+
+/* The knots of hs_spread_at: quantiles and their factors. */
+static void spread_knots(const struct hs_spread *sp, double u[6], double f[6])
+{
+	static const double at[6] = { 0, 0.1, 0.5, 0.9, 0.99, 1 };
+
+	for (int i = 0; i < 6; i++)
+		u[i] = at[i];
+	f[0] = f[1] = sp->p10;
+	f[2] = 1;
+	f[3] = sp->p90;
+	f[4] = f[5] = sp->p99;
+}
+
+double hs_spread_at(const struct hs_spread *sp, double u)
+{
+	double at[6], f[6];
+
+	if (sp->p10 <= 0)
+		return 1;
+	spread_knots(sp, at, f);
+	if (u <= 0)
+		return f[0];
+	for (int i = 1; i < 6; i++)
+		if (u <= at[i])
+			return f[i - 1] + (f[i] - f[i - 1]) * (u - at[i - 1]) / (at[i] - at[i - 1]);
+	return f[5];
+}
+
+double hs_spread_mean(const struct hs_spread *sp)
+{
+	double at[6], f[6], sum = 0;
+
+	if (sp->p10 <= 0)
+		return 1;
+	spread_knots(sp, at, f);
+	for (int i = 1; i < 6; i++)
+		sum += (at[i] - at[i - 1]) * (f[i] + f[i - 1]) / 2;
+	return sum;
 }
 
 int64_t hs_cold_extra(const struct hs_os_profile *os, int64_t d)

@@ -57,6 +57,33 @@ struct hs_cold_point {
 	int64_t ns;
 };
 
+/*
+ * The OS costs that may carry a spread (the [os] keys COST_spread): each
+ * is charged per call, and calibration measures it per call.  The names
+ * are the [os] keys of the costs.
+ */
+enum hs_cost {
+	HS_COST_THREAD_CREATE,
+	HS_COST_THREAD_EXIT,
+	HS_COST_MMAP,
+	HS_COST_WAKE_LOCAL,
+	HS_COST_WAKE_REMOTE,
+	HS_COST_WAKE_SEND_LOCAL,
+	HS_COST_WAKE_SEND_REMOTE,
+	HS_NCOSTS
+};
+
+extern const char *const hs_cost_names[HS_NCOSTS];
+
+/* A cost's spread: its 10th, 90th and 99th percentiles over its median,
+ * 0 < p10 <= 1 <= p90 <= p99 <= HS_SPREAD_MAX.  All zero: the cost is
+ * exact, its key's value every time. */
+struct hs_spread {
+	double p10, p90, p99;
+};
+
+#define HS_SPREAD_MAX 100.0
+
 /* [os] section of an OS profile. */
 struct hs_os_profile {
 	char name[HS_NAME_MAX];
@@ -102,6 +129,9 @@ struct hs_os_profile {
 	 * last did, threads strictly increasing */
 	int nswitch_cold;
 	struct hs_cold_point switch_cold[HS_COLD_POINTS];
+	/* COST_spread = P10 P90 P99, or none when left out: the spread of
+	 * each cost, indexed by enum hs_cost */
+	struct hs_spread spread[HS_NCOSTS];
 };
 
 /* [runtime] section of a runtime profile, overridable in a scenario. */
@@ -244,6 +274,22 @@ int64_t hs_cold_extra(const struct hs_os_profile *os, int64_t d);
 /* Writes the switch_cold curve of os in profile syntax, `none` when it is
  * empty; 256 bytes hold the longest curve. */
 void hs_cold_format(const struct hs_os_profile *os, char *buf, size_t size);
+
+/*
+ * Returns the factor by which a cost with spread sp is scaled at quantile
+ * u in [0, 1]: the inverse of a distribution function that is linear
+ * between the points (0, p10), (0.1, p10), (0.5, 1), (0.9, p90),
+ * (0.99, p99) and (1, p99).  Its median is 1 and its mean is
+ * hs_spread_mean(sp).  An exact cost (all zero) gives 1.
+ */
+double hs_spread_at(const struct hs_spread *sp, double u);
+
+/* Returns the mean of hs_spread_at over u in [0, 1]. */
+double hs_spread_mean(const struct hs_spread *sp);
+
+/* Writes sp in profile syntax, `none` for an exact cost.  64 bytes
+ * contain the longest. */
+void hs_spread_format(const struct hs_spread *sp, char *buf, size_t size);
 
 /* Loads an OS profile by name ("linux", or "host": the file of
  * hs_host_profile_path(), HS_E_NOTFOUND if it is missing) or by path. */

@@ -29,6 +29,7 @@ enum cfg_type {
 	CFG_STRING,   /* char[size]; min is the minimum length */
 	CFG_STEPS,    /* the [callback] steps list of struct hs_scenario */
 	CFG_COLD,     /* the switch_cold curve of struct hs_os_profile */
+	CFG_SPREAD,   /* struct hs_spread, optional in a profile (none) */
 };
 
 struct cfg_key {

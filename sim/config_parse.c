@@ -23,6 +23,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -458,6 +459,76 @@ static int parse_cold(const char *text, struct hs_os_profile *os, char *msg, siz
 	return 0;
 }
 
+const char *const hs_cost_names[HS_NCOSTS] = {
+	"thread_create", "thread_exit", "mmap", "wake_local", "wake_remote", "wake_send_local",
+	"wake_send_remote",
+};
+
+/*
+ * Spread syntax: `none`, or three numbers P10 P90 P99 separated by spaces,
+ * the cost's 10th, 90th and 99th percentiles over its value, with
+ * 0 < P10 <= 1 <= P90 <= P99 <= HS_SPREAD_MAX; e.g. `0.89 1.36 2.35`.
+ */
+static int parse_spread(const char *text, struct hs_spread *out, char *msg, size_t msgsize)
+{
+	static const char *const which[3] = { "P10", "P90", "P99" };
+	char buf[128];
+	char *save = NULL, *item;
+	double v[3];
+	int n = 0;
+
+	if (strlen(text) >= sizeof(buf)) {
+		snprintf(msg, msgsize, "value is longer than %zu characters; write P10 P90 P99, "
+			 "e.g. 0.89 1.36 2.35, or none", sizeof(buf) - 1);
+		return HS_E_INPUT;
+	}
+	strcpy(buf, text);
+	if (strcmp(trim(buf), "none") == 0) {
+		memset(out, 0, sizeof(*out));
+		return 0;
+	}
+	for (item = strtok_r(buf, " \t", &save); item; item = strtok_r(NULL, " \t", &save)) {
+		char *end;
+
+		if (n == 3) {
+			snprintf(msg, msgsize, "more than three numbers; write P10 P90 P99, "
+				 "e.g. 0.89 1.36 2.35, or none");
+			return HS_E_INPUT;
+		}
+		errno = 0;
+		v[n] = strtod(item, &end);
+		if (end == item || *end != '\0' || errno != 0 || !isfinite(v[n]) || v[n] <= 0 ||
+		    v[n] > HS_SPREAD_MAX) {
+			snprintf(msg, msgsize, "%s is '%s'; write a number above 0 and at most %g, "
+				 "the percentile over the cost's value", which[n], item, HS_SPREAD_MAX);
+			return HS_E_INPUT;
+		}
+		n++;
+	}
+	if (n < 3) {
+		snprintf(msg, msgsize, "%s; write three numbers P10 P90 P99, e.g. 0.89 1.36 2.35, "
+			 "or none", n == 0 ? "empty value" : "too few numbers");
+		return HS_E_INPUT;
+	}
+	if (v[0] > 1 || v[1] < 1 || v[2] < v[1]) {
+		snprintf(msg, msgsize, "percentiles %g %g %g are out of order; they need "
+			 "P10 <= 1 <= P90 <= P99", v[0], v[1], v[2]);
+		return HS_E_INPUT;
+	}
+	out->p10 = v[0];
+	out->p90 = v[1];
+	out->p99 = v[2];
+	return 0;
+}
+
+void hs_spread_format(const struct hs_spread *sp, char *buf, size_t size)
+{
+	if (sp->p10 > 0)
+		snprintf(buf, size, "%.4g %.4g %.4g", sp->p10, sp->p90, sp->p99);
+	else
+		snprintf(buf, size, "none");
+}
+
 void hs_cold_format(const struct hs_os_profile *os, char *buf, size_t size)
 {
 	size_t n = 0;
@@ -584,6 +655,8 @@ int cfg_set_value(const struct cfg_key *k, void *base, const char *value,
 		return parse_steps(value, (struct hs_scenario *)base, msg, msgsize);
 	case CFG_COLD:
 		return parse_cold(value, (struct hs_os_profile *)base, msg, msgsize);
+	case CFG_SPREAD:
+		return parse_spread(value, (struct hs_spread *)(void *)field, msg, msgsize);
 	}
 	snprintf(msg, msgsize, "key has an unknown type");
 	return HS_E_INPUT;
@@ -619,6 +692,9 @@ void cfg_format_value(const struct cfg_key *k, const void *base, char *buf, size
 		return;
 	case CFG_COLD:
 		hs_cold_format((const struct hs_os_profile *)base, buf, size);
+		return;
+	case CFG_SPREAD:
+		hs_spread_format((const struct hs_spread *)(const void *)field, buf, size);
 		return;
 	}
 	buf[0] = '\0';

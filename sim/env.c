@@ -283,7 +283,7 @@ static void rt_thread_end(hs_env *env)
 {
 	struct sim_thread *t = sim_thread_of(env);
 
-	sim_cpu(t->sim, t, t->sim->os->thread_exit_ns);
+	sim_cpu(t->sim, t, sim_cost(t->sim, HS_COST_THREAD_EXIT, t->sim->os->thread_exit_ns));
 }
 
 static void rt_think(hs_env *env, int64_t ns, enum hs_think_kind kind)

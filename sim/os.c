@@ -416,11 +416,15 @@ static int64_t cold_extra(const struct sim *s, int c, const struct sim_thread *t
 }
 
 /* Cost of starting t from a queue on core c. */
-static int64_t switch_delay(const struct sim *s, int c, const struct sim_thread *t)
+static int64_t switch_delay(struct sim *s, int c, const struct sim_thread *t)
 {
+	int64_t ns;
+
 	if (s->cores[c].last == t)
 		return 0;
-	return (t->woken_by_wake ? s->os->wake_local_ns : s->os->context_switch_ns) + cold_extra(s, c, t);
+	ns = t->woken_by_wake ? sim_cost(s, HS_COST_WAKE_LOCAL, s->os->wake_local_ns)
+			      : s->os->context_switch_ns;
+	return ns + cold_extra(s, c, t);
 }
 
 static void rq_remove(struct sim *s, int c, struct sim_thread *t);
@@ -875,7 +879,9 @@ void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_ti
 		prev = shortest_queue(s); /* a new thread */
 	place_entity(s, t, idle >= 0 ? idle : prev, initial);
 	if (idle >= 0) {
-		int64_t delay = (from_timer && idle == prev) ? s->os->timer_wake_ns : s->os->wake_remote_ns;
+		int64_t delay = (from_timer && idle == prev)
+					? s->os->timer_wake_ns
+					: sim_cost(s, HS_COST_WAKE_REMOTE, s->os->wake_remote_ns);
 
 		t->timer_woke_idle = from_timer && idle == prev;
 
@@ -1516,10 +1522,23 @@ int sim_futex_wait(struct sim *s, struct sim_thread *t, hs_word *w, uint64_t exp
 	return t->wait_result;
 }
 
-int64_t sim_wake_send(const struct sim *s, const struct sim_thread *waker,
+int64_t sim_wake_send(struct sim *s, const struct sim_thread *waker,
 		      const struct sim_thread *t)
 {
-	return t->core == waker->core ? s->os->wake_send_local_ns : s->os->wake_send_remote_ns;
+	if (t->core == waker->core)
+		return sim_cost(s, HS_COST_WAKE_SEND_LOCAL, s->os->wake_send_local_ns);
+	return sim_cost(s, HS_COST_WAKE_SEND_REMOTE, s->os->wake_send_remote_ns);
+}
+
+int64_t sim_cost(struct sim *s, enum hs_cost k, int64_t ns)
+{
+	const struct hs_spread *sp = &s->os->spread[k];
+	double u;
+
+	if (sp->p10 <= 0 || ns <= 0)
+		return ns;
+	u = (double)(hs_rng_next(&s->rng_cost) >> 11) * 0x1p-53; /* [0, 1) */
+	return llround((double)ns * hs_spread_at(sp, u));
 }
 
 void sim_cpu_waker(struct sim *s, struct sim_thread *t, int64_t ns)

@@ -328,7 +328,7 @@ hs_m *sim_new_m(struct sim *s, struct sim_thread *t, const char *reason)
 	hs_unlock2(&t->env, &s->sched_lock);
 
 	/* the M, its 32 KiB signal stack, and the goroutine with its stack */
-	sim_cpu(s, t, rt->allocm_ns + s->os->mmap_ns);
+	sim_cpu(s, t, rt->allocm_ns + sim_cost(s, HS_COST_MMAP, s->os->mmap_ns));
 	sim_cpu(s, t, rt->malg_ns);
 
 	/* allgadd */

@@ -233,7 +233,7 @@ static void create_foreign(struct sim *s, struct sim_thread *creator)
 		t = sim_thread_new(s, ROLE_FOREIGN, name, NULL, NULL);
 		if (!t)
 			return;
-		sim_cpu(s, creator, s->os->thread_create_ns);
+		sim_cpu(s, creator, sim_cost(s, HS_COST_THREAD_CREATE, s->os->thread_create_ns));
 		t->arrival_ns = s->now;
 		t->workload_thread = i;
 		s->foreign_created++;
@@ -469,6 +469,7 @@ static int sim_run(const struct hs_run_request *req, struct hs_run_result *out, 
 	hs_rng_seed(&s->rng_os, req->seed, HS_STREAM_OS);
 	hs_rng_seed(&s->rng_policy, req->seed, HS_STREAM_POLICY);
 	hs_rng_seed(&s->rng_noise, req->seed, HS_STREAM_NOISE);
+	hs_rng_seed(&s->rng_cost, req->seed, HS_STREAM_COST);
 	hs_fiber_init_host(&s->host);
 	s->policy_state = calloc(1, req->policy->state_size ? req->policy->state_size : 1);
 	s->driver.rt = &sim_rt_ops;

@@ -228,7 +228,7 @@ struct sim {
 	struct hs_fiber host;
 	struct sim_thread *running; /* fiber being executed, or NULL */
 	struct sim_thread *exited;  /* thread whose fiber just ended, or NULL */
-	struct hs_rng rng_workload, rng_os, rng_policy, rng_noise;
+	struct hs_rng rng_workload, rng_os, rng_policy, rng_noise, rng_cost;
 
 	struct sim_thread **threads;
 	int nthreads, cap_threads;
@@ -300,8 +300,15 @@ void sim_wake(struct sim *s, struct sim_thread *t, int32_t waker);
  * else wake_send_remote.  The caller charges it with sim_cpu once its
  * wake-ups are done.
  */
-int64_t sim_wake_send(const struct sim *s, const struct sim_thread *waker,
+int64_t sim_wake_send(struct sim *s, const struct sim_thread *waker,
 		      const struct sim_thread *t);
+/*
+ * Returns one call's cost of OS cost k whose profile value is ns: ns
+ * scaled by hs_spread_at(spread of k, u), u drawn from the HS_STREAM_COST
+ * stream, rounded to the nearest ns.  An exact cost or an ns of 0 returns
+ * ns without a draw.
+ */
+int64_t sim_cost(struct sim *s, enum hs_cost k, int64_t ns);
 /*
  * Charges waker the ns of its wake-ups before a preemption one of them
  * requested takes effect: Linux does that work inside the wake call and

@@ -40,7 +40,9 @@ static const char *const os_keys[] = {
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
 	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "sleep_return", "thread_create",
-	"thread_exit", "mmap", "switch_cold",
+	"thread_exit", "mmap", "switch_cold", "thread_create_spread", "thread_exit_spread",
+	"mmap_spread", "wake_local_spread", "wake_remote_spread", "wake_send_local_spread",
+	"wake_send_remote_spread",
 };
 #define NKEYS ((int)(sizeof(os_keys) / sizeof(os_keys[0])))
 
@@ -258,11 +260,23 @@ static int key_position(const char *key)
 	return -1;
 }
 
+/* The cost whose spread key is key, or -1. */
+static int spread_of(const char *key)
+{
+	for (int k = 0; k < HS_NCOSTS; k++) {
+		size_t n = strlen(hs_cost_names[k]);
+
+		if (strncmp(key, hs_cost_names[k], n) == 0 && strcmp(key + n, "_spread") == 0)
+			return k;
+	}
+	return -1;
+}
+
 static bool is_duration_key(const char *key)
 {
 	return strcmp(key, "name") != 0 && strcmp(key, "yield") != 0 &&
 	       strcmp(key, "yield_hold_ticks") != 0 && strcmp(key, "sleep_slack_ratio") != 0 &&
-	       strcmp(key, "switch_cold") != 0;
+	       strcmp(key, "switch_cold") != 0 && spread_of(key) < 0;
 }
 
 /* ---- a report filled by hand ---- */
@@ -476,6 +490,61 @@ static void derive_wake_send(void **state)
 	assert_non_null(strstr(n, "3 samples rejected"));
 	assert_non_null(strstr(note_of(&r, "wake_send_remote"), "kept busy"));
 	assert_non_null(strstr(note_of(&r, "wake_local"), "(2000 - 700 ns, at least 1000 ns)"));
+}
+
+/* Each per-call cost's spread is its figure's percentiles over the key,
+ * the part of the figure charged elsewhere kept fixed; a cost whose figure
+ * is missing stays exact. */
+static void derive_cost_spreads(void **state)
+{
+	static struct hs_calib_report r;
+	const struct hs_spread *sp = r.profile.spread;
+	const char *n;
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "thread_cpu_pair", 380, 400, 420, 500, 20);
+	put_figure(&r, "futex_wake_send_local", 1100, 1250, 2500, 4000, 20);
+	hs_calib_derive(&r);
+
+	/* mmap_32k 16000 18000 24000 40000 over mmap = 18000 */
+	assert_true(fabs(sp[HS_COST_MMAP].p10 - 16000.0 / 18000) < 1e-12);
+	assert_true(fabs(sp[HS_COST_MMAP].p90 - 24000.0 / 18000) < 1e-12);
+	assert_true(fabs(sp[HS_COST_MMAP].p99 - 40000.0 / 18000) < 1e-12);
+	/* thread_create = thread_create_join minus thread_exit: 9000 ns fixed */
+	assert_int_equal(r.profile.thread_create_ns, 11000);
+	assert_true(fabs(sp[HS_COST_THREAD_CREATE].p10 - 10000.0 / 11000) < 1e-12);
+	assert_true(fabs(sp[HS_COST_THREAD_CREATE].p99 - 41000.0 / 11000) < 1e-12);
+	/* wake_local = 2000 - 700: futex_wake_local 1900 2000 2500 2800 */
+	assert_int_equal(r.profile.wake_local_ns, 1300);
+	assert_true(fabs(sp[HS_COST_WAKE_LOCAL].p10 - 1200.0 / 1300) < 1e-12);
+	assert_true(fabs(sp[HS_COST_WAKE_LOCAL].p90 - 1800.0 / 1300) < 1e-12);
+	assert_true(fabs(sp[HS_COST_WAKE_LOCAL].p99 - 2100.0 / 1300) < 1e-12);
+	/* wake_send_local = 1250 - 550: p10 (1100 - 550) / 700 */
+	assert_true(fabs(sp[HS_COST_WAKE_SEND_LOCAL].p10 - 550.0 / 700) < 1e-12);
+	assert_true(fabs(sp[HS_COST_WAKE_SEND_LOCAL].p99 - 3450.0 / 700) < 1e-12);
+	/* futex_wake_send_remote was not measured */
+	assert_true(sp[HS_COST_WAKE_SEND_REMOTE].p10 == 0);
+	n = note_of(&r, "wake_send_remote_spread");
+	assert_non_null(strstr(n, "not measured"));
+	n = note_of(&r, "mmap_spread");
+	assert_non_null(strstr(n, "mmap_32k"));
+	assert_non_null(strstr(n, "mean of"));
+}
+
+/* The p10 of a figure below the fixed part is clamped to 0.01 of the key,
+ * and a p10 above the key to 1. */
+static void derive_cost_spread_clamps(void **state)
+{
+	static struct hs_calib_report r;
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "thread_cpu_pair", 380, 400, 420, 500, 20);
+	/* wake_send_local = 1000 - 550 = 450; p10 500 - 550 < 0 */
+	put_figure(&r, "futex_wake_send_local", 500, 1000, 1100, 1200, 20);
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.wake_send_local_ns, 450);
+	assert_true(r.profile.spread[HS_COST_WAKE_SEND_LOCAL].p10 == 0.01);
+	assert_true(fabs(r.profile.spread[HS_COST_WAKE_SEND_LOCAL].p90 - 550.0 / 450) < 1e-12);
 }
 
 /* A waker's part above the whole wake-to-run leaves wake_local at
@@ -1305,6 +1374,11 @@ static void check_profile_file(const char *path, const struct hs_os_profile *p)
 
 			cold_text(p, want, sizeof(want));
 			assert_string_equal(value, want);
+		} else if (spread_of(key) >= 0) {
+			char want[64];
+
+			hs_spread_format(&p->spread[spread_of(key)], want, sizeof(want));
+			assert_string_equal(value, want);
 		} else if (strcmp(key, "yield") == 0) {
 			assert_string_equal(value, "linux");
 		} else if (strcmp(key, "yield_hold_ticks") == 0) {
@@ -1342,6 +1416,13 @@ static void check_profile_loads(const char *path, const struct hs_os_profile *p)
 	}
 	assert_int_equal(loaded.timer_irq_ns, p->timer_irq_ns);
 	assert_int_equal(loaded.wake_local_ns, p->wake_local_ns);
+	for (int k = 0; k < HS_NCOSTS; k++) {
+		char want[64], got[64];
+
+		hs_spread_format(&p->spread[k], want, sizeof(want));
+		hs_spread_format(&loaded.spread[k], got, sizeof(got));
+		assert_string_equal(got, want);
+	}
 }
 
 static void write_profile_real_report(void **state)
@@ -1552,6 +1633,8 @@ int main(void)
 		cmocka_unit_test(derive_wake_send),
 		cmocka_unit_test(derive_wake_send_one_cpu),
 		cmocka_unit_test(derive_wake_local_floor),
+		cmocka_unit_test(derive_cost_spreads),
+		cmocka_unit_test(derive_cost_spread_clamps),
 		cmocka_unit_test(derive_burst_and_signal_figures),
 		cmocka_unit_test(derive_clamps_negative_differences),
 		cmocka_unit_test(derive_without_figures_writes_zero),

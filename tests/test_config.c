@@ -8,6 +8,7 @@
  * 1500 ns; "2 s" (a space before the unit) is rejected; ".5us" and "1.us"
  * are rejected because a decimal needs digits on both sides of the point.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -552,6 +553,16 @@ static void override_errors(void **state)
 		{ "os.switch_cold=1:0 2:0 3:0 4:0 5:0 6:0 7:0 8:0 9:0", "os.switch_cold",
 		  "more than 8 points" },
 		{ "os.switch_cold=", "os.switch_cold", "empty curve" },
+		{ "os.mmap_spread=0.9 1.4", "os.mmap_spread", "too few numbers" },
+		{ "os.mmap_spread=0.9 1.4 2 3", "os.mmap_spread", "more than three" },
+		{ "os.mmap_spread=", "os.mmap_spread", "empty value" },
+		{ "os.mmap_spread=1.2 1.4 2", "os.mmap_spread", "out of order" },
+		{ "os.mmap_spread=0.9 0.95 2", "os.mmap_spread", "out of order" },
+		{ "os.mmap_spread=0.9 1.4 1.3", "os.mmap_spread", "out of order" },
+		{ "os.mmap_spread=0 1.4 2", "os.mmap_spread", "P10 is '0'" },
+		{ "os.mmap_spread=0.9 1.4 101", "os.mmap_spread", "at most 100" },
+		{ "os.wake_local_spread=0.9 x 2", "os.wake_local_spread", "P90 is 'x'" },
+		{ "os.syscall_spread=0.9 1.4 2", "os.syscall_spread", "unknown key" },
 	};
 	struct hs_override ov;
 	struct hs_config cfg;
@@ -677,6 +688,72 @@ static void switch_cold_curve(void **state)
 	assert_string_equal(lookup(&got, "os.switch_cold"), "none");
 }
 
+/* A spread reads as three ratios or none, writes back in the same form,
+ * and is optional: a profile without it gives an exact cost. */
+static void spread_keys(void **state)
+{
+	struct hs_override ov[2];
+	struct hs_config cfg;
+	struct hs_error err;
+	static struct collected got;
+
+	(void)state;
+	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", NULL, 0, NULL, &err), 0);
+	for (int k = 0; k < HS_NCOSTS; k++) {
+		assert_true(cfg.os.spread[k].p10 == 0);
+		assert_true(cfg.os.spread[k].p99 == 0);
+	}
+	memset(&got, 0, sizeof(got));
+	hs_config_each_param(&cfg, collect, &got);
+	assert_string_equal(lookup(&got, "os.mmap_spread"), "none");
+	assert_string_equal(lookup(&got, "os.wake_send_remote_spread"), "none");
+
+	assert_int_equal(hs_override_parse(&ov[0], "os.mmap_spread=0.9 1.35 2.5", &err), 0);
+	assert_int_equal(hs_override_parse(&ov[1], "os.thread_create_spread= 1 1 1 ", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", ov, 2, NULL, &err), 0);
+	assert_true(cfg.os.spread[HS_COST_MMAP].p10 == 0.9);
+	assert_true(cfg.os.spread[HS_COST_MMAP].p90 == 1.35);
+	assert_true(cfg.os.spread[HS_COST_MMAP].p99 == 2.5);
+	assert_true(cfg.os.spread[HS_COST_THREAD_CREATE].p10 == 1);
+	assert_true(cfg.os.spread[HS_COST_WAKE_LOCAL].p10 == 0);
+	memset(&got, 0, sizeof(got));
+	hs_config_each_param(&cfg, collect, &got);
+	assert_string_equal(lookup(&got, "os.mmap_spread"), "0.9 1.35 2.5");
+	assert_string_equal(lookup(&got, "os.thread_create_spread"), "1 1 1");
+
+	assert_int_equal(hs_override_parse(&ov[1], "os.mmap_spread=none", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", ov, 2, NULL, &err), 0);
+	assert_true(cfg.os.spread[HS_COST_MMAP].p10 == 0);
+}
+
+/* The factor at a quantile follows the knots, and the mean is the area
+ * under the distribution's inverse. */
+static void spread_quantiles_and_mean(void **state)
+{
+	const struct hs_spread sp = { 0.8, 1.5, 3.0 }, exact = { 0, 0, 0 };
+	double sum = 0;
+	const int n = 1000000;
+
+	(void)state;
+	assert_true(hs_spread_at(&sp, 0) == 0.8);
+	assert_true(hs_spread_at(&sp, 0.05) == 0.8);
+	assert_true(fabs(hs_spread_at(&sp, 0.1) - 0.8) < 1e-12);
+	assert_true(fabs(hs_spread_at(&sp, 0.3) - 0.9) < 1e-12);
+	assert_true(fabs(hs_spread_at(&sp, 0.5) - 1.0) < 1e-12);
+	assert_true(fabs(hs_spread_at(&sp, 0.7) - 1.25) < 1e-12);
+	assert_true(fabs(hs_spread_at(&sp, 0.9) - 1.5) < 1e-12);
+	assert_true(fabs(hs_spread_at(&sp, 0.945) - 2.25) < 1e-12);
+	assert_true(fabs(hs_spread_at(&sp, 0.995) - 3.0) < 1e-12);
+	assert_true(hs_spread_at(&sp, 1) == 3.0);
+	/* 0.1*0.8 + 0.4*0.9 + 0.4*1.25 + 0.09*2.25 + 0.01*3 */
+	assert_true(fabs(hs_spread_mean(&sp) - 1.1725) < 1e-12);
+	for (int i = 0; i < n; i++)
+		sum += hs_spread_at(&sp, (i + 0.5) / n);
+	assert_true(fabs(sum / n - hs_spread_mean(&sp)) < 1e-6);
+	assert_true(hs_spread_at(&exact, 0.99) == 1);
+	assert_true(hs_spread_mean(&exact) == 1);
+}
+
 static void each_param_lists_all(void **state)
 {
 	static struct collected first, second;
@@ -689,8 +766,8 @@ static void each_param_lists_all(void **state)
 	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", &ov, 1, NULL, &err), 0);
 	hs_config_each_param(&cfg, collect, &first);
 	hs_config_each_param(&cfg, collect, &second);
-	/* 20 scenario keys, 30 OS keys, 18 runtime keys, 1 policy parameter. */
-	assert_int_equal(first.n, 20 + 30 + 18 + 1);
+	/* 20 scenario keys, 37 OS keys, 18 runtime keys, 1 policy parameter. */
+	assert_int_equal(first.n, 20 + 37 + 18 + 1);
 	assert_memory_equal(&first, &second, sizeof(first));
 	assert_string_equal(lookup(&first, "os.slice"), "2250000");
 	assert_string_equal(lookup(&first, "os.yield"), "linux");
@@ -773,6 +850,8 @@ int main(void)
 		cmocka_unit_test(override_too_long),
 		cmocka_unit_test(switch_cold_curve),
 		cmocka_unit_test(missing_files),
+		cmocka_unit_test(spread_keys),
+		cmocka_unit_test(spread_quantiles_and_mean),
 		cmocka_unit_test(each_param_lists_all),
 		cmocka_unit_test(cold_extra_interpolates),
 		cmocka_unit_test(cold_extra_flat_and_empty),

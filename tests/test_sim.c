@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -392,6 +393,98 @@ static void same_seed_same_result(void **state)
 	hs_result_free(&b);
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Gaps between the creations of consecutive foreign threads, in ns,
+ * into gaps (at most cap); returns how many.  With a core for every
+ * thread the creator is never preempted, so each gap is one
+ * thread_create.
+ */
+static int creation_gaps(const struct hs_run_result *res, int64_t *gaps, int cap)
+{
+	int64_t prev = -1;
+	int n = 0;
+
+	for (size_t t = 0; t < res->threads.len; t++) {
+		const struct hs_thread_rec *th = &res->threads.data[t];
+
+		if (th->kind != HS_THREAD_FOREIGN)
+			continue;
+		if (prev >= 0 && n < cap)
+			gaps[n++] = th->created_ns - prev;
+		prev = th->created_ns;
+	}
+	return n;
+}
+
+/* A cost with a spread is drawn per call: the creations of 60 threads in
+ * 8 runs show thread_create's percentiles, the same seed gives the same
+ * draws, and without the spread every call costs the value. */
+static void spread_draws_each_call(void **state)
+{
+	enum { THREADS = 60, SEEDS = 8, GAPS = SEEDS * (THREADS - 1) };
+	static int64_t gaps[GAPS], again[THREADS];
+	struct hs_config cfg;
+	struct hs_run_result res;
+	double sum = 0;
+	int n = 0;
+
+	(void)state;
+	load(&cfg, "cgocallbackgc", "linux");
+	cfg.scenario.threads = THREADS;
+	cfg.scenario.cores = 64;
+	cfg.runtime.gomaxprocs = 4;
+	cfg.os.thread_create_ns = 10000;
+	run(&cfg, hs_policy_find("waiters"), 5, HS_RECORD_EVENTS, &res);
+	check_conservation(&res, THREADS, 1);
+	n = creation_gaps(&res, gaps, THREADS);
+	assert_int_equal(n, THREADS - 1);
+	assert_int_equal(gaps[0], 10000);
+	assert_int_equal(gaps[n - 1], 10000);
+	hs_result_free(&res);
+
+	cfg.os.spread[HS_COST_THREAD_CREATE] = (struct hs_spread){ 0.8, 1.5, 3.0 };
+	n = 0;
+	for (int seed = 5; seed < 5 + SEEDS; seed++) {
+		run(&cfg, hs_policy_find("waiters"), (uint64_t)seed, HS_RECORD_EVENTS, &res);
+		check_conservation(&res, THREADS, 1);
+		n += creation_gaps(&res, gaps + n, GAPS - n);
+		hs_result_free(&res);
+	}
+	assert_int_equal(n, GAPS);
+	qsort(gaps, (size_t)n, sizeof(gaps[0]), cmp_i64);
+	for (int i = 0; i < n; i++)
+		sum += (double)gaps[i];
+	/* The lowest tenth costs p10, and no call costs more than p99. */
+	assert_int_equal(gaps[0], 8000);
+	assert_int_equal(gaps[n / 20], 8000);
+	assert_true(gaps[n - 1] <= 30000);
+	/* a quantile over 472 draws is within a few percent where the
+	 * distribution is not steep: the median is 1, the 80th percentile
+	 * 1 + 0.3 / 0.4 * (1.5 - 1) = 1.375 */
+	assert_in_range(gaps[n / 2], 9500, 10500);
+	assert_in_range(gaps[n * 8 / 10], 13000, 14500);
+	assert_in_range((int64_t)(sum / n), 11200, 12300); /* mean 1.1725 * 10 us */
+
+	run(&cfg, hs_policy_find("waiters"), 5, HS_RECORD_EVENTS, &res);
+	n = creation_gaps(&res, gaps, THREADS);
+	hs_result_free(&res);
+	run(&cfg, hs_policy_find("waiters"), 5, HS_RECORD_EVENTS, &res);
+	assert_int_equal(creation_gaps(&res, again, THREADS), n);
+	assert_memory_equal(gaps, again, sizeof(gaps[0]) * (size_t)n);
+	hs_result_free(&res);
+	run(&cfg, hs_policy_find("waiters"), 6, HS_RECORD_EVENTS, &res);
+	assert_int_equal(creation_gaps(&res, again, THREADS), n);
+	assert_memory_not_equal(gaps, again, sizeof(gaps[0]) * (size_t)n);
+	hs_result_free(&res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +499,7 @@ int main(void)
 		cmocka_unit_test(states_cover_each_life),
 		cmocka_unit_test(phase_cpu_adds_up),
 		cmocka_unit_test(same_seed_same_result),
+		cmocka_unit_test(spread_draws_each_call),
 	};
 
 	return cmocka_run_group_tests_name("sim backend", tests, NULL, NULL);
