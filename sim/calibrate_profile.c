@@ -755,7 +755,7 @@ static void derive_cost_spread(struct hs_calib_report *r, struct hs_os_profile *
 			if (q[j] > HS_SPREAD_MAX)
 				q[j] = HS_SPREAD_MAX;
 		}
-		/* nearest-rank percentiles are ordered; the clamps keep them so */
+		/* nearest-rank percentiles are ordered, so the clamps only keep them so */
 		sp->p10 = q[0] < 1 ? q[0] : 1;
 		sp->p90 = q[1] > 1 ? q[1] : 1;
 		sp->p99 = q[2] > sp->p90 ? q[2] : sp->p90;

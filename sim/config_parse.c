@@ -467,7 +467,7 @@ const char *const hs_cost_names[HS_NCOSTS] = {
 /*
  * Spread syntax: `none`, or three numbers P10 P90 P99 separated by spaces,
  * the cost's 10th, 90th and 99th percentiles over its value, with
- * 0 < P10 <= 1 <= P90 <= P99 <= HS_SPREAD_MAX; e.g. `0.89 1.36 2.35`.
+ * 0 < P10 <= 1 <= P90 <= P99 <= HS_SPREAD_MAX, for example `0.89 1.36 2.35`.
  */
 static int parse_spread(const char *text, struct hs_spread *out, char *msg, size_t msgsize)
 {

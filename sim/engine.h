@@ -52,7 +52,7 @@ enum hs_stream {
 	HS_STREAM_OS = 2,       /* timer jitter */
 	HS_STREAM_POLICY = 3,   /* env->ops->random */
 	HS_STREAM_NOISE = 4,    /* schedule noise */
-	HS_STREAM_COST = 5,     /* draws of the costs with a spread (cost_spread) */
+	HS_STREAM_COST = 5,     /* draws of the costs with a spread (COST_spread keys) */
 };
 
 struct hs_rng {

@@ -493,8 +493,8 @@ static void derive_wake_send(void **state)
 }
 
 /* Each per-call cost's spread is its figure's percentiles over the key,
- * the part of the figure charged elsewhere kept fixed; a cost whose figure
- * is missing stays exact. */
+ * with the part of the figure charged elsewhere kept fixed.  A cost whose
+ * figure is missing stays exact. */
 static void derive_cost_spreads(void **state)
 {
 	static struct hs_calib_report r;
@@ -531,8 +531,8 @@ static void derive_cost_spreads(void **state)
 	assert_non_null(strstr(n, "mean of"));
 }
 
-/* The p10 of a figure below the fixed part is clamped to 0.01 of the key,
- * and a p10 above the key to 1. */
+/* The p10 of a figure below the fixed part is clamped to 0.01 of the
+ * key. */
 static void derive_cost_spread_clamps(void **state)
 {
 	static struct hs_calib_report r;
