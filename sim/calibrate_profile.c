@@ -708,6 +708,22 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
  * median - key)) / key, at least 0.01.  A cost whose key is 0 or whose
  * figure was not measured stays exact (none).
  */
+/* Names what a cost's figure contains beyond the key's value. */
+static const char *fixed_part(enum hs_cost cost)
+{
+	switch (cost) {
+	case HS_COST_THREAD_CREATE:
+		return "thread_exit, as thread_create_join includes the join";
+	case HS_COST_WAKE_LOCAL:
+		return "wake_send_local, charged to the waker";
+	case HS_COST_WAKE_SEND_LOCAL:
+	case HS_COST_WAKE_SEND_REMOTE:
+		return "the system call and the clock reads around it";
+	default:
+		return "a part the model charges elsewhere";
+	}
+}
+
 static void derive_cost_spread(struct hs_calib_report *r, struct hs_os_profile *p)
 {
 	static const struct {
@@ -762,11 +778,12 @@ static void derive_cost_spread(struct hs_calib_report *r, struct hs_os_profile *
 		note(r, spread_key, "%s: p10, p90 and p99 of %s over its median; a simulated call "
 		     "draws its cost from them, for a mean of %.3f times %s", spread_key, f->name,
 		     hs_spread_mean(sp), name);
-		if (fixed != 0)
+		if (fixed > 0)
 			note(r, spread_key, "  %.0f ns of the figure are charged elsewhere and kept "
-			     "fixed (%s)", fixed, from[i].cost == HS_COST_WAKE_LOCAL ?
-			     "wake_send_local, or the part below context_switch" :
-			     "the system call and the clock reads around it");
+			     "fixed (%s)", fixed, fixed_part(from[i].cost));
+		else if (fixed < 0)
+			note(r, spread_key, "  the value is %.0f ns above the figure's median (it "
+			     "is at least context_switch), and that part is kept fixed", -fixed);
 		note_figure(r, spread_key, f);
 	}
 }

@@ -287,8 +287,9 @@ double hs_spread_at(const struct hs_spread *sp, double u);
 /* Returns the mean of hs_spread_at over u in [0, 1]. */
 double hs_spread_mean(const struct hs_spread *sp);
 
-/* Writes sp in profile syntax, `none` for an exact cost.  64 bytes
- * contain the longest. */
+/* Writes sp in profile syntax with 4 significant digits, as calibrate
+ * writes a profile, `none` for an exact cost.  64 bytes contain the
+ * longest.  run_param rows carry 15 digits instead. */
 void hs_spread_format(const struct hs_spread *sp, char *buf, size_t size);
 
 /* Loads an OS profile by name ("linux", or "host": the file of

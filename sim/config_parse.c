@@ -465,8 +465,44 @@ const char *const hs_cost_names[HS_NCOSTS] = {
 };
 
 /*
- * Spread syntax: `none`, or three numbers P10 P90 P99 separated by spaces,
- * the cost's 10th, 90th and 99th percentiles over its value, with
+ * Returns whether text is a decimal number: DIGITS [ "." DIGITS ] with an
+ * optional exponent [eE] [+-] DIGITS.  strtod alone would also take hex
+ * floats, inf, nan and a sign.  The exponent is accepted because "%.15g"
+ * writes one for a value below 1e-4, and a run_param value must read back.
+ */
+static bool is_decimal(const char *text)
+{
+	const char *p = text;
+	int n = 0;
+
+	while (isdigit((unsigned char)*p)) {
+		p++;
+		n++;
+	}
+	if (n == 0)
+		return false;
+	if (*p == '.') {
+		p++;
+		for (n = 0; isdigit((unsigned char)*p); p++)
+			n++;
+		if (n == 0)
+			return false;
+	}
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		for (n = 0; isdigit((unsigned char)*p); p++)
+			n++;
+		if (n == 0)
+			return false;
+	}
+	return *p == '\0';
+}
+
+/*
+ * Spread syntax: `none`, or three decimal numbers P10 P90 P99 separated by
+ * spaces, the cost's 10th, 90th and 99th percentiles over its value, with
  * 0 < P10 <= 1 <= P90 <= P99 <= HS_SPREAD_MAX, for example `0.89 1.36 2.35`.
  */
 static int parse_spread(const char *text, struct hs_spread *out, char *msg, size_t msgsize)
@@ -497,10 +533,11 @@ static int parse_spread(const char *text, struct hs_spread *out, char *msg, size
 		}
 		errno = 0;
 		v[n] = strtod(item, &end);
-		if (end == item || *end != '\0' || errno != 0 || !isfinite(v[n]) || v[n] <= 0 ||
-		    v[n] > HS_SPREAD_MAX) {
-			snprintf(msg, msgsize, "%s is '%s'; write a number above 0 and at most %g, "
-				 "the percentile over the cost's value", which[n], item, HS_SPREAD_MAX);
+		if (!is_decimal(item) || end == item || *end != '\0' || errno != 0 ||
+		    !isfinite(v[n]) || v[n] <= 0 || v[n] > HS_SPREAD_MAX) {
+			snprintf(msg, msgsize, "%s is '%s'; write a decimal number above 0 and at "
+				 "most %g, the percentile over the cost's value", which[n], item,
+				 HS_SPREAD_MAX);
 			return HS_E_INPUT;
 		}
 		n++;
@@ -521,12 +558,19 @@ static int parse_spread(const char *text, struct hs_spread *out, char *msg, size
 	return 0;
 }
 
-void hs_spread_format(const struct hs_spread *sp, char *buf, size_t size)
+/* Writes sp with `digits` significant digits per number, or none. */
+static void format_spread(const struct hs_spread *sp, int digits, char *buf, size_t size)
 {
 	if (sp->p10 > 0)
-		snprintf(buf, size, "%.4g %.4g %.4g", sp->p10, sp->p90, sp->p99);
+		snprintf(buf, size, "%.*g %.*g %.*g", digits, sp->p10, digits, sp->p90, digits,
+			 sp->p99);
 	else
 		snprintf(buf, size, "none");
+}
+
+void hs_spread_format(const struct hs_spread *sp, char *buf, size_t size)
+{
+	format_spread(sp, 4, buf, size);
 }
 
 void hs_cold_format(const struct hs_os_profile *os, char *buf, size_t size)
@@ -694,7 +738,9 @@ void cfg_format_value(const struct cfg_key *k, const void *base, char *buf, size
 		hs_cold_format((const struct hs_os_profile *)base, buf, size);
 		return;
 	case CFG_SPREAD:
-		hs_spread_format((const struct hs_spread *)(const void *)field, buf, size);
+		/* 15 digits, as a ratio: a run_param row must tell apart two
+		 * spreads that differ past the 4 digits calibrate writes. */
+		format_spread((const struct hs_spread *)(const void *)field, 15, buf, size);
 		return;
 	}
 	buf[0] = '\0';

@@ -529,6 +529,10 @@ static void derive_cost_spreads(void **state)
 	n = note_of(&r, "mmap_spread");
 	assert_non_null(strstr(n, "mmap_32k"));
 	assert_non_null(strstr(n, "mean of"));
+	assert_null(strstr(n, "kept fixed"));
+	n = note_of(&r, "thread_create_spread");
+	assert_non_null(strstr(n, "9000 ns of the figure are charged elsewhere"));
+	assert_non_null(strstr(n, "thread_exit, as thread_create_join includes the join"));
 }
 
 /* The p10 of a figure below the fixed part is clamped to 0.01 of the

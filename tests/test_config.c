@@ -562,6 +562,12 @@ static void override_errors(void **state)
 		{ "os.mmap_spread=0 1.4 2", "os.mmap_spread", "P10 is '0'" },
 		{ "os.mmap_spread=0.9 1.4 101", "os.mmap_spread", "at most 100" },
 		{ "os.wake_local_spread=0.9 x 2", "os.wake_local_spread", "P90 is 'x'" },
+		{ "os.mmap_spread=0x0.8 1 2", "os.mmap_spread", "P10 is '0x0.8'" },
+		{ "os.mmap_spread=0.5 0x1p1 2", "os.mmap_spread", "P90 is '0x1p1'" },
+		{ "os.mmap_spread=+0.5 1 2", "os.mmap_spread", "P10 is '+0.5'" },
+		{ "os.mmap_spread=.5 1 2", "os.mmap_spread", "P10 is '.5'" },
+		{ "os.mmap_spread=0.5 1 2e", "os.mmap_spread", "P99 is '2e'" },
+		{ "os.mmap_spread=0.5 1 infinity", "os.mmap_spread", "P99 is 'infinity'" },
 		{ "os.syscall_spread=0.9 1.4 2", "os.syscall_spread", "unknown key" },
 	};
 	struct hs_override ov;
@@ -726,6 +732,34 @@ static void spread_keys(void **state)
 	assert_true(cfg.os.spread[HS_COST_MMAP].p10 == 0);
 }
 
+/* run_param rows keep a spread's digits past the 4 that calibrate writes,
+ * so two runs that differ only there stay distinct, and the row reads
+ * back as the same spread. */
+static void spread_param_precision(void **state)
+{
+	struct hs_override ov;
+	struct hs_config cfg;
+	struct hs_error err;
+	static struct collected got;
+
+	(void)state;
+	assert_int_equal(hs_override_parse(&ov, "os.mmap_spread=0.123456 1.00001 2.5", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", &ov, 1, NULL, &err), 0);
+	memset(&got, 0, sizeof(got));
+	hs_config_each_param(&cfg, collect, &got);
+	assert_string_equal(lookup(&got, "os.mmap_spread"), "0.123456 1.00001 2.5");
+
+	/* "%.15g" writes 1e-05 for a P10 of 0.00001; it parses back */
+	assert_int_equal(hs_override_parse(&ov, "os.mmap_spread=0.00001 1 2", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", &ov, 1, NULL, &err), 0);
+	memset(&got, 0, sizeof(got));
+	hs_config_each_param(&cfg, collect, &got);
+	assert_string_equal(lookup(&got, "os.mmap_spread"), "1e-05 1 2");
+	assert_int_equal(hs_override_parse(&ov, "os.mmap_spread=1e-05 1 2", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", &ov, 1, NULL, &err), 0);
+	assert_true(cfg.os.spread[HS_COST_MMAP].p10 == 0.00001);
+}
+
 /* The factor at a quantile follows the knots, and the mean is the area
  * under the distribution's inverse. */
 static void spread_quantiles_and_mean(void **state)
@@ -851,6 +885,7 @@ int main(void)
 		cmocka_unit_test(switch_cold_curve),
 		cmocka_unit_test(missing_files),
 		cmocka_unit_test(spread_keys),
+		cmocka_unit_test(spread_param_precision),
 		cmocka_unit_test(spread_quantiles_and_mean),
 		cmocka_unit_test(each_param_lists_all),
 		cmocka_unit_test(cold_extra_interpolates),
