@@ -325,10 +325,21 @@ struct burst_gate {
 	bool open;
 };
 
+/* One thread of a burst: its gate, and the CPU time it had used when its
+ * start routine began, in ns. */
+struct burst_thread {
+	struct burst_gate *gate;
+	int64_t start_cpu;
+};
+
 static void *gate_thread(void *arg)
 {
-	struct burst_gate *g = arg;
+	struct burst_thread *bt = arg;
+	struct burst_gate *g = bt->gate;
+	struct timespec ts;
 
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	bt->start_cpu = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	pthread_mutex_lock(&g->mu);
 	while (!g->open)
 		pthread_cond_wait(&g->cv, &g->mu);
@@ -348,11 +359,13 @@ static void release_burst(struct burst_gate *g, pthread_t *th, int n)
 }
 
 /* Creates one round of up to BURST_THREADS threads with a stack of
- * stack_bytes, timing each pthread_create call, then joins them. */
+ * stack_bytes, timing each pthread_create call, then joins them.  Appends
+ * each thread's CPU time at its first line to starts, from *nstarts on. */
 static int burst_round(struct hs_calib_sampler *s, size_t stack_bytes, pthread_t *th,
-		       struct hs_error *err)
+		       int64_t *starts, int *nstarts, struct hs_error *err)
 {
 	struct burst_gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false };
+	struct burst_thread bt[BURST_THREADS];
 	pthread_attr_t attr;
 	int n = 0, rc;
 
@@ -362,7 +375,9 @@ static int burst_round(struct hs_calib_sampler *s, size_t stack_bytes, pthread_t
 	while (rc == 0 && n < BURST_THREADS && hs_calib_sampler_more(s)) {
 		int64_t t0 = hs_calib_now();
 
-		rc = pthread_create(&th[n], &attr, gate_thread, &g);
+		bt[n].gate = &g;
+		bt[n].start_cpu = -1;
+		rc = pthread_create(&th[n], &attr, gate_thread, &bt[n]);
 		if (rc != 0)
 			break;
 		hs_calib_sampler_add(s, hs_calib_now() - t0);
@@ -370,7 +385,29 @@ static int burst_round(struct hs_calib_sampler *s, size_t stack_bytes, pthread_t
 	}
 	pthread_attr_destroy(&attr);
 	release_burst(&g, th, n);
+	for (int i = 0; i < n; i++)
+		if (bt[i].start_cpu >= 0)
+			starts[(*nstarts)++] = bt[i].start_cpu;
 	return rc ? hs_calib_fail(err, "pthread_create", rc) : 0;
+}
+
+/*
+ * thread_start: the CPU time each thread of thread_create_burst had used
+ * when its start routine began (CLOCK_THREAD_CPUTIME_ID at its first
+ * line): the kernel's return from clone and the C library's set-up of the
+ * thread before it calls the start routine.
+ */
+static void thread_start_figure(const struct hs_calib_opts *o, struct hs_calib_report *r,
+				int64_t *starts, int n)
+{
+	struct hs_calib_figure *fig = &r->figures[r->nfigures++];
+
+	if (o && o->progress)
+		o->progress(o->ctx, "thread_start", 0, n);
+	fig->name = "thread_start";
+	hs_calib_summarize(starts, n, fig);
+	if (o && o->progress)
+		o->progress(o->ctx, "thread_start", n, n);
 }
 
 /*
@@ -392,16 +429,25 @@ static int measure_thread_burst(const struct hs_calib_opts *o, struct hs_calib_r
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	pthread_t th[BURST_THREADS];
 	struct hs_calib_sampler s;
+	int64_t *starts = NULL;
+	int nstarts = 0;
 	int rc = hs_calib_sampler_begin(&s, o, "thread_create_burst", 2000, err);
 
+	if (rc == 0 && !(starts = malloc(sizeof(*starts) * (size_t)(s.target + BURST_THREADS)))) {
+		hs_calib_sampler_abort(&s);
+		return hs_calib_fail(err, "malloc", ENOMEM);
+	}
 	for (int round = 0; rc == 0 && hs_calib_sampler_more(&s); round++)
 		rc = burst_round(&s, THREAD_STACK_BYTES + (size_t)(round % BURST_SIZE_PERIOD) * page,
-				 th, err);
+				 th, starts, &nstarts, err);
 	if (rc) {
 		hs_calib_sampler_abort(&s);
+		free(starts);
 		return rc;
 	}
 	hs_calib_sampler_end(&s, r);
+	thread_start_figure(o, r, starts, nstarts);
+	free(starts);
 	return 0;
 }
 

@@ -29,6 +29,8 @@
  *   thread_exit         last line of the thread -> pthread_join returned
  *   thread_create_burst one pthread_create call with a fresh 256 KiB stack,
  *                       100 threads alive at once
+ *   thread_start        CPU time of each thread of thread_create_burst at
+ *                       the first line of its start routine
  *   signal_syscall      one rt_sigprocmask or sigaltstack call of the
  *                       needm/dropm sequence, mean of 800
  *   usleep_1us          usleep(1), whole call
@@ -75,7 +77,7 @@
 
 #define HS_CALIB_MAX_FIGURES 40
 #define HS_CALIB_NOTE_MAX 256
-#define HS_CALIB_NKEYS 37     /* keys of the [os] section */
+#define HS_CALIB_NKEYS 38     /* keys of the [os] section */
 #define HS_CALIB_KEY_NOTE_MAX 2048
 #define HS_CALIB_SLEEP_POLLERS 32 /* threads looping on usleep(1) for sleep_cycle */
 #define HS_CALIB_IRQ_POLLERS 8    /* threads looping on usleep(1) for timer_irq_gap */

@@ -70,6 +70,7 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 	KEY("irq_wake", DURATION, irq_wake_ns),
 	KEY("sleep_return", DURATION, sleep_return_ns),
 	KEY("thread_create", DURATION, thread_create_ns),
+	KEY("thread_start", DURATION, thread_start_ns),
 	KEY("thread_exit", DURATION, thread_exit_ns),
 	KEY("mmap", DURATION, mmap_ns),
 	KEY("switch_cold", CURVE, switch_cold),
@@ -88,7 +89,7 @@ const char *const hs_calib_keys[HS_CALIB_NKEYS] = {
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
 	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "sleep_return", "thread_create",
-	"thread_exit", "mmap", "switch_cold", "thread_create_spread", "thread_exit_spread",
+	"thread_start", "thread_exit", "mmap", "switch_cold", "thread_create_spread", "thread_exit_spread",
 	"mmap_spread", "wake_local_spread", "wake_remote_spread", "wake_send_local_spread",
 	"wake_send_remote_spread",
 };
@@ -198,6 +199,31 @@ static void derive_scheduler(struct hs_calib_report *r, struct hs_os_profile *p)
 	     "holds a yielding thread behind its peers for whole ticks (FreeBSD ULE does)");
 }
 
+/* thread_start: median(thread_start) minus half of median(thread_cpu_pair),
+ * the part of the clock read before it samples the clock.  It is 0 when
+ * the figure was not measured. */
+static void derive_thread_start(struct hs_calib_report *r, struct hs_os_profile *p)
+{
+	const struct hs_calib_figure *f = measured(r, "thread_start");
+	const struct hs_calib_figure *pair = measured(r, "thread_cpu_pair");
+	int64_t read = pair ? pair->p50 / 2 : 0;
+
+	if (!f) {
+		p->thread_start_ns = 0;
+		note(r, "thread_start", "thread_start: not measured on this host (figure "
+		     "thread_start has no samples); 0");
+		return;
+	}
+	p->thread_start_ns = at_least_zero(f->p50 - read);
+	note(r, "thread_start", "thread_start: median CPU time of a new thread of "
+	     "thread_create_burst when its start routine began (CLOCK_THREAD_CPUTIME_ID at its "
+	     "first line), minus half a pair of clock reads (%" PRId64 " - %" PRId64 " ns)",
+	     f->p50, read);
+	note_figure(r, "thread_start", f);
+	if (pair)
+		note_figure(r, "thread_start", pair);
+}
+
 static void derive_costs(struct hs_calib_report *r, struct hs_os_profile *p)
 {
 	const struct hs_calib_figure *create = measured(r, "thread_create_join");
@@ -258,6 +284,7 @@ static void derive_costs(struct hs_calib_report *r, struct hs_os_profile *p)
 		p->thread_create_ns = from_median(r, "thread_create", "thread_create_join",
 						  "pthread_create + pthread_join");
 	}
+	derive_thread_start(r, p);
 	p->thread_exit_ns = from_median(r, "thread_exit", "thread_exit",
 					"the last line of a thread to pthread_join returning");
 	p->mmap_ns = from_median(r, "mmap", "mmap_32k",

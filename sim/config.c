@@ -87,6 +87,7 @@ static const struct cfg_key os_keys[] = {
 	OS_DUR("irq_wake", irq_wake_ns, 0, NS_MS),
 	OS_DUR("sleep_return", sleep_return_ns, 0, NS_MS),
 	OS_DUR("thread_create", thread_create_ns, 0, NS_S),
+	OS_DUR("thread_start", thread_start_ns, 0, NS_S),
 	OS_DUR("thread_exit", thread_exit_ns, 0, NS_S),
 	OS_DUR("mmap", mmap_ns, 0, NS_S),
 	{ "os", "switch_cold", CFG_COLD, 0, 0, 0, 0, NULL },

@@ -122,6 +122,8 @@ struct hs_os_profile {
 	int64_t sleep_return_ns;       /* sleep_return = CPU time a timed sleep costs the
 	                                * sleeper beyond syscall and its switch-in */
 	int64_t thread_create_ns;      /* thread_create = pthread_create with a 256 KiB stack */
+	int64_t thread_start_ns;       /* thread_start = CPU time of a new thread before its
+	                                * start routine runs */
 	int64_t thread_exit_ns;        /* thread_exit */
 	int64_t mmap_ns;               /* mmap = mmap plus first touch of a small mapping */
 	/* switch_cold = THREADS:DURATION ... or none: the extra cost of a
@@ -277,7 +279,7 @@ void hs_cold_format(const struct hs_os_profile *os, char *buf, size_t size);
 
 /*
  * Returns the factor by which a cost with spread sp is scaled at quantile
- * u in [0, 1]: the inverse of a distribution function that is linear
+ * u in [0, 1].  It is the inverse of a distribution function that is linear
  * between the points (0, p10), (0.1, p10), (0.5, 1), (0.9, p90),
  * (0.99, p99) and (1, p99).  Its median is 1 and its mean is
  * hs_spread_mean(sp).  An exact cost (all zero) gives 1.

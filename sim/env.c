@@ -274,9 +274,13 @@ const struct hs_env_ops sim_env_ops = {
 
 /* The workload driver's runtime operations. */
 
-/* Costs nothing: the creating thread paid thread_create (sim.c). */
+/* Charges the new thread thread_start, its own CPU time before its start
+ * routine runs.  The creating thread paid thread_create (sim.c). */
 static void rt_thread_start(hs_env *env)
 {
+	struct sim_thread *t = sim_thread_of(env);
+
+	sim_cpu(t->sim, t, t->sim->os->thread_start_ns);
 }
 
 static void rt_thread_end(hs_env *env)

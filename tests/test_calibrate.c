@@ -40,7 +40,7 @@ static const char *const os_keys[] = {
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
 	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "sleep_return", "thread_create",
-	"thread_exit", "mmap", "switch_cold", "thread_create_spread", "thread_exit_spread",
+	"thread_start", "thread_exit", "mmap", "switch_cold", "thread_create_spread", "thread_exit_spread",
 	"mmap_spread", "wake_local_spread", "wake_remote_spread", "wake_send_local_spread",
 	"wake_send_remote_spread",
 };
@@ -49,7 +49,7 @@ static const char *const os_keys[] = {
 static const char *const figure_names[] = {
 	"clock_read", "syscall", "cas_local", "mmap_8k", "mmap_32k",
 	"thread_first_run", "thread_create_join", "thread_exit",
-	"thread_create_burst", "signal_syscall", "usleep_1us",
+	"thread_create_burst", "thread_start", "signal_syscall", "usleep_1us",
 	"nanosleep_1us", "nanosleep_100us", "nanosleep_100us_noslack",
 	"nanosleep_1ms", "nanosleep_1ms_noslack", "yield_alone", "yield_peer",
 	"futex_wake_local", "thread_cpu_pair", "futex_wake_send_local", "futex_wake_remote",
@@ -533,6 +533,24 @@ static void derive_cost_spreads(void **state)
 	n = note_of(&r, "thread_create_spread");
 	assert_non_null(strstr(n, "9000 ns of the figure are charged elsewhere"));
 	assert_non_null(strstr(n, "thread_exit, as thread_create_join includes the join"));
+}
+
+/* thread_start is the new thread's CPU at its first line minus half a
+ * pair of clock reads, and 0 when the figure is missing. */
+static void derive_thread_start(void **state)
+{
+	static struct hs_calib_report r;
+
+	fill_hand_report(&r, true);
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.thread_start_ns, 0);
+	assert_non_null(strstr(note_of(&r, "thread_start"), "not measured"));
+
+	put_figure(&r, "thread_cpu_pair", 380, 400, 420, 500, 20);
+	put_figure(&r, "thread_start", 4000, 5200, 7000, 12000, 20);
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.thread_start_ns, 5200 - 200);
+	assert_non_null(strstr(note_of(&r, "thread_start"), "(5200 - 200 ns)"));
 }
 
 /* The p10 of a figure below the fixed part is clamped to 0.01 of the
@@ -1306,6 +1324,7 @@ static int64_t profile_duration(const struct hs_os_profile *p, const char *key)
 		{ "irq_wake", offsetof(struct hs_os_profile, irq_wake_ns) },
 		{ "sleep_return", offsetof(struct hs_os_profile, sleep_return_ns) },
 		{ "thread_create", offsetof(struct hs_os_profile, thread_create_ns) },
+		{ "thread_start", offsetof(struct hs_os_profile, thread_start_ns) },
 		{ "thread_exit", offsetof(struct hs_os_profile, thread_exit_ns) },
 		{ "mmap", offsetof(struct hs_os_profile, mmap_ns) },
 	};
@@ -1639,6 +1658,7 @@ int main(void)
 		cmocka_unit_test(derive_wake_local_floor),
 		cmocka_unit_test(derive_cost_spreads),
 		cmocka_unit_test(derive_cost_spread_clamps),
+		cmocka_unit_test(derive_thread_start),
 		cmocka_unit_test(derive_burst_and_signal_figures),
 		cmocka_unit_test(derive_clamps_negative_differences),
 		cmocka_unit_test(derive_without_figures_writes_zero),

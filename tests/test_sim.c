@@ -485,6 +485,29 @@ static void spread_draws_each_call(void **state)
 	hs_result_free(&res);
 }
 
+/* A new thread pays thread_start before its first step: with one thread
+ * the whole run is one chain, so the makespan grows by exactly that. */
+static void thread_start_delays_new_thread(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+	int64_t before;
+
+	(void)state;
+	load(&cfg, "cgocallbackgc", "linux");
+	cfg.scenario.threads = 1;
+	run(&cfg, hs_policy_find("single"), 3, HS_RECORD_SUMMARY, &res);
+	check_conservation(&res, 1, 1);
+	before = hs_result_get(&res, "makespan_ns", -1);
+	hs_result_free(&res);
+
+	cfg.os.thread_start_ns = 50000;
+	run(&cfg, hs_policy_find("single"), 3, HS_RECORD_SUMMARY, &res);
+	check_conservation(&res, 1, 1);
+	assert_int_equal(hs_result_get(&res, "makespan_ns", -1), before + 50000);
+	hs_result_free(&res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +523,7 @@ int main(void)
 		cmocka_unit_test(phase_cpu_adds_up),
 		cmocka_unit_test(same_seed_same_result),
 		cmocka_unit_test(spread_draws_each_call),
+		cmocka_unit_test(thread_start_delays_new_thread),
 	};
 
 	return cmocka_run_group_tests_name("sim backend", tests, NULL, NULL);
