@@ -588,6 +588,86 @@ static int shortest_queue(const struct sim *s)
 	return c;
 }
 
+static void util_update(struct sim *s, struct sim_core *core);
+
+/* Group types of find_idlest_group, in Linux's order: a lower one is
+ * idler. */
+enum { GROUP_HAS_SPARE = 0, GROUP_FULLY_BUSY = 1, GROUP_OVERLOADED = 2 };
+
+/* The one-core scheduling group statistics that fork balancing reads. */
+struct fork_group {
+	int type;
+	int idle;     /* idle_cpus: 1 when the core has no thread */
+	int64_t load; /* avg_load, taken as 1024 per thread on the core */
+	double util;
+};
+
+/*
+ * Fills g for core c, as group_classify does with one CPU per group and
+ * imbalance_pct 117.  A core is overloaded when more than one thread is
+ * on it and its utilization exceeds 100/117 of its capacity.  It is fully
+ * busy when one thread is on it and the utilization does, and otherwise
+ * it has spare capacity.  The runnable_avg tests of group_is_overloaded and group_has_capacity
+ * are left out, as the model tracks no runnable average.
+ */
+static void fork_group_of(struct sim *s, int c, struct fork_group *g)
+{
+	struct sim_core *core = &s->cores[c];
+	int nr = (core->current ? 1 : 0) + runnable_queued(core);
+	bool full;
+
+	util_update(s, core);
+	g->util = core->util;
+	g->idle = nr == 0;
+	g->load = (int64_t)nr * 1024;
+	full = g->util * 117 > 100;
+	g->type = nr > 1 && full ? GROUP_OVERLOADED : nr >= 1 && full ? GROUP_FULLY_BUSY
+								   : GROUP_HAS_SPARE;
+}
+
+/*
+ * Returns the core for a new thread created on core `parent` under
+ * yield = linux: sched_balance_find_dst_cpu and find_idlest_group
+ * (kernel/sched/fair.c, SD_BALANCE_FORK) with one core per group.  The
+ * idlest other core is the one of the lowest type, then with an idle core
+ * or, among busy ones, the least load, then the least utilization.  The
+ * thread stays on its parent's core unless that core is of a busier type
+ * than the idlest one.  Of the same type, it moves when both have spare
+ * capacity and only the other core is idle, or when both are busy and its
+ * load exceeds the other's by more than 17 %.  So early in a run, while
+ * utilization is low, new threads queue behind their creator unless a
+ * core is idle.
+ */
+static int fork_core(struct sim *s, int parent)
+{
+	struct fork_group local, best = { 0 }, g;
+	int idlest = -1;
+
+	fork_group_of(s, parent, &local);
+	for (int c = 0; c < s->ncores; c++) {
+		if (c == parent)
+			continue;
+		fork_group_of(s, c, &g);
+		if (idlest < 0 || g.type < best.type ||
+		    (g.type == best.type &&
+		     (g.type == GROUP_HAS_SPARE
+			      ? g.idle > best.idle || (g.idle == best.idle && g.util < best.util)
+			      : g.load < best.load))) {
+			idlest = c;
+			best = g;
+		}
+	}
+	if (idlest < 0 || local.type < best.type)
+		return parent;
+	if (local.type > best.type)
+		return idlest;
+	if (local.type == GROUP_HAS_SPARE)
+		return local.idle >= best.idle ? parent : idlest;
+	if (best.load >= local.load + 1024 * 17 / 100 || 100 * local.load <= 117 * best.load)
+		return parent;
+	return idlest;
+}
+
 /* place_entity: sets t's vruntime and deadline for joining core c.  On a
  * core with n threads, the average vruntime minus the kept lag scaled by
  * (n + 1) / n, so that the lag survives t's own weight in the average; on
@@ -871,12 +951,19 @@ void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_ti
 	if (t->delayed && requeue_delayed(s, t, from_wake))
 		return;
 	prev = t->core;
-	idle = idle_core_for(s, t, prev);
+	initial = prev < 0 || prev >= s->ncores;
+	if (initial && s->os->yield_kind == HS_YIELD_LINUX && t->fork_parent >= 0 &&
+	    t->fork_parent < s->ncores) {
+		/* a new thread with a creator: fork balancing */
+		prev = fork_core(s, t->fork_parent);
+		idle = s->cores[prev].current == NULL ? prev : -1;
+	} else {
+		idle = idle_core_for(s, t, prev);
+		if (idle < 0 && initial)
+			prev = shortest_queue(s); /* a new thread */
+	}
 
 	t->woken_by_wake = from_wake;
-	initial = prev < 0 || prev >= s->ncores;
-	if (idle < 0 && initial)
-		prev = shortest_queue(s); /* a new thread */
 	place_entity(s, t, idle >= 0 ? idle : prev, initial);
 	if (idle >= 0) {
 		int64_t delay = (from_timer && idle == prev)

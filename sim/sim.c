@@ -155,6 +155,7 @@ struct sim_thread *sim_thread_new(struct sim *s, enum sim_thread_role role, cons
 	t->core = SIM_NONE;
 	t->ran_core = SIM_NONE;
 	t->recent_core = SIM_NONE;
+	t->fork_parent = SIM_NONE;
 	t->left_ns = -1;
 	t->exec_start = -1;
 	t->waker = SIM_NONE;
@@ -236,6 +237,7 @@ static void create_foreign(struct sim *s, struct sim_thread *creator)
 		sim_cpu(s, creator, sim_cost(s, HS_COST_THREAD_CREATE, s->os->thread_create_ns));
 		t->arrival_ns = s->now;
 		t->workload_thread = i;
+		t->fork_parent = creator->core;
 		s->foreign_created++;
 		if (s->foreign_created - s->foreign_exited > s->foreign_peak)
 			s->foreign_peak = s->foreign_created - s->foreign_exited;

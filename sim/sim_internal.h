@@ -88,6 +88,8 @@ struct sim_thread {
 	int64_t pending_ns;     /* CPU left before the fiber resumes */
 	int64_t left_ns;        /* when it last left a core; -1 never ran */
 	int recent_core;        /* prev core at its last wake-up placement (recent_used_cpu) */
+	int fork_parent;        /* core of the thread that created it, for its first
+	                         * placement; SIM_NONE when no thread did */
 	int64_t cpu_ns;         /* CPU time on cores up to its last burst's end, switch-ins included */
 	int64_t burst_end;
 	uint32_t gen;           /* bumps cancel pending EV_BURST/EV_TIMER */

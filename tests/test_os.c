@@ -1398,6 +1398,99 @@ static void wakeup_to_idle_prev_keeps_recent_core(void **state)
 	free(s);
 }
 
+/* Places a new thread whose creator runs on core 0 of s and returns the
+ * core it went to: the one it runs on, or the one whose queue it joined. */
+static int place_new_thread(struct sim *s, struct sim_thread *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->core = SIM_NONE;
+	t->recent_core = SIM_NONE;
+	t->ran_core = SIM_NONE;
+	t->left_ns = -1;
+	t->exec_start = -1;
+	t->fork_parent = 0;
+	t->state = HS_TS_RUNNABLE;
+	sim_place(s, t, true, false);
+	for (int c = 0; c < s->ncores; c++) {
+		if (s->cores[c].current == t)
+			return c;
+		for (struct sim_thread *u = s->cores[c].rq_head; u; u = u->rq_next)
+			if (u == t)
+				return c;
+	}
+	return -1;
+}
+
+/* Removes t from the queue of s that contains it. */
+static void unqueue(struct sim *s, struct sim_thread *t)
+{
+	for (int c = 0; c < s->ncores; c++) {
+		struct sim_core *core = &s->cores[c];
+		struct sim_thread **pp = &core->rq_head, *prev = NULL;
+
+		for (; *pp; prev = *pp, pp = &(*pp)->rq_next)
+			if (*pp == t) {
+				*pp = t->rq_next;
+				if (core->rq_tail == t)
+					core->rq_tail = prev;
+				core->rq_len--;
+				sum_queue(core);
+				return;
+			}
+	}
+}
+
+/*
+ * Fork balancing (find_idlest_group).  With both cores busy and spare
+ * capacity, a new thread queues behind its creator even when the
+ * creator's queue is the longer one, and an idle core takes it.  With
+ * both cores over 100/117 utilized it goes where the load is more than
+ * 17 % lower, and stays with its creator when the loads are equal.
+ */
+static void new_thread_stays_with_its_creator(void **state)
+{
+	static struct hs_os_profile os;
+	static struct hs_run_request req;
+	struct sim_thread creator = { 0 }, other = { 0 }, queued = { 0 }, t;
+	struct sim *s = delay_sim(&os, &creator);
+
+	(void)state;
+	s->req = &req;
+	s->cores[0].busy_from = 0;
+	other.core = 1;
+	other.state = HS_TS_RUNNING;
+	other.exec_start = -1;
+	s->cores[1].current = &other;
+	s->cores[1].on_cpu = true;
+	s->cores[1].busy_from = 0;
+	queue_alone(s, &queued);
+	s->cores[0].util = 0.2;
+	s->cores[1].util = 0.2;
+	s->cores[0].util_at = s->cores[1].util_at = 0;
+	assert_int_equal(place_new_thread(s, &t), 0);
+	unqueue(s, &t);
+
+	s->cores[1].current = NULL;
+	s->cores[1].on_cpu = false;
+	assert_int_equal(place_new_thread(s, &t), 1);
+	assert_ptr_equal(s->cores[1].current, &t);
+	s->cores[1].current = &other;
+	s->cores[1].on_cpu = true;
+
+	/* both cores full: 2 threads on core 0 against 1 on core 1 */
+	s->cores[0].util = 1.0;
+	s->cores[1].util = 1.0;
+	assert_int_equal(place_new_thread(s, &t), 1);
+	unqueue(s, &t);
+
+	/* equal loads: it stays */
+	unqueue(s, &queued);
+	assert_int_equal(place_new_thread(s, &t), 0);
+	unqueue(s, &t);
+	hs_evq_free(&s->q);
+	free(s);
+}
+
 /*
  * The number of other cores a Linux wake-up searches for an idle one
  * (SIS_UTIL): n * (1 - (1.17 x)^2) rounded down, x the cores' average
@@ -1512,6 +1605,7 @@ int main(void)
 		cmocka_unit_test(steal_pick_without_eligible_thread),
 		cmocka_unit_test(idle_core_leaves_hot_threads),
 		cmocka_unit_test(idle_search_shrinks_with_utilization),
+		cmocka_unit_test(new_thread_stays_with_its_creator),
 		cmocka_unit_test(wakeup_to_idle_prev_keeps_recent_core),
 		cmocka_unit_test(queued_wakeup_arms_idle_balance),
 		cmocka_unit_test(ineligible_sleeper_stays_queued),
