@@ -609,6 +609,11 @@ struct fork_group {
  * busy when one thread is on it and the utilization does, and otherwise
  * it has spare capacity.  The runnable_avg tests of group_is_overloaded and group_has_capacity
  * are left out, as the model tracks no runnable average.
+ * NOTE: Linux also adds each new thread's initial util_avg, up to half
+ * the spare capacity (post_init_entity_util_avg), to the CPU it joins.
+ * So a few queued children make their creator's CPU overloaded there,
+ * and later ones go to another CPU.  Here a core's utilization counts
+ * only its busy time, so the children keep joining the creator's core.
  */
 static void fork_group_of(struct sim *s, int c, struct fork_group *g)
 {
@@ -629,14 +634,17 @@ static void fork_group_of(struct sim *s, int c, struct fork_group *g)
  * Returns the core for a new thread created on core `parent` under
  * yield = linux: sched_balance_find_dst_cpu and find_idlest_group
  * (kernel/sched/fair.c, SD_BALANCE_FORK) with one core per group.  The
- * idlest other core is the one of the lowest type, then with an idle core
- * or, among busy ones, the least load, then the least utilization.  The
- * thread stays on its parent's core unless that core is of a busier type
- * than the idlest one.  Of the same type, it moves when both have spare
- * capacity and only the other core is idle, or when both are busy and its
- * load exceeds the other's by more than 17 %.  So early in a run, while
- * utilization is low, new threads queue behind their creator unless a
- * core is idle.
+ * idlest other core is the one of the lowest type.  Among cores with spare
+ * capacity an idle one wins, then the one of least utilization, and among
+ * busy ones the one of least load.  Ties go to the first core after
+ * `parent`, wrapping, because Linux lists a domain's groups from the local
+ * CPU's (build_sched_groups, for_each_cpu_wrap) and update_pick_idlest
+ * keeps the earlier one.  The thread stays on its parent's core unless
+ * that core is of a busier type than the idlest one.  Of the same type,
+ * it moves when both have spare capacity and only the other core is idle,
+ * or when both are busy and its load exceeds the other's by more than
+ * 17 %.  So early in a run, while utilization is low, new threads queue
+ * behind their creator unless a core is idle.
  */
 static int fork_core(struct sim *s, int parent)
 {
@@ -644,9 +652,9 @@ static int fork_core(struct sim *s, int parent)
 	int idlest = -1;
 
 	fork_group_of(s, parent, &local);
-	for (int c = 0; c < s->ncores; c++) {
-		if (c == parent)
-			continue;
+	for (int k = 1; k < s->ncores; k++) {
+		int c = (parent + k) % s->ncores;
+
 		fork_group_of(s, c, &g);
 		if (idlest < 0 || g.type < best.type ||
 		    (g.type == best.type &&

@@ -1398,9 +1398,10 @@ static void wakeup_to_idle_prev_keeps_recent_core(void **state)
 	free(s);
 }
 
-/* Places a new thread whose creator runs on core 0 of s and returns the
- * core it went to: the one it runs on, or the one whose queue it joined. */
-static int place_new_thread(struct sim *s, struct sim_thread *t)
+/* Places a new thread whose creator runs on core `parent` of s and returns
+ * the core it went to: the one it runs on, or the one whose queue it
+ * joined. */
+static int place_new_thread_from(struct sim *s, struct sim_thread *t, int parent)
 {
 	memset(t, 0, sizeof(*t));
 	t->core = SIM_NONE;
@@ -1408,7 +1409,7 @@ static int place_new_thread(struct sim *s, struct sim_thread *t)
 	t->ran_core = SIM_NONE;
 	t->left_ns = -1;
 	t->exec_start = -1;
-	t->fork_parent = 0;
+	t->fork_parent = parent;
 	t->state = HS_TS_RUNNABLE;
 	sim_place(s, t, true, false);
 	for (int c = 0; c < s->ncores; c++) {
@@ -1419,6 +1420,13 @@ static int place_new_thread(struct sim *s, struct sim_thread *t)
 				return c;
 	}
 	return -1;
+}
+
+/* Places a new thread whose creator runs on core 0 of s, as
+ * place_new_thread_from does. */
+static int place_new_thread(struct sim *s, struct sim_thread *t)
+{
+	return place_new_thread_from(s, t, 0);
 }
 
 /* Removes t from the queue of s that contains it. */
@@ -1444,8 +1452,9 @@ static void unqueue(struct sim *s, struct sim_thread *t)
  * Fork balancing (find_idlest_group).  With both cores busy and spare
  * capacity, a new thread queues behind its creator even when the
  * creator's queue is the longer one, and an idle core takes it.  With
- * both cores over 100/117 utilized it goes where the load is more than
- * 17 % lower, and stays with its creator when the loads are equal.
+ * both cores over 100/117 utilized it leaves the creator's overloaded
+ * core (2 threads) for the fully busy one (1 thread), and stays with its
+ * creator when the loads are equal.
  */
 static void new_thread_stays_with_its_creator(void **state)
 {
@@ -1486,6 +1495,86 @@ static void new_thread_stays_with_its_creator(void **state)
 	/* equal loads: it stays */
 	unqueue(s, &queued);
 	assert_int_equal(place_new_thread(s, &t), 0);
+	unqueue(s, &t);
+	hs_evq_free(&s->q);
+	free(s);
+}
+
+/*
+ * Fork balancing on 4 cores with the creator on core 2.  Among equally
+ * idle cores, or equally loaded busy ones, Linux takes the first after
+ * the creator's, wrapping (its groups are listed from the local CPU's),
+ * so core 3 and not core 0.  A busy core takes the thread when the
+ * creator's carries more than 17 % more load, here 3 threads against 2.
+ */
+static void new_thread_tie_goes_after_creator(void **state)
+{
+	static struct hs_os_profile os;
+	static struct hs_run_request req;
+	struct sim_thread creator = { 0 }, other[4] = { 0 }, queued[4] = { 0 }, extra = { 0 }, t;
+	struct sim *s = delay_sim(&os, &creator);
+
+	(void)state;
+	s->req = &req;
+	s->ncores = 4;
+	s->cores[0].current = NULL;
+	s->cores[0].on_cpu = false;
+	creator.core = 2;
+	s->cores[2].current = &creator;
+	s->cores[2].on_cpu = true;
+	for (int c = 0; c < 4; c++) {
+		s->cores[c].busy_from = c == 2 ? 0 : -1;
+		s->cores[c].util = 0.0;
+		s->cores[c].util_at = 0;
+	}
+
+	/* cores 0, 1 and 3 idle with the same utilization */
+	assert_int_equal(place_new_thread_from(s, &t, 2), 3);
+	assert_ptr_equal(s->cores[3].current, &t);
+	s->cores[3].current = NULL;
+	s->cores[3].on_cpu = false;
+
+	/* cores 0, 1 and 3 fully busy with one thread each, core 2 overloaded */
+	for (int c = 0; c < 4; c++) {
+		s->cores[c].util = 1.0;
+		s->cores[c].util_busy = true;
+		if (c == 2)
+			continue;
+		other[c].core = c;
+		other[c].state = HS_TS_RUNNING;
+		other[c].exec_start = -1;
+		s->cores[c].current = &other[c];
+		s->cores[c].on_cpu = true;
+		s->cores[c].busy_from = 0;
+	}
+	queued[2].core = 2;
+	queued[2].exec_start = -1;
+	queued[2].ran_core = SIM_NONE;
+	s->cores[2].rq_head = s->cores[2].rq_tail = &queued[2];
+	s->cores[2].rq_len = 1;
+	sum_queue(&s->cores[2]);
+	assert_int_equal(place_new_thread_from(s, &t, 2), 3);
+	unqueue(s, &t);
+
+	/* all overloaded: 2 threads on cores 0, 1 and 3, 3 on core 2 */
+	for (int c = 0; c < 4; c++) {
+		if (c == 2)
+			continue;
+		queued[c].core = c;
+		queued[c].exec_start = -1;
+		queued[c].ran_core = SIM_NONE;
+		s->cores[c].rq_head = s->cores[c].rq_tail = &queued[c];
+		s->cores[c].rq_len = 1;
+		sum_queue(&s->cores[c]);
+	}
+	extra.core = 2;
+	extra.exec_start = -1;
+	extra.ran_core = SIM_NONE;
+	queued[2].rq_next = &extra;
+	s->cores[2].rq_tail = &extra;
+	s->cores[2].rq_len = 2;
+	sum_queue(&s->cores[2]);
+	assert_int_equal(place_new_thread_from(s, &t, 2), 3);
 	unqueue(s, &t);
 	hs_evq_free(&s->q);
 	free(s);
@@ -1606,6 +1695,7 @@ int main(void)
 		cmocka_unit_test(idle_core_leaves_hot_threads),
 		cmocka_unit_test(idle_search_shrinks_with_utilization),
 		cmocka_unit_test(new_thread_stays_with_its_creator),
+		cmocka_unit_test(new_thread_tie_goes_after_creator),
 		cmocka_unit_test(wakeup_to_idle_prev_keeps_recent_core),
 		cmocka_unit_test(queued_wakeup_arms_idle_balance),
 		cmocka_unit_test(ineligible_sleeper_stays_queued),
