@@ -11,6 +11,8 @@
  */
 #include "calibrate_impl.h"
 
+#include <assert.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -110,9 +112,18 @@ void hs_calib_sampler_add(struct hs_calib_sampler *s, int64_t ns)
 		s->opts->progress(s->opts->ctx, s->name, s->n, s->target);
 }
 
+/* Returns the next free figure of r.  The table has room for every figure
+ * that calibrate measures and a few more, so a figure past
+ * HS_CALIB_MAX_FIGURES is a programming error. */
+static struct hs_calib_figure *next_figure(struct hs_calib_report *r)
+{
+	assert(r->nfigures < HS_CALIB_MAX_FIGURES);
+	return &r->figures[r->nfigures++];
+}
+
 void hs_calib_sampler_end(struct hs_calib_sampler *s, struct hs_calib_report *r)
 {
-	struct hs_calib_figure *fig = &r->figures[r->nfigures++];
+	struct hs_calib_figure *fig = next_figure(r);
 
 	fig->name = s->name;
 	hs_calib_summarize(s->values, s->n, fig);
@@ -129,7 +140,7 @@ void hs_calib_sampler_abort(struct hs_calib_sampler *s)
 
 void hs_calib_skip_figure(struct hs_calib_report *r, const char *name)
 {
-	struct hs_calib_figure *fig = &r->figures[r->nfigures++];
+	struct hs_calib_figure *fig = next_figure(r);
 
 	memset(fig, 0, sizeof(*fig));
 	fig->name = name;
@@ -400,7 +411,7 @@ static int burst_round(struct hs_calib_sampler *s, size_t stack_bytes, pthread_t
 static void thread_start_figure(const struct hs_calib_opts *o, struct hs_calib_report *r,
 				int64_t *starts, int n)
 {
-	struct hs_calib_figure *fig = &r->figures[r->nfigures++];
+	struct hs_calib_figure *fig = next_figure(r);
 
 	if (o && o->progress)
 		o->progress(o->ctx, "thread_start", 0, n);

@@ -75,7 +75,7 @@
 #include "config.h"
 #include "error.h"
 
-#define HS_CALIB_MAX_FIGURES 40
+#define HS_CALIB_MAX_FIGURES 48
 #define HS_CALIB_NOTE_MAX 256
 #define HS_CALIB_NKEYS 38     /* keys of the [os] section */
 #define HS_CALIB_KEY_NOTE_MAX 2048
