@@ -735,7 +735,8 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
  * median - key)) / key, at least 0.01.  A cost whose key is 0 or whose
  * figure was not measured stays exact (none).
  */
-/* Names what a cost's figure contains beyond the key's value. */
+/* Returns the name of what a cost's figure contains beyond the key's
+ * value. */
 static const char *fixed_part(enum hs_cost cost)
 {
 	switch (cost) {
@@ -798,7 +799,8 @@ static void derive_cost_spread(struct hs_calib_report *r, struct hs_os_profile *
 			if (q[j] > HS_SPREAD_MAX)
 				q[j] = HS_SPREAD_MAX;
 		}
-		/* nearest-rank percentiles are ordered, so the clamps only keep them so */
+		/* Nearest-rank percentiles are ordered already, and these clamps
+		 * keep p10 <= 1 <= p90 <= p99 after the ones above. */
 		sp->p10 = q[0] < 1 ? q[0] : 1;
 		sp->p90 = q[1] > 1 ? q[1] : 1;
 		sp->p99 = q[2] > sp->p90 ? q[2] : sp->p90;

@@ -117,6 +117,11 @@ uint64_t hs_rng_next(struct hs_rng *r)
 	return result;
 }
 
+double hs_rng_unit(struct hs_rng *r)
+{
+	return (double)(hs_rng_next(r) >> 11) * 0x1p-53;
+}
+
 uint64_t hs_rng_below(struct hs_rng *r, uint64_t n)
 {
 	if (n == 0)

@@ -61,6 +61,8 @@ struct hs_rng {
 
 void hs_rng_seed(struct hs_rng *r, uint64_t seed, uint64_t stream);
 uint64_t hs_rng_next(struct hs_rng *r);
+/* Uniform in [0, 1), from the top 53 bits of one draw. */
+double hs_rng_unit(struct hs_rng *r);
 /* Uniform in [0, n); 0 when n == 0. */
 uint64_t hs_rng_below(struct hs_rng *r, uint64_t n);
 /* Exponential with the given mean, rounded to an integer. */

@@ -115,9 +115,8 @@ static void timer_program(struct sim *s, int c);
 /* Returns ns scaled by a noise factor drawn from the noise stream. */
 static int64_t noisy_draw(struct sim *s, int64_t ns, double level)
 {
-	double u, scaled;
+	double u = hs_rng_unit(&s->rng_noise), scaled;
 
-	u = (double)(hs_rng_next(&s->rng_noise) >> 11) * 0x1p-53; /* [0, 1) */
 	scaled = (double)ns * (1.0 - level + 2.0 * level * u) + 0.5;
 	return scaled < 1.0 ? 1 : (int64_t)scaled;
 }
@@ -607,8 +606,9 @@ struct fork_group {
  * imbalance_pct 117.  A core is overloaded when more than one thread is
  * on it and its utilization exceeds 100/117 of its capacity.  It is fully
  * busy when one thread is on it and the utilization does, and otherwise
- * it has spare capacity.  The runnable_avg tests of group_is_overloaded and group_has_capacity
- * are left out, as the model tracks no runnable average.
+ * it has spare capacity.  The runnable_avg tests of group_is_overloaded
+ * and group_has_capacity are left out, as the model tracks no runnable
+ * average.
  * NOTE: Linux also adds each new thread's initial util_avg, up to half
  * the spare capacity (post_init_entity_util_avg), to the CPU it joins.
  * So a few queued children make their creator's CPU overloaded there,
@@ -1628,12 +1628,10 @@ int64_t sim_wake_send(struct sim *s, const struct sim_thread *waker,
 int64_t sim_cost(struct sim *s, enum hs_cost k, int64_t ns)
 {
 	const struct hs_spread *sp = &s->os->spread[k];
-	double u;
 
 	if (sp->p10 <= 0 || ns <= 0)
 		return ns;
-	u = (double)(hs_rng_next(&s->rng_cost) >> 11) * 0x1p-53; /* [0, 1) */
-	return llround((double)ns * hs_spread_at(sp, u));
+	return llround((double)ns * hs_spread_at(sp, hs_rng_unit(&s->rng_cost)));
 }
 
 void sim_cpu_waker(struct sim *s, struct sim_thread *t, int64_t ns)
