@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <sched.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -151,13 +152,53 @@ void run_program(struct cmd_result *r, const char *path, const char *const *args
 	spawn(r, path, args, -1);
 }
 
+/* make_temp_dir() records each directory it makes here, and
+ * remove_temp_dirs() deletes them at exit in the process that made them,
+ * not in a forked child that calls exit(). */
+static char **temp_dirs;
+static size_t ntemp_dirs;
+static pid_t temp_dirs_owner;
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void remove_temp_dirs(void)
+{
+	if (getpid() != temp_dirs_owner)
+		return;
+	for (size_t i = 0; i < ntemp_dirs; i++) {
+		nftw(temp_dirs[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		free(temp_dirs[i]);
+	}
+	free(temp_dirs);
+	temp_dirs = NULL;
+	ntemp_dirs = 0;
+}
+
 const char *make_temp_dir(void)
 {
 	static char path[64];
+	char **grown;
 
 	snprintf(path, sizeof(path), "/tmp/herdsim-test-XXXXXX");
 	if (!mkdtemp(path))
 		abort();
+	if (!temp_dirs_owner) {
+		temp_dirs_owner = getpid();
+		if (atexit(remove_temp_dirs) != 0)
+			abort();
+	}
+	grown = realloc(temp_dirs, (ntemp_dirs + 1) * sizeof(*temp_dirs));
+	if (!grown || !(grown[ntemp_dirs] = strdup(path)))
+		abort();
+	temp_dirs = grown;
+	ntemp_dirs++;
 	return path;
 }
 

@@ -46,7 +46,8 @@ bool sched_fifo_denied(void);
 void run_program(struct cmd_result *r, const char *path, const char *const *args);
 
 /* Creates a fresh directory under /tmp; returns a static-lifetime path
- * (valid until the next call). */
+ * (valid until the next call).  The directory and everything in it are
+ * removed when the test program exits. */
 const char *make_temp_dir(void);
 
 /* Writes text to path; aborts the test on failure. */
