@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -89,13 +90,19 @@ static int open_db(const char *path, sqlite3 **db, struct hs_error *err)
 {
 	sqlite3_stmt *st;
 	bool read = false;
-	int version = -1;
+	int version = -1, rc;
+	char *name;
 
 	if (access(path, F_OK) != 0)
 		return hs_error_set(err, HS_E_NOTFOUND, path, 0, NULL, "database not found: %s; "
 				    "record a run with `herdsim run --record events --db %s` first",
 				    strerror(errno), path);
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+	name = hs_db_file_name(path);
+	if (!name)
+		return hs_error_set(err, HS_E_NOMEM, path, 0, NULL, "out of memory");
+	rc = sqlite3_open_v2(name, db, SQLITE_OPEN_READONLY, NULL);
+	free(name);
+	if (rc != SQLITE_OK) {
 		hs_error_set(err, HS_E_NOTFOUND, path, 0, NULL, "cannot open the database: %s",
 			     *db ? sqlite3_errmsg(*db) : "out of memory");
 		sqlite3_close(*db);

@@ -105,6 +105,7 @@ static int attach(sqlite3 *h, const char *out, const char *path, struct hs_error
 	struct stat in_st, out_st;
 	sqlite3_stmt *st;
 	long long version = -1, tables = 0;
+	char *name;
 	int rc;
 
 	if (stat(path, &in_st) != 0)
@@ -112,11 +113,15 @@ static int attach(sqlite3 *h, const char *out, const char *path, struct hs_error
 				    "input database not found; give the path of a herdsim database");
 	if (stat(out, &out_st) == 0 && in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino)
 		return hs_error_set(err, HS_E_USAGE, path, 0, NULL, "this is the output database; give another input");
+	name = hs_db_file_name(path);
+	if (!name)
+		return hs_error_set(err, HS_E_NOMEM, path, 0, NULL, "out of memory");
 	rc = sqlite3_prepare_v2(h, "ATTACH DATABASE ? AS src", -1, &st, NULL);
 	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 	}
+	free(name);
 	if (rc != SQLITE_OK) {
 		hs_error_set(err, HS_E_DB, path, 0, NULL, "cannot attach the input database: %s", sqlite3_errmsg(h));
 		sqlite3_finalize(st);
