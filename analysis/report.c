@@ -583,6 +583,11 @@ int cli_report(int argc, char **argv)
 		return cli_error(&err);
 	if (!o.out)
 		o.out = "report";
+	if (o.out[0] == '\0') {
+		hs_error_set(&err, HS_E_USAGE, NULL, 0, "--out",
+			     "the directory name is empty; give a directory, or leave --out out for report/");
+		return cli_error(&err);
+	}
 	r.db_path = o.db;
 	r.baseline = o.baseline;
 

@@ -82,6 +82,9 @@ static int parse_export(int argc, char **argv, struct export_opts *o)
 		return cli_usage_error("give DB, --run ID and --format; see `herdsim export --help`");
 	if (strcmp(o->format, "perfetto") != 0 && strcmp(o->format, "csv") != 0)
 		return cli_usage_error("invalid format '%s'; use perfetto or csv", o->format);
+	if (o->out && o->out[0] == '\0')
+		return cli_usage_error("--out: the path is empty; give a file (perfetto) or directory (csv) name, "
+				       "or leave --out out for the default");
 	return 0;
 }
 
