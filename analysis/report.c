@@ -528,8 +528,11 @@ static int check_not_blank(const char *path, struct hs_error *err)
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	bool blank = false;
+	char *name = hs_db_file_name(path);
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	if (!name)
+		return hs_error_set(err, HS_E_NOMEM, path, 0, NULL, "out of memory");
+	if (sqlite3_open_v2(name, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
 	    sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version) = 0 "
 			       "AND (SELECT count(*) FROM sqlite_master) = 0", -1, &st,
 			       NULL) == SQLITE_OK &&
@@ -537,6 +540,7 @@ static int check_not_blank(const char *path, struct hs_error *err)
 		blank = sqlite3_column_int(st, 0) != 0;
 	sqlite3_finalize(st);
 	sqlite3_close(db);
+	free(name);
 	if (blank)
 		return hs_error_set(err, HS_E_NOTFOUND, path, 0, NULL,
 				    "the database is empty and holds no runs; record some with "
@@ -579,6 +583,11 @@ int cli_report(int argc, char **argv)
 		return cli_error(&err);
 	if (!o.out)
 		o.out = "report";
+	if (o.out[0] == '\0') {
+		hs_error_set(&err, HS_E_USAGE, NULL, 0, "--out",
+			     "the directory name is empty; give a directory, or leave --out out for report/");
+		return cli_error(&err);
+	}
 	r.db_path = o.db;
 	r.baseline = o.baseline;
 

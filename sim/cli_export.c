@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -81,6 +82,9 @@ static int parse_export(int argc, char **argv, struct export_opts *o)
 		return cli_usage_error("give DB, --run ID and --format; see `herdsim export --help`");
 	if (strcmp(o->format, "perfetto") != 0 && strcmp(o->format, "csv") != 0)
 		return cli_usage_error("invalid format '%s'; use perfetto or csv", o->format);
+	if (o->out && o->out[0] == '\0')
+		return cli_usage_error("--out: the path is empty; give a file (perfetto) or directory (csv) name, "
+				       "or leave --out out for the default");
 	return 0;
 }
 
@@ -89,13 +93,19 @@ static int open_db(const char *path, sqlite3 **db, struct hs_error *err)
 {
 	sqlite3_stmt *st;
 	bool read = false;
-	int version = -1;
+	int version = -1, rc;
+	char *name;
 
 	if (access(path, F_OK) != 0)
 		return hs_error_set(err, HS_E_NOTFOUND, path, 0, NULL, "database not found: %s; "
 				    "record a run with `herdsim run --record events --db %s` first",
 				    strerror(errno), path);
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+	name = hs_db_file_name(path);
+	if (!name)
+		return hs_error_set(err, HS_E_NOMEM, path, 0, NULL, "out of memory");
+	rc = sqlite3_open_v2(name, db, SQLITE_OPEN_READONLY, NULL);
+	free(name);
+	if (rc != SQLITE_OK) {
 		hs_error_set(err, HS_E_NOTFOUND, path, 0, NULL, "cannot open the database: %s",
 			     *db ? sqlite3_errmsg(*db) : "out of memory");
 		sqlite3_close(*db);

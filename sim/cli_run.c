@@ -781,6 +781,8 @@ static int probe_output(const char *path, const char *option, struct hs_error *e
 	struct stat st;
 	FILE *f;
 
+	if (path[0] == '\0')
+		return hs_error_set(err, HS_E_USAGE, NULL, 0, option, "the file name is empty; give a file name");
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		return hs_error_set(err, HS_E_INPUT, path, 0, option, "is a directory; give a file name");
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -834,7 +836,7 @@ static int run_command(int argc, char **argv, bool replay)
 		return CLI_OK; /* --help */
 	if (rc)
 		return cli_error(&err);
-	if (replay && !o.trace) {
+	if (replay && (!o.trace || o.trace[0] == '\0')) {
 		hs_error_set(&err, HS_E_USAGE, NULL, 0, NULL, "give the trace to replay: herdsim replay TRACE.csv");
 		return cli_error(&err);
 	}

@@ -168,6 +168,8 @@ static int trace_gen(int argc, char **argv)
 		return cli_usage_error("--kind is required: burst, poisson, periodic or pool");
 	if (!out)
 		return cli_usage_error("--out FILE is required");
+	if (out[0] == '\0')
+		return cli_usage_error("--out: the file name is empty; give a file name");
 	/* NOTE: a signal between the rename and hs_cleanup_unwatch prints
 	 * that FILE is left as it was, but FILE is the complete new trace. */
 	watch_interrupts(out);

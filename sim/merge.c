@@ -14,7 +14,9 @@
  *     else by experiment, every identity column (scenario, policy,
  *     backend, os, seed, replication, record), started_at, wall_ns, end_ns
  *     and events, so that only a true copy is skipped.  Merging an input
- *     twice therefore adds nothing.
+ *     twice therefore adds nothing.  A keyed run whose key is in OUT with
+ *     another scenario, backend, seed, record level or parameter value
+ *     rejects its input (check_conflicts).
  *  4. Run ids are new in OUT; child rows follow their run through a
  *     temporary map from input id to OUT id.  Rows of tables without a
  *     primary key are copied in the input's rowid order.
@@ -74,6 +76,30 @@ static const char new_runs_sql[] =
 	"      AND o.end_ns = r.end_ns AND o.events = r.events)))"
 	" ORDER BY r.id";
 
+/* The first run of src whose (experiment name, run key) is in main but
+ * whose scenario, backend, seed, record level or a parameter that both
+ * runs have differs: a run of another sweep that was given the same
+ * --name.  Parameters present in only one run are not compared, so that
+ * a key that a later herdsim adds does not count as a difference. */
+static const char conflict_sql[] =
+	"SELECT name, run_key, what FROM (SELECT r.id AS id, e.name AS name, r.run_key AS run_key, COALESCE("
+	"   CASE WHEN o.scenario IS NOT r.scenario"
+	"     THEN printf('scenario %s here, %s there', r.scenario, o.scenario) END,"
+	"   CASE WHEN o.backend IS NOT r.backend"
+	"     THEN printf('backend %s here, %s there', r.backend, o.backend) END,"
+	"   CASE WHEN o.seed IS NOT r.seed THEN printf('seed %lld here, %lld there', r.seed, o.seed) END,"
+	"   CASE WHEN o.record IS NOT r.record"
+	"     THEN printf('record level %s here, %s there', r.record, o.record) END,"
+	"   (SELECT printf('%s = %s here, %s there', sp.key, sp.value, op.value) FROM src.run_param sp"
+	"    JOIN main.run_param op ON op.run_id = o.id AND op.key = sp.key"
+	"    WHERE sp.run_id = r.id AND op.value IS NOT sp.value ORDER BY sp.key LIMIT 1)) AS what"
+	"  FROM src.run r"
+	"  JOIN src.experiment e ON e.id = r.experiment_id"
+	"  JOIN main.experiment oe ON oe.name = e.name"
+	"  JOIN main.run o ON o.experiment_id = oe.id AND o.run_key = r.run_key"
+	"  WHERE r.run_key IS NOT NULL)"
+	" WHERE what IS NOT NULL ORDER BY id LIMIT 1";
+
 static int sql_fail(sqlite3 *h, const char *file, const char *what, struct hs_error *err)
 {
 	return hs_error_set(err, HS_E_DB, file, 0, NULL, "%s failed: %s", what, sqlite3_errmsg(h));
@@ -105,6 +131,7 @@ static int attach(sqlite3 *h, const char *out, const char *path, struct hs_error
 	struct stat in_st, out_st;
 	sqlite3_stmt *st;
 	long long version = -1, tables = 0;
+	char *name;
 	int rc;
 
 	if (stat(path, &in_st) != 0)
@@ -112,11 +139,15 @@ static int attach(sqlite3 *h, const char *out, const char *path, struct hs_error
 				    "input database not found; give the path of a herdsim database");
 	if (stat(out, &out_st) == 0 && in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino)
 		return hs_error_set(err, HS_E_USAGE, path, 0, NULL, "this is the output database; give another input");
+	name = hs_db_file_name(path);
+	if (!name)
+		return hs_error_set(err, HS_E_NOMEM, path, 0, NULL, "out of memory");
 	rc = sqlite3_prepare_v2(h, "ATTACH DATABASE ? AS src", -1, &st, NULL);
 	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 	}
+	free(name);
 	if (rc != SQLITE_OK) {
 		hs_error_set(err, HS_E_DB, path, 0, NULL, "cannot attach the input database: %s", sqlite3_errmsg(h));
 		sqlite3_finalize(st);
@@ -179,9 +210,35 @@ static int copy_runs(sqlite3 *h, const char *path, struct hs_error *err)
 	return rc;
 }
 
+/* Rejects src when a run of it has the key of a different run of the same
+ * experiment in main (see conflict_sql), because skipping it as a copy
+ * would drop it without a word. */
+static int check_conflicts(sqlite3 *h, const char *out, const char *path, struct hs_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(h, conflict_sql, -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return sql_fail(h, path, "comparing runs with the same key", err);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = hs_error_set(err, HS_E_INPUT, path, 0, NULL,
+				  "run '%s' of experiment '%s' differs from the run with that key in %s (%s), "
+				  "so the two are different sweeps with the same name; merge them into separate "
+				  "databases, or rerun one with another --name",
+				  (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 0),
+				  out, (const char *)sqlite3_column_text(st, 2));
+	else if (rc == SQLITE_DONE)
+		rc = 0;
+	else
+		rc = sql_fail(h, path, "comparing runs with the same key", err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* Copies one attached input in one transaction; *added receives the
  * number of new runs. */
-static int merge_one(sqlite3 *h, const char *path, long long *added, struct hs_error *err)
+static int merge_one(sqlite3 *h, const char *out, const char *path, long long *added, struct hs_error *err)
 {
 	char sql[1024];
 	int rc;
@@ -193,6 +250,8 @@ static int merge_one(sqlite3 *h, const char *path, long long *added, struct hs_e
 			  " SELECT name, command, version, revision, host, started_at, ended_at"
 			  " FROM src.experiment WHERE true ORDER BY id ON CONFLICT (name) DO NOTHING",
 			  "copying experiments", err);
+	if (rc == 0)
+		rc = check_conflicts(h, out, path, err);
 	if (rc == 0)
 		rc = exec(h, path, new_runs_sql, "finding new runs", err);
 	if (rc == 0)
@@ -256,7 +315,7 @@ int cli_merge(int argc, char **argv)
 		rc = attach(h, argv[0], argv[i], &err);
 		if (rc)
 			break;
-		rc = merge_one(h, argv[i], &added, &err);
+		rc = merge_one(h, argv[0], argv[i], &added, &err);
 		sqlite3_exec(h, "DETACH DATABASE src", NULL, NULL, NULL);
 		if (rc == 0) {
 			merged_any = true;

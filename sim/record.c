@@ -460,12 +460,29 @@ static int prepare_all(struct hs_db *db, struct hs_error *err)
 	return 0;
 }
 
+char *hs_db_file_name(const char *path)
+{
+	char *name = malloc(strlen(path) + 3);
+
+	if (!name)
+		return NULL;
+	if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
+		sprintf(name, "./%s", path);
+	else
+		strcpy(name, path);
+	return name;
+}
+
 int hs_db_open(struct hs_db **out, const char *path, struct hs_error *err)
 {
 	struct hs_db *db;
+	char *local;
 	int rc;
 
 	*out = NULL;
+	if (path[0] == '\0')
+		return hs_error_set(err, HS_E_USAGE, NULL, 0, NULL,
+				    "the database path is empty; give a file name such as results/herdsim.sqlite");
 	rc = make_parent_dirs(path, err);
 	if (rc)
 		return rc;
@@ -475,7 +492,13 @@ int hs_db_open(struct hs_db **out, const char *path, struct hs_error *err)
 		return hs_error_set(err, HS_E_NOMEM, path, 0, NULL, "out of memory");
 	}
 
-	rc = sqlite3_open_v2(path, &db->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	local = hs_db_file_name(path);
+	if (!local) {
+		hs_db_close(db);
+		return hs_error_set(err, HS_E_NOMEM, path, 0, NULL, "out of memory");
+	}
+	rc = sqlite3_open_v2(local, &db->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	free(local);
 	if (rc != SQLITE_OK) {
 		if (!db->handle)
 			rc = hs_error_set(err, HS_E_NOMEM, path, 0, NULL, "out of memory");

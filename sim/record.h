@@ -22,8 +22,16 @@
 struct hs_db;
 typedef struct sqlite3 sqlite3;
 
+/* Returns, in a string to free, the name under which SQLite opens the file
+ * at path: path itself, or "./path" for ":memory:" and for a path that
+ * starts with "file:".  SQLite would open the first in memory and, when
+ * built with SQLITE_USE_URI (as Debian 12's libsqlite3 is), read the
+ * second as a URI, so that no file of that name is read or written.
+ * NULL when out of memory. */
+char *hs_db_file_name(const char *path);
+
 /* Opens or creates the database at path.  Creates the parent directory if
- * it is missing. */
+ * it is missing.  An empty path is rejected with HS_E_USAGE. */
 int hs_db_open(struct hs_db **db, const char *path, struct hs_error *err);
 
 /* Returns the length of the deepest parent directory of path that exists

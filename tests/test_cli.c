@@ -591,6 +591,33 @@ static void trace_gen_replay_limits(void **state)
 	assert_int_equal(access(tmp, F_OK), -1);
 }
 
+/* An empty output path is a usage error before any run or file is
+ * written, not a rename of ".tmp" after the run was recorded. */
+static void empty_output_path_rejected(void **state)
+{
+	char trace[160];
+
+	snprintf(trace, sizeof(trace), "%s/t.csv", dir);
+	write_file(trace, "herdsim-trace-v1\n"
+			  "thread,thread_start_ns,arrival_ns,go_work_ns,gc_calls,grow_frames,c_time_ns\n"
+			  "0,0,1000,5000,1,0,1000\n");
+	expect_error((const char *[]){ "run", "--os", "linux", "--reps", "1", "--policy", "single", "--db", db,
+				       "--quiet", "--record-trace", "", NULL },
+		     2, (const char *[]){ "--record-trace: the file name is empty", NULL });
+	expect_error((const char *[]){ "replay", trace, "--os", "linux", "--reps", "1", "--policy", "single",
+				       "--db", db, "--quiet", "--record-trace", "", NULL },
+		     2, (const char *[]){ "--record-trace: the file name is empty", NULL });
+	assert_int_equal(access(db, F_OK), -1);
+	expect_error((const char *[]){ "replay", "", "--db", db, "--quiet", NULL }, 2,
+		     (const char *[]){ "give the trace to replay", NULL });
+	expect_error((const char *[]){ "trace", "gen", "--kind", "burst", "--out", "", NULL }, 2,
+		     (const char *[]){ "--out: the file name is empty", NULL });
+	expect_error((const char *[]){ "export", db, "--run", "1", "--format", "csv", "--out", "", NULL }, 2,
+		     (const char *[]){ "--out: the path is empty", NULL });
+	expect_error((const char *[]){ "report", db, "--out", "", NULL }, 2,
+		     (const char *[]){ "--out: the directory name is empty", NULL });
+}
+
 /* A database path that cannot be opened gives SQLite's message once, not
  * followed by the same text of its result code. */
 static void db_open_error_once(void **state)
@@ -643,6 +670,7 @@ int main(void)
 		T(trace_gen_count_names_option),
 		T(trace_gen_replay_limits),
 		T(db_open_error_once),
+		T(empty_output_path_rejected),
 	};
 
 	return cmocka_run_group_tests_name("command line", tests, NULL, NULL);

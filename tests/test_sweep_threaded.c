@@ -363,6 +363,57 @@ static void merge_corrupt_input_leaves_nothing(void **state)
 	assert_true(file_exists(f, "old/all.sqlite"));
 }
 
+/* Two sweeps given the same --name produce the same run keys.  Merging
+ * the second after the first rejects it, naming the run and the
+ * difference, instead of skipping its runs as copies. */
+static void merge_rejects_same_key_other_run(void **state)
+{
+	struct fixture *f = *state;
+	char msg[2048];
+
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 1 --name same --set machine.cores=2 --db a.sqlite"), 0);
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 1 --name same --set machine.cores=8 --db b.sqlite"), 0);
+	assert_int_equal(shell(f, "$HS merge all.sqlite a.sqlite >/dev/null"), 0);
+	assert_int_equal(shell(f, "$HS merge all.sqlite b.sqlite >/dev/null 2>err.txt"), 1);
+	read_text(f, "err.txt", msg, sizeof(msg));
+	assert_non_null(strstr(msg, "herdsim: b.sqlite: run 'single|linux|workload.threads=8|r0' of experiment "
+				    "'same' differs from the run with that key in all.sqlite"));
+	assert_non_null(strstr(msg, "(machine.cores = 8 here, 2 there)"));
+	assert_int_equal(query_int(f, "all.sqlite", "SELECT count(*) FROM run"), SWEEP_RUNS);
+	assert_int_equal(query_int(f, "all.sqlite", "SELECT count(*) FROM run_param WHERE key = 'machine.cores'"
+					  " AND value = '8'"), 0);
+
+	/* A true copy is still skipped. */
+	assert_int_equal(shell(f, "$HS merge all.sqlite a.sqlite >/dev/null"), 0);
+	assert_int_equal(query_int(f, "all.sqlite", "SELECT count(*) FROM run"), SWEEP_RUNS);
+}
+
+/* A database path is a file name: an empty one is rejected before any
+ * run, and ":memory:" or "file:..." (which SQLite would open in memory or
+ * as a URI, so that the runs vanish) name files in the current directory. */
+static void db_path_names_a_file(void **state)
+{
+	struct fixture *f = *state;
+	char msg[2048];
+
+	assert_int_equal(shell(f, "$HS run cgocallbackgc --set workload.threads=8 --os linux --reps 1 --quiet"
+			       " --policy single --db '' 2>err.txt"), 2);
+	read_text(f, "err.txt", msg, sizeof(msg));
+	assert_non_null(strstr(msg, "herdsim: the database path is empty; give a file name"));
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 1 --db '' 2>err.txt"), 2);
+	read_text(f, "err.txt", msg, sizeof(msg));
+	assert_non_null(strstr(msg, "the database path is empty"));
+
+	assert_int_equal(shell(f, "$HS run cgocallbackgc --set workload.threads=8 --os linux --reps 1 --quiet"
+			       " --policy single --db ':memory:'"), 0);
+	assert_int_equal(query_int(f, ":memory:", "SELECT count(*) FROM run"), 1);
+	assert_int_equal(shell(f, "$HS merge '' ':memory:' >/dev/null 2>err.txt"), 2);
+	read_text(f, "err.txt", msg, sizeof(msg));
+	assert_non_null(strstr(msg, "the database path is empty"));
+	assert_int_equal(shell(f, "$HS merge 'file:m.sqlite?mode=memory' ':memory:' >/dev/null"), 0);
+	assert_int_equal(query_int(f, "file:m.sqlite?mode=memory", "SELECT count(*) FROM run"), 1);
+}
+
 /* Two different key-less runs with the same identity (policy, OS, seed,
  * replication) are both kept, even when they started in the same second. */
 static void merge_keeps_distinct_runs(void **state)
@@ -677,6 +728,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(merge_rejects_schema_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(merge_keeps_distinct_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(merge_corrupt_input_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(db_path_names_a_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(merge_rejects_same_key_other_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(parallel_shards_merge, setup, teardown),
 		cmocka_unit_test_setup_teardown(sweep_policy_param_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(sweep_name_stable, setup, teardown),
