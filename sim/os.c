@@ -199,20 +199,34 @@ static bool eligible(int64_t v, int64_t sum, int64_t n)
 	return v * n <= sum;
 }
 
-/* Raises core c's min_vruntime to the least vruntime of its current and
- * queued threads; it never decreases. */
-static void update_min(struct sim *s, int c)
+void sim_update_min(struct sim *s, int c)
 {
 	struct sim_core *core = &s->cores[c];
 	int64_t m = INT64_MAX;
 
 	if (core->current)
 		m = core->current->vruntime;
-	for (struct sim_thread *t = core->rq_head; t; t = t->rq_next)
-		if (t->vruntime < m)
-			m = t->vruntime;
+	if (core->rq_len > 0) {
+		if (!core->rq_vmin_ok) {
+			core->rq_vmin = INT64_MAX;
+			for (struct sim_thread *t = core->rq_head; t; t = t->rq_next)
+				if (t->vruntime < core->rq_vmin)
+					core->rq_vmin = t->vruntime;
+			core->rq_vmin_ok = true;
+		}
+		if (core->rq_vmin < m)
+			m = core->rq_vmin;
+	}
 	if (m != INT64_MAX && m > core->min_vruntime)
 		core->min_vruntime = m;
+}
+
+/* Marks core's cached least vruntime unknown when it may be t's.  The
+ * caller calls it before t, queued on core, leaves or changes vruntime. */
+static void vmin_invalidate(struct sim_core *core, const struct sim_thread *t)
+{
+	if (t->vruntime == core->rq_vmin)
+		core->rq_vmin_ok = false;
 }
 
 /* Returns the lag of t on core c, t counted in the average: avg_vruntime
@@ -238,7 +252,7 @@ static void keep_lag(struct sim *s, struct sim_thread *t, int c)
 {
 	t->vlag = entity_lag(s, t, c);
 	t->exec_start = -1;
-	update_min(s, c);
+	sim_update_min(s, c);
 }
 
 /* The key a fair pick minimizes. */
@@ -267,6 +281,12 @@ static void rq_push(struct sim *s, int c, struct sim_thread *t)
 	else
 		core->rq_head = t;
 	core->rq_tail = t;
+	if (core->rq_len == 0) {
+		core->rq_vmin = t->vruntime;
+		core->rq_vmin_ok = true;
+	} else if (t->vruntime < core->rq_vmin) {
+		core->rq_vmin = t->vruntime;
+	}
 	core->rq_len++;
 	core->rq_vsum += t->vruntime;
 }
@@ -362,6 +382,7 @@ again:
 		core->rq_tail = pick_prev;
 	core->rq_len--;
 	core->rq_vsum -= pick->vruntime;
+	vmin_invalidate(core, pick);
 	pick->rq_next = NULL;
 	pick->not_before = 0;
 	if (pick->delayed) {
@@ -523,7 +544,7 @@ void sim_dispatch(struct sim *s, int c)
 	struct sim_thread *t;
 	int64_t shift;
 
-	update_min(s, c);
+	sim_update_min(s, c);
 	t = sim_rq_pick(s, c);
 
 	if (!t) {
@@ -686,7 +707,7 @@ static void place_entity(struct sim *s, struct sim_thread *t, int c, bool initia
 {
 	int64_t sum, n;
 
-	update_min(s, c);
+	sim_update_min(s, c);
 	sum = vsum(s, c, &n);
 	if (n > 0)
 		t->vruntime = sum / n - t->vlag * (n + 1) / n;
@@ -712,6 +733,7 @@ static void rq_remove(struct sim *s, int c, struct sim_thread *t)
 			core->rq_tail = prev;
 		core->rq_len--;
 		core->rq_vsum -= t->vruntime;
+		vmin_invalidate(core, t);
 		t->rq_next = NULL;
 		return;
 	}
@@ -777,7 +799,7 @@ static void preempt_current(struct sim *s, int c, struct sim_thread *cur, int64_
 		sim_dispatch(s, c);
 		return;
 	}
-	update_min(s, c);
+	sim_update_min(s, c);
 	rq_remove(s, c, next);
 	next->not_before = 0;
 	start_on(s, c, next, switch_delay(s, c, next), true);
@@ -1138,7 +1160,7 @@ void sim_leave_core(struct sim *s, struct sim_thread *t, bool sleep)
 	}
 	if (delay) {
 		t->exec_start = -1;
-		update_min(s, t->core);
+		sim_update_min(s, t->core);
 	} else {
 		keep_lag(s, t, t->core);
 	}
@@ -1222,6 +1244,7 @@ static void irq_charge(struct sim *s, int c, struct sim_thread *cur, int64_t ns)
 		if (cur->state == HS_TS_RUNNABLE && queued_on(s, c, cur)) {
 			cur->cpu_ns += ns;
 			s->cpu_ns += ns;
+			vmin_invalidate(core, cur);
 			advance_vruntime(s, cur, ns);
 			core->rq_vsum += ns;
 		}

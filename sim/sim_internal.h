@@ -150,6 +150,12 @@ struct sim_core {
 	int rq_len;                   /* queued threads, delayed ones included */
 	int rq_delayed;               /* of which asleep (DELAY_DEQUEUE) */
 	int64_t rq_vsum;              /* sum of the queued threads' vruntimes */
+	/* The least vruntime of the queued threads while rq_vmin_ok is true.
+	 * A removal of that thread or a change of its vruntime clears
+	 * rq_vmin_ok, and sim_update_min walks the queue again; a zeroed core
+	 * starts with it false. */
+	int64_t rq_vmin;
+	bool rq_vmin_ok;
 	int64_t slice_end;
 	uint32_t gen;                 /* bumps cancel EV_ONCPU/EV_SLICE */
 	bool on_cpu;                  /* current has reached the core */
@@ -328,6 +334,9 @@ void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_ti
  */
 void sim_leave_core(struct sim *s, struct sim_thread *t, bool sleep);
 struct sim_thread *sim_rq_pick(struct sim *s, int c);
+/* Raises core c's min_vruntime to the least vruntime of its current and
+ * queued threads; it never decreases. */
+void sim_update_min(struct sim *s, int c);
 /* Under yield = linux, with no runnable thread queued on core c: drops
  * the delayed sleepers a pick would choose over the current thread t. */
 void sim_drop_delayed_picks(struct sim *s, int c, struct sim_thread *t);

@@ -1006,6 +1006,51 @@ static void steal_pick_without_eligible_thread(void **state)
 }
 
 /*
+ * min_vruntime follows the queue.  With the current thread at 1000 and
+ * threads at 100, 300 and 200 queued, it is 100.  Once the pick takes the
+ * thread at 100 (eligible, earliest deadline), it rises to 200, the least
+ * of those left: the cached least vruntime leaves with its thread.
+ */
+static void min_vruntime_follows_the_queue(void **state)
+{
+	static struct hs_os_profile os;
+	struct sim *s = calloc(1, sizeof(*s));
+	struct sim_thread cur = { 0 }, a = { 0 }, b = { 0 }, c = { 0 };
+
+	(void)state;
+	assert_non_null(s);
+	os.yield_kind = HS_YIELD_LINUX;
+	os.slice_ns = 1000000;
+	s->os = &os;
+	s->ncores = 1;
+	cur.vruntime = 1000;
+	cur.exec_start = -1;
+	a.vruntime = 100;
+	a.deadline = 500;
+	a.rq_next = &b;
+	b.vruntime = 300;
+	b.deadline = 900;
+	b.rq_next = &c;
+	c.vruntime = 200;
+	c.deadline = 800;
+	a.exec_start = b.exec_start = c.exec_start = -1;
+	s->cores[0].current = &cur;
+	s->cores[0].rq_head = &a;
+	s->cores[0].rq_tail = &c;
+	s->cores[0].rq_len = 3;
+	sum_queue(&s->cores[0]);
+	sim_update_min(s, 0);
+	assert_int_equal(s->cores[0].min_vruntime, 100);
+	assert_ptr_equal(sim_rq_pick(s, 0), &a);
+	sim_update_min(s, 0);
+	assert_int_equal(s->cores[0].min_vruntime, 200);
+	assert_ptr_equal(sim_rq_pick(s, 0), &c);
+	sim_update_min(s, 0);
+	assert_int_equal(s->cores[0].min_vruntime, 300);
+	free(s);
+}
+
+/*
  * Idle balancing under Linux.  Core 1 is idle and core 0 runs one thread
  * with two queued.  A newly idle core takes only a thread that left a
  * core 500 us ago or more, the one that left longest ago.  With both
@@ -1692,6 +1737,7 @@ int main(void)
 		cmocka_unit_test(cancelled_timer_does_not_fire),
 		cmocka_unit_test(pick_is_earliest_eligible_deadline),
 		cmocka_unit_test(steal_pick_without_eligible_thread),
+		cmocka_unit_test(min_vruntime_follows_the_queue),
 		cmocka_unit_test(idle_core_leaves_hot_threads),
 		cmocka_unit_test(idle_search_shrinks_with_utilization),
 		cmocka_unit_test(new_thread_stays_with_its_creator),
