@@ -160,6 +160,7 @@ struct sweep {
 	struct point *points;
 	int npoints, reps;
 	int64_t experiment_id;
+	const char *experiment_name;
 	bool ci;
 	pthread_mutex_t mu;
 	pthread_cond_t work, ready, space;
@@ -699,29 +700,177 @@ static bool in_shard(const struct sweep *s, long long index)
 	return o->shard_count == 0 || index % (long long)o->shard_count == (long long)o->shard_index - 1;
 }
 
-/* Marks each run SKIP (other shard), DONE (already recorded) or TODO. */
+static void add_param(void *ctx, const char *key, const char *value)
+{
+	hs_result_param(ctx, key, value);
+}
+
+static int compare_param_keys(const void *a, const void *b)
+{
+	return strcmp(((const struct hs_param_rec *)a)->key, ((const struct hs_param_rec *)b)->key);
+}
+
+/* The statements that read recorded runs, and the parameters of the point
+ * that plan_runs compares them with. */
+struct recorded {
+	sqlite3 *h;
+	sqlite3_stmt *run;   /* id, scenario, backend, seed and record level of a keyed run */
+	sqlite3_stmt *params; /* key and value of a run's parameters, by key */
+	int point;           /* the point that `planned` describes; -1 for none */
+	struct hs_run_result planned; /* only params is used, sorted by key */
+};
+
+static const char recorded_run_sql[] =
+	"SELECT id, scenario, backend, seed, record FROM run WHERE experiment_id = ? AND run_key = ?";
+static const char recorded_params_sql[] = "SELECT key, value FROM run_param WHERE run_id = ? ORDER BY key";
+
+static const char *column_text(sqlite3_stmt *st, int column)
+{
+	const unsigned char *text = sqlite3_column_text(st, column);
+
+	return text ? (const char *)text : "";
+}
+
+/* Writes into difference[size] the first difference in scenario,
+ * backend, seed or record level between the current row of rec->run and
+ * replication r of point p.  Leaves difference empty when there is none. */
+static void row_difference(const struct sweep *s, const struct recorded *rec, int p, int r, char *difference,
+			   size_t size)
+{
+	const struct point *pt = &s->points[p];
+	const char *record = s->o->record == HS_RECORD_EVENTS ? "events" : "summary";
+	uint64_t seed = (uint64_t)sqlite3_column_int64(rec->run, 3);
+
+	if (strcmp(column_text(rec->run, 1), pt->cfg.scenario.name) != 0)
+		snprintf(difference, size, "scenario %.60s recorded, %s in this sweep", column_text(rec->run, 1),
+			 pt->cfg.scenario.name);
+	else if (strcmp(column_text(rec->run, 2), s->be->name) != 0)
+		snprintf(difference, size, "backend %.20s recorded, %s in this sweep", column_text(rec->run, 2),
+			 s->be->name);
+	else if (seed != pt->seed + (uint64_t)r)
+		snprintf(difference, size, "seed %llu recorded, %llu in this sweep", (unsigned long long)seed,
+			 (unsigned long long)(pt->seed + (uint64_t)r));
+	else if (strcmp(column_text(rec->run, 4), record) != 0)
+		snprintf(difference, size, "record level %.20s recorded, %s in this sweep", column_text(rec->run, 4),
+			 record);
+}
+
+/* Writes into difference[size] the first parameter, by key, whose
+ * recorded value in run `run_id` differs from rec->planned.  Leaves
+ * difference empty when there is none.  A parameter that only one side
+ * has is not compared, so that a key that another herdsim version records
+ * is no difference.  Returns 0 or an SQLite error code. */
+static int param_difference(struct recorded *rec, int64_t run_id, char *difference, size_t size)
+{
+	int rc;
+
+	sqlite3_bind_int64(rec->params, 1, run_id);
+	while ((rc = sqlite3_step(rec->params)) == SQLITE_ROW) {
+		struct hs_param_rec probe;
+		const struct hs_param_rec *planned;
+		const char *value = column_text(rec->params, 1);
+
+		snprintf(probe.key, sizeof(probe.key), "%s", column_text(rec->params, 0));
+		planned = bsearch(&probe, rec->planned.params.data, rec->planned.params.len, sizeof(probe),
+				  compare_param_keys);
+		if (planned && strcmp(planned->value, value) != 0) {
+			snprintf(difference, size, "%s = %.40s recorded, %.40s in this sweep", probe.key, value,
+				 planned->value);
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_reset(rec->params);
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
+/* Fills rec->planned with the parameters of point p, sorted by key, unless
+ * it contains them already. */
+static void load_planned(const struct sweep *s, struct recorded *rec, int p)
+{
+	if (rec->point == p)
+		return;
+	hs_result_free(&rec->planned);
+	hs_result_init(&rec->planned);
+	rec->point = p;
+	hs_config_each_param(&s->points[p].cfg, add_param, &rec->planned);
+	qsort(rec->planned.params.data, rec->planned.params.len, sizeof(*rec->planned.params.data),
+	      compare_param_keys);
+}
+
+/* Sets *exists to whether replication r of point p, with run key `key`,
+ * is recorded.  Rejects a recorded run that differs from it in scenario,
+ * backend, seed, record level or a parameter: another sweep was given the
+ * same experiment name, and skipping its runs as done would leave this
+ * sweep unrun. */
+static int find_recorded(struct sweep *s, struct recorded *rec, int p, int r, const char *key, bool *exists,
+			 struct hs_error *err)
+{
+	char difference[256] = "";
+	int64_t run_id = 0;
+	int rc;
+
+	sqlite3_bind_int64(rec->run, 1, s->experiment_id);
+	sqlite3_bind_text(rec->run, 2, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(rec->run);
+	*exists = rc == SQLITE_ROW;
+	if (rc == SQLITE_ROW) {
+		run_id = sqlite3_column_int64(rec->run, 0);
+		row_difference(s, rec, p, r, difference, sizeof(difference));
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	}
+	sqlite3_reset(rec->run);
+	if (rc == 0 && *exists && !difference[0]) {
+		load_planned(s, rec, p);
+		rc = param_difference(rec, run_id, difference, sizeof(difference));
+	}
+	if (rc)
+		return hs_error_set(err, HS_E_DB, s->o->db, 0, key, "reading a recorded run failed: %s",
+				    sqlite3_errmsg(rec->h));
+	if (difference[0])
+		return hs_error_set(err, HS_E_INPUT, s->o->db, 0, NULL,
+				    "run '%s' of experiment '%s' differs from this sweep's run with that key (%s), "
+				    "so another sweep was given the same name; give this sweep another --name "
+				    "or another --db",
+				    key, s->experiment_name, difference);
+	return 0;
+}
+
+/* Marks each run SKIP (other shard), DONE (already recorded) or TODO.
+ * Writes nothing, so a rejected recorded run leaves the database as it
+ * was. */
 static int plan_runs(struct sweep *s, struct hs_db *db, struct hs_error *err)
 {
-	for (int p = 0; p < s->npoints; p++) {
+	struct recorded rec = { .h = hs_db_handle(db), .point = -1 };
+	int rc = 0;
+
+	hs_result_init(&rec.planned);
+	if (sqlite3_prepare_v2(rec.h, recorded_run_sql, -1, &rec.run, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(rec.h, recorded_params_sql, -1, &rec.params, NULL) != SQLITE_OK)
+		rc = hs_error_set(err, HS_E_DB, s->o->db, 0, NULL, "reading the recorded runs failed: %s",
+				  sqlite3_errmsg(rec.h));
+	for (int p = 0; rc == 0 && p < s->npoints; p++) {
 		/* --ci-width shards whole points, because its decisions need
 		 * every replication of a point in one process. */
 		bool point_in = s->ci ? in_shard(s, p) : true;
 
-		for (int r = 0; r < s->reps; r++) {
+		for (int r = 0; rc == 0 && r < s->reps; r++) {
 			long long i = (long long)p * s->reps + r;
 			char key[RUN_KEY_SIZE];
-			int exists = 0, rc;
+			bool exists = false;
 
 			if (!point_in || (!s->ci && !in_shard(s, i))) {
 				s->state[i] = RS_SKIP;
 				continue;
 			}
 			run_key(&s->points[p], r, key);
-			rc = hs_db_run_exists(db, s->experiment_id, key, &exists, err);
+			rc = find_recorded(s, &rec, p, r, key, &exists, err);
 			if (rc == 0 && exists && s->ci)
-				rc = read_makespan(hs_db_handle(db), s->experiment_id, key, &s->makespan[i], err);
+				rc = read_makespan(rec.h, s->experiment_id, key, &s->makespan[i], err);
 			if (rc)
-				return rc;
+				break;
 			s->state[i] = exists ? RS_DONE : RS_TODO;
 			if (exists)
 				s->present++;
@@ -729,7 +878,10 @@ static int plan_runs(struct sweep *s, struct hs_db *db, struct hs_error *err)
 				s->total++;
 		}
 	}
-	return 0;
+	sqlite3_finalize(rec.run);
+	sqlite3_finalize(rec.params);
+	hs_result_free(&rec.planned);
+	return rc;
 }
 
 /* ---- Scheduling (callers hold mu) ------------------------------------- */
@@ -822,11 +974,6 @@ static int pick(struct sweep *s, int *pt, int *rep)
 }
 
 /* ---- Workers ---------------------------------------------------------- */
-
-static void add_param(void *ctx, const char *key, const char *value)
-{
-	hs_result_param(ctx, key, value);
-}
 
 /* Runs one replication; the result goes to it->res (NULL on OOM). */
 static void run_one(const struct sweep *s, struct item *it)
@@ -1230,6 +1377,7 @@ int cli_sweep(int argc, char **argv)
 	else
 		default_name(&o, s.points, s.npoints, name, sizeof(name));
 	fill_experiment(&exp, name, argc, argv);
+	s.experiment_name = name;
 
 	rc = init_sweep(&s, &err);
 	if (rc == 0)

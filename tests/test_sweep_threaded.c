@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "stats.h"
 #include "sweep.h"
 
@@ -318,6 +319,55 @@ static void sweep_sigint_resume(void **state)
 	/* A finished sweep run again adds nothing. */
 	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 2 --db cut.sqlite"), 0);
 	assert_int_equal(query_int(f, "cut.sqlite", "SELECT count(*) FROM run"), SWEEP_RUNS);
+}
+
+/* A sweep given the --name of another sweep in the same database finds
+ * that sweep's runs under its own run keys.  It rejects them, naming the
+ * first difference, instead of skipping them as done, and writes nothing.
+ * The same command after an interrupt still resumes. */
+static void sweep_rejects_reused_name(void **state)
+{
+	struct fixture *f = *state;
+	int64_t rows_before, rows_after, rows_resumed;
+	uint64_t before;
+	char msg[2048];
+
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 1 --name same --set machine.cores=2 --db a.sqlite"), 0);
+	before = content_hash(f, "a.sqlite", &rows_before);
+
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 1 --name same --set machine.cores=8 --db a.sqlite"
+			       " 2>err.txt"), 1);
+	read_text(f, "err.txt", msg, sizeof(msg));
+	assert_non_null(strstr(msg, "herdsim: a.sqlite: run 'single|linux|workload.threads=8|r0' of experiment "
+				    "'same' differs from this sweep's run with that key"));
+	assert_non_null(strstr(msg, "(machine.cores = 2 recorded, 8 in this sweep)"));
+	assert_non_null(strstr(msg, "give this sweep another --name or another --db"));
+	assert_int_equal(count_lines(msg), 1);
+	assert_int_equal(content_hash(f, "a.sqlite", &rows_after), before);
+	assert_int_equal(rows_after, rows_before);
+	assert_int_equal(query_int(f, "a.sqlite", "SELECT count(*) FROM experiment WHERE ended_at IS NULL"), 0);
+
+	/* Another scenario with the same keys. */
+	assert_int_equal(shell(f, "$HS sweep milter --vary workload.threads=8,16 --policy single --policy waiters"
+			       " --os linux --reps 3 --quiet --jobs 1 --name same --db a.sqlite 2>err.txt"), 1);
+	read_text(f, "err.txt", msg, sizeof(msg));
+	assert_non_null(strstr(msg, "(scenario cgocallbackgc recorded, milter in this sweep)"));
+	assert_int_equal(content_hash(f, "a.sqlite", &rows_after), before);
+
+	/* Another seed. */
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 1 --name same --set machine.cores=2 --seed 9 --db a.sqlite"
+			       " 2>err.txt"), 1);
+	read_text(f, "err.txt", msg, sizeof(msg));
+	assert_non_null(strstr(msg, "(seed 1 recorded, 9 in this sweep)"));
+	assert_int_equal(content_hash(f, "a.sqlite", &rows_after), before);
+
+	/* The same command, cut after 5 runs and run again, resumes. */
+	assert_int_equal(shell(f, "HS_SWEEP_TEST_SIGNAL=KILL:5 $HS " SWEEP " --jobs 2 --name same"
+			       " --set machine.cores=2 --db cut.sqlite"), 128 + 9);
+	assert_int_equal(query_int(f, "cut.sqlite", "SELECT count(*) FROM run"), 5);
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 2 --name same --set machine.cores=2 --db cut.sqlite"), 0);
+	assert_int_equal(content_hash(f, "cut.sqlite", &rows_resumed), before);
+	assert_int_equal(rows_resumed, rows_before);
 }
 
 /* ---- Shards and merge ------------------------------------------------ */
@@ -723,6 +773,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(sweep_phase_cpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(sweep_kill_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(sweep_sigint_resume, setup, teardown),
+		cmocka_unit_test_setup_teardown(sweep_rejects_reused_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(shards_merge_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(merge_runs_without_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(merge_rejects_schema_version, setup, teardown),
