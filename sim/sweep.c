@@ -1284,6 +1284,21 @@ static int run_pool(struct sweep *s, struct hs_db *db, struct hs_error *err)
 	return 0;
 }
 
+/* Loads the scenario into base under every --os in turn, so that a bad
+ * profile is reported as such and not by check_each_value as a bad --vary
+ * value.  Leaves base loaded under the first --os, or under the scenario's
+ * profile when there is none. */
+static int load_base(const struct sweep_opts *o, struct hs_config *base, struct hs_error *err)
+{
+	int rc = hs_config_load(base, o->scenario, o->overrides, o->noverrides, o->noses ? o->oses[0] : NULL, err);
+
+	for (int i = 1; rc == 0 && i < o->noses; i++)
+		rc = hs_config_load(base, o->scenario, o->overrides, o->noverrides, o->oses[i], err);
+	if (rc == 0 && o->noses > 1)
+		rc = hs_config_load(base, o->scenario, o->overrides, o->noverrides, o->oses[0], err);
+	return rc;
+}
+
 /* Resolves the policies, defaults and points; prints and returns an exit
  * status on failure, 0 on success. */
 static int resolve(struct sweep_opts *o, const struct hs_policy **pols, int *npols, struct point **points,
@@ -1294,7 +1309,7 @@ static int resolve(struct sweep_opts *o, const struct hs_policy **pols, int *npo
 
 	if (!base)
 		return hs_error_set(err, HS_E_NOMEM, NULL, 0, NULL, "out of memory");
-	rc = hs_config_load(base, o->scenario, o->overrides, o->noverrides, o->noses ? o->oses[0] : NULL, err);
+	rc = load_base(o, base, err);
 	if (rc == 0 && o->npolicies)
 		rc = hs_policy_resolve(o->policies, o->npolicies, pols, MAX_POLICIES, npols, err);
 	else if (rc == 0)

@@ -691,6 +691,35 @@ static void bad_vary_rejected(void **state)
 	assert_false(file_exists(f, "bad.sqlite"));
 }
 
+/* Every --os is loaded before the --vary values are checked, so a bad
+ * later profile is reported as a profile, not as a bad --vary value, and
+ * no database is created. */
+static void bad_later_os_rejected(void **state)
+{
+	static const struct {
+		const char *os;
+		const char *expected;
+	} cases[] = {
+		{ "nosuch", "herdsim: nosuch: no shipped OS profile named 'nosuch'; run `herdsim list os`" },
+		{ "missing.ini", "herdsim: missing.ini: OS profile file not found; check the path" },
+	};
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char msg[2048];
+
+		assert_int_equal(shell(f, "$HS sweep cgocallbackgc --os linux --os %s --vary workload.threads=10"
+				       " --quiet --db bad.sqlite 2>err.txt", cases[i].os), 1);
+		read_text(f, "err.txt", msg, sizeof(msg));
+		if (strncmp(msg, cases[i].expected, strlen(cases[i].expected)) != 0)
+			fail_msg("--os %s: expected a line starting '%s', got: %s", cases[i].os, cases[i].expected,
+				 msg);
+		assert_null(strstr(msg, "--vary"));
+		assert_int_equal(count_lines(msg), 1);
+		assert_false(file_exists(f, "bad.sqlite"));
+	}
+}
+
 /* ---- Sequential stopping --------------------------------------------- */
 
 #define CI_SWEEP "sweep cgocallbackgc --vary workload.threads=8,32 --policy single --policy waiters --os linux --reps 10" \
@@ -786,6 +815,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(sweep_name_stable, setup, teardown),
 		cmocka_unit_test(range_parsing_table),
 		cmocka_unit_test_setup_teardown(bad_vary_rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_later_os_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(ci_width_stops_early, setup, teardown),
 	};
 
