@@ -58,6 +58,7 @@
 #include "cli.h"
 #include "config.h"
 #include "hostcheck.h"
+#include "interrupt_watch.h"
 #include "record.h"
 #include "registry.h"
 #include "stats.h"
@@ -161,6 +162,7 @@ struct sweep {
 	int npoints, reps;
 	int64_t experiment_id;
 	const char *experiment_name;
+	struct hs_interrupts *in;
 	bool ci;
 	pthread_mutex_t mu;
 	pthread_cond_t work, ready, space;
@@ -173,18 +175,10 @@ struct sweep {
 	int qcap, qhead, qlen;
 	int active;               /* workers still running */
 	long long in_flight;      /* runs handed out and not yet taken off the queue */
-	bool announced;           /* the line about stopping is printed */
 	long long total, written, present, discarded, failed;
 	bool fatal;
 	struct hs_error fatal_err;
 };
-
-static atomic_int interrupted;
-
-static void on_signal(int sig)
-{
-	atomic_store(&interrupted, sig);
-}
 
 /* ---- Arguments -------------------------------------------------------- */
 
@@ -946,7 +940,7 @@ static int decide_point(struct sweep *s, int pt, struct hs_run_result **out)
  * nothing left to hand out. */
 static int pick(struct sweep *s, int *pt, int *rep)
 {
-	if (s->fatal || atomic_load(&interrupted))
+	if (s->fatal || atomic_load(&s->in->first))
 		return -1;
 	for (int q = s->cursor; q < s->npoints; q++) {
 		struct point *p = &s->points[q];
@@ -1068,25 +1062,37 @@ static void progress(const struct sweep *s, double start, double *last, bool tty
 		fputc('\n', stderr);
 }
 
-/* Test hook: HS_SWEEP_TEST_SIGNAL="KILL:N" or "INT:N" raises that signal
- * in this process right after the N-th commit, so tests interrupt a sweep
- * at a known point instead of racing a timer. */
-static void test_signal_hook(long long committed)
+/* Test hook: HS_SWEEP_TEST_SIGNAL="KILL:N" raises SIGKILL right after the
+ * N-th commit.  "INT:N" sends SIGINT then and waits for the watcher to
+ * take it, and "INT2:N" sends it twice (hs_interrupts_test_signal).  N = 0
+ * acts once the workers have started.  Tests thus interrupt a sweep at a
+ * known point instead of racing a timer. */
+static void test_signal_hook(struct sweep *s, long long committed)
 {
 	const char *hook = getenv("HS_SWEEP_TEST_SIGNAL");
 	const char *colon = hook ? strchr(hook, ':') : NULL;
 
 	if (!colon || atoll(colon + 1) != committed)
 		return;
-	raise(strncmp(hook, "KILL", 4) == 0 ? SIGKILL : SIGINT);
+	if (strncmp(hook, "KILL", 4) == 0)
+		raise(SIGKILL);
+	else if (s->in->started)
+		hs_interrupts_test_signal(s->in, SIGINT, colon[-1] == '2' ? 2 : 1);
 }
 
 static void write_results(struct sweep *s, struct hs_db *db, struct hs_run_result **res, int n)
 {
 	for (int k = 0; k < n; k++) {
 		struct hs_error err = { 0 };
-		int rc = s->fatal ? 0 : hs_db_write_run(db, res[k], NULL, &err);
+		int rc = 0;
 
+		if (!s->fatal) {
+			pthread_mutex_lock(&s->in->db_mu);
+			rc = hs_db_write_run(db, res[k], NULL, &err);
+			if (rc == 0)
+				s->in->recorded++;
+			pthread_mutex_unlock(&s->in->db_mu);
+		}
 		pthread_mutex_lock(&s->mu);
 		if (rc && !s->fatal) {
 			s->fatal = true;
@@ -1102,30 +1108,33 @@ static void write_results(struct sweep *s, struct hs_db *db, struct hs_run_resul
 		}
 		pthread_mutex_unlock(&s->mu);
 		if (rc == 0 && !s->fatal)
-			test_signal_hook(s->written);
+			test_signal_hook(s, s->written);
 		hs_result_free(res[k]);
 		free(res[k]);
 	}
 }
 
-/* Prints once, on the first SIGINT or SIGTERM, that no run starts any more
- * and how many runs in progress the sweep waits for.  The handler is
- * installed with SA_RESETHAND, so the same signal again ends the process
- * at once, and the runs in progress are then lost.  Callers hold mu. */
-static void announce_stop(struct sweep *s, bool tty)
+/* Prints, on the first SIGINT or SIGTERM, that no run starts any more and
+ * how many runs in progress the sweep waits for, and wakes the workers
+ * and the writer.  Runs on the watcher thread (interrupt_watch.h), whose
+ * second signal ends the process at once, and the runs in progress are
+ * then lost. */
+static void announce_stop(void *ctx, int sig)
 {
-	int sig = atomic_load(&interrupted);
+	struct sweep *s = ctx;
 	const char *again = sig == SIGINT ? "press Ctrl-C again" : "send SIGTERM again";
+	const char *newline = isatty(STDERR_FILENO) ? "\n" : "";
 
-	if (!sig || s->announced || s->fatal)
-		return;
-	s->announced = true;
-	if (s->in_flight == 0)
-		fprintf(stderr, "%sherdsim: stopping; no run is in progress\n", tty ? "\n" : "");
-	else
+	pthread_mutex_lock(&s->mu);
+	if (!s->fatal && s->in_flight == 0)
+		fprintf(stderr, "%sherdsim: stopping; no run is in progress\n", newline);
+	else if (!s->fatal)
 		fprintf(stderr, "%sherdsim: stopping after the %lld run%s in progress; %s to stop at once "
-			"without %s\n", tty ? "\n" : "", s->in_flight, s->in_flight == 1 ? "" : "s", again,
+			"without %s\n", newline, s->in_flight, s->in_flight == 1 ? "" : "s", again,
 			s->in_flight == 1 ? "it" : "them");
+	pthread_cond_broadcast(&s->work);
+	pthread_cond_broadcast(&s->ready);
+	pthread_mutex_unlock(&s->mu);
 }
 
 /* Takes results off the queue and writes them until every worker has
@@ -1136,12 +1145,12 @@ static void write_loop(struct sweep *s, struct hs_db *db, bool show)
 	double start = now_s(), last = start;
 	struct hs_run_result **batch = calloc((size_t)s->reps + 1, sizeof(*batch));
 
+	test_signal_hook(s, 0);
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		struct item it;
 		int n = 0;
 
-		announce_stop(s, tty);
 		while (s->qlen == 0 && s->active > 0) {
 			struct timespec t;
 
@@ -1150,9 +1159,6 @@ static void write_loop(struct sweep *s, struct hs_db *db, bool show)
 			t.tv_sec += t.tv_nsec / 1000000000;
 			t.tv_nsec %= 1000000000;
 			pthread_cond_timedwait(&s->ready, &s->mu, &t);
-			if (atomic_load(&interrupted))
-				pthread_cond_broadcast(&s->work);
-			announce_stop(s, tty);
 			if (show)
 				progress(s, start, &last, tty, false);
 		}
@@ -1243,25 +1249,16 @@ static void free_sweep(struct sweep *s)
 	free(s->queue);
 }
 
-/* Starts the workers with SIGINT and SIGTERM blocked, so only the main
- * thread takes them, then runs the writer loop and joins the workers. */
+/* Starts the workers, which inherit the signal mask of
+ * hs_interrupts_start, so that only the watcher takes SIGINT and SIGTERM.
+ * Then runs the writer loop and joins the workers. */
 static int run_pool(struct sweep *s, struct hs_db *db, struct hs_error *err)
 {
 	int jobs = (int)s->o->jobs, started = 0;
 	pthread_t *threads = calloc((size_t)jobs, sizeof(*threads));
-	sigset_t block, old;
-	struct sigaction sa = { 0 }, old_int, old_term;
 
 	if (!threads)
 		return hs_error_set(err, HS_E_NOMEM, NULL, 0, NULL, "out of memory");
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the process at once */
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
 	pthread_mutex_lock(&s->mu);
 	for (; started < jobs; started++) {
 		if (pthread_create(&threads[started], NULL, worker, s) != 0)
@@ -1269,7 +1266,6 @@ static int run_pool(struct sweep *s, struct hs_db *db, struct hs_error *err)
 		s->active++;
 	}
 	pthread_mutex_unlock(&s->mu);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
 	if (started == 0) {
 		free(threads);
@@ -1279,8 +1275,6 @@ static int run_pool(struct sweep *s, struct hs_db *db, struct hs_error *err)
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
 	return 0;
 }
 
@@ -1333,7 +1327,11 @@ static int report(const struct sweep *s, const char *name, int status)
 {
 	const struct sweep_opts *o = s->o;
 
-	if (atomic_load(&interrupted) && !s->fatal) {
+	if (atomic_load(&s->in->first) && !s->fatal && s->in->db_new && s->in->recorded == 0) {
+		fprintf(stderr, "herdsim: interrupted before the first run ended; %s is not kept\n", o->db);
+		return CLI_INTERRUPTED;
+	}
+	if (atomic_load(&s->in->first) && !s->fatal) {
 		fprintf(stderr,
 			"herdsim: interrupted; %lld runs of experiment '%s' are recorded in %s. "
 			"Run the same command again to resume.\n",
@@ -1355,13 +1353,15 @@ static int report(const struct sweep *s, const char *name, int status)
 int cli_sweep(int argc, char **argv)
 {
 	struct sweep_opts o = { .jobs = 0 };
-	struct sweep s = { .o = &o };
+	struct hs_interrupts in = { .announce = announce_stop };
+	struct sweep s = { .o = &o, .in = &in };
 	struct hs_error err = { 0 };
 	const struct hs_policy *pols[MAX_POLICIES];
 	struct hs_experiment exp;
 	struct hs_db *db = NULL;
 	char name[64];
 	int npols = 0, rc, status;
+	bool watching;
 
 	rc = parse_args(argc, argv, &o, &err);
 	if (rc == 1)
@@ -1395,8 +1395,12 @@ int cli_sweep(int argc, char **argv)
 	s.experiment_name = name;
 
 	rc = init_sweep(&s, &err);
-	if (rc == 0)
+	watching = rc == 0; /* announce_stop needs the mutex of init_sweep */
+	if (watching) {
+		in.announce_ctx = &s;
+		hs_interrupts_start(&in, o.db);
 		rc = hs_db_open(&db, o.db, &err);
+	}
 	if (rc == 0)
 		rc = hs_db_experiment(db, &exp, &s.experiment_id, &err);
 	if (rc == 0)
@@ -1417,6 +1421,13 @@ int cli_sweep(int argc, char **argv)
 			status = cli_error(&err);
 	}
 	hs_db_close(db);
+	if (watching) {
+		/* A sweep that stopped early leaves no new database without runs.
+		 * One that ended keeps it, so that an empty shard still merges. */
+		if (in.db_new && in.recorded == 0 && status != CLI_OK)
+			hs_db_remove(o.db, in.db_kept_dirs);
+		hs_interrupts_stop(&in);
+	}
 	free_sweep(&s);
 	free(s.points);
 	for (int k = 0; k < o.nvary; k++)
