@@ -23,11 +23,9 @@
  * --record-trace FILE writes the workload of the run in the trace format
  * after the run (see write_workload).  It takes exactly one run.
  *
- * Interrupts: while runs execute, every thread blocks SIGINT and SIGTERM
- * and one watcher thread takes them with sigwait, so no system call of a
- * native run returns early with EINTR.  The first signal lets the run in
- * progress finish and be recorded, then the command stops with status
- * CLI_INTERRUPTED.  A second one ends the process at once.
+ * Interrupts (interrupt_watch.h): the first SIGINT or SIGTERM lets the
+ * run in progress finish and be recorded, then the command stops with
+ * status CLI_INTERRUPTED.  A second one ends the process at once.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -45,6 +43,7 @@
 #include "backend.h"
 #include "cli.h"
 #include "config.h"
+#include "interrupt_watch.h"
 #include "record.h"
 #include "registry.h"
 #include "replay.h"
@@ -142,22 +141,6 @@ struct run_opts {
 	double noise;
 	struct hs_override overrides[HS_MAX_OVERRIDES];
 	int noverrides;
-};
-
-/* SIGINT and SIGTERM while runs execute (see the file head). */
-struct interrupts {
-	sigset_t set;           /* the signals watched: SIGINT and SIGTERM unless ignored */
-	sigset_t old_mask;      /* the caller's signal mask, restored by stop_watch */
-	pthread_t thread;
-	bool started;           /* the watcher thread runs */
-	atomic_bool stop;       /* set by stop_watch to make the watcher return */
-	atomic_int first;       /* the first signal taken, 0 before */
-	pthread_mutex_t db_mu;  /* held while a run is written and `recorded` changes */
-	int recorded;           /* runs written to the database */
-	const char *db_path;
-	bool db_new;            /* the command created the database */
-	size_t db_kept_dirs;    /* hs_db_existing_parent_length before the open */
-	char trace_tmp[HS_PATH_MAX + 8]; /* FILE.tmp of --record-trace, or empty */
 };
 
 /* Summary of the replications of one policy on one profile. */
@@ -326,7 +309,7 @@ static int compare_workload(const void *a, const void *b)
 	return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-static void test_signal_hook(struct interrupts *in, const char *point);
+static void test_signal_hook(struct hs_interrupts *in, const char *point);
 
 /*
  * Writes the callbacks of a run to PATH.tmp as a trace, sorted by
@@ -336,7 +319,7 @@ static void test_signal_hook(struct interrupts *in, const char *point);
  * success *out is the writer, whose hs_trace_writer_close(*out, 1, ...)
  * renames PATH.tmp to PATH.  Sorts res->workload in place.
  */
-static int write_workload(const char *path, struct hs_run_result *res, struct interrupts *in,
+static int write_workload(const char *path, struct hs_run_result *res, struct hs_interrupts *in,
 			  struct hs_trace_writer **out, struct hs_error *err)
 {
 	struct hs_trace_writer *w;
@@ -515,109 +498,13 @@ static void print_table(struct cell *cells, int ncells, const struct hs_config *
 	free(done);
 }
 
-/* Removes a database file that this command created, its WAL companions
- * and the directories that opening it created. */
-static void remove_db(const char *path, size_t kept_dirs)
-{
-	char side[HS_PATH_MAX + 8];
-
-	unlink(path);
-	snprintf(side, sizeof(side), "%s-wal", path);
-	unlink(side);
-	snprintf(side, sizeof(side), "%s-shm", path);
-	unlink(side);
-	hs_db_remove_new_dirs(path, kept_dirs);
-}
-
 /* ---- Interrupts -------------------------------------------------------- */
 
-/* Ends the process by `sig` on a second signal.  A database that the
- * command created and that has no run yet is removed first, and so is the
- * partial FILE.tmp of --record-trace, which leaves an existing FILE as it
- * was.  Holding db_mu keeps the removals from racing the rename of the
- * trace and the write of the run, which run_all makes under db_mu. */
-static void end_now(struct interrupts *in, int sig)
+/* Prints the line of the first signal (interrupt_watch.h). */
+static void announce_stop(void *ctx, int sig)
 {
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	sigset_t sig_only;
-
-	pthread_mutex_lock(&in->db_mu);
-	if (in->db_new && in->recorded == 0)
-		remove_db(in->db_path, in->db_kept_dirs);
-	if (in->trace_tmp[0])
-		unlink(in->trace_tmp);
-	sigaction(sig, &dfl, NULL);
-	sigemptyset(&sig_only);
-	sigaddset(&sig_only, sig);
-	pthread_sigmask(SIG_UNBLOCK, &sig_only, NULL);
-	raise(sig);
-	_exit(128 + sig); /* not reached: the default action of sig ends the process */
-}
-
-/* Takes SIGINT and SIGTERM.  The first sets in->first and prints one line,
- * and the second calls end_now.  Returns once in->stop is set, which
- * stop_watch follows with a signal to this thread.  (Cancelling the thread
- * instead trips AddressSanitizer, whose thread exit then reads the stack
- * that cancellation unwound.) */
-static void *watch_signals(void *arg)
-{
-	struct interrupts *in = arg;
-
-	for (;;) {
-		int sig = 0, none = 0;
-
-		if (sigwait(&in->set, &sig) != 0)
-			continue;
-		if (atomic_load(&in->stop))
-			return NULL;
-		if (!atomic_compare_exchange_strong(&in->first, &none, sig))
-			end_now(in, sig);
-		fprintf(stderr, "%sherdsim: stopping after the run in progress; %s to stop at once without it\n",
-			isatty(STDERR_FILENO) ? "\n" : "", sig == SIGINT ? "press Ctrl-C again" : "send SIGTERM again");
-	}
-	return NULL;
-}
-
-/* Blocks SIGINT and SIGTERM in this thread, and so in every thread a run
- * starts, and starts the watcher.  A signal that the process inherited as
- * ignored stays ignored.  If the watcher cannot start, the mask is restored
- * and the signals keep their default action. */
-static void start_watch(struct interrupts *in, const char *db_path)
-{
-	static const int sigs[] = { SIGINT, SIGTERM };
-
-	in->db_path = db_path;
-	in->db_new = access(db_path, F_OK) != 0;
-	in->db_kept_dirs = hs_db_existing_parent_length(db_path);
-	pthread_mutex_init(&in->db_mu, NULL);
-	sigemptyset(&in->set);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		struct sigaction now;
-
-		if (sigaction(sigs[i], NULL, &now) == 0 && now.sa_handler != SIG_IGN)
-			sigaddset(&in->set, sigs[i]);
-	}
-	if (sigisemptyset(&in->set))
-		return;
-	pthread_sigmask(SIG_BLOCK, &in->set, &in->old_mask);
-	in->started = pthread_create(&in->thread, NULL, watch_signals, in) == 0;
-	if (!in->started)
-		pthread_sigmask(SIG_SETMASK, &in->old_mask, NULL);
-}
-
-/* Stops the watcher and restores the signal mask.  A signal that arrives
- * from here on no longer interrupts the command, whose runs are over. */
-static void stop_watch(struct interrupts *in)
-{
-	if (in->started) {
-		int wake = sigismember(&in->set, SIGINT) ? SIGINT : SIGTERM;
-
-		atomic_store(&in->stop, true);
-		pthread_kill(in->thread, wake);
-		pthread_join(in->thread, NULL);
-		pthread_sigmask(SIG_SETMASK, &in->old_mask, NULL);
-	}
-	pthread_mutex_destroy(&in->db_mu);
+	fprintf(stderr, "%sherdsim: stopping after the run in progress; %s to stop at once without it\n",
+		isatty(STDERR_FILENO) ? "\n" : "", sig == SIGINT ? "press Ctrl-C again" : "send SIGTERM again");
 }
 
 /* Test hook: HS_RUN_TEST_SIGNAL="INT:N" or "TERM:N" sends that signal to
@@ -626,7 +513,7 @@ static void stop_watch(struct interrupts *in)
  * a known point.  "INT:trace" sends it after the first row of
  * --record-trace is written.  "INT2:..." and "TERM2:..." send it a second
  * time after that.  POINT is the decimal run count or "trace". */
-static void test_signal_hook(struct interrupts *in, const char *point)
+static void test_signal_hook(struct hs_interrupts *in, const char *point)
 {
 	const char *hook = getenv("HS_RUN_TEST_SIGNAL");
 	const char *colon = hook ? strchr(hook, ':') : NULL;
@@ -636,13 +523,7 @@ static void test_signal_hook(struct interrupts *in, const char *point)
 		return;
 	sig = strncmp(hook, "TERM", 4) == 0 ? SIGTERM : SIGINT;
 	times = colon[-1] == '2' ? 2 : 1;
-	for (int t = 0; t < times; t++) {
-		kill(getpid(), sig);
-		for (int i = 0; i < 10000 && !atomic_load(&in->first); i++)
-			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
-	}
-	if (times == 2) /* the watcher ends the process meanwhile */
-		nanosleep(&(struct timespec){ .tv_sec = 10 }, NULL);
+	hs_interrupts_test_signal(in, sig, times);
 }
 
 /* Runs every policy x profile x replication; returns the exit status.
@@ -650,7 +531,7 @@ static void test_signal_hook(struct interrupts *in, const char *point)
  * CLI_INTERRUPTED. */
 static int run_all(const struct run_opts *o, const struct hs_backend *be, struct hs_config *cfgs, int ncfgs,
 		   const struct hs_policy *const *pols, int npols, struct hs_db *db, struct cell *cells,
-		   struct interrupts *in)
+		   struct hs_interrupts *in)
 {
 	int total = ncfgs * npols * (int)o->reps, done = 0, status = CLI_OK;
 	bool progress = !o->quiet && isatty(STDERR_FILENO);
@@ -828,7 +709,7 @@ static int run_command(int argc, char **argv, bool replay)
 	struct cell *cells = NULL;
 	const struct hs_backend *be;
 	struct hs_db *db = NULL;
-	struct interrupts in = { 0 };
+	struct hs_interrupts in = { 0 };
 	int npols = 0, ncfgs, rc, status;
 
 	rc = parse_args(argc, argv, &o, &err);
@@ -899,24 +780,25 @@ static int run_command(int argc, char **argv, bool replay)
 		goto oom;
 	if (o.record_trace)
 		snprintf(in.trace_tmp, sizeof(in.trace_tmp), "%s.tmp", o.record_trace);
-	start_watch(&in, o.db);
+	in.announce = announce_stop;
+	hs_interrupts_start(&in, o.db);
 	rc = hs_db_open(&db, o.db, &err);
 	if (rc) {
 		if (in.db_new)
 			hs_db_remove_new_dirs(o.db, in.db_kept_dirs);
-		stop_watch(&in);
+		hs_interrupts_stop(&in);
 		goto fail;
 	}
 
 	status = run_all(&o, be, cfgs, ncfgs, pols, npols, db, cells, &in);
 	hs_db_close(db);
 	if (in.db_new && in.recorded == 0)
-		remove_db(o.db, in.db_kept_dirs); /* nothing ran: leave nothing behind */
-	stop_watch(&in);
+		hs_db_remove(o.db, in.db_kept_dirs); /* nothing ran: leave nothing behind */
+	hs_interrupts_stop(&in);
 	if (status == CLI_INTERRUPTED && in.recorded == 0 && in.db_new)
 		fprintf(stderr, "herdsim: interrupted before the first run ended; %s is not kept\n", o.db);
 	else if (status == CLI_INTERRUPTED)
-		fprintf(stderr, "herdsim: interrupted; %d run%s recorded in %s\n", in.recorded,
+		fprintf(stderr, "herdsim: interrupted; %lld run%s recorded in %s\n", in.recorded,
 			in.recorded == 1 ? "" : "s", o.db);
 	if (!o.quiet && (status == CLI_OK || status == CLI_RUN_FAILED)) {
 		print_table(cells, ncfgs * npols, cfgs, (int)o.reps);

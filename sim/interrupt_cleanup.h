@@ -2,7 +2,7 @@
  * Removal of a command's partial output on SIGINT and SIGTERM, shared by
  * the single-threaded commands that write files: `export`, `trace gen`
  * and `report`.  (`run`, `replay` and `sweep` take these signals on a
- * watcher thread instead, see sim/cli_run.c.)
+ * watcher thread instead, see interrupt_watch.h.)
  *
  * A command calls hs_cleanup_watch with the line to print, registers each
  * partial file or directory as it creates it, and calls hs_cleanup_unwatch

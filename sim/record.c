@@ -255,6 +255,18 @@ void hs_db_remove_new_dirs(const char *path, size_t keep)
 	}
 }
 
+void hs_db_remove(const char *path, size_t keep)
+{
+	char side[HS_PATH_MAX + 8];
+
+	unlink(path);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
+	hs_db_remove_new_dirs(path, keep);
+}
+
 /* Runs one statement that returns at most one row.  Stores the first column
  * of that row as an integer in *out, if out is not NULL, and as text in
  * text[size], if text is not NULL. */

@@ -44,6 +44,11 @@ size_t hs_db_existing_parent_length(const char *path);
  * hs_db_existing_parent_length.  rmdir leaves a directory that is not
  * empty. */
 void hs_db_remove_new_dirs(const char *path, size_t keep);
+
+/* Removes the database file at path, its -wal and -shm files and the
+ * directories above it that hs_db_remove_new_dirs(path, keep) removes:
+ * the cleanup of a new database that received no run. */
+void hs_db_remove(const char *path, size_t keep);
 void hs_db_close(struct hs_db *db);
 sqlite3 *hs_db_handle(struct hs_db *db);
 

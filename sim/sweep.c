@@ -58,6 +58,7 @@
 #include "cli.h"
 #include "config.h"
 #include "hostcheck.h"
+#include "interrupt_watch.h"
 #include "record.h"
 #include "registry.h"
 #include "stats.h"
@@ -160,6 +161,8 @@ struct sweep {
 	struct point *points;
 	int npoints, reps;
 	int64_t experiment_id;
+	const char *experiment_name;
+	struct hs_interrupts *in;
 	bool ci;
 	pthread_mutex_t mu;
 	pthread_cond_t work, ready, space;
@@ -172,18 +175,10 @@ struct sweep {
 	int qcap, qhead, qlen;
 	int active;               /* workers still running */
 	long long in_flight;      /* runs handed out and not yet taken off the queue */
-	bool announced;           /* the line about stopping is printed */
 	long long total, written, present, discarded, failed;
 	bool fatal;
 	struct hs_error fatal_err;
 };
-
-static atomic_int interrupted;
-
-static void on_signal(int sig)
-{
-	atomic_store(&interrupted, sig);
-}
 
 /* ---- Arguments -------------------------------------------------------- */
 
@@ -699,29 +694,177 @@ static bool in_shard(const struct sweep *s, long long index)
 	return o->shard_count == 0 || index % (long long)o->shard_count == (long long)o->shard_index - 1;
 }
 
-/* Marks each run SKIP (other shard), DONE (already recorded) or TODO. */
+static void add_param(void *ctx, const char *key, const char *value)
+{
+	hs_result_param(ctx, key, value);
+}
+
+static int compare_param_keys(const void *a, const void *b)
+{
+	return strcmp(((const struct hs_param_rec *)a)->key, ((const struct hs_param_rec *)b)->key);
+}
+
+/* The statements that read recorded runs, and the parameters of the point
+ * that plan_runs compares them with. */
+struct recorded {
+	sqlite3 *h;
+	sqlite3_stmt *run;   /* id, scenario, backend, seed and record level of a keyed run */
+	sqlite3_stmt *params; /* key and value of a run's parameters, by key */
+	int point;           /* the point that `planned` describes; -1 for none */
+	struct hs_run_result planned; /* only params is used, sorted by key */
+};
+
+static const char recorded_run_sql[] =
+	"SELECT id, scenario, backend, seed, record FROM run WHERE experiment_id = ? AND run_key = ?";
+static const char recorded_params_sql[] = "SELECT key, value FROM run_param WHERE run_id = ? ORDER BY key";
+
+static const char *column_text(sqlite3_stmt *st, int column)
+{
+	const unsigned char *text = sqlite3_column_text(st, column);
+
+	return text ? (const char *)text : "";
+}
+
+/* Writes into difference[size] the first difference in scenario,
+ * backend, seed or record level between the current row of rec->run and
+ * replication r of point p.  Leaves difference empty when there is none. */
+static void row_difference(const struct sweep *s, const struct recorded *rec, int p, int r, char *difference,
+			   size_t size)
+{
+	const struct point *pt = &s->points[p];
+	const char *record = s->o->record == HS_RECORD_EVENTS ? "events" : "summary";
+	uint64_t seed = (uint64_t)sqlite3_column_int64(rec->run, 3);
+
+	if (strcmp(column_text(rec->run, 1), pt->cfg.scenario.name) != 0)
+		snprintf(difference, size, "scenario %.60s recorded, %s in this sweep", column_text(rec->run, 1),
+			 pt->cfg.scenario.name);
+	else if (strcmp(column_text(rec->run, 2), s->be->name) != 0)
+		snprintf(difference, size, "backend %.20s recorded, %s in this sweep", column_text(rec->run, 2),
+			 s->be->name);
+	else if (seed != pt->seed + (uint64_t)r)
+		snprintf(difference, size, "seed %llu recorded, %llu in this sweep", (unsigned long long)seed,
+			 (unsigned long long)(pt->seed + (uint64_t)r));
+	else if (strcmp(column_text(rec->run, 4), record) != 0)
+		snprintf(difference, size, "record level %.20s recorded, %s in this sweep", column_text(rec->run, 4),
+			 record);
+}
+
+/* Writes into difference[size] the first parameter, by key, whose
+ * recorded value in run `run_id` differs from rec->planned.  Leaves
+ * difference empty when there is none.  A parameter that only one side
+ * has is not compared, so that a key that another herdsim version records
+ * is no difference.  Returns 0 or an SQLite error code. */
+static int param_difference(struct recorded *rec, int64_t run_id, char *difference, size_t size)
+{
+	int rc;
+
+	sqlite3_bind_int64(rec->params, 1, run_id);
+	while ((rc = sqlite3_step(rec->params)) == SQLITE_ROW) {
+		struct hs_param_rec probe;
+		const struct hs_param_rec *planned;
+		const char *value = column_text(rec->params, 1);
+
+		snprintf(probe.key, sizeof(probe.key), "%s", column_text(rec->params, 0));
+		planned = bsearch(&probe, rec->planned.params.data, rec->planned.params.len, sizeof(probe),
+				  compare_param_keys);
+		if (planned && strcmp(planned->value, value) != 0) {
+			snprintf(difference, size, "%s = %.40s recorded, %.40s in this sweep", probe.key, value,
+				 planned->value);
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_reset(rec->params);
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
+/* Fills rec->planned with the parameters of point p, sorted by key, unless
+ * it contains them already. */
+static void load_planned(const struct sweep *s, struct recorded *rec, int p)
+{
+	if (rec->point == p)
+		return;
+	hs_result_free(&rec->planned);
+	hs_result_init(&rec->planned);
+	rec->point = p;
+	hs_config_each_param(&s->points[p].cfg, add_param, &rec->planned);
+	qsort(rec->planned.params.data, rec->planned.params.len, sizeof(*rec->planned.params.data),
+	      compare_param_keys);
+}
+
+/* Sets *exists to whether replication r of point p, with run key `key`,
+ * is recorded.  Rejects a recorded run that differs from it in scenario,
+ * backend, seed, record level or a parameter: another sweep was given the
+ * same experiment name, and skipping its runs as done would leave this
+ * sweep unrun. */
+static int find_recorded(struct sweep *s, struct recorded *rec, int p, int r, const char *key, bool *exists,
+			 struct hs_error *err)
+{
+	char difference[256] = "";
+	int64_t run_id = 0;
+	int rc;
+
+	sqlite3_bind_int64(rec->run, 1, s->experiment_id);
+	sqlite3_bind_text(rec->run, 2, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(rec->run);
+	*exists = rc == SQLITE_ROW;
+	if (rc == SQLITE_ROW) {
+		run_id = sqlite3_column_int64(rec->run, 0);
+		row_difference(s, rec, p, r, difference, sizeof(difference));
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	}
+	sqlite3_reset(rec->run);
+	if (rc == 0 && *exists && !difference[0]) {
+		load_planned(s, rec, p);
+		rc = param_difference(rec, run_id, difference, sizeof(difference));
+	}
+	if (rc)
+		return hs_error_set(err, HS_E_DB, s->o->db, 0, key, "reading a recorded run failed: %s",
+				    sqlite3_errmsg(rec->h));
+	if (difference[0])
+		return hs_error_set(err, HS_E_INPUT, s->o->db, 0, NULL,
+				    "run '%s' of experiment '%s' differs from this sweep's run with that key (%s), "
+				    "so another sweep was given the same name; give this sweep another --name "
+				    "or another --db",
+				    key, s->experiment_name, difference);
+	return 0;
+}
+
+/* Marks each run SKIP (other shard), DONE (already recorded) or TODO.
+ * Writes nothing, so a rejected recorded run leaves the database as it
+ * was. */
 static int plan_runs(struct sweep *s, struct hs_db *db, struct hs_error *err)
 {
-	for (int p = 0; p < s->npoints; p++) {
+	struct recorded rec = { .h = hs_db_handle(db), .point = -1 };
+	int rc = 0;
+
+	hs_result_init(&rec.planned);
+	if (sqlite3_prepare_v2(rec.h, recorded_run_sql, -1, &rec.run, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(rec.h, recorded_params_sql, -1, &rec.params, NULL) != SQLITE_OK)
+		rc = hs_error_set(err, HS_E_DB, s->o->db, 0, NULL, "reading the recorded runs failed: %s",
+				  sqlite3_errmsg(rec.h));
+	for (int p = 0; rc == 0 && p < s->npoints; p++) {
 		/* --ci-width shards whole points, because its decisions need
 		 * every replication of a point in one process. */
 		bool point_in = s->ci ? in_shard(s, p) : true;
 
-		for (int r = 0; r < s->reps; r++) {
+		for (int r = 0; rc == 0 && r < s->reps; r++) {
 			long long i = (long long)p * s->reps + r;
 			char key[RUN_KEY_SIZE];
-			int exists = 0, rc;
+			bool exists = false;
 
 			if (!point_in || (!s->ci && !in_shard(s, i))) {
 				s->state[i] = RS_SKIP;
 				continue;
 			}
 			run_key(&s->points[p], r, key);
-			rc = hs_db_run_exists(db, s->experiment_id, key, &exists, err);
+			rc = find_recorded(s, &rec, p, r, key, &exists, err);
 			if (rc == 0 && exists && s->ci)
-				rc = read_makespan(hs_db_handle(db), s->experiment_id, key, &s->makespan[i], err);
+				rc = read_makespan(rec.h, s->experiment_id, key, &s->makespan[i], err);
 			if (rc)
-				return rc;
+				break;
 			s->state[i] = exists ? RS_DONE : RS_TODO;
 			if (exists)
 				s->present++;
@@ -729,7 +872,10 @@ static int plan_runs(struct sweep *s, struct hs_db *db, struct hs_error *err)
 				s->total++;
 		}
 	}
-	return 0;
+	sqlite3_finalize(rec.run);
+	sqlite3_finalize(rec.params);
+	hs_result_free(&rec.planned);
+	return rc;
 }
 
 /* ---- Scheduling (callers hold mu) ------------------------------------- */
@@ -794,7 +940,7 @@ static int decide_point(struct sweep *s, int pt, struct hs_run_result **out)
  * nothing left to hand out. */
 static int pick(struct sweep *s, int *pt, int *rep)
 {
-	if (s->fatal || atomic_load(&interrupted))
+	if (s->fatal || atomic_load(&s->in->first))
 		return -1;
 	for (int q = s->cursor; q < s->npoints; q++) {
 		struct point *p = &s->points[q];
@@ -822,11 +968,6 @@ static int pick(struct sweep *s, int *pt, int *rep)
 }
 
 /* ---- Workers ---------------------------------------------------------- */
-
-static void add_param(void *ctx, const char *key, const char *value)
-{
-	hs_result_param(ctx, key, value);
-}
 
 /* Runs one replication; the result goes to it->res (NULL on OOM). */
 static void run_one(const struct sweep *s, struct item *it)
@@ -921,25 +1062,37 @@ static void progress(const struct sweep *s, double start, double *last, bool tty
 		fputc('\n', stderr);
 }
 
-/* Test hook: HS_SWEEP_TEST_SIGNAL="KILL:N" or "INT:N" raises that signal
- * in this process right after the N-th commit, so tests interrupt a sweep
- * at a known point instead of racing a timer. */
-static void test_signal_hook(long long committed)
+/* Test hook: HS_SWEEP_TEST_SIGNAL="KILL:N" raises SIGKILL right after the
+ * N-th commit.  "INT:N" sends SIGINT then and waits for the watcher to
+ * take it, and "INT2:N" sends it twice (hs_interrupts_test_signal).  N = 0
+ * acts once the workers have started.  Tests thus interrupt a sweep at a
+ * known point instead of racing a timer. */
+static void test_signal_hook(struct sweep *s, long long committed)
 {
 	const char *hook = getenv("HS_SWEEP_TEST_SIGNAL");
 	const char *colon = hook ? strchr(hook, ':') : NULL;
 
 	if (!colon || atoll(colon + 1) != committed)
 		return;
-	raise(strncmp(hook, "KILL", 4) == 0 ? SIGKILL : SIGINT);
+	if (strncmp(hook, "KILL", 4) == 0)
+		raise(SIGKILL);
+	else if (s->in->started)
+		hs_interrupts_test_signal(s->in, SIGINT, colon[-1] == '2' ? 2 : 1);
 }
 
 static void write_results(struct sweep *s, struct hs_db *db, struct hs_run_result **res, int n)
 {
 	for (int k = 0; k < n; k++) {
 		struct hs_error err = { 0 };
-		int rc = s->fatal ? 0 : hs_db_write_run(db, res[k], NULL, &err);
+		int rc = 0;
 
+		if (!s->fatal) {
+			pthread_mutex_lock(&s->in->db_mu);
+			rc = hs_db_write_run(db, res[k], NULL, &err);
+			if (rc == 0)
+				s->in->recorded++;
+			pthread_mutex_unlock(&s->in->db_mu);
+		}
 		pthread_mutex_lock(&s->mu);
 		if (rc && !s->fatal) {
 			s->fatal = true;
@@ -955,30 +1108,33 @@ static void write_results(struct sweep *s, struct hs_db *db, struct hs_run_resul
 		}
 		pthread_mutex_unlock(&s->mu);
 		if (rc == 0 && !s->fatal)
-			test_signal_hook(s->written);
+			test_signal_hook(s, s->written);
 		hs_result_free(res[k]);
 		free(res[k]);
 	}
 }
 
-/* Prints once, on the first SIGINT or SIGTERM, that no run starts any more
- * and how many runs in progress the sweep waits for.  The handler is
- * installed with SA_RESETHAND, so the same signal again ends the process
- * at once, and the runs in progress are then lost.  Callers hold mu. */
-static void announce_stop(struct sweep *s, bool tty)
+/* Prints, on the first SIGINT or SIGTERM, that no run starts any more and
+ * how many runs in progress the sweep waits for, and wakes the workers
+ * and the writer.  Runs on the watcher thread (interrupt_watch.h), whose
+ * second signal ends the process at once, and the runs in progress are
+ * then lost. */
+static void announce_stop(void *ctx, int sig)
 {
-	int sig = atomic_load(&interrupted);
+	struct sweep *s = ctx;
 	const char *again = sig == SIGINT ? "press Ctrl-C again" : "send SIGTERM again";
+	const char *newline = isatty(STDERR_FILENO) ? "\n" : "";
 
-	if (!sig || s->announced || s->fatal)
-		return;
-	s->announced = true;
-	if (s->in_flight == 0)
-		fprintf(stderr, "%sherdsim: stopping; no run is in progress\n", tty ? "\n" : "");
-	else
+	pthread_mutex_lock(&s->mu);
+	if (!s->fatal && s->in_flight == 0)
+		fprintf(stderr, "%sherdsim: stopping; no run is in progress\n", newline);
+	else if (!s->fatal)
 		fprintf(stderr, "%sherdsim: stopping after the %lld run%s in progress; %s to stop at once "
-			"without %s\n", tty ? "\n" : "", s->in_flight, s->in_flight == 1 ? "" : "s", again,
+			"without %s\n", newline, s->in_flight, s->in_flight == 1 ? "" : "s", again,
 			s->in_flight == 1 ? "it" : "them");
+	pthread_cond_broadcast(&s->work);
+	pthread_cond_broadcast(&s->ready);
+	pthread_mutex_unlock(&s->mu);
 }
 
 /* Takes results off the queue and writes them until every worker has
@@ -989,12 +1145,12 @@ static void write_loop(struct sweep *s, struct hs_db *db, bool show)
 	double start = now_s(), last = start;
 	struct hs_run_result **batch = calloc((size_t)s->reps + 1, sizeof(*batch));
 
+	test_signal_hook(s, 0);
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		struct item it;
 		int n = 0;
 
-		announce_stop(s, tty);
 		while (s->qlen == 0 && s->active > 0) {
 			struct timespec t;
 
@@ -1003,9 +1159,6 @@ static void write_loop(struct sweep *s, struct hs_db *db, bool show)
 			t.tv_sec += t.tv_nsec / 1000000000;
 			t.tv_nsec %= 1000000000;
 			pthread_cond_timedwait(&s->ready, &s->mu, &t);
-			if (atomic_load(&interrupted))
-				pthread_cond_broadcast(&s->work);
-			announce_stop(s, tty);
 			if (show)
 				progress(s, start, &last, tty, false);
 		}
@@ -1096,25 +1249,16 @@ static void free_sweep(struct sweep *s)
 	free(s->queue);
 }
 
-/* Starts the workers with SIGINT and SIGTERM blocked, so only the main
- * thread takes them, then runs the writer loop and joins the workers. */
+/* Starts the workers, which inherit the signal mask of
+ * hs_interrupts_start, so that only the watcher takes SIGINT and SIGTERM.
+ * Then runs the writer loop and joins the workers. */
 static int run_pool(struct sweep *s, struct hs_db *db, struct hs_error *err)
 {
 	int jobs = (int)s->o->jobs, started = 0;
 	pthread_t *threads = calloc((size_t)jobs, sizeof(*threads));
-	sigset_t block, old;
-	struct sigaction sa = { 0 }, old_int, old_term;
 
 	if (!threads)
 		return hs_error_set(err, HS_E_NOMEM, NULL, 0, NULL, "out of memory");
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the process at once */
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
 	pthread_mutex_lock(&s->mu);
 	for (; started < jobs; started++) {
 		if (pthread_create(&threads[started], NULL, worker, s) != 0)
@@ -1122,7 +1266,6 @@ static int run_pool(struct sweep *s, struct hs_db *db, struct hs_error *err)
 		s->active++;
 	}
 	pthread_mutex_unlock(&s->mu);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
 	if (started == 0) {
 		free(threads);
@@ -1132,9 +1275,22 @@ static int run_pool(struct sweep *s, struct hs_db *db, struct hs_error *err)
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
 	return 0;
+}
+
+/* Loads the scenario into base under every --os in turn, so that a bad
+ * profile is reported as such and not by check_each_value as a bad --vary
+ * value.  Leaves base loaded under the first --os, or under the scenario's
+ * profile when there is none. */
+static int load_base(const struct sweep_opts *o, struct hs_config *base, struct hs_error *err)
+{
+	int rc = hs_config_load(base, o->scenario, o->overrides, o->noverrides, o->noses ? o->oses[0] : NULL, err);
+
+	for (int i = 1; rc == 0 && i < o->noses; i++)
+		rc = hs_config_load(base, o->scenario, o->overrides, o->noverrides, o->oses[i], err);
+	if (rc == 0 && o->noses > 1)
+		rc = hs_config_load(base, o->scenario, o->overrides, o->noverrides, o->oses[0], err);
+	return rc;
 }
 
 /* Resolves the policies, defaults and points; prints and returns an exit
@@ -1147,7 +1303,7 @@ static int resolve(struct sweep_opts *o, const struct hs_policy **pols, int *npo
 
 	if (!base)
 		return hs_error_set(err, HS_E_NOMEM, NULL, 0, NULL, "out of memory");
-	rc = hs_config_load(base, o->scenario, o->overrides, o->noverrides, o->noses ? o->oses[0] : NULL, err);
+	rc = load_base(o, base, err);
 	if (rc == 0 && o->npolicies)
 		rc = hs_policy_resolve(o->policies, o->npolicies, pols, MAX_POLICIES, npols, err);
 	else if (rc == 0)
@@ -1171,7 +1327,11 @@ static int report(const struct sweep *s, const char *name, int status)
 {
 	const struct sweep_opts *o = s->o;
 
-	if (atomic_load(&interrupted) && !s->fatal) {
+	if (atomic_load(&s->in->first) && !s->fatal && s->in->db_new && s->in->recorded == 0) {
+		fprintf(stderr, "herdsim: interrupted before the first run ended; %s is not kept\n", o->db);
+		return CLI_INTERRUPTED;
+	}
+	if (atomic_load(&s->in->first) && !s->fatal) {
 		fprintf(stderr,
 			"herdsim: interrupted; %lld runs of experiment '%s' are recorded in %s. "
 			"Run the same command again to resume.\n",
@@ -1193,13 +1353,15 @@ static int report(const struct sweep *s, const char *name, int status)
 int cli_sweep(int argc, char **argv)
 {
 	struct sweep_opts o = { .jobs = 0 };
-	struct sweep s = { .o = &o };
+	struct hs_interrupts in = { .announce = announce_stop };
+	struct sweep s = { .o = &o, .in = &in };
 	struct hs_error err = { 0 };
 	const struct hs_policy *pols[MAX_POLICIES];
 	struct hs_experiment exp;
 	struct hs_db *db = NULL;
 	char name[64];
 	int npols = 0, rc, status;
+	bool watching;
 
 	rc = parse_args(argc, argv, &o, &err);
 	if (rc == 1)
@@ -1230,10 +1392,15 @@ int cli_sweep(int argc, char **argv)
 	else
 		default_name(&o, s.points, s.npoints, name, sizeof(name));
 	fill_experiment(&exp, name, argc, argv);
+	s.experiment_name = name;
 
 	rc = init_sweep(&s, &err);
-	if (rc == 0)
+	watching = rc == 0; /* announce_stop needs the mutex of init_sweep */
+	if (watching) {
+		in.announce_ctx = &s;
+		hs_interrupts_start(&in, o.db);
 		rc = hs_db_open(&db, o.db, &err);
+	}
 	if (rc == 0)
 		rc = hs_db_experiment(db, &exp, &s.experiment_id, &err);
 	if (rc == 0)
@@ -1254,6 +1421,13 @@ int cli_sweep(int argc, char **argv)
 			status = cli_error(&err);
 	}
 	hs_db_close(db);
+	if (watching) {
+		/* A sweep that stopped early leaves no new database without runs.
+		 * One that ended keeps it, so that an empty shard still merges. */
+		if (in.db_new && in.recorded == 0 && status != CLI_OK)
+			hs_db_remove(o.db, in.db_kept_dirs);
+		hs_interrupts_stop(&in);
+	}
 	free_sweep(&s);
 	free(s.points);
 	for (int k = 0; k < o.nvary; k++)

@@ -16,8 +16,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "stats.h"
 #include "sweep.h"
 
@@ -318,6 +321,166 @@ static void sweep_sigint_resume(void **state)
 	/* A finished sweep run again adds nothing. */
 	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 2 --db cut.sqlite"), 0);
 	assert_int_equal(query_int(f, "cut.sqlite", "SELECT count(*) FROM run"), SWEEP_RUNS);
+}
+
+/* Returns true once the fixture file `name` exists and, when text is not
+ * NULL, contains text; false after timeout_s seconds. */
+static bool wait_for_file(const struct fixture *f, const char *name, const char *text, int timeout_s)
+{
+	char buf[4096];
+
+	for (int ms = 0; ms < timeout_s * 1000; ms += 10) {
+		if (file_exists(f, name)) {
+			if (!text)
+				return true;
+			read_text(f, name, buf, sizeof(buf));
+			if (strstr(buf, text))
+				return true;
+		}
+		usleep(10000);
+	}
+	return false;
+}
+
+/* Kills and reaps child pid, then fails the test with message. */
+static void end_child(pid_t pid, const char *message)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fail_msg("%s", message);
+}
+
+/* A second SIGINT, sent by the hook before the first run is written,
+ * ends the sweep at once by the signal.  The new database, its -wal and
+ * -shm files and the directories made for it are removed; a database
+ * that existed keeps its runs. */
+static void sweep_second_sigint_removes_new_db(void **state)
+{
+	struct fixture *f = *state;
+	char db[160], top[160];
+	struct cmd_result r;
+
+	snprintf(db, sizeof(db), "%s/new/sub/cut.sqlite", f->dir);
+	snprintf(top, sizeof(top), "%s/new", f->dir);
+	setenv("HS_SWEEP_TEST_SIGNAL", "INT2:0", 1);
+	run_herdsim(&r, (const char *[]){ "sweep", "cgocallbackgc", "--vary", "workload.threads=8,16", "--policy",
+					  "single", "--os", "linux", "--reps", "3", "--jobs", "2", "--quiet", "--db",
+					  db, NULL });
+	unsetenv("HS_SWEEP_TEST_SIGNAL");
+	assert_int_equal(r.status, 128 + SIGINT);
+	assert_non_null(strstr(r.err, "herdsim: stopping"));
+	assert_false(file_exists(f, "new/sub/cut.sqlite"));
+	assert_false(file_exists(f, "new/sub/cut.sqlite-wal"));
+	assert_false(file_exists(f, "new/sub/cut.sqlite-shm"));
+	assert_int_equal(access(top, F_OK), -1);
+
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 1 --shard 1/4 --db old.sqlite"), 0);
+	assert_int_equal(shell(f, "HS_SWEEP_TEST_SIGNAL=INT2:0 $HS " SWEEP " --jobs 2 --name other --db old.sqlite"
+			       " 2>err.txt"), 128 + SIGINT);
+	assert_int_equal(query_int(f, "old.sqlite", "SELECT count(*) FROM run"), SWEEP_RUNS / 4);
+}
+
+/* SIGINT from another process: the first prints the line about stopping
+ * at once, and a second ends the sweep by the signal.  A database that the
+ * sweep created is removed unless a run was recorded in between, which a
+ * run of 20000 threads makes unlikely.  The first signal may also come
+ * before the worker takes its run.  The sweep then ends on its own with
+ * status 130 and likewise removes the database.  The test waits for each state
+ * rather than for a fixed time, so it does not depend on the machine's
+ * speed. */
+static void sweep_sigint_twice_from_outside(void **state)
+{
+	struct fixture *f = *state;
+	char err_path[160];
+	int status = 0;
+	pid_t pid;
+
+	snprintf(err_path, sizeof(err_path), "%s/err.txt", f->dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		/* A signal ignored on entry stays ignored, as in a background job. */
+		signal(SIGINT, SIG_DFL);
+		if (fd < 0 || chdir(f->dir) != 0 || dup2(fd, STDERR_FILENO) < 0)
+			_exit(127);
+		execl(HS_BIN, HS_BIN, "sweep", "cgocallbackgc", "--vary", "workload.threads=20000", "--policy", "single",
+		      "--os", "linux", "--reps", "2", "--jobs", "1", "--quiet", "--db", "new.sqlite", (char *)NULL);
+		_exit(127);
+	}
+	if (!wait_for_file(f, "new.sqlite", NULL, 60))
+		end_child(pid, "the sweep created no database within 60 s");
+	assert_int_equal(kill(pid, SIGINT), 0);
+	if (!wait_for_file(f, "err.txt", "herdsim: stopping", 60))
+		end_child(pid, "no line about stopping within 60 s of the first SIGINT");
+	assert_int_equal(kill(pid, SIGINT), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFEXITED(status)) {
+		/* The first signal came before the worker took its run, so the
+		 * sweep had nothing to wait for and ended with status 130. */
+		print_message("no run was in progress at the first signal\n");
+		assert_int_equal(WEXITSTATUS(status), 130);
+	} else {
+		assert_true(WIFSIGNALED(status));
+		assert_int_equal(WTERMSIG(status), SIGINT);
+	}
+	if (file_exists(f, "new.sqlite")) {
+		print_message("a run was recorded between the two signals; the database stays\n");
+		assert_true(query_int(f, "new.sqlite", "SELECT count(*) FROM run") >= 1);
+	} else {
+		assert_false(file_exists(f, "new.sqlite-wal"));
+		assert_false(file_exists(f, "new.sqlite-shm"));
+	}
+}
+
+/* A sweep given the --name of another sweep in the same database finds
+ * that sweep's runs under its own run keys.  It rejects them, naming the
+ * first difference, instead of skipping them as done, and writes nothing.
+ * The same command after an interrupt still resumes. */
+static void sweep_rejects_reused_name(void **state)
+{
+	struct fixture *f = *state;
+	int64_t rows_before, rows_after, rows_resumed;
+	uint64_t before;
+	char msg[2048];
+
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 1 --name same --set machine.cores=2 --db a.sqlite"), 0);
+	before = content_hash(f, "a.sqlite", &rows_before);
+
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 1 --name same --set machine.cores=8 --db a.sqlite"
+			       " 2>err.txt"), 1);
+	read_text(f, "err.txt", msg, sizeof(msg));
+	assert_non_null(strstr(msg, "herdsim: a.sqlite: run 'single|linux|workload.threads=8|r0' of experiment "
+				    "'same' differs from this sweep's run with that key"));
+	assert_non_null(strstr(msg, "(machine.cores = 2 recorded, 8 in this sweep)"));
+	assert_non_null(strstr(msg, "give this sweep another --name or another --db"));
+	assert_int_equal(count_lines(msg), 1);
+	assert_int_equal(content_hash(f, "a.sqlite", &rows_after), before);
+	assert_int_equal(rows_after, rows_before);
+	assert_int_equal(query_int(f, "a.sqlite", "SELECT count(*) FROM experiment WHERE ended_at IS NULL"), 0);
+
+	/* Another scenario with the same keys. */
+	assert_int_equal(shell(f, "$HS sweep milter --vary workload.threads=8,16 --policy single --policy waiters"
+			       " --os linux --reps 3 --quiet --jobs 1 --name same --db a.sqlite 2>err.txt"), 1);
+	read_text(f, "err.txt", msg, sizeof(msg));
+	assert_non_null(strstr(msg, "(scenario cgocallbackgc recorded, milter in this sweep)"));
+	assert_int_equal(content_hash(f, "a.sqlite", &rows_after), before);
+
+	/* Another seed. */
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 1 --name same --set machine.cores=2 --seed 9 --db a.sqlite"
+			       " 2>err.txt"), 1);
+	read_text(f, "err.txt", msg, sizeof(msg));
+	assert_non_null(strstr(msg, "(seed 1 recorded, 9 in this sweep)"));
+	assert_int_equal(content_hash(f, "a.sqlite", &rows_after), before);
+
+	/* The same command, cut after 5 runs and run again, resumes. */
+	assert_int_equal(shell(f, "HS_SWEEP_TEST_SIGNAL=KILL:5 $HS " SWEEP " --jobs 2 --name same"
+			       " --set machine.cores=2 --db cut.sqlite"), 128 + 9);
+	assert_int_equal(query_int(f, "cut.sqlite", "SELECT count(*) FROM run"), 5);
+	assert_int_equal(shell(f, "$HS " SWEEP " --jobs 2 --name same --set machine.cores=2 --db cut.sqlite"), 0);
+	assert_int_equal(content_hash(f, "cut.sqlite", &rows_resumed), before);
+	assert_int_equal(rows_resumed, rows_before);
 }
 
 /* ---- Shards and merge ------------------------------------------------ */
@@ -641,6 +804,35 @@ static void bad_vary_rejected(void **state)
 	assert_false(file_exists(f, "bad.sqlite"));
 }
 
+/* Every --os is loaded before the --vary values are checked, so a bad
+ * later profile is reported as a profile, not as a bad --vary value, and
+ * no database is created. */
+static void bad_later_os_rejected(void **state)
+{
+	static const struct {
+		const char *os;
+		const char *expected;
+	} cases[] = {
+		{ "nosuch", "herdsim: nosuch: no shipped OS profile named 'nosuch'; run `herdsim list os`" },
+		{ "missing.ini", "herdsim: missing.ini: OS profile file not found; check the path" },
+	};
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char msg[2048];
+
+		assert_int_equal(shell(f, "$HS sweep cgocallbackgc --os linux --os %s --vary workload.threads=10"
+				       " --quiet --db bad.sqlite 2>err.txt", cases[i].os), 1);
+		read_text(f, "err.txt", msg, sizeof(msg));
+		if (strncmp(msg, cases[i].expected, strlen(cases[i].expected)) != 0)
+			fail_msg("--os %s: expected a line starting '%s', got: %s", cases[i].os, cases[i].expected,
+				 msg);
+		assert_null(strstr(msg, "--vary"));
+		assert_int_equal(count_lines(msg), 1);
+		assert_false(file_exists(f, "bad.sqlite"));
+	}
+}
+
 /* ---- Sequential stopping --------------------------------------------- */
 
 #define CI_SWEEP "sweep cgocallbackgc --vary workload.threads=8,32 --policy single --policy waiters --os linux --reps 10" \
@@ -723,6 +915,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(sweep_phase_cpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(sweep_kill_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(sweep_sigint_resume, setup, teardown),
+		cmocka_unit_test_setup_teardown(sweep_second_sigint_removes_new_db, setup, teardown),
+		cmocka_unit_test_setup_teardown(sweep_sigint_twice_from_outside, setup, teardown),
+		cmocka_unit_test_setup_teardown(sweep_rejects_reused_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(shards_merge_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(merge_runs_without_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(merge_rejects_schema_version, setup, teardown),
@@ -735,6 +930,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(sweep_name_stable, setup, teardown),
 		cmocka_unit_test(range_parsing_table),
 		cmocka_unit_test_setup_teardown(bad_vary_rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_later_os_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(ci_width_stops_early, setup, teardown),
 	};
 
