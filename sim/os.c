@@ -319,24 +319,40 @@ again:
 		/* __pick_eevdf: the eligible thread with the earliest deadline.
 		 * The least vruntime of the core's threads is eligible, but it
 		 * may be the current one (a steal) or a deferred yielder. */
+		struct sim_thread *least = NULL, *least_prev = NULL, *vmin1 = NULL;
+		int64_t least_key = 0, vmin2 = INT64_MAX;
+
+		/* One walk finds the pick, the least key in case none is
+		 * eligible, and the two least vruntimes, from which the queue's
+		 * least vruntime after the pick follows. */
 		sum = vsum(s, c, &n);
 		for (struct sim_thread *t = core->rq_head; t; prev = t, t = t->rq_next) {
-			if (!eligible(fair_key(s, t), sum, n))
-				continue;
-			if (!pick || t->deadline < pick->deadline) {
+			int64_t key = fair_key(s, t);
+
+			t->yielded = false; /* a yield defers a thread for one pick only */
+			if (!least || key < least_key) {
+				least = t;
+				least_prev = prev;
+				least_key = key;
+			}
+			if (!vmin1 || t->vruntime < vmin1->vruntime) {
+				if (vmin1)
+					vmin2 = vmin1->vruntime;
+				vmin1 = t;
+			} else if (t->vruntime < vmin2) {
+				vmin2 = t->vruntime;
+			}
+			if (eligible(key, sum, n) && (!pick || t->deadline < pick->deadline)) {
 				pick = t;
 				pick_prev = prev;
 			}
 		}
-		if (!pick) /* none eligible: the least key */
-			for (struct sim_thread *t = core->rq_head, *p = NULL; t; p = t, t = t->rq_next)
-				if (!pick || fair_key(s, t) < fair_key(s, pick)) {
-					pick = t;
-					pick_prev = p;
-				}
-		/* a yield defers a thread for one pick only */
-		for (struct sim_thread *t = core->rq_head; t; t = t->rq_next)
-			t->yielded = false;
+		if (!pick) { /* none eligible: the least key */
+			pick = least;
+			pick_prev = least_prev;
+		}
+		core->rq_vmin = pick == vmin1 ? vmin2 : vmin1->vruntime;
+		core->rq_vmin_ok = true;
 	} else if (fair(s)) {
 		/* boost: the least vruntime, which a woken thread usually has */
 		for (struct sim_thread *t = core->rq_head; t; prev = t, t = t->rq_next) {
@@ -382,7 +398,8 @@ again:
 		core->rq_tail = pick_prev;
 	core->rq_len--;
 	core->rq_vsum -= pick->vruntime;
-	vmin_invalidate(core, pick);
+	if (s->os->yield_kind != HS_YIELD_LINUX)
+		vmin_invalidate(core, pick);
 	pick->rq_next = NULL;
 	pick->not_before = 0;
 	if (pick->delayed) {
