@@ -319,8 +319,8 @@ again:
 		/* __pick_eevdf: the eligible thread with the earliest deadline.
 		 * The least vruntime of the core's threads is eligible, but it
 		 * may be the current one (a steal) or a deferred yielder. */
-		struct sim_thread *least = NULL, *least_prev = NULL, *vmin1 = NULL;
-		int64_t least_key = 0, vmin2 = INT64_MAX;
+		struct sim_thread *least = NULL, *least_prev = NULL, *vmin_thread = NULL;
+		int64_t least_key = 0, vmin_second = INT64_MAX;
 
 		/* One walk finds the pick, the least key in case none is
 		 * eligible, and the two least vruntimes, from which the queue's
@@ -335,12 +335,12 @@ again:
 				least_prev = prev;
 				least_key = key;
 			}
-			if (!vmin1 || t->vruntime < vmin1->vruntime) {
-				if (vmin1)
-					vmin2 = vmin1->vruntime;
-				vmin1 = t;
-			} else if (t->vruntime < vmin2) {
-				vmin2 = t->vruntime;
+			if (!vmin_thread || t->vruntime < vmin_thread->vruntime) {
+				if (vmin_thread)
+					vmin_second = vmin_thread->vruntime;
+				vmin_thread = t;
+			} else if (t->vruntime < vmin_second) {
+				vmin_second = t->vruntime;
 			}
 			if (eligible(key, sum, n) && (!pick || t->deadline < pick->deadline)) {
 				pick = t;
@@ -351,7 +351,7 @@ again:
 			pick = least;
 			pick_prev = least_prev;
 		}
-		core->rq_vmin = pick == vmin1 ? vmin2 : vmin1->vruntime;
+		core->rq_vmin = pick == vmin_thread ? vmin_second : vmin_thread->vruntime;
 		core->rq_vmin_ok = true;
 	} else if (fair(s)) {
 		/* boost: the least vruntime, which a woken thread usually has */
