@@ -3,7 +3,8 @@
 #   make            build bin/herdsim
 #   make deps       install the Debian packages (apt-get)
 #   make test       build and run every cmocka test
-#   make asan       the tests under AddressSanitizer and UBSan
+#   make asan       the tests under AddressSanitizer and UBSan, with the
+#                   run queue's cached least vruntime checked at each use
 #   make tsan       the threaded tests under ThreadSanitizer
 #   make bench      print engine and end-to-end figures
 #   make probes     build the spinner and sleeper probes (docs/validation.md)
@@ -113,7 +114,7 @@ test: $(TESTS)
 	@scripts/run-tests.sh $(TESTS)
 
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	$(MAKE) BUILD=build-asan CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -DHS_CHECK_RUNQUEUE' \
 	    LDFLAGS='-fsanitize=address,undefined' test
 
 tsan:

@@ -214,6 +214,16 @@ void sim_update_min(struct sim *s, int c)
 					core->rq_vmin = t->vruntime;
 			core->rq_vmin_ok = true;
 		}
+#ifdef HS_CHECK_RUNQUEUE
+		{
+			int64_t walked = INT64_MAX;
+
+			for (struct sim_thread *t = core->rq_head; t; t = t->rq_next)
+				if (t->vruntime < walked)
+					walked = t->vruntime;
+			assert(walked == core->rq_vmin);
+		}
+#endif
 		if (core->rq_vmin < m)
 			m = core->rq_vmin;
 	}
