@@ -966,6 +966,21 @@ static void pick_is_earliest_eligible_deadline(void **state)
 	assert_int_equal(pick_of(HS_YIELD_BOOST, v4, d4, 3, 4), 1);
 }
 
+/* Returns a zeroed one-core sim under yield = linux with a 1 ms slice,
+ * for tests that build its run queue by hand; the caller frees it. */
+static struct sim *linux_one_core_sim(void)
+{
+	static struct hs_os_profile os;
+	struct sim *s = calloc(1, sizeof(*s));
+
+	assert_non_null(s);
+	os.yield_kind = HS_YIELD_LINUX;
+	os.slice_ns = 1000000;
+	s->os = &os;
+	s->ncores = 1;
+	return s;
+}
+
 /*
  * A steal picks from a busy core, whose current thread counts in the
  * average.  With the current thread at vruntime 0 and the queued ones at
@@ -974,16 +989,10 @@ static void pick_is_earliest_eligible_deadline(void **state)
  */
 static void steal_pick_without_eligible_thread(void **state)
 {
-	static struct hs_os_profile os;
-	struct sim *s = calloc(1, sizeof(*s));
+	struct sim *s = linux_one_core_sim();
 	struct sim_thread cur = { 0 }, a = { 0 }, b = { 0 };
 
 	(void)state;
-	assert_non_null(s);
-	os.yield_kind = HS_YIELD_LINUX;
-	os.slice_ns = 1000000;
-	s->os = &os;
-	s->ncores = 1;
 	cur.exec_start = -1;
 	a.vruntime = 300;
 	a.deadline = 400;
@@ -1013,16 +1022,10 @@ static void steal_pick_without_eligible_thread(void **state)
  */
 static void min_vruntime_follows_the_queue(void **state)
 {
-	static struct hs_os_profile os;
-	struct sim *s = calloc(1, sizeof(*s));
+	struct sim *s = linux_one_core_sim();
 	struct sim_thread cur = { 0 }, a = { 0 }, b = { 0 }, c = { 0 };
 
 	(void)state;
-	assert_non_null(s);
-	os.yield_kind = HS_YIELD_LINUX;
-	os.slice_ns = 1000000;
-	s->os = &os;
-	s->ncores = 1;
 	cur.vruntime = 1000;
 	cur.exec_start = -1;
 	a.vruntime = 100;
