@@ -18,13 +18,14 @@ BUILD    ?= build
 CC       ?= gcc
 PREFIX   ?= /usr/local
 VERSION  := 0.1.0
-REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# The commit, with -dirty when the working tree differs from it.
+REVISION := $(shell git describe --always --dirty --abbrev=7 --match=NONE 2>/dev/null || echo unknown)
 
 PKGS     := sqlite3 libcsv inih
 CFLAGS   ?= -O2 -g
 override CFLAGS += -std=c17 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
             -D_GNU_SOURCE -Isim -Ipolicies -Itraces -Ianalysis -I$(BUILD) \
-            -DHS_VERSION='"$(VERSION)"' -DHS_REVISION='"$(REVISION)"'
+            -DHS_VERSION='"$(VERSION)"'
 override LDLIBS += -lsqlite3 -lcsv -linih -lm -ldl -pthread
 
 LIB_SRC  := $(filter-out sim/main.c,$(wildcard sim/*.c policies/*.c traces/*.c analysis/*.c))
@@ -77,6 +78,19 @@ $(BUILD)/libherdsim.a: $(LIB_OBJ)
 $(BUILD)/%.o: %.c $(wildcard sim/*.h policies/*.h traces/*.h analysis/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -c -o $@ $<
+
+# HS_REVISION for the objects that record it.  The header is rewritten
+# only when the revision changes, so a commit rebuilds just those objects
+# and a binary never records the revision of an older build.
+$(BUILD)/revision.h: FORCE
+	@mkdir -p $(BUILD)
+	@printf '#define HS_REVISION "%s"\n' '$(REVISION)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/sim/main.o $(BUILD)/sim/record.o $(BUILD)/sim/sweep.o: $(BUILD)/revision.h
+
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/embedded_files.c: $(EMBED) scripts/embed.sh
 	@mkdir -p $(BUILD)

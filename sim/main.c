@@ -13,6 +13,7 @@
 #include "config.h"
 #include "registry.h"
 #include "report.h"
+#include "revision.h" /* generated in the build directory */
 
 static const char usage[] =
 	"usage: herdsim COMMAND [ARGS]\n"

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "embedded.h"
+#include "revision.h" /* generated in the build directory */
 
 #define SCHEMA_FILE "analysis/schema.sql"
 #define VIEWS_FILE "analysis/views.sql"

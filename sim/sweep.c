@@ -60,6 +60,7 @@
 #include "hostcheck.h"
 #include "interrupt_watch.h"
 #include "record.h"
+#include "revision.h" /* generated in the build directory */
 #include "registry.h"
 #include "stats.h"
 #include "sweep.h"

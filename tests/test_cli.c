@@ -57,6 +57,38 @@ static void expect_error(const char *const *args, int status, const char *const 
 	assert_int_equal(runs_in_db(), 0);
 }
 
+/*
+ * `herdsim version` names the commit of the source tree the binary was
+ * built from, with -dirty for local changes, as git describes it.  A build
+ * that kept the revision of an earlier compile would name an older commit.
+ * Skipped outside a git checkout.
+ */
+static void version_names_the_source_revision(void **state)
+{
+	const char *args[] = { "version", NULL };
+	char cmd[1024], expected[128], line[256];
+	struct cmd_result r;
+	FILE *git;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd),
+		 "git -C '%s' describe --always --dirty --abbrev=7 --match=NONE 2>/dev/null",
+		 HS_SRCDIR);
+	git = popen(cmd, "r");
+	if (!git)
+		skip();
+	if (!fgets(expected, sizeof(expected), git)) {
+		pclose(git);
+		skip();
+	}
+	pclose(git);
+	expected[strcspn(expected, "\n")] = '\0';
+	run_herdsim(&r, args);
+	assert_int_equal(r.status, 0);
+	snprintf(line, sizeof(line), "herdsim " HS_VERSION " (%s)\n", expected);
+	assert_string_equal(r.out, line);
+}
+
 static void missing_scenario_file(void **state)
 {
 	char path[160];
@@ -641,6 +673,7 @@ static void db_open_error_once(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		T(version_names_the_source_revision),
 		T(missing_scenario_file),
 		T(unknown_key_names_file_line_key),
 		T(policy_param_error_names_its_source),
