@@ -98,6 +98,7 @@ struct rp_report {
 	char exp_host[128];
 	const char *baseline;       /* policy name or NULL */
 	char stage[4096];           /* staging directory */
+	char pdf_date[15];          /* YYYYMMDDHHMMSS stamped into the PDFs; "" until set */
 	bool md, tex, html;
 
 	HS_VEC(struct rp_point) points;

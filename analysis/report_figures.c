@@ -15,12 +15,15 @@
 
 #include "interrupt_cleanup.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The timeline draws at most this many state intervals, so that the SVG
@@ -166,6 +169,91 @@ static int open_pair(struct rp_report *r, const char *name, FILE **csv, FILE **g
 	return 0;
 }
 
+/*
+ * Sets r->pdf_date, the date the PDF drawings carry, so that a report is
+ * a function of its database and not of the time it is drawn.  It is
+ * SOURCE_DATE_EPOCH (seconds, UTC) when that is set, the convention of
+ * reproducible builds, else the start of the newest run in the report,
+ * else 1970-01-01.
+ */
+static void set_pdf_date(struct rp_report *r)
+{
+	const char *epoch = getenv("SOURCE_DATE_EPOCH");
+	sqlite3_stmt *st = NULL;
+	struct tm tm;
+	time_t t = 0;
+
+	if (epoch && *epoch) {
+		char *end;
+		long long v = strtoll(epoch, &end, 10);
+
+		if (*end == '\0' && v >= 0)
+			t = (time_t)v;
+	} else if (sqlite3_prepare_v2(r->db, "SELECT max(started_at) FROM run"
+				      " WHERE coalesce(experiment_id, 0) = ?1", -1, &st, NULL) == SQLITE_OK) {
+		const unsigned char *iso;
+
+		sqlite3_bind_int64(st, 1, r->exp_id);
+		/* started_at is YYYY-MM-DDTHH:MM:SSZ */
+		if (sqlite3_step(st) == SQLITE_ROW && (iso = sqlite3_column_text(st, 0)) &&
+		    strlen((const char *)iso) >= 19) {
+			static const int at[14] = { 0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18 };
+			bool ok = true;
+
+			for (int i = 0; i < 14; i++) {
+				ok &= isdigit(iso[at[i]]) != 0;
+				r->pdf_date[i] = (char)iso[at[i]];
+			}
+			r->pdf_date[ok ? 14 : 0] = '\0';
+		}
+		sqlite3_finalize(st);
+		if (r->pdf_date[0])
+			return;
+	}
+	if (!gmtime_r(&t, &tm) || strftime(r->pdf_date, sizeof(r->pdf_date), "%Y%m%d%H%M%S", &tm) != 14)
+		snprintf(r->pdf_date, sizeof(r->pdf_date), "19700101000000");
+}
+
+/*
+ * Replaces the 14 digits after each "/CreationDate (D:" and "/ModDate (D:"
+ * of the staged NAME.pdf with r->pdf_date.  cairo 1.16, which Debian 12
+ * ships, stamps the time of drawing and ignores SOURCE_DATE_EPOCH.  The
+ * length stays the same, so the PDF's cross-reference offsets stay valid.
+ */
+static int stamp_pdf(struct rp_report *r, const char *name, struct hs_error *err)
+{
+	static const char *const keys[] = { "/CreationDate (D:", "/ModDate (D:" };
+	char path[4200];
+	char *buf = NULL;
+	long size;
+	FILE *f;
+	int rc = 0;
+
+	if (!r->pdf_date[0])
+		set_pdf_date(r);
+	snprintf(path, sizeof(path), "%s/%s.pdf", r->stage, name);
+	f = fopen(path, "r+b");
+	if (!f || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+	    !(buf = malloc((size_t)size + 1)) || fread(buf, 1, (size_t)size, f) != (size_t)size)
+		rc = -1;
+	for (size_t k = 0; rc == 0 && k < sizeof(keys) / sizeof(keys[0]); k++) {
+		size_t klen = strlen(keys[k]);
+
+		for (long i = 0; i + (long)klen + 14 <= size; i++) {
+			if (memcmp(buf + i, keys[k], klen) != 0)
+				continue;
+			if (fseek(f, i + (long)klen, SEEK_SET) != 0 || fwrite(r->pdf_date, 1, 14, f) != 14)
+				rc = -1;
+			break;
+		}
+	}
+	free(buf);
+	if (f && fclose(f) != 0)
+		rc = -1;
+	return rc == 0 ? 0 : hs_error_set(err, HS_E_IO, path, 0, NULL,
+					 "cannot set the date of the drawing: %s", strerror(errno));
+}
+
 /* Closes both files, then draws the figure. */
 static int close_pair_draw(struct rp_report *r, const char *name, FILE *csv, FILE *gp,
 			   struct hs_error *err)
@@ -175,7 +263,9 @@ static int close_pair_draw(struct rp_report *r, const char *name, FILE *csv, FIL
 
 	if (rc == 0)
 		rc = rc2;
-	return rc ? rc : draw(r, name, err);
+	if (rc == 0)
+		rc = draw(r, name, err);
+	return rc ? rc : stamp_pdf(r, name, err);
 }
 
 /* ---- Makespan -------------------------------------------------------- */

@@ -264,6 +264,54 @@ static void views_count_runs(void **state)
 	sqlite3_close(db);
 }
 
+/* ---- Reproducible drawings ------------------------------------------- */
+
+/* Returns the 14 digits after "/CreationDate (D:" in path, in buf. */
+static const char *pdf_creation_date(const char *path, char buf[15])
+{
+	static const char key[] = "/CreationDate (D:";
+	char *pdf = read_all(path);
+	long size = file_size(path);
+	const char *at;
+
+	assert_non_null(pdf);
+	/* a PDF holds NUL bytes, so search its whole length */
+	at = memmem(pdf, (size_t)size, key, strlen(key));
+	assert_non_null(at);
+	assert_true(at + strlen(key) + 14 <= pdf + size);
+	memcpy(buf, at + strlen("/CreationDate (D:"), 14);
+	buf[14] = '\0';
+	free(pdf);
+	return buf;
+}
+
+/*
+ * A drawing carries the start of the newest run in the report, not the
+ * time it was drawn, and SOURCE_DATE_EPOCH when that is set.  So drawing
+ * the same database twice gives the same files.
+ */
+static void pdf_date_comes_from_the_data(void **state)
+{
+	char copy[256], outdir[256], path[300], date[15];
+
+	(void)state;
+	snprintf(copy, sizeof(copy), "%s/dated.sqlite", dir);
+	snprintf(outdir, sizeof(outdir), "%s/dated", dir);
+	assert_int_equal(sh("cp %s %s && sqlite3 %s \"UPDATE run SET started_at ="
+			    " '2001-02-03T04:05:06Z'\"", db_path, copy, copy), 0);
+	assert_int_equal(sh(HS_BIN " report %s --out %s >/dev/null", copy, outdir), 0);
+	snprintf(path, sizeof(path), "%s/makespan.pdf", outdir);
+	assert_string_equal(pdf_creation_date(path, date), "20010203040506");
+	snprintf(path, sizeof(path), "%s/latency_cdf.pdf", outdir);
+	assert_string_equal(pdf_creation_date(path, date), "20010203040506");
+
+	assert_int_equal(sh("SOURCE_DATE_EPOCH=86400 " HS_BIN " report %s --out %s >/dev/null", copy,
+			    outdir), 0);
+	snprintf(path, sizeof(path), "%s/makespan.pdf", outdir);
+	assert_string_equal(pdf_creation_date(path, date), "19700102000000");
+	assert_int_equal(sh("rm -rf %s %s", copy, outdir), 0);
+}
+
 /* ---- Viewers --------------------------------------------------------- */
 
 static void pdf_figures_open(void **state)
@@ -614,6 +662,7 @@ int main(void)
 		cmocka_unit_test(t95_table_matches_stats),
 		cmocka_unit_test(views_count_runs),
 		cmocka_unit_test(pdf_figures_open),
+		cmocka_unit_test(pdf_date_comes_from_the_data),
 		cmocka_unit_test(latex_tables_compile),
 		cmocka_unit_test(html_loads_in_chromium),
 		cmocka_unit_test(report_script_reruns),
