@@ -424,11 +424,10 @@ static int queue_pending(struct pending *list, int *n, int max, const struct cfg
 
 	snprintf(name, sizeof(name), "%s.%s", section, key);
 	if (i < 0) {
-		char known[400];
+		char text[400];
 
-		cfg_list_keys(keys, nkeys, section, known, sizeof(known));
-		return hs_error_set(err, HS_E_INPUT, file, line, name,
-				    "unknown key; keys of [%s]: %s", section, known);
+		cfg_unknown_key(keys, nkeys, section, key, text, sizeof(text));
+		return hs_error_set(err, HS_E_INPUT, file, line, name, "%s", text);
 	}
 	if (strlen(value) >= sizeof(list[0].value))
 		return hs_error_set(err, HS_E_INPUT, file, line, name, "value is too long");
@@ -525,7 +524,7 @@ static int apply_override(struct loader *ld, const struct hs_override *ov, struc
 
 	i = cfg_find_key(scenario_keys, NSCENARIO_KEYS, ov->section, ov->key);
 	if (i < 0) {
-		char list[300];
+		char list[400];
 		bool known = false;
 
 		for (int s = 0; scenario_sections[s]; s++)
@@ -534,9 +533,9 @@ static int apply_override(struct loader *ld, const struct hs_override *ov, struc
 			return hs_error_set(err, HS_E_INPUT, SET_FILE, 0, name,
 					    "unknown section [%s]; use scenario, machine, runtime, "
 					    "workload, callback, policy, record or os", ov->section);
-		cfg_list_keys(scenario_keys, NSCENARIO_KEYS, ov->section, list, sizeof(list));
-		return hs_error_set(err, HS_E_INPUT, SET_FILE, 0, name,
-				    "unknown key; keys of [%s]: %s", ov->section, list);
+		cfg_unknown_key(scenario_keys, NSCENARIO_KEYS, ov->section, ov->key, list,
+				sizeof(list));
+		return hs_error_set(err, HS_E_INPUT, SET_FILE, 0, name, "%s", list);
 	}
 	if (cfg_set_value(&scenario_keys[i], ld->sc, ov->value, msg, sizeof(msg)) < 0)
 		return hs_error_set(err, HS_E_INPUT, SET_FILE, 0, name, "%s", msg);

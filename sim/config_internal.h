@@ -81,9 +81,16 @@ void cfg_format_value(const struct cfg_key *k, const void *base, char *buf, size
 
 int cfg_find_key(const struct cfg_key *keys, int nkeys, const char *section, const char *key);
 
-/* Writes the keys of `section` as "a, b, c" for error messages. */
-void cfg_list_keys(const struct cfg_key *keys, int nkeys, const char *section,
-		   char *buf, size_t size);
+/*
+ * Writes the message for an unknown key of `section` into buf: "unknown
+ * key", then "did you mean 'K'?" when one key K of the section is within
+ * two edits of `key` (and closer than any other), then the section's keys
+ * as "a, b, c".  Only whole keys are listed; when they do not all fit,
+ * the list ends with "and N more" and names docs/model.md, which lists
+ * the keys of the profiles, the only sections long enough to be cut.
+ */
+void cfg_unknown_key(const struct cfg_key *keys, int nkeys, const char *section, const char *key,
+		     char *buf, size_t size);
 
 /* Parses a size such as "256KiB" into bytes; msg as for cfg_set_value. */
 int cfg_parse_size(const char *text, int64_t *bytes, char *msg, size_t msgsize);

@@ -754,15 +754,84 @@ int cfg_find_key(const struct cfg_key *keys, int nkeys, const char *section, con
 	return -1;
 }
 
-void cfg_list_keys(const struct cfg_key *keys, int nkeys, const char *section,
-		   char *buf, size_t size)
+/* Returns the Levenshtein distance of a and b, capped at 3: 3 means more
+ * than 2. */
+static int edit_distance_capped(const char *a, const char *b)
 {
-	size_t n = 0;
+	size_t la = strlen(a), lb = strlen(b);
+	int row[HS_NAME_MAX + 1];
 
-	buf[0] = '\0';
-	for (int i = 0; i < nkeys && n < size; i++)
-		if (strcmp(keys[i].section, section) == 0)
-			n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : "", keys[i].key);
+	if (la > HS_NAME_MAX || lb > HS_NAME_MAX || (la > lb ? la - lb : lb - la) > 2)
+		return 3;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		int diag = row[0], best;
+
+		row[0] = (int)i;
+		best = row[0];
+		for (size_t j = 1; j <= lb; j++) {
+			int up = row[j];
+			int d = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < d)
+				d = up + 1;
+			if (row[j - 1] + 1 < d)
+				d = row[j - 1] + 1;
+			row[j] = d;
+			diag = up;
+			if (d < best)
+				best = d;
+		}
+		if (best > 2)
+			return 3;
+	}
+	return row[lb] > 2 ? 3 : row[lb];
+}
+
+void cfg_unknown_key(const struct cfg_key *keys, int nkeys, const char *section, const char *key,
+		     char *buf, size_t size)
+{
+	const char *close = NULL;
+	int best = 3, ties = 0, left = 0;
+	size_t n;
+
+	for (int i = 0; i < nkeys; i++) {
+		int d;
+
+		if (strcmp(keys[i].section, section) != 0)
+			continue;
+		d = edit_distance_capped(key, keys[i].key);
+		if (d < best) {
+			best = d;
+			close = keys[i].key;
+			ties = 0;
+		} else if (d == best && d < 3) {
+			ties++;
+		}
+	}
+	n = (size_t)snprintf(buf, size, "unknown key");
+	if (close && ties == 0 && n < size)
+		n += (size_t)snprintf(buf + n, size - n, "; did you mean '%s'?", close);
+	if (n < size)
+		n += (size_t)snprintf(buf + n, size - n, "%skeys of [%s]:", close && ties == 0 ? " " : "; ",
+				      section);
+	for (int i = 0; i < nkeys; i++) {
+		size_t need;
+
+		if (strcmp(keys[i].section, section) != 0)
+			continue;
+		/* keep room for the note on the keys left out */
+		need = strlen(keys[i].key) + 2 + 56;
+		if (left > 0 || n + need >= size) {
+			left++;
+			continue;
+		}
+		n += (size_t)snprintf(buf + n, size - n, "%s %s", buf[n - 1] == ':' ? "" : ",",
+				      keys[i].key);
+	}
+	if (left > 0 && n < size)
+		snprintf(buf + n, size - n, ", and %d more (docs/model.md lists every key)", left);
 }
 
 /* State of one ini_parse_stream() call. */
@@ -936,10 +1005,10 @@ static int handle_key(void *user, const char *section, const char *name, const c
 			return 1;
 	}
 	if (i < 0) {
-		char list[300];
+		char text[400];
 
-		cfg_list_keys(p->keys, p->nkeys, section, list, sizeof(list));
-		fail(r, HS_E_INPUT, key, "unknown key; keys of [%s]: %s", section, list);
+		cfg_unknown_key(p->keys, p->nkeys, section, name, text, sizeof(text));
+		fail(r, HS_E_INPUT, key, "%s", text);
 		return 0;
 	}
 	if (p->key_lines[i]) {

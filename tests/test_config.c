@@ -530,6 +530,17 @@ static void overrides_apply_in_order(void **state)
 	assert_string_equal(cfg.os.name, "darwin");
 }
 
+/* Loads cgocallbackgc with the one --set `text`, which must parse and
+ * then fail as bad input; fills *err. */
+static void load_bad_override(const char *text, struct hs_error *err)
+{
+	struct hs_override ov;
+	struct hs_config cfg;
+
+	assert_int_equal(hs_override_parse(&ov, text, err), 0);
+	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", &ov, 1, NULL, err), HS_E_INPUT);
+}
+
 static void override_errors(void **state)
 {
 	const struct {
@@ -571,14 +582,11 @@ static void override_errors(void **state)
 		{ "os.syscall_spread=0.9 1.4 2", "os.syscall_spread", "unknown key" },
 	};
 	struct hs_override ov;
-	struct hs_config cfg;
 	struct hs_error err;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(hs_override_parse(&ov, cases[i].text, &err), 0);
-		assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", &ov, 1, NULL, &err),
-				 HS_E_INPUT);
+		load_bad_override(cases[i].text, &err);
 		assert_string_equal(err.file, "--set");
 		assert_int_equal(err.line, 0);
 		assert_string_equal(err.key, cases[i].key);
@@ -615,6 +623,43 @@ static void override_too_long(void **state)
 	snprintf(text, sizeof(text), "scenario.description=%0255d", 0);
 	assert_int_equal(hs_override_parse(&ov, text, &err), 0);
 	assert_int_equal((int)strlen(ov.value), 255);
+}
+
+/*
+ * An unknown key's message suggests the one key within two edits, lists
+ * the section's keys whole, and when they do not all fit says how many
+ * are left out and where they are all listed.  Two equally close keys
+ * make no suggestion.
+ */
+static void unknown_key_suggests_and_lists(void **state)
+{
+	const struct {
+		const char *text;
+		const char *part;     /* must be in the message */
+		const char *absent;   /* must not be, or NULL */
+	} cases[] = {
+		{ "os.slise=1ms", "unknown key; did you mean 'slice'? keys of [os]: name, slice,", NULL },
+		{ "os.sleep_slak=1us", "did you mean 'sleep_slack'?", NULL },
+		{ "workload.threadz=1", "did you mean 'threads'? keys of [workload]: threads,", "more" },
+		{ "workload.zzzzzz=1", "unknown key; keys of [workload]: threads, arrival,", "did you mean" },
+		{ "runtime.gc_stw=1us", "unknown key; keys of [runtime]: gomaxprocs,", "did you mean" },
+		{ "os.zzz=1", "more (docs/model.md lists every key)", "did you mean" },
+	};
+	struct hs_error err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		load_bad_override(cases[i].text, &err);
+		if (!strstr(err.msg, cases[i].part))
+			fail_msg("'%s': message '%s' lacks '%s'", cases[i].text, err.msg,
+				 cases[i].part);
+		if (cases[i].absent && strstr(err.msg, cases[i].absent))
+			fail_msg("'%s': message '%s' has '%s'", cases[i].text, err.msg,
+				 cases[i].absent);
+	}
+	/* the keys of [workload] fit, and the list ends with the last one */
+	load_bad_override("workload.threadz=1", &err);
+	assert_string_equal(err.msg + strlen(err.msg) - strlen(", trace"), ", trace");
 }
 
 static void missing_files(void **state)
@@ -882,6 +927,7 @@ int main(void)
 		cmocka_unit_test(overrides_apply_in_order),
 		cmocka_unit_test(override_errors),
 		cmocka_unit_test(override_too_long),
+		cmocka_unit_test(unknown_key_suggests_and_lists),
 		cmocka_unit_test(switch_cold_curve),
 		cmocka_unit_test(missing_files),
 		cmocka_unit_test(spread_keys),
