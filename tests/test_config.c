@@ -627,8 +627,8 @@ static void override_too_long(void **state)
 
 /*
  * An unknown key's message suggests the one key within two edits, lists
- * the section's keys whole, and when they do not all fit says how many
- * are left out and where they are all listed.  Two equally close keys
+ * the section's keys whole, and when they do not all fit gives the count
+ * left out and where they are all listed.  Two equally close keys
  * make no suggestion.
  */
 static void unknown_key_suggests_and_lists(void **state)

@@ -275,7 +275,7 @@ static const char *pdf_creation_date(const char *path, char buf[15])
 	const char *at;
 
 	assert_non_null(pdf);
-	/* a PDF holds NUL bytes, so search its whole length */
+	/* a PDF contains NUL bytes, so search its whole length */
 	at = memmem(pdf, (size_t)size, key, strlen(key));
 	assert_non_null(at);
 	assert_true(at + strlen(key) + 14 <= pdf + size);
