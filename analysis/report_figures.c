@@ -169,45 +169,50 @@ static int open_pair(struct rp_report *r, const char *name, FILE **csv, FILE **g
 	return 0;
 }
 
+/* Copies the 14 digits of a run's start (YYYY-MM-DDTHH:MM:SSZ) into
+ * date[15] as YYYYMMDDHHMMSS; returns false when iso is not of that form. */
+static bool iso_to_pdf_date(const char *iso, char *date)
+{
+	static const int at[14] = { 0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18 };
+
+	if (!iso || strlen(iso) < 19)
+		return false;
+	for (int i = 0; i < 14; i++) {
+		if (!isdigit((unsigned char)iso[at[i]]))
+			return false;
+		date[i] = iso[at[i]];
+	}
+	date[14] = '\0';
+	return true;
+}
+
 /*
  * Sets r->pdf_date, the date the PDF drawings carry, so that a report is
- * a function of its database and not of the time it is drawn.  It is
- * SOURCE_DATE_EPOCH (seconds, UTC) when that is set, the convention of
- * reproducible builds, else the start of the newest run in the report,
- * else 1970-01-01.
+ * a function of its database and not of the time it is drawn.  The date
+ * is SOURCE_DATE_EPOCH (seconds, UTC, the convention of reproducible
+ * builds) when that is a valid number, else the start of the newest run
+ * in the report, else 1970-01-01.
  */
 static void set_pdf_date(struct rp_report *r)
 {
 	const char *epoch = getenv("SOURCE_DATE_EPOCH");
 	sqlite3_stmt *st = NULL;
+	char *end = NULL;
+	long long seconds = epoch && *epoch ? strtoll(epoch, &end, 10) : -1;
+	bool from_epoch = end && *end == '\0' && seconds >= 0;
 	struct tm tm;
-	time_t t = 0;
+	time_t t = from_epoch ? (time_t)seconds : 0;
 
-	if (epoch && *epoch) {
-		char *end;
-		long long v = strtoll(epoch, &end, 10);
-
-		if (*end == '\0' && v >= 0)
-			t = (time_t)v;
-	} else if (sqlite3_prepare_v2(r->db, "SELECT max(started_at) FROM run"
-				      " WHERE coalesce(experiment_id, 0) = ?1", -1, &st, NULL) == SQLITE_OK) {
-		const unsigned char *iso;
+	if (!from_epoch && sqlite3_prepare_v2(r->db, "SELECT max(started_at) FROM run"
+					      " WHERE coalesce(experiment_id, 0) = ?1",
+					      -1, &st, NULL) == SQLITE_OK) {
+		bool found;
 
 		sqlite3_bind_int64(st, 1, r->exp_id);
-		/* started_at is YYYY-MM-DDTHH:MM:SSZ */
-		if (sqlite3_step(st) == SQLITE_ROW && (iso = sqlite3_column_text(st, 0)) &&
-		    strlen((const char *)iso) >= 19) {
-			static const int at[14] = { 0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18 };
-			bool ok = true;
-
-			for (int i = 0; i < 14; i++) {
-				ok &= isdigit(iso[at[i]]) != 0;
-				r->pdf_date[i] = (char)iso[at[i]];
-			}
-			r->pdf_date[ok ? 14 : 0] = '\0';
-		}
+		found = sqlite3_step(st) == SQLITE_ROW &&
+			iso_to_pdf_date((const char *)sqlite3_column_text(st, 0), r->pdf_date);
 		sqlite3_finalize(st);
-		if (r->pdf_date[0])
+		if (found)
 			return;
 	}
 	if (!gmtime_r(&t, &tm) || strftime(r->pdf_date, sizeof(r->pdf_date), "%Y%m%d%H%M%S", &tm) != 14)

@@ -85,9 +85,10 @@ int cfg_find_key(const struct cfg_key *keys, int nkeys, const char *section, con
  * Writes the message for an unknown key of `section` into buf: "unknown
  * key", then "did you mean 'K'?" when one key K of the section is within
  * two edits of `key` (and closer than any other), then the section's keys
- * as "a, b, c".  Only whole keys are listed; when they do not all fit,
- * the list ends with "and N more" and names docs/model.md, which lists
- * the keys of the profiles, the only sections long enough to be cut.
+ * as "a, b, c".  Only whole keys are listed.  When they do not all fit,
+ * the list ends with "and N more" and names docs/model.md.  That file
+ * lists the profile keys, and only the profile sections are long enough
+ * to be cut.
  */
 void cfg_unknown_key(const struct cfg_key *keys, int nkeys, const char *section, const char *key,
 		     char *buf, size_t size);

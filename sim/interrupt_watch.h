@@ -42,9 +42,9 @@ struct hs_interrupts {
 	bool db_new;            /* the database did not exist at hs_interrupts_start */
 	size_t db_kept_dirs;    /* hs_db_existing_parent_length before the open */
 
-	/* The caller holds db_mu while it writes a run and counts it in
-	 * `recorded`, and while it renames trace_tmp into place, so that a
-	 * second signal finds each of them done or not started. */
+	/* The caller locks db_mu while it writes a run and counts it in
+	 * `recorded`, and while it renames trace_tmp into place.  So a second
+	 * signal finds each of them done or not started. */
 	pthread_mutex_t db_mu;
 	long long recorded;     /* runs written to the database */
 };

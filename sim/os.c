@@ -199,6 +199,18 @@ static bool eligible(int64_t v, int64_t sum, int64_t n)
 	return v * n <= sum;
 }
 
+/* Returns the minimum vruntime of core's queued threads, INT64_MAX for an
+ * empty queue, by a walk of the queue. */
+static int64_t queue_min_vruntime(const struct sim_core *core)
+{
+	int64_t m = INT64_MAX;
+
+	for (const struct sim_thread *t = core->rq_head; t; t = t->rq_next)
+		if (t->vruntime < m)
+			m = t->vruntime;
+	return m;
+}
+
 void sim_update_min(struct sim *s, int c)
 {
 	struct sim_core *core = &s->cores[c];
@@ -208,21 +220,11 @@ void sim_update_min(struct sim *s, int c)
 		m = core->current->vruntime;
 	if (core->rq_len > 0) {
 		if (!core->rq_vmin_ok) {
-			core->rq_vmin = INT64_MAX;
-			for (struct sim_thread *t = core->rq_head; t; t = t->rq_next)
-				if (t->vruntime < core->rq_vmin)
-					core->rq_vmin = t->vruntime;
+			core->rq_vmin = queue_min_vruntime(core);
 			core->rq_vmin_ok = true;
 		}
 #ifdef HS_CHECK_RUNQUEUE
-		{
-			int64_t walked = INT64_MAX;
-
-			for (struct sim_thread *t = core->rq_head; t; t = t->rq_next)
-				if (t->vruntime < walked)
-					walked = t->vruntime;
-			assert(walked == core->rq_vmin);
-		}
+		assert(queue_min_vruntime(core) == core->rq_vmin);
 #endif
 		if (core->rq_vmin < m)
 			m = core->rq_vmin;
@@ -231,8 +233,8 @@ void sim_update_min(struct sim *s, int c)
 		core->min_vruntime = m;
 }
 
-/* Marks core's cached least vruntime unknown when it may be t's.  The
- * caller calls it before t, queued on core, leaves or changes vruntime. */
+/* Marks core's cached minimum vruntime unknown when it may be t's.  Call
+ * it before t, queued on core, leaves the queue or changes vruntime. */
 static void vmin_invalidate(struct sim_core *core, const struct sim_thread *t)
 {
 	if (t->vruntime == core->rq_vmin)

@@ -150,10 +150,10 @@ struct sim_core {
 	int rq_len;                   /* queued threads, delayed ones included */
 	int rq_delayed;               /* of which asleep (DELAY_DEQUEUE) */
 	int64_t rq_vsum;              /* sum of the queued threads' vruntimes */
-	/* The least vruntime of the queued threads while rq_vmin_ok is true.
-	 * A removal of that thread or a change of its vruntime clears
-	 * rq_vmin_ok, and sim_update_min walks the queue again; a zeroed core
-	 * starts with it false. */
+	/* The minimum vruntime of the queued threads, valid while rq_vmin_ok
+	 * is true.  Removing that thread or changing its vruntime clears
+	 * rq_vmin_ok, so sim_update_min walks the queue again.  A zeroed
+	 * core starts with rq_vmin_ok false. */
 	int64_t rq_vmin;
 	bool rq_vmin_ok;
 	int64_t slice_end;
