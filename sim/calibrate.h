@@ -150,13 +150,14 @@ struct hs_calib_report {
 	 * were skipped. */
 	bool irq_wake_no_fifo;
 
-	/* Over the accepted sleep_cycle windows: their wall time, and the CPU
-	 * time (CLOCK_PROCESS_CPUTIME_ID) this process used in them.  The two
-	 * agree when the pollers have CPU A to themselves.  Other threads on
-	 * CPU A, hypervisor steal, or interrupt time accounted apart
-	 * (IRQ_TIME_ACCOUNTING) make the CPU time smaller. */
+	/* Over the accepted sleep_cycle windows: their wall time, the
+	 * pollers' CPU time (the process's less the caller's) and the
+	 * pollers' cycles.  The CPU time falls short of the wall time when
+	 * CPU A idles between timer interrupts, when other threads run there,
+	 * and with hypervisor steal. */
 	int64_t sleep_cycle_wall_ns;
 	int64_t sleep_cycle_cpu_ns;
+	int64_t sleep_cycle_cycles;
 
 	/* Derived by hs_calib_derive(): the profile, and for each key of
 	 * hs_calib_keys[] (same index) the comment written above it, lines

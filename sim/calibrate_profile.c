@@ -562,24 +562,15 @@ static void derive_switch_cold(struct hs_calib_report *r, struct hs_os_profile *
 			note_figure(r, "switch_cold", ring_figure(r, i));
 }
 
-/* Notes which share of the sleep_cycle windows' wall time was this
- * process's CPU time.  Below 90 % the median includes time that the
- * pollers did not get, so the note warns. */
+/* Notes which share of the sleep_cycle windows' wall time the pollers'
+ * CPU time was.  The samples leave out the rest: time CPU A idled between
+ * their timer interrupts, other processes' time and steal. */
 static void note_cpu_share(struct hs_calib_report *r, const char *key)
 {
-	int64_t share;
-
 	if (r->sleep_cycle_wall_ns <= 0)
 		return;
-	share = r->sleep_cycle_cpu_ns * 100 / r->sleep_cycle_wall_ns;
-	if (share >= 90)
-		note(r, key, "  the pollers' CPU time was %" PRId64 " %% of the windows' "
-		     "wall time", share);
-	else
-		note(r, key, "  WARNING: the pollers' CPU time was only %" PRId64 " %% of "
-		     "the windows' wall time: other threads on the CPU, hypervisor steal or "
-		     "interrupt time accounted apart took the rest, so this value is too high",
-		     share);
+	note(r, key, "  the pollers' CPU time was %" PRId64 " %% of the windows' wall time; a "
+	     "sample counts only that CPU time", r->sleep_cycle_cpu_ns * 100 / r->sleep_cycle_wall_ns);
 }
 
 /*
@@ -637,20 +628,16 @@ static void derive_irq_wake(struct hs_calib_report *r, struct hs_os_profile *p)
  * several sleeps.  What a cycle costs beyond syscall, that switch-in, the
  * wake-up and one interrupt is the sleeper's own part of the call:
  * sleep_return.  Without timer_irq_gap, timer_irq takes that whole rest
- * and sleep_return is 0.  The pollers saturated CPU A if a poller's whole
- * cycle (HS_CALIB_SLEEP_POLLERS cycle times) is at least 1.5 times an
- * unloaded usleep(1): a poller that only slept would start a cycle every
- * usleep_1us.  Otherwise the CPU may have idled in the windows, so the
- * median is only an upper bound of a cycle's CPU time, and the note warns
- * of it.
+ * and sleep_return is 0.  A sample of sleep_cycle is the pollers' CPU
+ * time over their cycles, so idle time on CPU A does not inflate it.  The
+ * note gives the share of the wall time they used.
  */
 static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 {
 	const struct hs_calib_figure *cycle = measured(r, "sleep_cycle");
 	const struct hs_calib_figure *gap = measured(r, "timer_irq_gap");
-	const struct hs_calib_figure *us1 = measured(r, "usleep_1us");
 	const char *key;
-	int64_t whole, cold, rest;
+	int64_t cold, rest;
 
 	if (gap) {
 		p->timer_irq_ns = gap->p50;
@@ -680,7 +667,7 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 		note(r, key, "sleep_return: median sleep_cycle minus syscall, wake_local, the "
 		     "switch_cold extra at %d other threads, irq_wake and timer_irq, at least "
 		     "0 (%" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64
-		     " ns).  What a usleep(1) cycle on a saturated CPU costs beyond the sleep call, "
+		     " ns).  What a usleep(1) cycle costs in CPU time beyond the sleep call, "
 		     "the cold switch to the woken thread, the interrupt's wake-up of it and one "
 		     "timer interrupt is the sleeper's own: setting up its timer and the way back "
 		     "from the call",
@@ -693,7 +680,7 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 		note(r, key, "timer_irq: median sleep_cycle minus syscall, wake_local, the "
 		     "switch_cold extra at %d other threads and irq_wake, at least 0 (%" PRId64
 		     " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " ns), because "
-		     "timer_irq_gap has no samples.  What a usleep(1) cycle on a saturated CPU costs "
+		     "timer_irq_gap has no samples.  What a usleep(1) cycle costs in CPU time "
 		     "beyond the sleep call, the cold switch to the woken thread and the interrupt's "
 		     "wake-up of it is then taken as the timer interrupt, under the timer slack of %"
 		     PRId64 " ns, where one interrupt can end several sleeps",
@@ -711,20 +698,6 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 		note(r, key, "  %d windows without a completed cycle were rejected",
 		     r->sleep_cycle_rejected);
 	note_cpu_share(r, key);
-	if (!us1) {
-		note(r, key, "  saturation not checked: usleep_1us has no samples");
-		return;
-	}
-	whole = cycle->p50 * HS_CALIB_SLEEP_POLLERS;
-	if (whole * 2 >= us1->p50 * 3)
-		note(r, key, "  CPU saturated: a poller's cycle (%d x median) of %" PRId64
-		     " ns is at least 1.5 x the median usleep_1us of %" PRId64 " ns",
-		     HS_CALIB_SLEEP_POLLERS, whole, us1->p50);
-	else
-		note(r, key, "  WARNING: %d pollers may not have saturated the CPU: a "
-		     "poller's cycle of %" PRId64 " ns is below 1.5 x the median usleep_1us of %"
-		     PRId64 " ns, so the CPU may have idled and this value is an upper bound",
-		     HS_CALIB_SLEEP_POLLERS, whole, us1->p50);
 }
 
 /*

@@ -607,7 +607,7 @@ out_free:
 	return rc;
 }
 
-/* ---- usleep(1) cycles on a saturated CPU ---- */
+/* ---- usleep(1) cycles of 32 pollers on one CPU ---- */
 
 struct pollers {
 	_Atomic long cycles; /* usleep(1) calls returned, all pollers */
@@ -669,20 +669,20 @@ static void sleep_ns(int64_t ns)
 
 /*
  * sleep_cycle: HS_CALIB_SLEEP_POLLERS threads pinned to cpu_a loop on
- * usleep(1) and count their cycles.  They want more CPU than cpu_a has,
- * so the core never idles.  The wall time of a window divided by the
- * cycles in it is then the CPU time of one cycle: the usleep system call,
- * the timer interrupt that ends the sleep and the switch to the woken
- * thread.
+ * usleep(1) and count their cycles.  A sample is the pollers' CPU time in
+ * a window over the cycles in it.  That is the CPU time of one cycle: the
+ * usleep system call, the timer interrupt that ends the sleep and the
+ * switch to the woken thread.
+ * The pollers' CPU time is the process's less the caller's own.  Time
+ * cpu_a spends idle does not count, because on a fast host 32 pollers do
+ * not keep a CPU busy.  The thread CPU clocks include interrupt time on a
+ * kernel without IRQ_TIME_ACCOUNTING, as the model assumes.
  * The caller watches from cpu_b, or with one CPU sleeps on cpu_a between
- * the two reads, where its own wake-up adds about one cycle per window.
- * A window with no cycle is rejected.  Whether the pollers saturated the
- * CPU, and whether they had it to themselves (the process CPU time of the
- * windows against their wall time), is checked when the profile is
- * derived.  The pollers inherit the
- * caller's timer slack, so one timer interrupt can end every sleep whose
- * expiry window it falls in.  With a 1 ns slack each sleep takes its own
- * interrupt, and a cycle cost about twice as much on a 2-vCPU KVM guest.
+ * the two reads.  A window with no cycle is rejected.  The pollers inherit
+ * the caller's timer slack, so one timer interrupt can end every sleep
+ * whose expiry window it falls in.  With a 1 ns slack each sleep takes its
+ * own interrupt, and a cycle cost about twice as much on a 2-vCPU KVM
+ * guest.
  */
 static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_report *r,
 			       struct hs_error *err)
@@ -700,20 +700,24 @@ static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_re
 	if (rc == 0) {
 		sleep_ns(CYCLE_WARMUP_NS);
 		while (hs_calib_sampler_more(&s)) {
+			int64_t own0 = thread_cpu_ns();
 			int64_t cpu0 = process_cpu_ns();
 			long c0 = atomic_load(&p.cycles);
 			int64_t t0 = hs_calib_now();
-			int64_t t1, cpu1;
+			int64_t t1, cpu1, own1, pollers;
 			long c1;
 
 			sleep_ns(CYCLE_WINDOW_NS);
 			c1 = atomic_load(&p.cycles);
 			t1 = hs_calib_now();
 			cpu1 = process_cpu_ns();
-			if (c1 > c0) {
-				hs_calib_sampler_add(&s, hs_calib_mean_ns(t1 - t0, c1 - c0));
+			own1 = thread_cpu_ns();
+			pollers = (cpu1 - cpu0) - (own1 - own0);
+			if (c1 > c0 && pollers > 0) {
+				hs_calib_sampler_add(&s, hs_calib_mean_ns(pollers, c1 - c0));
 				r->sleep_cycle_wall_ns += t1 - t0;
-				r->sleep_cycle_cpu_ns += cpu1 - cpu0;
+				r->sleep_cycle_cpu_ns += pollers;
+				r->sleep_cycle_cycles += c1 - c0;
 			} else {
 				r->sleep_cycle_rejected++;
 			}
