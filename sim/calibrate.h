@@ -150,11 +150,10 @@ struct hs_calib_report {
 	 * were skipped. */
 	bool irq_wake_no_fifo;
 
-	/* Over the accepted sleep_cycle windows: their wall time, the
-	 * pollers' CPU time (the process's less the caller's) and the
-	 * pollers' cycles.  The CPU time falls short of the wall time when
-	 * CPU A idles between timer interrupts, when other threads run there,
-	 * and with hypervisor steal. */
+	/* Totals over the accepted sleep_cycle windows: wall time, the
+	 * pollers' CPU time (the process's less the caller's) and their
+	 * cycles.  Idle time, other threads and steal on CPU A make the CPU
+	 * time smaller than the wall time. */
 	int64_t sleep_cycle_wall_ns;
 	int64_t sleep_cycle_cpu_ns;
 	int64_t sleep_cycle_cycles;

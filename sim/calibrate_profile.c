@@ -562,14 +562,14 @@ static void derive_switch_cold(struct hs_calib_report *r, struct hs_os_profile *
 			note_figure(r, "switch_cold", ring_figure(r, i));
 }
 
-/* Notes which share of the sleep_cycle windows' wall time the pollers'
- * CPU time was.  The samples leave out the rest: time CPU A idled between
- * their timer interrupts, other processes' time and steal. */
+/* Notes the pollers' CPU time as a share of the sleep_cycle windows' wall
+ * time.  The rest (idle time, other processes and steal) is not in the
+ * samples. */
 static void note_cpu_share(struct hs_calib_report *r, const char *key)
 {
 	if (r->sleep_cycle_wall_ns <= 0)
 		return;
-	note(r, key, "  the pollers' CPU time was %" PRId64 " %% of the windows' wall time; a "
+	note(r, key, "  the pollers' CPU time was %" PRId64 " %% of the windows' wall time, and a "
 	     "sample counts only that CPU time", r->sleep_cycle_cpu_ns * 100 / r->sleep_cycle_wall_ns);
 }
 
@@ -629,8 +629,7 @@ static void derive_irq_wake(struct hs_calib_report *r, struct hs_os_profile *p)
  * wake-up and one interrupt is the sleeper's own part of the call:
  * sleep_return.  Without timer_irq_gap, timer_irq takes that whole rest
  * and sleep_return is 0.  A sample of sleep_cycle is the pollers' CPU
- * time over their cycles, so idle time on CPU A does not inflate it.  The
- * note gives the share of the wall time they used.
+ * time divided by their cycles, so idle time on CPU A is not in it.
  */
 static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 {
@@ -695,7 +694,7 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 		note(r, key, "  the difference is %" PRId64 " ns, below 0, so 0 is written", rest);
 	note_figure(r, key, cycle);
 	if (r->sleep_cycle_rejected > 0)
-		note(r, key, "  %d windows without a completed cycle were rejected",
+		note(r, key, "  %d windows without a completed cycle or poller CPU time were rejected",
 		     r->sleep_cycle_rejected);
 	note_cpu_share(r, key);
 }

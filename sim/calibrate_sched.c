@@ -607,7 +607,7 @@ out_free:
 	return rc;
 }
 
-/* ---- usleep(1) cycles of 32 pollers on one CPU ---- */
+/* ---- usleep(1) cycles of pollers sharing one CPU ---- */
 
 struct pollers {
 	_Atomic long cycles; /* usleep(1) calls returned, all pollers */
@@ -670,15 +670,16 @@ static void sleep_ns(int64_t ns)
 /*
  * sleep_cycle: HS_CALIB_SLEEP_POLLERS threads pinned to cpu_a loop on
  * usleep(1) and count their cycles.  A sample is the pollers' CPU time in
- * a window over the cycles in it.  That is the CPU time of one cycle: the
- * usleep system call, the timer interrupt that ends the sleep and the
- * switch to the woken thread.
- * The pollers' CPU time is the process's less the caller's own.  Time
- * cpu_a spends idle does not count, because on a fast host 32 pollers do
- * not keep a CPU busy.  The thread CPU clocks include interrupt time on a
- * kernel without IRQ_TIME_ACCOUNTING, as the model assumes.
+ * a window divided by their cycles in it: the CPU time of one usleep
+ * call, the timer interrupt that ends it and the switch to the woken
+ * thread.
+ * The pollers' CPU time is the process's less the caller's own.  Idle time
+ * on cpu_a does not count, because on a fast host the pollers leave the
+ * CPU idle between timer interrupts.  The CPU clocks include interrupt
+ * time on a kernel without IRQ_TIME_ACCOUNTING, as the model assumes.
  * The caller watches from cpu_b, or with one CPU sleeps on cpu_a between
- * the two reads.  A window with no cycle is rejected.  The pollers inherit
+ * the two reads.  A window with no cycle or no poller CPU time is
+ * rejected.  The pollers inherit
  * the caller's timer slack, so one timer interrupt can end every sleep
  * whose expiry window it falls in.  With a 1 ns slack each sleep takes its
  * own interrupt, and a cycle cost about twice as much on a 2-vCPU KVM
@@ -700,23 +701,23 @@ static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_re
 	if (rc == 0) {
 		sleep_ns(CYCLE_WARMUP_NS);
 		while (hs_calib_sampler_more(&s)) {
-			int64_t own0 = thread_cpu_ns();
+			int64_t caller0 = thread_cpu_ns();
 			int64_t cpu0 = process_cpu_ns();
 			long c0 = atomic_load(&p.cycles);
 			int64_t t0 = hs_calib_now();
-			int64_t t1, cpu1, own1, pollers;
+			int64_t t1, cpu1, caller1, pollers_cpu;
 			long c1;
 
 			sleep_ns(CYCLE_WINDOW_NS);
 			c1 = atomic_load(&p.cycles);
 			t1 = hs_calib_now();
 			cpu1 = process_cpu_ns();
-			own1 = thread_cpu_ns();
-			pollers = (cpu1 - cpu0) - (own1 - own0);
-			if (c1 > c0 && pollers > 0) {
-				hs_calib_sampler_add(&s, hs_calib_mean_ns(pollers, c1 - c0));
+			caller1 = thread_cpu_ns();
+			pollers_cpu = (cpu1 - cpu0) - (caller1 - caller0);
+			if (c1 > c0 && pollers_cpu > 0) {
+				hs_calib_sampler_add(&s, hs_calib_mean_ns(pollers_cpu, c1 - c0));
 				r->sleep_cycle_wall_ns += t1 - t0;
-				r->sleep_cycle_cpu_ns += pollers;
+				r->sleep_cycle_cpu_ns += pollers_cpu;
 				r->sleep_cycle_cycles += c1 - c0;
 			} else {
 				r->sleep_cycle_rejected++;
