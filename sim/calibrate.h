@@ -60,8 +60,11 @@
  *                       a thread that last ran K - 1 switch-ins ago), for
  *                       K = 2, 3, 4, 8, 32, 128, 256, 512: wall time of a
  *                       1 ms window / hops
- *   timer_irq_gap       a gap of 300 ns to 20 us in a clock loop on a CPU
- *                       where HS_CALIB_IRQ_POLLERS threads loop on usleep(1)
+ *   timer_irq_gap       the longest gap in a clock loop on a CPU across the
+ *                       expiry of a timer that wakes no thread
+ *   timer_arm_first     timerfd_settime of a timer that becomes the CPU's
+ *                       earliest (the timer device is reprogrammed)
+ *   timer_arm_later     timerfd_settime of a timer behind an earlier one
  *   irq_wake_16, irq_wake_64  the longest gap in a SCHED_FIFO clock loop
  *                       across one timer interrupt that wakes 16 (64)
  *                       SCHED_OTHER sleepers on the same CPU
@@ -77,10 +80,10 @@
 
 #define HS_CALIB_MAX_FIGURES 48
 #define HS_CALIB_NOTE_MAX 256
-#define HS_CALIB_NKEYS 38     /* keys of the [os] section */
+#define HS_CALIB_NKEYS 39     /* keys of the [os] section */
 #define HS_CALIB_KEY_NOTE_MAX 2048
 #define HS_CALIB_SLEEP_POLLERS 32 /* threads looping on usleep(1) for sleep_cycle */
-#define HS_CALIB_IRQ_POLLERS 8    /* threads looping on usleep(1) for timer_irq_gap */
+#define HS_CALIB_TIMER_GAP_MAX_US 100 /* a longer timer_irq_gap is the host's */
 #define HS_CALIB_IRQ_WAKE_MIN 16  /* sleepers one interrupt wakes in irq_wake_16 */
 #define HS_CALIB_IRQ_WAKE_MAX 64  /* and in irq_wake_64 */
 #define HS_CALIB_NRINGS 8     /* futex_ring_K figures */
@@ -142,6 +145,7 @@ struct hs_calib_report {
 	int sleep_rejected;
 	int sleep_cycle_rejected;
 	int ring_rejected;
+	int timer_irq_rejected;  /* timer_irq_gap rounds the host interrupted */
 	/* irq_wake_K rounds without a sample: a sleeper had not started its
 	 * sleep, or the caller was not yet reading the clock, when the window
 	 * before T opened. */

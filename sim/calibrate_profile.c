@@ -68,6 +68,7 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 	KEY("timer_wake", DURATION, timer_wake_ns),
 	KEY("timer_irq", DURATION, timer_irq_ns),
 	KEY("irq_wake", DURATION, irq_wake_ns),
+	KEY("timer_program", DURATION, timer_program_ns),
 	KEY("sleep_return", DURATION, sleep_return_ns),
 	KEY("thread_create", DURATION, thread_create_ns),
 	KEY("thread_start", DURATION, thread_start_ns),
@@ -88,7 +89,7 @@ const char *const hs_calib_keys[HS_CALIB_NKEYS] = {
 	"atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
-	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "sleep_return", "thread_create",
+	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "timer_program", "sleep_return", "thread_create",
 	"thread_start", "thread_exit", "mmap", "switch_cold", "thread_create_spread", "thread_exit_spread",
 	"mmap_spread", "wake_local_spread", "wake_remote_spread", "wake_send_local_spread",
 	"wake_send_remote_spread",
@@ -616,20 +617,47 @@ static void derive_irq_wake(struct hs_calib_report *r, struct hs_os_profile *p)
 }
 
 /*
+ * timer_program: the median arm of a timer that becomes its CPU's
+ * earliest, less the median arm of one behind an earlier timer, at least
+ * 0.  The difference is the reprogramming of the timer device, which on
+ * a virtual machine exits to the hypervisor.
+ */
+static void derive_timer_program(struct hs_calib_report *r, struct hs_os_profile *p)
+{
+	const struct hs_calib_figure *first = measured(r, "timer_arm_first");
+	const struct hs_calib_figure *later = measured(r, "timer_arm_later");
+
+	if (!first || !later) {
+		p->timer_program_ns = 0;
+		note(r, "timer_program", "timer_program: not measured (timer_arm_first or "
+		     "timer_arm_later has no samples); 0");
+		return;
+	}
+	p->timer_program_ns = at_least_zero(first->p50 - later->p50);
+	note(r, "timer_program", "timer_program: median timer_arm_first minus median "
+	     "timer_arm_later, at least 0 (%" PRId64 " - %" PRId64 " ns): the reprogramming of "
+	     "the timer device when a new timer becomes the CPU's earliest", first->p50,
+	     later->p50);
+	note_figure(r, "timer_program", first);
+	note_figure(r, "timer_program", later);
+}
+
+/*
  * timer_irq and sleep_return, after derive_costs, derive_wakes and
  * derive_switch_cold have set syscall_ns, wake_local_ns and the
- * switch_cold curve.  timer_irq is the median timer_irq_gap: what one
- * interrupt took from the thread it interrupted.  The pollers of
- * sleep_cycle take CPU A in turn, so each poller's switch-in follows
- * HS_CALIB_SLEEP_POLLERS - 1 others and pays the switch_cold extra at that
- * distance on top of wake_local.  Each cycle also contains the wake-up
- * that ends the poller's sleep, which the interrupt does at irq_wake, and
- * at most one interrupt, since one interrupt can end
- * several sleeps.  What a cycle costs beyond syscall, that switch-in, the
- * wake-up and one interrupt is the sleeper's own part of the call:
- * sleep_return.  Without timer_irq_gap, timer_irq takes that whole rest
- * and sleep_return is 0.  A sample of sleep_cycle is the pollers' CPU
- * time divided by their cycles, so idle time on CPU A is not in it.
+ * switch_cold curve.  timer_irq is the median timer_irq_gap: what the
+ * interrupt of a timer that wakes no thread took from the thread it
+ * interrupted.  The pollers of sleep_cycle take CPU A in turn, so each
+ * poller's switch-in follows HS_CALIB_SLEEP_POLLERS - 1 others and pays
+ * the switch_cold extra at that distance on top of wake_local.  Each
+ * cycle also contains the wake-up that ends the poller's sleep, which the
+ * interrupt does at irq_wake.  Under the timer slack their sleeps end
+ * together, one interrupt for all, and CPU A idles until it comes; a
+ * sample of sleep_cycle is the pollers' CPU time divided by their cycles,
+ * so the interrupts that find CPU A idle are not in it.  What a cycle
+ * costs beyond syscall, that switch-in and the wake-up is the sleeper's
+ * own part of the call: sleep_return.  Without timer_irq_gap, timer_irq
+ * takes that whole rest and sleep_return is 0.
  */
 static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 {
@@ -640,10 +668,13 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 
 	if (gap) {
 		p->timer_irq_ns = gap->p50;
-		note(r, "timer_irq", "timer_irq: median gap that a timer interrupt left in a thread's "
-		     "clock loop, with %d threads looping on usleep(1) on the same CPU; gaps of "
-		     "300 ns to 20 us count, longer ones are preemptions", HS_CALIB_IRQ_POLLERS);
+		note(r, "timer_irq", "timer_irq: median gap that the interrupt of a timer with no "
+		     "waiter left in a clock loop on its CPU: delivery, handler and the "
+		     "reprogramming of the timer device for the next expiry");
 		note_figure(r, "timer_irq", gap);
+		if (r->timer_irq_rejected > 0)
+			note(r, "timer_irq", "  %d rounds with a gap above %d us, the host taking "
+			     "the CPU, were rejected", r->timer_irq_rejected, HS_CALIB_TIMER_GAP_MAX_US);
 	}
 	if (!cycle) {
 		p->sleep_return_ns = 0;
@@ -661,17 +692,17 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 	rest = cycle->p50 - p->syscall_ns - p->wake_local_ns - cold - p->irq_wake_ns;
 	if (gap) {
 		key = "sleep_return";
-		p->sleep_return_ns = at_least_zero(rest - p->timer_irq_ns);
-		rest -= p->timer_irq_ns;
+		p->sleep_return_ns = at_least_zero(rest);
 		note(r, key, "sleep_return: median sleep_cycle minus syscall, wake_local, the "
-		     "switch_cold extra at %d other threads, irq_wake and timer_irq, at least "
-		     "0 (%" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64
-		     " ns).  What a usleep(1) cycle costs in CPU time beyond the sleep call, "
-		     "the cold switch to the woken thread, the interrupt's wake-up of it and one "
-		     "timer interrupt is the sleeper's own: setting up its timer and the way back "
-		     "from the call",
+		     "switch_cold extra at %d other threads and irq_wake, at least 0 (%" PRId64
+		     " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " ns).  What a "
+		     "usleep(1) cycle costs in CPU time beyond the sleep call, the cold switch to "
+		     "the woken thread and the interrupt's wake-up of it is the sleeper's own: "
+		     "setting up its timer and the way back from the call.  The pollers' sleeps "
+		     "end together, so their interrupt mostly finds CPU A idle and is not in the "
+		     "cycle",
 		     HS_CALIB_SLEEP_POLLERS - 1, cycle->p50, p->syscall_ns, p->wake_local_ns, cold,
-		     p->irq_wake_ns, p->timer_irq_ns);
+		     p->irq_wake_ns);
 	} else {
 		key = "timer_irq";
 		p->timer_irq_ns = at_least_zero(rest);
@@ -834,6 +865,7 @@ void hs_calib_derive(struct hs_calib_report *r)
 	derive_switch_cold(r, p);
 	derive_irq_wake(r, p);
 	derive_timer_irq(r, p);
+	derive_timer_program(r, p);
 	derive_cost_spread(r, p);
 	note_spread(r);
 }

@@ -26,6 +26,7 @@
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,8 +44,11 @@
 #define RING_WINDOWS 20           /* futex_ring_K samples at scale 1 */
 #define RING_ROUNDS 4             /* turns of the rings; see measure_rings */
 #define RING_RETRIES 4            /* tries per futex_ring_K window requested */
-#define IRQ_GAP_MIN_NS 300        /* shorter gaps are the clock loop itself */
-#define IRQ_GAP_MAX_NS 20000      /* longer gaps are preemptions, not interrupts */
+#define TIMER_LEAD_NS 200000      /* a round's timer expires this far ahead */
+#define TIMER_LATER_NS 10000000   /* the second timer, past the first and the tick */
+#define TIMER_BEFORE_NS 20000     /* gaps count from this long before the expiry */
+#define TIMER_AFTER_NS 60000      /* until this long after it */
+#define TIMER_ROUNDS 2000         /* samples per figure at scale 1 */
 
 static volatile int64_t sink;
 
@@ -729,43 +733,109 @@ static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_re
 	return rc;
 }
 
+/* Arms timerfd fd to expire once at `at` (CLOCK_MONOTONIC ns, 0:
+ * disarm).  Returns 0 or the errno. */
+static int timerfd_at(int fd, int64_t at)
+{
+	struct itimerspec its = { { 0, 0 }, { (time_t)(at / 1000000000), (long)(at % 1000000000) } };
+
+	return timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) == 0 ? 0 : errno;
+}
+
 /*
- * timer_irq_gap: the caller, pinned to cpu_a, reads the clock in a loop
- * while HS_CALIB_IRQ_POLLERS threads pinned there loop on usleep(1).  Their timers
- * expire on cpu_a, so the interrupts land on whichever thread runs there,
- * often the caller.  A gap of IRQ_GAP_MIN_NS to IRQ_GAP_MAX_NS between two
- * clock reads is the time one interrupt took from the caller: the timer
- * handling and the wake-ups it did.  Longer gaps are the caller's
- * preemptions, and are not samples.
+ * timer_irq_gap, timer_arm_first and timer_arm_later, in the same rounds.
+ * The caller, pinned to cpu_a with no other thread of this process there,
+ * arms timerfd `first` to expire TIMER_LEAD_NS ahead: with the tick at
+ * most one tick period ahead, that usually makes it the CPU's earliest
+ * timer, so the kernel reprograms the timer device (timer_arm_first, the
+ * call's wall time).  It then arms `later` for TIMER_LATER_NS ahead,
+ * behind `first`, which needs no reprogramming (timer_arm_later).  It
+ * reads the clock in a loop from TIMER_BEFORE_NS before the expiry to
+ * TIMER_AFTER_NS after it.  The longest gap is the time the timer
+ * interrupt took from the caller: delivery, handler, and the
+ * reprogramming for the next expiry.  No thread waits on `first`, so the
+ * interrupt wakes none.  A round whose longest gap exceeds
+ * (HS_CALIB_TIMER_GAP_MAX_US * 1000) lost the CPU to the host and adds no samples.
  */
 static int measure_timer_irq_gap(const struct hs_calib_opts *o, struct hs_calib_report *r,
 				 struct hs_error *err)
 {
-	struct pollers p;
-	pthread_t th[HS_CALIB_IRQ_POLLERS];
-	struct hs_calib_sampler s;
-	int started = 0, rc;
+	struct hs_calib_sampler gap, first_arm, later_arm;
+	int first, later, rc, e = 0;
 
 	rc = pin_caller(r->cpu_a, err);
-	if (rc == 0)
-		rc = start_pollers(&p, th, HS_CALIB_IRQ_POLLERS, r->cpu_a, &started, err);
-	if (rc == 0)
-		rc = hs_calib_sampler_begin(&s, o, "timer_irq_gap", 20000, err);
+	if (rc != 0)
+		return rc;
+	first = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (first < 0)
+		return hs_calib_fail(err, "timerfd_create", errno);
+	later = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (later < 0) {
+		rc = hs_calib_fail(err, "timerfd_create", errno);
+		close(first);
+		return rc;
+	}
+	rc = hs_calib_sampler_begin(&gap, o, "timer_irq_gap", TIMER_ROUNDS, err);
 	if (rc == 0) {
-		int64_t last = hs_calib_now();
+		rc = hs_calib_sampler_begin(&first_arm, o, "timer_arm_first", TIMER_ROUNDS, err);
+		if (rc != 0)
+			hs_calib_sampler_abort(&gap);
+	}
+	if (rc == 0) {
+		rc = hs_calib_sampler_begin(&later_arm, o, "timer_arm_later", TIMER_ROUNDS, err);
+		if (rc != 0) {
+			hs_calib_sampler_abort(&gap);
+			hs_calib_sampler_abort(&first_arm);
+		}
+	}
+	if (rc != 0) {
+		close(first);
+		close(later);
+		return rc;
+	}
+	while (e == 0 && hs_calib_sampler_more(&gap)) {
+		int64_t target = hs_calib_now() + TIMER_LEAD_NS;
+		int64_t t0, t1, t2, from, end, last, longest = 0;
 
-		while (hs_calib_sampler_more(&s)) {
+		t0 = hs_calib_now();
+		e = timerfd_at(first, target);
+		t1 = hs_calib_now();
+		if (e == 0)
+			e = timerfd_at(later, t1 + TIMER_LATER_NS);
+		t2 = hs_calib_now();
+		if (e != 0)
+			break;
+		from = target - TIMER_BEFORE_NS;
+		end = target + TIMER_AFTER_NS;
+		last = hs_calib_now();
+		while (last < end) {
 			int64_t now = hs_calib_now();
-			int64_t gap = now - last;
 
-			if (gap >= IRQ_GAP_MIN_NS && gap < IRQ_GAP_MAX_NS)
-				hs_calib_sampler_add(&s, gap);
+			if (now >= from && now - last > longest)
+				longest = now - last;
 			last = now;
 		}
-		hs_calib_sampler_end(&s, r);
+		e = timerfd_at(later, 0);
+		if (longest > (HS_CALIB_TIMER_GAP_MAX_US * 1000)) {
+			r->timer_irq_rejected++;
+			continue;
+		}
+		hs_calib_sampler_add(&gap, longest);
+		hs_calib_sampler_add(&first_arm, t1 - t0);
+		hs_calib_sampler_add(&later_arm, t2 - t1);
 	}
-	stop_pollers(&p, th, started);
-	return rc;
+	close(first);
+	close(later);
+	if (e != 0) {
+		hs_calib_sampler_abort(&gap);
+		hs_calib_sampler_abort(&first_arm);
+		hs_calib_sampler_abort(&later_arm);
+		return hs_calib_fail(err, "timerfd_settime", e);
+	}
+	hs_calib_sampler_end(&gap, r);
+	hs_calib_sampler_end(&first_arm, r);
+	hs_calib_sampler_end(&later_arm, r);
+	return 0;
 }
 
 /* ---- the wake-ups of one timer interrupt ---- */

@@ -85,6 +85,7 @@ static const struct cfg_key os_keys[] = {
 	OS_DUR("timer_wake", timer_wake_ns, 0, NS_S),
 	OS_DUR("timer_irq", timer_irq_ns, 0, NS_MS),
 	OS_DUR("irq_wake", irq_wake_ns, 0, NS_MS),
+	OS_DUR("timer_program", timer_program_ns, 0, NS_MS),
 	OS_DUR("sleep_return", sleep_return_ns, 0, NS_MS),
 	OS_DUR("thread_create", thread_create_ns, 0, NS_S),
 	OS_DUR("thread_start", thread_start_ns, 0, NS_S),

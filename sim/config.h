@@ -119,6 +119,9 @@ struct hs_os_profile {
 	                                * beyond the wake-ups it does */
 	int64_t irq_wake_ns;           /* irq_wake = CPU time a timer interrupt spends on
 	                                * each thread it wakes, wherever that thread goes */
+	int64_t timer_program_ns;      /* timer_program = CPU time to reprogram a core's
+	                                * timer device, paid by a thread whose timer
+	                                * becomes the core's earliest expiry */
 	int64_t sleep_return_ns;       /* sleep_return = CPU time a timed sleep costs the
 	                                * sleeper beyond syscall and its switch-in */
 	int64_t thread_create_ns;      /* thread_create = pthread_create with a 256 KiB stack */

@@ -1426,6 +1426,29 @@ static void arm_timer(struct sim *s, struct sim_thread *t, int64_t soft, int64_t
 }
 
 /*
+ * The reprogramming of the timer device that arming a timer at `hard` on
+ * t's core costs, in ns: timer_program when the timer becomes the core's
+ * earliest expiry, else 0.  A core with a thread on it runs the periodic
+ * tick, so the tick's next expiry counts as an armed timer: Linux stops
+ * the tick only on an idle core (NO_HZ_IDLE).
+ */
+static int64_t program_cost(const struct sim *s, const struct sim_thread *t, int64_t hard)
+{
+	const struct hs_os_profile *os = s->os;
+	int64_t first = s->cores[t->core].timer_at;
+
+	if (os->timer_program_ns <= 0)
+		return 0;
+	if (os->tick_ns > 0) {
+		int64_t tick = (s->now / os->tick_ns + 1) * os->tick_ns;
+
+		if (tick < first)
+			first = tick;
+	}
+	return hard < first ? os->timer_program_ns : 0;
+}
+
+/*
  * The timer interrupt of core c, at the earliest hard expiry of its
  * timers.  Like Linux's __hrtimer_run_queues, it walks the timers in hard
  * order and expires each whose soft expiry has passed, stopping at the
@@ -1559,17 +1582,18 @@ void sim_os_yield(struct sim *s, struct sim_thread *t)
 }
 
 /*
- * Arms t's timer for a timed sleep or wait of `ns` as the profile's timers
- * deliver it.  The hard expiry, which an otherwise idle core honours, is
- * the request (at least sleep_min) plus the slack: sleep_slack plus
- * sleep_slack_ratio of the request.  It is rounded up to sleep_round or,
- * past sleep_coarse_above, to the next tick, and a uniform draw below
- * timer_jitter is added.  The soft expiry is max(request, sleep_min): from then on an
- * interrupt for another timer on the same core ends the sleep (Linux
- * timer slack; FreeBSD's callout precision works alike).  A rounded or
- * tick-bound expiry has no window: soft equals hard.
+ * The expiry window of a timed sleep or wait of `ns` from now, as the
+ * profile's timers deliver it.  The hard expiry, which an otherwise idle
+ * core honours, is the request (at least sleep_min) plus the slack:
+ * sleep_slack plus sleep_slack_ratio of the request.  It is rounded up to
+ * sleep_round or, past sleep_coarse_above, to the next tick, and a
+ * uniform draw below timer_jitter is added.  The soft expiry is
+ * max(request, sleep_min): from then on an interrupt for another timer on
+ * the same core ends the sleep (Linux timer slack; FreeBSD's callout
+ * precision works alike).  A rounded or tick-bound expiry has no window:
+ * soft equals hard.  Both are absolute times.
  */
-static void arm_sleep(struct sim *s, struct sim_thread *t, int64_t ns)
+static void sleep_window(struct sim *s, int64_t ns, int64_t *soft, int64_t *hard)
 {
 	const struct hs_os_profile *os = s->os;
 	int64_t base = ns < os->sleep_min_ns ? os->sleep_min_ns : ns;
@@ -1588,15 +1612,44 @@ static void arm_sleep(struct sim *s, struct sim_thread *t, int64_t ns)
 	}
 	if (os->timer_jitter_ns > 0)
 		d += (int64_t)hs_rng_below(&s->rng_os, (uint64_t)os->timer_jitter_ns + 1);
-	arm_timer(s, t, window ? s->now + base : s->now + d, s->now + d);
+	*hard = s->now + d;
+	*soft = window ? s->now + base : *hard;
+}
+
+/*
+ * The window of t's timed sleep or wait of `ns` (sleep_window), after
+ * charging t the device reprogramming when the timer will become its
+ * core's earliest (program_cost).  Linux computes the expiry, queues the
+ * timer and reprograms with interrupts off.  The model charges the burst
+ * before the caller queues the timer, so that the timer cannot fire and
+ * no waker can find t while t still runs.  A window that the burst
+ * overran ends now.
+ */
+static void pay_for_timer(struct sim *s, struct sim_thread *t, int64_t ns, int64_t *soft,
+			  int64_t *hard)
+{
+	int64_t cost;
+
+	sleep_window(s, ns, soft, hard);
+	cost = program_cost(s, t, *hard);
+	if (cost <= 0)
+		return;
+	sim_cpu(s, t, cost);
+	if (*hard < s->now)
+		*hard = s->now;
+	if (*soft > *hard)
+		*soft = *hard;
 }
 
 void sim_os_sleep(struct sim *s, struct sim_thread *t, int64_t ns, enum hs_reason r)
 {
+	int64_t soft, hard;
+
 	sim_cpu(s, t, s->os->syscall_ns);
 	if (s->os->sleep_poll_below_ns > 0 && ns < s->os->sleep_poll_below_ns)
 		return; /* a zero-timeout wait: the call returns at once */
-	arm_sleep(s, t, ns);
+	pay_for_timer(s, t, ns, &soft, &hard);
+	arm_timer(s, t, soft, hard);
 	sim_block(s, t, HS_TS_SLEEPING, r);
 	/* The rest of the call, once back on a core.  A sleep that ended on
 	 * its own idle core skips it, because timer_wake includes it. */
@@ -1645,11 +1698,18 @@ int sim_futex_wait(struct sim *s, struct sim_thread *t, hs_word *w, uint64_t exp
 		   int64_t timeout_ns, enum hs_reason r)
 {
 	struct sim_futex_q *q;
+	int64_t soft = 0, hard = 0;
 
 	sim_cpu(s, t, s->os->syscall_ns);
 	t->futex_waits++;
 	if (w->value != expected)
 		return 2;
+	if (timeout_ns >= 0) {
+		pay_for_timer(s, t, timeout_ns, &soft, &hard);
+		/* a waker may have changed the word during that burst */
+		if (w->value != expected)
+			return 2;
+	}
 	q = futex_queue(s, w);
 	if (!q) {
 		sim_fail(s, "out of memory for a futex queue");
@@ -1664,7 +1724,7 @@ int sim_futex_wait(struct sim *s, struct sim_thread *t, hs_word *w, uint64_t exp
 		q->head = t;
 	q->tail = t;
 	if (timeout_ns >= 0)
-		arm_sleep(s, t, timeout_ns);
+		arm_timer(s, t, soft, hard);
 	sim_block(s, t, HS_TS_BLOCKED, r);
 	return t->wait_result;
 }

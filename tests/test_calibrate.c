@@ -39,7 +39,7 @@ static const char *const os_keys[] = {
 	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
-	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "sleep_return", "thread_create",
+	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "timer_program", "sleep_return", "thread_create",
 	"thread_start", "thread_exit", "mmap", "switch_cold", "thread_create_spread", "thread_exit_spread",
 	"mmap_spread", "wake_local_spread", "wake_remote_spread", "wake_send_local_spread",
 	"wake_send_remote_spread",
@@ -56,7 +56,7 @@ static const char *const figure_names[] = {
 	"futex_wake_send_remote", "cas_handoff", "load_local",
 	"load_remote", "sleep_cycle", "futex_ring_2", "futex_ring_3", "futex_ring_4",
 	"futex_ring_8", "futex_ring_32", "futex_ring_128", "futex_ring_256", "futex_ring_512",
-	"timer_irq_gap", "irq_wake_16", "irq_wake_64",
+	"timer_irq_gap", "timer_arm_first", "timer_arm_later", "irq_wake_16", "irq_wake_64",
 };
 #define NFIGURES ((int)(sizeof(figure_names) / sizeof(figure_names[0])))
 
@@ -704,10 +704,11 @@ static void derive_warns_of_wide_figures(void **state)
 	assert_null(strstr(note_of(&r, "name"), "WARNING: the median of sleep_cycle"));
 }
 
-/* With timer_irq_gap, timer_irq is its median (what one interrupt took
- * from a computing thread), and the rest of a usleep(1) cycle beyond
- * syscall 150, the switch-in (futex_wake_local 2000) and that interrupt is
- * the sleeper's own, sleep_return: 3600 - 150 - 2000 - 550 = 900. */
+/* With timer_irq_gap, timer_irq is its median (what the interrupt of a
+ * timer with no waiter took from a computing thread).  The pollers'
+ * interrupt mostly finds their CPU idle, so the rest of a usleep(1) cycle
+ * beyond syscall 150 and the switch-in (futex_wake_local 2000) is the
+ * sleeper's own, sleep_return: 3600 - 150 - 2000 = 1450. */
 static void derive_sleep_return_from_gap(void **state)
 {
 	static struct hs_calib_report r;
@@ -715,31 +716,60 @@ static void derive_sleep_return_from_gap(void **state)
 
 	fill_hand_report(&r, true);
 	put_figure(&r, "sleep_cycle", 3400, 3600, 3900, 4800, 100);
-	put_figure(&r, "timer_irq_gap", 400, 550, 900, 3000, 20000);
+	put_figure(&r, "timer_irq_gap", 14000, 15500, 17000, 30000, 2000);
+	r.timer_irq_rejected = 3;
 	hs_calib_derive(&r);
-	assert_int_equal(r.profile.timer_irq_ns, 550);
-	assert_int_equal(r.profile.sleep_return_ns, 900);
+	assert_int_equal(r.profile.timer_irq_ns, 15500);
+	assert_int_equal(r.profile.sleep_return_ns, 1450);
 	n = note_of(&r, "timer_irq");
-	assert_non_null(strstr(n, "median gap that a timer interrupt left"));
-	assert_non_null(strstr(n, "timer_irq_gap: 20000 samples; p10 400, median 550"));
+	assert_non_null(strstr(n, "median gap that the interrupt of a timer with no waiter left"));
+	assert_non_null(strstr(n, "timer_irq_gap: 2000 samples; p10 14000, median 15500"));
+	assert_non_null(strstr(n, "3 rounds with a gap above 100 us"));
 	n = note_of(&r, "sleep_return");
-	assert_non_null(strstr(n, "(3600 - 150 - 2000 - 0 - 0 - 550 ns)"));
-	assert_null(strstr(n, "saturated"));
+	assert_non_null(strstr(n, "(3600 - 150 - 2000 - 0 - 0 ns)"));
 
-	/* an interrupt dearer than the rest of the cycle leaves 0 */
-	figure(&r, "timer_irq_gap")->p50 = 1500;
+	/* a cycle cheaper than its parts leaves 0 */
+	figure(&r, "sleep_cycle")->p50 = 2100;
 	hs_calib_derive(&r);
-	assert_int_equal(r.profile.timer_irq_ns, 1500);
+	assert_int_equal(r.profile.timer_irq_ns, 15500);
 	assert_int_equal(r.profile.sleep_return_ns, 0);
 	assert_non_null(strstr(note_of(&r, "sleep_return"),
 			       "the difference is -50 ns, below 0, so 0 is written"));
+}
+
+/* timer_program is the median arm of a timer that becomes the CPU's
+ * earliest less the median arm of one behind it: 6600 - 250 = 6350; 0
+ * when the later arm is the dearer; 0 and "not measured" without
+ * either figure. */
+static void derive_timer_program(void **state)
+{
+	static struct hs_calib_report r;
+	const char *n;
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "timer_arm_first", 5800, 6600, 7100, 9200, 2000);
+	put_figure(&r, "timer_arm_later", 240, 250, 280, 400, 2000);
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.timer_program_ns, 6350);
+	n = note_of(&r, "timer_program");
+	assert_non_null(strstr(n, "(6600 - 250 ns)"));
+	assert_non_null(strstr(n, "timer_arm_first: 2000 samples; p10 5800, median 6600"));
+
+	figure(&r, "timer_arm_later")->p50 = 7000;
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.timer_program_ns, 0);
+
+	figure(&r, "timer_arm_later")->samples = 0;
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.timer_program_ns, 0);
+	assert_non_null(strstr(note_of(&r, "timer_program"), "timer_program: not measured"));
 }
 
 /* Each usleep(1) cycle also contains the wake-up that ends the sleep, which
  * the timer interrupt does and the model charges at irq_wake.  Without the
  * irq_wake figures that is wake_send_local: futex_wake_send_local 1400 -
  * thread_cpu_pair 400 - syscall 150 = 850, so wake_local is 2000 - 850 =
- * 1150 and sleep_return 3600 - 150 - 1150 - 0 - 850 - 550 = 900. */
+ * 1150 and sleep_return 3600 - 150 - 1150 - 0 - 850 = 1450. */
 static void derive_sleep_return_subtracts_the_wake(void **state)
 {
 	static struct hs_calib_report r;
@@ -748,15 +778,15 @@ static void derive_sleep_return_subtracts_the_wake(void **state)
 	put_figure(&r, "futex_wake_send_local", 1300, 1400, 1600, 2000, 100);
 	put_figure(&r, "thread_cpu_pair", 380, 400, 420, 500, 100);
 	put_figure(&r, "sleep_cycle", 3400, 3600, 3900, 4800, 100);
-	put_figure(&r, "timer_irq_gap", 400, 550, 900, 3000, 20000);
+	put_figure(&r, "timer_irq_gap", 14000, 15500, 17000, 30000, 2000);
 	hs_calib_derive(&r);
 	assert_int_equal(r.profile.wake_send_local_ns, 850);
 	assert_int_equal(r.profile.wake_local_ns, 1150);
 	assert_int_equal(r.profile.irq_wake_ns, 850);
 	assert_non_null(strstr(note_of(&r, "irq_wake"), "irq_wake: wake_send_local, because "
 				  "irq_wake_16 has no samples"));
-	assert_int_equal(r.profile.sleep_return_ns, 900);
-	assert_non_null(strstr(note_of(&r, "sleep_return"), "(3600 - 150 - 1150 - 0 - 850 - 550 ns)"));
+	assert_int_equal(r.profile.sleep_return_ns, 1450);
+	assert_non_null(strstr(note_of(&r, "sleep_return"), "(3600 - 150 - 1150 - 0 - 850 ns)"));
 }
 
 /* irq_wake is the slope of the interrupt's gap from 16 to 64 sleepers:
@@ -1166,12 +1196,19 @@ static void calibrate_profile_from_medians(void **state)
 		assert_true(median < 1.25 * mean);
 	}
 	if (hs_calib_find(r, "timer_irq_gap")->samples > 0) {
-		/* every gap sample lies in the window of an interrupt */
-		assert_true(hs_calib_find(r, "timer_irq_gap")->p10 >= 300);
-		assert_true(hs_calib_find(r, "timer_irq_gap")->p99 < 20000);
+		const struct hs_calib_figure *first = hs_calib_find(r, "timer_arm_first");
+		const struct hs_calib_figure *later = hs_calib_find(r, "timer_arm_later");
+
+		/* rounds the host interrupted for longer are not samples */
+		assert_true(hs_calib_find(r, "timer_irq_gap")->p10 > 0);
+		assert_true(hs_calib_find(r, "timer_irq_gap")->p99 <= HS_CALIB_TIMER_GAP_MAX_US * 1000);
 		assert_int_equal(p->timer_irq_ns, hs_calib_find(r, "timer_irq_gap")->p50);
-		irq -= p->timer_irq_ns;
 		assert_int_equal(p->sleep_return_ns, irq > 0 ? irq : 0);
+		/* the three figures come from the same rounds */
+		assert_int_equal(first->samples, hs_calib_find(r, "timer_irq_gap")->samples);
+		assert_int_equal(later->samples, first->samples);
+		assert_int_equal(p->timer_program_ns,
+				 first->p50 > later->p50 ? first->p50 - later->p50 : 0);
 	} else {
 		assert_int_equal(p->timer_irq_ns, irq > 0 ? irq : 0);
 		assert_int_equal(p->sleep_return_ns, 0);
@@ -1330,6 +1367,7 @@ static int64_t profile_duration(const struct hs_os_profile *p, const char *key)
 		{ "timer_wake", offsetof(struct hs_os_profile, timer_wake_ns) },
 		{ "timer_irq", offsetof(struct hs_os_profile, timer_irq_ns) },
 		{ "irq_wake", offsetof(struct hs_os_profile, irq_wake_ns) },
+		{ "timer_program", offsetof(struct hs_os_profile, timer_program_ns) },
 		{ "sleep_return", offsetof(struct hs_os_profile, sleep_return_ns) },
 		{ "thread_create", offsetof(struct hs_os_profile, thread_create_ns) },
 		{ "thread_start", offsetof(struct hs_os_profile, thread_start_ns) },
@@ -1673,6 +1711,7 @@ int main(void)
 		cmocka_unit_test(derive_timer_irq_from_sleep_cycle),
 		cmocka_unit_test(derive_sleep_return_from_gap),
 		cmocka_unit_test(derive_sleep_return_subtracts_the_wake),
+		cmocka_unit_test(derive_timer_program),
 		cmocka_unit_test(derive_irq_wake_from_the_slope),
 		cmocka_unit_test(derive_irq_wake_fallback_reasons),
 		cmocka_unit_test(derive_warns_of_wide_figures),

@@ -323,6 +323,43 @@ static void busy_core_sleep_pays_return(void **state)
 	hs_result_free(&res);
 }
 
+/* Runs script sc twice, without and with a timer_program of 6000 ns, and
+ * returns how much more CPU time the second run used. */
+static int64_t program_extra(struct hs_config *cfg, enum script sc)
+{
+	struct hs_run_result res;
+	int64_t cpu;
+
+	cfg->os.timer_program_ns = 0;
+	run_script(cfg, sc, &res);
+	cpu = hs_result_get(&res, "cpu_ns", -1);
+	hs_result_free(&res);
+	cfg->os.timer_program_ns = 6000;
+	run_script(cfg, sc, &res);
+	cpu = hs_result_get(&res, "cpu_ns", -1) - cpu;
+	hs_result_free(&res);
+	return cpu;
+}
+
+/* A sleep whose timer becomes its core's earliest expiry pays
+ * timer_program; one behind an earlier timer, or behind the next tick,
+ * pays nothing.  The expiry is fixed before the reprogramming, so the
+ * lone sleep still ends 100 + 1000 + 50000 + 7000 ns after it began. */
+static void timer_program_paid_by_the_earliest(void **state)
+{
+	struct hs_config cfg;
+
+	setup_slack(&cfg, 1, 1);
+	assert_int_equal(program_extra(&cfg, S_SLEEP_1US), 6000);
+	assert_int_equal(T.t[1] - T.t[0], 100 + 1000 + 50000 + 7000);
+	/* 20 ms ahead lies behind the 4 ms tick */
+	assert_int_equal(cfg.os.tick_ns, 4000000);
+	assert_int_equal(program_extra(&cfg, S_SLEEP_20MS), 0);
+	/* the second sleeper's window lies behind the first's */
+	setup_slack(&cfg, 2, 1);
+	assert_int_equal(program_extra(&cfg, S_SLEEPERS_NEAR), 6000);
+}
+
 static void freebsd_sleep_adds_a_sixteenth(void **state)
 {
 	struct hs_config cfg;
@@ -1726,6 +1763,7 @@ int main(void)
 		cmocka_unit_test(linux_yield_runs_peer_until_slice_end),
 		cmocka_unit_test(linux_yield_loop_forfeits_slices),
 		cmocka_unit_test(busy_core_sleep_pays_return),
+		cmocka_unit_test(timer_program_paid_by_the_earliest),
 		cmocka_unit_test(ule_yield_is_held_for_ticks),
 		cmocka_unit_test(futex_wake_to_idle_core_costs_remote),
 		cmocka_unit_test(futex_wake_charges_the_waker),
