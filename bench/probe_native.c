@@ -8,7 +8,9 @@
  *
  * POLLERS threads loop on usleep(1).  Once they run, the main thread is
  * measured.  The spinner computes until its own CPU clock has advanced
- * WORK_MS, and reports the wall time that took, its share of a CPU, its
+ * WORK_MS, and reports the wall time that took, its share of a CPU (its
+ * CPU clock over the wall time), its work share (the wall time its loop
+ * ran between interrupts and switches, over the wall time), its
  * involuntary switches and the pollers' cycles per ms in that window.
  * The sleeper (--sleeper), for WORK_MS of wall time, computes 20 us of
  * CPU time and sleeps 500 us in turn.  It reports its cycles, its CPU
@@ -36,6 +38,7 @@
 #define SLEEPER_WORK_NS 20000
 #define SLEEPER_SLEEP_NS 500000
 #define MAX_CYCLES 1000000
+#define WORK_STEP_MAX_NS 1000 /* a loop step of a spinner is about 0.2 us */
 
 /* One counter per cache line, so that counting moves no line between
  * CPUs. */
@@ -92,13 +95,24 @@ static long total_cycles(int n)
 	return sum;
 }
 
-/* Computes until the calling thread's CPU clock has advanced ns. */
-static void compute(int64_t ns)
+/* Computes until the calling thread's CPU clock has advanced ns.
+ * Returns the wall time the loop itself ran: the sum of the steps between
+ * two of its wall clock reads that are shorter than WORK_STEP_MAX_NS.  A
+ * longer step is an interrupt or a switch away, which the CPU clock may
+ * count but which did no work. */
+static int64_t compute(int64_t ns)
 {
-	int64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	int64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID), last = clock_ns(CLOCK_MONOTONIC);
+	int64_t worked = 0;
 
-	while (clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0 < ns)
-		;
+	while (clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0 < ns) {
+		int64_t now = clock_ns(CLOCK_MONOTONIC);
+
+		if (now - last < WORK_STEP_MAX_NS)
+			worked += now - last;
+		last = now;
+	}
+	return worked;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -165,7 +179,7 @@ int main(int argc, char **argv)
 	long poller_count;
 	int n;
 	double work_ms;
-	int64_t w0, w1, target;
+	int64_t w0, w1, target, worked;
 	long p0, p1;
 	int sleeper = 0, rc = 0;
 
@@ -216,7 +230,7 @@ int main(int argc, char **argv)
 	p0 = total_cycles(n);
 	w0 = clock_ns(CLOCK_MONOTONIC);
 	target = (int64_t)(work_ms * 1e6);
-	compute(target);
+	worked = compute(target);
 	w1 = clock_ns(CLOCK_MONOTONIC);
 	p1 = total_cycles(n);
 	getrusage(RUSAGE_THREAD, &r1);
@@ -224,8 +238,10 @@ int main(int argc, char **argv)
 	atomic_store(&done, 1);
 	for (int i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
-	printf("pollers=%d cpus=%s wall_ms=%.2f share=%.3f preemptions=%ld polls_per_ms=%.1f\n", n,
+	printf("pollers=%d cpus=%s wall_ms=%.2f share=%.3f work_share=%.3f preemptions=%ld "
+	       "polls_per_ms=%.1f\n", n,
 	       pin_all ? "cpu0" : "all", (w1 - w0) / 1e6, work_ms * 1e6 / (double)(w1 - w0),
+	       (double)worked / (double)(w1 - w0),
 	       r1.ru_nivcsw - r0.ru_nivcsw, (double)(p1 - p0) * 1e6 / (double)(w1 - w0));
 	return 0;
 }

@@ -12,8 +12,9 @@
  * 10 us bursts.  The sleeper, for WORK_MS of simulated time, computes
  * 20 us and sleeps 500 us in turn.
  * Printed per seed (default 1), as probe_native prints them.  For the
- * spinner: the wall time of that work, its share of a CPU, the run's
- * preemptions and the pollers' cycles per ms in the window.  For the
+ * spinner: the wall time of that work, its share of a CPU, its work
+ * share (WORK_MS over the wall time), the run's preemptions and the
+ * pollers' cycles per ms in the window.  For the
  * sleeper: its cycles, its CPU time per cycle, how late its sleeps ended
  * (mean, median, 90th percentile) and the pollers' cycles per ms.  A
  * thread's CPU time is the model's own count over the window: its time
@@ -167,8 +168,9 @@ static void print_run(long cores, long seed, const struct hs_run_result *res)
 	double cpu = (double)(P.cpu1 - P.cpu0);
 
 	if (!P.sleeper) {
-		printf("pollers=%d cores=%ld seed=%ld wall_ms=%.2f share=%.3f run_preemptions=%.0f polls_per_ms=%.1f\n",
-		       P.pollers, cores, seed, wall / 1e6, cpu / wall,
+		printf("pollers=%d cores=%ld seed=%ld wall_ms=%.2f share=%.3f work_share=%.3f "
+		       "run_preemptions=%.0f polls_per_ms=%.1f\n",
+		       P.pollers, cores, seed, wall / 1e6, cpu / wall, (double)P.work_ns / wall,
 		       hs_result_get(res, "preemptions", -1), polls);
 		return;
 	}

@@ -173,6 +173,9 @@ static void sim_probe_counts_window_cpu(void **unused)
 
 	share = sim_probe_field((const char *const[]){ "linux", "0", "1", NULL }, "share");
 	assert_true(share == 1.0);
+	/* and 1 ms of work takes 1 ms of wall time */
+	share = sim_probe_field((const char *const[]){ "linux", "0", "1", NULL }, "work_share");
+	assert_true(share == 1.0);
 	short_cycle = sim_probe_field((const char *const[]){ "--sleeper", "linux", "0", "1", NULL },
 				      "cpu_per_cycle_us");
 	long_cycle = sim_probe_field((const char *const[]){ "--sleeper", "linux", "0", "20", NULL },
@@ -180,6 +183,27 @@ static void sim_probe_counts_window_cpu(void **unused)
 	assert_true(short_cycle >= 20.0);
 	assert_true(long_cycle >= 20.0);
 	assert_true(short_cycle == long_cycle);
+}
+
+/* The native spinner's work share counts only the steps of its own loop,
+ * so it lies above 0 and never above the wall time it ran in. */
+static void native_work_share_within_wall(void **unused)
+{
+	struct cmd_result *r = calloc(1, sizeof(*r));
+	char path[4096];
+	const char *p;
+	double share = -1, work = -1;
+
+	assert_non_null(r);
+	probe_path(path, sizeof(path), "probe_native");
+	run_program(r, path, (const char *const[]){ "0", "2", "all", NULL });
+	assert_int_equal(r->status, 0);
+	p = strstr(r->out, " share=");
+	assert_non_null(p);
+	assert_int_equal(sscanf(p, " share=%lf work_share=%lf", &share, &work), 2);
+	assert_true(work > 0.0);
+	assert_true(work <= 1.0005);
+	free(r);
 }
 
 /* A native sleeper whose WORK_MS (1 ns) ends before its first cycle prints
@@ -207,6 +231,7 @@ int main(void)
 		cmocka_unit_test(sim_probe_prints_each_seed),
 		cmocka_unit_test(sim_probe_runs_the_sleeper),
 		cmocka_unit_test(sim_probe_counts_window_cpu),
+		cmocka_unit_test(native_work_share_within_wall),
 		cmocka_unit_test(native_sleeper_without_cycles),
 	};
 
