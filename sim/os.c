@@ -1698,18 +1698,12 @@ int sim_futex_wait(struct sim *s, struct sim_thread *t, hs_word *w, uint64_t exp
 		   int64_t timeout_ns, enum hs_reason r)
 {
 	struct sim_futex_q *q;
-	int64_t soft = 0, hard = 0;
+	int64_t soft, hard;
 
 	sim_cpu(s, t, s->os->syscall_ns);
 	t->futex_waits++;
 	if (w->value != expected)
 		return 2;
-	if (timeout_ns >= 0) {
-		pay_for_timer(s, t, timeout_ns, &soft, &hard);
-		/* a waker may have changed the word during that burst */
-		if (w->value != expected)
-			return 2;
-	}
 	q = futex_queue(s, w);
 	if (!q) {
 		sim_fail(s, "out of memory for a futex queue");
@@ -1723,8 +1717,15 @@ int sim_futex_wait(struct sim *s, struct sim_thread *t, hs_word *w, uint64_t exp
 	else
 		q->head = t;
 	q->tail = t;
-	if (timeout_ns >= 0)
+	if (timeout_ns >= 0) {
+		/* Queued first, as Linux queues the waiter before it arms the
+		 * timer: a wake during the burst dequeues t and ends the
+		 * wait before it blocks (sim_futex_wake). */
+		pay_for_timer(s, t, timeout_ns, &soft, &hard);
+		if (!t->futex)
+			return t->wait_result;
 		arm_timer(s, t, soft, hard);
+	}
 	sim_block(s, t, HS_TS_BLOCKED, r);
 	return t->wait_result;
 }
@@ -1779,9 +1780,13 @@ int sim_futex_wake(struct sim *s, struct sim_thread *t, hs_word *w, int n)
 		u->wait_next = NULL;
 		u->futex = NULL;
 		u->wait_result = 0;
+		woken++;
+		/* A waiter still paying for its timer has not blocked yet:
+		 * dequeuing it is the whole wake-up. */
+		if (u->state != HS_TS_SLEEPING && u->state != HS_TS_BLOCKED)
+			continue;
 		sim_wake(s, u, t->id);
 		send += sim_wake_send(s, t, u);
-		woken++;
 	}
 	if (send > 0)
 		sim_cpu_waker(s, t, send);

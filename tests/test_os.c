@@ -37,6 +37,7 @@ enum script {
 	S_SPINNER_AMONG_POLLERS,
 	S_CANCELLED_TIMER,
 	S_WAKE_ON_OTHER_CORE,
+	S_TIMED_WAIT_WOKEN_EARLY,
 };
 
 static struct {
@@ -44,6 +45,9 @@ static struct {
 	int arrivals;        /* acquire calls so far: the thread's role */
 	int64_t t[8];        /* timestamps the script logs */
 	hs_word word;
+	int entered;         /* S_TIMED_WAIT_WOKEN_EARLY: role 0 is in its wait */
+	int rc[2];           /* return values the script logs */
+	int store_first;     /* S_TIMED_WAIT_WOKEN_EARLY: change the word, then wake */
 } T;
 
 static hs_m *script_acquire(hs_env *env, void *state)
@@ -184,6 +188,23 @@ static hs_m *script_acquire(hs_env *env, void *state)
 			o->work(env, 50000);
 			o->store(env, &T.word, 1);
 			o->futex_wake(env, &T.word, 1);
+		}
+		break;
+	case S_TIMED_WAIT_WOKEN_EARLY:
+		/* role 1 wakes role 0 1.1 us into its 1 ms timed wait, while
+		 * role 0 may still be paying for its timer */
+		if (role == 0) {
+			T.t[0] = o->now(env);
+			T.entered = 1;
+			T.rc[0] = o->futex_wait(env, &T.word, 0, 1000000);
+			T.t[1] = o->now(env);
+		} else {
+			while (!T.entered)
+				o->work(env, 100);
+			o->work(env, 1100);
+			if (T.store_first)
+				o->store(env, &T.word, 1);
+			T.rc[1] = o->futex_wake(env, &T.word, 1);
 		}
 		break;
 	case S_CAS_PINGPONG: {
@@ -358,6 +379,38 @@ static void timer_program_paid_by_the_earliest(void **state)
 	/* the second sleeper's window lies behind the first's */
 	setup_slack(&cfg, 2, 1);
 	assert_int_equal(program_extra(&cfg, S_SLEEPERS_NEAR), 6000);
+}
+
+/* A timed futex wait is queued before it pays for its timer, so a wake
+ * during that burst finds it: the wait returns 0 (woken) at once and the
+ * wake counts one thread, whether or not the word changed, with or
+ * without timer_program. */
+static void timed_wait_woken_while_arming(void **state)
+{
+	static const int64_t program[] = { 0, 6000 };
+
+	for (int i = 0; i < 4; i++) {
+		struct hs_config cfg;
+		struct hs_run_result res;
+		struct hs_run_request req = { 0 };
+		struct hs_error err = { 0 };
+
+		setup_slack(&cfg, 2, 2);
+		cfg.os.timer_program_ns = program[i % 2];
+		memset(&T, 0, sizeof(T));
+		T.script = S_TIMED_WAIT_WOKEN_EARLY;
+		T.store_first = i / 2;
+		req.cfg = &cfg;
+		req.policy = &script_policy;
+		req.seed = 1;
+		hs_result_init(&res);
+		assert_int_equal(hs_backend_sim.run(&req, &res, &err), 0);
+		assert_int_equal(res.status, HS_STATUS_OK);
+		assert_int_equal(T.rc[0], 0);
+		assert_int_equal(T.rc[1], 1);
+		assert_true(T.t[1] - T.t[0] < 100000);
+		hs_result_free(&res);
+	}
 }
 
 static void freebsd_sleep_adds_a_sixteenth(void **state)
@@ -1764,6 +1817,7 @@ int main(void)
 		cmocka_unit_test(linux_yield_loop_forfeits_slices),
 		cmocka_unit_test(busy_core_sleep_pays_return),
 		cmocka_unit_test(timer_program_paid_by_the_earliest),
+		cmocka_unit_test(timed_wait_woken_while_arming),
 		cmocka_unit_test(ule_yield_is_held_for_ticks),
 		cmocka_unit_test(futex_wake_to_idle_core_costs_remote),
 		cmocka_unit_test(futex_wake_charges_the_waker),
