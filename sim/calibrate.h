@@ -161,6 +161,9 @@ struct hs_calib_report {
 	int64_t sleep_cycle_wall_ns;
 	int64_t sleep_cycle_cpu_ns;
 	int64_t sleep_cycle_cycles;
+	/* CPU A's local timer interrupts over those windows, from
+	 * /proc/interrupts; -1 when it could not be read. */
+	int64_t sleep_cycle_irqs;
 
 	/* Derived by hs_calib_derive(): the profile, and for each key of
 	 * hs_calib_keys[] (same index) the comment written above it, lines

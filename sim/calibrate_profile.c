@@ -643,28 +643,29 @@ static void derive_timer_program(struct hs_calib_report *r, struct hs_os_profile
 }
 
 /*
- * timer_irq and sleep_return, after derive_costs, derive_wakes and
- * derive_switch_cold have set syscall_ns, wake_local_ns and the
- * switch_cold curve.  timer_irq is the median timer_irq_gap: what the
- * interrupt of a timer that wakes no thread took from the thread it
- * interrupted.  The pollers of sleep_cycle take CPU A in turn, so each
- * poller's switch-in follows HS_CALIB_SLEEP_POLLERS - 1 others and pays
- * the switch_cold extra at that distance on top of wake_local.  Each
- * cycle also contains the wake-up that ends the poller's sleep, which the
- * interrupt does at irq_wake.  Under the timer slack their sleeps end
- * together, one interrupt for all, and CPU A idles until it comes; a
- * sample of sleep_cycle is the pollers' CPU time divided by their cycles,
- * so the interrupts that find CPU A idle are not in it.  What a cycle
- * costs beyond syscall, that switch-in and the wake-up is the sleeper's
- * own part of the call: sleep_return.  Without timer_irq_gap, timer_irq
- * takes that whole rest and sleep_return is 0.
+ * timer_irq and sleep_return, after derive_costs, derive_wakes,
+ * derive_switch_cold and derive_timer_program.  timer_irq is the median
+ * timer_irq_gap: what the interrupt of a timer that wakes no thread took
+ * from the thread it interrupted; 0 when not measured.  The pollers of
+ * sleep_cycle take CPU A in turn, so each poller's switch-in follows
+ * HS_CALIB_SLEEP_POLLERS - 1 others and pays the switch_cold extra at that
+ * distance on top of wake_local.  Each cycle also contains the wake-up
+ * that ends the poller's sleep, which the interrupt does at irq_wake.
+ * Under the timer slack their sleeps end together, one interrupt for
+ * many, and CPU A idles until it comes; a sample of sleep_cycle is the
+ * pollers' CPU time divided by their cycles, so the interrupts that find
+ * CPU A idle are not in it.  After each interrupt the first poller to
+ * sleep again arms CPU A's earliest timer and pays timer_program, which
+ * the model charges on its own: CPU A's local timer interrupts over the
+ * windows, times timer_program, over the cycles, is that share.  What a
+ * cycle costs beyond syscall, the switch-in, the wake-up and that share
+ * is the sleeper's own part of the call: sleep_return.
  */
 static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 {
 	const struct hs_calib_figure *cycle = measured(r, "sleep_cycle");
 	const struct hs_calib_figure *gap = measured(r, "timer_irq_gap");
-	const char *key;
-	int64_t cold, rest;
+	int64_t cold, rest, program = 0;
 
 	if (gap) {
 		p->timer_irq_ns = gap->p50;
@@ -672,62 +673,52 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 		     "waiter left in a clock loop on its CPU: delivery, handler and the "
 		     "reprogramming of the timer device for the next expiry");
 		note_figure(r, "timer_irq", gap);
-		if (r->timer_irq_rejected > 0)
-			note(r, "timer_irq", "  %d rounds with a gap above %d us, the host taking "
-			     "the CPU, were rejected", r->timer_irq_rejected, HS_CALIB_TIMER_GAP_MAX_US);
+	} else {
+		p->timer_irq_ns = 0;
+		note(r, "timer_irq", "timer_irq: not measured (timer_irq_gap has no samples); 0");
 	}
+	if (r->timer_irq_rejected > 0)
+		note(r, "timer_irq", "  %d rounds were rejected: a gap above %d us, the host taking the "
+		     "CPU, or arms so slow that the loop started after its window opened", r->timer_irq_rejected, HS_CALIB_TIMER_GAP_MAX_US);
 	if (!cycle) {
 		p->sleep_return_ns = 0;
 		note(r, "sleep_return", "sleep_return: not measured (sleep_cycle has no samples); 0");
-		if (!gap) {
-			p->timer_irq_ns = 0;
-			note(r, "timer_irq", "timer_irq: not measured (timer_irq_gap and sleep_cycle "
-			     "have no samples); 0");
-		}
 		return;
 	}
 	/* NOTE: a poller touches less memory between switch-ins than a ring
 	 * thread, so this extra may overstate the pollers' cold switch-in. */
 	cold = hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1);
-	rest = cycle->p50 - p->syscall_ns - p->wake_local_ns - cold - p->irq_wake_ns;
-	if (gap) {
-		key = "sleep_return";
-		p->sleep_return_ns = at_least_zero(rest);
-		note(r, key, "sleep_return: median sleep_cycle minus syscall, wake_local, the "
-		     "switch_cold extra at %d other threads and irq_wake, at least 0 (%" PRId64
-		     " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " ns).  What a "
-		     "usleep(1) cycle costs in CPU time beyond the sleep call, the cold switch to "
-		     "the woken thread and the interrupt's wake-up of it is the sleeper's own: "
-		     "setting up its timer and the way back from the call.  The pollers' sleeps "
-		     "end together, so their interrupt mostly finds CPU A idle and is not in the "
-		     "cycle",
-		     HS_CALIB_SLEEP_POLLERS - 1, cycle->p50, p->syscall_ns, p->wake_local_ns, cold,
-		     p->irq_wake_ns);
-	} else {
-		key = "timer_irq";
-		p->timer_irq_ns = at_least_zero(rest);
-		p->sleep_return_ns = 0;
-		note(r, key, "timer_irq: median sleep_cycle minus syscall, wake_local, the "
-		     "switch_cold extra at %d other threads and irq_wake, at least 0 (%" PRId64
-		     " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " ns), because "
-		     "timer_irq_gap has no samples.  What a usleep(1) cycle costs in CPU time "
-		     "beyond the sleep call, the cold switch to the woken thread and the interrupt's "
-		     "wake-up of it is then taken as the timer interrupt, under the timer slack of %"
-		     PRId64 " ns, where one interrupt can end several sleeps",
-		     HS_CALIB_SLEEP_POLLERS - 1, cycle->p50, p->syscall_ns, p->wake_local_ns, cold,
-		     p->irq_wake_ns, r->timer_slack_ns);
-		note(r, "sleep_return", "sleep_return: 0, because timer_irq_gap has no samples and "
-		     "timer_irq takes the whole rest of a usleep(1) cycle");
-	}
+	if (r->sleep_cycle_irqs > 0 && r->sleep_cycle_cycles > 0)
+		program = p->timer_program_ns * r->sleep_cycle_irqs / r->sleep_cycle_cycles;
+	rest = cycle->p50 - p->syscall_ns - p->wake_local_ns - cold - p->irq_wake_ns - program;
+	p->sleep_return_ns = at_least_zero(rest);
+	note(r, "sleep_return", "sleep_return: median sleep_cycle minus syscall, wake_local, the "
+	     "switch_cold extra at %d other threads, irq_wake and the cycle's share of "
+	     "timer_program, at least 0 (%" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64
+	     " - %" PRId64 " - %" PRId64 " ns).  What a usleep(1) cycle costs in CPU time beyond "
+	     "the sleep call, the cold switch to the woken thread, the interrupt's wake-up of it "
+	     "and the rearming of the CPU's earliest timer is the sleeper's own: setting up its "
+	     "timer and the way back from the call.  The pollers' sleeps end together, so their "
+	     "interrupt mostly finds CPU A idle and is not in the cycle",
+	     HS_CALIB_SLEEP_POLLERS - 1, cycle->p50, p->syscall_ns, p->wake_local_ns, cold,
+	     p->irq_wake_ns, program);
+	if (r->sleep_cycle_irqs > 0)
+		note(r, "sleep_return", "  share of timer_program: %" PRId64 " ns x %" PRId64
+		     " timer interrupts of CPU A / %" PRId64 " cycles", p->timer_program_ns,
+		     r->sleep_cycle_irqs, r->sleep_cycle_cycles);
+	else
+		note(r, "sleep_return", "  share of timer_program: 0, because CPU A's timer "
+		     "interrupts could not be counted (/proc/interrupts)");
 	if (p->nswitch_cold == 0)
-		note(r, key, "  switch_cold is none, so the cold extra is 0");
+		note(r, "sleep_return", "  switch_cold is none, so the cold extra is 0");
 	if (rest < 0)
-		note(r, key, "  the difference is %" PRId64 " ns, below 0, so 0 is written", rest);
-	note_figure(r, key, cycle);
+		note(r, "sleep_return", "  the difference is %" PRId64 " ns, below 0, so 0 is written",
+		     rest);
+	note_figure(r, "sleep_return", cycle);
 	if (r->sleep_cycle_rejected > 0)
-		note(r, key, "  %d windows without a completed cycle or poller CPU time were rejected",
-		     r->sleep_cycle_rejected);
-	note_cpu_share(r, key);
+		note(r, "sleep_return", "  %d windows without a completed cycle or poller CPU time "
+		     "were rejected", r->sleep_cycle_rejected);
+	note_cpu_share(r, "sleep_return");
 }
 
 /*
@@ -864,8 +855,8 @@ void hs_calib_derive(struct hs_calib_report *r)
 	derive_timers(r, p);
 	derive_switch_cold(r, p);
 	derive_irq_wake(r, p);
-	derive_timer_irq(r, p);
 	derive_timer_program(r, p);
+	derive_timer_irq(r, p);
 	derive_cost_spread(r, p);
 	note_spread(r);
 }

@@ -16,6 +16,7 @@
 #include "calibrate_impl.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
@@ -672,6 +673,47 @@ static void sleep_ns(int64_t ns)
 }
 
 /*
+ * The local timer interrupts that CPU `cpu` has taken since boot: its
+ * column of the "LOC:" line of /proc/interrupts (x86 Linux), found by the
+ * header's "CPUn" names.  -1 when the file or the line cannot be read.
+ */
+static long long local_timer_irqs(int cpu)
+{
+	char line[4096], name[32], tok[32];
+	FILE *f = fopen("/proc/interrupts", "r");
+	int col = -1, n = 0, off;
+	long long v = -1;
+	const char *p;
+
+	if (!f)
+		return -1;
+	snprintf(name, sizeof(name), "CPU%d", cpu);
+	if (fgets(line, sizeof(line), f)) {
+		for (p = line; sscanf(p, "%31s%n", tok, &off) == 1; p += off, n++)
+			if (strcmp(tok, name) == 0) {
+				col = n;
+				break;
+			}
+	}
+	while (col >= 0 && fgets(line, sizeof(line), f)) {
+		long long x;
+
+		p = line + strspn(line, " ");
+		if (strncmp(p, "LOC:", 4) != 0)
+			continue;
+		p += 4;
+		for (int k = 0; k <= col; k++, p += off)
+			if (sscanf(p, "%lld%n", &x, &off) != 1)
+				goto out;
+		v = x;
+		break;
+	}
+out:
+	fclose(f);
+	return v;
+}
+
+/*
  * sleep_cycle: HS_CALIB_SLEEP_POLLERS threads pinned to cpu_a loop on
  * usleep(1) and count their cycles.  A sample is the pollers' CPU time in
  * a window divided by their cycles in it: the CPU time of one usleep
@@ -705,6 +747,7 @@ static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_re
 	if (rc == 0) {
 		sleep_ns(CYCLE_WARMUP_NS);
 		while (hs_calib_sampler_more(&s)) {
+			long long irq0 = local_timer_irqs(r->cpu_a), irq1;
 			int64_t caller0 = thread_cpu_ns();
 			int64_t cpu0 = process_cpu_ns();
 			long c0 = atomic_load(&p.cycles);
@@ -717,8 +760,13 @@ static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_re
 			t1 = hs_calib_now();
 			cpu1 = process_cpu_ns();
 			caller1 = thread_cpu_ns();
+			irq1 = local_timer_irqs(r->cpu_a);
 			pollers_cpu = (cpu1 - cpu0) - (caller1 - caller0);
 			if (c1 > c0 && pollers_cpu > 0) {
+				if (irq0 < 0 || irq1 < irq0)
+					r->sleep_cycle_irqs = -1;
+				else if (r->sleep_cycle_irqs >= 0)
+					r->sleep_cycle_irqs += irq1 - irq0;
 				hs_calib_sampler_add(&s, hs_calib_mean_ns(pollers_cpu, c1 - c0));
 				r->sleep_cycle_wall_ns += t1 - t0;
 				r->sleep_cycle_cpu_ns += pollers_cpu;
@@ -808,6 +856,13 @@ static int measure_timer_irq_gap(const struct hs_calib_opts *o, struct hs_calib_
 		from = target - TIMER_BEFORE_NS;
 		end = target + TIMER_AFTER_NS;
 		last = hs_calib_now();
+		if (last >= from) {
+			/* the arms took so long that the loop would start late
+			 * and might miss the interrupt */
+			e = timerfd_at(later, 0);
+			r->timer_irq_rejected++;
+			continue;
+		}
 		while (last < end) {
 			int64_t now = hs_calib_now();
 

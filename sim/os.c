@@ -108,6 +108,8 @@
 
 #include "sim_internal.h"
 
+#define SLEEP_MAX_NS (INT64_MAX / 4) /* longest timed sleep or wait, in ns */
+
 static void timer_program(struct sim *s, int c);
 
 #define LOAD_LOCAL_NS 1
@@ -1596,7 +1598,9 @@ void sim_os_yield(struct sim *s, struct sim_thread *t)
 static void sleep_window(struct sim *s, int64_t ns, int64_t *soft, int64_t *hard)
 {
 	const struct hs_os_profile *os = s->os;
-	int64_t base = ns < os->sleep_min_ns ? os->sleep_min_ns : ns;
+	/* Requests past SLEEP_MAX_NS (73 years) are cut to it, so that no
+	 * sum below overflows. */
+	int64_t base = ns < os->sleep_min_ns ? os->sleep_min_ns : ns > SLEEP_MAX_NS ? SLEEP_MAX_NS : ns;
 	int64_t d = base + os->sleep_slack_ns + (int64_t)(os->sleep_slack_ratio * (double)base);
 	bool window = true;
 

@@ -38,6 +38,7 @@ enum script {
 	S_CANCELLED_TIMER,
 	S_WAKE_ON_OTHER_CORE,
 	S_TIMED_WAIT_WOKEN_EARLY,
+	S_SLEEP_FOREVER,
 };
 
 static struct {
@@ -189,6 +190,11 @@ static hs_m *script_acquire(hs_env *env, void *state)
 			o->store(env, &T.word, 1);
 			o->futex_wake(env, &T.word, 1);
 		}
+		break;
+	case S_SLEEP_FOREVER:
+		T.t[0] = o->now(env);
+		o->sleep(env, INT64_MAX);
+		T.t[1] = o->now(env);
 		break;
 	case S_TIMED_WAIT_WOKEN_EARLY:
 		/* role 1 wakes role 0 1.1 us into its 1 ms timed wait, while
@@ -411,6 +417,28 @@ static void timed_wait_woken_while_arming(void **state)
 		assert_true(T.t[1] - T.t[0] < 100000);
 		hs_result_free(&res);
 	}
+}
+
+/* A sleep of INT64_MAX ns does not wrap simulated time around: the run
+ * reaches its time limit with the thread still asleep. */
+static void endless_sleep_reaches_the_limit(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+	struct hs_run_request req = { 0 };
+	struct hs_error err = { 0 };
+
+	setup_slack(&cfg, 1, 1);
+	memset(&T, 0, sizeof(T));
+	T.script = S_SLEEP_FOREVER;
+	req.cfg = &cfg;
+	req.policy = &script_policy;
+	req.seed = 1;
+	hs_result_init(&res);
+	assert_int_equal(hs_backend_sim.run(&req, &res, &err), 0);
+	assert_int_equal(res.status, HS_STATUS_TIMEOUT);
+	assert_int_equal(T.t[1], 0);
+	hs_result_free(&res);
 }
 
 static void freebsd_sleep_adds_a_sixteenth(void **state)
@@ -1818,6 +1846,7 @@ int main(void)
 		cmocka_unit_test(busy_core_sleep_pays_return),
 		cmocka_unit_test(timer_program_paid_by_the_earliest),
 		cmocka_unit_test(timed_wait_woken_while_arming),
+		cmocka_unit_test(endless_sleep_reaches_the_limit),
 		cmocka_unit_test(ule_yield_is_held_for_ticks),
 		cmocka_unit_test(futex_wake_to_idle_core_costs_remote),
 		cmocka_unit_test(futex_wake_charges_the_waker),
