@@ -38,7 +38,8 @@
 #define SLEEPER_WORK_NS 20000
 #define SLEEPER_SLEEP_NS 500000
 #define MAX_CYCLES 1000000
-#define WORK_STEP_MAX_NS 1000 /* a loop step of a spinner is about 0.2 us */
+#define WORK_STEP_MAX_NS 1000 /* least step limit; a spinner step is about 0.2 us */
+#define STEP_PROBE 256         /* steps timed to set the limit */
 
 /* One counter per cache line, so that counting moves no line between
  * CPUs. */
@@ -95,12 +96,27 @@ static long total_cycles(int n)
 	return sum;
 }
 
+/* The step limit of compute: the larger of WORK_STEP_MAX_NS and 5 times
+ * the mean of STEP_PROBE steps of its loop, so that a host whose clock
+ * reads are slow still has its steps counted. */
+static int64_t step_limit_ns(void)
+{
+	int64_t t0 = clock_ns(CLOCK_MONOTONIC), limit;
+
+	for (int i = 0; i < STEP_PROBE; i++) {
+		(void)clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		(void)clock_ns(CLOCK_MONOTONIC);
+	}
+	limit = 5 * (clock_ns(CLOCK_MONOTONIC) - t0) / STEP_PROBE;
+	return limit > WORK_STEP_MAX_NS ? limit : WORK_STEP_MAX_NS;
+}
+
 /* Computes until the calling thread's CPU clock has advanced ns.
  * Returns the wall time the loop itself ran: the sum of the steps between
- * two of its wall clock reads that are shorter than WORK_STEP_MAX_NS.  A
- * longer step is an interrupt or a switch away, which the CPU clock may
- * count but which did no work. */
-static int64_t compute(int64_t ns)
+ * two of its wall clock reads that are shorter than limit.  A longer step
+ * is an interrupt or a switch away, which the CPU clock may count but
+ * which did no work. */
+static int64_t compute(int64_t ns, int64_t limit)
 {
 	int64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID), last = clock_ns(CLOCK_MONOTONIC);
 	int64_t worked = 0;
@@ -108,7 +124,7 @@ static int64_t compute(int64_t ns)
 	while (clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0 < ns) {
 		int64_t now = clock_ns(CLOCK_MONOTONIC);
 
-		if (now - last < WORK_STEP_MAX_NS)
+		if (now - last < limit)
 			worked += now - last;
 		last = now;
 	}
@@ -146,7 +162,7 @@ static int run_sleeper(int n, double work_ms)
 		struct timespec ts = { 0, SLEEPER_SLEEP_NS };
 		int64_t before;
 
-		compute(SLEEPER_WORK_NS);
+		compute(SLEEPER_WORK_NS, WORK_STEP_MAX_NS);
 		before = clock_ns(CLOCK_MONOTONIC);
 		nanosleep(&ts, NULL);
 		late[cycles++] = clock_ns(CLOCK_MONOTONIC) - before - SLEEPER_SLEEP_NS;
@@ -179,7 +195,7 @@ int main(int argc, char **argv)
 	long poller_count;
 	int n;
 	double work_ms;
-	int64_t w0, w1, target, worked;
+	int64_t w0, w1, target, worked, step_limit;
 	long p0, p1;
 	int sleeper = 0, rc = 0;
 
@@ -230,7 +246,8 @@ int main(int argc, char **argv)
 	p0 = total_cycles(n);
 	w0 = clock_ns(CLOCK_MONOTONIC);
 	target = (int64_t)(work_ms * 1e6);
-	worked = compute(target);
+	step_limit = step_limit_ns();
+	worked = compute(target, step_limit);
 	w1 = clock_ns(CLOCK_MONOTONIC);
 	p1 = total_cycles(n);
 	getrusage(RUSAGE_THREAD, &r1);
@@ -239,9 +256,10 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
 	printf("pollers=%d cpus=%s wall_ms=%.2f share=%.3f work_share=%.3f preemptions=%ld "
-	       "polls_per_ms=%.1f\n", n,
+	       "polls_per_ms=%.1f step_limit_ns=%lld\n", n,
 	       pin_all ? "cpu0" : "all", (w1 - w0) / 1e6, work_ms * 1e6 / (double)(w1 - w0),
 	       (double)worked / (double)(w1 - w0),
-	       r1.ru_nivcsw - r0.ru_nivcsw, (double)(p1 - p0) * 1e6 / (double)(w1 - w0));
+	       r1.ru_nivcsw - r0.ru_nivcsw, (double)(p1 - p0) * 1e6 / (double)(w1 - w0),
+	       (long long)step_limit);
 	return 0;
 }

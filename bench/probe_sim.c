@@ -101,7 +101,7 @@ static hs_m *probe_acquire(hs_env *env, void *state)
 			sleeper_loop(env);
 		else
 			for (int64_t w = 0; w < P.work_ns; w += STEP_NS)
-				o->work(env, STEP_NS);
+				o->work(env, P.work_ns - w < STEP_NS ? P.work_ns - w : STEP_NS);
 		P.t1 = o->now(env);
 		P.cpu1 = thread_cpu_now(env);
 		P.p1 = P.polls;

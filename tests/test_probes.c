@@ -173,8 +173,8 @@ static void sim_probe_counts_window_cpu(void **unused)
 
 	share = sim_probe_field((const char *const[]){ "linux", "0", "1", NULL }, "share");
 	assert_true(share == 1.0);
-	/* and 1 ms of work takes 1 ms of wall time */
-	share = sim_probe_field((const char *const[]){ "linux", "0", "1", NULL }, "work_share");
+	/* and 15 us of work, one and a half steps, takes 15 us of wall time */
+	share = sim_probe_field((const char *const[]){ "linux", "0", "0.015", NULL }, "work_share");
 	assert_true(share == 1.0);
 	short_cycle = sim_probe_field((const char *const[]){ "--sleeper", "linux", "0", "1", NULL },
 				      "cpu_per_cycle_us");
