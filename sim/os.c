@@ -1625,9 +1625,11 @@ static void sleep_window(struct sim *s, int64_t ns, int64_t *soft, int64_t *hard
  * charging t the device reprogramming when the timer will become its
  * core's earliest (program_cost).  Linux computes the expiry, queues the
  * timer and reprograms with interrupts off.  The model charges the burst
- * before the caller queues the timer, so that the timer cannot fire and
- * no waker can find t while t still runs.  A window that the burst
- * overran ends now.
+ * before the caller queues the timer, so that the timer cannot fire
+ * while t still runs.  Unlike Linux's, the burst can be preempted, and t
+ * may then queue its timer on another core than the one it paid for.  A
+ * window that the burst overran ends now.  A timed futex wait is queued
+ * on its futex before this, so a wake during the burst finds it.
  */
 static void pay_for_timer(struct sim *s, struct sim_thread *t, int64_t ns, int64_t *soft,
 			  int64_t *hard)
