@@ -38,7 +38,7 @@
 #define SLEEPER_WORK_NS 20000
 #define SLEEPER_SLEEP_NS 500000
 #define MAX_CYCLES 1000000
-#define WORK_STEP_MAX_NS 1000 /* least step limit; a spinner step is about 0.2 us */
+#define STEP_LIMIT_MIN_NS 1000 /* minimum step limit; a spinner step is about 0.2 us */
 #define STEP_PROBE 256         /* steps timed to set the limit */
 
 /* One counter per cache line, so that counting moves no line between
@@ -96,7 +96,7 @@ static long total_cycles(int n)
 	return sum;
 }
 
-/* The step limit of compute: the larger of WORK_STEP_MAX_NS and 5 times
+/* The step limit of compute: the larger of STEP_LIMIT_MIN_NS and 5 times
  * the mean of STEP_PROBE steps of its loop, so that a host whose clock
  * reads are slow still has its steps counted. */
 static int64_t step_limit_ns(void)
@@ -108,7 +108,7 @@ static int64_t step_limit_ns(void)
 		(void)clock_ns(CLOCK_MONOTONIC);
 	}
 	limit = 5 * (clock_ns(CLOCK_MONOTONIC) - t0) / STEP_PROBE;
-	return limit > WORK_STEP_MAX_NS ? limit : WORK_STEP_MAX_NS;
+	return limit > STEP_LIMIT_MIN_NS ? limit : STEP_LIMIT_MIN_NS;
 }
 
 /* Computes until the calling thread's CPU clock has advanced ns.
@@ -162,7 +162,7 @@ static int run_sleeper(int n, double work_ms)
 		struct timespec ts = { 0, SLEEPER_SLEEP_NS };
 		int64_t before;
 
-		compute(SLEEPER_WORK_NS, WORK_STEP_MAX_NS);
+		compute(SLEEPER_WORK_NS, STEP_LIMIT_MIN_NS);
 		before = clock_ns(CLOCK_MONOTONIC);
 		nanosleep(&ts, NULL);
 		late[cycles++] = clock_ns(CLOCK_MONOTONIC) - before - SLEEPER_SLEEP_NS;

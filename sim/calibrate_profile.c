@@ -652,7 +652,7 @@ static void derive_timer_program(struct hs_calib_report *r, struct hs_os_profile
  * distance on top of wake_local.  Each cycle also contains the wake-up
  * that ends the poller's sleep, which the interrupt does at irq_wake.
  * Under the timer slack their sleeps end together, one interrupt for
- * many, and CPU A idles until it comes; a sample of sleep_cycle is the
+ * many, and CPU A idles until it comes.  A sample of sleep_cycle is the
  * pollers' CPU time divided by their cycles, so the interrupts that find
  * CPU A idle are not in it.  After each interrupt the first poller to
  * sleep again arms CPU A's earliest timer and pays timer_program, which

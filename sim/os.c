@@ -1598,12 +1598,16 @@ void sim_os_yield(struct sim *s, struct sim_thread *t)
 static void sleep_window(struct sim *s, int64_t ns, int64_t *soft, int64_t *hard)
 {
 	const struct hs_os_profile *os = s->os;
-	/* Requests past SLEEP_MAX_NS (73 years) are cut to it, so that no
-	 * sum below overflows. */
-	int64_t base = ns < os->sleep_min_ns ? os->sleep_min_ns : ns > SLEEP_MAX_NS ? SLEEP_MAX_NS : ns;
-	int64_t d = base + os->sleep_slack_ns + (int64_t)(os->sleep_slack_ratio * (double)base);
+	int64_t base = ns, d;
 	bool window = true;
 
+	/* Requests past SLEEP_MAX_NS (73 years) are cut to it, so that no
+	 * sum below overflows. */
+	if (base > SLEEP_MAX_NS)
+		base = SLEEP_MAX_NS;
+	if (base < os->sleep_min_ns)
+		base = os->sleep_min_ns;
+	d = base + os->sleep_slack_ns + (int64_t)(os->sleep_slack_ratio * (double)base);
 	if (os->sleep_round_ns > 0) {
 		d = (d + os->sleep_round_ns - 1) / os->sleep_round_ns * os->sleep_round_ns;
 		window = false;
