@@ -38,7 +38,7 @@
 #define SLEEPER_WORK_NS 20000
 #define SLEEPER_SLEEP_NS 500000
 #define MAX_CYCLES 1000000
-#define STEP_LIMIT_MIN_NS 1000 /* minimum step limit; a spinner step is about 0.2 us */
+#define STEP_LIMIT_MIN_NS 1000 /* minimum step limit; a loop step took about 0.4 us on the validation guest */
 #define STEP_PROBE 256         /* steps timed to set the limit */
 
 /* One counter per cache line, so that counting moves no line between

@@ -145,7 +145,7 @@ struct hs_calib_report {
 	int sleep_rejected;
 	int sleep_cycle_rejected;
 	int ring_rejected;
-	int timer_irq_rejected;  /* timer_irq_gap rounds the host interrupted */
+	int timer_irq_rejected;  /* timer_irq_gap rounds without samples */
 	/* irq_wake_K rounds without a sample: a sleeper had not started its
 	 * sleep, or the caller was not yet reading the clock, when the window
 	 * before T opened. */

@@ -679,7 +679,8 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 	}
 	if (r->timer_irq_rejected > 0)
 		note(r, "timer_irq", "  %d rounds were rejected: a gap above %d us, the host taking the "
-		     "CPU, or arms so slow that the loop started after its window opened", r->timer_irq_rejected, HS_CALIB_TIMER_GAP_MAX_US);
+		     "CPU, or arms so slow that the loop started after its window opened",
+		     r->timer_irq_rejected, HS_CALIB_TIMER_GAP_MAX_US);
 	if (!cycle) {
 		p->sleep_return_ns = 0;
 		note(r, "sleep_return", "sleep_return: not measured (sleep_cycle has no samples); 0");

@@ -793,9 +793,9 @@ static int timerfd_at(int fd, int64_t at)
 /*
  * timer_irq_gap, timer_arm_first and timer_arm_later, in the same rounds.
  * The caller, pinned to cpu_a with no other thread of this process there,
- * arms timerfd `first` to expire TIMER_LEAD_NS ahead: with the tick at
- * most one tick period ahead, that usually makes it the CPU's earliest
- * timer, so the kernel reprograms the timer device (timer_arm_first, the
+ * arms timerfd `first` to expire TIMER_LEAD_NS ahead.  The tick is at most
+ * one tick period ahead, so this usually makes `first` the CPU's earliest
+ * timer, and the kernel reprograms the timer device (timer_arm_first, the
  * call's wall time).  It then arms `later` for TIMER_LATER_NS ahead,
  * behind `first`, which needs no reprogramming (timer_arm_later).  It
  * reads the clock in a loop from TIMER_BEFORE_NS before the expiry to

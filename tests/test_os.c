@@ -38,6 +38,7 @@ enum script {
 	S_CANCELLED_TIMER,
 	S_WAKE_ON_OTHER_CORE,
 	S_TIMED_WAIT_WOKEN_EARLY,
+	S_TIMED_WAIT_CHANGED_EARLY,
 	S_SLEEP_FOREVER,
 };
 
@@ -46,9 +47,8 @@ static struct {
 	int arrivals;        /* acquire calls so far: the thread's role */
 	int64_t t[8];        /* timestamps the script logs */
 	hs_word word;
-	int entered;         /* S_TIMED_WAIT_WOKEN_EARLY: role 0 is in its wait */
+	int entered;         /* S_TIMED_WAIT_*: role 0 is in its wait */
 	int rc[2];           /* return values the script logs */
-	int store_first;     /* S_TIMED_WAIT_WOKEN_EARLY: change the word, then wake */
 } T;
 
 static hs_m *script_acquire(hs_env *env, void *state)
@@ -197,8 +197,10 @@ static hs_m *script_acquire(hs_env *env, void *state)
 		T.t[1] = o->now(env);
 		break;
 	case S_TIMED_WAIT_WOKEN_EARLY:
-		/* role 1 wakes role 0 1.1 us into its 1 ms timed wait, while
-		 * role 0 may still be paying for its timer */
+	case S_TIMED_WAIT_CHANGED_EARLY:
+		/* Role 1 wakes role 0 1.1 us into its 1 ms timed wait, while
+		 * role 0 may still be paying for its timer.  Under
+		 * S_TIMED_WAIT_CHANGED_EARLY it changes the word first. */
 		if (role == 0) {
 			T.t[0] = o->now(env);
 			T.entered = 1;
@@ -208,7 +210,7 @@ static hs_m *script_acquire(hs_env *env, void *state)
 			while (!T.entered)
 				o->work(env, 100);
 			o->work(env, 1100);
-			if (T.store_first)
+			if (T.script == S_TIMED_WAIT_CHANGED_EARLY)
 				o->store(env, &T.word, 1);
 			T.rc[1] = o->futex_wake(env, &T.word, 1);
 		}
@@ -287,8 +289,9 @@ static void setup_slack(struct hs_config *cfg, int threads, int cores)
 	cfg->os.sleep_min_ns = 0;
 }
 
-static void run_script_at(struct hs_config *cfg, enum script s, enum hs_record_level level,
-			  struct hs_run_result *res)
+/* Runs script s at the given record level and returns the run's status. */
+static enum hs_status run_script_status(struct hs_config *cfg, enum script s,
+					enum hs_record_level level, struct hs_run_result *res)
 {
 	struct hs_run_request req = { 0 };
 	struct hs_error err = { 0 };
@@ -301,7 +304,13 @@ static void run_script_at(struct hs_config *cfg, enum script s, enum hs_record_l
 	req.record = level;
 	hs_result_init(res);
 	assert_int_equal(hs_backend_sim.run(&req, res, &err), 0);
-	assert_int_equal(res->status, HS_STATUS_OK);
+	return res->status;
+}
+
+static void run_script_at(struct hs_config *cfg, enum script s, enum hs_record_level level,
+			  struct hs_run_result *res)
+{
+	assert_int_equal(run_script_status(cfg, s, level, res), HS_STATUS_OK);
 }
 
 static void run_script(struct hs_config *cfg, enum script s, struct hs_run_result *res)
@@ -388,30 +397,21 @@ static void timer_program_paid_by_the_earliest(void **state)
 }
 
 /* A timed futex wait is queued before it pays for its timer, so a wake
- * during that burst finds it: the wait returns 0 (woken) at once and the
- * wake counts one thread, whether or not the word changed, with or
- * without timer_program. */
+ * during that burst finds it.  The wait then returns 0 (woken) at once,
+ * and the wake counts one thread, whether or not the word changed and
+ * with or without timer_program. */
 static void timed_wait_woken_while_arming(void **state)
 {
+	static const enum script scripts[] = { S_TIMED_WAIT_WOKEN_EARLY, S_TIMED_WAIT_CHANGED_EARLY };
 	static const int64_t program[] = { 0, 6000 };
 
 	for (int i = 0; i < 4; i++) {
 		struct hs_config cfg;
 		struct hs_run_result res;
-		struct hs_run_request req = { 0 };
-		struct hs_error err = { 0 };
 
 		setup_slack(&cfg, 2, 2);
 		cfg.os.timer_program_ns = program[i % 2];
-		memset(&T, 0, sizeof(T));
-		T.script = S_TIMED_WAIT_WOKEN_EARLY;
-		T.store_first = i / 2;
-		req.cfg = &cfg;
-		req.policy = &script_policy;
-		req.seed = 1;
-		hs_result_init(&res);
-		assert_int_equal(hs_backend_sim.run(&req, &res, &err), 0);
-		assert_int_equal(res.status, HS_STATUS_OK);
+		run_script(&cfg, scripts[i / 2], &res);
 		assert_int_equal(T.rc[0], 0);
 		assert_int_equal(T.rc[1], 1);
 		assert_true(T.t[1] - T.t[0] < 100000);
@@ -425,18 +425,10 @@ static void endless_sleep_reaches_the_limit(void **state)
 {
 	struct hs_config cfg;
 	struct hs_run_result res;
-	struct hs_run_request req = { 0 };
-	struct hs_error err = { 0 };
 
 	setup_slack(&cfg, 1, 1);
-	memset(&T, 0, sizeof(T));
-	T.script = S_SLEEP_FOREVER;
-	req.cfg = &cfg;
-	req.policy = &script_policy;
-	req.seed = 1;
-	hs_result_init(&res);
-	assert_int_equal(hs_backend_sim.run(&req, &res, &err), 0);
-	assert_int_equal(res.status, HS_STATUS_TIMEOUT);
+	assert_int_equal(run_script_status(&cfg, S_SLEEP_FOREVER, HS_RECORD_SUMMARY, &res),
+			 HS_STATUS_TIMEOUT);
 	assert_int_equal(T.t[1], 0);
 	hs_result_free(&res);
 }
