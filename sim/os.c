@@ -819,6 +819,7 @@ static void preempt_current(struct sim *s, int c, struct sim_thread *cur, int64_
 	cur->resched_to = NULL;
 	cur->gen++;
 	s->preemptions++;
+	cur->preempted++;
 	sim_set_state(s, cur, HS_TS_RUNNABLE, HS_R_PREEMPT, SIM_NONE);
 	core->current = NULL;
 	core->on_cpu = false;

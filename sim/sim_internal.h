@@ -133,6 +133,7 @@ struct sim_thread {
 	/* Counters. */
 	struct hs_thread_counters counters;
 	int64_t futex_waits, futex_wakes;
+	int64_t preempted;      /* times it lost its core to a preemption */
 
 	/* Role-specific. */
 	void (*fn)(hs_env *env, void *arg);

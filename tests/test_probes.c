@@ -185,6 +185,20 @@ static void sim_probe_counts_window_cpu(void **unused)
 	assert_true(short_cycle == long_cycle);
 }
 
+/* probe_sim counts the measured thread's own preemptions in the window,
+ * as probe_native counts its involuntary switches: none alone on its core,
+ * some among pollers on one core, where each timer interrupt that wakes
+ * them can take the core from it. */
+static void sim_probe_counts_own_preemptions(void **unused)
+{
+	double alone, among;
+
+	alone = sim_probe_field((const char *const[]){ "linux", "0", "5", NULL }, "preemptions");
+	among = sim_probe_field((const char *const[]){ "linux", "16", "5", "1", NULL }, "preemptions");
+	assert_true(alone == 0.0);
+	assert_true(among >= 1.0);
+}
+
 /* The native spinner's work share counts only the steps of its own loop,
  * so it lies above 0 and never above the wall time it ran in. */
 static void native_work_share_within_wall(void **unused)
@@ -231,6 +245,7 @@ int main(void)
 		cmocka_unit_test(sim_probe_prints_each_seed),
 		cmocka_unit_test(sim_probe_runs_the_sleeper),
 		cmocka_unit_test(sim_probe_counts_window_cpu),
+		cmocka_unit_test(sim_probe_counts_own_preemptions),
 		cmocka_unit_test(native_work_share_within_wall),
 		cmocka_unit_test(native_sleeper_without_cycles),
 	};
