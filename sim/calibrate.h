@@ -51,10 +51,11 @@
  *   load_local          dependent load of a line this CPU holds, mean of 256
  *   load_remote         dependent load of a line the other CPU just wrote,
  *                       mean of 256
- *   sleep_cycle         CPU time of one usleep(1) cycle (system call, timer
- *                       interrupt, switch to the woken thread) on a CPU
- *                       saturated by HS_CALIB_SLEEP_POLLERS threads looping
- *                       on usleep(1): wall time of a 5 ms window / cycles
+ *   sleep_cycle         CPU time of one usleep(1) cycle (system call, the
+ *                       interrupt's part billed to the woken thread, switch
+ *                       to it) of HS_CALIB_SLEEP_POLLERS threads looping on
+ *                       usleep(1) on a CPU that a SCHED_IDLE thread keeps
+ *                       busy: their CPU time in a 5 ms window / cycles
  *   futex_ring_K        one hop of a futex token passed around a ring of K
  *                       threads pinned to one CPU (a wake and a switch to
  *                       a thread that last ran K - 1 switch-ins ago), for
@@ -164,6 +165,11 @@ struct hs_calib_report {
 	/* CPU A's local timer interrupts over those windows, from
 	 * /proc/interrupts; -1 when it could not be read. */
 	int64_t sleep_cycle_irqs;
+	/* Whether a SCHED_IDLE thread kept CPU A busy during the windows
+	 * (false when SCHED_IDLE was refused), and that thread's CPU time
+	 * over the accepted windows. */
+	bool sleep_cycle_busy;
+	int64_t sleep_cycle_busy_cpu_ns;
 
 	/* Derived by hs_calib_derive(): the profile, and for each key of
 	 * hs_calib_keys[] (same index) the comment written above it, lines

@@ -564,8 +564,8 @@ static void derive_switch_cold(struct hs_calib_report *r, struct hs_os_profile *
 }
 
 /* Notes the pollers' CPU time as a share of the sleep_cycle windows' wall
- * time.  The rest (idle time, other processes and steal) is not in the
- * samples. */
+ * time.  The rest (the busy thread, idle time, other processes and steal)
+ * is not in the samples. */
 static void note_cpu_share(struct hs_calib_report *r, const char *key)
 {
 	if (r->sleep_cycle_wall_ns <= 0)
@@ -652,9 +652,11 @@ static void derive_timer_program(struct hs_calib_report *r, struct hs_os_profile
  * distance on top of wake_local.  Each cycle also contains the wake-up
  * that ends the poller's sleep, which the interrupt does at irq_wake.
  * Under the timer slack their sleeps end together, one interrupt for
- * many, and CPU A idles until it comes.  A sample of sleep_cycle is the
- * pollers' CPU time divided by their cycles, so the interrupts that find
- * CPU A idle are not in it.  After each interrupt the first poller to
+ * many, and a SCHED_IDLE thread keeps CPU A busy until it comes.  A
+ * sample of sleep_cycle is the pollers' CPU time divided by their cycles,
+ * so the part of each interrupt billed to that thread is not in it, as
+ * the model charges timer_irq to the thread it interrupts.  After each
+ * interrupt the first poller to
  * sleep again arms CPU A's earliest timer and pays timer_program, which
  * the model charges on its own: CPU A's local timer interrupts over the
  * windows, times timer_program, over the cycles, is that share.  What a
@@ -699,8 +701,8 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 	     " - %" PRId64 " - %" PRId64 " ns).  What a usleep(1) cycle costs in CPU time beyond "
 	     "the sleep call, the cold switch to the woken thread, the interrupt's wake-up of it "
 	     "and the rearming of the CPU's earliest timer is the sleeper's own: setting up its "
-	     "timer and the way back from the call.  The pollers' sleeps end together, so their "
-	     "interrupt mostly finds CPU A idle and is not in the cycle",
+	     "timer and the way back from the call.  The pollers' sleeps end together, so one "
+	     "interrupt ends many, and it is billed mostly to the thread it interrupts",
 	     HS_CALIB_SLEEP_POLLERS - 1, cycle->p50, p->syscall_ns, p->wake_local_ns, cold,
 	     p->irq_wake_ns, program);
 	if (r->sleep_cycle_irqs > 0)
@@ -710,6 +712,14 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 	else
 		note(r, "sleep_return", "  share of timer_program: 0, because CPU A's timer "
 		     "interrupts could not be counted (/proc/interrupts)");
+	if (r->sleep_cycle_busy)
+		note(r, "sleep_return", "  a SCHED_IDLE thread kept CPU A busy during the windows "
+		     "(%" PRId64 " us of its CPU time), so the sleeps ended on a busy CPU, where the "
+		     "model charges sleep_return", r->sleep_cycle_busy_cpu_ns / 1000);
+	else
+		note(r, "sleep_return", "  WARNING: SCHED_IDLE was refused, so CPU A idled between "
+		     "the interrupts and the cycle includes its exits from idle; sleep_return may be "
+		     "about 0.3 us too high");
 	if (p->nswitch_cold == 0)
 		note(r, "sleep_return", "  switch_cold is none, so the cold extra is 0");
 	if (rest < 0)

@@ -664,6 +664,8 @@ static void derive_timer_irq_from_sleep_cycle(void **state)
 	r.sleep_cycle_rejected = 2;
 	r.sleep_cycle_wall_ns = 500000000;
 	r.sleep_cycle_cpu_ns = 495000000;
+	r.sleep_cycle_busy = true;
+	r.sleep_cycle_busy_cpu_ns = 4000000;
 	hs_calib_derive(&r);
 	assert_int_equal(r.profile.syscall_ns, 150);
 	assert_int_equal(r.profile.wake_local_ns, 2000);
@@ -679,6 +681,8 @@ static void derive_timer_irq_from_sleep_cycle(void **state)
 	assert_non_null(strstr(n, "share of timer_program: 0, because CPU A's timer interrupts "
 				  "could not be counted"));
 	assert_non_null(strstr(n, "switch_cold is none, so the cold extra is 0"));
+	assert_non_null(strstr(n, "a SCHED_IDLE thread kept CPU A busy during the windows "
+				  "(4000 us of its CPU time)"));
 	assert_null(strstr(n, "below 0"));
 	assert_non_null(strstr(n, "sleep_cycle: 100 samples; p10 3400, median 3600, p90 3900, "
 				  "p99 4800 ns"));
@@ -889,9 +893,10 @@ static void derive_timer_irq_negative_is_zero(void **state)
 
 	fill_hand_report(&r, true);
 	put_figure(&r, "sleep_cycle", 1700, 1800, 1900, 2000, 100);
-	r.sleep_cycle_rejected = 3; /* the note with every line: the maximum length */
+	r.sleep_cycle_rejected = 3;
 	r.sleep_cycle_wall_ns = 500000000;
 	r.sleep_cycle_cpu_ns = 400000000;
+	r.sleep_cycle_busy = true;
 	hs_calib_derive(&r);
 	assert_int_equal(r.profile.sleep_return_ns, 0); /* 1800 - 150 - 2000 < 0 */
 	n = note_of(&r, "sleep_return");
@@ -902,6 +907,29 @@ static void derive_timer_irq_negative_is_zero(void **state)
 	 * cycle, so that is not an error. */
 	assert_null(strstr(n, "WARNING"));
 	/* the last words of the note: nothing was cut at HS_CALIB_KEY_NOTE_MAX */
+	assert_non_null(strstr(n, "the pollers' CPU time was 80 % of the windows' wall time, and a "
+				  "sample counts only that CPU time"));
+}
+
+/* Without SCHED_IDLE the pollers' CPU idled between the interrupts, so the
+ * note warns that sleep_return may be high.  With every optional line,
+ * this is the longest note: its last words must survive. */
+static void derive_sleep_return_warns_idle_cpu(void **state)
+{
+	static struct hs_calib_report r;
+	const char *n;
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "sleep_cycle", 1700, 1800, 1900, 2000, 100);
+	r.sleep_cycle_rejected = 3;
+	r.sleep_cycle_wall_ns = 500000000;
+	r.sleep_cycle_cpu_ns = 400000000;
+	r.sleep_cycle_busy = false;
+	hs_calib_derive(&r);
+	n = note_of(&r, "sleep_return");
+	assert_non_null(strstr(n, "WARNING: SCHED_IDLE was refused, so CPU A idled between the "
+				  "interrupts and the cycle includes its exits from idle"));
+	assert_null(strstr(n, "kept CPU A busy"));
 	assert_non_null(strstr(n, "the pollers' CPU time was 80 % of the windows' wall time, and a "
 				  "sample counts only that CPU time"));
 }
@@ -1112,6 +1140,17 @@ static void calibrate_percentiles_ordered(void **state)
 		assert_true(f->p50 <= f->p90);
 		assert_true(f->p90 <= f->p99);
 	}
+}
+
+/* sleep_cycle ran beside a SCHED_IDLE thread on CPU A, which any user may
+ * choose for its own thread, and that thread really took CPU time in the
+ * windows, which the pollers' figure leaves out. */
+static void calibrate_sleep_cycle_busy(void **state)
+{
+	const struct hs_calib_report *r = &run->report;
+
+	assert_true(r->sleep_cycle_busy);
+	assert_true(r->sleep_cycle_busy_cpu_ns > 0);
 }
 
 static void calibrate_sleeps_last_request(void **state)
@@ -1741,6 +1780,7 @@ int main(void)
 		cmocka_unit_test(derive_irq_wake_fallback_reasons),
 		cmocka_unit_test(derive_warns_of_wide_figures),
 		cmocka_unit_test(derive_timer_irq_negative_is_zero),
+		cmocka_unit_test(derive_sleep_return_warns_idle_cpu),
 		cmocka_unit_test(derive_timer_irq_missing_is_zero),
 		cmocka_unit_test(derive_timer_irq_without_usleep),
 		cmocka_unit_test(derive_switch_cold_from_rings),
@@ -1755,6 +1795,7 @@ int main(void)
 		cmocka_unit_test(calibrate_has_every_figure),
 		cmocka_unit_test(calibrate_percentiles_ordered),
 		cmocka_unit_test(calibrate_sleeps_last_request),
+		cmocka_unit_test(calibrate_sleep_cycle_busy),
 		cmocka_unit_test(calibrate_restores_caller),
 		cmocka_unit_test(calibrate_irq_sleepers_not_fifo),
 		cmocka_unit_test(calibrate_reports_host),
