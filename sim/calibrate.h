@@ -166,8 +166,8 @@ struct hs_calib_report {
 	 * /proc/interrupts; -1 when it could not be read. */
 	int64_t sleep_cycle_irqs;
 	/* Whether a SCHED_IDLE thread kept CPU A busy during the windows
-	 * (false when SCHED_IDLE was refused), and that thread's CPU time
-	 * over the accepted windows. */
+	 * (false when SCHED_IDLE was not permitted), and its CPU time over
+	 * the accepted windows. */
 	bool sleep_cycle_busy;
 	int64_t sleep_cycle_busy_cpu_ns;
 

@@ -713,26 +713,26 @@ out:
 	return v;
 }
 
-/*
- * A thread that keeps a CPU busy under SCHED_IDLE while sleep_cycle
- * measures, so that the pollers' sleeps end on a busy CPU.  Every woken
- * poller preempts it.  If SCHED_IDLE is refused it returns at once and
- * the CPU idles between the timer interrupts.
- */
-struct idle_spinner {
+/* The spinner of sleep_cycle: a thread that keeps CPU A busy under
+ * SCHED_IDLE, so that every woken poller preempts it. */
+enum { SPINNER_STARTING, SPINNER_RUNNING, SPINNER_NOT_PERMITTED };
+
+struct spinner {
+	_Atomic int state;  /* SPINNER_*, set by the spinner */
 	_Atomic int stop;
-	_Atomic int running;   /* set once it runs under SCHED_IDLE */
 };
 
-static void *idle_spinner_thread(void *arg)
+static void *spinner_thread(void *arg)
 {
-	struct idle_spinner *b = arg;
-	struct sched_param sp = { 0 };
+	struct spinner *spinner = arg;
+	struct sched_param param = { 0 };
 
-	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &param) != 0) {
+		atomic_store(&spinner->state, SPINNER_NOT_PERMITTED);
 		return NULL;
-	atomic_store(&b->running, 1);
-	while (!atomic_load_explicit(&b->stop, memory_order_relaxed))
+	}
+	atomic_store(&spinner->state, SPINNER_RUNNING);
+	while (!atomic_load_explicit(&spinner->stop, memory_order_relaxed))
 		;
 	return NULL;
 }
@@ -754,65 +754,66 @@ static int64_t thread_cpu_of(pthread_t thread)
  * a window divided by their cycles in it: the CPU time of one usleep
  * call, the timer interrupt's part that Linux bills to the woken thread
  * and the switch to it.
- * A SCHED_IDLE thread (idle_spinner_thread) keeps cpu_a busy, because the model
- * charges sleep_return only to a sleep that ends on a busy core.  On an
- * idle CPU the first poller after each interrupt also pays the CPU's exit
- * from idle: a cycle of 32 pollers cost 1.44 us that way against 1.17 us
- * on a busy CPU on a 2-vCPU KVM guest.
- * The pollers' CPU time is the process's less the caller's and the busy
- * thread's.  The CPU clocks include interrupt time on a kernel without
- * IRQ_TIME_ACCOUNTING, as the model assumes.  The caller watches from
- * cpu_b, or with one CPU sleeps on cpu_a between the two reads.  A window
- * with no cycle or no poller CPU time is rejected.  The pollers inherit
- * the caller's timer slack, so one timer interrupt can end every sleep
- * whose expiry window it falls in.  With a 1 ns slack each sleep takes its
+ * A SCHED_IDLE spinner keeps cpu_a busy, because the model charges
+ * sleep_return only to a sleep that ends on a busy core.  On an idle CPU
+ * the first poller after each interrupt also pays the CPU's exit from
+ * idle: a cycle of 32 pollers cost 1.44 us that way against 1.17 us on a
+ * busy CPU of a 2-vCPU KVM guest.  The pollers' CPU time is the process's
+ * less the caller's and the spinner's.  The CPU clocks include interrupt
+ * time on a kernel without IRQ_TIME_ACCOUNTING, as the model assumes.
+ * The caller watches from cpu_b, or with one CPU sleeps on cpu_a between
+ * the two reads.  A window with no cycle or no poller CPU time is
+ * rejected.  The pollers inherit the caller's timer slack, so one timer
+ * interrupt can end every sleep whose expiry window it falls in.  With a 1 ns slack each sleep takes its
  * own interrupt, and a cycle cost about twice as much on that guest.
  */
 static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_report *r,
 			       struct hs_error *err)
 {
 	struct pollers p;
-	struct idle_spinner busy;
-	pthread_t th[HS_CALIB_SLEEP_POLLERS], busy_th;
+	struct spinner spinner;
+	pthread_t th[HS_CALIB_SLEEP_POLLERS], spinner_th;
 	struct hs_calib_sampler s;
 	int started = 0, rc = 0;
-	bool busy_started = false;
+	bool spinner_started;
 
 	if (r->cpu_b >= 0 && (rc = pin_caller(r->cpu_b, err)) != 0)
 		return rc;
-	atomic_init(&busy.stop, 0);
-	atomic_init(&busy.running, 0);
-	rc = start_pinned(&busy_th, r->cpu_a, idle_spinner_thread, &busy, err);
-	busy_started = rc == 0;
+	atomic_init(&spinner.state, SPINNER_STARTING);
+	atomic_init(&spinner.stop, 0);
+	rc = start_pinned(&spinner_th, r->cpu_a, spinner_thread, &spinner, err);
+	spinner_started = rc == 0;
+	/* Waits until the spinner runs under SCHED_IDLE or fails to set it.
+	 * It starts as an ordinary thread, so that takes no time to speak of. */
+	while (spinner_started && atomic_load(&spinner.state) == SPINNER_STARTING)
+		sleep_ns(100000);
+	r->sleep_cycle_busy = spinner_started && atomic_load(&spinner.state) == SPINNER_RUNNING;
 	if (rc == 0)
 		rc = start_pollers(&p, th, HS_CALIB_SLEEP_POLLERS, r->cpu_a, &started, err);
 	if (rc == 0)
 		rc = hs_calib_sampler_begin(&s, o, "sleep_cycle", 100, err);
 	if (rc == 0) {
 		sleep_ns(CYCLE_WARMUP_NS);
-		/* Read once: the busy thread sets it before its loop, well
-		 * within the warm-up, or never. */
-		r->sleep_cycle_busy = atomic_load(&busy.running) != 0;
 		while (hs_calib_sampler_more(&s)) {
 			long long irq0 = local_timer_irqs(r->cpu_a), irq1;
 			int64_t caller0 = thread_cpu_ns();
-			int64_t busy0 = r->sleep_cycle_busy ? thread_cpu_of(busy_th) : 0;
+			int64_t spin0 = r->sleep_cycle_busy ? thread_cpu_of(spinner_th) : 0;
 			int64_t cpu0 = process_cpu_ns();
 			long c0 = atomic_load(&p.cycles);
 			int64_t t0 = hs_calib_now();
-			int64_t t1, cpu1, caller1, busy1, pollers_cpu;
+			int64_t t1, cpu1, caller1, spin1, pollers_cpu;
 			long c1;
 
 			sleep_ns(CYCLE_WINDOW_NS);
 			c1 = atomic_load(&p.cycles);
 			t1 = hs_calib_now();
 			cpu1 = process_cpu_ns();
-			busy1 = r->sleep_cycle_busy ? thread_cpu_of(busy_th) : 0;
+			spin1 = r->sleep_cycle_busy ? thread_cpu_of(spinner_th) : 0;
 			caller1 = thread_cpu_ns();
 			irq1 = local_timer_irqs(r->cpu_a);
-			pollers_cpu = (cpu1 - cpu0) - (caller1 - caller0) - (busy1 - busy0);
+			pollers_cpu = (cpu1 - cpu0) - (caller1 - caller0) - (spin1 - spin0);
 			if (c1 > c0 && pollers_cpu > 0) {
-				r->sleep_cycle_busy_cpu_ns += busy1 - busy0;
+				r->sleep_cycle_busy_cpu_ns += spin1 - spin0;
 				if (irq0 < 0 || irq1 < irq0)
 					r->sleep_cycle_irqs = -1;
 				else if (r->sleep_cycle_irqs >= 0)
@@ -828,9 +829,9 @@ static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_re
 		hs_calib_sampler_end(&s, r);
 	}
 	stop_pollers(&p, th, started);
-	if (busy_started) {
-		atomic_store(&busy.stop, 1);
-		pthread_join(busy_th, NULL);
+	if (spinner_started) {
+		atomic_store(&spinner.stop, 1);
+		pthread_join(spinner_th, NULL);
 	}
 	return rc;
 }

@@ -886,20 +886,28 @@ static void derive_irq_wake_fallback_reasons(void **state)
 				  "started its sleep"));
 }
 
+/* Derives r from a sleep_cycle of median 1800 ns, below the parts of a
+ * cycle, with 3 rejected windows and the pollers at 80 % of the wall
+ * time, so that the note has every optional line.  Returns the
+ * sleep_return note. */
+static const char *derive_short_cycle(struct hs_calib_report *r, bool busy)
+{
+	fill_hand_report(r, true);
+	put_figure(r, "sleep_cycle", 1700, 1800, 1900, 2000, 100);
+	r->sleep_cycle_rejected = 3;
+	r->sleep_cycle_wall_ns = 500000000;
+	r->sleep_cycle_cpu_ns = 400000000;
+	r->sleep_cycle_busy = busy;
+	hs_calib_derive(r);
+	return note_of(r, "sleep_return");
+}
+
 static void derive_timer_irq_negative_is_zero(void **state)
 {
 	static struct hs_calib_report r;
-	const char *n;
+	const char *n = derive_short_cycle(&r, true);
 
-	fill_hand_report(&r, true);
-	put_figure(&r, "sleep_cycle", 1700, 1800, 1900, 2000, 100);
-	r.sleep_cycle_rejected = 3;
-	r.sleep_cycle_wall_ns = 500000000;
-	r.sleep_cycle_cpu_ns = 400000000;
-	r.sleep_cycle_busy = true;
-	hs_calib_derive(&r);
 	assert_int_equal(r.profile.sleep_return_ns, 0); /* 1800 - 150 - 2000 < 0 */
-	n = note_of(&r, "sleep_return");
 	assert_non_null(strstr(n, "at least 0"));
 	assert_non_null(strstr(n, "the difference is -350 ns, below 0, so 0 is written"));
 	assert_non_null(strstr(n, "3 windows without a completed cycle or poller CPU time were rejected"));
@@ -911,24 +919,16 @@ static void derive_timer_irq_negative_is_zero(void **state)
 				  "sample counts only that CPU time"));
 }
 
-/* Without SCHED_IDLE the pollers' CPU idled between the interrupts, so the
- * note warns that sleep_return may be high.  With every optional line,
- * this is the longest note: its last words must survive. */
+/* Without SCHED_IDLE CPU A idled between the interrupts, so the note warns
+ * that sleep_return may be high.  That makes the longest note, and its
+ * last words must survive. */
 static void derive_sleep_return_warns_idle_cpu(void **state)
 {
 	static struct hs_calib_report r;
-	const char *n;
+	const char *n = derive_short_cycle(&r, false);
 
-	fill_hand_report(&r, true);
-	put_figure(&r, "sleep_cycle", 1700, 1800, 1900, 2000, 100);
-	r.sleep_cycle_rejected = 3;
-	r.sleep_cycle_wall_ns = 500000000;
-	r.sleep_cycle_cpu_ns = 400000000;
-	r.sleep_cycle_busy = false;
-	hs_calib_derive(&r);
-	n = note_of(&r, "sleep_return");
-	assert_non_null(strstr(n, "WARNING: SCHED_IDLE was refused, so CPU A idled between the "
-				  "interrupts and the cycle includes its exits from idle"));
+	assert_non_null(strstr(n, "WARNING: SCHED_IDLE was not permitted, so CPU A idled between "
+				  "the interrupts and the cycle includes its exits from idle"));
 	assert_null(strstr(n, "kept CPU A busy"));
 	assert_non_null(strstr(n, "the pollers' CPU time was 80 % of the windows' wall time, and a "
 				  "sample counts only that CPU time"));
@@ -1142,9 +1142,9 @@ static void calibrate_percentiles_ordered(void **state)
 	}
 }
 
-/* sleep_cycle ran beside a SCHED_IDLE thread on CPU A, which any user may
- * choose for its own thread, and that thread really took CPU time in the
- * windows, which the pollers' figure leaves out. */
+/* sleep_cycle ran beside a SCHED_IDLE thread on CPU A (any user may set
+ * that policy on its own thread), and that thread took CPU time in the
+ * windows. */
 static void calibrate_sleep_cycle_busy(void **state)
 {
 	const struct hs_calib_report *r = &run->report;

@@ -185,10 +185,8 @@ static void sim_probe_counts_window_cpu(void **unused)
 	assert_true(short_cycle == long_cycle);
 }
 
-/* probe_sim counts the measured thread's own preemptions in the window,
- * as probe_native counts its involuntary switches: none alone on its core,
- * some among pollers on one core, where each timer interrupt that wakes
- * them can take the core from it. */
+/* probe_sim counts the measured thread's own preemptions, as probe_native
+ * counts its involuntary switches: none alone, some among 16 pollers. */
 static void sim_probe_counts_own_preemptions(void **unused)
 {
 	double alone, among;
