@@ -687,7 +687,6 @@ static hs_m *op_new_m(hs_env *env, const char *reason)
 	struct nrun *run = t->run;
 	const struct hs_runtime_profile *rp = &run->cfg->runtime;
 	struct nm *nm = calloc(1, sizeof(*nm));
-	int64_t created = native_now(run);
 
 	if (!nm) {
 		native_violation(run, "out of memory allocating an M");
@@ -713,7 +712,8 @@ static hs_m *op_new_m(hs_env *env, const char *reason)
 	native_spin(t, rp->allgadd_ns);
 	native_rtmutex_unlock(t, &run->allglock, NATIVE_LOCK_ALLG);
 
-	nm->rec.created_ns = created;
+	/* stamped when the M is ready, as the simulator stamps it */
+	nm->rec.created_ns = native_now(run);
 	nm->rec.created_by = t->id;
 	snprintf(nm->rec.reason, sizeof(nm->rec.reason), "%s", reason ? reason : "");
 	return &nm->m;

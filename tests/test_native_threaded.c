@@ -952,6 +952,38 @@ static void shipped_policies_conserve_ms(void **unused)
 	}
 }
 
+/* An M's created_ns is the time its creation finished, as in the
+ * simulator: with allocm at 20 ms of CPU, the M new_m by the thread that
+ * took the last one is stamped at least 20 ms after that thread began. */
+static void m_stamped_when_ready(void **unused)
+{
+	const struct hs_policy *p = hs_policy_find("single");
+	const struct hs_thread_rec *creator = NULL;
+	const struct hs_m_rec *new_m = NULL;
+	struct hs_config cfg;
+	struct hs_run_result r;
+
+	assert_non_null(p);
+	config_default(&cfg);
+	cfg.scenario.threads = 1;
+	cfg.scenario.callbacks = 1;
+	cfg.runtime.allocm_ns = 20000000;
+	assert_int_equal(run_native(&cfg, p, &r), 0);
+	assert_int_equal(r.status, HS_STATUS_OK);
+	assert_int_equal(r.ms.len, 2);
+	for (size_t i = 0; i < r.ms.len; i++)
+		if (r.ms.data[i].created_by >= 0)
+			new_m = &r.ms.data[i];
+	assert_non_null(new_m);
+	for (size_t i = 0; i < r.threads.len; i++)
+		if (r.threads.data[i].id == new_m->created_by)
+			creator = &r.threads.data[i];
+	assert_non_null(creator);
+	assert_true(new_m->created_ns - creator->created_ns >= 20000000);
+	assert_true(new_m->created_ns <= creator->exited_ns);
+	hs_result_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -973,6 +1005,7 @@ int main(void)
 		cmocka_unit_test(periodic_arrival_creates_all),
 		cmocka_unit_test(trace_arrival_is_rejected),
 		cmocka_unit_test(shipped_policies_conserve_ms),
+		cmocka_unit_test(m_stamped_when_ready),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
