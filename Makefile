@@ -7,7 +7,7 @@
 #                   run queue's cached least vruntime checked at each use
 #   make tsan       the threaded tests under ThreadSanitizer
 #   make bench      print engine and end-to-end figures
-#   make probes     build the spinner and sleeper probes (docs/validation.md)
+#   make probes     build the spinner, sleeper and ring probes (docs/validation.md)
 #   make run        run the default scenario under every policy
 #   make examples   build the example policies as shared objects
 #   make install    install herdsim, policy.h and herdsim.pc under PREFIX
@@ -142,7 +142,7 @@ $(BUILD)/bench: bench/bench.c $(BUILD)/libherdsim.a
 bench: $(BUILD)/bench bin/herdsim
 	$(BUILD)/bench
 
-# The spinner and sleeper probes, native and simulated (docs/validation.md).
+# The spinner, sleeper and ring probes, native and simulated (docs/validation.md).
 $(BUILD)/probe_native: bench/probe_native.c bench/probe_args.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -pthread

@@ -4,7 +4,7 @@
  * loop on usleep(1).  The sleeper shows how late a thread that sleeps now
  * and then gets its CPU back among them.
  *
- * usage: probe_native [--sleeper] POLLERS WORK_MS [all]
+ * usage: probe_native [--sleeper | --ring] POLLERS WORK_MS [all]
  *
  * POLLERS threads loop on usleep(1).  Once they run, the main thread is
  * measured.  The spinner computes until its own CPU clock has advanced
@@ -15,7 +15,13 @@
  * The sleeper (--sleeper), for WORK_MS of wall time, computes 20 us of
  * CPU time and sleeps 500 us in turn.  It reports its cycles, its CPU
  * time per cycle, how late its sleeps ended (mean, median, 90th
- * percentile) and the pollers' cycles per ms.  The thread CPU clock
+ * percentile) and the pollers' cycles per ms.  The ring (--ring) is two
+ * threads that pass a token back and forth for WORK_MS of wall time.
+ * Each computes 20 us of CPU time, hands the token over with a futex wake
+ * and waits on its own futex word.  The ring reports the hand-offs and how long
+ * each took from the wake call to the woken thread's return from its wait
+ * (mean, median, 90th percentile), as a P hand-off among polling threads
+ * does in the scenarios.  The thread CPU clock
  * counts interrupt time on a kernel without IRQ_TIME_ACCOUNTING.  Every
  * thread is pinned to CPU 0, or with `all` left to the scheduler on every
  * CPU.  probe_sim runs the same experiments in the simulator;
@@ -28,7 +34,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +45,7 @@
 #define MAX_POLLERS 4096
 #define SLEEPER_WORK_NS 20000
 #define SLEEPER_SLEEP_NS 500000
+#define RING_WORK_NS 20000
 #define MAX_CYCLES 1000000
 #define STEP_LIMIT_MIN_NS 1000 /* minimum step limit; a loop step took about 0.4 us on the validation guest */
 #define STEP_PROBE 256         /* steps timed to set the limit */
@@ -188,6 +197,105 @@ static int run_sleeper(int n, double work_ms)
 	return 0;
 }
 
+/* The ring's state: token[i] is 1 while ring thread i may run. */
+static struct {
+	_Alignas(64) _Atomic int token[2];
+	_Alignas(64) _Atomic int64_t woken_at; /* the last wake call's clock */
+	int64_t end;                           /* the ring stops at this clock */
+	int64_t *delay;                        /* per hand-off, wake call to run */
+	_Atomic long handoffs;
+	_Atomic int stop;
+} R;
+
+static void futex_wait_word(_Atomic int *w, int expected)
+{
+	syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+static void futex_wake_word(_Atomic int *w)
+{
+	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Ring thread i: waits for its token, computes RING_WORK_NS, passes the
+ * token on.  The thread that finds the time up stops the other one. */
+static void *ring_loop(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+
+	pin_to_cpu0();
+	for (;;) {
+		long h;
+
+		while (atomic_load(&R.token[i]) == 0)
+			futex_wait_word(&R.token[i], 0);
+		if (atomic_load(&R.stop))
+			return NULL;
+		atomic_store(&R.token[i], 0);
+		h = atomic_load(&R.handoffs);
+		if (h > 0 && h <= MAX_CYCLES)
+			R.delay[h - 1] = clock_ns(CLOCK_MONOTONIC) - atomic_load(&R.woken_at);
+		compute(RING_WORK_NS, STEP_LIMIT_MIN_NS);
+		if (clock_ns(CLOCK_MONOTONIC) >= R.end || h >= MAX_CYCLES) {
+			atomic_store(&R.stop, 1);
+			atomic_store(&R.token[1 - i], 1);
+			futex_wake_word(&R.token[1 - i]);
+			return NULL;
+		}
+		atomic_store(&R.handoffs, h + 1);
+		atomic_store(&R.woken_at, clock_ns(CLOCK_MONOTONIC));
+		atomic_store(&R.token[1 - i], 1);
+		futex_wake_word(&R.token[1 - i]);
+	}
+}
+
+/* The ring: two threads for work_ms of wall time.  Prints its line, or
+ * returns 1 when it cannot start. */
+static int run_ring(int n, double work_ms)
+{
+	pthread_t ring[2];
+	int64_t w0, w1;
+	long p0, p1, count;
+	double sum = 0;
+
+	R.delay = malloc(MAX_CYCLES * sizeof(*R.delay));
+	if (!R.delay) {
+		fprintf(stderr, "probe_native: out of memory for %d hand-off records\n", MAX_CYCLES);
+		return 1;
+	}
+	p0 = total_cycles(n);
+	w0 = clock_ns(CLOCK_MONOTONIC);
+	R.end = w0 + (int64_t)(work_ms * 1e6);
+	atomic_store(&R.token[0], 1);
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&ring[i], NULL, ring_loop, (void *)(intptr_t)i) != 0) {
+			fprintf(stderr, "probe_native: cannot start ring thread %d\n", i);
+			exit(1);
+		}
+	for (int i = 0; i < 2; i++)
+		pthread_join(ring[i], NULL);
+	w1 = clock_ns(CLOCK_MONOTONIC);
+	p1 = total_cycles(n);
+	count = atomic_load(&R.handoffs);
+	if (count > MAX_CYCLES)
+		count = MAX_CYCLES;
+	if (count == 0) {
+		printf("pollers=%d cpus=%s mode=ring handoffs=0\n", n, pin_all ? "cpu0" : "all");
+		free(R.delay);
+		return 0;
+	}
+	for (long i = 0; i < count; i++)
+		sum += (double)R.delay[i];
+	qsort(R.delay, (size_t)count, sizeof(R.delay[0]), cmp_i64);
+	printf("pollers=%d cpus=%s mode=ring handoffs=%ld delay_mean_us=%.1f delay_p50_us=%.1f "
+	       "delay_p90_us=%.1f polls_per_ms=%.1f\n",
+	       n, pin_all ? "cpu0" : "all", count, sum / 1e3 / (double)count,
+	       (double)R.delay[count / 2] / 1e3, (double)R.delay[count * 9 / 10] / 1e3,
+	       (double)(p1 - p0) * 1e6 / (double)(w1 - w0));
+	free(R.delay);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static pthread_t th[MAX_POLLERS];
@@ -197,15 +305,19 @@ int main(int argc, char **argv)
 	double work_ms;
 	int64_t w0, w1, target, worked, step_limit;
 	long p0, p1;
-	int sleeper = 0, rc = 0;
+	int sleeper = 0, ring = 0, rc = 0;
 
 	if (argc > 1 && strcmp(argv[1], "--sleeper") == 0) {
 		sleeper = 1;
 		argv++;
 		argc--;
+	} else if (argc > 1 && strcmp(argv[1], "--ring") == 0) {
+		ring = 1;
+		argv++;
+		argc--;
 	}
 	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "all") != 0)) {
-		fprintf(stderr, "usage: probe_native [--sleeper] POLLERS WORK_MS [all]\n");
+		fprintf(stderr, "usage: probe_native [--sleeper | --ring] POLLERS WORK_MS [all]\n");
 		return 2;
 	}
 	if (!parse_count(argv[1], 0, MAX_POLLERS, &poller_count)) {
@@ -235,8 +347,8 @@ int main(int argc, char **argv)
 	atomic_store(&go, 1);
 	usleep(5000); /* the pollers reach their loop */
 
-	if (sleeper) {
-		rc = run_sleeper(n, work_ms);
+	if (sleeper || ring) {
+		rc = sleeper ? run_sleeper(n, work_ms) : run_ring(n, work_ms);
 		atomic_store(&done, 1);
 		for (int i = 0; i < n; i++)
 			pthread_join(th[i], NULL);

@@ -2,7 +2,7 @@
  * The spinner or the sleeper among pollers, in the simulator (see
  * probe_native.c).
  *
- * usage: probe_sim [--sleeper] PROFILE POLLERS WORK_MS [CORES [SEEDS]]
+ * usage: probe_sim [--sleeper | --ring] PROFILE POLLERS WORK_MS [CORES [SEEDS]]
  *
  * POLLERS simulated threads loop on usleep(1) on CORES cores (default 1)
  * of the OS profile PROFILE (a shipped name or a file, such as one that
@@ -10,13 +10,18 @@
  * at a time for the first 20 ms, then loop on usleep(1).  5 ms later one
  * more thread, the measured one, starts.  The spinner computes WORK_MS in
  * 10 us bursts.  The sleeper, for WORK_MS of simulated time, computes
- * 20 us and sleeps 500 us in turn.
+ * 20 us and sleeps 500 us in turn.  The ring (--ring) is two more
+ * threads that pass a token for WORK_MS: each computes 20 us, wakes the
+ * other through a futex word and waits on its own.
  * Printed per seed (default 1), as probe_native prints them.  For the
  * spinner: the wall time of that work, its share of a CPU, its work
  * share (WORK_MS over the wall time), its own preemptions and the
  * pollers' cycles per ms, all in the window.  For the sleeper: its
  * cycles, its CPU time per cycle, how late its sleeps ended (mean,
- * median, 90th percentile) and the pollers' cycles per ms.  A
+ * median, 90th percentile) and the pollers' cycles per ms.  For the ring:
+ * its hand-offs, the time from each wake call to the woken thread's
+ * return from its wait (mean, median, 90th percentile) and the pollers'
+ * cycles per ms.  A
  * thread's CPU time is the model's own count over the window: its time
  * on a core, its switch-ins and the interrupts charged to it, as
  * CLOCK_THREAD_CPUTIME_ID counts it on a kernel without
@@ -38,6 +43,7 @@
 #define STEP_NS 10000
 #define SLEEPER_WORK_NS 20000
 #define SLEEPER_SLEEP_NS 500000
+#define RING_WORK_NS 20000
 #define MAX_CYCLES 1000000
 #define START_NS 20000000 /* the pollers start polling */
 #define SETTLE_NS 5000000 /* the work starts after that */
@@ -46,15 +52,48 @@
 
 static struct {
 	int arrivals, pollers;
-	bool sleeper;
+	bool sleeper, ring;
 	int64_t work_ns, t0, t1;
 	int64_t cpu0, cpu1; /* the measured thread's CPU time at t0 and t1 */
 	int64_t pre0, pre1; /* its preemptions at t0 and t1 */
 	long polls, p0, p1;
 	hs_word go, done;
-	int64_t *late;  /* per sleeper cycle: sleep wall time minus the request */
+	int64_t *late;  /* per sleeper cycle: sleep wall time minus the request;
+			 * per ring hand-off: wake call to the woken thread's run */
 	long cycles;
+	hs_word token[2]; /* 1 while ring thread i may run */
+	int64_t woken_at;  /* the last wake call's time */
+	bool stop;
+	int ring_done;     /* ring threads that have stopped */
 } P;
+
+/* Ring thread i: waits for its token, computes RING_WORK_NS and passes
+ * the token on, until P.work_ns after P.t0. */
+static void ring_loop(hs_env *env, int i)
+{
+	const struct hs_env_ops *o = env->ops;
+
+	for (;;) {
+		while (o->load(env, &P.token[i]) == 0)
+			o->futex_wait(env, &P.token[i], 0, -1);
+		if (P.stop)
+			return;
+		o->store(env, &P.token[i], 0);
+		if (P.cycles > 0 && P.cycles <= MAX_CYCLES)
+			P.late[P.cycles - 1] = o->now(env) - P.woken_at;
+		o->work(env, RING_WORK_NS);
+		if (o->now(env) - P.t0 >= P.work_ns || P.cycles >= MAX_CYCLES) {
+			P.stop = true;
+			o->store(env, &P.token[1 - i], 1);
+			o->futex_wake(env, &P.token[1 - i], 1);
+			return;
+		}
+		P.cycles++;
+		P.woken_at = o->now(env);
+		o->store(env, &P.token[1 - i], 1);
+		o->futex_wake(env, &P.token[1 - i], 1);
+	}
+}
 
 /* The sleeper's loop: SLEEPER_WORK_NS of CPU, then a SLEEPER_SLEEP_NS
  * sleep, for P.work_ns of simulated time. */
@@ -90,7 +129,25 @@ static hs_m *probe_acquire(hs_env *env, void *state)
 {
 	const struct hs_env_ops *o = env->ops;
 
-	if (P.arrivals++ == P.pollers) {
+	int arrival = P.arrivals++;
+
+	if (P.ring && arrival >= P.pollers) {
+		if (arrival == P.pollers) {
+			o->sleep(env, START_NS);
+			o->store(env, &P.go, 1);
+			o->sleep(env, SETTLE_NS);
+			P.t0 = o->now(env);
+			P.p0 = P.polls;
+		} else {
+			o->sleep(env, START_NS + SETTLE_NS);
+		}
+		ring_loop(env, arrival - P.pollers);
+		if (++P.ring_done == 2) {
+			P.t1 = o->now(env);
+			P.p1 = P.polls;
+			o->store(env, &P.done, 1);
+		}
+	} else if (arrival == P.pollers) {
 		o->sleep(env, START_NS);
 		o->store(env, &P.go, 1);
 		o->sleep(env, SETTLE_NS);
@@ -170,6 +227,23 @@ static void print_run(long cores, long seed)
 	double polls = (double)(P.p1 - P.p0) * 1e6 / wall;
 	double cpu = (double)(P.cpu1 - P.cpu0);
 
+	if (P.ring) {
+		double sum = 0;
+		long n = P.cycles < MAX_CYCLES ? P.cycles : MAX_CYCLES;
+
+		if (n == 0) {
+			printf("pollers=%d cores=%ld seed=%ld mode=ring handoffs=0\n", P.pollers, cores, seed);
+			return;
+		}
+		for (long i = 0; i < n; i++)
+			sum += (double)P.late[i];
+		qsort(P.late, (size_t)n, sizeof(P.late[0]), cmp_i64);
+		printf("pollers=%d cores=%ld seed=%ld mode=ring handoffs=%ld delay_mean_us=%.1f "
+		       "delay_p50_us=%.1f delay_p90_us=%.1f polls_per_ms=%.1f\n",
+		       P.pollers, cores, seed, n, sum / 1e3 / (double)n, (double)P.late[n / 2] / 1e3,
+		       (double)P.late[n * 9 / 10] / 1e3, polls);
+		return;
+	}
 	if (!P.sleeper) {
 		printf("pollers=%d cores=%ld seed=%ld wall_ms=%.2f share=%.3f work_share=%.3f "
 		       "preemptions=%lld polls_per_ms=%.1f\n",
@@ -206,9 +280,13 @@ int main(int argc, char **argv)
 		P.sleeper = true;
 		argv++;
 		argc--;
+	} else if (argc > 1 && strcmp(argv[1], "--ring") == 0) {
+		P.ring = true;
+		argv++;
+		argc--;
 	}
 	if (argc < 4 || argc > 6) {
-		fprintf(stderr, "usage: probe_sim [--sleeper] PROFILE POLLERS WORK_MS [CORES [SEEDS]]\n");
+		fprintf(stderr, "usage: probe_sim [--sleeper | --ring] PROFILE POLLERS WORK_MS [CORES [SEEDS]]\n");
 		return 2;
 	}
 	/* the sim backend rejects more cores than it models, naming its limit */
@@ -227,15 +305,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "probe_sim: WORK_MS '%s' is below 1 ns; give a larger number of ms\n", argv[3]);
 		return 2;
 	}
-	if (P.sleeper && !(P.late = malloc(MAX_CYCLES * sizeof(*P.late)))) {
-		fprintf(stderr, "probe_sim: out of memory for %d sleep records\n", MAX_CYCLES);
+	if ((P.sleeper || P.ring) && !(P.late = malloc(MAX_CYCLES * sizeof(*P.late)))) {
+		fprintf(stderr, "probe_sim: out of memory for %d records\n", MAX_CYCLES);
 		return 1;
 	}
 	if (hs_config_load(&cfg, "cgocallbackgc", NULL, 0, argv[1], &err) != 0) {
 		fprintf(stderr, "probe_sim: %s%s%s\n", err.file, err.file[0] ? ": " : "", err.msg);
 		return 1;
 	}
-	cfg.scenario.threads = P.pollers + 1;
+	cfg.scenario.threads = P.pollers + (P.ring ? 2 : 1);
 	cfg.scenario.cores = (int)cores;
 	cfg.scenario.nsteps = 0;
 	for (long seed = 1; seed <= seeds; seed++) {
@@ -247,6 +325,10 @@ int main(int argc, char **argv)
 		P.arrivals = 0;
 		P.polls = 0;
 		P.cycles = 0;
+		memset(P.token, 0, sizeof(P.token));
+		P.token[0].value = 1;
+		P.stop = false;
+		P.ring_done = 0;
 		req.cfg = &cfg;
 		req.policy = &probe_policy;
 		req.seed = (uint64_t)seed;
