@@ -1,12 +1,14 @@
 /*
- * Argument parsing shared by probe_native and probe_sim: each argument must
- * be a whole number in its range, so that a typo is reported, not read as 0.
+ * Argument parsing and delay figures shared by probe_native and probe_sim.
+ * Each argument must be a whole number in its range, so that a typo is
+ * reported, not read as 0.
  */
 #ifndef HS_PROBE_ARGS_H
 #define HS_PROBE_ARGS_H
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #define MAX_WORK_MS 3600000.0 /* an hour, so that the ns fit an int64_t */
@@ -32,6 +34,33 @@ static inline int parse_ms(const char *text, double *out)
 	*out = strtod(text, &end);
 	return errno == 0 && end != text && *end == '\0' && isfinite(*out) && *out > 0 &&
 	       *out <= MAX_WORK_MS;
+}
+
+/* Mean, median and 90th percentile of a series of delays, in us. */
+struct delay_summary {
+	double mean_us, p50_us, p90_us;
+};
+
+static inline int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Summarises the n delays of ns (n above 0) and sorts them in place. */
+static inline struct delay_summary summarize_delays(int64_t *ns, long n)
+{
+	struct delay_summary d;
+	double sum = 0;
+
+	for (long i = 0; i < n; i++)
+		sum += (double)ns[i];
+	qsort(ns, (size_t)n, sizeof(ns[0]), cmp_i64);
+	d.mean_us = sum / 1e3 / (double)n;
+	d.p50_us = (double)ns[n / 2] / 1e3;
+	d.p90_us = (double)ns[n * 9 / 10] / 1e3;
+	return d;
 }
 
 #endif

@@ -18,11 +18,11 @@
  * percentile) and the pollers' cycles per ms.  The ring (--ring) is two
  * threads that pass a token back and forth for WORK_MS of wall time.
  * Each computes 20 us of CPU time, hands the token over with a futex wake
- * and waits on its own futex word.  The ring reports the hand-offs and how long
- * each took from the wake call to the woken thread's return from its wait
- * (mean, median, 90th percentile), as a P hand-off among polling threads
- * does in the scenarios.  The thread CPU clock
- * counts interrupt time on a kernel without IRQ_TIME_ACCOUNTING.  Every
+ * and waits on its own futex word.  The ring reports the hand-offs and
+ * how long each took from the wake call to the woken thread's return from
+ * its wait (mean, median, 90th percentile), like a P hand-off among
+ * polling threads in the scenarios.  The thread CPU clock counts
+ * interrupt time on a kernel without IRQ_TIME_ACCOUNTING.  Every
  * thread is pinned to CPU 0, or with `all` left to the scheduler on every
  * CPU.  probe_sim runs the same experiments in the simulator;
  * docs/validation.md compares them.
@@ -140,13 +140,6 @@ static int64_t compute(int64_t ns, int64_t limit)
 	return worked;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * The sleeper: for work_ms of wall time, SLEEPER_WORK_NS of CPU, then a
  * SLEEPER_SLEEP_NS sleep.  Prints its line, or returns 1 when the records
@@ -157,7 +150,7 @@ static int run_sleeper(int n, double work_ms)
 	int64_t *late = malloc(MAX_CYCLES * sizeof(*late));
 	int64_t w0, w1, c0, c1, end;
 	long p0, p1, cycles = 0;
-	double sum = 0;
+	struct delay_summary d;
 
 	if (!late) {
 		fprintf(stderr, "probe_native: out of memory for %d sleep records\n", MAX_CYCLES);
@@ -185,14 +178,11 @@ static int run_sleeper(int n, double work_ms)
 		free(late);
 		return 0;
 	}
-	for (long i = 0; i < cycles; i++)
-		sum += (double)late[i];
-	qsort(late, (size_t)cycles, sizeof(late[0]), cmp_i64);
+	d = summarize_delays(late, cycles);
 	printf("pollers=%d cpus=%s mode=sleeper cycles=%ld cpu_per_cycle_us=%.2f late_mean_us=%.1f "
 	       "late_p50_us=%.1f late_p90_us=%.1f polls_per_ms=%.1f\n",
 	       n, pin_all ? "cpu0" : "all", cycles, (double)(c1 - c0) / 1e3 / (double)cycles,
-	       sum / 1e3 / (double)cycles, (double)late[cycles / 2] / 1e3,
-	       (double)late[cycles * 9 / 10] / 1e3, (double)(p1 - p0) * 1e6 / (double)(w1 - w0));
+	       d.mean_us, d.p50_us, d.p90_us, (double)(p1 - p0) * 1e6 / (double)(w1 - w0));
 	free(late);
 	return 0;
 }
@@ -217,8 +207,8 @@ static void futex_wake_word(_Atomic int *w)
 	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-/* Ring thread i: waits for its token, computes RING_WORK_NS, passes the
- * token on.  The thread that finds the time up stops the other one. */
+/* Runs ring thread i: waits for its token, computes RING_WORK_NS and
+ * passes the token on.  The thread that finds the time up stops both. */
 static void *ring_loop(void *arg)
 {
 	int i = (int)(intptr_t)arg;
@@ -227,7 +217,7 @@ static void *ring_loop(void *arg)
 	for (;;) {
 		long h;
 
-		while (atomic_load(&R.token[i]) == 0)
+		while (atomic_load(&R.token[i]) == 0 && !atomic_load(&R.stop))
 			futex_wait_word(&R.token[i], 0);
 		if (atomic_load(&R.stop))
 			return NULL;
@@ -236,7 +226,7 @@ static void *ring_loop(void *arg)
 		if (h > 0 && h <= MAX_CYCLES)
 			R.delay[h - 1] = clock_ns(CLOCK_MONOTONIC) - atomic_load(&R.woken_at);
 		compute(RING_WORK_NS, STEP_LIMIT_MIN_NS);
-		if (clock_ns(CLOCK_MONOTONIC) >= R.end || h >= MAX_CYCLES) {
+		if (clock_ns(CLOCK_MONOTONIC) >= R.end || h >= MAX_CYCLES || atomic_load(&R.stop)) {
 			atomic_store(&R.stop, 1);
 			atomic_store(&R.token[1 - i], 1);
 			futex_wake_word(&R.token[1 - i]);
@@ -249,14 +239,15 @@ static void *ring_loop(void *arg)
 	}
 }
 
-/* The ring: two threads for work_ms of wall time.  Prints its line, or
- * returns 1 when it cannot start. */
+/* Runs the ring's two threads for work_ms of wall time.  Prints its line,
+ * or returns 1 when its records cannot be allocated or a thread cannot
+ * start. */
 static int run_ring(int n, double work_ms)
 {
 	pthread_t ring[2];
 	int64_t w0, w1;
 	long p0, p1, count;
-	double sum = 0;
+	struct delay_summary d;
 
 	R.delay = malloc(MAX_CYCLES * sizeof(*R.delay));
 	if (!R.delay) {
@@ -267,11 +258,21 @@ static int run_ring(int n, double work_ms)
 	w0 = clock_ns(CLOCK_MONOTONIC);
 	R.end = w0 + (int64_t)(work_ms * 1e6);
 	atomic_store(&R.token[0], 1);
-	for (int i = 0; i < 2; i++)
-		if (pthread_create(&ring[i], NULL, ring_loop, (void *)(intptr_t)i) != 0) {
-			fprintf(stderr, "probe_native: cannot start ring thread %d\n", i);
-			exit(1);
-		}
+	for (int i = 0; i < 2; i++) {
+		if (pthread_create(&ring[i], NULL, ring_loop, (void *)(intptr_t)i) == 0)
+			continue;
+		fprintf(stderr, "probe_native: failed to start ring thread %d; lower POLLERS or raise the thread limit\n",
+			i);
+		/* Stop a started ring thread.  It checks the flag before each
+		 * wait and after each step, so the wake below cannot be lost. */
+		atomic_store(&R.stop, 1);
+		atomic_store(&R.token[0], 1);
+		futex_wake_word(&R.token[0]);
+		if (i == 1)
+			pthread_join(ring[0], NULL);
+		free(R.delay);
+		return 1;
+	}
 	for (int i = 0; i < 2; i++)
 		pthread_join(ring[i], NULL);
 	w1 = clock_ns(CLOCK_MONOTONIC);
@@ -284,13 +285,10 @@ static int run_ring(int n, double work_ms)
 		free(R.delay);
 		return 0;
 	}
-	for (long i = 0; i < count; i++)
-		sum += (double)R.delay[i];
-	qsort(R.delay, (size_t)count, sizeof(R.delay[0]), cmp_i64);
+	d = summarize_delays(R.delay, count);
 	printf("pollers=%d cpus=%s mode=ring handoffs=%ld delay_mean_us=%.1f delay_p50_us=%.1f "
 	       "delay_p90_us=%.1f polls_per_ms=%.1f\n",
-	       n, pin_all ? "cpu0" : "all", count, sum / 1e3 / (double)count,
-	       (double)R.delay[count / 2] / 1e3, (double)R.delay[count * 9 / 10] / 1e3,
+	       n, pin_all ? "cpu0" : "all", count, d.mean_us, d.p50_us, d.p90_us,
 	       (double)(p1 - p0) * 1e6 / (double)(w1 - w0));
 	free(R.delay);
 	return 0;

@@ -67,8 +67,8 @@ static struct {
 	int ring_done;     /* ring threads that have stopped */
 } P;
 
-/* Ring thread i: waits for its token, computes RING_WORK_NS and passes
- * the token on, until P.work_ns after P.t0. */
+/* Runs ring thread i: waits for its token, computes RING_WORK_NS and
+ * passes the token on, until P.work_ns after P.t0. */
 static void ring_loop(hs_env *env, int i)
 {
 	const struct hs_env_ops *o = env->ops;
@@ -125,19 +125,27 @@ static int64_t thread_cpu_now(hs_env *env)
 	return cpu;
 }
 
-static hs_m *probe_acquire(hs_env *env, void *state)
+/* Starts the pollers at START_NS, then opens the measured window
+ * SETTLE_NS later. */
+static void open_window(hs_env *env)
 {
 	const struct hs_env_ops *o = env->ops;
 
+	o->sleep(env, START_NS);
+	o->store(env, &P.go, 1);
+	o->sleep(env, SETTLE_NS);
+	P.t0 = o->now(env);
+	P.p0 = P.polls;
+}
+
+static hs_m *probe_acquire(hs_env *env, void *state)
+{
+	const struct hs_env_ops *o = env->ops;
 	int arrival = P.arrivals++;
 
 	if (P.ring && arrival >= P.pollers) {
 		if (arrival == P.pollers) {
-			o->sleep(env, START_NS);
-			o->store(env, &P.go, 1);
-			o->sleep(env, SETTLE_NS);
-			P.t0 = o->now(env);
-			P.p0 = P.polls;
+			open_window(env);
 		} else {
 			o->sleep(env, START_NS + SETTLE_NS);
 		}
@@ -148,13 +156,9 @@ static hs_m *probe_acquire(hs_env *env, void *state)
 			o->store(env, &P.done, 1);
 		}
 	} else if (arrival == P.pollers) {
-		o->sleep(env, START_NS);
-		o->store(env, &P.go, 1);
-		o->sleep(env, SETTLE_NS);
-		P.t0 = o->now(env);
+		open_window(env);
 		P.cpu0 = thread_cpu_now(env);
 		P.pre0 = sim_thread_of(env)->preempted;
-		P.p0 = P.polls;
 		o->gauge(env, "measured", 1); /* marks this thread in the record */
 		if (P.sleeper)
 			sleeper_loop(env);
@@ -213,13 +217,6 @@ static int parse_arg(const char *name, const char *text, long lo, long hi, long 
 	return 0;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* One line of figures for the run just done with `seed`. */
 static void print_run(long cores, long seed)
 {
@@ -227,21 +224,19 @@ static void print_run(long cores, long seed)
 	double polls = (double)(P.p1 - P.p0) * 1e6 / wall;
 	double cpu = (double)(P.cpu1 - P.cpu0);
 
+	struct delay_summary d;
+
 	if (P.ring) {
-		double sum = 0;
 		long n = P.cycles < MAX_CYCLES ? P.cycles : MAX_CYCLES;
 
 		if (n == 0) {
 			printf("pollers=%d cores=%ld seed=%ld mode=ring handoffs=0\n", P.pollers, cores, seed);
 			return;
 		}
-		for (long i = 0; i < n; i++)
-			sum += (double)P.late[i];
-		qsort(P.late, (size_t)n, sizeof(P.late[0]), cmp_i64);
+		d = summarize_delays(P.late, n);
 		printf("pollers=%d cores=%ld seed=%ld mode=ring handoffs=%ld delay_mean_us=%.1f "
 		       "delay_p50_us=%.1f delay_p90_us=%.1f polls_per_ms=%.1f\n",
-		       P.pollers, cores, seed, n, sum / 1e3 / (double)n, (double)P.late[n / 2] / 1e3,
-		       (double)P.late[n * 9 / 10] / 1e3, polls);
+		       P.pollers, cores, seed, n, d.mean_us, d.p50_us, d.p90_us, polls);
 		return;
 	}
 	if (!P.sleeper) {
@@ -255,18 +250,11 @@ static void print_run(long cores, long seed)
 		printf("pollers=%d cores=%ld seed=%ld mode=sleeper cycles=0\n", P.pollers, cores, seed);
 		return;
 	}
-	{
-		double sum = 0;
-
-		for (long i = 0; i < P.cycles; i++)
-			sum += (double)P.late[i];
-		qsort(P.late, (size_t)P.cycles, sizeof(P.late[0]), cmp_i64);
-		printf("pollers=%d cores=%ld seed=%ld mode=sleeper cycles=%ld cpu_per_cycle_us=%.2f "
-		       "late_mean_us=%.1f late_p50_us=%.1f late_p90_us=%.1f polls_per_ms=%.1f\n",
-		       P.pollers, cores, seed, P.cycles, cpu / 1e3 / (double)P.cycles,
-		       sum / 1e3 / (double)P.cycles, (double)P.late[P.cycles / 2] / 1e3,
-		       (double)P.late[P.cycles * 9 / 10] / 1e3, polls);
-	}
+	d = summarize_delays(P.late, P.cycles);
+	printf("pollers=%d cores=%ld seed=%ld mode=sleeper cycles=%ld cpu_per_cycle_us=%.2f "
+	       "late_mean_us=%.1f late_p50_us=%.1f late_p90_us=%.1f polls_per_ms=%.1f\n",
+	       P.pollers, cores, seed, P.cycles, cpu / 1e3 / (double)P.cycles, d.mean_us, d.p50_us,
+	       d.p90_us, polls);
 }
 
 int main(int argc, char **argv)

@@ -953,8 +953,8 @@ static void shipped_policies_conserve_ms(void **unused)
 }
 
 /* An M's created_ns is the time its creation finished, as in the
- * simulator: with allocm at 20 ms of CPU, the M created by the thread that
- * took the last one is stamped at least 20 ms after that thread began. */
+ * simulator.  With allocm at 20 ms of CPU, the M created by the thread
+ * that took the last one is stamped at least 20 ms after that thread began. */
 static void m_stamped_when_ready(void **unused)
 {
 	const struct hs_policy *p = hs_policy_find("single");
