@@ -5,7 +5,9 @@
  * Each core runs at most one thread and has a run queue.  A thread
  * keeps its core until it blocks, yields to a queued peer, exits, its
  * time slice ends while a peer is queued on the same core, or (yield =
- * linux or boost only) a woken thread preempts it.  A core that becomes
+ * linux or boost only) a woken thread preempts it.  Under yield = linux
+ * the slice is the protection below, checked at the core's ticks and
+ * when a thread joins its queue (arm_slice, resched_spent).  A core that becomes
  * free takes the next thread of its own queue (the pick below), else
  * steals from the longest other queue, else idles.  Under yield = linux
  * it leaves a cache-hot thread and retries at its ticks (the idle
@@ -66,8 +68,7 @@
  * with only delayed threads queued still picks: the yielder forfeits, and
  * the delayed threads the pick prefers leave the queue while the current
  * thread keeps the core (sim_drop_delayed_picks).
- * Not modelled: weights (all nice 0), buddies, PREEMPT_SHORT, and
- * preemption at ticks.
+ * Not modelled: weights (all nice 0), buddies and PREEMPT_SHORT.
  *
  * A woken or new thread goes to its previous core if that core is idle,
  * else to the lowest-numbered idle core, else to the back of its previous
@@ -275,12 +276,33 @@ static int64_t fair_key(const struct sim *s, const struct sim_thread *t)
 	return t->vruntime + (t->yielded ? s->os->slice_ns : 0);
 }
 
-/* Time slices are armed only while a thread is on a core. */
+/*
+ * Time slices are armed only while a thread is on a core.  Under yield =
+ * linux the slice is the current thread's protection (vruntime up to
+ * vprot), and the kernel notices that it is spent only when it updates
+ * that thread's runtime (update_curr): at the core's ticks and whenever a
+ * thread joins the core's queue (sim_resched_spent).  HRTICK is off by
+ * default (kernel/sched/features.h), so no timer fires at the protection's
+ * exact end: the check is the first tick, at multiples of tick_ns, once
+ * the thread has run that long.  Other kinds end the slice slice_ns after
+ * the thread reached the core.
+ */
 static void arm_slice(struct sim *s, int c)
 {
 	struct sim_core *core = &s->cores[c];
+	int64_t at = s->now + s->os->slice_ns;
 
-	core->slice_end = s->now + s->os->slice_ns;
+	if (s->os->yield_kind == HS_YIELD_LINUX) {
+		const struct sim_thread *t = core->current;
+		int64_t ran = t->exec_start >= 0 && s->now > t->exec_start ? s->now - t->exec_start : 0;
+		int64_t left = t->vprot - t->vruntime - ran;
+		int64_t tick = s->os->tick_ns;
+
+		at = s->now + (left > 0 ? left : 0);
+		if (tick > 0)
+			at = (at + tick - 1) / tick * tick;
+	}
+	core->slice_end = at;
 	sim_schedule(s, core->slice_end, EV_SLICE, (uint32_t)c, core->gen);
 }
 
@@ -838,6 +860,68 @@ static void preempt_current(struct sim *s, int c, struct sim_thread *cur, int64_
 }
 
 /*
+ * The pick of a Linux schedule() on core c while its current thread cur
+ * is no longer protected: the eligible thread with the earliest deadline
+ * among the queued ones and cur, cur winning ties.  Delayed sleepers the
+ * pick prefers leave the queue on the way, as in sim_rq_pick.  Returns
+ * NULL when cur keeps the core.  The kernel then switches nothing and
+ * leaves cur's protection spent (set_next_entity runs only for another
+ * thread).
+ */
+static struct sim_thread *resched_pick(struct sim *s, int c, struct sim_thread *cur)
+{
+	struct sim_core *core = &s->cores[c];
+
+	for (;;) {
+		struct sim_thread *best = NULL;
+		int64_t sum, n;
+
+		sum = vsum(s, c, &n);
+		for (struct sim_thread *u = core->rq_head; u; u = u->rq_next)
+			if (eligible(fair_key(s, u), sum, n) && (!best || u->deadline < best->deadline))
+				best = u;
+		if (!best || (eligible(cur->vruntime, sum, n) && cur->deadline <= best->deadline))
+			return NULL;
+		if (!best->delayed)
+			return best;
+		best->vlag = entity_lag(s, best, c);
+		if (best->vlag > 0)
+			best->vlag = 0;
+		rq_remove(s, c, best);
+		best->delayed = false;
+		core->rq_delayed--;
+	}
+}
+
+/*
+ * update_curr under yield = linux: once core c's current thread has run
+ * past its protection (vruntime at vprot) and another thread, running or
+ * delayed, is queued there, the kernel reschedules.  The thread the pick
+ * chooses takes the core at once when the current thread is in a CPU
+ * burst, at its next burst when it is the caller (PREEMPT_NONE: on the way
+ * back to user space).
+ */
+static void resched_spent(struct sim *s, int c)
+{
+	struct sim_core *core = &s->cores[c];
+	struct sim_thread *cur = core->current, *next;
+
+	if (!cur || !core->on_cpu || cur->state != HS_TS_RUNNING || core->rq_len == 0)
+		return;
+	charge(s, cur);
+	if (cur->vruntime < cur->vprot)
+		return;
+	next = resched_pick(s, c, cur);
+	if (!next)
+		return;
+	if (cur == s->running) {
+		cur->resched_to = next;
+		return;
+	}
+	preempt_current(s, c, cur, cur->burst_end - s->now, next);
+}
+
+/*
  * Wake-up preemption of EEVDF (check_preempt_wakeup_fair, renamed
  * wakeup_preempt_fair, and __pick_eevdf with protection): w was just
  * queued on core c.  The current thread keeps the core while it is
@@ -846,7 +930,10 @@ static void preempt_current(struct sim *s, int c, struct sim_thread *cur, int64_
  * is eligible and has the earliest deadline among the eligible threads of
  * the core, the current one included and winning ties, w takes the core:
  * at once when the current thread is in a CPU burst, at the current
- * thread's next burst when it is the waker itself.
+ * thread's next burst when it is the waker itself.  Under yield = linux
+ * a current thread on its core that has spent its protection reschedules
+ * whatever w's deadline (resched_spent), as update_curr in the enqueue
+ * makes it do before this check.
  */
 static void wakeup_preempt(struct sim *s, int c, struct sim_thread *w)
 {
@@ -857,6 +944,10 @@ static void wakeup_preempt(struct sim *s, int c, struct sim_thread *w)
 	if (!cur || (core->on_cpu && cur->state != HS_TS_RUNNING))
 		return;
 	sum = vsum(s, c, &n);
+	if (s->os->yield_kind == HS_YIELD_LINUX && core->on_cpu && cur->vruntime >= cur->vprot) {
+		resched_spent(s, c);
+		return;
+	}
 	if (eligible(cur->vruntime, sum, n)) {
 		if (cur->vruntime < cur->vprot)
 			return;
@@ -1099,6 +1190,16 @@ void sim_slice_end(struct sim *s, int c, uint32_t gen)
 
 	if (gen != core->gen || !t || !core->on_cpu)
 		return;
+	if (s->os->yield_kind == HS_YIELD_LINUX) {
+		/* the tick's update_curr; a spent protection is checked again
+		 * whenever a thread joins the queue, so no tick is armed */
+		charge(s, t);
+		if (t->vruntime < t->vprot)
+			arm_slice(s, c);
+		else
+			resched_spent(s, c);
+		return;
+	}
 	if (runnable_queued(core) == 0) {
 		if (s->os->yield_kind == HS_YIELD_LINUX)
 			sim_drop_delayed_picks(s, c, t);
