@@ -314,6 +314,11 @@ int main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
+	if (argc > 1 && strncmp(argv[1], "--", 2) == 0) {
+		fprintf(stderr, "probe_native: unknown or second mode '%s'; give at most one of --sleeper and --ring first\n",
+			argv[1]);
+		return 2;
+	}
 	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "all") != 0)) {
 		fprintf(stderr, "usage: probe_native [--sleeper | --ring] POLLERS WORK_MS [all]\n");
 		return 2;

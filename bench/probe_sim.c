@@ -273,6 +273,11 @@ int main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
+	if (argc > 1 && strncmp(argv[1], "--", 2) == 0) {
+		fprintf(stderr, "probe_sim: unknown or second mode '%s'; give at most one of --sleeper and --ring first\n",
+			argv[1]);
+		return 2;
+	}
 	if (argc < 4 || argc > 6) {
 		fprintf(stderr, "usage: probe_sim [--sleeper | --ring] PROFILE POLLERS WORK_MS [CORES [SEEDS]]\n");
 		return 2;

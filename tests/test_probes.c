@@ -138,6 +138,10 @@ static void sim_probe_runs_the_sleeper(void **unused)
 			"usage: probe_native [--sleeper | --ring]");
 	expect_rejected("probe_native", (const char *const[]){ "--sleeper", "x", "10", NULL }, 2,
 			"invalid POLLERS 'x'");
+	expect_rejected("probe_native", (const char *const[]){ "--ring", "--sleeper", "4", "10", NULL }, 2,
+			"unknown or second mode '--sleeper'");
+	expect_rejected("probe_sim", (const char *const[]){ "--ring", "--sleeper", "linux", "4", "10", NULL }, 2,
+			"unknown or second mode '--sleeper'");
 	expect_rejected("probe_native", (const char *const[]){ "--sleeper", "0", "0.0000001", NULL }, 2,
 			"WORK_MS '0.0000001' is below 1 ns");
 }
