@@ -284,8 +284,9 @@ static int64_t fair_key(const struct sim *s, const struct sim_thread *t)
  * thread joins the core's queue (sim_resched_spent).  HRTICK is off by
  * default (kernel/sched/features.h), so no timer fires at the protection's
  * exact end: the check is the first tick, at multiples of tick_ns, once
- * the thread has run that long.  Other kinds end the slice slice_ns after
- * the thread reached the core.
+ * the thread has run that long, and every tick after it while the thread
+ * keeps the core.  Other kinds end the slice slice_ns after the thread
+ * reached the core.
  */
 static void arm_slice(struct sim *s, int c)
 {
@@ -298,9 +299,13 @@ static void arm_slice(struct sim *s, int c)
 		int64_t left = t->vprot - t->vruntime - ran;
 		int64_t tick = s->os->tick_ns;
 
-		at = s->now + (left > 0 ? left : 0);
-		if (tick > 0)
-			at = (at + tick - 1) / tick * tick;
+		if (left > 0) {
+			at = s->now + left;
+			if (tick > 0)
+				at = (at + tick - 1) / tick * tick;
+		} else if (tick > 0) {
+			at = (s->now / tick + 1) * tick; /* spent: the next tick */
+		}
 	}
 	core->slice_end = at;
 	sim_schedule(s, core->slice_end, EV_SLICE, (uint32_t)c, core->gen);
@@ -1191,18 +1196,17 @@ void sim_slice_end(struct sim *s, int c, uint32_t gen)
 	if (gen != core->gen || !t || !core->on_cpu)
 		return;
 	if (s->os->yield_kind == HS_YIELD_LINUX) {
-		/* the tick's update_curr; a spent protection is checked again
-		 * whenever a thread joins the queue, so no tick is armed */
+		/* the tick's update_curr.  A thread that keeps its core with its
+		 * protection spent is checked again at every tick, as the kernel
+		 * reschedules at each one while a peer is queued. */
 		charge(s, t);
-		if (t->vruntime < t->vprot)
-			arm_slice(s, c);
-		else
+		if (t->vruntime >= t->vprot)
 			resched_spent(s, c);
+		if (core->gen == gen && core->current == t)
+			arm_slice(s, c);
 		return;
 	}
 	if (runnable_queued(core) == 0) {
-		if (s->os->yield_kind == HS_YIELD_LINUX)
-			sim_drop_delayed_picks(s, c, t);
 		arm_slice(s, c);
 		return;
 	}

@@ -1834,6 +1834,39 @@ static void enqueue_after_spent_protection_reschedules(void **state)
 	}
 }
 
+/*
+ * A thread that keeps its core at a tick with its protection spent is
+ * checked again at the next tick.  Core 0 runs cur (vruntime 1 ms, at
+ * its protection) with q queued at 1.5 ms, above the average, so q is
+ * not eligible and cur wins the pick at the 4 ms tick.  The next check
+ * is the 8 ms tick; without it cur would keep the core for good.
+ */
+static void spent_slice_rechecked_next_tick(void **state)
+{
+	static struct hs_os_profile os;
+	struct sim_thread cur = { 0 }, q = { 0 };
+	struct sim *s = delay_sim(&os, &cur);
+
+	(void)state;
+	s->now = 4000000;
+	cur.vruntime = 1000000;
+	cur.vprot = 1000000;
+	cur.deadline = 2000000;
+	cur.burst_end = 50000000;
+	q.vruntime = 1500000;
+	q.deadline = 2500000;
+	q.state = HS_TS_RUNNABLE;
+	queue_alone(s, &q);
+
+	sim_slice_end(s, 0, s->cores[0].gen);
+	assert_ptr_equal(s->cores[0].current, &cur);
+	assert_int_equal(s->preemptions, 0);
+	assert_int_equal(s->q.len, 1);
+	assert_int_equal(hs_evq_peek_time(&s->q), 8000000);
+	hs_evq_free(&s->q);
+	free(s);
+}
+
 static void slice_end_drops_delayed_picks(void **state)
 {
 	static struct hs_os_profile os;
@@ -1924,6 +1957,7 @@ int main(void)
 		cmocka_unit_test(wakeup_elsewhere_counts_a_migration),
 		cmocka_unit_test(slice_end_drops_delayed_picks),
 		cmocka_unit_test(enqueue_after_spent_protection_reschedules),
+		cmocka_unit_test(spent_slice_rechecked_next_tick),
 	};
 
 	return cmocka_run_group_tests_name("os model", tests, NULL, NULL);
