@@ -797,37 +797,6 @@ static void rq_remove(struct sim *s, int c, struct sim_thread *t)
 	}
 }
 
-/*
- * The pick of a Linux schedule() on core c when no queued thread is
- * runnable: the kernel counts delayed sleepers in rq->nr_running, so a
- * sched_yield or a slice end with only delayed peers still reaches
- * __pick_eevdf.  While the eligible queued thread with the earliest
- * deadline is a delayed one that beats the current thread t, it leaves
- * the queue with its lag clipped to 0, as in sim_rq_pick.  t wins ties,
- * and once it wins it keeps the core with no switch.
- */
-void sim_drop_delayed_picks(struct sim *s, int c, struct sim_thread *t)
-{
-	struct sim_core *core = &s->cores[c];
-
-	while (core->rq_delayed > 0) {
-		struct sim_thread *best = NULL;
-		int64_t sum, n;
-
-		sum = vsum(s, c, &n);
-		for (struct sim_thread *u = core->rq_head; u; u = u->rq_next)
-			if (eligible(fair_key(s, u), sum, n) && (!best || u->deadline < best->deadline))
-				best = u;
-		if (!best || (eligible(t->vruntime, sum, n) && t->deadline <= best->deadline))
-			return;
-		best->vlag = entity_lag(s, best, c);
-		if (best->vlag > 0)
-			best->vlag = 0;
-		rq_remove(s, c, best);
-		best->delayed = false;
-		core->rq_delayed--;
-	}
-}
 
 /* Takes core c from its current thread cur, whose CPU burst has `left` ns
  * to go, queues cur as preempted, and starts `next` if it is still queued
@@ -896,6 +865,22 @@ static struct sim_thread *resched_pick(struct sim *s, int c, struct sim_thread *
 		best->delayed = false;
 		core->rq_delayed--;
 	}
+}
+
+/*
+ * The pick of a Linux schedule() on core c when no queued thread is
+ * runnable: the kernel counts delayed sleepers in rq->nr_running, so a
+ * sched_yield with only delayed peers still reaches __pick_eevdf.  The
+ * delayed threads the pick prefers to t leave the queue (resched_pick,
+ * which returns NULL here as every queued thread is delayed), and t
+ * keeps the core with no switch.
+ */
+void sim_drop_delayed_picks(struct sim *s, int c, struct sim_thread *t)
+{
+	struct sim_thread *next = resched_pick(s, c, t);
+
+	assert(!next);
+	(void)next;
 }
 
 /*
