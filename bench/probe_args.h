@@ -9,9 +9,36 @@
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MAX_WORK_MS 3600000.0 /* an hour, so that the ns fit an int64_t */
+
+/* The measured thread: a spinner (no flag), --sleeper or --ring. */
+enum probe_mode { PROBE_SPINNER, PROBE_SLEEPER, PROBE_RING };
+
+/* Reads an optional mode flag at argv[1] into *mode and removes it from
+ * *argc and *argv.  Returns 0, after one line on stderr naming prog and
+ * the flag, when another flag follows it. */
+static inline int parse_mode(const char *prog, int *argc, char ***argv, enum probe_mode *mode)
+{
+	*mode = PROBE_SPINNER;
+	if (*argc > 1 && strcmp((*argv)[1], "--sleeper") == 0)
+		*mode = PROBE_SLEEPER;
+	else if (*argc > 1 && strcmp((*argv)[1], "--ring") == 0)
+		*mode = PROBE_RING;
+	if (*mode != PROBE_SPINNER) {
+		(*argv)++;
+		(*argc)--;
+	}
+	if (*argc > 1 && strncmp((*argv)[1], "--", 2) == 0) {
+		fprintf(stderr, "%s: unknown or second mode '%s'; give at most one of --sleeper and --ring first\n",
+			prog, (*argv)[1]);
+		return 0;
+	}
+	return 1;
+}
 
 /* Parses all of text as a decimal integer from lo to hi into *out.
  * Returns 1 on success and 0 otherwise. */

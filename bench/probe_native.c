@@ -303,22 +303,13 @@ int main(int argc, char **argv)
 	double work_ms;
 	int64_t w0, w1, target, worked, step_limit;
 	long p0, p1;
-	int sleeper = 0, ring = 0, rc = 0;
+	enum probe_mode mode;
+	int sleeper, ring, rc = 0;
 
-	if (argc > 1 && strcmp(argv[1], "--sleeper") == 0) {
-		sleeper = 1;
-		argv++;
-		argc--;
-	} else if (argc > 1 && strcmp(argv[1], "--ring") == 0) {
-		ring = 1;
-		argv++;
-		argc--;
-	}
-	if (argc > 1 && strncmp(argv[1], "--", 2) == 0) {
-		fprintf(stderr, "probe_native: unknown or second mode '%s'; give at most one of --sleeper and --ring first\n",
-			argv[1]);
+	if (!parse_mode("probe_native", &argc, &argv, &mode))
 		return 2;
-	}
+	sleeper = mode == PROBE_SLEEPER;
+	ring = mode == PROBE_RING;
 	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "all") != 0)) {
 		fprintf(stderr, "usage: probe_native [--sleeper | --ring] POLLERS WORK_MS [all]\n");
 		return 2;

@@ -261,23 +261,14 @@ int main(int argc, char **argv)
 {
 	struct hs_config cfg;
 	struct hs_error err = { 0 };
+	enum probe_mode mode;
 	long pollers, cores = 1, seeds = 1;
 	double work_ms;
 
-	if (argc > 1 && strcmp(argv[1], "--sleeper") == 0) {
-		P.sleeper = true;
-		argv++;
-		argc--;
-	} else if (argc > 1 && strcmp(argv[1], "--ring") == 0) {
-		P.ring = true;
-		argv++;
-		argc--;
-	}
-	if (argc > 1 && strncmp(argv[1], "--", 2) == 0) {
-		fprintf(stderr, "probe_sim: unknown or second mode '%s'; give at most one of --sleeper and --ring first\n",
-			argv[1]);
+	if (!parse_mode("probe_sim", &argc, &argv, &mode))
 		return 2;
-	}
+	P.sleeper = mode == PROBE_SLEEPER;
+	P.ring = mode == PROBE_RING;
 	if (argc < 4 || argc > 6) {
 		fprintf(stderr, "usage: probe_sim [--sleeper | --ring] PROFILE POLLERS WORK_MS [CORES [SEEDS]]\n");
 		return 2;

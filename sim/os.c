@@ -277,16 +277,14 @@ static int64_t fair_key(const struct sim *s, const struct sim_thread *t)
 }
 
 /*
- * Time slices are armed only while a thread is on a core.  Under yield =
- * linux the slice is the current thread's protection (vruntime up to
- * vprot), and the kernel notices that it is spent only when it updates
- * that thread's runtime (update_curr): at the core's ticks and whenever a
- * thread joins the core's queue (sim_resched_spent).  HRTICK is off by
- * default (kernel/sched/features.h), so no timer fires at the protection's
- * exact end: the check is the first tick, at multiples of tick_ns, once
- * the thread has run that long, and every tick after it while the thread
- * keeps the core.  Other kinds end the slice slice_ns after the thread
- * reached the core.
+ * Arms core c's slice check; slices are armed only while a thread is on a
+ * core.  Under yield = linux the slice is the current thread's protection
+ * (vruntime up to vprot).  The kernel notices that it is spent only in
+ * update_curr, at the core's ticks and whenever a thread joins the queue
+ * (resched_spent).  HRTICK is off by default (kernel/sched/features.h), so
+ * the check is the first tick, a multiple of tick_ns, after the thread has
+ * run that long, and then every tick while it keeps the core.  Other kinds
+ * end the slice slice_ns after the thread reached the core.
  */
 static void arm_slice(struct sim *s, int c)
 {
@@ -304,7 +302,7 @@ static void arm_slice(struct sim *s, int c)
 			if (tick > 0)
 				at = (at + tick - 1) / tick * tick;
 		} else if (tick > 0) {
-			at = (s->now / tick + 1) * tick; /* spent: the next tick */
+			at = (s->now / tick + 1) * tick; /* already spent */
 		}
 	}
 	core->slice_end = at;
@@ -797,7 +795,6 @@ static void rq_remove(struct sim *s, int c, struct sim_thread *t)
 	}
 }
 
-
 /* Takes core c from its current thread cur, whose CPU burst has `left` ns
  * to go, queues cur as preempted, and starts `next` if it is still queued
  * on c, else the usual pick. */
@@ -834,13 +831,13 @@ static void preempt_current(struct sim *s, int c, struct sim_thread *cur, int64_
 }
 
 /*
- * The pick of a Linux schedule() on core c while its current thread cur
- * is no longer protected: the eligible thread with the earliest deadline
- * among the queued ones and cur, cur winning ties.  Delayed sleepers the
- * pick prefers leave the queue on the way, as in sim_rq_pick.  Returns
- * NULL when cur keeps the core.  The kernel then switches nothing and
- * leaves cur's protection spent (set_next_entity runs only for another
- * thread).
+ * Returns the pick of a Linux schedule() on core c whose current thread
+ * cur is no longer protected, or NULL when cur keeps the core.  The pick
+ * is the eligible thread with the earliest deadline among the queued ones
+ * and cur, and cur wins ties.  Delayed sleepers the pick prefers leave the
+ * queue on the way, as in sim_rq_pick.  When cur keeps the core its
+ * protection stays spent, because set_next_entity runs only for another
+ * thread.
  */
 static struct sim_thread *resched_pick(struct sim *s, int c, struct sim_thread *cur)
 {
@@ -868,12 +865,11 @@ static struct sim_thread *resched_pick(struct sim *s, int c, struct sim_thread *
 }
 
 /*
- * The pick of a Linux schedule() on core c when no queued thread is
- * runnable: the kernel counts delayed sleepers in rq->nr_running, so a
- * sched_yield with only delayed peers still reaches __pick_eevdf.  The
- * delayed threads the pick prefers to t leave the queue (resched_pick,
- * which returns NULL here as every queued thread is delayed), and t
- * keeps the core with no switch.
+ * Drops from core c's queue the delayed sleepers that a Linux schedule()
+ * prefers to the current thread t, when no queued thread is runnable.  The
+ * kernel counts delayed sleepers in rq->nr_running, so a sched_yield with
+ * only delayed peers still reaches __pick_eevdf.  t keeps the core with no
+ * switch, because resched_pick finds no runnable thread to return.
  */
 void sim_drop_delayed_picks(struct sim *s, int c, struct sim_thread *t)
 {
@@ -884,12 +880,12 @@ void sim_drop_delayed_picks(struct sim *s, int c, struct sim_thread *t)
 }
 
 /*
- * update_curr under yield = linux: once core c's current thread has run
- * past its protection (vruntime at vprot) and another thread, running or
- * delayed, is queued there, the kernel reschedules.  The thread the pick
- * chooses takes the core at once when the current thread is in a CPU
- * burst, at its next burst when it is the caller (PREEMPT_NONE: on the way
- * back to user space).
+ * Reschedules core c as update_curr does under yield = linux: when the
+ * current thread has run past its protection (vruntime at vprot) and
+ * another thread, runnable or delayed, is queued there.  The picked thread
+ * takes the core at once when the current thread is in a CPU burst.  When
+ * the current thread is the caller, it takes the core at the caller's next
+ * burst, because PREEMPT_NONE switches on the way back to user space.
  */
 static void resched_spent(struct sim *s, int c)
 {
@@ -920,10 +916,10 @@ static void resched_spent(struct sim *s, int c)
  * is eligible and has the earliest deadline among the eligible threads of
  * the core, the current one included and winning ties, w takes the core:
  * at once when the current thread is in a CPU burst, at the current
- * thread's next burst when it is the waker itself.  Under yield = linux
- * a current thread on its core that has spent its protection reschedules
- * whatever w's deadline (resched_spent), as update_curr in the enqueue
- * makes it do before this check.
+ * thread's next burst when it is the waker itself.  Under yield = linux,
+ * if the current thread has spent its protection, the core reschedules
+ * even when w is not the pick (resched_spent), because update_curr in the
+ * enqueue runs before this check.
  */
 static void wakeup_preempt(struct sim *s, int c, struct sim_thread *w)
 {
@@ -1181,9 +1177,9 @@ void sim_slice_end(struct sim *s, int c, uint32_t gen)
 	if (gen != core->gen || !t || !core->on_cpu)
 		return;
 	if (s->os->yield_kind == HS_YIELD_LINUX) {
-		/* the tick's update_curr.  A thread that keeps its core with its
-		 * protection spent is checked again at every tick, as the kernel
-		 * reschedules at each one while a peer is queued. */
+		/* The tick's update_curr.  A thread that keeps its core with its
+		 * protection spent is checked again at every tick, because the
+		 * kernel reschedules at each one while a peer is queued. */
 		charge(s, t);
 		if (t->vruntime >= t->vprot)
 			resched_spent(s, c);

@@ -606,10 +606,10 @@ static void linux_yield_runs_peer_until_slice_end(void **state)
 	cfg.os.slice_ns = 500000;
 	cfg.os.tick_ns = 1000000;
 	run_script(&cfg, S_YIELD_VS_WORKER, &res);
-	/* the system call; the new worker starts (wake_local) and spends its
-	 * protection, half a slice for a new thread, 250 us later.  The next
-	 * tick notices (1 ms) and preempts it; the yielder switches back in.
-	 * A slice timer would have ended the worker's turn at T.t[0] + 100 +
+	/* After the system call the new worker starts (wake_local) and spends
+	 * its protection, half a slice for a new thread, 250 us later.  The
+	 * next tick (1 ms) preempts it, and the yielder switches back in.  A
+	 * slice timer would have ended the worker's turn at T.t[0] + 100 +
 	 * 3000 + 500000. */
 	assert_true(T.t[0] + 100 + 3000 + 250000 < 1000000);
 	assert_int_equal(T.t[1], 1000000 + 2000);
