@@ -808,40 +808,161 @@ static int read_host(const struct hs_calib_opts *o, struct hs_calib_report *r,
 	return count_cpus(r, err);
 }
 
+/* Measures every figure once into r, whose host facts are already read. */
+static int measure_pass(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			struct hs_error *err)
+{
+	int rc;
+
+	if ((rc = measure_batches(o, r, "clock_read", 2000, 100, op_clock_read, err)) != 0)
+		return rc;
+	if ((rc = measure_batches(o, r, "syscall", 2000, 100, op_getppid, err)) != 0)
+		return rc;
+	if ((rc = measure_batches(o, r, "cas_local", 2000, 1000, op_cas, err)) != 0)
+		return rc;
+	if ((rc = measure_mmap(o, r, "mmap_8k", 8192, err)) != 0)
+		return rc;
+	if ((rc = measure_mmap(o, r, "mmap_32k", 32768, err)) != 0)
+		return rc;
+	if ((rc = measure_threads(o, r, err)) != 0)
+		return rc;
+	if ((rc = measure_thread_burst(o, r, err)) != 0)
+		return rc;
+	if ((rc = measure_signal_calls(o, r, err)) != 0)
+		return rc;
+	if ((rc = measure_sleeps(o, r, err)) != 0)
+		return rc;
+	return hs_calib_measure_sched(o, r, err);
+}
+
+/* Forwards a pass's progress to the caller's callback, with the pass in
+ * the figure's name. */
+struct pass_progress {
+	const struct hs_calib_opts *user;
+	int pass, passes;
+	char name[96];
+};
+
+static void show_pass_progress(void *ctx, const char *figure, int done, int total)
+{
+	struct pass_progress *pp = ctx;
+
+	snprintf(pp->name, sizeof(pp->name), "%s (pass %d of %d)", figure, pp->pass, pp->passes);
+	pp->user->progress(pp->user->ctx, pp->name, done, total);
+}
+
+/* Returns the lower median of v[0..n-1] (n > 0), sorting v in place. */
+static int64_t median_of(int64_t *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), compare_int64);
+	return v[(n - 1) / 2];
+}
+
+void hs_calib_merge_passes(struct hs_calib_report *out, struct hs_calib_report *const *pass,
+			   int n)
+{
+	out->nfigures = pass[0]->nfigures;
+	for (int i = 0; i < out->nfigures; i++) {
+		struct hs_calib_figure *f = &out->figures[i];
+		int64_t p10[HS_CALIB_MAX_PASSES], p50[HS_CALIB_MAX_PASSES];
+		int64_t p90[HS_CALIB_MAX_PASSES], p99[HS_CALIB_MAX_PASSES];
+		int m = 0;
+
+		memset(f, 0, sizeof(*f));
+		f->name = pass[0]->figures[i].name;
+		for (int k = 0; k < n; k++) {
+			const struct hs_calib_figure *g = hs_calib_find(pass[k], f->name);
+
+			if (!g || g->samples <= 0)
+				continue;
+			f->samples += g->samples;
+			p10[m] = g->p10;
+			p50[m] = g->p50;
+			p90[m] = g->p90;
+			p99[m] = g->p99;
+			m++;
+		}
+		if (m == 0)
+			continue;
+		f->p10 = median_of(p10, m);
+		f->p50 = median_of(p50, m);
+		f->p90 = median_of(p90, m);
+		f->p99 = median_of(p99, m);
+	}
+	out->sleep_cycle_irqs = 0;
+	out->sleep_cycle_busy = true;
+	for (int k = 0; k < n; k++) {
+		const struct hs_calib_report *r = pass[k];
+
+		out->yield_peer_rejected += r->yield_peer_rejected;
+		out->futex_local_rejected += r->futex_local_rejected;
+		out->futex_remote_rejected += r->futex_remote_rejected;
+		out->send_local_rejected += r->send_local_rejected;
+		out->send_remote_rejected += r->send_remote_rejected;
+		out->sleep_rejected += r->sleep_rejected;
+		out->sleep_cycle_rejected += r->sleep_cycle_rejected;
+		out->ring_rejected += r->ring_rejected;
+		out->timer_irq_rejected += r->timer_irq_rejected;
+		out->irq_wake_rejected += r->irq_wake_rejected;
+		out->irq_wake_no_fifo |= r->irq_wake_no_fifo;
+		out->sleep_cycle_wall_ns += r->sleep_cycle_wall_ns;
+		out->sleep_cycle_cpu_ns += r->sleep_cycle_cpu_ns;
+		out->sleep_cycle_cycles += r->sleep_cycle_cycles;
+		if (r->sleep_cycle_irqs < 0 || out->sleep_cycle_irqs < 0)
+			out->sleep_cycle_irqs = -1;
+		else
+			out->sleep_cycle_irqs += r->sleep_cycle_irqs;
+		out->sleep_cycle_busy &= r->sleep_cycle_busy;
+		out->sleep_cycle_busy_cpu_ns += r->sleep_cycle_busy_cpu_ns;
+	}
+}
+
 int hs_calibrate(const struct hs_calib_opts *o, struct hs_calib_report *out,
 		 struct hs_error *err)
 {
-	int rc;
+	struct hs_calib_report *pass[HS_CALIB_MAX_PASSES] = { NULL };
+	struct hs_calib_opts popts = { 0 };
+	struct pass_progress pp = { 0 };
+	int passes = HS_CALIB_PASSES, rc = 0;
 
 	if (o && (o->scale < 0 || o->scale > 100 || o->scale != o->scale))
 		return hs_error_set(err, HS_E_USAGE, NULL, 0, "scale",
 				    "invalid sample scale %g: use a number in (0, 100], "
 				    "1 for the full calibration", o->scale);
+	if (o && (o->passes < 0 || o->passes > HS_CALIB_MAX_PASSES))
+		return hs_error_set(err, HS_E_USAGE, NULL, 0, "passes",
+				    "invalid number of passes %d: use 1 to %d, or 0 for %d",
+				    o->passes, HS_CALIB_MAX_PASSES, HS_CALIB_PASSES);
+	if (o && o->passes > 0)
+		passes = o->passes;
 	memset(out, 0, sizeof(*out));
 	if ((rc = read_host(o, out, err)) != 0)
 		return rc;
 
-	if ((rc = measure_batches(o, out, "clock_read", 2000, 100, op_clock_read, err)) != 0)
-		return rc;
-	if ((rc = measure_batches(o, out, "syscall", 2000, 100, op_getppid, err)) != 0)
-		return rc;
-	if ((rc = measure_batches(o, out, "cas_local", 2000, 1000, op_cas, err)) != 0)
-		return rc;
-	if ((rc = measure_mmap(o, out, "mmap_8k", 8192, err)) != 0)
-		return rc;
-	if ((rc = measure_mmap(o, out, "mmap_32k", 32768, err)) != 0)
-		return rc;
-	if ((rc = measure_threads(o, out, err)) != 0)
-		return rc;
-	if ((rc = measure_thread_burst(o, out, err)) != 0)
-		return rc;
-	if ((rc = measure_signal_calls(o, out, err)) != 0)
-		return rc;
-	if ((rc = measure_sleeps(o, out, err)) != 0)
-		return rc;
-	if ((rc = hs_calib_measure_sched(o, out, err)) != 0)
-		return rc;
-
-	hs_calib_derive(out);
-	return 0;
+	popts.scale = opts_scale(o) / passes;
+	if (o && o->progress) {
+		pp.user = o;
+		pp.passes = passes;
+		popts.progress = passes > 1 ? show_pass_progress : o->progress;
+		popts.ctx = passes > 1 ? (void *)&pp : o->ctx;
+	}
+	for (int k = 0; k < passes && rc == 0; k++) {
+		pass[k] = malloc(sizeof(*pass[k]));
+		if (!pass[k]) {
+			rc = hs_error_set(err, HS_E_NOMEM, NULL, 0, NULL,
+					  "out of memory for calibration pass %d", k + 1);
+			break;
+		}
+		*pass[k] = *out; /* the host facts */
+		pp.pass = k + 1;
+		rc = measure_pass(&popts, pass[k], err);
+	}
+	if (rc == 0) {
+		out->passes = passes;
+		hs_calib_merge_passes(out, pass, passes);
+		hs_calib_derive(out);
+	}
+	for (int k = 0; k < passes; k++)
+		free(pass[k]);
+	return rc;
 }

@@ -111,7 +111,17 @@ struct hs_calib_opts {
 	 * early.  May be NULL. */
 	void (*progress)(void *ctx, const char *figure, int done, int total);
 	void *ctx;
+	/* Number of measurement passes, 1 to HS_CALIB_MAX_PASSES, 0 for
+	 * HS_CALIB_PASSES.  Each pass measures every figure with scale /
+	 * passes of the samples.  Each percentile of a figure is the median
+	 * of that percentile over the passes, so a few seconds of a slower
+	 * host move one pass and not the profile.  With more than one pass,
+	 * the progress callback's figure names end in " (pass P of N)". */
+	int passes;
 };
+
+#define HS_CALIB_PASSES 3
+#define HS_CALIB_MAX_PASSES 9
 
 /* Everything hs_calibrate() found: the figures, facts read from the
  * system, and the profile derived from both. */
@@ -123,6 +133,7 @@ struct hs_calib_report {
 	char release[65];        /* uname: "6.8.0-45-generic" */
 	char machine[65];        /* uname: "x86_64" */
 	int ncpus;               /* CPUs in the caller's affinity mask */
+	int passes;              /* measurement passes merged into figures[] */
 	int cpu_a, cpu_b;        /* the CPUs used by pinned figures; cpu_b is -1
 	                          * when ncpus == 1 */
 	int64_t timer_slack_ns;  /* PR_GET_TIMERSLACK of the caller */

@@ -47,6 +47,18 @@ void hs_calib_sampler_abort(struct hs_calib_sampler *s);
 /* Appends figure name with samples == 0: not measured on this host. */
 void hs_calib_skip_figure(struct hs_calib_report *r, const char *name);
 
+/*
+ * Fills out's figures and counters from n passes (1 to HS_CALIB_MAX_PASSES)
+ * that measured the same figures in the same order; out's host facts stay.
+ * A figure's samples are the sum over the passes, and each of its
+ * percentiles the median (the lower one for an even count) of that
+ * percentile over the passes that measured it.  Rejection counts and the
+ * sleep_cycle totals add up.  The interrupt count is -1 when a pass could
+ * not read it, and CPU A counts as busy only when every pass kept it busy.
+ */
+void hs_calib_merge_passes(struct hs_calib_report *out, struct hs_calib_report *const *pass,
+			   int n);
+
 /* Fills err with HS_E_IO naming the failed call and strerror(errnum). */
 int hs_calib_fail(struct hs_error *err, const char *call, int errnum);
 

@@ -857,8 +857,14 @@ void hs_calib_derive(struct hs_calib_report *r)
 	note(r, "name", "name: OS profile of the host that ran herdsim calibrate %s: %s %s %s, "
 	     "%d CPUs in the affinity mask; pinned figures used CPU %d and CPU %d",
 	     HS_VERSION, r->sysname, r->release, r->machine, r->ncpus, r->cpu_a, r->cpu_b);
-	note(r, "name", "Percentiles are nearest-rank over the samples; each value below is "
-	     "derived from medians as docs/calibration.md describes.");
+	if (r->passes > 1)
+		note(r, "name", "Each figure was measured in %d passes; its percentiles are the "
+		     "medians over the passes of each pass's nearest-rank percentiles, and each "
+		     "value below is derived from medians as docs/calibration.md describes.",
+		     r->passes);
+	else
+		note(r, "name", "Percentiles are nearest-rank over the samples; each value below is "
+		     "derived from medians as docs/calibration.md describes.");
 
 	derive_scheduler(r, p);
 	derive_costs(r, p);

@@ -25,7 +25,7 @@
 #include "config.h"
 
 static const char calibrate_usage[] =
-	"usage: herdsim calibrate [--out FILE] [--scale X]\n"
+	"usage: herdsim calibrate [--out FILE] [--scale X] [--passes N]\n"
 	"\n"
 	"Measures this machine's kernel and hardware costs (about 10 s on an idle\n"
 	"2-CPU machine at scale 1, under a minute in any case) and writes them as\n"
@@ -35,6 +35,9 @@ static const char calibrate_usage[] =
 	"  --out FILE   where to write the profile (default: $HERDSIM_HOST_PROFILE,\n"
 	"               else results/host.ini); a missing last directory is created\n"
 	"  --scale X    multiply every sample count by X, 0 < X <= 100 (default 1)\n"
+	"  --passes N   measure every figure in N passes of 1/N of the samples and\n"
+	"               keep the median pass, 1 to 9 (default 3), so that a few\n"
+	"               seconds of a slower host do not move the profile\n"
 	"  --quiet      print no progress and no table\n";
 
 struct progress {
@@ -148,6 +151,7 @@ int cli_calibrate(int argc, char **argv)
 {
 	const char *out = NULL;
 	double scale = 1.0;
+	long passes = HS_CALIB_PASSES;
 	struct progress prog = { .tty = isatty(STDERR_FILENO) != 0 };
 	struct hs_calib_opts opts = { 0 };
 	struct hs_calib_report *rep;
@@ -176,6 +180,17 @@ int cli_calibrate(int argc, char **argv)
 			scale = strtod(v, &end);
 			if (errno || *end || end == v || !(scale > 0 && scale <= 100))
 				return cli_usage_error("invalid --scale '%s'; use a number in (0, 100]", v);
+		} else if (strcmp(a, "--passes") == 0 || strncmp(a, "--passes=", 9) == 0) {
+			const char *v = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
+			char *end;
+
+			if (!v)
+				return cli_usage_error("--passes needs a value");
+			errno = 0;
+			passes = strtol(v, &end, 10);
+			if (errno || *end || end == v || passes < 1 || passes > HS_CALIB_MAX_PASSES)
+				return cli_usage_error("invalid --passes '%s'; use a whole number from 1 to %d",
+						       v, HS_CALIB_MAX_PASSES);
 		} else {
 			return cli_usage_error("unexpected argument '%s'; see `herdsim calibrate --help`", a);
 		}
@@ -187,6 +202,7 @@ int cli_calibrate(int argc, char **argv)
 	if (!rep)
 		return cli_error(&(struct hs_error){ .code = HS_E_NOMEM, .msg = "out of memory" });
 	opts.scale = scale;
+	opts.passes = (int)passes;
 	opts.progress = show_progress;
 	opts.ctx = &prog;
 	rc = make_dir_of(out, &err);

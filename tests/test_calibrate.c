@@ -28,6 +28,7 @@
 #include <ini.h>
 
 #include "calibrate.h"
+#include "calibrate_impl.h"
 #include "helpers.h"
 
 #define TINY_SCALE 0.01
@@ -133,6 +134,7 @@ static int setup_run(void **state)
 	if (!run)
 		return -1;
 	opts.scale = TINY_SCALE;
+	opts.passes = 1; /* the progress checks below follow one pass */
 	opts.progress = record_progress;
 	opts.ctx = &run->progress;
 
@@ -1346,6 +1348,158 @@ static void calibrate_progress_reported(void **state)
 	assert_int_equal(fig, r->nfigures);
 }
 
+/* A figure as one pass might report it. */
+static void set_figure(struct hs_calib_report *r, const char *name, int samples, int64_t p10,
+		       int64_t p50, int64_t p90, int64_t p99)
+{
+	struct hs_calib_figure *f = &r->figures[r->nfigures++];
+
+	f->name = name;
+	f->samples = samples;
+	f->p10 = p10;
+	f->p50 = p50;
+	f->p90 = p90;
+	f->p99 = p99;
+}
+
+/* Three passes, the second on a slower host: every percentile is the
+ * middle pass's, samples and rejections add up, a figure one pass could
+ * not measure takes the others' values, and the host facts stay. */
+static void merge_keeps_the_median_pass(void **state)
+{
+	static struct hs_calib_report a, b, c, out;
+	struct hs_calib_report *const pass[] = { &a, &b, &c };
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	memset(&c, 0, sizeof(c));
+	memset(&out, 0, sizeof(out));
+	out.ncpus = 2;
+	out.tick_ns = 4000000;
+	set_figure(&a, "yield_peer", 100, 900, 950, 1000, 1100);
+	set_figure(&b, "yield_peer", 100, 1700, 1800, 1900, 2500);
+	set_figure(&c, "yield_peer", 90, 880, 940, 990, 1200);
+	set_figure(&a, "futex_wake_remote", 0, 0, 0, 0, 0);
+	set_figure(&b, "futex_wake_remote", 20, 3000, 3500, 4000, 5000);
+	set_figure(&c, "futex_wake_remote", 20, 3100, 3700, 4100, 4800);
+	set_figure(&a, "cas_handoff", 0, 0, 0, 0, 0);
+	set_figure(&b, "cas_handoff", 0, 0, 0, 0, 0);
+	set_figure(&c, "cas_handoff", 0, 0, 0, 0, 0);
+	a.yield_peer_rejected = 1;
+	b.yield_peer_rejected = 5;
+	a.sleep_cycle_cycles = 10;
+	b.sleep_cycle_cycles = 20;
+	c.sleep_cycle_cycles = 30;
+	a.sleep_cycle_irqs = 4;
+	b.sleep_cycle_irqs = 5;
+	c.sleep_cycle_irqs = 6;
+	a.sleep_cycle_busy = b.sleep_cycle_busy = c.sleep_cycle_busy = true;
+	b.irq_wake_no_fifo = true;
+
+	hs_calib_merge_passes(&out, pass, 3);
+	assert_int_equal(out.nfigures, 3);
+	assert_string_equal(out.figures[0].name, "yield_peer");
+	assert_int_equal(out.figures[0].samples, 290);
+	assert_int_equal(out.figures[0].p10, 900);
+	assert_int_equal(out.figures[0].p50, 950);
+	assert_int_equal(out.figures[0].p90, 1000);
+	assert_int_equal(out.figures[0].p99, 1200);
+	/* two passes measured it: the lower of the two */
+	assert_int_equal(out.figures[1].samples, 40);
+	assert_int_equal(out.figures[1].p50, 3500);
+	assert_int_equal(out.figures[1].p99, 4800);
+	assert_int_equal(out.figures[2].samples, 0);
+	assert_int_equal(out.figures[2].p50, 0);
+	assert_int_equal(out.yield_peer_rejected, 6);
+	assert_int_equal(out.sleep_cycle_cycles, 60);
+	assert_int_equal(out.sleep_cycle_irqs, 15);
+	assert_true(out.sleep_cycle_busy);
+	assert_true(out.irq_wake_no_fifo);
+	assert_int_equal(out.ncpus, 2);
+	assert_int_equal(out.tick_ns, 4000000);
+
+	/* one pass without /proc/interrupts, one with an idle CPU */
+	memset(&out, 0, sizeof(out));
+	b.sleep_cycle_irqs = -1;
+	c.sleep_cycle_busy = false;
+	hs_calib_merge_passes(&out, pass, 3);
+	assert_int_equal(out.sleep_cycle_irqs, -1);
+	assert_false(out.sleep_cycle_busy);
+}
+
+/* A real calibration in two passes: each figure's samples are the sum of
+ * its two passes, the progress names each pass, and pass 1 ends before
+ * pass 2 begins. */
+static void calibrate_in_two_passes(void **state)
+{
+	static struct hs_calib_report r;
+	static struct progress_log log;
+	struct hs_calib_opts opts = { 0 };
+	struct hs_error err;
+	int last_pass1 = -1, first_pass2 = -1;
+
+	memset(&log, 0, sizeof(log));
+	opts.scale = TINY_SCALE;
+	opts.passes = 2;
+	opts.progress = record_progress;
+	opts.ctx = &log;
+	assert_int_equal(hs_calibrate(&opts, &r, &err), 0);
+	assert_int_equal(r.passes, 2);
+	assert_non_null(strstr(r.notes[0], "measured in 2 passes"));
+	for (int i = 0; i < log.n; i++) {
+		const char *fig = log.calls[i].figure;
+		const char *tag = strstr(fig, " (pass ");
+
+		if (strcmp(fig, "tick") == 0) /* read once, before the passes */
+			continue;
+		assert_non_null(tag);
+		assert_true(strcmp(tag, " (pass 1 of 2)") == 0 || strcmp(tag, " (pass 2 of 2)") == 0);
+		if (tag[7] == '1')
+			last_pass1 = i;
+		else if (first_pass2 < 0)
+			first_pass2 = i;
+	}
+	assert_true(last_pass1 >= 0 && first_pass2 > last_pass1);
+	for (int i = 0; i < r.nfigures; i++) {
+		const struct hs_calib_figure *f = &r.figures[i];
+		int sum = 0;
+
+		if (f->samples == 0)
+			continue;
+		for (int k = 1; k <= 2; k++) {
+			char name[96];
+			int last = -1;
+
+			snprintf(name, sizeof(name), "%s (pass %d of 2)", f->name, k);
+			for (int j = 0; j < log.n; j++)
+				if (strcmp(log.calls[j].figure, name) == 0 &&
+				    log.calls[j].done == log.calls[j].total)
+					last = log.calls[j].done;
+			if (last > 0)
+				sum += last;
+		}
+		assert_int_equal(f->samples, sum);
+		assert_true(f->samples >= 10);
+		assert_true(f->p10 <= f->p50 && f->p50 <= f->p90 && f->p90 <= f->p99);
+	}
+}
+
+static void calibrate_invalid_passes(void **state)
+{
+	static struct hs_calib_report r;
+	const int bad[] = { -1, HS_CALIB_MAX_PASSES + 1 };
+	struct hs_error err;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct hs_calib_opts opts = { .scale = TINY_SCALE, .passes = bad[i] };
+
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(hs_calibrate(&opts, &r, &err), HS_E_USAGE);
+		assert_string_equal(err.key, "passes");
+		assert_non_null(strstr(err.msg, "1 to 9"));
+	}
+}
+
 static void calibrate_invalid_scale(void **state)
 {
 	static struct hs_calib_report r;
@@ -1353,7 +1507,7 @@ static void calibrate_invalid_scale(void **state)
 	struct hs_error err;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct hs_calib_opts opts = { bad[i], NULL, NULL };
+		struct hs_calib_opts opts = { .scale = bad[i] };
 
 		memset(&err, 0, sizeof(err));
 		assert_int_equal(hs_calibrate(&opts, &r, &err), HS_E_USAGE);
@@ -1368,7 +1522,7 @@ static void calibrate_invalid_scale(void **state)
 static void calibrate_one_cpu(void **state)
 {
 	static struct hs_calib_report r;
-	struct hs_calib_opts opts = { TINY_SCALE, NULL, NULL };
+	struct hs_calib_opts opts = { .scale = TINY_SCALE };
 	cpu_set_t before, one, after;
 	struct hs_error err;
 	int cpu = -1, rc;
@@ -1789,6 +1943,9 @@ int main(void)
 		cmocka_unit_test(derive_timer_irq_subtracts_cold),
 		cmocka_unit_test(derive_timer_irq_interpolates_cold),
 		cmocka_unit_test(calibrate_invalid_scale),
+		cmocka_unit_test(calibrate_invalid_passes),
+		cmocka_unit_test(merge_keeps_the_median_pass),
+		cmocka_unit_test(calibrate_in_two_passes),
 	};
 	const struct CMUnitTest measured[] = {
 		cmocka_unit_test(calibrate_succeeds),
