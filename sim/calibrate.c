@@ -861,6 +861,13 @@ static int64_t median_of(int64_t *v, int n)
 void hs_calib_merge_passes(struct hs_calib_report *out, struct hs_calib_report *const *pass,
 			   int n)
 {
+	out->yield_peer_rejected = out->futex_local_rejected = out->futex_remote_rejected = 0;
+	out->send_local_rejected = out->send_remote_rejected = out->sleep_rejected = 0;
+	out->sleep_cycle_rejected = out->ring_rejected = out->timer_irq_rejected = 0;
+	out->irq_wake_rejected = 0;
+	out->irq_wake_no_fifo = false;
+	out->sleep_cycle_wall_ns = out->sleep_cycle_cpu_ns = out->sleep_cycle_cycles = 0;
+	out->sleep_cycle_busy_cpu_ns = 0;
 	out->nfigures = pass[0]->nfigures;
 	for (int i = 0; i < out->nfigures; i++) {
 		struct hs_calib_figure *f = &out->figures[i];
@@ -935,6 +942,11 @@ int hs_calibrate(const struct hs_calib_opts *o, struct hs_calib_report *out,
 				    o->passes, HS_CALIB_MAX_PASSES, HS_CALIB_PASSES);
 	if (o && o->passes > 0)
 		passes = o->passes;
+	else if (opts_scale(o) < 1.0)
+		/* By default each pass keeps at least a third of the full
+		 * samples, because each pass repeats its set-up and takes at
+		 * least HS_CALIB_MIN_SAMPLES per figure. */
+		passes = opts_scale(o) * HS_CALIB_PASSES >= 1.0 ? (int)(opts_scale(o) * HS_CALIB_PASSES) : 1;
 	memset(out, 0, sizeof(*out));
 	if ((rc = read_host(o, out, err)) != 0)
 		return rc;

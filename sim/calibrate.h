@@ -111,12 +111,14 @@ struct hs_calib_opts {
 	 * early.  May be NULL. */
 	void (*progress)(void *ctx, const char *figure, int done, int total);
 	void *ctx;
-	/* Number of measurement passes, 1 to HS_CALIB_MAX_PASSES, 0 for
-	 * HS_CALIB_PASSES.  Each pass measures every figure with scale /
-	 * passes of the samples.  Each percentile of a figure is the median
-	 * of that percentile over the passes, so a few seconds of a slower
-	 * host move one pass and not the profile.  With more than one pass,
-	 * the progress callback's figure names end in " (pass P of N)". */
+	/* Number of measurement passes, 1 to HS_CALIB_MAX_PASSES.  0 means
+	 * HS_CALIB_PASSES at scale 1 and above, and floor(scale *
+	 * HS_CALIB_PASSES), at least 1, below it.  Each pass measures every
+	 * figure with scale / passes of the samples.  Each percentile of a
+	 * figure is the median of that percentile over the passes, so a few
+	 * seconds of a slower host move one pass and not the profile.  With
+	 * more than one pass, the progress callback's figure names end in
+	 * " (pass P of N)", in a buffer that is valid only during the call. */
 	int passes;
 };
 
@@ -195,7 +197,8 @@ extern const char *const hs_calib_keys[HS_CALIB_NKEYS];
 /*
  * Measures every figure, reads the host facts and fills out->profile
  * through hs_calib_derive().  o may be NULL (scale 1.0, no progress).
- * Returns 0, HS_E_USAGE for a scale out of range, or HS_E_IO when a
+ * Returns 0, HS_E_USAGE for a scale or a number of passes out of range,
+ * HS_E_NOMEM when a pass's report cannot be allocated, or HS_E_IO when a
  * system call that the measurement needs failed (thread creation, CPU
  * affinity, mmap).  err then names the call and the errno text.
  */

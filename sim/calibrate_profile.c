@@ -717,9 +717,10 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 		     "(%" PRId64 " us of its CPU time), so the sleeps ended on a busy CPU, where the "
 		     "model charges sleep_return", r->sleep_cycle_busy_cpu_ns / 1000);
 	else
-		note(r, "sleep_return", "  WARNING: SCHED_IDLE was not permitted, so CPU A idled "
+		note(r, "sleep_return", "  WARNING: SCHED_IDLE was not permitted%s, so CPU A idled "
 		     "between the interrupts and the cycle includes its exits from idle.  "
-		     "sleep_return may be about 0.3 us too high");
+		     "sleep_return may be about 0.3 us too high",
+		     r->passes > 1 ? " in at least one pass" : "");
 	if (p->nswitch_cold == 0)
 		note(r, "sleep_return", "  switch_cold is none, so the cold extra is 0");
 	if (rest < 0)

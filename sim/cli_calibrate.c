@@ -36,8 +36,9 @@ static const char calibrate_usage[] =
 	"               else results/host.ini); a missing last directory is created\n"
 	"  --scale X    multiply every sample count by X, 0 < X <= 100 (default 1)\n"
 	"  --passes N   measure every figure in N passes of 1/N of the samples and\n"
-	"               keep the median pass, 1 to 9 (default 3), so that a few\n"
-	"               seconds of a slower host do not move the profile\n"
+	"               keep each percentile's median over the passes, 1 to 9\n"
+	"               (default 3 at scale 1, fewer below), so that a few seconds\n"
+	"               of a slower host do not move the profile\n"
 	"  --quiet      print no progress and no table\n";
 
 struct progress {
@@ -52,7 +53,9 @@ static void show_progress(void *ctx, const char *figure, int done, int total)
 	if (p->quiet)
 		return;
 	if (p->tty) {
-		fprintf(stderr, "\rcalibrating %-24s %3d%%   ", figure,
+		/* ESC [ K clears the rest of the line: names with a pass
+		 * are longer than the others */
+		fprintf(stderr, "\r\033[Kcalibrating %s %3d%%", figure,
 			total > 0 ? (int)(100LL * done / total) : 100);
 		fflush(stderr);
 	} else if (done == total) {
@@ -151,7 +154,7 @@ int cli_calibrate(int argc, char **argv)
 {
 	const char *out = NULL;
 	double scale = 1.0;
-	long passes = HS_CALIB_PASSES;
+	long passes = 0; /* the library's default for the scale */
 	struct progress prog = { .tty = isatty(STDERR_FILENO) != 0 };
 	struct hs_calib_opts opts = { 0 };
 	struct hs_calib_report *rep;
@@ -218,7 +221,7 @@ int cli_calibrate(int argc, char **argv)
 	if (rc == 0)
 		rc = hs_calibrate(&opts, rep, &err);
 	if (prog.tty && !prog.quiet)
-		fprintf(stderr, "\r%*s\r", 50, "");
+		fputs("\r\033[K", stderr);
 	if (rc == 0)
 		rc = hs_calibrate_write_profile(rep, out, &err);
 	if (rc) {

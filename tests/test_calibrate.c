@@ -1418,13 +1418,17 @@ static void merge_keeps_the_median_pass(void **state)
 	assert_int_equal(out.ncpus, 2);
 	assert_int_equal(out.tick_ns, 4000000);
 
-	/* one pass without /proc/interrupts, one with an idle CPU */
-	memset(&out, 0, sizeof(out));
+	/* merged again into the same report, with one pass without
+	 * /proc/interrupts and one with an idle CPU: the counters start
+	 * from zero, not from the first merge */
 	b.sleep_cycle_irqs = -1;
 	c.sleep_cycle_busy = false;
 	hs_calib_merge_passes(&out, pass, 3);
 	assert_int_equal(out.sleep_cycle_irqs, -1);
 	assert_false(out.sleep_cycle_busy);
+	assert_int_equal(out.yield_peer_rejected, 6);
+	assert_int_equal(out.sleep_cycle_cycles, 60);
+	assert_int_equal(out.figures[0].samples, 290);
 }
 
 /* A real calibration in two passes: each figure's samples are the sum of
@@ -1539,6 +1543,7 @@ static void calibrate_one_cpu(void **state)
 	sched_setaffinity(0, sizeof(before), &before);
 
 	assert_int_equal(rc, 0);
+	assert_int_equal(r.passes, 1); /* the default below scale 2/3 */
 	assert_true(CPU_EQUAL(&after, &one));
 	assert_int_equal(r.ncpus, 1);
 	assert_int_equal(r.cpu_a, cpu);
