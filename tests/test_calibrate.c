@@ -1348,20 +1348,6 @@ static void calibrate_progress_reported(void **state)
 	assert_int_equal(fig, r->nfigures);
 }
 
-/* A figure as one pass might report it. */
-static void set_figure(struct hs_calib_report *r, const char *name, int samples, int64_t p10,
-		       int64_t p50, int64_t p90, int64_t p99)
-{
-	struct hs_calib_figure *f = &r->figures[r->nfigures++];
-
-	f->name = name;
-	f->samples = samples;
-	f->p10 = p10;
-	f->p50 = p50;
-	f->p90 = p90;
-	f->p99 = p99;
-}
-
 /* Three passes, the second on a slower host: every percentile is the
  * middle pass's, samples and rejections add up, a figure one pass could
  * not measure takes the others' values, and the host facts stay. */
@@ -1376,15 +1362,15 @@ static void merge_keeps_the_median_pass(void **state)
 	memset(&out, 0, sizeof(out));
 	out.ncpus = 2;
 	out.tick_ns = 4000000;
-	set_figure(&a, "yield_peer", 100, 900, 950, 1000, 1100);
-	set_figure(&b, "yield_peer", 100, 1700, 1800, 1900, 2500);
-	set_figure(&c, "yield_peer", 90, 880, 940, 990, 1200);
-	set_figure(&a, "futex_wake_remote", 0, 0, 0, 0, 0);
-	set_figure(&b, "futex_wake_remote", 20, 3000, 3500, 4000, 5000);
-	set_figure(&c, "futex_wake_remote", 20, 3100, 3700, 4100, 4800);
-	set_figure(&a, "cas_handoff", 0, 0, 0, 0, 0);
-	set_figure(&b, "cas_handoff", 0, 0, 0, 0, 0);
-	set_figure(&c, "cas_handoff", 0, 0, 0, 0, 0);
+	put_figure(&a, "yield_peer", 900, 950, 1000, 1100, 100);
+	put_figure(&b, "yield_peer", 1700, 1800, 1900, 2500, 100);
+	put_figure(&c, "yield_peer", 880, 940, 990, 1200, 90);
+	put_figure(&a, "futex_wake_remote", 0, 0, 0, 0, 0);
+	put_figure(&b, "futex_wake_remote", 3000, 3500, 4000, 5000, 20);
+	put_figure(&c, "futex_wake_remote", 3100, 3700, 4100, 4800, 20);
+	put_figure(&a, "cas_handoff", 0, 0, 0, 0, 0);
+	put_figure(&b, "cas_handoff", 0, 0, 0, 0, 0);
+	put_figure(&c, "cas_handoff", 0, 0, 0, 0, 0);
 	a.yield_peer_rejected = 1;
 	b.yield_peer_rejected = 5;
 	a.sleep_cycle_cycles = 10;
