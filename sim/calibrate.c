@@ -835,14 +835,16 @@ static int measure_pass(const struct hs_calib_opts *o, struct hs_calib_report *r
 	return hs_calib_measure_sched(o, r, err);
 }
 
-/* Forwards a pass's progress to the caller's callback, with the pass in
- * the figure's name. */
+/* The caller's progress callback, the pass it reports for, and a buffer
+ * for the figure's name with that pass. */
 struct pass_progress {
 	const struct hs_calib_opts *user;
 	int pass, passes;
 	char name[96];
 };
 
+/* Forwards a pass's progress to the caller's callback, with the pass in
+ * the figure's name. */
 static void show_pass_progress(void *ctx, const char *figure, int done, int total)
 {
 	struct pass_progress *pp = ctx;
@@ -868,6 +870,9 @@ void hs_calib_merge_passes(struct hs_calib_report *out, struct hs_calib_report *
 	out->irq_wake_no_fifo = false;
 	out->sleep_cycle_wall_ns = out->sleep_cycle_cpu_ns = out->sleep_cycle_cycles = 0;
 	out->sleep_cycle_busy_cpu_ns = 0;
+	out->sleep_cycle_irqs = 0;
+	out->sleep_cycle_busy = true;
+
 	out->nfigures = pass[0]->nfigures;
 	for (int i = 0; i < out->nfigures; i++) {
 		struct hs_calib_figure *f = &out->figures[i];
@@ -896,8 +901,7 @@ void hs_calib_merge_passes(struct hs_calib_report *out, struct hs_calib_report *
 		f->p90 = median_of(p90, m);
 		f->p99 = median_of(p99, m);
 	}
-	out->sleep_cycle_irqs = 0;
-	out->sleep_cycle_busy = true;
+
 	for (int k = 0; k < n; k++) {
 		const struct hs_calib_report *r = pass[k];
 
@@ -938,15 +942,18 @@ int hs_calibrate(const struct hs_calib_opts *o, struct hs_calib_report *out,
 				    "1 for the full calibration", o->scale);
 	if (o && (o->passes < 0 || o->passes > HS_CALIB_MAX_PASSES))
 		return hs_error_set(err, HS_E_USAGE, NULL, 0, "passes",
-				    "invalid number of passes %d: use 1 to %d, or 0 for %d",
-				    o->passes, HS_CALIB_MAX_PASSES, HS_CALIB_PASSES);
-	if (o && o->passes > 0)
+				    "invalid number of passes %d: use 1 to %d, or 0 for the default",
+				    o->passes, HS_CALIB_MAX_PASSES);
+	if (o && o->passes > 0) {
 		passes = o->passes;
-	else if (opts_scale(o) < 1.0)
+	} else if (opts_scale(o) < 1.0) {
 		/* By default each pass keeps at least a third of the full
 		 * samples, because each pass repeats its set-up and takes at
 		 * least HS_CALIB_MIN_SAMPLES per figure. */
-		passes = opts_scale(o) * HS_CALIB_PASSES >= 1.0 ? (int)(opts_scale(o) * HS_CALIB_PASSES) : 1;
+		passes = (int)(opts_scale(o) * HS_CALIB_PASSES);
+		if (passes < 1)
+			passes = 1;
+	}
 	memset(out, 0, sizeof(*out));
 	if ((rc = read_host(o, out, err)) != 0)
 		return rc;

@@ -53,8 +53,8 @@ static void show_progress(void *ctx, const char *figure, int done, int total)
 	if (p->quiet)
 		return;
 	if (p->tty) {
-		/* ESC [ K clears the rest of the line: names with a pass
-		 * are longer than the others */
+		/* ESC [ K clears the rest of the line, because a name with a
+		 * pass is longer than the one before it. */
 		fprintf(stderr, "\r\033[Kcalibrating %s %3d%%", figure,
 			total > 0 ? (int)(100LL * done / total) : 100);
 		fflush(stderr);

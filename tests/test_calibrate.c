@@ -1390,7 +1390,7 @@ static void merge_keeps_the_median_pass(void **state)
 	assert_int_equal(out.figures[0].p50, 950);
 	assert_int_equal(out.figures[0].p90, 1000);
 	assert_int_equal(out.figures[0].p99, 1200);
-	/* two passes measured it: the lower of the two */
+	/* Two passes measured it, so each percentile is the lower one. */
 	assert_int_equal(out.figures[1].samples, 40);
 	assert_int_equal(out.figures[1].p50, 3500);
 	assert_int_equal(out.figures[1].p99, 4800);
@@ -1404,9 +1404,9 @@ static void merge_keeps_the_median_pass(void **state)
 	assert_int_equal(out.ncpus, 2);
 	assert_int_equal(out.tick_ns, 4000000);
 
-	/* merged again into the same report, with one pass without
-	 * /proc/interrupts and one with an idle CPU: the counters start
-	 * from zero, not from the first merge */
+	/* Merged again into the same report, with one pass that could not
+	 * read /proc/interrupts and one with an idle CPU.  The counters start
+	 * from zero, not from the first merge's sums. */
 	b.sleep_cycle_irqs = -1;
 	c.sleep_cycle_busy = false;
 	hs_calib_merge_passes(&out, pass, 3);
