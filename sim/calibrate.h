@@ -57,10 +57,10 @@
  *                       usleep(1) on a CPU that a SCHED_IDLE thread keeps
  *                       busy: their CPU time in a 5 ms window / cycles
  *   futex_ring_K        one hop of a futex token passed around a ring of K
- *                       threads pinned to one CPU (a wake and a switch to
- *                       a thread that last ran K - 1 switch-ins ago), for
- *                       K = 2, 3, 4, 8, 32, 128, 256, 512: wall time of a
- *                       1 ms window / hops
+ *                       SCHED_BATCH threads pinned to one CPU (a wake, a
+ *                       wait and a switch to a thread that last ran K - 1
+ *                       switch-ins ago), for K = 2, 3, 4, 8, 32, 128, 256,
+ *                       512: wall time of a 1 ms window / hops
  *   timer_irq_gap       the longest gap in a clock loop on a CPU across the
  *                       expiry of a timer that wakes no thread
  *   timer_arm_first     timerfd_settime of a timer that becomes the CPU's
@@ -88,6 +88,7 @@
 #define HS_CALIB_IRQ_WAKE_MIN 16  /* sleepers one interrupt wakes in irq_wake_16 */
 #define HS_CALIB_IRQ_WAKE_MAX 64  /* and in irq_wake_64 */
 #define HS_CALIB_NRINGS 8     /* futex_ring_K figures */
+#define HS_CALIB_RING_MIN_WAITS 0.99 /* a futex_ring_K window with fewer waits per hop is rejected */
 
 /* The K of each futex_ring_K figure, in the order they are measured:
  * 2, 3, 4, 8, 32, 128, 256, 512. */
@@ -159,6 +160,19 @@ struct hs_calib_report {
 	int sleep_rejected;
 	int sleep_cycle_rejected;
 	int ring_rejected;
+	/* Over the accepted futex_ring_K windows, by ring (the order of
+	 * hs_calib_ring_threads): the hops and the futex waits the ring's
+	 * threads entered.  One wait per hop means that no wake-up preempted
+	 * its waker, which then would find its token set and skip its wait. */
+	int64_t ring_hops[HS_CALIB_NRINGS];
+	int64_t ring_waits[HS_CALIB_NRINGS];
+	/* Ring threads that could not switch themselves to SCHED_BATCH (their
+	 * wake-ups may then preempt), and the errno of the last refusal. */
+	int ring_not_batch;
+	int ring_batch_errno;
+	/* futex_ring_K windows rejected because fewer than
+	 * HS_CALIB_RING_MIN_WAITS waits per hop were entered. */
+	int ring_skipped;
 	int timer_irq_rejected;  /* timer_irq_gap rounds without samples */
 	/* irq_wake_K rounds without a sample: a sleeper had not started its
 	 * sleep, or the caller was not yet reading the clock, when the window

@@ -503,6 +503,32 @@ static const struct hs_calib_figure *ring_figure(const struct hs_calib_report *r
 	return measured(r, name);
 }
 
+/* Notes the futex waits per hop of each ring over its accepted windows,
+ * the windows rejected for skipped waits, and ring threads that ran under
+ * the caller's policy. */
+static void note_ring_waits(struct hs_calib_report *r)
+{
+	char waits[256] = "";
+	size_t len = 0;
+
+	for (int i = 0; i < HS_CALIB_NRINGS; i++)
+		if (r->ring_hops[i] > 0 && len < sizeof(waits))
+			len += (size_t)snprintf(waits + len, sizeof(waits) - len, " %d:%.3f",
+						hs_calib_ring_threads[i],
+						(double)r->ring_waits[i] / (double)r->ring_hops[i]);
+	if (len > 0)
+		note(r, "switch_cold", "  futex waits per hop in the accepted windows, K:waits:%s",
+		     waits);
+	if (r->ring_skipped > 0)
+		note(r, "switch_cold", "  %d windows with fewer than %.2f waits per hop were rejected: "
+		     "a thread preempted between its wake and its wait finds its token set and "
+		     "skips the wait", r->ring_skipped, HS_CALIB_RING_MIN_WAITS);
+	if (r->ring_not_batch > 0)
+		note(r, "switch_cold", "  WARNING: %d ring threads could not switch to SCHED_BATCH "
+		     "(%s), so their wake-ups could preempt the waker", r->ring_not_batch,
+		     strerror(r->ring_batch_errno));
+}
+
 /*
  * switch_cold from the futex_ring_K figures: a point (K - 1, median
  * futex_ring_K - median futex_ring_2) for each measured K >= 3, after the
@@ -548,13 +574,16 @@ static void derive_switch_cold(struct hs_calib_report *r, struct hs_os_profile *
 		     "K >= 3 has samples); none");
 		return;
 	}
-	note(r, "switch_cold", "switch_cold: a point D:X for each ring of K = D + 1 threads "
-	     "pinned to one CPU, X = median futex_ring_K minus median futex_ring_2: what a "
+	note(r, "switch_cold", "switch_cold: a point D:X for each ring of K = D + 1 SCHED_BATCH "
+	     "threads pinned to one CPU, X = median futex_ring_K minus median futex_ring_2: what a "
 	     "switch-in costs beyond a hot one when D other threads ran on the CPU since the "
-	     "thread last did.  The first point is 1:0ns.  Negative differences are written as "
-	     "0, and a point below the one before takes that one's value, so the curve never "
-	     "decreases (%d point%s raised)", raised, raised == 1 ? "" : "s");
+	     "thread last did.  Under SCHED_BATCH no wake-up preempts its waker, so every hop "
+	     "is one wake, one wait and one switch in every ring.  The first point is 1:0ns.  "
+	     "Negative differences are written as 0, and a point below the one before takes "
+	     "that one's value, so the curve never decreases (%d point%s raised)", raised,
+	     raised == 1 ? "" : "s");
 	note(r, "switch_cold", "  differences before those rules, D:ns:%s", diffs);
+	note_ring_waits(r);
 	if (r->ring_rejected > 0)
 		note(r, "switch_cold", "  %d windows in which the token made no hop were rejected",
 		     r->ring_rejected);
@@ -688,8 +717,6 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 		note(r, "sleep_return", "sleep_return: not measured (sleep_cycle has no samples); 0");
 		return;
 	}
-	/* NOTE: a poller touches less memory between switch-ins than a ring
-	 * thread, so this extra may overstate the pollers' cold switch-in. */
 	cold = hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1);
 	if (r->sleep_cycle_irqs > 0 && r->sleep_cycle_cycles > 0)
 		program = p->timer_program_ns * r->sleep_cycle_irqs / r->sleep_cycle_cycles;

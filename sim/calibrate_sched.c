@@ -1124,6 +1124,9 @@ struct ring {
 	int nthreads;
 	_Atomic uint32_t *tokens; /* tokens[i] == 1: thread i has the token */
 	_Atomic long hops;        /* tokens passed on, all threads */
+	_Atomic long waits;       /* futex waits entered, all threads */
+	_Atomic int not_batch;    /* threads left under the caller's policy */
+	_Atomic int batch_errno;  /* why, for the last of them */
 	_Atomic int stop;
 };
 
@@ -1132,19 +1135,34 @@ struct ring_member {
 	int index;
 };
 
-/* Waits for its token, clears it and passes it to the next thread.  The
- * token word is cleared before stop is read, so a thread woken by
- * stop_ring() reads stop as set and returns. */
+/* Switches itself to SCHED_BATCH, then waits for its token, clears it
+ * and passes it to the next thread.  A SCHED_BATCH thread's wake-up never
+ * preempts the running thread (check_preempt_wakeup_fair returns at once
+ * for a policy other than SCHED_NORMAL), so every hop is one wake, one
+ * wait and one voluntary switch whatever the ring's size.  Under
+ * SCHED_OTHER on Linux 6.18 the woken thread preempted its waker in a
+ * third or more of the hops.  In a ring of 2 the waker then found its
+ * token already back and skipped its wait: 0.59 waits per hop, against
+ * 1.00 from 4 threads up.  The rise from the ring of 2 then counted
+ * waits, not cold switch-ins.  The token word is cleared before stop is
+ * read, so a thread woken by stop_ring() reads stop as set and returns. */
 static void *ring_thread(void *arg)
 {
 	const struct ring_member *m = arg;
 	struct ring *ring = m->ring;
 	_Atomic uint32_t *mine = &ring->tokens[m->index];
 	_Atomic uint32_t *next = &ring->tokens[(m->index + 1) % ring->nthreads];
+	struct sched_param none = { .sched_priority = 0 };
 
+	if (sched_setscheduler(0, SCHED_BATCH, &none) != 0) {
+		atomic_store(&ring->batch_errno, errno);
+		atomic_fetch_add(&ring->not_batch, 1);
+	}
 	for (;;) {
-		while (atomic_load(mine) == 0)
+		while (atomic_load(mine) == 0) {
+			atomic_fetch_add_explicit(&ring->waits, 1, memory_order_relaxed);
 			futex_wait(mine, 0);
+		}
 		atomic_store(mine, 0);
 		if (atomic_load(&ring->stop))
 			return NULL;
@@ -1169,8 +1187,12 @@ static void stop_ring(struct ring *ring, pthread_t *th, int started)
 
 /* Adds up to `windows` samples to s from a running ring: each sample is
  * the wall time of a window over the hops in it.  A window without a hop
- * is rejected. */
-static void sample_ring(struct ring *ring, struct hs_calib_sampler *s, int windows,
+ * is rejected, and so is one in which hops skipped their wait: a thread
+ * preempted between its wake and its wait finds its token set when it
+ * runs again.  Under SCHED_BATCH that still happens when a thread's slice
+ * runs out or another process takes the CPU, and a ring of 3 on Linux
+ * 6.18 sometimes settles into preempting a fifth of its hops. */
+static void sample_ring(struct ring *ring, int index, struct hs_calib_sampler *s, int windows,
 			struct hs_calib_report *r)
 {
 	/* A window in which the token made no hop (the CPU was taken, as by
@@ -1179,16 +1201,22 @@ static void sample_ring(struct ring *ring, struct hs_calib_sampler *s, int windo
 	for (int w = 0, tries = 0; w < windows && s->n < s->target && tries < RING_RETRIES * windows;
 	     tries++) {
 		long h0 = atomic_load(&ring->hops);
+		long w0 = atomic_load(&ring->waits);
 		int64_t t0 = hs_calib_now();
 		int64_t t1;
-		long h1;
+		long h1, w1;
 
 		sleep_ns(RING_WINDOW_NS);
 		h1 = atomic_load(&ring->hops);
+		w1 = atomic_load(&ring->waits);
 		t1 = hs_calib_now();
-		if (h1 > h0) {
+		if (h1 > h0 && (double)(w1 - w0) >= HS_CALIB_RING_MIN_WAITS * (double)(h1 - h0)) {
 			hs_calib_sampler_add(s, hs_calib_mean_ns(t1 - t0, h1 - h0));
+			r->ring_hops[index] += h1 - h0;
+			r->ring_waits[index] += w1 - w0;
 			w++;
+		} else if (h1 > h0) {
+			r->ring_skipped++;
 		} else {
 			r->ring_rejected++;
 		}
@@ -1196,12 +1224,12 @@ static void sample_ring(struct ring *ring, struct hs_calib_sampler *s, int windo
 }
 
 /*
- * One round of futex_ring_K: nthreads threads pinned to cpu_a pass one
- * token around a ring.  Each waits with FUTEX_WAIT_PRIVATE on its own
- * word, and the holder clears its word, sets the next thread's word and
- * FUTEX_WAKEs it, then blocks.  A hop is a wake plus a switch to a thread
- * that last ran nthreads - 1 switch-ins ago on this CPU, so the rise of
- * the hop cost with nthreads is what a cold switch-in costs.  The caller
+ * One round of futex_ring_K: nthreads SCHED_BATCH threads pinned to cpu_a
+ * pass one token around a ring.  Each waits with FUTEX_WAIT_PRIVATE on its
+ * own word, and the holder clears its word, sets the next thread's word
+ * and FUTEX_WAKEs it, then blocks.  A hop is a wake, a wait and a switch
+ * to a thread that last ran nthreads - 1 switch-ins ago on this CPU, so
+ * the rise of the hop cost with nthreads is what a cold switch-in costs.  The caller
  * watches from cpu_b, or with one CPU sleeps on cpu_a, where its own
  * wake-up adds a switch per window (a few microseconds in a 1 ms window).
  */
@@ -1216,6 +1244,9 @@ static int ring_round(struct hs_calib_report *r, int index, struct hs_calib_samp
 
 	ring.tokens = calloc((size_t)nthreads, sizeof(*ring.tokens));
 	atomic_init(&ring.hops, 0);
+	atomic_init(&ring.waits, 0);
+	atomic_init(&ring.not_batch, 0);
+	atomic_init(&ring.batch_errno, 0);
 	atomic_init(&ring.stop, 0);
 	if (!members || !th || !ring.tokens)
 		rc = hs_error_set(err, HS_E_NOMEM, NULL, 0, ring_names[index],
@@ -1233,9 +1264,12 @@ static int ring_round(struct hs_calib_report *r, int index, struct hs_calib_samp
 		atomic_store(&ring.tokens[0], 1);
 		futex_wake(&ring.tokens[0]);
 		sleep_ns(RING_WARMUP_NS);
-		sample_ring(&ring, s, windows, r);
+		sample_ring(&ring, index, s, windows, r);
 	}
 	stop_ring(&ring, th, started);
+	r->ring_not_batch += atomic_load(&ring.not_batch);
+	if (atomic_load(&ring.not_batch) > 0)
+		r->ring_batch_errno = atomic_load(&ring.batch_errno);
 	free(ring.tokens);
 	free(th);
 	free(members);
@@ -1328,8 +1362,11 @@ static int measure_pinned(const struct hs_calib_opts *o, struct hs_calib_report 
 	return measure_irq_wake(o, r, err);
 }
 
-int hs_calib_measure_sched(const struct hs_calib_opts *o, struct hs_calib_report *r,
-			   struct hs_error *err)
+/* Runs measure(o, r, err) and restores the caller's affinity after it. */
+static int keep_affinity(int (*measure)(const struct hs_calib_opts *, struct hs_calib_report *,
+					struct hs_error *),
+			 const struct hs_calib_opts *o, struct hs_calib_report *r,
+			 struct hs_error *err)
 {
 	cpu_set_t saved;
 	int rc;
@@ -1337,8 +1374,20 @@ int hs_calib_measure_sched(const struct hs_calib_opts *o, struct hs_calib_report
 	CPU_ZERO(&saved);
 	if (sched_getaffinity(0, sizeof(saved), &saved) != 0)
 		return hs_calib_fail(err, "sched_getaffinity", errno);
-	rc = measure_pinned(o, r, err);
+	rc = measure(o, r, err);
 	if (sched_setaffinity(0, sizeof(saved), &saved) != 0 && rc == 0)
 		rc = hs_calib_fail(err, "sched_setaffinity (restoring the caller's CPUs)", errno);
 	return rc;
+}
+
+int hs_calib_measure_sched(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			   struct hs_error *err)
+{
+	return keep_affinity(measure_pinned, o, r, err);
+}
+
+int hs_calib_measure_rings(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			   struct hs_error *err)
+{
+	return keep_affinity(measure_rings, o, r, err);
 }

@@ -985,6 +985,11 @@ static void derive_switch_cold_from_rings(void **state)
 	fill_hand_report(&r, true);
 	put_ring_figures(&r, false);
 	r.ring_rejected = 4;
+	r.ring_skipped = 3;
+	for (int i = 0; i < HS_CALIB_NRINGS; i++) {
+		r.ring_hops[i] = 1000;
+		r.ring_waits[i] = 1000 - i;
+	}
 	hs_calib_derive(&r);
 
 	assert_int_equal(p->nswitch_cold, 8);
@@ -997,11 +1002,37 @@ static void derive_switch_cold_from_rings(void **state)
 	assert_non_null(strstr(n, "never decreases (2 points raised)"));
 	assert_non_null(strstr(n, "D:ns: 2:-100 3:1000 7:800 31:1500 127:1400 255:3000 511:4000"));
 	assert_non_null(strstr(n, "4 windows in which the token made no hop were rejected"));
+	assert_non_null(strstr(n, "ring of K = D + 1 SCHED_BATCH threads"));
+	assert_non_null(strstr(n, "K:waits: 2:1.000 3:0.999 4:0.998 8:0.997 32:0.996 128:0.995 "
+				  "256:0.994 512:0.993"));
+	assert_non_null(strstr(n, "3 windows with fewer than 0.99 waits per hop were rejected"));
+	assert_null(strstr(n, "SCHED_BATCH (")); /* every ring thread switched */
 	assert_non_null(strstr(n, "futex_ring_2: 20 samples; p10 1950, median 2000, p90 2100, "
 				  "p99 2200 ns"));
 	/* the last figure line: nothing was cut at HS_CALIB_KEY_NOTE_MAX */
 	assert_non_null(strstr(n, "futex_ring_512: 20 samples; p10 5900, median 6000, p90 6100, "
 				  "p99 6200 ns"));
+}
+
+/* Ring threads left under the caller's policy are warned of with the
+ * reason, and a ring without accepted windows has no waits entry. */
+static void derive_switch_cold_warns_not_batch(void **state)
+{
+	static struct hs_calib_report r;
+	const char *n;
+
+	fill_hand_report(&r, true);
+	put_ring_figures(&r, false);
+	r.ring_hops[0] = 500;
+	r.ring_waits[0] = 500;
+	r.ring_not_batch = 7;
+	r.ring_batch_errno = EPERM;
+	hs_calib_derive(&r);
+	n = note_of(&r, "switch_cold");
+	assert_non_null(strstr(n, "K:waits: 2:1.000\n"));
+	assert_non_null(strstr(n, "WARNING: 7 ring threads could not switch to SCHED_BATCH "
+				  "(Operation not permitted)"));
+	assert_null(strstr(n, "were rejected"));
 }
 
 /* A ring figure that is missing leaves its point out. */
@@ -1317,6 +1348,55 @@ static void calibrate_measures_rings(void **state)
 		assert_int_equal(p->switch_cold[i].threads, ring_threads[i] - 1);
 		assert_int_equal(p->switch_cold[i].ns, diff > before ? diff : before);
 	}
+	/* Every ring thread ran under SCHED_BATCH, and every ring's accepted
+	 * windows entered a wait at nearly every hop.  Under SCHED_OTHER the
+	 * ring of 2 skips the wait in a third or more of its hops. */
+	assert_int_equal(r->ring_not_batch, 0);
+	for (int i = 0; i < 8; i++) {
+		if (r->ring_hops[i] <= 0)
+			fail_msg("futex_ring_%d counted no hops", ring_threads[i]);
+		assert_true((double)r->ring_waits[i] >= HS_CALIB_RING_MIN_WAITS * (double)r->ring_hops[i]);
+	}
+}
+
+/* The rings alone, from a caller under SCHED_OTHER: each ring thread
+ * switches itself to SCHED_BATCH, so in every ring nearly every hop
+ * enters a wait and the windows are kept.  Without the switch the woken
+ * thread of the ring of 2 preempts its waker, which then skips its wait
+ * in a third or more of the hops, and the ring's windows are rejected. */
+static void rings_wait_at_every_hop(void **state)
+{
+	struct hs_calib_opts opts = { .scale = TINY_SCALE, .passes = 1 };
+	struct sched_param zero = { .sched_priority = 0 };
+	struct hs_calib_report *r = calloc(1, sizeof(*r));
+	struct hs_error err = { 0 };
+	int policy = sched_getscheduler(0);
+	struct sched_param before;
+
+	assert_non_null(r);
+	pthread_getschedparam(pthread_self(), &policy, &before);
+	r->cpu_a = 0;
+	r->cpu_b = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : -1;
+	assert_int_equal(pthread_setschedparam(pthread_self(), SCHED_OTHER, &zero), 0);
+	assert_int_equal(hs_calib_measure_rings(&opts, r, &err), 0);
+	pthread_setschedparam(pthread_self(), policy, &before);
+
+	assert_int_equal(r->ring_not_batch, 0);
+	for (int i = 0; i < HS_CALIB_NRINGS; i++) {
+		char name[32];
+		const struct hs_calib_figure *f;
+
+		snprintf(name, sizeof(name), "futex_ring_%d", hs_calib_ring_threads[i]);
+		f = hs_calib_find(r, name);
+		assert_non_null(f);
+		if (f->samples < 10)
+			fail_msg("%s has %d samples, %d windows rejected for skipped waits", name,
+				 f->samples, r->ring_skipped);
+		assert_true(r->ring_hops[i] > 0);
+		assert_true((double)r->ring_waits[i] >=
+			    HS_CALIB_RING_MIN_WAITS * (double)r->ring_hops[i]);
+	}
+	free(r);
 }
 
 static void calibrate_progress_reported(void **state)
@@ -1373,6 +1453,13 @@ static void merge_keeps_the_median_pass(void **state)
 	put_figure(&c, "cas_handoff", 0, 0, 0, 0, 0);
 	a.yield_peer_rejected = 1;
 	b.yield_peer_rejected = 5;
+	a.ring_hops[1] = 1000;
+	a.ring_waits[1] = 999;
+	c.ring_hops[1] = 2000;
+	c.ring_waits[1] = 2000;
+	b.ring_skipped = 4;
+	c.ring_not_batch = 3;
+	c.ring_batch_errno = EPERM;
 	a.sleep_cycle_cycles = 10;
 	b.sleep_cycle_cycles = 20;
 	c.sleep_cycle_cycles = 30;
@@ -1397,6 +1484,12 @@ static void merge_keeps_the_median_pass(void **state)
 	assert_int_equal(out.figures[2].samples, 0);
 	assert_int_equal(out.figures[2].p50, 0);
 	assert_int_equal(out.yield_peer_rejected, 6);
+	assert_int_equal(out.ring_hops[1], 3000);
+	assert_int_equal(out.ring_waits[1], 2999);
+	assert_int_equal(out.ring_hops[0], 0);
+	assert_int_equal(out.ring_skipped, 4);
+	assert_int_equal(out.ring_not_batch, 3);
+	assert_int_equal(out.ring_batch_errno, EPERM);
 	assert_int_equal(out.sleep_cycle_cycles, 60);
 	assert_int_equal(out.sleep_cycle_irqs, 15);
 	assert_true(out.sleep_cycle_busy);
@@ -1413,6 +1506,8 @@ static void merge_keeps_the_median_pass(void **state)
 	assert_int_equal(out.sleep_cycle_irqs, -1);
 	assert_false(out.sleep_cycle_busy);
 	assert_int_equal(out.yield_peer_rejected, 6);
+	assert_int_equal(out.ring_hops[1], 3000);
+	assert_int_equal(out.ring_skipped, 4);
 	assert_int_equal(out.sleep_cycle_cycles, 60);
 	assert_int_equal(out.figures[0].samples, 290);
 }
@@ -1929,6 +2024,8 @@ int main(void)
 		cmocka_unit_test(derive_timer_irq_missing_is_zero),
 		cmocka_unit_test(derive_timer_irq_without_usleep),
 		cmocka_unit_test(derive_switch_cold_from_rings),
+		cmocka_unit_test(derive_switch_cold_warns_not_batch),
+		cmocka_unit_test(rings_wait_at_every_hop),
 		cmocka_unit_test(derive_switch_cold_skips_missing),
 		cmocka_unit_test(derive_switch_cold_not_measured),
 		cmocka_unit_test(derive_timer_irq_subtracts_cold),
