@@ -161,6 +161,30 @@ int64_t native_now(struct nrun *run)
 	return native_clock() - run->t0;
 }
 
+/* A raw reading of the backend's clock for the lock statistics: the time
+ * stamp counter when native_clock() uses it, else CLOCK_MONOTONIC in ns.
+ * Only differences of two stamps mean anything (stamp_ns), and taking
+ * them so saves the conversion on each of the three readings that every
+ * acquisition makes. */
+static int64_t stamp(void)
+{
+#if defined(__x86_64__)
+	if (fast.tsc)
+		return (int64_t)read_tsc();
+#endif
+	return monotonic_ns();
+}
+
+/* Returns the ns between two stamps, later minus earlier. */
+static int64_t stamp_ns(int64_t later, int64_t earlier)
+{
+#if defined(__x86_64__)
+	if (fast.tsc)
+		return (int64_t)((double)(later - earlier) * fast.ns_per_tick);
+#endif
+	return later - earlier;
+}
+
 static struct timespec ts_of(int64_t ns)
 {
 	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
@@ -854,7 +878,7 @@ static void op_lock_begin(hs_env *env, int lock_id)
 	struct nlockacc *a = lock_acc(t, lock_id);
 
 	if (a)
-		a->begin_ns = native_now(t->run);
+		a->begin_stamp = stamp();
 }
 
 static void minmax(int64_t v, uint64_t n, int64_t *min, int64_t *max, int64_t *total)
@@ -875,21 +899,26 @@ static void op_lock_acquired(hs_env *env, int lock_id, bool contended)
 
 	if (!a)
 		return;
-	now = native_now(t->run);
+	now = stamp();
 	cpu = sched_getcpu();
 	a->st.acquisitions++;
 	if (contended)
 		a->st.contentions++;
-	minmax(a->begin_ns >= 0 ? now - a->begin_ns : 0, a->st.acquisitions,
+	minmax(a->begin_stamp >= 0 ? stamp_ns(now, a->begin_stamp) : 0, a->st.acquisitions,
 	       &a->st.wait_min_ns, &a->st.wait_max_ns, &a->st.wait_total_ns);
-	prev = __atomic_exchange_n(&t->run->lock_last_cpu[lock_id], cpu, __ATOMIC_SEQ_CST);
+	/* The caller holds the lock, which orders these accesses among its
+	 * holders, so the word is written only when the CPU changed instead
+	 * of exchanged at every acquisition. */
+	prev = __atomic_load_n(&t->run->lock_last_cpu[lock_id], __ATOMIC_RELAXED);
+	if (prev != cpu)
+		__atomic_store_n(&t->run->lock_last_cpu[lock_id], cpu, __ATOMIC_RELAXED);
 	if (prev >= 0 && cpu >= 0 && prev != cpu) {
 		a->st.acquisition_bounces++;
 		if (contended)
 			a->st.contention_bounces++;
 	}
-	a->begin_ns = -1;
-	a->acquired_ns = now;
+	a->begin_stamp = -1;
+	a->acquired_stamp = now;
 }
 
 static void op_lock_released(hs_env *env, int lock_id)
@@ -897,12 +926,12 @@ static void op_lock_released(hs_env *env, int lock_id)
 	struct nthread *t = entry(env);
 	struct nlockacc *a = lock_acc(t, lock_id);
 
-	if (!a || a->acquired_ns < 0)
+	if (!a || a->acquired_stamp < 0)
 		return;
 	a->holds++;
-	minmax(native_now(t->run) - a->acquired_ns, a->holds, &a->st.hold_min_ns,
+	minmax(stamp_ns(stamp(), a->acquired_stamp), a->holds, &a->st.hold_min_ns,
 	       &a->st.hold_max_ns, &a->st.hold_total_ns);
-	a->acquired_ns = -1;
+	a->acquired_stamp = -1;
 }
 
 static void op_gauge(hs_env *env, const char *name, int64_t value)
@@ -984,7 +1013,7 @@ void native_thread_init(struct nrun *run, struct nthread *t, int32_t id, enum hs
 	t->cur_reason = HS_R_CREATE;
 	t->cur_waker = -1;
 	for (int i = 0; i < NATIVE_MAX_LOCKS; i++)
-		t->locks[i].begin_ns = t->locks[i].acquired_ns = -1;
+		t->locks[i].begin_stamp = t->locks[i].acquired_stamp = -1;
 	pthread_cond_init(&t->p_cv, NULL);
 }
 

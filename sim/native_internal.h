@@ -61,8 +61,8 @@ struct nm {
 
 /* Per-thread, per-lock annotation state and statistics. */
 struct nlockacc {
-	int64_t begin_ns;        /* last lock_begin, -1 if none pending */
-	int64_t acquired_ns;     /* last lock_acquired, -1 if not held */
+	int64_t begin_stamp;     /* stamp() of the last lock_begin, -1 if none pending */
+	int64_t acquired_stamp;  /* stamp() of the last lock_acquired, -1 if not held */
 	uint64_t holds;          /* releases counted in st.hold_* */
 	struct hs_lock_stat st;  /* name left empty; merged at the end */
 };
