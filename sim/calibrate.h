@@ -88,7 +88,7 @@
 #define HS_CALIB_IRQ_WAKE_MIN 16  /* sleepers one interrupt wakes in irq_wake_16 */
 #define HS_CALIB_IRQ_WAKE_MAX 64  /* and in irq_wake_64 */
 #define HS_CALIB_NRINGS 8     /* futex_ring_K figures */
-#define HS_CALIB_RING_MIN_WAITS 0.99 /* a futex_ring_K window with fewer waits per hop is rejected */
+#define HS_CALIB_RING_MIN_WAITS 0.95 /* a futex_ring_K window with fewer waits per hop is rejected */
 
 /* The K of each futex_ring_K figure, in the order they are measured:
  * 2, 3, 4, 8, 32, 128, 256, 512. */

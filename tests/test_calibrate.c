@@ -1005,7 +1005,7 @@ static void derive_switch_cold_from_rings(void **state)
 	assert_non_null(strstr(n, "ring of K = D + 1 SCHED_BATCH threads"));
 	assert_non_null(strstr(n, "K:waits: 2:1.000 3:0.999 4:0.998 8:0.997 32:0.996 128:0.995 "
 				  "256:0.994 512:0.993"));
-	assert_non_null(strstr(n, "3 windows with fewer than 0.99 waits per hop were rejected"));
+	assert_non_null(strstr(n, "3 windows with fewer than 0.95 waits per hop were rejected"));
 	assert_null(strstr(n, "SCHED_BATCH (")); /* every ring thread switched */
 	assert_non_null(strstr(n, "futex_ring_2: 20 samples; p10 1950, median 2000, p90 2100, "
 				  "p99 2200 ns"));
