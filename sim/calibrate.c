@@ -870,7 +870,7 @@ void hs_calib_merge_passes(struct hs_calib_report *out, struct hs_calib_report *
 	out->irq_wake_no_fifo = false;
 	memset(out->ring_hops, 0, sizeof(out->ring_hops));
 	memset(out->ring_waits, 0, sizeof(out->ring_waits));
-	out->ring_not_batch = out->ring_batch_errno = out->ring_skipped = 0;
+	out->ring_not_batch = out->ring_batch_errno = 0;
 	out->sleep_cycle_wall_ns = out->sleep_cycle_cpu_ns = out->sleep_cycle_cycles = 0;
 	out->sleep_cycle_busy_cpu_ns = 0;
 	out->sleep_cycle_irqs = 0;
@@ -921,7 +921,6 @@ void hs_calib_merge_passes(struct hs_calib_report *out, struct hs_calib_report *
 			out->ring_waits[i] += r->ring_waits[i];
 		}
 		out->ring_not_batch += r->ring_not_batch;
-		out->ring_skipped += r->ring_skipped;
 		if (r->ring_batch_errno)
 			out->ring_batch_errno = r->ring_batch_errno;
 		out->timer_irq_rejected += r->timer_irq_rejected;

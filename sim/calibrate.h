@@ -88,7 +88,7 @@
 #define HS_CALIB_IRQ_WAKE_MIN 16  /* sleepers one interrupt wakes in irq_wake_16 */
 #define HS_CALIB_IRQ_WAKE_MAX 64  /* and in irq_wake_64 */
 #define HS_CALIB_NRINGS 8     /* futex_ring_K figures */
-#define HS_CALIB_RING_MIN_WAITS 0.95 /* a futex_ring_K window with fewer waits per hop is rejected */
+#define HS_CALIB_RING_MIN_WAITS 0.95 /* fewer futex waits per hop are warned of */
 
 /* The K of each futex_ring_K figure, in the order they are measured:
  * 2, 3, 4, 8, 32, 128, 256, 512. */
@@ -170,9 +170,6 @@ struct hs_calib_report {
 	 * wake-ups may then preempt), and the errno of the last refusal. */
 	int ring_not_batch;
 	int ring_batch_errno;
-	/* futex_ring_K windows rejected because fewer than
-	 * HS_CALIB_RING_MIN_WAITS waits per hop were entered. */
-	int ring_skipped;
 	int timer_irq_rejected;  /* timer_irq_gap rounds without samples */
 	/* irq_wake_K rounds without a sample: a sleeper had not started its
 	 * sleep, or the caller was not yet reading the clock, when the window

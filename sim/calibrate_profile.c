@@ -503,26 +503,33 @@ static const struct hs_calib_figure *ring_figure(const struct hs_calib_report *r
 	return measured(r, name);
 }
 
-/* Notes the futex waits per hop of each ring over its accepted windows,
- * the windows rejected for skipped waits, and ring threads that ran under
- * the caller's policy. */
+/* Notes the futex waits per hop of each ring.  Warns of rings with fewer
+ * than HS_CALIB_RING_MIN_WAITS, whose hops then hold less work, and of
+ * ring threads that ran under the caller's policy. */
 static void note_ring_waits(struct hs_calib_report *r)
 {
-	char waits[256] = "";
-	size_t len = 0;
+	char waits[256] = "", few[128] = "";
+	size_t len = 0, nfew = 0;
 
-	for (int i = 0; i < HS_CALIB_NRINGS; i++)
-		if (r->ring_hops[i] > 0 && len < sizeof(waits))
+	for (int i = 0; i < HS_CALIB_NRINGS; i++) {
+		double per_hop;
+
+		if (r->ring_hops[i] <= 0)
+			continue;
+		per_hop = (double)r->ring_waits[i] / (double)r->ring_hops[i];
+		if (len < sizeof(waits))
 			len += (size_t)snprintf(waits + len, sizeof(waits) - len, " %d:%.3f",
-						hs_calib_ring_threads[i],
-						(double)r->ring_waits[i] / (double)r->ring_hops[i]);
+						hs_calib_ring_threads[i], per_hop);
+		if (per_hop < HS_CALIB_RING_MIN_WAITS && nfew < sizeof(few))
+			nfew += (size_t)snprintf(few + nfew, sizeof(few) - nfew, " %d",
+						 hs_calib_ring_threads[i]);
+	}
 	if (len > 0)
-		note(r, "switch_cold", "  futex waits per hop in the accepted windows, K:waits:%s",
-		     waits);
-	if (r->ring_skipped > 0)
-		note(r, "switch_cold", "  %d windows with fewer than %.2f waits per hop were rejected: "
-		     "a thread preempted between its wake and its wait finds its token set and "
-		     "skips the wait", r->ring_skipped, HS_CALIB_RING_MIN_WAITS);
+		note(r, "switch_cold", "  futex waits per hop, K:waits:%s", waits);
+	if (nfew > 0)
+		note(r, "switch_cold", "  WARNING: fewer than %.2f waits per hop in the rings of K =%s: "
+		     "a thread preempted between its wake and its wait skips the wait, so their "
+		     "hops hold less work than the ring of 2's", HS_CALIB_RING_MIN_WAITS, few);
 	if (r->ring_not_batch > 0)
 		note(r, "switch_cold", "  WARNING: %d ring threads could not switch to SCHED_BATCH "
 		     "(%s), so their wake-ups could preempt the waker", r->ring_not_batch,
@@ -546,6 +553,7 @@ static void derive_switch_cold(struct hs_calib_report *r, struct hs_os_profile *
 	p->nswitch_cold = 0;
 	if (!base) {
 		note(r, "switch_cold", "switch_cold: not measured (futex_ring_2 has no samples); none");
+		note_ring_waits(r);
 		return;
 	}
 	p->switch_cold[0] = (struct hs_cold_point){ 1, 0 };
@@ -572,13 +580,14 @@ static void derive_switch_cold(struct hs_calib_report *r, struct hs_os_profile *
 		p->nswitch_cold = 0;
 		note(r, "switch_cold", "switch_cold: not measured (no futex_ring_K figure with "
 		     "K >= 3 has samples); none");
+		note_ring_waits(r);
 		return;
 	}
 	note(r, "switch_cold", "switch_cold: a point D:X for each ring of K = D + 1 SCHED_BATCH "
 	     "threads pinned to one CPU, X = median futex_ring_K minus median futex_ring_2: what a "
 	     "switch-in costs beyond a hot one when D other threads ran on the CPU since the "
-	     "thread last did.  Under SCHED_BATCH no wake-up preempts its waker, so every hop "
-	     "is one wake, one wait and one switch in every ring.  The first point is 1:0ns.  "
+	     "thread last did.  Under SCHED_BATCH no wake-up preempts its waker, so nearly every "
+	     "hop is one wake, one wait and one switch in every ring.  The first point is 1:0ns.  "
 	     "Negative differences are written as 0, and a point below the one before takes "
 	     "that one's value, so the curve never decreases (%d point%s raised)", raised,
 	     raised == 1 ? "" : "s");

@@ -45,7 +45,6 @@
 #define RING_WINDOWS 20           /* futex_ring_K samples at scale 1 */
 #define RING_ROUNDS 4             /* turns of the rings; see measure_rings */
 #define RING_RETRIES 4            /* tries per futex_ring_K window requested */
-#define RING_EXTRA_ROUNDS 12      /* new rings for a figure short of samples */
 #define TIMER_LEAD_NS 200000      /* a round's timer expires this far ahead */
 #define TIMER_LATER_NS 10000000   /* the second timer, past the first and the tick */
 #define TIMER_BEFORE_NS 20000     /* gaps count from this long before the expiry */
@@ -1139,8 +1138,10 @@ struct ring_member {
 /* Switches itself to SCHED_BATCH, then waits for its token, clears it
  * and passes it to the next thread.  A SCHED_BATCH thread's wake-up never
  * preempts the running thread (check_preempt_wakeup_fair returns at once
- * for a policy other than SCHED_NORMAL), so every hop is one wake, one
- * wait and one voluntary switch whatever the ring's size.  Under
+ * for a policy other than SCHED_NORMAL), so nearly every hop is one wake,
+ * one wait and one voluntary switch whatever the ring's size.  A slice
+ * that runs out between the wake and the wait still preempts, and a ring
+ * of 3 sometimes settles into that for a fifth of its hops.  Under
  * SCHED_OTHER on Linux 6.18 the woken thread preempted its waker in a
  * third or more of the hops.  In a ring of 2 the waker then found its
  * token already back and skipped its wait: 0.59 waits per hop, against
@@ -1187,10 +1188,10 @@ static void stop_ring(struct ring *ring, pthread_t *th, int started)
 }
 
 /* Adds up to `windows` samples to s from a running ring: each sample is
- * the wall time of a window over the hops in it.  A window without a hop
- * is rejected, and so is one in which hops skipped their wait, which also
- * ends the round: a thread preempted between its wake and its wait finds
- * its token set when it runs again.  Under SCHED_BATCH that still happens when a thread's slice
+ * the wall time of a window over the hops in it, whose waits are counted
+ * too.  A window without a hop is rejected.  A thread preempted between
+ * its wake and its wait finds its token set when it runs again and skips
+ * the wait.  Under SCHED_BATCH that still happens when a thread's slice
  * runs out or another process takes the CPU, and a ring of 3 on Linux
  * 6.18 sometimes settles into preempting a fifth of its hops. */
 static void sample_ring(struct ring *ring, int index, struct hs_calib_sampler *s, int windows,
@@ -1211,16 +1212,11 @@ static void sample_ring(struct ring *ring, int index, struct hs_calib_sampler *s
 		h1 = atomic_load(&ring->hops);
 		w1 = atomic_load(&ring->waits);
 		t1 = hs_calib_now();
-		if (h1 > h0 && (double)(w1 - w0) >= HS_CALIB_RING_MIN_WAITS * (double)(h1 - h0)) {
+		if (h1 > h0) {
 			hs_calib_sampler_add(s, hs_calib_mean_ns(t1 - t0, h1 - h0));
 			r->ring_hops[index] += h1 - h0;
 			r->ring_waits[index] += w1 - w0;
 			w++;
-		} else if (h1 > h0) {
-			/* A ring can keep preempting for as long as it runs, so a
-			 * new ring is built for the windows still wanted. */
-			r->ring_skipped++;
-			return;
 		} else {
 			r->ring_rejected++;
 		}
@@ -1310,13 +1306,12 @@ static int measure_rings(const struct hs_calib_opts *o, struct hs_calib_report *
 				rc = ring_round(r, i, &s[i], windows, err);
 		}
 	}
-	/* A ring that stalled or kept skipping waits through its rounds (a
-	 * loaded machine, a sanitizer build starting 512 threads, or the ring
-	 * of 3 settling into preemptions) gets up to RING_EXTRA_ROUNDS more,
-	 * each a new ring, until it has the fewest samples a figure keeps. */
+	/* A ring that stalled through its rounds (a loaded machine, or a
+	 * sanitizer build starting 512 threads) gets up to RING_ROUNDS more,
+	 * until it has the fewest samples a figure keeps. */
 	for (int i = 0; rc == 0 && i < HS_CALIB_NRINGS; i++)
-		for (int extra = 0;
-		     rc == 0 && extra < RING_EXTRA_ROUNDS && s[i].n < HS_CALIB_MIN_SAMPLES; extra++)
+		for (int extra = 0; rc == 0 && extra < RING_ROUNDS && s[i].n < HS_CALIB_MIN_SAMPLES;
+		     extra++)
 			rc = ring_round(r, i, &s[i], HS_CALIB_MIN_SAMPLES - s[i].n, err);
 	for (int i = 0; i < opened; i++) {
 		if (rc == 0)

@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <regex.h>
@@ -985,11 +986,11 @@ static void derive_switch_cold_from_rings(void **state)
 	fill_hand_report(&r, true);
 	put_ring_figures(&r, false);
 	r.ring_rejected = 4;
-	r.ring_skipped = 3;
 	for (int i = 0; i < HS_CALIB_NRINGS; i++) {
 		r.ring_hops[i] = 1000;
-		r.ring_waits[i] = 1000 - i;
+		r.ring_waits[i] = 1000 - 10 * i;
 	}
+	r.ring_waits[1] = 900; /* the ring of 3 skipped a tenth of its waits */
 	hs_calib_derive(&r);
 
 	assert_int_equal(p->nswitch_cold, 8);
@@ -1003,9 +1004,10 @@ static void derive_switch_cold_from_rings(void **state)
 	assert_non_null(strstr(n, "D:ns: 2:-100 3:1000 7:800 31:1500 127:1400 255:3000 511:4000"));
 	assert_non_null(strstr(n, "4 windows in which the token made no hop were rejected"));
 	assert_non_null(strstr(n, "ring of K = D + 1 SCHED_BATCH threads"));
-	assert_non_null(strstr(n, "K:waits: 2:1.000 3:0.999 4:0.998 8:0.997 32:0.996 128:0.995 "
-				  "256:0.994 512:0.993"));
-	assert_non_null(strstr(n, "3 windows with fewer than 0.95 waits per hop were rejected"));
+	assert_non_null(strstr(n, "K:waits: 2:1.000 3:0.900 4:0.980 8:0.970 32:0.960 128:0.950 "
+				  "256:0.940 512:0.930"));
+	assert_non_null(strstr(n, "WARNING: fewer than 0.95 waits per hop in the rings of K = 3 256 "
+				  "512: "));
 	assert_null(strstr(n, "SCHED_BATCH (")); /* every ring thread switched */
 	assert_non_null(strstr(n, "futex_ring_2: 20 samples; p10 1950, median 2000, p90 2100, "
 				  "p99 2200 ns"));
@@ -1032,7 +1034,15 @@ static void derive_switch_cold_warns_not_batch(void **state)
 	assert_non_null(strstr(n, "K:waits: 2:1.000\n"));
 	assert_non_null(strstr(n, "WARNING: 7 ring threads could not switch to SCHED_BATCH "
 				  "(Operation not permitted)"));
-	assert_null(strstr(n, "were rejected"));
+	assert_null(strstr(n, "WARNING: fewer than"));
+
+	/* Without the ring of 2 the curve is none, and the note still says
+	 * why the rings may have failed. */
+	figure(&r, "futex_ring_2")->samples = 0;
+	hs_calib_derive(&r);
+	n = note_of(&r, "switch_cold");
+	assert_non_null(strstr(n, "switch_cold: not measured (futex_ring_2 has no samples); none"));
+	assert_non_null(strstr(n, "WARNING: 7 ring threads could not switch to SCHED_BATCH"));
 }
 
 /* A ring figure that is missing leaves its point out. */
@@ -1348,30 +1358,29 @@ static void calibrate_measures_rings(void **state)
 		assert_int_equal(p->switch_cold[i].threads, ring_threads[i] - 1);
 		assert_int_equal(p->switch_cold[i].ns, diff > before ? diff : before);
 	}
-	/* Every ring thread ran under SCHED_BATCH, and every ring's accepted
-	 * windows entered a wait at nearly every hop.  Under SCHED_OTHER the
-	 * ring of 2 skips the wait in a third or more of its hops. */
+	/* Every ring thread switched to SCHED_BATCH, and every ring counted
+	 * its hops and waits. */
 	assert_int_equal(r->ring_not_batch, 0);
 	for (int i = 0; i < 8; i++) {
 		if (r->ring_hops[i] <= 0)
 			fail_msg("futex_ring_%d counted no hops", ring_threads[i]);
-		assert_true((double)r->ring_waits[i] >= HS_CALIB_RING_MIN_WAITS * (double)r->ring_hops[i]);
+		assert_true(r->ring_waits[i] > 0);
 	}
 }
 
 /* The rings alone, from a caller under SCHED_OTHER: each ring thread
- * switches itself to SCHED_BATCH, so in every ring nearly every hop
- * enters a wait and the windows are kept.  Without the switch the woken
- * thread of the ring of 2 preempts its waker, which then skips its wait
- * in a third or more of the hops, and the ring's windows are rejected. */
+ * switches itself to SCHED_BATCH, so the ring of 2 enters a wait at
+ * nearly every hop.  Without the switch its woken thread preempts the
+ * waker, which then finds its token back and skips its wait in a third
+ * or more of the hops (0.59 waits per hop on Linux 6.18). */
 static void rings_wait_at_every_hop(void **state)
 {
 	struct hs_calib_opts opts = { .scale = TINY_SCALE, .passes = 1 };
 	struct sched_param zero = { .sched_priority = 0 };
 	struct hs_calib_report *r = calloc(1, sizeof(*r));
 	struct hs_error err = { 0 };
-	int policy = sched_getscheduler(0);
 	struct sched_param before;
+	int policy;
 
 	assert_non_null(r);
 	pthread_getschedparam(pthread_self(), &policy, &before);
@@ -1382,20 +1391,11 @@ static void rings_wait_at_every_hop(void **state)
 	pthread_setschedparam(pthread_self(), policy, &before);
 
 	assert_int_equal(r->ring_not_batch, 0);
-	for (int i = 0; i < HS_CALIB_NRINGS; i++) {
-		char name[32];
-		const struct hs_calib_figure *f;
-
-		snprintf(name, sizeof(name), "futex_ring_%d", hs_calib_ring_threads[i]);
-		f = hs_calib_find(r, name);
-		assert_non_null(f);
-		if (f->samples < 10)
-			fail_msg("%s has %d samples, %d windows rejected for skipped waits", name,
-				 f->samples, r->ring_skipped);
-		assert_true(r->ring_hops[i] > 0);
-		assert_true((double)r->ring_waits[i] >=
-			    HS_CALIB_RING_MIN_WAITS * (double)r->ring_hops[i]);
-	}
+	assert_non_null(hs_calib_find(r, "futex_ring_2"));
+	assert_true(r->ring_hops[0] > 0);
+	if ((double)r->ring_waits[0] < HS_CALIB_RING_MIN_WAITS * (double)r->ring_hops[0])
+		fail_msg("the ring of 2 entered %" PRId64 " waits in %" PRId64 " hops",
+			 r->ring_waits[0], r->ring_hops[0]);
 	free(r);
 }
 
@@ -1457,7 +1457,6 @@ static void merge_keeps_the_median_pass(void **state)
 	a.ring_waits[1] = 999;
 	c.ring_hops[1] = 2000;
 	c.ring_waits[1] = 2000;
-	b.ring_skipped = 4;
 	c.ring_not_batch = 3;
 	c.ring_batch_errno = EPERM;
 	a.sleep_cycle_cycles = 10;
@@ -1487,7 +1486,6 @@ static void merge_keeps_the_median_pass(void **state)
 	assert_int_equal(out.ring_hops[1], 3000);
 	assert_int_equal(out.ring_waits[1], 2999);
 	assert_int_equal(out.ring_hops[0], 0);
-	assert_int_equal(out.ring_skipped, 4);
 	assert_int_equal(out.ring_not_batch, 3);
 	assert_int_equal(out.ring_batch_errno, EPERM);
 	assert_int_equal(out.sleep_cycle_cycles, 60);
@@ -1507,7 +1505,6 @@ static void merge_keeps_the_median_pass(void **state)
 	assert_false(out.sleep_cycle_busy);
 	assert_int_equal(out.yield_peer_rejected, 6);
 	assert_int_equal(out.ring_hops[1], 3000);
-	assert_int_equal(out.ring_skipped, 4);
 	assert_int_equal(out.sleep_cycle_cycles, 60);
 	assert_int_equal(out.figures[0].samples, 290);
 }
