@@ -160,14 +160,13 @@ struct hs_calib_report {
 	int sleep_rejected;
 	int sleep_cycle_rejected;
 	int ring_rejected;
-	/* Over the accepted futex_ring_K windows, by ring (the order of
-	 * hs_calib_ring_threads): the hops and the futex waits the ring's
-	 * threads entered.  One wait per hop means that no wake-up preempted
-	 * its waker, which then would find its token set and skip its wait. */
+	/* Over the futex_ring_K windows with a hop, by ring (the order of
+	 * hs_calib_ring_threads): the hops and the futex waits entered.  A
+	 * waker preempted before its wait finds its token set and skips it. */
 	int64_t ring_hops[HS_CALIB_NRINGS];
 	int64_t ring_waits[HS_CALIB_NRINGS];
-	/* Ring threads that could not switch themselves to SCHED_BATCH (their
-	 * wake-ups may then preempt), and the errno of the last refusal. */
+	/* Ring threads that could not switch themselves to SCHED_BATCH, so
+	 * their wake-ups may preempt, and the errno of the last failure. */
 	int ring_not_batch;
 	int ring_batch_errno;
 	int timer_irq_rejected;  /* timer_irq_gap rounds without samples */

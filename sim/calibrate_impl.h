@@ -80,8 +80,8 @@ static inline void hs_calib_cpu_relax(void)
 int hs_calib_measure_sched(const struct hs_calib_opts *o, struct hs_calib_report *r,
 			   struct hs_error *err);
 
-/* Measures only the futex_ring_K figures, as hs_calib_measure_sched does;
- * for the tests. */
+/* Measures only the futex_ring_K figures, as hs_calib_measure_sched
+ * does.  The tests call it. */
 int hs_calib_measure_rings(const struct hs_calib_opts *o, struct hs_calib_report *r,
 			   struct hs_error *err);
 

@@ -1139,15 +1139,11 @@ struct ring_member {
  * and passes it to the next thread.  A SCHED_BATCH thread's wake-up never
  * preempts the running thread (check_preempt_wakeup_fair returns at once
  * for a policy other than SCHED_NORMAL), so nearly every hop is one wake,
- * one wait and one voluntary switch whatever the ring's size.  A slice
- * that runs out between the wake and the wait still preempts, and a ring
- * of 3 sometimes settles into that for a fifth of its hops.  Under
- * SCHED_OTHER on Linux 6.18 the woken thread preempted its waker in a
- * third or more of the hops.  In a ring of 2 the waker then found its
- * token already back and skipped its wait: 0.59 waits per hop, against
- * 1.00 from 4 threads up.  The rise from the ring of 2 then counted
- * waits, not cold switch-ins.  The token word is cleared before stop is
- * read, so a thread woken by stop_ring() reads stop as set and returns. */
+ * one wait and one voluntary switch whatever the ring's size.  Under
+ * SCHED_OTHER on Linux 6.18 the ring of 2 skipped its wait at 41 % of the
+ * hops, so its rise to larger rings counted waits, not cold switch-ins.
+ * The token word is cleared before stop is read, so a thread woken by
+ * stop_ring() reads stop as set and returns. */
 static void *ring_thread(void *arg)
 {
 	const struct ring_member *m = arg;
@@ -1188,12 +1184,10 @@ static void stop_ring(struct ring *ring, pthread_t *th, int started)
 }
 
 /* Adds up to `windows` samples to s from a running ring: each sample is
- * the wall time of a window over the hops in it, whose waits are counted
- * too.  A window without a hop is rejected.  A thread preempted between
- * its wake and its wait finds its token set when it runs again and skips
- * the wait.  Under SCHED_BATCH that still happens when a thread's slice
- * runs out or another process takes the CPU, and a ring of 3 on Linux
- * 6.18 sometimes settles into preempting a fifth of its hops. */
+ * the wall time of a window over the hops in it.  Adds the window's hops
+ * and waits to the ring's counts, and rejects a window without a hop.
+ * NOTE: a ring of 3 sometimes preempts a fifth of its hops even under
+ * SCHED_BATCH, for a reason not known, and its windows are kept. */
 static void sample_ring(struct ring *ring, int index, struct hs_calib_sampler *s, int windows,
 			struct hs_calib_report *r)
 {
@@ -1229,8 +1223,8 @@ static void sample_ring(struct ring *ring, int index, struct hs_calib_sampler *s
  * own word, and the holder clears its word, sets the next thread's word
  * and FUTEX_WAKEs it, then blocks.  A hop is a wake, a wait and a switch
  * to a thread that last ran nthreads - 1 switch-ins ago on this CPU, so
- * the rise of the hop cost with nthreads is what a cold switch-in costs.  The caller
- * watches from cpu_b, or with one CPU sleeps on cpu_a, where its own
+ * the rise of the hop cost with nthreads is what a cold switch-in costs.
+ * The caller watches from cpu_b, or with one CPU sleeps on cpu_a, where its own
  * wake-up adds a switch per window (a few microseconds in a 1 ms window).
  */
 static int ring_round(struct hs_calib_report *r, int index, struct hs_calib_sampler *s,

@@ -161,11 +161,10 @@ int64_t native_now(struct nrun *run)
 	return native_clock() - run->t0;
 }
 
-/* A raw reading of the backend's clock for the lock statistics: the time
- * stamp counter when native_clock() uses it, else CLOCK_MONOTONIC in ns.
- * Only differences of two stamps mean anything (stamp_ns), and taking
- * them so saves the conversion on each of the three readings that every
- * acquisition makes. */
+/* Returns a raw reading of the backend's clock for the lock statistics:
+ * the time stamp counter when native_clock() uses it, else CLOCK_MONOTONIC
+ * in ns.  Only the difference of two stamps is a time (stamp_ns), so an
+ * acquisition's three readings skip the conversion. */
 static int64_t stamp(void)
 {
 #if defined(__x86_64__)

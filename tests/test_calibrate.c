@@ -1017,7 +1017,7 @@ static void derive_switch_cold_from_rings(void **state)
 }
 
 /* Ring threads left under the caller's policy are warned of with the
- * reason, and a ring without accepted windows has no waits entry. */
+ * reason, and a ring with no counted hops has no waits entry. */
 static void derive_switch_cold_warns_not_batch(void **state)
 {
 	static struct hs_calib_report r;
@@ -1036,7 +1036,7 @@ static void derive_switch_cold_warns_not_batch(void **state)
 				  "(Operation not permitted)"));
 	assert_null(strstr(n, "WARNING: fewer than"));
 
-	/* Without the ring of 2 the curve is none, and the note still says
+	/* Without the ring of 2 no curve is derived, and the note still says
 	 * why the rings may have failed. */
 	figure(&r, "futex_ring_2")->samples = 0;
 	hs_calib_derive(&r);
@@ -1373,7 +1373,7 @@ static void calibrate_measures_rings(void **state)
  * nearly every hop.  Without the switch its woken thread preempts the
  * waker, which then finds its token back and skips its wait in a third
  * or more of the hops (0.59 waits per hop on Linux 6.18). */
-static void rings_wait_at_every_hop(void **state)
+static void ring_of_two_waits_under_batch(void **state)
 {
 	struct hs_calib_opts opts = { .scale = TINY_SCALE, .passes = 1 };
 	struct sched_param zero = { .sched_priority = 0 };
@@ -2022,7 +2022,7 @@ int main(void)
 		cmocka_unit_test(derive_timer_irq_without_usleep),
 		cmocka_unit_test(derive_switch_cold_from_rings),
 		cmocka_unit_test(derive_switch_cold_warns_not_batch),
-		cmocka_unit_test(rings_wait_at_every_hop),
+		cmocka_unit_test(ring_of_two_waits_under_batch),
 		cmocka_unit_test(derive_switch_cold_skips_missing),
 		cmocka_unit_test(derive_switch_cold_not_measured),
 		cmocka_unit_test(derive_timer_irq_subtracts_cold),
