@@ -873,6 +873,7 @@ void hs_calib_merge_passes(struct hs_calib_report *out, struct hs_calib_report *
 	out->ring_not_batch = out->ring_batch_errno = 0;
 	out->sleep_cycle_wall_ns = out->sleep_cycle_cpu_ns = out->sleep_cycle_cycles = 0;
 	out->sleep_cycle_busy_cpu_ns = 0;
+	out->sleep_cycle_spin_switches = 0;
 	out->sleep_cycle_irqs = 0;
 	out->sleep_cycle_busy = true;
 
@@ -935,6 +936,10 @@ void hs_calib_merge_passes(struct hs_calib_report *out, struct hs_calib_report *
 			out->sleep_cycle_irqs += r->sleep_cycle_irqs;
 		out->sleep_cycle_busy &= r->sleep_cycle_busy;
 		out->sleep_cycle_busy_cpu_ns += r->sleep_cycle_busy_cpu_ns;
+		if (r->sleep_cycle_spin_switches < 0 || out->sleep_cycle_spin_switches < 0)
+			out->sleep_cycle_spin_switches = -1;
+		else
+			out->sleep_cycle_spin_switches += r->sleep_cycle_spin_switches;
 	}
 }
 

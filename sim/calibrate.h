@@ -56,6 +56,10 @@
  *                       to it) of HS_CALIB_SLEEP_POLLERS threads looping on
  *                       usleep(1) on a CPU that a SCHED_IDLE thread keeps
  *                       busy: their CPU time in a 5 ms window / cycles
+ *   sleep_occupancy     in the same windows, the wall time less the time
+ *                       the SCHED_IDLE thread's own loop ran, / cycles:
+ *                       what a cycle takes from the other threads of its
+ *                       CPU, interrupts and switches included
  *   futex_ring_K        one hop of a futex token passed around a ring of K
  *                       SCHED_BATCH threads pinned to one CPU (a wake, a
  *                       wait and a switch to a thread that last ran K - 1
@@ -193,6 +197,10 @@ struct hs_calib_report {
 	 * the accepted windows. */
 	bool sleep_cycle_busy;
 	int64_t sleep_cycle_busy_cpu_ns;
+	/* That thread's involuntary switches over the windows (its switches
+	 * back, after the pollers), from /proc; -1 when they could not be
+	 * read or no such thread ran. */
+	int64_t sleep_cycle_spin_switches;
 
 	/* Derived by hs_calib_derive(): the profile, and for each key of
 	 * hs_calib_keys[] (same index) the comment written above it, lines

@@ -700,11 +700,70 @@ static void derive_timer_program(struct hs_calib_report *r, struct hs_os_profile
  * windows, times timer_program, over the cycles, is that share.  What a
  * cycle costs beyond syscall, the switch-in, the wake-up and that share
  * is the sleeper's own part of the call: sleep_return.
+ *
+ * With sleep_occupancy measured, sleep_return comes from it instead: the
+ * CPU time a cycle takes from its CPU, however the kernel bills it,
+ * less every part the model charges for it there.  Those are the parts
+ * above, the interrupts (timer_irq times CPU A's timer interrupts over
+ * the cycles) and the SCHED_IDLE thread's switches back (context_switch
+ * plus the switch_cold extra at HS_CALIB_SLEEP_POLLERS - 1, times its
+ * involuntary switches over the cycles).  Linux bills the rest of an
+ * interrupt whose wake-up preempts the interrupted thread to the woken
+ * one, so the pollers' CPU time holds part of the interrupts and the
+ * interrupted thread's holds the rest; the occupancy does not depend on
+ * that split.
  */
+/* sleep_return from the median sleep_occupancy, as derive_timer_irq
+ * describes; cold and program are the cycle's switch_cold extra and its
+ * share of timer_program. */
+static void derive_sleep_return_from_occupancy(struct hs_calib_report *r, struct hs_os_profile *p,
+					       const struct hs_calib_figure *occupancy,
+					       const struct hs_calib_figure *cycle, int64_t cold,
+					       int64_t program)
+{
+	int64_t irq = p->timer_irq_ns * r->sleep_cycle_irqs / r->sleep_cycle_cycles;
+	int64_t spin = (p->context_switch_ns + cold) * r->sleep_cycle_spin_switches /
+		       r->sleep_cycle_cycles;
+	int64_t rest = occupancy->p50 - p->syscall_ns - p->wake_local_ns - cold - p->irq_wake_ns -
+		       program - irq - spin;
+
+	p->sleep_return_ns = at_least_zero(rest);
+	note(r, "sleep_return", "sleep_return: median sleep_occupancy minus syscall, wake_local, "
+	     "the switch_cold extra at %d other threads, irq_wake, the cycle's shares of "
+	     "timer_program, of timer_irq and of the idle thread's switches back, at least 0 (%"
+	     PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %"
+	     PRId64 " - %" PRId64 " ns).  What a usleep(1) cycle takes from its CPU beyond the "
+	     "sleep call, the cold switch to the woken thread, the interrupt and its wake-up of "
+	     "it and the rearming of the CPU's earliest timer is the sleeper's own: setting up "
+	     "its timer and the way back from the call",
+	     HS_CALIB_SLEEP_POLLERS - 1, occupancy->p50, p->syscall_ns, p->wake_local_ns, cold,
+	     p->irq_wake_ns, program, irq, spin);
+	note(r, "sleep_return", "  shares per cycle: timer_program %" PRId64 " ns and timer_irq %"
+	     PRId64 " ns x %" PRId64 " timer interrupts of CPU A, (context_switch %" PRId64
+	     " + %" PRId64 ") ns x %" PRId64 " switches back of the idle thread, over %" PRId64
+	     " cycles", p->timer_program_ns, p->timer_irq_ns, r->sleep_cycle_irqs,
+	     p->context_switch_ns, cold, r->sleep_cycle_spin_switches, r->sleep_cycle_cycles);
+	note(r, "sleep_return", "  the pollers' own CPU time per cycle (sleep_cycle) holds only "
+	     "part of the interrupts: Linux bills the rest of an interrupt whose wake-up preempts "
+	     "the interrupted thread to the woken one");
+	if (p->nswitch_cold == 0)
+		note(r, "sleep_return", "  switch_cold is none, so the cold extra is 0");
+	if (rest < 0)
+		note(r, "sleep_return", "  the difference is %" PRId64 " ns, below 0, so 0 is written",
+		     rest);
+	note_figure(r, "sleep_return", occupancy);
+	note_figure(r, "sleep_return", cycle);
+	if (r->sleep_cycle_rejected > 0)
+		note(r, "sleep_return", "  %d windows without a completed cycle or poller CPU time "
+		     "were rejected", r->sleep_cycle_rejected);
+	note_cpu_share(r, "sleep_return");
+}
+
 static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 {
 	const struct hs_calib_figure *cycle = measured(r, "sleep_cycle");
 	const struct hs_calib_figure *gap = measured(r, "timer_irq_gap");
+	const struct hs_calib_figure *occupancy = measured(r, "sleep_occupancy");
 	int64_t cold, rest, program = 0;
 
 	if (gap) {
@@ -729,6 +788,11 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 	cold = hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1);
 	if (r->sleep_cycle_irqs > 0 && r->sleep_cycle_cycles > 0)
 		program = p->timer_program_ns * r->sleep_cycle_irqs / r->sleep_cycle_cycles;
+	if (occupancy && r->sleep_cycle_busy && r->sleep_cycle_irqs > 0 &&
+	    r->sleep_cycle_spin_switches >= 0 && r->sleep_cycle_cycles > 0) {
+		derive_sleep_return_from_occupancy(r, p, occupancy, cycle, cold, program);
+		return;
+	}
 	rest = cycle->p50 - p->syscall_ns - p->wake_local_ns - cold - p->irq_wake_ns - program;
 	p->sleep_return_ns = at_least_zero(rest);
 	note(r, "sleep_return", "sleep_return: median sleep_cycle minus syscall, wake_local, the "

@@ -39,6 +39,7 @@
 #define SEND_WARM_NS 100000       /* the waker runs this long before each timed wake */
 #define CYCLE_WARMUP_NS 20000000  /* the pollers reach a steady state */
 #define CYCLE_WINDOW_NS 5000000   /* wall time of one sleep_cycle sample */
+#define SPINNER_GAP_NS 1000       /* a longer step of the spinner's loop is time away from it */
 #define RING_STACK_BYTES (64 * 1024) /* 512 ring threads map 32 MiB of stack */
 #define RING_WARMUP_NS 20000000   /* every ring thread has run and faulted its stack in */
 #define RING_WINDOW_NS 1000000    /* wall time of one futex_ring_K sample */
@@ -714,27 +715,60 @@ out:
 }
 
 /* The spinner of sleep_cycle: a thread that keeps CPU A busy under
- * SCHED_IDLE, so that every woken poller preempts it. */
+ * SCHED_IDLE, so that every woken poller preempts it.  It reads the clock
+ * in a loop and adds up the steps shorter than SPINNER_GAP_NS: the time
+ * its own loop ran.  A longer step is time that interrupts, switches and
+ * the pollers took from it. */
 enum { SPINNER_STARTING, SPINNER_RUNNING, SPINNER_NOT_PERMITTED };
 
 struct spinner {
 	_Atomic int state;  /* SPINNER_*, set by the spinner */
 	_Atomic int stop;
+	_Atomic long tid;      /* its kernel thread id, set before SPINNER_RUNNING */
+	_Atomic int64_t work;  /* ns its loop ran, updated every step */
 };
 
 static void *spinner_thread(void *arg)
 {
 	struct spinner *spinner = arg;
 	struct sched_param param = { 0 };
+	int64_t last, work = 0;
 
 	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &param) != 0) {
 		atomic_store(&spinner->state, SPINNER_NOT_PERMITTED);
 		return NULL;
 	}
+	atomic_store(&spinner->tid, (long)syscall(SYS_gettid));
 	atomic_store(&spinner->state, SPINNER_RUNNING);
-	while (!atomic_load_explicit(&spinner->stop, memory_order_relaxed))
-		;
+	last = hs_calib_now();
+	while (!atomic_load_explicit(&spinner->stop, memory_order_relaxed)) {
+		int64_t now = hs_calib_now();
+
+		if (now - last < SPINNER_GAP_NS)
+			work += now - last;
+		last = now;
+		atomic_store_explicit(&spinner->work, work, memory_order_relaxed);
+	}
 	return NULL;
+}
+
+/* Involuntary context switches of thread tid of this process, from
+ * /proc/self/task/TID/status, or -1 when they cannot be read. */
+static long long involuntary_switches(long tid)
+{
+	char path[64], line[128];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/status", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "nonvoluntary_ctxt_switches: %lld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
 }
 
 /* CPU time of `thread` in ns, or 0 when its clock cannot be read. */
@@ -766,6 +800,17 @@ static int64_t thread_cpu_of(pthread_t thread)
  * rejected.  The pollers inherit the caller's timer slack, so one timer
  * interrupt can end every sleep whose expiry window it falls in.  With a 1 ns slack each sleep takes its
  * own interrupt, and a cycle cost about twice as much on that guest.
+ *
+ * sleep_occupancy, in the same windows: the window's wall time less the
+ * time the spinner's own loop ran, over the cycles.  It is what a cycle
+ * takes from the other threads of its CPU, whoever the kernel bills for
+ * it: the poller's part, the whole of the interrupts and the spinner's
+ * switches back.  Linux bills the rest of an interrupt after a wake-up
+ * that preempts the interrupted thread to the woken one (the clock
+ * update is skipped at that switch), so sleep_cycle alone cannot tell
+ * the interrupts' part.  The spinner's involuntary switches over the
+ * windows go to sleep_cycle_spin_switches.  Without SCHED_IDLE the figure
+ * is skipped.
  */
 static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_report *r,
 			       struct hs_error *err)
@@ -773,14 +818,20 @@ static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_re
 	struct pollers p;
 	struct spinner spinner;
 	pthread_t th[HS_CALIB_SLEEP_POLLERS], spinner_th;
-	struct hs_calib_sampler s;
+	struct hs_calib_sampler s, occ;
+	struct hs_calib_opts quiet = { 0 };
 	int started = 0, rc = 0;
-	bool spinner_started;
+	bool spinner_started, occ_started = false;
 
+	if (o)
+		quiet = *o;
+	quiet.progress = NULL; /* sleep_cycle reports the windows' progress */
 	if (r->cpu_b >= 0 && (rc = pin_caller(r->cpu_b, err)) != 0)
 		return rc;
 	atomic_init(&spinner.state, SPINNER_STARTING);
 	atomic_init(&spinner.stop, 0);
+	atomic_init(&spinner.tid, 0);
+	atomic_init(&spinner.work, 0);
 	rc = start_pinned(&spinner_th, r->cpu_a, spinner_thread, &spinner, err);
 	spinner_started = rc == 0;
 	/* Waits until the spinner runs under SCHED_IDLE or fails to set it.
@@ -792,27 +843,46 @@ static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_re
 		rc = start_pollers(&p, th, HS_CALIB_SLEEP_POLLERS, r->cpu_a, &started, err);
 	if (rc == 0)
 		rc = hs_calib_sampler_begin(&s, o, "sleep_cycle", 100, err);
+	if (rc == 0 && r->sleep_cycle_busy) {
+		rc = hs_calib_sampler_begin(&occ, &quiet, "sleep_occupancy", 100, err);
+		occ_started = rc == 0;
+		if (rc != 0)
+			hs_calib_sampler_abort(&s);
+	}
 	if (rc == 0) {
+		long tid = r->sleep_cycle_busy ? atomic_load(&spinner.tid) : 0;
+
 		sleep_ns(CYCLE_WARMUP_NS);
 		while (hs_calib_sampler_more(&s)) {
 			long long irq0 = local_timer_irqs(r->cpu_a), irq1;
+			long long sw0 = tid > 0 ? involuntary_switches(tid) : -1, sw1;
 			int64_t caller0 = thread_cpu_ns();
 			int64_t spin0 = r->sleep_cycle_busy ? thread_cpu_of(spinner_th) : 0;
+			int64_t work0 = atomic_load(&spinner.work);
 			int64_t cpu0 = process_cpu_ns();
 			long c0 = atomic_load(&p.cycles);
 			int64_t t0 = hs_calib_now();
-			int64_t t1, cpu1, caller1, spin1, pollers_cpu;
+			int64_t t1, cpu1, caller1, spin1, work1, pollers_cpu;
 			long c1;
 
 			sleep_ns(CYCLE_WINDOW_NS);
 			c1 = atomic_load(&p.cycles);
 			t1 = hs_calib_now();
+			work1 = atomic_load(&spinner.work);
 			cpu1 = process_cpu_ns();
 			spin1 = r->sleep_cycle_busy ? thread_cpu_of(spinner_th) : 0;
 			caller1 = thread_cpu_ns();
 			irq1 = local_timer_irqs(r->cpu_a);
+			sw1 = tid > 0 ? involuntary_switches(tid) : -1;
 			pollers_cpu = (cpu1 - cpu0) - (caller1 - caller0) - (spin1 - spin0);
 			if (c1 > c0 && pollers_cpu > 0) {
+				if (occ_started && (t1 - t0) - (work1 - work0) > 0)
+					hs_calib_sampler_add(&occ, hs_calib_mean_ns((t1 - t0) - (work1 - work0),
+										    c1 - c0));
+				if (sw0 < 0 || sw1 < sw0)
+					r->sleep_cycle_spin_switches = -1;
+				else if (r->sleep_cycle_spin_switches >= 0)
+					r->sleep_cycle_spin_switches += sw1 - sw0;
 				r->sleep_cycle_busy_cpu_ns += spin1 - spin0;
 				if (irq0 < 0 || irq1 < irq0)
 					r->sleep_cycle_irqs = -1;
@@ -827,6 +897,12 @@ static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_re
 			}
 		}
 		hs_calib_sampler_end(&s, r);
+		if (occ_started) {
+			occ.opts = o; /* reports the figure as done */
+			hs_calib_sampler_end(&occ, r);
+		}
+		else
+			hs_calib_skip_figure(r, "sleep_occupancy");
 	}
 	stop_pollers(&p, th, started);
 	if (spinner_started) {

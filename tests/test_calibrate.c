@@ -56,7 +56,7 @@ static const char *const figure_names[] = {
 	"nanosleep_1ms", "nanosleep_1ms_noslack", "yield_alone", "yield_peer",
 	"futex_wake_local", "thread_cpu_pair", "futex_wake_send_local", "futex_wake_remote",
 	"futex_wake_send_remote", "cas_handoff", "load_local",
-	"load_remote", "sleep_cycle", "futex_ring_2", "futex_ring_3", "futex_ring_4",
+	"load_remote", "sleep_cycle", "sleep_occupancy", "futex_ring_2", "futex_ring_3", "futex_ring_4",
 	"futex_ring_8", "futex_ring_32", "futex_ring_128", "futex_ring_256", "futex_ring_512",
 	"timer_irq_gap", "timer_arm_first", "timer_arm_later", "irq_wake_16", "irq_wake_64",
 };
@@ -695,6 +695,62 @@ static void derive_timer_irq_from_sleep_cycle(void **state)
 	assert_null(strstr(n, "WARNING"));
 }
 
+/*
+ * With sleep_occupancy, sleep_return is what a cycle takes from its CPU
+ * less every part the model charges for it there: syscall 150, wake_local
+ * 2000, the interrupts' share (timer_irq 15000 ns x 1000 interrupts /
+ * 32000 cycles = 468) and the idle thread's switches back (context_switch
+ * 1000 x 800 switches / 32000 cycles = 25): 5200 - 150 - 2000 - 468 - 25 =
+ * 2557.  Without a count of those switches it falls back on sleep_cycle.
+ */
+static void derive_sleep_return_from_occupancy(void **state)
+{
+	static struct hs_calib_report r;
+	const char *n;
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "sleep_cycle", 3400, 3600, 3900, 4800, 100);
+	put_figure(&r, "sleep_occupancy", 5000, 5200, 5400, 5600, 100);
+	put_figure(&r, "timer_irq_gap", 14000, 15000, 16000, 30000, 2000);
+	r.sleep_cycle_busy = true;
+	r.sleep_cycle_wall_ns = 500000000;
+	r.sleep_cycle_cpu_ns = 250000000;
+	r.sleep_cycle_irqs = 1000;
+	r.sleep_cycle_cycles = 32000;
+	r.sleep_cycle_spin_switches = 800;
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.context_switch_ns, 1000);
+	assert_int_equal(r.profile.timer_irq_ns, 15000);
+	assert_int_equal(r.profile.sleep_return_ns, 2557);
+	n = note_of(&r, "sleep_return");
+	assert_non_null(strstr(n, "median sleep_occupancy minus syscall, wake_local"));
+	assert_non_null(strstr(n, "(5200 - 150 - 2000 - 0 - 0 - 0 - 468 - 25 ns)"));
+	assert_non_null(strstr(n, "timer_irq 15000 ns x 1000 timer interrupts of CPU A, "
+				  "(context_switch 1000 + 0) ns x 800 switches back of the idle "
+				  "thread, over 32000 cycles"));
+	assert_non_null(strstr(n, "sleep_occupancy: 100 samples; p10 5000, median 5200"));
+	assert_non_null(strstr(n, "sleep_cycle: 100 samples; p10 3400, median 3600"));
+
+	/* the idle thread's switches could not be read: sleep_cycle as before */
+	r.sleep_cycle_spin_switches = -1;
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.sleep_return_ns, 3600 - 150 - 2000);
+	assert_non_null(strstr(note_of(&r, "sleep_return"), "median sleep_cycle minus syscall"));
+
+	/* no SCHED_IDLE thread, no occupancy: the same */
+	r.sleep_cycle_spin_switches = 800;
+	figure(&r, "sleep_occupancy")->samples = 0;
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.sleep_return_ns, 3600 - 150 - 2000);
+
+	/* an occupancy below the parts writes 0 and says so */
+	figure(&r, "sleep_occupancy")->samples = 100;
+	figure(&r, "sleep_occupancy")->p50 = 2500;
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.sleep_return_ns, 0);
+	assert_non_null(strstr(note_of(&r, "sleep_return"), "the difference is -143 ns, below 0"));
+}
+
 /* A figure whose median lies more than a quarter above its p10 was
  * measured on a busy host: the profile's first comment warns of it, and a
  * tight figure gives no warning.  The values are those of a calibration
@@ -1252,6 +1308,8 @@ static void calibrate_profile_from_medians(void **state)
 	const struct hs_calib_report *r = &run->report;
 	const struct hs_os_profile *p = &r->profile;
 	int64_t irq, send, wake;
+	const struct hs_calib_figure *occupancy;
+	bool by_occupancy;
 
 	assert_string_equal(p->name, "host");
 	assert_int_equal(p->syscall_ns, hs_calib_find(r, "syscall")->p50);
@@ -1283,8 +1341,24 @@ static void calibrate_profile_from_medians(void **state)
 	} else {
 		assert_int_equal(p->irq_wake_ns, p->wake_send_local_ns);
 	}
-	irq = hs_calib_find(r, "sleep_cycle")->p50 - p->syscall_ns - p->wake_local_ns -
-	      hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1) - p->irq_wake_ns;
+	/* sleep_return comes from the occupancy when the idle thread ran and
+	 * its switches and CPU A's interrupts were counted, else from the
+	 * pollers' own CPU time */
+	occupancy = hs_calib_find(r, "sleep_occupancy");
+	assert_non_null(occupancy);
+	if (occupancy->samples > 0) {
+		assert_true(r->sleep_cycle_busy);
+		assert_true(occupancy->samples <= hs_calib_find(r, "sleep_cycle")->samples);
+	}
+	by_occupancy = occupancy->samples > 0 && r->sleep_cycle_irqs > 0 &&
+		       r->sleep_cycle_spin_switches >= 0;
+	irq = (by_occupancy ? occupancy->p50 : hs_calib_find(r, "sleep_cycle")->p50) -
+	      p->syscall_ns - p->wake_local_ns - hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1) -
+	      p->irq_wake_ns;
+	if (by_occupancy)
+		irq -= p->timer_irq_ns * r->sleep_cycle_irqs / r->sleep_cycle_cycles +
+		       (p->context_switch_ns + hs_cold_extra(p, HS_CALIB_SLEEP_POLLERS - 1)) *
+			       r->sleep_cycle_spin_switches / r->sleep_cycle_cycles;
 	assert_true(r->sleep_cycle_wall_ns > 0);
 	assert_true(r->sleep_cycle_cpu_ns > 0);
 	/* A sample is CPU time per cycle, not wall time per cycle, so the
@@ -2010,6 +2084,7 @@ int main(void)
 		cmocka_unit_test(derive_clamps_negative_differences),
 		cmocka_unit_test(derive_without_figures_writes_zero),
 		cmocka_unit_test(derive_timer_irq_from_sleep_cycle),
+		cmocka_unit_test(derive_sleep_return_from_occupancy),
 		cmocka_unit_test(derive_sleep_return_from_gap),
 		cmocka_unit_test(derive_sleep_return_subtracts_the_wake),
 		cmocka_unit_test(derive_timer_program),
