@@ -803,7 +803,7 @@ static int64_t thread_cpu_of(pthread_t thread)
  *
  * sleep_occupancy, in the same windows: the window's wall time less the
  * time the spinner's own loop ran, over the cycles.  It is what a cycle
- * takes from the other threads of its CPU, whoever the kernel bills for
+ * takes from the other threads of its CPU, however the kernel bills
  * it: the poller's part, the whole of the interrupts and the spinner's
  * switches back.  Linux bills the rest of an interrupt after a wake-up
  * that preempts the interrupted thread to the woken one (the clock
