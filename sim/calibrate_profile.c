@@ -713,6 +713,26 @@ static void derive_timer_program(struct hs_calib_report *r, struct hs_os_profile
  * interrupted thread's holds the rest; the occupancy does not depend on
  * that split.
  */
+/* The last lines of sleep_return's comment: the caveats on its parts, the
+ * figures it came from (occupancy may be NULL) and the rejected windows. */
+static void note_sleep_return_end(struct hs_calib_report *r, const struct hs_os_profile *p,
+				  int64_t rest, const struct hs_calib_figure *occupancy,
+				  const struct hs_calib_figure *cycle)
+{
+	if (p->nswitch_cold == 0)
+		note(r, "sleep_return", "  switch_cold is none, so the cold extra is 0");
+	if (rest < 0)
+		note(r, "sleep_return", "  the difference is %" PRId64 " ns, below 0, so 0 is written",
+		     rest);
+	if (occupancy)
+		note_figure(r, "sleep_return", occupancy);
+	note_figure(r, "sleep_return", cycle);
+	if (r->sleep_cycle_rejected > 0)
+		note(r, "sleep_return", "  %d windows without a completed cycle or poller CPU time "
+		     "were rejected", r->sleep_cycle_rejected);
+	note_cpu_share(r, "sleep_return");
+}
+
 /* sleep_return from the median sleep_occupancy, as derive_timer_irq
  * describes; cold and program are the cycle's switch_cold extra and its
  * share of timer_program. */
@@ -746,17 +766,7 @@ static void derive_sleep_return_from_occupancy(struct hs_calib_report *r, struct
 	note(r, "sleep_return", "  the pollers' own CPU time per cycle (sleep_cycle) holds only "
 	     "part of the interrupts: Linux bills the rest of an interrupt whose wake-up preempts "
 	     "the interrupted thread to the woken one");
-	if (p->nswitch_cold == 0)
-		note(r, "sleep_return", "  switch_cold is none, so the cold extra is 0");
-	if (rest < 0)
-		note(r, "sleep_return", "  the difference is %" PRId64 " ns, below 0, so 0 is written",
-		     rest);
-	note_figure(r, "sleep_return", occupancy);
-	note_figure(r, "sleep_return", cycle);
-	if (r->sleep_cycle_rejected > 0)
-		note(r, "sleep_return", "  %d windows without a completed cycle or poller CPU time "
-		     "were rejected", r->sleep_cycle_rejected);
-	note_cpu_share(r, "sleep_return");
+	note_sleep_return_end(r, p, rest, occupancy, cycle);
 }
 
 static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
@@ -821,16 +831,7 @@ static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 		     "between the interrupts and the cycle includes its exits from idle.  "
 		     "sleep_return may be about 0.3 us too high",
 		     r->passes > 1 ? " in at least one pass" : "");
-	if (p->nswitch_cold == 0)
-		note(r, "sleep_return", "  switch_cold is none, so the cold extra is 0");
-	if (rest < 0)
-		note(r, "sleep_return", "  the difference is %" PRId64 " ns, below 0, so 0 is written",
-		     rest);
-	note_figure(r, "sleep_return", cycle);
-	if (r->sleep_cycle_rejected > 0)
-		note(r, "sleep_return", "  %d windows without a completed cycle or poller CPU time "
-		     "were rejected", r->sleep_cycle_rejected);
-	note_cpu_share(r, "sleep_return");
+	note_sleep_return_end(r, p, rest, NULL, cycle);
 }
 
 /*
