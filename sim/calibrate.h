@@ -197,9 +197,9 @@ struct hs_calib_report {
 	 * the accepted windows. */
 	bool sleep_cycle_busy;
 	int64_t sleep_cycle_busy_cpu_ns;
-	/* That thread's involuntary switches over the windows (its switches
-	 * back, after the pollers), from /proc; -1 when they could not be
-	 * read or no such thread ran. */
+	/* Involuntary switches of that thread over the windows, which are its
+	 * switches back after the pollers, read from /proc.  The value is -1
+	 * when they could not be read or no such thread ran. */
 	int64_t sleep_cycle_spin_switches;
 
 	/* Derived by hs_calib_derive(): the profile, and for each key of

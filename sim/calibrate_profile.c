@@ -680,6 +680,63 @@ static void derive_timer_program(struct hs_calib_report *r, struct hs_os_profile
 	note_figure(r, "timer_program", later);
 }
 
+/* Writes the last lines of sleep_return's comment: the caveats on its
+ * parts, the figures it came from (occupancy may be NULL) and the rejected
+ * windows. */
+static void note_sleep_return_end(struct hs_calib_report *r, const struct hs_os_profile *p,
+				  int64_t rest, const struct hs_calib_figure *occupancy,
+				  const struct hs_calib_figure *cycle)
+{
+	if (p->nswitch_cold == 0)
+		note(r, "sleep_return", "  switch_cold is none, so the cold extra is 0");
+	if (rest < 0)
+		note(r, "sleep_return", "  the difference is %" PRId64 " ns, below 0, so 0 is written",
+		     rest);
+	if (occupancy)
+		note_figure(r, "sleep_return", occupancy);
+	note_figure(r, "sleep_return", cycle);
+	if (r->sleep_cycle_rejected > 0)
+		note(r, "sleep_return", "  %d windows without a completed cycle or poller CPU time "
+		     "were rejected", r->sleep_cycle_rejected);
+	note_cpu_share(r, "sleep_return");
+}
+
+/* Derives sleep_return from the median sleep_occupancy, as derive_timer_irq
+ * describes.  cold and program are the cycle's switch_cold extra and its
+ * share of timer_program. */
+static void derive_sleep_return_from_occupancy(struct hs_calib_report *r, struct hs_os_profile *p,
+					       const struct hs_calib_figure *occupancy,
+					       const struct hs_calib_figure *cycle, int64_t cold,
+					       int64_t program)
+{
+	int64_t irq = p->timer_irq_ns * r->sleep_cycle_irqs / r->sleep_cycle_cycles;
+	int64_t spin = (p->context_switch_ns + cold) * r->sleep_cycle_spin_switches /
+		       r->sleep_cycle_cycles;
+	int64_t rest = occupancy->p50 - p->syscall_ns - p->wake_local_ns - cold - p->irq_wake_ns -
+		       program - irq - spin;
+
+	p->sleep_return_ns = at_least_zero(rest);
+	note(r, "sleep_return", "sleep_return: median sleep_occupancy minus syscall, wake_local, "
+	     "the switch_cold extra at %d other threads, irq_wake, the cycle's shares of "
+	     "timer_program, of timer_irq and of the idle thread's switches back, at least 0 (%"
+	     PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %"
+	     PRId64 " - %" PRId64 " ns).  What a usleep(1) cycle takes from its CPU beyond the "
+	     "sleep call, the cold switch to the woken thread, the interrupt and its wake-up of "
+	     "it and the rearming of the CPU's earliest timer is the sleeper's own: setting up "
+	     "its timer and the way back from the call",
+	     HS_CALIB_SLEEP_POLLERS - 1, occupancy->p50, p->syscall_ns, p->wake_local_ns, cold,
+	     p->irq_wake_ns, program, irq, spin);
+	note(r, "sleep_return", "  shares per cycle: timer_program %" PRId64 " ns and timer_irq %"
+	     PRId64 " ns x %" PRId64 " timer interrupts of CPU A, (context_switch %" PRId64
+	     " + %" PRId64 ") ns x %" PRId64 " switches back of the idle thread, over %" PRId64
+	     " cycles", p->timer_program_ns, p->timer_irq_ns, r->sleep_cycle_irqs,
+	     p->context_switch_ns, cold, r->sleep_cycle_spin_switches, r->sleep_cycle_cycles);
+	note(r, "sleep_return", "  the pollers' own CPU time per cycle (sleep_cycle) contains only "
+	     "part of the interrupts: Linux bills the rest of an interrupt whose wake-up preempts "
+	     "the interrupted thread to the woken one");
+	note_sleep_return_end(r, p, rest, occupancy, cycle);
+}
+
 /*
  * timer_irq and sleep_return, after derive_costs, derive_wakes,
  * derive_switch_cold and derive_timer_program.  timer_irq is the median
@@ -709,66 +766,10 @@ static void derive_timer_program(struct hs_calib_report *r, struct hs_os_profile
  * plus the switch_cold extra at HS_CALIB_SLEEP_POLLERS - 1, times its
  * involuntary switches over the cycles).  Linux bills the rest of an
  * interrupt whose wake-up preempts the interrupted thread to the woken
- * one, so the pollers' CPU time holds part of the interrupts and the
- * interrupted thread's holds the rest; the occupancy does not depend on
- * that split.
+ * one, so the pollers' CPU time contains part of the interrupts and the
+ * interrupted thread's the rest.  The occupancy does not depend on that
+ * split.
  */
-/* The last lines of sleep_return's comment: the caveats on its parts, the
- * figures it came from (occupancy may be NULL) and the rejected windows. */
-static void note_sleep_return_end(struct hs_calib_report *r, const struct hs_os_profile *p,
-				  int64_t rest, const struct hs_calib_figure *occupancy,
-				  const struct hs_calib_figure *cycle)
-{
-	if (p->nswitch_cold == 0)
-		note(r, "sleep_return", "  switch_cold is none, so the cold extra is 0");
-	if (rest < 0)
-		note(r, "sleep_return", "  the difference is %" PRId64 " ns, below 0, so 0 is written",
-		     rest);
-	if (occupancy)
-		note_figure(r, "sleep_return", occupancy);
-	note_figure(r, "sleep_return", cycle);
-	if (r->sleep_cycle_rejected > 0)
-		note(r, "sleep_return", "  %d windows without a completed cycle or poller CPU time "
-		     "were rejected", r->sleep_cycle_rejected);
-	note_cpu_share(r, "sleep_return");
-}
-
-/* sleep_return from the median sleep_occupancy, as derive_timer_irq
- * describes; cold and program are the cycle's switch_cold extra and its
- * share of timer_program. */
-static void derive_sleep_return_from_occupancy(struct hs_calib_report *r, struct hs_os_profile *p,
-					       const struct hs_calib_figure *occupancy,
-					       const struct hs_calib_figure *cycle, int64_t cold,
-					       int64_t program)
-{
-	int64_t irq = p->timer_irq_ns * r->sleep_cycle_irqs / r->sleep_cycle_cycles;
-	int64_t spin = (p->context_switch_ns + cold) * r->sleep_cycle_spin_switches /
-		       r->sleep_cycle_cycles;
-	int64_t rest = occupancy->p50 - p->syscall_ns - p->wake_local_ns - cold - p->irq_wake_ns -
-		       program - irq - spin;
-
-	p->sleep_return_ns = at_least_zero(rest);
-	note(r, "sleep_return", "sleep_return: median sleep_occupancy minus syscall, wake_local, "
-	     "the switch_cold extra at %d other threads, irq_wake, the cycle's shares of "
-	     "timer_program, of timer_irq and of the idle thread's switches back, at least 0 (%"
-	     PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %" PRId64 " - %"
-	     PRId64 " - %" PRId64 " ns).  What a usleep(1) cycle takes from its CPU beyond the "
-	     "sleep call, the cold switch to the woken thread, the interrupt and its wake-up of "
-	     "it and the rearming of the CPU's earliest timer is the sleeper's own: setting up "
-	     "its timer and the way back from the call",
-	     HS_CALIB_SLEEP_POLLERS - 1, occupancy->p50, p->syscall_ns, p->wake_local_ns, cold,
-	     p->irq_wake_ns, program, irq, spin);
-	note(r, "sleep_return", "  shares per cycle: timer_program %" PRId64 " ns and timer_irq %"
-	     PRId64 " ns x %" PRId64 " timer interrupts of CPU A, (context_switch %" PRId64
-	     " + %" PRId64 ") ns x %" PRId64 " switches back of the idle thread, over %" PRId64
-	     " cycles", p->timer_program_ns, p->timer_irq_ns, r->sleep_cycle_irqs,
-	     p->context_switch_ns, cold, r->sleep_cycle_spin_switches, r->sleep_cycle_cycles);
-	note(r, "sleep_return", "  the pollers' own CPU time per cycle (sleep_cycle) holds only "
-	     "part of the interrupts: Linux bills the rest of an interrupt whose wake-up preempts "
-	     "the interrupted thread to the woken one");
-	note_sleep_return_end(r, p, rest, occupancy, cycle);
-}
-
 static void derive_timer_irq(struct hs_calib_report *r, struct hs_os_profile *p)
 {
 	const struct hs_calib_figure *cycle = measured(r, "sleep_cycle");

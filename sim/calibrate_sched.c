@@ -724,8 +724,8 @@ enum { SPINNER_STARTING, SPINNER_RUNNING, SPINNER_NOT_PERMITTED };
 struct spinner {
 	_Atomic int state;  /* SPINNER_*, set by the spinner */
 	_Atomic int stop;
-	_Atomic long tid;      /* its kernel thread id, set before SPINNER_RUNNING */
-	_Atomic int64_t work;  /* ns its loop ran, updated every step */
+	_Atomic long tid;      /* kernel thread id, set before SPINNER_RUNNING */
+	_Atomic int64_t work;  /* time in ns that its loop ran, updated at every step */
 };
 
 static void *spinner_thread(void *arg)
@@ -752,8 +752,8 @@ static void *spinner_thread(void *arg)
 	return NULL;
 }
 
-/* Involuntary context switches of thread tid of this process, from
- * /proc/self/task/TID/status, or -1 when they cannot be read. */
+/* Returns the involuntary context switches of thread tid of this process,
+ * read from /proc/self/task/TID/status, or -1 when they cannot be read. */
 static long long involuntary_switches(long tid)
 {
 	char path[64], line[128];
@@ -898,11 +898,11 @@ static int measure_sleep_cycle(const struct hs_calib_opts *o, struct hs_calib_re
 		}
 		hs_calib_sampler_end(&s, r);
 		if (occ_started) {
-			occ.opts = o; /* reports the figure as done */
+			occ.opts = o; /* the end reports the figure as done */
 			hs_calib_sampler_end(&occ, r);
-		}
-		else
+		} else {
 			hs_calib_skip_figure(r, "sleep_occupancy");
+		}
 	}
 	stop_pollers(&p, th, started);
 	if (spinner_started) {

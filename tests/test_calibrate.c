@@ -743,7 +743,7 @@ static void derive_sleep_return_from_occupancy(void **state)
 	hs_calib_derive(&r);
 	assert_int_equal(r.profile.sleep_return_ns, 3600 - 150 - 2000);
 
-	/* an occupancy below the parts writes 0 and says so */
+	/* an occupancy below the parts writes 0 and notes the difference */
 	figure(&r, "sleep_occupancy")->samples = 100;
 	figure(&r, "sleep_occupancy")->p50 = 2500;
 	hs_calib_derive(&r);
