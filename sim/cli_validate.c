@@ -23,7 +23,13 @@
  * stop-the-world time, on both backends, and the ratio of the simulated median
  * to the native one.  Then, when both `single` and `waiters` ran, the
  * ratio of the waiters median makespan to the single median on each
- * backend and the difference of the two ratios.  The figures cover the
+ * backend and the difference of the two ratios.  Last, the targets: each
+ * policy's sim/native makespan ratio against 1 +- --tolerance, and the
+ * ratio difference against +- --ratio-tolerance, each met or missed on the
+ * medians.  The native median's distribution-free 95 % interval
+ * (hs_median_ci95) shows whether the native runs fix their median to
+ * within the tolerance at all.  On a host whose runs are heavy-tailed, a
+ * median of a few replications may not be.  The figures cover the
  * completed runs only.  A run that ends in a timeout, deadlock or error
  * has no makespan, so it is recorded, reported on stderr and counted in
  * the table, but left out of the figures.
@@ -49,6 +55,8 @@
 #include "workload.h"
 
 #define MAX_POLICIES 32
+#define DEFAULT_TOLERANCE 0.15
+#define DEFAULT_RATIO_TOLERANCE 0.05
 #define DEFAULT_DB "results/herdsim.sqlite"
 #define NFIG 9      /* figures every validation prints */
 #define NFIG_ALL 14 /* and the CPU time by phase with --phase-cpu */
@@ -72,6 +80,10 @@ static const char validate_usage[] =
 	"                        profile that --os names (host, or a file path);\n"
 	"                        a machine's speed drifts, so the simulated runs\n"
 	"                        then use figures taken just before the native ones\n"
+	"  --tolerance F         target for each policy: sim median makespan within\n"
+	"                        F of the native one (default 0.15, that is 15 %)\n"
+	"  --ratio-tolerance D   target for waiters/single: the simulated makespan\n"
+	"                        ratio within D of the native one (default 0.05)\n"
 	"  --phase-cpu           also compare the callbacks' CPU time by phase (think,\n"
 	"                        needm, P wait, Go code, exit), in us per callback;\n"
 	"                        the native threads then read their CPU clock six\n"
@@ -106,6 +118,7 @@ struct val_opts {
 	const char *os;
 	const char *db;
 	unsigned long long seed, reps;
+	double tolerance, ratio_tolerance;
 	bool seed_set, reps_set, quiet, phase_cpu;
 	const char *calibrate_scale; /* --calibrate: the scale, "1" when bare; NULL: no */
 	struct hs_override overrides[HS_MAX_OVERRIDES];
@@ -226,7 +239,8 @@ static int parse_args(int argc, char **argv, struct val_opts *o, struct hs_error
 			o->scenario = a;
 			continue;
 		}
-		static const char *const names[] = { "--policy", "--os", "--reps", "--seed", "--db", "--set" };
+		static const char *const names[] = { "--policy", "--os", "--reps", "--seed", "--db", "--set",
+						     "--tolerance", "--ratio-tolerance" };
 		const char *name = NULL;
 
 		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]) && !name; k++)
@@ -253,6 +267,16 @@ static int parse_args(int argc, char **argv, struct val_opts *o, struct hs_error
 				return hs_error_set(err, HS_E_USAGE, NULL, 0, name,
 						    "invalid count '%s'; use 1 to 100000", v);
 			o->reps_set = true;
+		} else if (strcmp(name, "--tolerance") == 0 || strcmp(name, "--ratio-tolerance") == 0) {
+			double *target = strcmp(name, "--tolerance") == 0 ? &o->tolerance : &o->ratio_tolerance;
+			char *end;
+
+			errno = 0;
+			*target = strtod(v, &end);
+			if (errno || *end || end == v || !(*target > 0 && *target < 1))
+				return hs_error_set(err, HS_E_USAGE, NULL, 0, name,
+						    "invalid value '%s'; use a number between 0 and 1, such as 0.15",
+						    v);
 		} else if (strcmp(name, "--seed") == 0) {
 			if (!cli_parse_u64(v, &o->seed))
 				return hs_error_set(err, HS_E_USAGE, NULL, 0, name,
@@ -509,6 +533,68 @@ static void print_ratios(const struct hs_policy *const *pols, int npols, struct 
 	       sw / ss - nw / ns);
 }
 
+/* Writes x as a signed whole percentage into buf (16 bytes), "+0 %" for
+ * anything that rounds to zero, and returns buf. */
+static const char *percent(char *buf, double x)
+{
+	double pc = round(100 * x);
+
+	snprintf(buf, 16, "%+.0f %%", pc == 0 ? 0.0 : pc);
+	return buf;
+}
+
+/* One target line: the name, the value, met or missed, then `rest`. */
+static void print_target(const char *name, const char *value, bool met, const char *rest)
+{
+	printf("  %-15s %7s  %-6s  %s\n", name, value, met ? "met" : "missed", rest);
+}
+
+/* The targets (see the top of the file), met or missed on the medians,
+ * with how precisely the native runs fix their median makespan. */
+static void print_targets(const struct val_opts *o, const struct hs_policy *const *pols, int npols,
+			  struct series *nat, struct series *sim)
+{
+	int s = find_policy(pols, npols, "single"), w = find_policy(pols, npols, "waiters");
+
+	printf("\ntargets: sim median makespan within %.0f %% of native", 100 * o->tolerance);
+	if (s >= 0 && w >= 0)
+		printf("; waiters/single ratio within %.2f", o->ratio_tolerance);
+	printf("\n");
+	for (int p = 0; p < npols; p++) {
+		double mn = median_of(nat[p].v[0], nat[p].n), ms = median_of(sim[p].v[0], sim[p].n);
+		double tmp[nat[p].n > 0 ? nat[p].n : 1], lo, hi;
+		char value[32], rest[160], pl[16], ph[16];
+		int k = copy_numbers(nat[p].v[0], nat[p].n, tmp);
+
+		if (!(mn > 0) || isnan(ms)) {
+			printf("  %-15s %7s  no completed runs on %s\n", pols[p]->name, "-",
+			       isnan(ms) ? "the sim" : "the native backend");
+			continue;
+		}
+		snprintf(value, sizeof(value), "%.3f", ms / mn);
+		if (!hs_median_ci95(tmp, (size_t)k, &lo, &hi))
+			snprintf(rest, sizeof(rest), "%d native run%s: 6 give the median a 95 %% interval", k,
+				 k == 1 ? "" : "s");
+		else
+			snprintf(rest, sizeof(rest), "native median %.2f ms, 95 %% interval %.2f to %.2f (%s to %s)%s",
+				 mn / 1e6, lo / 1e6, hi / 1e6, percent(pl, lo / mn - 1), percent(ph, hi / mn - 1),
+				 lo < mn * (1 - o->tolerance) || hi > mn * (1 + o->tolerance)
+				 ? ", wider than the target" : "");
+		print_target(pols[p]->name, value, fabs(ms / mn - 1) <= o->tolerance, rest);
+	}
+	if (s < 0 || w < 0)
+		return;
+	double ns = median_of(nat[s].v[0], nat[s].n), nw = median_of(nat[w].v[0], nat[w].n);
+	double ss = median_of(sim[s].v[0], sim[s].n), sw = median_of(sim[w].v[0], sim[w].n);
+	char value[32];
+
+	if (!(ns > 0) || !(ss > 0) || isnan(nw) || isnan(sw))
+		return;
+	snprintf(value, sizeof(value), "%+.3f", sw / ss - nw / ns);
+	print_target("waiters/single", value, fabs(sw / ss - nw / ns) <= o->ratio_tolerance,
+		     "sim minus native");
+}
+
 static int run_all(const struct val_opts *o, const struct hs_config *nat_cfg, const struct hs_config *sim_cfg,
 		   const struct hs_policy *const *pols, int npols, struct hs_db *db, struct series *nat,
 		   struct series *sim, struct hs_error *err)
@@ -623,6 +709,10 @@ int cli_validate(int argc, char **argv)
 	}
 	if (!o.os)
 		o.os = "host";
+	if (!(o.tolerance > 0))
+		o.tolerance = DEFAULT_TOLERANCE;
+	if (!(o.ratio_tolerance > 0))
+		o.ratio_tolerance = DEFAULT_RATIO_TOLERANCE;
 	if (!o.db)
 		o.db = DEFAULT_DB;
 	/* With --calibrate, every input is checked before the seconds of
@@ -687,6 +777,7 @@ int cli_validate(int argc, char **argv)
 			print_policy(pols[p], &nat[p], &sim[p], sysconf(_SC_NPROCESSORS_ONLN),
 				     o.phase_cpu);
 		print_ratios(pols, npols, nat, sim);
+		print_targets(&o, pols, npols, nat, sim);
 		print_host(nat, npols, host_at_calibration);
 		printf("\n%llu runs recorded in %s (run.backend native and sim)\n", 2 * npols * o.reps, o.db);
 	}

@@ -114,6 +114,30 @@ double hs_median(double *v, size_t n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+bool hs_median_ci95(double *v, size_t n, double *lo, double *hi)
+{
+	/* P(Binomial(n, 1/2) = k) is summed upwards from k = 0 while the
+	 * lower tail stays within 2.5 %.  It is computed in logarithms
+	 * (lgamma), so that large n neither overflows nor underflows. */
+	double tail = 0, ln_n1 = lgamma((double)n + 1), ln_half = (double)n * log(0.5);
+	size_t k = 0;
+
+	while (k < n / 2) {
+		double p = exp(ln_n1 - lgamma((double)k + 1) - lgamma((double)(n - k) + 1) + ln_half);
+
+		if (tail + p > 0.025)
+			break;
+		tail += p;
+		k++;
+	}
+	if (k == 0)
+		return false;
+	qsort(v, n, sizeof(*v), cmp_double);
+	*lo = v[k - 1];
+	*hi = v[n - k];
+	return true;
+}
+
 double hs_t95(int df)
 {
 	/* Two-sided 97.5 % quantiles of Student's t for df = 1..30, then

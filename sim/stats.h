@@ -11,6 +11,7 @@
 #ifndef HERDSIM_STATS_H
 #define HERDSIM_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,13 @@ double hs_median(double *v, size_t n);
 /* Half-width of the two-sided 95 % Student-t confidence interval of the
  * mean of n values; 0 for n < 2. */
 double hs_ci95_halfwidth(const double *v, size_t n);
+/* Distribution-free 95 % confidence interval of the median of n values,
+ * which are sorted in place: the k-th smallest and the k-th largest, k the
+ * largest rank with P(Binomial(n, 1/2) < k) at most 2.5 %, so that the
+ * interval holds the population median with probability at least 95 %
+ * whatever the distribution.  False, with lo and hi untouched, for n < 6:
+ * then even the smallest and largest value cover it with less than 95 %. */
+bool hs_median_ci95(double *v, size_t n, double *lo, double *hi);
 /* Two-sided 95 % quantile of Student's t with `df` degrees of freedom. */
 double hs_t95(int df);
 

@@ -265,6 +265,18 @@ static void validate_help_gives_exit_status(void **state)
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "Exit status: 0 ok, 1 bad input, 2 bad usage, 3 a run"));
 	assert_non_null(strstr(r.out, "left out of the figures"));
+	assert_non_null(strstr(r.out, "--tolerance F"));
+}
+
+/* A tolerance outside (0, 1) is a usage error that names the option. */
+static void validate_rejects_bad_tolerance(void **state)
+{
+	expect_error((const char *[]){ "validate", "cthread-loop", "--tolerance", "1.5", "--db", db, NULL }, 2,
+		     (const char *[]){ "--tolerance", "'1.5'", "between 0 and 1", NULL });
+	expect_error((const char *[]){ "validate", "cthread-loop", "--ratio-tolerance=0", "--db", db, NULL }, 2,
+		     (const char *[]){ "--ratio-tolerance", "'0'", "between 0 and 1", NULL });
+	expect_error((const char *[]){ "validate", "cthread-loop", "--tolerance", "x", "--db", db, NULL }, 2,
+		     (const char *[]){ "--tolerance", "'x'", NULL });
 }
 
 static void run_prints_table_and_records(void **state)
@@ -688,6 +700,7 @@ int main(void)
 		T(bad_usage_exits_2),
 		T(replay_help_lists_run_options),
 		T(validate_help_gives_exit_status),
+		T(validate_rejects_bad_tolerance),
 		T(run_prints_table_and_records),
 		T(summary_views_carry_phase_cpu),
 		T(events_level_records_states),

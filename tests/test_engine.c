@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "fiber.h"
+#include "stats.h"
 
 static void evq_orders_by_time_then_seq(void **state)
 {
@@ -106,6 +107,33 @@ static void rng_exp_has_its_mean(void **state)
 	assert_true(sum / N > 980 && sum / N < 1020);
 }
 
+/* The median's 95 % interval: the order statistics of the binomial
+ * table, for values given in reverse so that the sort matters.  n = 9
+ * gives the 2nd and 8th (P(X <= 1) = 10/512), n = 100 the 40th and 61st
+ * (P(X <= 39) = 0.0176, P(X <= 40) = 0.0284), and n = 5 none, since even
+ * the extremes miss the median with 2/32 > 5 %. */
+static void median_interval_is_binomial(void **state)
+{
+	double v[100], lo = -1, hi = -1;
+
+	for (int i = 0; i < 100; i++)
+		v[i] = 100 - i; /* the k-th smallest is k */
+	assert_false(hs_median_ci95(v, 5, &lo, &hi));
+	assert_true(lo == -1 && hi == -1);
+	for (int i = 0; i < 6; i++)
+		v[i] = 6 - i;
+	assert_true(hs_median_ci95(v, 6, &lo, &hi));
+	assert_true(lo == 1 && hi == 6);
+	for (int i = 0; i < 9; i++)
+		v[i] = 9 - i;
+	assert_true(hs_median_ci95(v, 9, &lo, &hi));
+	assert_true(lo == 2 && hi == 8);
+	for (int i = 0; i < 100; i++)
+		v[i] = 100 - i;
+	assert_true(hs_median_ci95(v, 100, &lo, &hi));
+	assert_true(lo == 40 && hi == 61);
+}
+
 /* Fibers: a ping-pong between the host and two fibers records the order. */
 struct pingpong {
 	struct hs_fiber host, a, b;
@@ -194,6 +222,7 @@ int main(void)
 		cmocka_unit_test(rng_streams_are_independent),
 		cmocka_unit_test(rng_below_stays_in_range),
 		cmocka_unit_test(rng_exp_has_its_mean),
+		cmocka_unit_test(median_interval_is_binomial),
 		cmocka_unit_test(fibers_switch_in_order),
 		cmocka_unit_test(fiber_keeps_its_stack),
 	};
