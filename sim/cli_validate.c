@@ -80,10 +80,11 @@ static const char validate_usage[] =
 	"                        profile that --os names (host, or a file path);\n"
 	"                        a machine's speed drifts, so the simulated runs\n"
 	"                        then use figures taken just before the native ones\n"
-	"  --tolerance F         target for each policy: sim median makespan within\n"
-	"                        F of the native one (default 0.15, that is 15 %)\n"
+	"  --tolerance F         target for each policy: |sim/native - 1| <= F for\n"
+	"                        the median makespans, 0 < F < 1 (default 0.15)\n"
 	"  --ratio-tolerance D   target for waiters/single: the simulated makespan\n"
-	"                        ratio within D of the native one (default 0.05)\n"
+	"                        ratio within D of the native one, 0 < D < 1\n"
+	"                        (default 0.05)\n"
 	"  --phase-cpu           also compare the callbacks' CPU time by phase (think,\n"
 	"                        needm, P wait, Go code, exit), in us per callback;\n"
 	"                        the native threads then read their CPU clock six\n"
@@ -275,8 +276,8 @@ static int parse_args(int argc, char **argv, struct val_opts *o, struct hs_error
 			*target = strtod(v, &end);
 			if (errno || *end || end == v || !(*target > 0 && *target < 1))
 				return hs_error_set(err, HS_E_USAGE, NULL, 0, name,
-						    "invalid value '%s'; use a number between 0 and 1, such as 0.15",
-						    v);
+						    "invalid value '%s'; use a number above 0 and below 1, such as %s",
+						    v, strcmp(name, "--tolerance") == 0 ? "0.15" : "0.05");
 		} else if (strcmp(name, "--seed") == 0) {
 			if (!cli_parse_u64(v, &o->seed))
 				return hs_error_set(err, HS_E_USAGE, NULL, 0, name,
@@ -533,14 +534,20 @@ static void print_ratios(const struct hs_policy *const *pols, int npols, struct 
 	       sw / ss - nw / ns);
 }
 
-/* Writes x as a signed whole percentage into buf (16 bytes), "+0 %" for
- * anything that rounds to zero, and returns buf. */
+/* Writes x as a signed percentage with one decimal into buf (16 bytes)
+ * and returns buf. */
 static const char *percent(char *buf, double x)
 {
-	double pc = round(100 * x);
-
-	snprintf(buf, 16, "%+.0f %%", pc == 0 ? 0.0 : pc);
+	snprintf(buf, 16, "%+.1f %%", 100 * x);
 	return buf;
+}
+
+/* Returns the reason a target has no value: the backends with no completed run. */
+static const char *no_runs(int nat_runs, int sim_runs)
+{
+	if (nat_runs == 0 && sim_runs == 0)
+		return "no completed runs on either backend";
+	return nat_runs == 0 ? "no completed native runs" : "no completed simulated runs";
 }
 
 /* One target line: the name, the value, met or missed, then `rest`. */
@@ -556,9 +563,9 @@ static void print_targets(const struct val_opts *o, const struct hs_policy *cons
 {
 	int s = find_policy(pols, npols, "single"), w = find_policy(pols, npols, "waiters");
 
-	printf("\ntargets: sim median makespan within %.0f %% of native", 100 * o->tolerance);
+	printf("\ntargets: sim median makespan within %g %% of native", 100 * o->tolerance);
 	if (s >= 0 && w >= 0)
-		printf("; waiters/single ratio within %.2f", o->ratio_tolerance);
+		printf("; waiters/single ratio within %g", o->ratio_tolerance);
 	printf("\n");
 	for (int p = 0; p < npols; p++) {
 		double mn = median_of(nat[p].v[0], nat[p].n), ms = median_of(sim[p].v[0], sim[p].n);
@@ -567,13 +574,13 @@ static void print_targets(const struct val_opts *o, const struct hs_policy *cons
 		int k = copy_numbers(nat[p].v[0], nat[p].n, tmp);
 
 		if (!(mn > 0) || isnan(ms)) {
-			printf("  %-15s %7s  no completed runs on %s\n", pols[p]->name, "-",
-			       isnan(ms) ? "the sim" : "the native backend");
+			printf("  %-15s %7s  %s\n", pols[p]->name, "-", no_runs(nat[p].n, sim[p].n));
 			continue;
 		}
 		snprintf(value, sizeof(value), "%.3f", ms / mn);
 		if (!hs_median_ci95(tmp, (size_t)k, &lo, &hi))
-			snprintf(rest, sizeof(rest), "%d native run%s: 6 give the median a 95 %% interval", k,
+			snprintf(rest, sizeof(rest),
+				 "%d native run%s; a 95 %% interval of the median needs at least 6", k,
 				 k == 1 ? "" : "s");
 		else
 			snprintf(rest, sizeof(rest), "native median %.2f ms, 95 %% interval %.2f to %.2f (%s to %s)%s",
@@ -588,8 +595,11 @@ static void print_targets(const struct val_opts *o, const struct hs_policy *cons
 	double ss = median_of(sim[s].v[0], sim[s].n), sw = median_of(sim[w].v[0], sim[w].n);
 	char value[32];
 
-	if (!(ns > 0) || !(ss > 0) || isnan(nw) || isnan(sw))
+	if (!(ns > 0) || !(ss > 0) || isnan(nw) || isnan(sw)) {
+		printf("  %-15s %7s  %s\n", "waiters/single", "-",
+		       no_runs(nat[s].n > 0 && nat[w].n > 0, sim[s].n > 0 && sim[w].n > 0));
 		return;
+	}
 	snprintf(value, sizeof(value), "%+.3f", sw / ss - nw / ns);
 	print_target("waiters/single", value, fabs(sw / ss - nw / ns) <= o->ratio_tolerance,
 		     "sim minus native");

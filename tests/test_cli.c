@@ -272,9 +272,9 @@ static void validate_help_gives_exit_status(void **state)
 static void validate_rejects_bad_tolerance(void **state)
 {
 	expect_error((const char *[]){ "validate", "cthread-loop", "--tolerance", "1.5", "--db", db, NULL }, 2,
-		     (const char *[]){ "--tolerance", "'1.5'", "between 0 and 1", NULL });
+		     (const char *[]){ "--tolerance", "'1.5'", "above 0 and below 1", "0.15", NULL });
 	expect_error((const char *[]){ "validate", "cthread-loop", "--ratio-tolerance=0", "--db", db, NULL }, 2,
-		     (const char *[]){ "--ratio-tolerance", "'0'", "between 0 and 1", NULL });
+		     (const char *[]){ "--ratio-tolerance", "'0'", "above 0 and below 1", "0.05", NULL });
 	expect_error((const char *[]){ "validate", "cthread-loop", "--tolerance", "x", "--db", db, NULL }, 2,
 		     (const char *[]){ "--tolerance", "'x'", NULL });
 }
