@@ -519,19 +519,35 @@ static int find_policy(const struct hs_policy *const *pols, int n, const char *n
 	return -1;
 }
 
-static void print_ratios(const struct hs_policy *const *pols, int npols, struct series *nat, struct series *sim)
+/* Sets the median makespan ratio waiters/single of each backend.  False
+ * when a policy did not run or a backend completed no run of one of
+ * them.  *ran is set to whether both policies ran. */
+static bool makespan_ratios(const struct hs_policy *const *pols, int npols, const struct series *nat,
+			    const struct series *sim, double *native, double *simulated, bool *ran)
 {
 	int s = find_policy(pols, npols, "single"), w = find_policy(pols, npols, "waiters");
 
-	if (s < 0 || w < 0)
-		return;
+	*ran = s >= 0 && w >= 0;
+	if (!*ran)
+		return false;
 	double ns = median_of(nat[s].v[0], nat[s].n), nw = median_of(nat[w].v[0], nat[w].n);
 	double ss = median_of(sim[s].v[0], sim[s].n), sw = median_of(sim[w].v[0], sim[w].n);
 
-	if (ns <= 0 || ss <= 0 || nat[w].n == 0 || sim[w].n == 0)
-		return;
-	printf("\nmakespan ratio waiters/single: native %.3f, sim %.3f, sim - native %+.3f\n", nw / ns, sw / ss,
-	       sw / ss - nw / ns);
+	if (!(ns > 0) || !(ss > 0) || isnan(nw) || isnan(sw))
+		return false;
+	*native = nw / ns;
+	*simulated = sw / ss;
+	return true;
+}
+
+static void print_ratios(const struct hs_policy *const *pols, int npols, struct series *nat, struct series *sim)
+{
+	double native, simulated;
+	bool ran;
+
+	if (makespan_ratios(pols, npols, nat, sim, &native, &simulated, &ran))
+		printf("\nmakespan ratio waiters/single: native %.3f, sim %.3f, sim - native %+.3f\n", native,
+		       simulated, simulated - native);
 }
 
 /* Writes x as a signed percentage with one decimal into buf (16 bytes)
@@ -550,27 +566,29 @@ static const char *no_runs(int nat_runs, int sim_runs)
 	return nat_runs == 0 ? "no completed native runs" : "no completed simulated runs";
 }
 
-/* One target line: the name, the value, met or missed, then `rest`. */
+/* Prints one target line: the name, the value, met or missed, then `rest`. */
 static void print_target(const char *name, const char *value, bool met, const char *rest)
 {
 	printf("  %-15s %7s  %-6s  %s\n", name, value, met ? "met" : "missed", rest);
 }
 
-/* The targets (see the top of the file), met or missed on the medians,
+/* Prints the targets (see the top of the file), met or missed on the medians,
  * with how precisely the native runs fix their median makespan. */
 static void print_targets(const struct val_opts *o, const struct hs_policy *const *pols, int npols,
 			  struct series *nat, struct series *sim)
 {
-	int s = find_policy(pols, npols, "single"), w = find_policy(pols, npols, "waiters");
+	double native, simulated;
+	bool ran, known = makespan_ratios(pols, npols, nat, sim, &native, &simulated, &ran);
+	char value[32];
 
 	printf("\ntargets: sim median makespan within %g %% of native", 100 * o->tolerance);
-	if (s >= 0 && w >= 0)
+	if (ran)
 		printf("; waiters/single ratio within %g", o->ratio_tolerance);
 	printf("\n");
 	for (int p = 0; p < npols; p++) {
 		double mn = median_of(nat[p].v[0], nat[p].n), ms = median_of(sim[p].v[0], sim[p].n);
 		double tmp[nat[p].n > 0 ? nat[p].n : 1], lo, hi;
-		char value[32], rest[160], pl[16], ph[16];
+		char rest[160], pl[16], ph[16];
 		int k = copy_numbers(nat[p].v[0], nat[p].n, tmp);
 
 		if (!(mn > 0) || isnan(ms)) {
@@ -589,20 +607,17 @@ static void print_targets(const struct val_opts *o, const struct hs_policy *cons
 				 ? ", wider than the target" : "");
 		print_target(pols[p]->name, value, fabs(ms / mn - 1) <= o->tolerance, rest);
 	}
-	if (s < 0 || w < 0)
+	if (!ran)
 		return;
-	double ns = median_of(nat[s].v[0], nat[s].n), nw = median_of(nat[w].v[0], nat[w].n);
-	double ss = median_of(sim[s].v[0], sim[s].n), sw = median_of(sim[w].v[0], sim[w].n);
-	char value[32];
+	if (!known) {
+		int s = find_policy(pols, npols, "single"), w = find_policy(pols, npols, "waiters");
 
-	if (!(ns > 0) || !(ss > 0) || isnan(nw) || isnan(sw)) {
 		printf("  %-15s %7s  %s\n", "waiters/single", "-",
 		       no_runs(nat[s].n > 0 && nat[w].n > 0, sim[s].n > 0 && sim[w].n > 0));
 		return;
 	}
-	snprintf(value, sizeof(value), "%+.3f", sw / ss - nw / ns);
-	print_target("waiters/single", value, fabs(sw / ss - nw / ns) <= o->ratio_tolerance,
-		     "sim minus native");
+	snprintf(value, sizeof(value), "%+.3f", simulated - native);
+	print_target("waiters/single", value, fabs(simulated - native) <= o->ratio_tolerance, "sim minus native");
 }
 
 static int run_all(const struct val_opts *o, const struct hs_config *nat_cfg, const struct hs_config *sim_cfg,

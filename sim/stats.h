@@ -42,7 +42,7 @@ double hs_ci95_halfwidth(const double *v, size_t n);
 /* Distribution-free 95 % confidence interval of the median of n values,
  * which are sorted in place: the k-th smallest and the k-th largest, k the
  * largest rank with P(Binomial(n, 1/2) < k) at most 2.5 %, so that the
- * interval holds the population median with probability at least 95 %
+ * interval contains the population median with probability at least 95 %
  * whatever the distribution.  False, with lo and hi untouched, for n < 6:
  * then even the smallest and largest value cover it with less than 95 %. */
 bool hs_median_ci95(double *v, size_t n, double *lo, double *hi);

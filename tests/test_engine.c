@@ -119,19 +119,23 @@ static void median_interval_is_binomial(void **state)
 	for (int i = 0; i < 100; i++)
 		v[i] = 100 - i; /* the k-th smallest is k */
 	assert_false(hs_median_ci95(v, 5, &lo, &hi));
-	assert_true(lo == -1 && hi == -1);
+	assert_true(lo == -1);
+	assert_true(hi == -1);
 	for (int i = 0; i < 6; i++)
 		v[i] = 6 - i;
 	assert_true(hs_median_ci95(v, 6, &lo, &hi));
-	assert_true(lo == 1 && hi == 6);
+	assert_true(lo == 1);
+	assert_true(hi == 6);
 	for (int i = 0; i < 9; i++)
 		v[i] = 9 - i;
 	assert_true(hs_median_ci95(v, 9, &lo, &hi));
-	assert_true(lo == 2 && hi == 8);
+	assert_true(lo == 2);
+	assert_true(hi == 8);
 	for (int i = 0; i < 100; i++)
 		v[i] = 100 - i;
 	assert_true(hs_median_ci95(v, 100, &lo, &hi));
-	assert_true(lo == 40 && hi == 61);
+	assert_true(lo == 40);
+	assert_true(hi == 61);
 }
 
 /* Fibers: a ping-pong between the host and two fibers records the order. */
