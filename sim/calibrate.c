@@ -990,6 +990,8 @@ int hs_calibrate(const struct hs_calib_opts *o, struct hs_calib_report *out,
 		*pass[k] = *out; /* the host facts */
 		pp.pass = k + 1;
 		rc = measure_pass(&popts, pass[k], err);
+		if (rc == 0 && o && o->after_pass)
+			rc = o->after_pass(o->pass_ctx, k + 1, passes, err);
 	}
 	if (rc == 0) {
 		out->passes = passes;

@@ -125,6 +125,13 @@ struct hs_calib_opts {
 	 * more than one pass, the progress callback's figure names end in
 	 * " (pass P of N)", in a buffer that is valid only during the call. */
 	int passes;
+	/* Called after each pass with its number (1 to passes) and the number
+	 * of passes, so that a caller can run its own measurements between the
+	 * passes and the profile samples the same stretch of time as they do.
+	 * A non-zero return ends the calibration with that value, a negative
+	 * HS_E_* code after the callback has set err.  May be NULL. */
+	int (*after_pass)(void *ctx, int pass, int passes, struct hs_error *err);
+	void *pass_ctx;
 };
 
 #define HS_CALIB_PASSES 3

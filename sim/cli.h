@@ -49,6 +49,11 @@ int cli_trace(int argc, char **argv);
 int cli_export(int argc, char **argv);
 int cli_check_policy(int argc, char **argv);
 int cli_calibrate(int argc, char **argv);
+/* cli_calibrate with after_pass called after each measurement pass (see
+ * hs_calib_opts); its error is reported as the calibration's. */
+int cli_calibrate_between(int argc, char **argv,
+			  int (*after_pass)(void *ctx, int pass, int passes, struct hs_error *err),
+			  void *ctx);
 int cli_validate(int argc, char **argv);
 
 #endif /* HERDSIM_CLI_H */

@@ -152,6 +152,13 @@ static void print_warnings(const struct hs_calib_report *r)
 
 int cli_calibrate(int argc, char **argv)
 {
+	return cli_calibrate_between(argc, argv, NULL, NULL);
+}
+
+int cli_calibrate_between(int argc, char **argv,
+			  int (*after_pass)(void *ctx, int pass, int passes, struct hs_error *err),
+			  void *ctx)
+{
 	const char *out = NULL;
 	double scale = 1.0;
 	long passes = 0; /* the library's default for the scale */
@@ -208,6 +215,8 @@ int cli_calibrate(int argc, char **argv)
 	opts.passes = (int)passes;
 	opts.progress = show_progress;
 	opts.ctx = &prog;
+	opts.after_pass = after_pass;
+	opts.pass_ctx = ctx;
 	rc = make_dir_of(out, &err);
 	{
 		struct stat st;

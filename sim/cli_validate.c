@@ -46,6 +46,7 @@
 #include <sys/stat.h>
 
 #include "backend.h"
+#include "calibrate.h"
 #include "cli.h"
 #include "config.h"
 #include "hostcheck.h"
@@ -75,11 +76,12 @@ static const char validate_usage[] =
 	"  --seed N              seed of replication 0; replication r uses N+r\n"
 	"  --db FILE             SQLite database (default results/herdsim.sqlite)\n"
 	"  --set SECTION.KEY=V   override a scenario or profile key; repeatable\n"
-	"  --calibrate[=SCALE]   measure this machine first, as `herdsim calibrate\n"
-	"                        --scale SCALE` does (default 1), and write the\n"
-	"                        profile that --os names (host, or a file path);\n"
-	"                        a machine's speed drifts, so the simulated runs\n"
-	"                        then use figures taken just before the native ones\n"
+	"  --calibrate[=SCALE]   measure this machine as `herdsim calibrate --scale\n"
+	"                        SCALE` does (default 1), in one pass per native\n"
+	"                        replication (at most 9) between the native runs,\n"
+	"                        and write the profile that --os names (host, or a\n"
+	"                        file path); a machine's speed drifts, so the\n"
+	"                        profile then samples the minutes the native runs saw\n"
 	"  --tolerance F         target for each policy: |sim/native - 1| <= F for\n"
 	"                        the median makespans, 0 < F < 1 (default 0.15)\n"
 	"  --ratio-tolerance D   target for waiters/single: the simulated makespan\n"
@@ -321,29 +323,35 @@ static void series_free(struct series *s)
 	free(s->host);
 }
 
-/* Runs one replication on one backend, records it and adds its figures
- * to s.  Returns 0, CLI_RUN_FAILED when the run ended badly (it is still
- * recorded), or a negative HS_E_* code. */
-static int run_one(const struct hs_backend *be, const struct hs_config *base, const struct hs_policy *p,
-		   uint64_t seed, int rep, bool phase_cpu, struct hs_db *db, struct series *s,
+/* The scenario of base with policy p's own [policy] keys, in *out. */
+static void policy_config(const struct hs_config *base, const struct hs_policy *p, struct hs_config *out)
+{
+	*out = *base;
+	hs_scenario_for_policy(&base->scenario, p, &out->scenario);
+}
+
+/* Runs one replication on one backend and adds its figures to s.  The
+ * result stays in *res, which the caller has initialized and frees; a
+ * simulated run's result already carries cfg's parameters.  Returns 0,
+ * CLI_RUN_FAILED when the run ended badly (its result is still kept for
+ * the database), or a negative HS_E_* code. */
+static int run_one(const struct hs_backend *be, const struct hs_config *cfg, const struct hs_policy *p,
+		   uint64_t seed, int rep, bool phase_cpu, struct series *s, struct hs_run_result *res,
 		   struct hs_error *err)
 {
-	struct hs_config cfg = *base;
 	struct hs_run_request req = { 0 };
-	struct hs_run_result res;
 	struct cpu_sample before, after;
 	bool native = strcmp(be->name, "native") == 0;
 	double cycle = NAN;
 	int rc;
 
-	hs_scenario_for_policy(&base->scenario, p, &cfg.scenario);
-	req.cfg = &cfg;
+	req.cfg = cfg;
 	req.policy = p;
 	req.seed = seed;
 	req.replication = rep;
 	req.record = HS_RECORD_SUMMARY;
 	req.phase_cpu = phase_cpu;
-	rc = hs_policy_params(p, &cfg.scenario, req.policy_params, err);
+	rc = hs_policy_params(p, &cfg->scenario, req.policy_params, err);
 	if (rc)
 		return rc;
 	if (native) {
@@ -357,13 +365,13 @@ static int run_one(const struct hs_backend *be, const struct hs_config *base, co
 			cycle = NAN;
 		}
 		s->host[s->nhost++] = cycle;
+	} else {
+		hs_config_each_param(cfg, add_param, res);
 	}
-	hs_result_init(&res);
-	hs_config_each_param(&cfg, add_param, &res);
 	before = cpu_sample_take();
-	rc = be->run(&req, &res, err);
+	rc = be->run(&req, res, err);
 	after = cpu_sample_take();
-	if (native && hs_result_scalar(&res, "host_cycle_ns", cycle) != 0 && rc == 0)
+	if (native && hs_result_scalar(res, "host_cycle_ns", cycle) != 0 && rc == 0)
 		rc = hs_error_set(err, HS_E_NOMEM, NULL, 0, NULL, "out of memory");
 	if (before.ok && after.ok && native) {
 		double other = (after.machine_s - before.machine_s) - (after.self_s - before.self_s);
@@ -373,25 +381,22 @@ static int run_one(const struct hs_backend *be, const struct hs_config *base, co
 		s->other_cpu_s += other > 0 ? other : 0;
 		s->wall_s += after.now_s - before.now_s;
 	}
-	if (rc == 0)
-		rc = hs_db_write_run(db, &res, NULL, err);
-	if (rc == 0 && res.status != HS_STATUS_OK) {
+	if (rc == 0 && res->status != HS_STATUS_OK) {
 		/* an incomplete run has no makespan: it is recorded and counted,
 		 * and the figures summarize the completed runs */
 		fprintf(stderr, "herdsim: %s on %s, seed %llu: %s: %s\n", p->name, be->name,
-			(unsigned long long)seed, hs_status_name(res.status), res.error);
+			(unsigned long long)seed, hs_status_name(res->status), res->error);
 		s->incomplete++;
 		rc = CLI_RUN_FAILED;
 	} else if (rc == 0) {
-		double callbacks = hs_result_get(&res, "callbacks", 0);
+		double callbacks = hs_result_get(res, "callbacks", 0);
 
 		for (int f = 0; f < NFIG; f++)
-			s->v[f][s->n] = hs_result_get(&res, fig_keys[f], 0);
+			s->v[f][s->n] = hs_result_get(res, fig_keys[f], 0);
 		for (int ph = 0; phase_cpu && callbacks > 0 && ph < HS_NPHASES; ph++)
-			s->v[NFIG + ph][s->n] = hs_result_get(&res, hs_phase_scalar[ph], 0) / callbacks;
+			s->v[NFIG + ph][s->n] = hs_result_get(res, hs_phase_scalar[ph], 0) / callbacks;
 		s->n++;
 	}
-	hs_result_free(&res);
 	return rc;
 }
 
@@ -504,7 +509,7 @@ static void print_host(const struct series *nat, int npols, double at_calibratio
 		printf("\n");
 		return;
 	}
-	printf(", %.2f us just after calibrating\n", at_calibration / 1e3);
+	printf(", %.2f us after the calibration passes (median)\n", at_calibration / 1e3);
 	if (fabs(med / at_calibration - 1) > HOST_DRIFT)
 		printf("the host was %.0f %% %s during the native runs than when calibrated; the simulated runs "
 		       "use the calibrated figures\n",
@@ -620,41 +625,122 @@ static void print_targets(const struct val_opts *o, const struct hs_policy *cons
 	print_target("waiters/single", value, fabs(simulated - native) <= o->ratio_tolerance, "sim minus native");
 }
 
-static int run_all(const struct val_opts *o, const struct hs_config *nat_cfg, const struct hs_config *sim_cfg,
-		   const struct hs_policy *const *pols, int npols, struct hs_db *db, struct series *nat,
-		   struct series *sim, struct hs_error *err)
+/*
+ * The runs of one validation.  The native runs go replication by
+ * replication, each policy in turn, so that every policy meets the same
+ * states of a host whose speed drifts.  With --calibrate they go between
+ * the calibration's passes (after_pass), and the profile, the median over
+ * the passes, samples the same minutes as the native runs.  Their results
+ * wait in native_results until that profile is loaded, so that their run_param
+ * rows name the profile they are compared with and a failed calibration
+ * records nothing.  The simulated runs follow, on the final profile.
+ */
+struct val_runs {
+	const struct val_opts *o;
+	const struct hs_config *cfg; /* the scenario; its profile once loaded */
+	const struct hs_policy *const *pols;
+	int npols;
+	struct series *nat, *sim;
+	struct hs_run_result *native_results; /* [rep * npols + policy], written after the calibration */
+	unsigned long long next_rep; /* first native replication not yet run */
+	int done, total, status;
+	bool tty;
+	double host_after_pass[HS_CALIB_MAX_PASSES]; /* host checks after the passes */
+	int nhost_after_pass;
+};
+
+static void show_run(struct val_runs *v, const struct hs_policy *p, const char *backend,
+		     unsigned long long rep)
 {
-	const struct hs_backend *bes[2] = { &hs_backend_native, &hs_backend_sim };
-	const struct hs_config *cfgs[2] = { nat_cfg, sim_cfg };
-	int total = 2 * npols * (int)o->reps, done = 0, status = CLI_OK;
-	bool tty = !o->quiet && isatty(STDERR_FILENO);
+	if (v->tty)
+		fprintf(stderr, "\r\033[Krun %d/%d: %s, %s, replication %llu", v->done + 1, v->total, p->name,
+			backend, rep);
+}
 
-	for (int p = 0; p < npols; p++) {
-		for (int b = 0; b < 2; b++) {
-			struct series *s = b == 0 ? &nat[p] : &sim[p];
+/* Runs the native replications from v->next_rep up to `end`, each policy
+ * in turn.  Returns 0 or a negative HS_E_* code; a run that did not
+ * complete sets v->status. */
+static int run_native_until(struct val_runs *v, unsigned long long end, struct hs_error *err)
+{
+	for (; v->next_rep < end; v->next_rep++) {
+		unsigned long long r = v->next_rep;
 
-			for (unsigned long long r = 0; r < o->reps; r++) {
-				int rc;
+		for (int p = 0; p < v->npols; p++) {
+			struct hs_config cfg;
+			int rc;
 
-				if (tty)
-					fprintf(stderr, "\rrun %d/%d: %s, %s, replication %llu   ", done + 1, total,
-						pols[p]->name, bes[b]->name, r);
-				rc = run_one(bes[b], cfgs[b], pols[p], o->seed + r, (int)r, o->phase_cpu, db,
-					     s, err);
-				if (rc < 0) {
-					if (tty)
-						fputc('\n', stderr);
-					return rc;
-				}
-				if (rc == CLI_RUN_FAILED)
-					status = CLI_RUN_FAILED;
-				done++;
-			}
+			policy_config(v->cfg, v->pols[p], &cfg);
+			show_run(v, v->pols[p], "native", r);
+			rc = run_one(&hs_backend_native, &cfg, v->pols[p], v->o->seed + r, (int)r,
+				     v->o->phase_cpu, &v->nat[p], &v->native_results[r * (unsigned)v->npols + p], err);
+			if (rc < 0)
+				return rc;
+			if (rc == CLI_RUN_FAILED)
+				v->status = CLI_RUN_FAILED;
+			v->done++;
 		}
 	}
-	if (tty)
-		fprintf(stderr, "\r%*s\r", 60, "");
-	return status;
+	return 0;
+}
+
+/* hs_calib_opts.after_pass: a host check, then the share of the native
+ * replications that falls after pass `pass` of `passes`. */
+static int native_after_pass(void *ctx, int pass, int passes, struct hs_error *err)
+{
+	struct val_runs *v = ctx;
+	struct hs_error check_err = { 0 };
+	double cycle;
+
+	if (v->nhost_after_pass < HS_CALIB_MAX_PASSES &&
+	    hs_hostcheck_cycle(HOSTCHECK_WINDOW_NS, &cycle, &check_err) == 0)
+		v->host_after_pass[v->nhost_after_pass++] = cycle;
+	return run_native_until(v, v->o->reps * (unsigned)pass / (unsigned)passes, err);
+}
+
+/* Writes the native results, with the parameters of v->cfg, then runs
+ * and writes the simulated replications.  Returns 0 or a negative HS_E_*
+ * code; a run that did not complete sets v->status. */
+static int record_and_simulate(struct val_runs *v, struct hs_db *db, struct hs_error *err)
+{
+	for (unsigned long long r = 0; r < v->o->reps; r++)
+		for (int p = 0; p < v->npols; p++) {
+			struct hs_run_result *res = &v->native_results[r * (unsigned)v->npols + p];
+			struct hs_config cfg;
+			int rc;
+
+			policy_config(v->cfg, v->pols[p], &cfg);
+			hs_config_each_param(&cfg, add_param, res);
+			rc = hs_db_write_run(db, res, NULL, err);
+			if (rc)
+				return rc;
+		}
+	for (int p = 0; p < v->npols; p++) {
+		struct hs_config cfg;
+
+		policy_config(v->cfg, v->pols[p], &cfg);
+		for (unsigned long long r = 0; r < v->o->reps; r++) {
+			struct hs_run_result res;
+			int rc;
+
+			show_run(v, v->pols[p], "sim", r);
+			hs_result_init(&res);
+			rc = run_one(&hs_backend_sim, &cfg, v->pols[p], v->o->seed + r, (int)r, v->o->phase_cpu,
+				     &v->sim[p], &res, err);
+			if (rc >= 0) {
+				int wrc = hs_db_write_run(db, &res, NULL, err);
+
+				if (wrc)
+					rc = wrc;
+			}
+			hs_result_free(&res);
+			if (rc < 0)
+				return rc;
+			if (rc == CLI_RUN_FAILED)
+				v->status = CLI_RUN_FAILED;
+			v->done++;
+		}
+	}
+	return 0;
 }
 
 /* Loads the scenario with machine.cores = the usable CPUs, then the user's
@@ -697,33 +783,37 @@ static int calibration_target(const struct val_opts *o, const char **out, struct
 	return 0;
 }
 
-/* Runs `herdsim calibrate --out OUT --scale SCALE`.  0 or HS_E_IO; the
- * calibration has printed its own message then. */
-static int calibrate_into(const struct val_opts *o, const char *out, struct hs_error *err)
+/* Runs `herdsim calibrate --out OUT --scale SCALE --passes N`, N = the
+ * replications, at most HS_CALIB_MAX_PASSES, with the native runs between
+ * the passes.  Returns 0, or the exit status when the calibration or a
+ * native run failed; the calibration has printed the error then. */
+static int calibrate_between_runs(const struct val_opts *o, const char *out, struct val_runs *v)
 {
-	const char *args[6] = { "--out", out, "--scale", o->calibrate_scale, NULL, NULL };
-	int nargs = 4;
+	char passes[16];
+	const char *args[8] = { "--out", out, "--scale", o->calibrate_scale, "--passes", passes, NULL, NULL };
+	int nargs = 6;
+	unsigned long long n = o->reps < HS_CALIB_MAX_PASSES ? o->reps : HS_CALIB_MAX_PASSES;
 
+	snprintf(passes, sizeof(passes), "%llu", n > 0 ? n : 1);
 	if (o->quiet)
 		args[nargs++] = "--quiet";
-	if (cli_calibrate(nargs, (char **)args) != CLI_OK)
-		return hs_error_set(err, HS_E_IO, out, 0, "--calibrate",
-				    "calibration failed (see the message above); the runs were not started");
-	return 0;
+	v->status = CLI_OK;
+	return cli_calibrate_between(nargs, (char **)args, native_after_pass, v);
 }
 
 int cli_validate(int argc, char **argv)
 {
 	struct val_opts o = { 0 };
 	struct hs_error err = { 0 };
-	struct hs_config *cfg = calloc(2, sizeof(*cfg));
+	struct hs_config *cfg = calloc(1, sizeof(*cfg));
 	const struct hs_policy *pols[MAX_POLICIES];
 	struct series nat[MAX_POLICIES] = { 0 }, sim[MAX_POLICIES] = { 0 };
 	struct hs_db *db = NULL;
 	int npols = 0, rc, status = CLI_INPUT;
 	const char *profile_out = NULL;
 	double host_at_calibration = NAN;
-	struct hs_error check_err = { 0 };
+	struct val_runs v = { 0 };
+	size_t nresults = 0;
 
 	if (!cfg)
 		return cli_error(&(struct hs_error){ .code = HS_E_NOMEM, .msg = "out of memory" });
@@ -742,60 +832,76 @@ int cli_validate(int argc, char **argv)
 		o.db = DEFAULT_DB;
 	/* With --calibrate, every input is checked before the seconds of
 	 * measuring, on a shipped profile because the host file may not exist
-	 * yet.  Then the profile is measured and loaded.  The native config
-	 * needs no OS profile, but loading the same one records the compared
-	 * profile in its run_param rows. */
+	 * yet.  The native runs need no OS profile; the measured one is loaded
+	 * once the calibration has written it, before any run is recorded. */
 	if (rc == 0)
-		rc = load_config(&o, o.calibrate_scale ? "linux" : o.os, &cfg[1], &err);
+		rc = load_config(&o, o.calibrate_scale ? "linux" : o.os, &cfg[0], &err);
 	if (rc == 0 && o.npolicies)
 		rc = hs_policy_resolve(o.policies, o.npolicies, pols, MAX_POLICIES, &npols, &err);
 	else if (rc == 0)
-		rc = hs_policy_resolve_scenario(&cfg[1].scenario, pols, MAX_POLICIES, &npols, &err);
+		rc = hs_policy_resolve_scenario(&cfg[0].scenario, pols, MAX_POLICIES, &npols, &err);
 	if (rc == 0)
-		rc = hs_policy_check_params(&cfg[1].scenario, pols, npols, &err);
+		rc = hs_policy_check_params(&cfg[0].scenario, pols, npols, &err);
 	if (rc == 0 && o.calibrate_scale)
 		rc = calibration_target(&o, &profile_out, &err);
 	if (rc == 0 && o.calibrate_scale)
-		rc = hs_db_open(&db, o.db, &err);
-	if (rc == 0 && o.calibrate_scale)
-		rc = calibrate_into(&o, profile_out, &err);
-	if (rc == 0 && o.calibrate_scale &&
-	    hs_hostcheck_cycle(HOSTCHECK_WINDOW_NS, &host_at_calibration, &check_err) != 0) {
-		fprintf(stderr, "herdsim: warning: %s; the table has no host check after calibrating\n",
-			check_err.msg);
-		host_at_calibration = NAN;
-	}
-	if (rc == 0 && o.calibrate_scale)
-		rc = load_config(&o, o.os, &cfg[1], &err);
-	if (rc == 0)
-		cfg[0] = cfg[1];
+		rc = hs_db_open(&db, o.db, &err); /* fails early on a bad --db */
 	if (rc)
 		goto out;
 	if (!o.seed_set)
-		o.seed = cfg[1].scenario.seed;
+		o.seed = cfg[0].scenario.seed;
 	if (!o.reps_set)
-		o.reps = (unsigned long long)cfg[1].scenario.reps;
+		o.reps = (unsigned long long)cfg[0].scenario.reps;
 	for (int p = 0; p < npols; p++)
 		if (!series_alloc(&nat[p], (int)o.reps) || !series_alloc(&sim[p], (int)o.reps)) {
 			rc = hs_error_set(&err, HS_E_NOMEM, NULL, 0, NULL, "out of memory");
 			goto out;
 		}
-	if (!db)
-		rc = hs_db_open(&db, o.db, &err);
-	if (rc)
+	nresults = (size_t)o.reps * (size_t)npols;
+	v.native_results = calloc(nresults, sizeof(*v.native_results));
+	if (!v.native_results) {
+		rc = hs_error_set(&err, HS_E_NOMEM, NULL, 0, NULL, "out of memory");
 		goto out;
-	rc = run_all(&o, &cfg[0], &cfg[1], pols, npols, db, nat, sim, &err);
-	hs_db_close(db);
+	}
+	for (size_t k = 0; k < nresults; k++)
+		hs_result_init(&v.native_results[k]);
+	v.o = &o;
+	v.cfg = &cfg[0];
+	v.pols = pols;
+	v.npols = npols;
+	v.nat = nat;
+	v.sim = sim;
+	v.total = 2 * npols * (int)o.reps;
+	v.tty = !o.quiet && isatty(STDERR_FILENO);
+	if (o.calibrate_scale) {
+		status = calibrate_between_runs(&o, profile_out, &v);
+		if (status != CLI_OK)
+			goto out; /* reported by the calibration */
+		status = CLI_INPUT;
+		host_at_calibration = median_of(v.host_after_pass, v.nhost_after_pass);
+		rc = load_config(&o, o.os, &cfg[0], &err);
+	}
+	if (rc == 0)
+		rc = run_native_until(&v, o.reps, &err);
+	if (rc == 0 && !db)
+		rc = hs_db_open(&db, o.db, &err);
+	if (rc == 0)
+		rc = record_and_simulate(&v, db, &err);
+	if (v.tty)
+		fputs("\r\033[K", stderr);
+	if (db)
+		hs_db_close(db);
 	db = NULL;
 	if (rc < 0)
 		goto out;
+	rc = v.status;
 	status = rc;
 	if (!o.quiet) {
 		long ncpu = hs_usable_cpus();
 
 		printf("%s on %ld CPU%s: native runs against the sim on OS profile '%s' (%s), %llu "
 		       "replication%s each\n",
-		       cfg[1].scenario.name, ncpu, ncpu == 1 ? "" : "s", cfg[1].os.name, cfg[1].os.file, o.reps,
+		       cfg[0].scenario.name, ncpu, ncpu == 1 ? "" : "s", cfg[0].os.name, cfg[0].os.file, o.reps,
 		       o.reps == 1 ? "" : "s");
 		printf("medians; CI is the 95%% half-width of the mean\n");
 		for (int p = 0; p < npols; p++)
@@ -809,6 +915,9 @@ int cli_validate(int argc, char **argv)
 out:
 	if (db)
 		hs_db_close(db);
+	for (size_t k = 0; v.native_results && k < nresults; k++)
+		hs_result_free(&v.native_results[k]);
+	free(v.native_results);
 	for (int p = 0; p < MAX_POLICIES; p++) {
 		series_free(&nat[p]);
 		series_free(&sim[p]);

@@ -67,6 +67,59 @@ static void calibration_parses_back_as_profile(void **unused)
 	free(rep);
 }
 
+/* Reads the file at path into buf, NUL-terminated and cut to size - 1
+ * bytes. */
+static void read_text(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+/* after_pass sees the passes in order, and a non-zero return ends the
+ * calibration there with that value. */
+struct pass_log {
+	int seen[HS_CALIB_MAX_PASSES + 1], n, stop_at;
+};
+
+static int log_pass(void *ctx, int pass, int passes, struct hs_error *err)
+{
+	struct pass_log *l = ctx;
+
+	assert_int_equal(passes, 3);
+	l->seen[l->n++] = pass;
+	if (pass == l->stop_at)
+		return hs_error_set(err, HS_E_IO, NULL, 0, NULL, "stopped after pass %d", pass);
+	return 0;
+}
+
+static void calibration_calls_back_after_each_pass(void **unused)
+{
+	struct pass_log log = { .stop_at = 0 };
+	struct hs_calib_opts opts = { .scale = 0.02, .passes = 3, .after_pass = log_pass, .pass_ctx = &log };
+	struct hs_calib_report *rep = calloc(1, sizeof(*rep));
+	struct hs_error err = { 0 };
+
+	assert_non_null(rep);
+	assert_int_equal(hs_calibrate(&opts, rep, &err), 0);
+	assert_int_equal(log.n, 3);
+	assert_int_equal(log.seen[0], 1);
+	assert_int_equal(log.seen[1], 2);
+	assert_int_equal(log.seen[2], 3);
+	assert_int_equal(rep->passes, 3);
+
+	memset(&log, 0, sizeof(log));
+	log.stop_at = 2;
+	assert_int_equal(hs_calibrate(&opts, rep, &err), HS_E_IO);
+	assert_int_equal(log.n, 2);
+	assert_non_null(strstr(err.msg, "stopped after pass 2"));
+	free(rep);
+}
+
 /* `host` names $HERDSIM_HOST_PROFILE, and the error for a missing file asks to run
  * `herdsim calibrate`. */
 static void host_name_finds_the_profile_file(void **unused)
@@ -205,6 +258,15 @@ static void validate_writes_both_backends(void **unused)
 			 2 * npol);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM scalar WHERE name = 'host_cycle_ns'"), 2 * npol);
 	assert_non_null(strstr(r->out, "\nhost check, a usleep(1) cycle with every CPU busy: "));
+	/* the native runs go replication by replication, every policy in
+	 * turn, so that each policy meets the same states of the host */
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run a JOIN run b ON b.backend = 'native' "
+				    "AND b.id > a.id AND b.replication < a.replication "
+				    "WHERE a.backend = 'native'"),
+			 0);
+	assert_int_equal(db_int(db, "SELECT count(DISTINCT policy) FROM run WHERE backend = 'native' "
+				    "AND replication = 0"),
+			 npol);
 	free(r);
 }
 
@@ -309,11 +371,12 @@ static void validate_set_supplies_missing_key(void **unused)
 }
 
 /* `herdsim validate --calibrate=SCALE` measures the machine into the file
- * --os names before the runs, and the simulated runs use that profile. */
+ * --os names, in passes between the native runs, and the simulated runs
+ * use that profile. */
 static void validate_calibrates_first(void **unused)
 {
 	const char *dir;
-	char scen[512], db[512], prof[512];
+	char scen[512], db[512], prof[512], text[65536];
 	struct cmd_result *r = calloc(1, sizeof(*r));
 	struct hs_config cfg;
 	struct hs_error err = { 0 };
@@ -321,7 +384,7 @@ static void validate_calibrates_first(void **unused)
 	assert_non_null(r);
 	dir = write_tiny(scen, db);
 	snprintf(prof, sizeof(prof), "%s/measured.ini", dir);
-	run_herdsim(r, (const char *const[]){ "validate", scen, "--policy", "single", "--reps", "1",
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--policy", "single", "--reps", "2",
 					      "--os", prof, "--calibrate=0.01", "--db", db, NULL });
 	if (r->status != 0)
 		fprintf(stderr, "%s", r->err);
@@ -329,10 +392,18 @@ static void validate_calibrates_first(void **unused)
 	assert_non_null(strstr(r->out, "profile 'host' written to"));
 	assert_int_equal(hs_config_load(&cfg, scen, NULL, 0, prof, &err), 0);
 	assert_string_equal(cfg.os.name, "host");
-	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'sim' AND os = 'host'"), 1);
-	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'native'"), 1);
-	/* the host check after calibrating is printed beside the native ones */
-	assert_non_null(strstr(r->out, " us just after calibrating\n"));
+	/* one calibration pass per replication (at most 9), with the native
+	 * runs between them */
+	read_text(prof, text, sizeof(text));
+	assert_non_null(strstr(text, "Each figure was measured in 2 passes"));
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'sim' AND os = 'host'"), 2);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'native'"), 2);
+	/* the native runs name the measured profile, written after they ran */
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run_param p JOIN run r ON r.id = p.run_id "
+				    "WHERE r.backend = 'native' AND p.key = 'os.name' AND p.value = 'host'"),
+			 2);
+	/* the host check after the passes is printed beside the native ones */
+	assert_non_null(strstr(r->out, " us after the calibration passes (median)\n"));
 
 	/* a shipped profile cannot be written: rejected before any run */
 	memset(r, 0, sizeof(*r));
@@ -340,7 +411,7 @@ static void validate_calibrates_first(void **unused)
 					      "--db", db, NULL });
 	assert_int_equal(r->status, 2);
 	assert_non_null(strstr(r->err, "--calibrate"));
-	assert_int_equal(db_int(db, "SELECT count(*) FROM run"), 2);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run"), 4);
 	free(r);
 }
 
@@ -497,6 +568,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(calibration_parses_back_as_profile),
+		cmocka_unit_test(calibration_calls_back_after_each_pass),
 		cmocka_unit_test(host_name_finds_the_profile_file),
 		cmocka_unit_test(native_gc_with_one_p_conserves_ms),
 		cmocka_unit_test(validate_writes_both_backends),
