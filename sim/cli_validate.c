@@ -14,6 +14,11 @@
  * ran); the profile it was compared with is in its run_param rows
  * (os.name), and the printed table names both.
  *
+ * Signals: after the first SIGINT or SIGTERM no further run starts.
+ * Native results wait in memory until the simulated runs start, so a
+ * signal before then records nothing.  After it, each run that ended is
+ * recorded whole (interrupt_watch.h).
+ *
  * Seeds: replication r of every policy and backend uses seed S + r, as
  * `herdsim run` does.
  *
@@ -35,6 +40,8 @@
  * the table, but left out of the figures.
  */
 #include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +57,7 @@
 #include "cli.h"
 #include "config.h"
 #include "hostcheck.h"
+#include "interrupt_watch.h"
 #include "record.h"
 #include "registry.h"
 #include "stats.h"
@@ -93,8 +101,12 @@ static const char validate_usage[] =
 	"                        times per callback\n"
 	"  --quiet               print no progress and no table\n"
 	"\n"
+	"On Ctrl-C or SIGTERM no further run starts.  Before the simulated runs\n"
+	"nothing is recorded; after, the runs that ended are.\n"
+	"\n"
 	"Exit status: 0 ok, 1 bad input, 2 bad usage, 3 a run ended in deadlock,\n"
-	"timeout or error (it is still recorded, and left out of the figures).\n";
+	"timeout or error (it is still recorded, and left out of the figures),\n"
+	"130 interrupted.\n";
 
 /* CPU time, context switches and preemptions are the kernel's counts
  * (getrusage) on the native side and the model's on the simulated one.
@@ -645,6 +657,7 @@ struct val_runs {
 	unsigned long long next_rep; /* first native replication not yet run */
 	int done, total, status;
 	bool tty;
+	struct hs_interrupts *in; /* the signal watcher; in->recorded counts the runs written */
 	double host_after_pass[HS_CALIB_MAX_PASSES]; /* host checks after the passes */
 	int nhost_after_pass;
 };
@@ -655,6 +668,25 @@ static void show_run(struct val_runs *v, const struct hs_policy *p, const char *
 	if (v->tty)
 		fprintf(stderr, "\r\033[Krun %d/%d: %s, %s, replication %llu", v->done + 1, v->total, p->name,
 			backend, rep);
+}
+
+static void announce_stop(void *ctx, int sig)
+{
+	fprintf(stderr, "%sherdsim: stopping after the run in progress; %s to stop at once without it\n",
+		isatty(STDERR_FILENO) ? "\n" : "", sig == SIGINT ? "press Ctrl-C again" : "send SIGTERM again");
+}
+
+/* Test hook: HS_VALIDATE_TEST_SIGNAL="INT:N" or "TERM:N" sends that
+ * signal once N runs (native and simulated) have ended, before the next
+ * one starts, and waits for the watcher to take it. */
+static void test_signal_hook(struct val_runs *v)
+{
+	const char *hook = getenv("HS_VALIDATE_TEST_SIGNAL");
+	const char *colon = hook ? strchr(hook, ':') : NULL;
+
+	if (!colon || !v->in->started || atoi(colon + 1) != v->done)
+		return;
+	hs_interrupts_test_signal(v->in, strncmp(hook, "TERM", 4) == 0 ? SIGTERM : SIGINT, 1);
 }
 
 /* Runs the native replications from v->next_rep up to `end`, each policy
@@ -669,6 +701,11 @@ static int run_native_until(struct val_runs *v, unsigned long long end, struct h
 			struct hs_config cfg;
 			int rc;
 
+			test_signal_hook(v);
+			if (atomic_load(&v->in->first)) {
+				v->status = CLI_INTERRUPTED;
+				return 0;
+			}
 			policy_config(v->cfg, v->pols[p], &cfg);
 			show_run(v, v->pols[p], "native", r);
 			rc = run_one(&hs_backend_native, &cfg, v->pols[p], v->o->seed + r, (int)r,
@@ -694,14 +731,36 @@ static int native_after_pass(void *ctx, int pass, int passes, struct hs_error *e
 	if (v->nhost_after_pass < HS_CALIB_MAX_PASSES &&
 	    hs_hostcheck_cycle(HOSTCHECK_WINDOW_NS, &cycle, &check_err) == 0)
 		v->host_after_pass[v->nhost_after_pass++] = cycle;
-	return run_native_until(v, v->o->reps * (unsigned)pass / (unsigned)passes, err);
+	int rc = run_native_until(v, v->o->reps * (unsigned)pass / (unsigned)passes, err);
+
+	if (rc == 0 && v->status == CLI_INTERRUPTED)
+		return hs_error_set(err, HS_E_IO, NULL, 0, NULL, "interrupted; no run is recorded");
+	return rc;
+}
+
+/* Writes res under the watcher's lock, so that a second signal finds it
+ * written or not started, and counts it. */
+static int write_counted(struct val_runs *v, struct hs_db *db, const struct hs_run_result *res,
+			 struct hs_error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&v->in->db_mu);
+	rc = hs_db_write_run(db, res, NULL, err);
+	if (rc == 0)
+		v->in->recorded++;
+	pthread_mutex_unlock(&v->in->db_mu);
+	return rc;
 }
 
 /* Writes the native results, with the parameters of v->cfg, then runs
- * and writes the simulated replications.  Returns 0 or a negative HS_E_*
- * code; a run that did not complete sets v->status. */
+ * and writes the simulated replications until a signal stops them.
+ * Returns 0 or a negative HS_E_* code; a run that did not complete or a
+ * signal sets v->status. */
 static int record_and_simulate(struct val_runs *v, struct hs_db *db, struct hs_error *err)
 {
+	if (v->status == CLI_INTERRUPTED)
+		return 0;
 	for (unsigned long long r = 0; r < v->o->reps; r++)
 		for (int p = 0; p < v->npols; p++) {
 			struct hs_run_result *res = &v->native_results[r * (unsigned)v->npols + p];
@@ -710,7 +769,7 @@ static int record_and_simulate(struct val_runs *v, struct hs_db *db, struct hs_e
 
 			policy_config(v->cfg, v->pols[p], &cfg);
 			hs_config_each_param(&cfg, add_param, res);
-			rc = hs_db_write_run(db, res, NULL, err);
+			rc = write_counted(v, db, res, err);
 			if (rc)
 				return rc;
 		}
@@ -722,12 +781,17 @@ static int record_and_simulate(struct val_runs *v, struct hs_db *db, struct hs_e
 			struct hs_run_result res;
 			int rc;
 
+			test_signal_hook(v);
+			if (atomic_load(&v->in->first)) {
+				v->status = CLI_INTERRUPTED;
+				return 0;
+			}
 			show_run(v, v->pols[p], "sim", r);
 			hs_result_init(&res);
 			rc = run_one(&hs_backend_sim, &cfg, v->pols[p], v->o->seed + r, (int)r, v->o->phase_cpu,
 				     &v->sim[p], &res, err);
 			if (rc >= 0) {
-				int wrc = hs_db_write_run(db, &res, NULL, err);
+				int wrc = write_counted(v, db, &res, err);
 
 				if (wrc)
 					rc = wrc;
@@ -813,6 +877,8 @@ int cli_validate(int argc, char **argv)
 	const char *profile_out = NULL;
 	double host_at_calibration = NAN;
 	struct val_runs v = { 0 };
+	struct hs_interrupts in = { 0 };
+	bool watching = false;
 	size_t nresults = 0;
 
 	if (!cfg)
@@ -844,8 +910,12 @@ int cli_validate(int argc, char **argv)
 		rc = hs_policy_check_params(&cfg[0].scenario, pols, npols, &err);
 	if (rc == 0 && o.calibrate_scale)
 		rc = calibration_target(&o, &profile_out, &err);
-	if (rc == 0 && o.calibrate_scale)
-		rc = hs_db_open(&db, o.db, &err); /* fails early on a bad --db */
+	if (rc)
+		goto out;
+	in.announce = announce_stop;
+	hs_interrupts_start(&in, o.db);
+	watching = true;
+	rc = hs_db_open(&db, o.db, &err); /* before any run, so that a bad --db fails at once */
 	if (rc)
 		goto out;
 	if (!o.seed_set)
@@ -873,8 +943,11 @@ int cli_validate(int argc, char **argv)
 	v.sim = sim;
 	v.total = 2 * npols * (int)o.reps;
 	v.tty = !o.quiet && isatty(STDERR_FILENO);
+	v.in = &in;
 	if (o.calibrate_scale) {
 		status = calibrate_between_runs(&o, profile_out, &v);
+		if (v.status == CLI_INTERRUPTED)
+			status = CLI_INTERRUPTED;
 		if (status != CLI_OK)
 			goto out; /* reported by the calibration */
 		status = CLI_INPUT;
@@ -883,20 +956,19 @@ int cli_validate(int argc, char **argv)
 	}
 	if (rc == 0)
 		rc = run_native_until(&v, o.reps, &err);
-	if (rc == 0 && !db)
-		rc = hs_db_open(&db, o.db, &err);
 	if (rc == 0)
 		rc = record_and_simulate(&v, db, &err);
 	if (v.tty)
 		fputs("\r\033[K", stderr);
-	if (db)
-		hs_db_close(db);
-	db = NULL;
 	if (rc < 0)
 		goto out;
-	rc = v.status;
-	status = rc;
-	if (!o.quiet) {
+	status = v.status;
+	if (status == CLI_INTERRUPTED && in.recorded == 0)
+		fprintf(stderr, "herdsim: interrupted; no run is recorded\n");
+	else if (status == CLI_INTERRUPTED)
+		fprintf(stderr, "herdsim: interrupted; %lld run%s recorded in %s\n", in.recorded,
+			in.recorded == 1 ? "" : "s", o.db);
+	if (!o.quiet && status != CLI_INTERRUPTED) {
 		long ncpu = hs_usable_cpus();
 
 		printf("%s on %ld CPU%s: native runs against the sim on OS profile '%s' (%s), %llu "
@@ -915,6 +987,11 @@ int cli_validate(int argc, char **argv)
 out:
 	if (db)
 		hs_db_close(db);
+	if (watching) {
+		if (in.db_new && in.recorded == 0)
+			hs_db_remove(o.db, in.db_kept_dirs); /* nothing recorded: leave nothing behind */
+		hs_interrupts_stop(&in);
+	}
 	for (size_t k = 0; v.native_results && k < nresults; k++)
 		hs_result_free(&v.native_results[k]);
 	free(v.native_results);

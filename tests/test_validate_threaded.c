@@ -415,6 +415,38 @@ static void validate_calibrates_first(void **unused)
 	free(r);
 }
 
+/* A signal before the simulated runs records nothing and leaves no new
+ * database.  One during them keeps the runs that ended, native and
+ * simulated, and the exit status is 130. */
+static void validate_interrupt_keeps_whole_runs(void **unused)
+{
+	char scen[512], db[512];
+	struct cmd_result *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	write_tiny(scen, db);
+	setenv("HERDSIM_HOST_PROFILE", HS_SRCDIR "/sim/profiles/linux.ini", 1);
+	setenv("HS_VALIDATE_TEST_SIGNAL", "INT:1", 1);
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--policy", "single", "--reps", "2",
+					      "--db", db, NULL });
+	assert_int_equal(r->status, 130);
+	assert_non_null(strstr(r->err, "herdsim: interrupted; no run is recorded\n"));
+	assert_int_equal(access(db, F_OK), -1);
+
+	memset(r, 0, sizeof(*r));
+	setenv("HS_VALIDATE_TEST_SIGNAL", "TERM:3", 1);
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--policy", "single", "--reps", "2",
+					      "--db", db, NULL });
+	unsetenv("HS_VALIDATE_TEST_SIGNAL");
+	unsetenv("HERDSIM_HOST_PROFILE");
+	assert_int_equal(r->status, 130);
+	assert_non_null(strstr(r->err, "herdsim: interrupted; 3 runs recorded in "));
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'native'"), 2);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run WHERE backend = 'sim'"), 1);
+	assert_null(strstr(r->out, "\ntargets: "));
+	free(r);
+}
+
 /* The host check measures a cycle of a plausible size and joins every
  * poller it started.  A cycle is a system call, a timer and a switch:
  * more than 100 ns and less than 1 ms of CPU on any machine that runs the
@@ -559,6 +591,14 @@ static void calibration_inputs_checked_first(void **unused)
 	assert_non_null(strstr(r->err, "cannot create"));
 	assert_null(strstr(r->err, "calibrated"));
 
+	/* a profile that cannot be written fails the calibration, and the
+	 * database it opened first is not kept */
+	memset(r, 0, sizeof(*r));
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--os", "/proc/herdsim-profile.ini",
+					      "--calibrate=0.01", "--db", db, NULL });
+	assert_int_not_equal(r->status, 0);
+	assert_non_null(strstr(r->err, "/proc/herdsim-profile.ini"));
+
 	assert_int_equal(access(prof, F_OK), -1);
 	assert_int_equal(access(db, F_OK), -1);
 	free(r);
@@ -576,6 +616,7 @@ int main(void)
 		cmocka_unit_test(validate_leaves_out_timeouts),
 		cmocka_unit_test(validate_set_supplies_missing_key),
 		cmocka_unit_test(validate_calibrates_first),
+		cmocka_unit_test(validate_interrupt_keeps_whole_runs),
 		cmocka_unit_test(calibration_inputs_checked_first),
 		cmocka_unit_test(host_check_measures_a_cycle),
 		cmocka_unit_test(validate_goes_on_without_host_check),
