@@ -689,6 +689,25 @@ static void test_signal_hook(struct val_runs *v)
 	hs_interrupts_test_signal(v->in, strncmp(hook, "TERM", 4) == 0 ? SIGTERM : SIGINT, 1);
 }
 
+/* Returns true, with v->status CLI_INTERRUPTED, once a signal has asked
+ * the command to stop; checked before each run. */
+static bool stopping(struct val_runs *v)
+{
+	test_signal_hook(v);
+	if (!atomic_load(&v->in->first))
+		return false;
+	v->status = CLI_INTERRUPTED;
+	return true;
+}
+
+/* Counts a run that ended with rc 0 or CLI_RUN_FAILED. */
+static void count_run(struct val_runs *v, int rc)
+{
+	if (rc == CLI_RUN_FAILED)
+		v->status = CLI_RUN_FAILED;
+	v->done++;
+}
+
 /* Runs the native replications from v->next_rep up to `end`, each policy
  * in turn.  Returns 0 or a negative HS_E_* code; a run that did not
  * complete sets v->status. */
@@ -701,20 +720,15 @@ static int run_native_until(struct val_runs *v, unsigned long long end, struct h
 			struct hs_config cfg;
 			int rc;
 
-			test_signal_hook(v);
-			if (atomic_load(&v->in->first)) {
-				v->status = CLI_INTERRUPTED;
+			if (stopping(v))
 				return 0;
-			}
 			policy_config(v->cfg, v->pols[p], &cfg);
 			show_run(v, v->pols[p], "native", r);
 			rc = run_one(&hs_backend_native, &cfg, v->pols[p], v->o->seed + r, (int)r,
 				     v->o->phase_cpu, &v->nat[p], &v->native_results[r * (unsigned)v->npols + p], err);
 			if (rc < 0)
 				return rc;
-			if (rc == CLI_RUN_FAILED)
-				v->status = CLI_RUN_FAILED;
-			v->done++;
+			count_run(v, rc);
 		}
 	}
 	return 0;
@@ -781,11 +795,8 @@ static int record_and_simulate(struct val_runs *v, struct hs_db *db, struct hs_e
 			struct hs_run_result res;
 			int rc;
 
-			test_signal_hook(v);
-			if (atomic_load(&v->in->first)) {
-				v->status = CLI_INTERRUPTED;
+			if (stopping(v))
 				return 0;
-			}
 			show_run(v, v->pols[p], "sim", r);
 			hs_result_init(&res);
 			rc = run_one(&hs_backend_sim, &cfg, v->pols[p], v->o->seed + r, (int)r, v->o->phase_cpu,
@@ -799,9 +810,7 @@ static int record_and_simulate(struct val_runs *v, struct hs_db *db, struct hs_e
 			hs_result_free(&res);
 			if (rc < 0)
 				return rc;
-			if (rc == CLI_RUN_FAILED)
-				v->status = CLI_RUN_FAILED;
-			v->done++;
+			count_run(v, rc);
 		}
 	}
 	return 0;
