@@ -500,13 +500,6 @@ static void print_table(struct cell *cells, int ncells, const struct hs_config *
 
 /* ---- Interrupts -------------------------------------------------------- */
 
-/* Prints the line of the first signal (interrupt_watch.h). */
-static void announce_stop(void *ctx, int sig)
-{
-	fprintf(stderr, "%sherdsim: stopping after the run in progress; %s to stop at once without it\n",
-		isatty(STDERR_FILENO) ? "\n" : "", sig == SIGINT ? "press Ctrl-C again" : "send SIGTERM again");
-}
-
 /* Test hook: HS_RUN_TEST_SIGNAL="INT:N" or "TERM:N" sends that signal to
  * the process once N runs have ended, before the next one starts, and
  * waits up to 10 s for the watcher to take it, so that tests interrupt at
@@ -780,7 +773,7 @@ static int run_command(int argc, char **argv, bool replay)
 		goto oom;
 	if (o.record_trace)
 		snprintf(in.trace_tmp, sizeof(in.trace_tmp), "%s.tmp", o.record_trace);
-	in.announce = announce_stop;
+	in.announce = hs_interrupts_announce_stop;
 	hs_interrupts_start(&in, o.db);
 	rc = hs_db_open(&db, o.db, &err);
 	if (rc) {

@@ -335,7 +335,7 @@ static void series_free(struct series *s)
 	free(s->host);
 }
 
-/* The scenario of base with policy p's own [policy] keys, in *out. */
+/* Copies base into *out, with policy p's own [policy] keys in its scenario. */
 static void policy_config(const struct hs_config *base, const struct hs_policy *p, struct hs_config *out)
 {
 	*out = *base;
@@ -670,12 +670,6 @@ static void show_run(struct val_runs *v, const struct hs_policy *p, const char *
 			backend, rep);
 }
 
-static void announce_stop(void *ctx, int sig)
-{
-	fprintf(stderr, "%sherdsim: stopping after the run in progress; %s to stop at once without it\n",
-		isatty(STDERR_FILENO) ? "\n" : "", sig == SIGINT ? "press Ctrl-C again" : "send SIGTERM again");
-}
-
 /* Test hook: HS_VALIDATE_TEST_SIGNAL="INT:N" or "TERM:N" sends that
  * signal once N runs (native and simulated) have ended, before the next
  * one starts, and waits for the watcher to take it. */
@@ -741,12 +735,12 @@ static int native_after_pass(void *ctx, int pass, int passes, struct hs_error *e
 	struct val_runs *v = ctx;
 	struct hs_error check_err = { 0 };
 	double cycle;
+	int rc;
 
 	if (v->nhost_after_pass < HS_CALIB_MAX_PASSES &&
 	    hs_hostcheck_cycle(HOSTCHECK_WINDOW_NS, &cycle, &check_err) == 0)
 		v->host_after_pass[v->nhost_after_pass++] = cycle;
-	int rc = run_native_until(v, v->o->reps * (unsigned)pass / (unsigned)passes, err);
-
+	rc = run_native_until(v, v->o->reps * (unsigned)pass / (unsigned)passes, err);
 	if (rc == 0 && v->status == CLI_INTERRUPTED)
 		return hs_error_set(err, HS_E_IO, NULL, 0, NULL, "interrupted; no run is recorded");
 	return rc;
@@ -870,7 +864,6 @@ static int calibrate_between_runs(const struct val_opts *o, const char *out, str
 	snprintf(passes, sizeof(passes), "%llu", n > 0 ? n : 1);
 	if (o->quiet)
 		args[nargs++] = "--quiet";
-	v->status = CLI_OK;
 	return cli_calibrate_between(nargs, (char **)args, native_after_pass, v);
 }
 
@@ -910,27 +903,27 @@ int cli_validate(int argc, char **argv)
 	 * yet.  The native runs need no OS profile; the measured one is loaded
 	 * once the calibration has written it, before any run is recorded. */
 	if (rc == 0)
-		rc = load_config(&o, o.calibrate_scale ? "linux" : o.os, &cfg[0], &err);
+		rc = load_config(&o, o.calibrate_scale ? "linux" : o.os, cfg, &err);
 	if (rc == 0 && o.npolicies)
 		rc = hs_policy_resolve(o.policies, o.npolicies, pols, MAX_POLICIES, &npols, &err);
 	else if (rc == 0)
-		rc = hs_policy_resolve_scenario(&cfg[0].scenario, pols, MAX_POLICIES, &npols, &err);
+		rc = hs_policy_resolve_scenario(&cfg->scenario, pols, MAX_POLICIES, &npols, &err);
 	if (rc == 0)
-		rc = hs_policy_check_params(&cfg[0].scenario, pols, npols, &err);
+		rc = hs_policy_check_params(&cfg->scenario, pols, npols, &err);
 	if (rc == 0 && o.calibrate_scale)
 		rc = calibration_target(&o, &profile_out, &err);
 	if (rc)
 		goto out;
-	in.announce = announce_stop;
+	in.announce = hs_interrupts_announce_stop;
 	hs_interrupts_start(&in, o.db);
 	watching = true;
 	rc = hs_db_open(&db, o.db, &err); /* before any run, so that a bad --db fails at once */
 	if (rc)
 		goto out;
 	if (!o.seed_set)
-		o.seed = cfg[0].scenario.seed;
+		o.seed = cfg->scenario.seed;
 	if (!o.reps_set)
-		o.reps = (unsigned long long)cfg[0].scenario.reps;
+		o.reps = (unsigned long long)cfg->scenario.reps;
 	for (int p = 0; p < npols; p++)
 		if (!series_alloc(&nat[p], (int)o.reps) || !series_alloc(&sim[p], (int)o.reps)) {
 			rc = hs_error_set(&err, HS_E_NOMEM, NULL, 0, NULL, "out of memory");
@@ -945,7 +938,7 @@ int cli_validate(int argc, char **argv)
 	for (size_t k = 0; k < nresults; k++)
 		hs_result_init(&v.native_results[k]);
 	v.o = &o;
-	v.cfg = &cfg[0];
+	v.cfg = cfg;
 	v.pols = pols;
 	v.npols = npols;
 	v.nat = nat;
@@ -961,7 +954,7 @@ int cli_validate(int argc, char **argv)
 			goto out; /* reported by the calibration */
 		status = CLI_INPUT;
 		host_at_calibration = median_of(v.host_after_pass, v.nhost_after_pass);
-		rc = load_config(&o, o.os, &cfg[0], &err);
+		rc = load_config(&o, o.os, cfg, &err);
 	}
 	if (rc == 0)
 		rc = run_native_until(&v, o.reps, &err);
@@ -982,7 +975,7 @@ int cli_validate(int argc, char **argv)
 
 		printf("%s on %ld CPU%s: native runs against the sim on OS profile '%s' (%s), %llu "
 		       "replication%s each\n",
-		       cfg[0].scenario.name, ncpu, ncpu == 1 ? "" : "s", cfg[0].os.name, cfg[0].os.file, o.reps,
+		       cfg->scenario.name, ncpu, ncpu == 1 ? "" : "s", cfg->os.name, cfg->os.file, o.reps,
 		       o.reps == 1 ? "" : "s");
 		printf("medians; CI is the 95%% half-width of the mean\n");
 		for (int p = 0; p < npols; p++)

@@ -78,6 +78,12 @@ void hs_interrupts_start(struct hs_interrupts *in, const char *db_path)
 		pthread_sigmask(SIG_SETMASK, &in->old_mask, NULL);
 }
 
+void hs_interrupts_announce_stop(void *ctx, int sig)
+{
+	fprintf(stderr, "%sherdsim: stopping after the run in progress; %s to stop at once without it\n",
+		isatty(STDERR_FILENO) ? "\n" : "", sig == SIGINT ? "press Ctrl-C again" : "send SIGTERM again");
+}
+
 void hs_interrupts_stop(struct hs_interrupts *in)
 {
 	if (in->started) {

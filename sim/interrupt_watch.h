@@ -49,6 +49,10 @@ struct hs_interrupts {
 	long long recorded;     /* runs written to the database */
 };
 
+/* An `announce` for commands that finish the run in progress: prints that
+ * the command stops after it, and how to stop at once. */
+void hs_interrupts_announce_stop(void *ctx, int sig);
+
 /* Notes whether the database at db_path exists, blocks SIGINT and SIGTERM
  * in this thread, and so in every thread it starts later, and starts the
  * watcher.  Call it before the database is opened.  If the watcher cannot

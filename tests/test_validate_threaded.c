@@ -80,8 +80,8 @@ static void read_text(const char *path, char *buf, size_t size)
 	fclose(f);
 }
 
-/* after_pass sees the passes in order, and a non-zero return ends the
- * calibration there with that value. */
+/* hs_calibrate calls after_pass after each pass, in order, and a non-zero
+ * return ends the calibration there with that value. */
 struct pass_log {
 	int seen[HS_CALIB_MAX_PASSES + 1], n, stop_at;
 };
