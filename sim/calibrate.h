@@ -20,7 +20,9 @@
  *     it writes PATH.tmp and renames it, and removes PATH.tmp on failure.
  *
  * Figure names, in the order they are measured:
- *   clock_read          one clock_gettime(CLOCK_MONOTONIC), mean of 100
+ *   clock_read          one read of the native backend's clock (the time
+ *                       stamp counter scaled to ns where the kernel keeps
+ *                       time with it, else CLOCK_MONOTONIC), mean of 100
  *   syscall             one syscall(SYS_getppid), mean of 100
  *   cas_local           one uncontended compare-and-swap, mean of 1000
  *   mmap_8k, mmap_32k   mmap, write to every page, munmap
@@ -85,7 +87,7 @@
 
 #define HS_CALIB_MAX_FIGURES 48
 #define HS_CALIB_NOTE_MAX 256
-#define HS_CALIB_NKEYS 39     /* keys of the [os] section */
+#define HS_CALIB_NKEYS 40     /* keys of the [os] section */
 #define HS_CALIB_KEY_NOTE_MAX 2048
 #define HS_CALIB_SLEEP_POLLERS 32 /* threads looping on usleep(1) for sleep_cycle */
 #define HS_CALIB_TIMER_GAP_MAX_US 100 /* a longer timer_irq_gap is the host's */

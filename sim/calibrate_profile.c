@@ -49,6 +49,7 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 	KEY("context_switch", DURATION, context_switch_ns),
 	KEY("syscall", DURATION, syscall_ns),
 	KEY("signal_syscall", DURATION, signal_syscall_ns),
+	KEY("clock_read", DURATION, clock_read_ns),
 	KEY("atomic_local", DURATION, atomic_local_ns),
 	KEY("atomic_remote", DURATION, atomic_remote_ns),
 	KEY("load_remote", DURATION, load_remote_ns),
@@ -85,8 +86,8 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 };
 
 const char *const hs_calib_keys[HS_CALIB_NKEYS] = {
-	"name", "slice", "tick", "context_switch", "syscall", "signal_syscall", "atomic_local",
-	"atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
+	"name", "slice", "tick", "context_switch", "syscall", "signal_syscall", "clock_read",
+	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
 	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "timer_program", "sleep_return", "thread_create",
@@ -243,6 +244,10 @@ static void derive_costs(struct hs_calib_report *r, struct hs_os_profile *p)
 		p->signal_syscall_ns = from_median(r, "signal_syscall", "syscall",
 						   "syscall(SYS_getppid), because the signal calls "
 						   "were not timed");
+	p->clock_read_ns = from_median(r, "clock_read", "clock_read",
+				       "one read of the native backend's clock, each sample the "
+				       "mean of 100; the simulator charges it where the native "
+				       "backend reads its clock");
 	p->atomic_local_ns = from_median(r, "atomic_local", "cas_local",
 					 "an uncontended compare-and-swap on a line this CPU "
 					 "owns, each sample the mean of 1000");

@@ -64,6 +64,7 @@ static const struct cfg_key os_keys[] = {
 	OS_DUR("context_switch", context_switch_ns, 0, NS_MS),
 	OS_DUR("syscall", syscall_ns, 0, NS_MS),
 	OS_DUR("signal_syscall", signal_syscall_ns, 0, NS_MS),
+	OS_DUR("clock_read", clock_read_ns, 0, NS_MS),
 	OS_DUR("atomic_local", atomic_local_ns, 0, NS_MS),
 	OS_DUR("atomic_remote", atomic_remote_ns, 0, NS_MS),
 	OS_DUR("load_remote", load_remote_ns, 0, NS_MS),

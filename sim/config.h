@@ -94,6 +94,8 @@ struct hs_os_profile {
 	int64_t syscall_ns;            /* syscall = round trip of a trivial system call */
 	int64_t signal_syscall_ns;     /* signal_syscall = one rt_sigprocmask or sigaltstack
 	                                * call of a callback's signal set-up */
+	int64_t clock_read_ns;         /* clock_read = one read of the native backend's clock,
+	                                * charged where that backend reads it (0: none) */
 	int64_t atomic_local_ns;       /* atomic_local = RMW on a line this core owns */
 	int64_t atomic_remote_ns;      /* atomic_remote = RMW on a line another core wrote */
 	int64_t load_remote_ns;        /* load_remote = load of a line another core wrote */

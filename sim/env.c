@@ -161,7 +161,7 @@ static void env_work(hs_env *env, int64_t ns)
 {
 	struct sim_thread *t = sim_thread_of(env);
 
-	sim_cpu(t->sim, t, ns);
+	sim_cpu(t->sim, t, sim_spin_ns(t->sim, ns));
 }
 
 static void env_signals(hs_env *env, enum hs_sig_phase phase)
@@ -190,9 +190,16 @@ static int env_spawn(hs_env *env, const char *name, void (*fn)(hs_env *env, void
 	return 0;
 }
 
+/* The time after one read of the native backend's clock, whose cost is
+ * charged to a thread that reads it on its own CPU. */
 static int64_t env_now(hs_env *env)
 {
-	return sim_of(env)->now;
+	struct sim_thread *t = sim_thread_of(env);
+	struct sim *s = t->sim;
+
+	if (s->running == t)
+		sim_clock_read(s, t);
+	return s->now;
 }
 
 static int env_lock_register(hs_env *env, const char *name)
@@ -295,7 +302,7 @@ static void rt_think(hs_env *env, int64_t ns, enum hs_think_kind kind)
 	struct sim_thread *t = sim_thread_of(env);
 
 	if (kind == HS_THINK_CPU)
-		sim_cpu(t->sim, t, ns);
+		sim_cpu(t->sim, t, sim_spin_ns(t->sim, ns));
 	else
 		sim_os_sleep(t->sim, t, ns, HS_R_THINK);
 }

@@ -125,12 +125,36 @@ void sim_p_release(struct sim *s, struct sim_thread *t)
 	sim_cpu_waker(s, t, hand_out_ps(s, t));
 }
 
+/*
+ * The CPU time of a spin of ns as the native backend spins: one read of its
+ * clock to start, then reads until the time between them adds up to ns, so
+ * the spin ends at the first read at or past ns.  Reads are clock_read
+ * apart, which rounds ns up to whole reads and adds the first.  With
+ * clock_read 0 (a profile that charges no clock reads) it is ns.
+ */
+int64_t sim_spin_ns(const struct sim *s, int64_t ns)
+{
+	int64_t c = s->os->clock_read_ns;
+
+	if (c <= 0)
+		return ns;
+	if (ns <= 0)
+		return c;
+	return c + (ns + c - 1) / c * c;
+}
+
+/* One read of the native backend's clock on t's CPU. */
+void sim_clock_read(struct sim *s, struct sim_thread *t)
+{
+	sim_cpu(s, t, s->os->clock_read_ns);
+}
+
 void sim_go_work(struct sim *s, struct sim_thread *t, int64_t ns)
 {
 	while (ns > 0) {
 		int64_t chunk = ns < s->rt->preempt_chunk_ns ? ns : s->rt->preempt_chunk_ns;
 
-		sim_cpu(s, t, chunk);
+		sim_cpu(s, t, sim_spin_ns(s, chunk));
 		ns -= chunk;
 
 		/* safe point: give the P to a stopping world */
@@ -251,7 +275,7 @@ static void gc_main(hs_env *env, void *arg)
 			/* sweep termination */
 			gc->phase = GC_SWEEP_TERM;
 			stop_the_world(s, g);
-			sim_cpu(s, g, s->rt->gc_stw1_ns);
+			sim_cpu(s, g, sim_spin_ns(s, s->rt->gc_stw1_ns));
 			start_the_world(s, g);
 
 			/* concurrent mark */
@@ -265,7 +289,7 @@ static void gc_main(hs_env *env, void *arg)
 			/* mark termination */
 			gc->phase = GC_MARK_TERM;
 			stop_the_world(s, g);
-			sim_cpu(s, g, s->rt->gc_stw2_ns);
+			sim_cpu(s, g, sim_spin_ns(s, s->rt->gc_stw2_ns));
 			gc->marked = gc->cycle;
 			gc->cycles_done++;
 			start_the_world(s, g);
@@ -324,16 +348,16 @@ hs_m *sim_new_m(struct sim *s, struct sim_thread *t, const char *reason)
 
 	/* allocm: the M's id and count under sched.lock */
 	hs_lock2(&t->env, &s->sched_lock, spin, rt->lock_spin_ns, rt->lock_passive_spin);
-	sim_cpu(s, t, rt->sched_lock_hold_ns);
+	sim_cpu(s, t, sim_spin_ns(s, rt->sched_lock_hold_ns));
 	hs_unlock2(&t->env, &s->sched_lock);
 
 	/* the M, its 32 KiB signal stack, and the goroutine with its stack */
-	sim_cpu(s, t, rt->allocm_ns + sim_cost(s, HS_COST_MMAP, s->os->mmap_ns));
-	sim_cpu(s, t, rt->malg_ns);
+	sim_cpu(s, t, sim_spin_ns(s, rt->allocm_ns) + sim_cost(s, HS_COST_MMAP, s->os->mmap_ns));
+	sim_cpu(s, t, sim_spin_ns(s, rt->malg_ns));
 
 	/* allgadd */
 	hs_lock2(&t->env, &s->allg_lock, spin, rt->lock_spin_ns, rt->lock_passive_spin);
-	sim_cpu(s, t, rt->allgadd_ns);
+	sim_cpu(s, t, sim_spin_ns(s, rt->allgadd_ns));
 	hs_unlock2(&t->env, &s->allg_lock);
 
 	if (s->nms == s->cap_ms) {
@@ -391,8 +415,10 @@ int sim_lock_register(struct sim *s, const char *name)
 
 void sim_lock_begin(struct sim *s, struct sim_thread *t, int id)
 {
-	if (id >= 0 && id < s->nlocks)
-		t->lock_begin_ns[id] = s->now;
+	if (id < 0 || id >= s->nlocks)
+		return;
+	sim_clock_read(s, t);
+	t->lock_begin_ns[id] = s->now;
 }
 
 void sim_lock_acquired(struct sim *s, struct sim_thread *t, int id, bool contended)
@@ -402,6 +428,7 @@ void sim_lock_acquired(struct sim *s, struct sim_thread *t, int id, bool contend
 
 	if (id < 0 || id >= s->nlocks)
 		return;
+	sim_clock_read(s, t);
 	l = &s->locks[id];
 	wait = s->now - t->lock_begin_ns[id];
 	l->stat.acquisitions++;
@@ -429,6 +456,7 @@ void sim_lock_released(struct sim *s, struct sim_thread *t, int id)
 
 	if (id < 0 || id >= s->nlocks)
 		return;
+	sim_clock_read(s, t);
 	l = &s->locks[id];
 	hold = s->now - l->acquired_at;
 	if (hold < l->stat.hold_min_ns)

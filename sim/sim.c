@@ -478,6 +478,9 @@ static int sim_run(const struct hs_run_request *req, struct hs_run_result *out, 
 	s->driver.policy = req->policy;
 	s->driver.policy_state = s->policy_state;
 	s->driver.phase_cpu = req->phase_cpu;
+	/* As on the native backend: the phase times go only to event rows,
+	 * and each costs a clock read. */
+	s->driver.skip_phase_times = !s->events;
 
 	if (req->trace_path) {
 		rc = sim_replay_open(s, err);

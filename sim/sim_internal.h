@@ -371,6 +371,8 @@ void sim_go_work(struct sim *s, struct sim_thread *t, int64_t ns);
 void sim_gc_call(struct sim *s, struct sim_thread *t);
 hs_m *sim_new_m(struct sim *s, struct sim_thread *t, const char *reason);
 int sim_lock_register(struct sim *s, const char *name);
+int64_t sim_spin_ns(const struct sim *s, int64_t ns);
+void sim_clock_read(struct sim *s, struct sim_thread *t);
 void sim_lock_begin(struct sim *s, struct sim_thread *t, int id);
 void sim_lock_acquired(struct sim *s, struct sim_thread *t, int id, bool contended);
 void sim_lock_released(struct sim *s, struct sim_thread *t, int id);

@@ -37,7 +37,7 @@
 /* The [os] keys as sim/config.h defines them, written independently of
  * the library's own table. */
 static const char *const os_keys[] = {
-	"name", "slice", "tick", "context_switch", "syscall", "signal_syscall",
+	"name", "slice", "tick", "context_switch", "syscall", "signal_syscall", "clock_read",
 	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
@@ -614,7 +614,11 @@ static void derive_burst_and_signal_figures(void **state)
 	fill_hand_report(&r, true);
 	put_figure(&r, "thread_create_burst", 22000, 26000, 40000, 90000, 20);
 	put_figure(&r, "signal_syscall", 300, 340, 420, 600, 20);
+	put_figure(&r, "clock_read", 20, 29, 31, 45, 20);
 	hs_calib_derive(&r);
+	/* the median read of the native backend's clock, as measured */
+	assert_int_equal(r.profile.clock_read_ns, 29);
+	assert_non_null(strstr(note_of(&r, "clock_read"), "native backend's clock"));
 	/* the burst figure replaces create + join minus exit (20000 - 9000) */
 	assert_int_equal(r.profile.thread_create_ns, 26000);
 	assert_int_equal(r.profile.signal_syscall_ns, 340);
@@ -1726,6 +1730,7 @@ static int64_t profile_duration(const struct hs_os_profile *p, const char *key)
 		{ "context_switch", offsetof(struct hs_os_profile, context_switch_ns) },
 		{ "syscall", offsetof(struct hs_os_profile, syscall_ns) },
 		{ "signal_syscall", offsetof(struct hs_os_profile, signal_syscall_ns) },
+		{ "clock_read", offsetof(struct hs_os_profile, clock_read_ns) },
 		{ "atomic_local", offsetof(struct hs_os_profile, atomic_local_ns) },
 		{ "atomic_remote", offsetof(struct hs_os_profile, atomic_remote_ns) },
 		{ "load_remote", offsetof(struct hs_os_profile, load_remote_ns) },

@@ -845,13 +845,14 @@ static void each_param_lists_all(void **state)
 	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", &ov, 1, NULL, &err), 0);
 	hs_config_each_param(&cfg, collect, &first);
 	hs_config_each_param(&cfg, collect, &second);
-	/* 20 scenario keys, 39 OS keys, 18 runtime keys, 1 policy parameter. */
-	assert_int_equal(first.n, 20 + 39 + 18 + 1);
+	/* 20 scenario keys, 40 OS keys, 18 runtime keys, 1 policy parameter. */
+	assert_int_equal(first.n, 20 + 40 + 18 + 1);
 	assert_memory_equal(&first, &second, sizeof(first));
 	assert_string_equal(lookup(&first, "os.slice"), "2250000");
 	assert_string_equal(lookup(&first, "os.yield"), "linux");
 	assert_string_equal(lookup(&first, "os.sleep_slack_ratio"), "0");
 	assert_string_equal(lookup(&first, "os.timer_program"), "0");
+	assert_string_equal(lookup(&first, "os.clock_read"), "0");
 	assert_string_equal(lookup(&first, "runtime.gc_worker_ratio"), "0.25");
 	assert_string_equal(lookup(&first, "workload.thread_stack"), "262144");
 	assert_string_equal(lookup(&first, "callback.steps"), "gc,grow:10000,gc");

@@ -111,6 +111,53 @@ static void test_bind_skips_signals(void **state)
 	hs_result_free(&br);
 }
 
+/* The total lock acquisitions of a run, over all its locks. */
+static uint64_t lock_acquisitions(const struct hs_run_result *res)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < res->locks.len; i++)
+		n += res->locks.data[i].acquisitions;
+	return n;
+}
+
+/*
+ * With clock_read c the sim charges c for each read of its clock that the
+ * native backend makes: two per callback (its arrival and return), three
+ * per lock acquisition (the lock statistics), and for each spin (a work
+ * step, the steps of an M's allocation) one read to start plus the spin
+ * rounded up to whole reads, which is c more for a spin that is a multiple
+ * of c.  One thread alone on four cores adds them up exactly.  The
+ * policy's init, before the makespan starts, makes the first M (four
+ * spins, sched.lock and allglock) and lists it (the extra-M lock): three
+ * acquisitions and four spins that the makespan does not see.
+ */
+static void test_clock_reads_charged(void **state)
+{
+	const char *plain[] = { "workload.callbacks=1000", NULL };
+	const char *timed[] = { "workload.callbacks=1000", "os.clock_read=10ns", NULL };
+	struct hs_run_result a, b;
+	int64_t ms, spins, reads;
+
+	run_policy("single", "cthread-loop", "linux", 1, plain, &a);
+	run_policy("single", "cthread-loop", "linux", 1, timed, &b);
+	assert_int_equal(a.status, HS_STATUS_OK);
+	assert_int_equal(b.status, HS_STATUS_OK);
+	assert_int_equal(lock_acquisitions(&a), lock_acquisitions(&b));
+	assert_true(lock_acquisitions(&b) >= 1000);
+	ms = (int64_t)hs_result_get(&b, "m_created", -1);
+	assert_int_equal(ms, (int64_t)hs_result_get(&a, "m_created", -2));
+	/* a work:100ns step per callback; allocm, sched_lock_hold, malg and
+	 * allgadd per M */
+	spins = 1000 + 4 * (ms - 1);
+	reads = 2 * 1000 + 3 * ((int64_t)lock_acquisitions(&b) - 3) + spins;
+	assert_int_equal((int64_t)hs_result_get(&b, "makespan_ns", 0) -
+				 (int64_t)hs_result_get(&a, "makespan_ns", 0),
+			 10 * reads);
+	hs_result_free(&a);
+	hs_result_free(&b);
+}
+
 static void test_handoff_never_sleeps(void **state)
 {
 	static const char *const oses[] = { "linux", "freebsd", "darwin", "windows" };
@@ -152,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_policies_conserve_ms),
 		cmocka_unit_test(test_bind_one_m_per_thread),
 		cmocka_unit_test(test_bind_skips_signals),
+		cmocka_unit_test(test_clock_reads_charged),
 		cmocka_unit_test(test_handoff_never_sleeps),
 		cmocka_unit_test(test_watermark_keeps_spares),
 	};
