@@ -126,11 +126,11 @@ void sim_p_release(struct sim *s, struct sim_thread *t)
 }
 
 /*
- * The CPU time of a spin of ns as the native backend spins: one read of its
- * clock to start, then reads until the time between them adds up to ns, so
- * the spin ends at the first read at or past ns.  Reads are clock_read
- * apart, which rounds ns up to whole reads and adds the first.  With
- * clock_read 0 (a profile that charges no clock reads) it is ns.
+ * The CPU time of a spin of ns as the native backend spins.  It reads its
+ * clock once to start, then again until the time between reads adds up to
+ * ns, and stops at the first read at or past ns.  Reads are clock_read
+ * apart, so ns rounds up to whole reads, plus the first.  With clock_read
+ * 0 (a profile that charges no clock reads) it is ns.
  */
 int64_t sim_spin_ns(const struct sim *s, int64_t ns)
 {

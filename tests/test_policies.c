@@ -123,11 +123,10 @@ static uint64_t lock_acquisitions(const struct hs_run_result *res)
 
 /*
  * With clock_read c the sim charges c for each read of its clock that the
- * native backend makes: two per callback (its arrival and return), three
- * per lock acquisition (the lock statistics), and for each spin (a work
- * step, the steps of an M's allocation) one read to start plus the spin
- * rounded up to whole reads, which is c more for a spin that is a multiple
- * of c.  One thread alone on four cores adds them up exactly.  The
+ * native backend makes.  A callback reads it twice (arrival and return), a
+ * lock acquisition three times (the lock statistics).  A spin (a work
+ * step, a step of an M's allocation) reads once to start and then rounds
+ * up to whole reads, which is c more for a spin that is a multiple of c.  One thread alone on four cores adds them up exactly.  The
  * policy's init, before the makespan starts, makes the first M (four
  * spins, sched.lock and allglock) and lists it (the extra-M lock): three
  * acquisitions and four spins that the makespan does not see.
