@@ -155,6 +155,18 @@ int cli_calibrate(int argc, char **argv)
 	return cli_calibrate_between(argc, argv, NULL, NULL);
 }
 
+/* Words an error about the profile file for validate, which runs the
+ * calibration: validate names the file with --os, and records no run when
+ * the profile cannot be written, native runs included. */
+static void for_validate(struct hs_error *err)
+{
+	size_t n = strlen(err->msg);
+
+	if (strcmp(err->key, "--out") == 0)
+		snprintf(err->key, sizeof(err->key), "--os");
+	snprintf(err->msg + n, sizeof(err->msg) - n, "; no run is recorded");
+}
+
 int cli_calibrate_between(int argc, char **argv,
 			  int (*after_pass)(void *ctx, int pass, int passes, struct hs_error *err),
 			  void *ctx)
@@ -182,14 +194,11 @@ int cli_calibrate_between(int argc, char **argv,
 				return cli_usage_error("--out needs a file name");
 		} else if (strcmp(a, "--scale") == 0 || strncmp(a, "--scale=", 8) == 0) {
 			const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
-			char *end;
 
 			if (!v)
 				return cli_usage_error("--scale needs a value");
-			errno = 0;
-			scale = strtod(v, &end);
-			if (errno || *end || end == v || !(scale > 0 && scale <= 100))
-				return cli_usage_error("invalid --scale '%s'; use a number in (0, 100]", v);
+			if (!cli_parse_scale(v, &scale))
+				return cli_usage_error("invalid --scale '%s'; use a decimal number in (0, 100]", v);
 		} else if (strcmp(a, "--passes") == 0 || strncmp(a, "--passes=", 9) == 0) {
 			const char *v = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
 			char *end;
@@ -227,12 +236,17 @@ int cli_calibrate_between(int argc, char **argv,
 		if (rc == 0)
 			rc = check_writable(out, &err);
 	}
+	if (rc && after_pass)
+		for_validate(&err);
 	if (rc == 0)
 		rc = hs_calibrate(&opts, rep, &err);
 	if (prog.tty && !prog.quiet)
 		fputs("\r\033[K", stderr);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = hs_calibrate_write_profile(rep, out, &err);
+		if (rc && after_pass)
+			for_validate(&err);
+	}
 	if (rc) {
 		free(rep);
 		return cli_error(&err);

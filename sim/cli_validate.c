@@ -233,15 +233,12 @@ static int parse_args(int argc, char **argv, struct val_opts *o, struct hs_error
 			continue;
 		}
 		if (strcmp(a, "--calibrate") == 0 || strncmp(a, "--calibrate=", 12) == 0) {
-			char *end;
 			double scale;
 
 			o->calibrate_scale = a[11] == '=' ? a + 12 : "1";
-			errno = 0;
-			scale = strtod(o->calibrate_scale, &end);
-			if (errno || *end || end == o->calibrate_scale || !(scale > 0 && scale <= 100))
+			if (!cli_parse_scale(o->calibrate_scale, &scale))
 				return hs_error_set(err, HS_E_USAGE, NULL, 0, "--calibrate",
-						    "invalid scale '%s'; use a number in (0, 100]",
+						    "invalid scale '%s'; use a decimal number in (0, 100]",
 						    o->calibrate_scale);
 			continue;
 		}
@@ -841,8 +838,9 @@ static int calibration_target(const struct val_opts *o, const char **out, struct
 	*out = strcmp(o->os, "host") == 0 ? hs_host_profile_path() : o->os;
 	if (strcmp(o->os, "host") != 0 && !is_file)
 		return hs_error_set(err, HS_E_USAGE, NULL, 0, "--calibrate",
-				    "writes a profile file, but --os names the shipped profile '%s'; "
-				    "use --os host or --os FILE",
+				    "writes a profile file, but --os '%s' reads as the name of a "
+				    "shipped profile; use --os host, or a path that contains '/' or "
+				    "ends in .ini",
 				    o->os);
 	if (stat(*out, &st) == 0 && S_ISDIR(st.st_mode))
 		return hs_error_set(err, HS_E_INPUT, *out, 0, "--os",

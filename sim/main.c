@@ -58,6 +58,21 @@ int cli_usage_error(const char *fmt, ...)
 	return CLI_USAGE;
 }
 
+bool cli_parse_scale(const char *v, double *out)
+{
+	char *end;
+	double x;
+
+	if (!v || !*v || v[strspn(v, "0123456789.eE+-")] != '\0')
+		return false;
+	errno = 0;
+	x = strtod(v, &end);
+	if (errno || *end || end == v || !(x > 0 && x <= 100))
+		return false;
+	*out = x;
+	return true;
+}
+
 const char *cli_option(int argc, char **argv, int *i, const char *name, bool *missing)
 {
 	size_t n = strlen(name);

@@ -411,6 +411,7 @@ static void validate_calibrates_first(void **unused)
 					      "--db", db, NULL });
 	assert_int_equal(r->status, 2);
 	assert_non_null(strstr(r->err, "--calibrate"));
+	assert_non_null(strstr(r->err, "reads as the name of a shipped profile"));
 	assert_int_equal(db_int(db, "SELECT count(*) FROM run"), 4);
 	free(r);
 }
@@ -572,6 +573,22 @@ static void calibration_inputs_checked_first(void **unused)
 	assert_non_null(strstr(r->err, "invalid scale 'abc'"));
 	assert_null(strchr(strchr(r->err, '\n') + 1, '\n')); /* one line */
 
+	/* strtod's hexadecimal and infinity forms are not scales */
+	for (int i = 0; i < 2; i++) {
+		const char *arg = i == 0 ? "--calibrate=0x1" : "--calibrate=INF";
+
+		memset(r, 0, sizeof(*r));
+		run_herdsim(r, (const char *const[]){ "validate", scen, "--os", prof, arg, "--db", db,
+						      NULL });
+		assert_int_equal(r->status, 2);
+		assert_non_null(strstr(r->err, "invalid scale"));
+		assert_int_equal(access(db, F_OK), -1);
+	}
+	memset(r, 0, sizeof(*r));
+	run_herdsim(r, (const char *const[]){ "calibrate", "--scale", "0x1", "--out", prof, NULL });
+	assert_int_equal(r->status, 2);
+	assert_non_null(strstr(r->err, "invalid --scale '0x1'"));
+
 	memset(r, 0, sizeof(*r));
 	run_herdsim(r, (const char *const[]){ "validate", scen, "--os", prof, "--calibrate=0.01",
 					      "--policy", "nosuch", "--db", db, NULL });
@@ -598,6 +615,11 @@ static void calibration_inputs_checked_first(void **unused)
 					      "--calibrate=0.01", "--db", db, NULL });
 	assert_int_not_equal(r->status, 0);
 	assert_non_null(strstr(r->err, "/proc/herdsim-profile.ini"));
+	/* in validate's words: its option, and that nothing is kept */
+	assert_non_null(strstr(r->err, "--os"));
+	assert_null(strstr(r->err, "--out"));
+	assert_non_null(strstr(r->err, "no run is recorded"));
+	assert_null(strchr(strchr(r->err, '\n') + 1, '\n')); /* one line */
 
 	assert_int_equal(access(prof, F_OK), -1);
 	assert_int_equal(access(db, F_OK), -1);
