@@ -25,7 +25,7 @@
 #include "config.h"
 
 static const char calibrate_usage[] =
-	"usage: herdsim calibrate [--out FILE] [--scale X] [--passes N]\n"
+	"usage: herdsim calibrate [--out FILE] [--scale X] [--passes N] [--quiet]\n"
 	"\n"
 	"Measures this machine's kernel and hardware costs (about 10 s on an idle\n"
 	"2-CPU machine at scale 1, under a minute in any case) and writes them as\n"

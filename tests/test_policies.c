@@ -126,17 +126,20 @@ static uint64_t lock_acquisitions(const struct hs_run_result *res)
  * native backend makes.  A callback reads it twice (arrival and return), a
  * lock acquisition three times (the lock statistics).  A spin (a work
  * step, a step of an M's allocation) reads once to start and then rounds
- * up to whole reads, which is c more for a spin that is a multiple of c.  One thread alone on four cores adds them up exactly.  The
- * policy's init, before the makespan starts, makes the first M (four
- * spins, sched.lock and allglock) and lists it (the extra-M lock): three
- * acquisitions and four spins that the makespan does not see.
+ * up to whole reads.  At 30 ns a read, the 100 ns work step costs
+ * 30 + 4 x 30 = 150 ns, 50 more; an M's allocm (3 us), sched_lock_hold
+ * (200 ns), malg (1 us) and allgadd (100 ns) cost 30, 40, 50 and 50 more.
+ * One thread alone on four cores adds them up exactly.  The policy's init,
+ * before the makespan starts, makes the first M (four spins, sched.lock
+ * and allglock) and lists it (the extra-M lock): three acquisitions and
+ * four spins that the makespan does not see.
  */
 static void test_clock_reads_charged(void **state)
 {
 	const char *plain[] = { "workload.callbacks=1000", NULL };
-	const char *timed[] = { "workload.callbacks=1000", "os.clock_read=10ns", NULL };
+	const char *timed[] = { "workload.callbacks=1000", "os.clock_read=30ns", NULL };
 	struct hs_run_result a, b;
-	int64_t ms, spins, reads;
+	int64_t ms, reads, spun;
 
 	run_policy("single", "cthread-loop", "linux", 1, plain, &a);
 	run_policy("single", "cthread-loop", "linux", 1, timed, &b);
@@ -146,13 +149,11 @@ static void test_clock_reads_charged(void **state)
 	assert_true(lock_acquisitions(&b) >= 1000);
 	ms = (int64_t)hs_result_get(&b, "m_created", -1);
 	assert_int_equal(ms, (int64_t)hs_result_get(&a, "m_created", -2));
-	/* a work:100ns step per callback; allocm, sched_lock_hold, malg and
-	 * allgadd per M */
-	spins = 1000 + 4 * (ms - 1);
-	reads = 2 * 1000 + 3 * ((int64_t)lock_acquisitions(&b) - 3) + spins;
+	reads = 2 * 1000 + 3 * ((int64_t)lock_acquisitions(&b) - 3);
+	spun = 50 * 1000 + (30 + 40 + 50 + 50) * (ms - 1);
 	assert_int_equal((int64_t)hs_result_get(&b, "makespan_ns", 0) -
 				 (int64_t)hs_result_get(&a, "makespan_ns", 0),
-			 10 * reads);
+			 30 * reads + spun);
 	hs_result_free(&a);
 	hs_result_free(&b);
 }
