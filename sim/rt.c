@@ -125,30 +125,6 @@ void sim_p_release(struct sim *s, struct sim_thread *t)
 	sim_cpu_waker(s, t, hand_out_ps(s, t));
 }
 
-/*
- * The CPU time of a spin of ns as the native backend spins.  It reads its
- * clock once to start, then again until the time between reads adds up to
- * ns, and stops at the first read at or past ns.  Reads are clock_read
- * apart, so ns rounds up to whole reads, plus the first.  With clock_read
- * 0 (a profile that charges no clock reads) it is ns.
- */
-int64_t sim_spin_ns(const struct sim *s, int64_t ns)
-{
-	int64_t c = s->os->clock_read_ns;
-
-	if (c <= 0)
-		return ns;
-	if (ns <= 0)
-		return c;
-	return c + (ns + c - 1) / c * c;
-}
-
-/* One read of the native backend's clock on t's CPU. */
-void sim_clock_read(struct sim *s, struct sim_thread *t)
-{
-	sim_cpu(s, t, s->os->clock_read_ns);
-}
-
 void sim_go_work(struct sim *s, struct sim_thread *t, int64_t ns)
 {
 	while (ns > 0) {

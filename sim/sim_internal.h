@@ -371,8 +371,31 @@ void sim_go_work(struct sim *s, struct sim_thread *t, int64_t ns);
 void sim_gc_call(struct sim *s, struct sim_thread *t);
 hs_m *sim_new_m(struct sim *s, struct sim_thread *t, const char *reason);
 int sim_lock_register(struct sim *s, const char *name);
-int64_t sim_spin_ns(const struct sim *s, int64_t ns);
-void sim_clock_read(struct sim *s, struct sim_thread *t);
+/*
+ * The CPU time of a spin of ns as the native backend spins.  It reads its
+ * clock once to start, then again until the time between reads adds up to
+ * ns, and stops at the first read at or past ns.  Reads are clock_read
+ * apart, so ns rounds up to whole reads, plus the first.  With clock_read
+ * 0 (a profile that charges no clock reads) it is ns.  Inline, as it runs
+ * on every CPU burst of Go work.
+ */
+static inline int64_t sim_spin_ns(const struct sim *s, int64_t ns)
+{
+	int64_t c = s->os->clock_read_ns;
+
+	if (c <= 0)
+		return ns;
+	if (ns <= 0)
+		return c;
+	return c + (ns + c - 1) / c * c;
+}
+
+/* One read of the native backend's clock on t's CPU, if reads cost. */
+static inline void sim_clock_read(struct sim *s, struct sim_thread *t)
+{
+	if (s->os->clock_read_ns > 0)
+		sim_cpu(s, t, s->os->clock_read_ns);
+}
 void sim_lock_begin(struct sim *s, struct sim_thread *t, int id);
 void sim_lock_acquired(struct sim *s, struct sim_thread *t, int id, bool contended);
 void sim_lock_released(struct sim *s, struct sim_thread *t, int id);
