@@ -1453,7 +1453,11 @@ static void calibrate_measures_rings(void **state)
  * switches itself to SCHED_BATCH, so the ring of 2 enters a wait at
  * nearly every hop.  Without the switch its woken thread preempts the
  * waker, which then finds its token back and skips its wait in a third
- * or more of the hops (0.59 waits per hop on Linux 6.18). */
+ * or more of the hops (0.59 waits per hop on Linux 6.18).  The test
+ * asks for 0.8 waits per hop, between the two: a busy or sanitized run
+ * under SCHED_BATCH came out at 0.950, just under the profile's warning
+ * threshold HS_CALIB_RING_MIN_WAITS. */
+#define BATCH_RING_MIN_WAITS 0.8
 static void ring_of_two_waits_under_batch(void **state)
 {
 	struct hs_calib_opts opts = { .scale = TINY_SCALE, .passes = 1 };
@@ -1474,7 +1478,7 @@ static void ring_of_two_waits_under_batch(void **state)
 	assert_int_equal(r->ring_not_batch, 0);
 	assert_non_null(hs_calib_find(r, "futex_ring_2"));
 	assert_true(r->ring_hops[0] > 0);
-	if ((double)r->ring_waits[0] < HS_CALIB_RING_MIN_WAITS * (double)r->ring_hops[0])
+	if ((double)r->ring_waits[0] < BATCH_RING_MIN_WAITS * (double)r->ring_hops[0])
 		fail_msg("the ring of 2 entered %" PRId64 " waits in %" PRId64 " hops",
 			 r->ring_waits[0], r->ring_hops[0]);
 	free(r);
