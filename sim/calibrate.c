@@ -212,8 +212,8 @@ static int measure_batches(const struct hs_calib_opts *o, struct hs_calib_report
 	return 0;
 }
 
-/* One read of the native backend's clock, the read the simulator charges
- * as clock_read (native_clock_init must have run). */
+/* Reads the native backend's clock once, the read that the simulator
+ * charges as clock_read.  native_clock_init must have run. */
 static void op_clock_read(void)
 {
 	sink += native_clock();

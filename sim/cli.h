@@ -37,10 +37,10 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Sets *missing when the option is there without a value. */
 const char *cli_option(int argc, char **argv, int *i, const char *name, bool *missing);
 
-/* Parses a decimal scale in (0, 100] into *out: digits, a point and an
- * exponent only, so that strtod's hexadecimal, infinity and NaN forms are
- * refused.  False if malformed or out of range. */
-bool cli_parse_scale(const char *v, double *out);
+/* Parses a decimal scale in (0, 100] into *out.  Only digits, a point and
+ * an exponent are valid, so strtod's hexadecimal, infinity and NaN forms
+ * are rejected.  Returns false if text is invalid or out of range. */
+bool cli_parse_scale(const char *text, double *out);
 
 /* Parses a non-negative integer option value; false if malformed. */
 bool cli_parse_u64(const char *text, unsigned long long *v);

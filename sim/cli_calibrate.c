@@ -155,10 +155,10 @@ int cli_calibrate(int argc, char **argv)
 	return cli_calibrate_between(argc, argv, NULL, NULL);
 }
 
-/* Words an error about the profile file for validate, which runs the
- * calibration: validate names the file with --os, and records no run when
- * the profile cannot be written, native runs included. */
-static void for_validate(struct hs_error *err)
+/* Rewrites an error about the profile file in validate's terms.  validate
+ * names that file with --os, and it records no run, native runs included,
+ * when the profile cannot be written. */
+static void reword_for_validate(struct hs_error *err)
 {
 	size_t n = strlen(err->msg);
 
@@ -237,7 +237,7 @@ int cli_calibrate_between(int argc, char **argv,
 			rc = check_writable(out, &err);
 	}
 	if (rc && after_pass)
-		for_validate(&err);
+		reword_for_validate(&err);
 	if (rc == 0)
 		rc = hs_calibrate(&opts, rep, &err);
 	if (prog.tty && !prog.quiet)
@@ -245,7 +245,7 @@ int cli_calibrate_between(int argc, char **argv,
 	if (rc == 0) {
 		rc = hs_calibrate_write_profile(rep, out, &err);
 		if (rc && after_pass)
-			for_validate(&err);
+			reword_for_validate(&err);
 	}
 	if (rc) {
 		free(rep);

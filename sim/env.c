@@ -190,8 +190,8 @@ static int env_spawn(hs_env *env, const char *name, void (*fn)(hs_env *env, void
 	return 0;
 }
 
-/* The time after one read of the native backend's clock, whose cost is
- * charged to a thread that reads it on its own CPU. */
+/* Returns the time after one read of the native backend's clock.  The read
+ * is charged only to the running thread, since sim_cpu charges no other. */
 static int64_t env_now(hs_env *env)
 {
 	struct sim_thread *t = sim_thread_of(env);

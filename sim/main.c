@@ -58,18 +58,18 @@ int cli_usage_error(const char *fmt, ...)
 	return CLI_USAGE;
 }
 
-bool cli_parse_scale(const char *v, double *out)
+bool cli_parse_scale(const char *text, double *out)
 {
 	char *end;
-	double x;
+	double scale;
 
-	if (!v || !*v || v[strspn(v, "0123456789.eE+-")] != '\0')
+	if (!text || !*text || text[strspn(text, "0123456789.eE+-")] != '\0')
 		return false;
 	errno = 0;
-	x = strtod(v, &end);
-	if (errno || *end || end == v || !(x > 0 && x <= 100))
+	scale = strtod(text, &end);
+	if (errno || *end || end == text || !(scale > 0 && scale <= 100))
 		return false;
-	*out = x;
+	*out = scale;
 	return true;
 }
 

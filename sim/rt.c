@@ -432,6 +432,8 @@ void sim_lock_released(struct sim *s, struct sim_thread *t, int id)
 
 	if (id < 0 || id >= s->nlocks)
 		return;
+	/* NOTE: the native backend skips this read for a release with no
+	 * recorded acquisition; the shipped policies always pair the two. */
 	sim_clock_read(s, t);
 	l = &s->locks[id];
 	hold = s->now - l->acquired_at;

@@ -478,8 +478,8 @@ static int sim_run(const struct hs_run_request *req, struct hs_run_result *out, 
 	s->driver.policy = req->policy;
 	s->driver.policy_state = s->policy_state;
 	s->driver.phase_cpu = req->phase_cpu;
-	/* As on the native backend: the phase times go only to event rows,
-	 * and each costs a clock read. */
+	/* The native backend reads the phase times only for event rows, and
+	 * each read costs clock_read, so the sim skips them likewise. */
 	s->driver.skip_phase_times = !s->events;
 
 	if (req->trace_path) {

@@ -371,13 +371,13 @@ void sim_go_work(struct sim *s, struct sim_thread *t, int64_t ns);
 void sim_gc_call(struct sim *s, struct sim_thread *t);
 hs_m *sim_new_m(struct sim *s, struct sim_thread *t, const char *reason);
 int sim_lock_register(struct sim *s, const char *name);
+
 /*
- * The CPU time of a spin of ns as the native backend spins.  It reads its
- * clock once to start, then again until the time between reads adds up to
- * ns, and stops at the first read at or past ns.  Reads are clock_read
- * apart, so ns rounds up to whole reads, plus the first.  With clock_read
- * 0 (a profile that charges no clock reads) it is ns.  Inline, as it runs
- * on every CPU burst of Go work.
+ * Returns the CPU time of a spin of ns as the native backend spins.  That
+ * spin reads its clock once to start, then again until the time between
+ * reads adds up to ns.  Reads are clock_read apart, so ns rounds up to
+ * whole reads, plus the first.  With clock_read 0 the result is ns.  It is
+ * inline because it runs on every CPU burst of Go work.
  */
 static inline int64_t sim_spin_ns(const struct sim *s, int64_t ns)
 {
@@ -390,12 +390,14 @@ static inline int64_t sim_spin_ns(const struct sim *s, int64_t ns)
 	return c + (ns + c - 1) / c * c;
 }
 
-/* One read of the native backend's clock on t's CPU, if reads cost. */
+/* Charges t one read of the native backend's clock, unless clock_read
+ * is 0. */
 static inline void sim_clock_read(struct sim *s, struct sim_thread *t)
 {
 	if (s->os->clock_read_ns > 0)
 		sim_cpu(s, t, s->os->clock_read_ns);
 }
+
 void sim_lock_begin(struct sim *s, struct sim_thread *t, int id);
 void sim_lock_acquired(struct sim *s, struct sim_thread *t, int id, bool contended);
 void sim_lock_released(struct sim *s, struct sim_thread *t, int id);

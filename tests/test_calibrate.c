@@ -1247,9 +1247,8 @@ static void calibrate_percentiles_ordered(void **state)
 
 /* sleep_cycle ran beside a SCHED_IDLE thread on CPU A (any user may set
  * that policy on its own thread), and that thread's CPU time in the
- * windows was read.  How much it gets depends on how far the pollers fill
- * the CPU: on a slow host they leave a SCHED_IDLE thread nothing, so 0 is
- * a valid reading and the test asserts no share. */
+ * windows was read.  On a slow host the pollers fill the CPU and leave a
+ * SCHED_IDLE thread nothing, so 0 is a valid reading. */
 static void calibrate_sleep_cycle_busy(void **state)
 {
 	const struct hs_calib_report *r = &run->report;
@@ -1454,9 +1453,9 @@ static void calibrate_measures_rings(void **state)
  * nearly every hop.  Without the switch its woken thread preempts the
  * waker, which then finds its token back and skips its wait in a third
  * or more of the hops (0.59 waits per hop on Linux 6.18).  The test
- * asks for 0.8 waits per hop, between the two: a busy or sanitized run
- * under SCHED_BATCH came out at 0.950, just under the profile's warning
- * threshold HS_CALIB_RING_MIN_WAITS. */
+ * requires 0.8 waits per hop, between the two, because a busy or
+ * sanitized run under SCHED_BATCH came out at 0.950, just under the
+ * profile's warning threshold HS_CALIB_RING_MIN_WAITS. */
 #define BATCH_RING_MIN_WAITS 0.8
 static void ring_of_two_waits_under_batch(void **state)
 {

@@ -615,7 +615,7 @@ static void calibration_inputs_checked_first(void **unused)
 					      "--calibrate=0.01", "--db", db, NULL });
 	assert_int_not_equal(r->status, 0);
 	assert_non_null(strstr(r->err, "/proc/herdsim-profile.ini"));
-	/* in validate's words: its option, and that nothing is kept */
+	/* the message names validate's option and says that nothing is kept */
 	assert_non_null(strstr(r->err, "--os"));
 	assert_null(strstr(r->err, "--out"));
 	assert_non_null(strstr(r->err, "no run is recorded"));
