@@ -38,6 +38,7 @@
  */
 #include "native_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -198,9 +199,30 @@ void *native_runtime_entry(void *arg)
 
 /* ---- P's and stop-the-world ---- */
 
-/* Signals the threads w names. */
+/*
+ * True if the calling thread holds rt_mu.  glibc records the owner's
+ * thread id in every mutex it locks, a condition wait's relock included.
+ * Elsewhere this answers false, and the check it serves is skipped.
+ */
+static bool rt_mu_held(struct nrun *run)
+{
+#ifdef __GLIBC__
+	static _Thread_local pid_t self;
+
+	if (self == 0)
+		self = gettid();
+	return run->rt_mu.__data.__owner == self;
+#else
+	(void)run;
+	return false;
+#endif
+}
+
+/* Signals the threads w names.  The caller has released rt_mu, so that a
+ * woken thread that preempts it does not wait for the lock. */
 static void send_wakes(struct nrun *run, const struct native_wakes *w)
 {
+	assert((w->n == 0 && !w->daemon && !w->mark) || !rt_mu_held(run));
 	for (int i = 0; i < w->n; i++)
 		pthread_cond_signal(&w->p_waiters[i]->p_cv);
 	if (w->daemon)
@@ -209,13 +231,6 @@ static void send_wakes(struct nrun *run, const struct native_wakes *w)
 		pthread_cond_broadcast(&run->rt_cv[NATIVE_CV_MARK]);
 }
 
-/* Sends the wake-ups deferred in the current rt_mu section, before the
- * holder itself waits (rt_mu held). */
-static void flush_wakes_locked(struct nrun *run)
-{
-	send_wakes(run, &run->pending);
-	memset(&run->pending, 0, sizeof(run->pending));
-}
 
 /*
  * Unlocks rt_mu, then sends the wake-ups deferred while it was held.  Go
@@ -235,8 +250,33 @@ static void rt_unlock(struct nrun *run)
 	send_wakes(run, &w);
 }
 
+/*
+ * Sends the wake-ups deferred in the current rt_mu section before the
+ * holder itself waits (rt_mu held on entry and on return).  It unlocks
+ * rt_mu for the sends, as rt_unlock does: a woken thread that preempts the
+ * sender at the end of the futex call would otherwise find rt_mu held by a
+ * thread that no longer runs, and so would every thread that needs a P
+ * meanwhile.  Go's woken M's wait on notes of their own and need no lock
+ * to return.  Returns true if it sent any, and then the caller must check
+ * its condition again before it waits, since it may have changed while
+ * rt_mu was free.
+ */
+static bool flush_wakes_before_wait(struct nrun *run)
+{
+	struct native_wakes w = run->pending;
+
+	if (w.n == 0 && !w.daemon && !w.mark)
+		return false;
+	memset(&run->pending, 0, sizeof(run->pending));
+	pthread_mutex_unlock(&run->rt_mu);
+	send_wakes(run, &w);
+	pthread_mutex_lock(&run->rt_mu);
+	return true;
+}
+
 /* Waits on rt_cv[cv] (rt_mu held) in state blocked for `why`; unwinds on
- * abort. */
+ * abort.  Returns at once, without waiting, after it sent deferred
+ * wake-ups, so every caller waits in a loop that checks its condition. */
 static void rt_wait(struct nthread *t, enum native_cv cv, enum hs_reason why)
 {
 	struct nrun *run = t->run;
@@ -247,7 +287,8 @@ static void rt_wait(struct nthread *t, enum native_cv cv, enum hs_reason why)
 	}
 	if (t->cur_state != HS_TS_BLOCKED || t->cur_reason != why)
 		native_enter_state(t, HS_TS_BLOCKED, why, -1);
-	flush_wakes_locked(run);
+	if (flush_wakes_before_wait(run))
+		return;
 	pthread_cond_wait(&run->rt_cv[cv], &run->rt_mu);
 	if (__atomic_load_n(&run->abort, __ATOMIC_SEQ_CST) && t->can_unwind) {
 		rt_unlock(run);
@@ -308,7 +349,8 @@ static void p_park(struct nthread *t, enum hs_reason why)
 			rt_unlock(run);
 			native_check_abort(t);
 		}
-		flush_wakes_locked(run);
+		if (flush_wakes_before_wait(run))
+			continue;
 		pthread_cond_wait(&t->p_cv, &run->rt_mu);
 	}
 	t->p_granted = false;
