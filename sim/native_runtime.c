@@ -202,7 +202,8 @@ void *native_runtime_entry(void *arg)
 /*
  * True if the calling thread holds rt_mu.  glibc records the owner's
  * thread id in every mutex it locks, a condition wait's relock included.
- * Elsewhere this answers false, and the check it serves is skipped.
+ * With another C library it answers false, so the assertion in
+ * send_wakes checks nothing there.
  */
 static bool rt_mu_held(struct nrun *run)
 {
@@ -231,7 +232,6 @@ static void send_wakes(struct nrun *run, const struct native_wakes *w)
 		pthread_cond_broadcast(&run->rt_cv[NATIVE_CV_MARK]);
 }
 
-
 /*
  * Unlocks rt_mu, then sends the wake-ups deferred while it was held.  Go
  * likewise unlocks sched.lock before notewakeup.  A woken thread often
@@ -253,13 +253,13 @@ static void rt_unlock(struct nrun *run)
 /*
  * Sends the wake-ups deferred in the current rt_mu section before the
  * holder itself waits (rt_mu held on entry and on return).  It unlocks
- * rt_mu for the sends, as rt_unlock does: a woken thread that preempts the
- * sender at the end of the futex call would otherwise find rt_mu held by a
- * thread that no longer runs, and so would every thread that needs a P
- * meanwhile.  Go's woken M's wait on notes of their own and need no lock
- * to return.  Returns true if it sent any, and then the caller must check
- * its condition again before it waits, since it may have changed while
- * rt_mu was free.
+ * rt_mu for the sends, as rt_unlock does.  A woken thread may preempt the
+ * sender at the end of the futex call.  If the sender still held rt_mu,
+ * the woken thread, and every thread that needs a P meanwhile, would wait
+ * for a thread that no longer runs.  Go's woken M's wait on notes of
+ * their own and need no lock to return.  Returns true if it sent any; the
+ * caller must then check its condition again before it waits, since the
+ * condition may have changed while rt_mu was free.
  */
 static bool flush_wakes_before_wait(struct nrun *run)
 {
