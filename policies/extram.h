@@ -80,16 +80,12 @@ static inline hs_m *extram_lock(hs_env *env, struct extram *x, bool nilokay, boo
 
 /* Unlocks the list, making `head` its first element.  The hold ends when
  * the store has taken effect, so a holder preempted before its store
- * counts the time it was off the core.  The length is published after the
- * release, because recording a gauge on real threads takes longer than the
- * hold itself. */
+ * counts the time it was off the core. */
 static inline void extram_unlock(hs_env *env, struct extram *x, hs_m *head)
 {
-	int64_t length = x->count;
-
+	env->ops->gauge(env, "extram_len", x->count);
 	env->ops->store(env, &x->head, (uint64_t)(uintptr_t)head);
 	env->ops->lock_released(env, x->lock_id);
-	env->ops->gauge(env, "extram_len", length);
 }
 
 /* Pushes m onto the list (never sleeps). */

@@ -15,7 +15,6 @@
 #include <cmocka.h>
 
 #include "backend.h"
-#include "extram.h"
 #include "config.h"
 #include "registry.h"
 
@@ -194,102 +193,6 @@ static void test_watermark_keeps_spares(void **state)
 	}
 }
 
-/* ---- The extra-M list's unlock, on an environment that logs calls ---- */
-
-struct call_log {
-	hs_env env;
-	char calls[8][16];
-	int n;
-	hs_word *word;      /* the list word, read when gauge runs */
-	bool held_at_gauge; /* the word was EXTRAM_LOCKED when gauge ran */
-};
-
-static void log_call(hs_env *env, const char *name)
-{
-	struct call_log *l = (struct call_log *)env;
-
-	if (l->n < 8)
-		snprintf(l->calls[l->n++], sizeof(l->calls[0]), "%s", name);
-}
-
-static uint64_t log_load(hs_env *env, hs_word *w)
-{
-	log_call(env, "load");
-	return w->value;
-}
-
-static void log_store(hs_env *env, hs_word *w, uint64_t v)
-{
-	log_call(env, "store");
-	w->value = v;
-}
-
-static bool log_cas(hs_env *env, hs_word *w, uint64_t *expected, uint64_t desired)
-{
-	log_call(env, "cas");
-	if (w->value != *expected) {
-		*expected = w->value;
-		return false;
-	}
-	w->value = desired;
-	return true;
-}
-
-static void log_lock_begin(hs_env *env, int id)
-{
-	log_call(env, "lock_begin");
-}
-
-static void log_lock_acquired(hs_env *env, int id, bool contended)
-{
-	log_call(env, "lock_acquired");
-}
-
-static void log_lock_released(hs_env *env, int id)
-{
-	log_call(env, "lock_released");
-}
-
-static void log_gauge(hs_env *env, const char *name, int64_t value)
-{
-	struct call_log *l = (struct call_log *)env;
-
-	log_call(env, "gauge");
-	l->held_at_gauge = l->word->value == EXTRAM_LOCKED;
-}
-
-/*
- * extram_push publishes the list's length only after the release, so that
- * the time a real thread spends recording the gauge is not part of the
- * hold.
- */
-static void test_extram_gauge_after_release(void **state)
-{
-	static const struct hs_env_ops ops = {
-		.load = log_load,
-		.store = log_store,
-		.cas = log_cas,
-		.lock_begin = log_lock_begin,
-		.lock_acquired = log_lock_acquired,
-		.lock_released = log_lock_released,
-		.gauge = log_gauge,
-	};
-	static const char *const expected[] = { "lock_begin", "load", "cas", "lock_acquired",
-						"store", "lock_released", "gauge" };
-	struct call_log l = { .env = { .ops = &ops } };
-	struct extram x = { .lock_id = 0 };
-	hs_m m = { .id = 1 };
-
-	l.word = &x.head;
-	extram_push(&l.env, &x, &m);
-	assert_int_equal(l.n, 7);
-	for (int i = 0; i < 7; i++)
-		assert_string_equal(l.calls[i], expected[i]);
-	assert_false(l.held_at_gauge);
-	assert_int_equal(x.count, 1);
-	assert_ptr_equal((hs_m *)(uintptr_t)x.head.value, &m);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,7 +200,6 @@ int main(void)
 		cmocka_unit_test(test_bind_one_m_per_thread),
 		cmocka_unit_test(test_bind_skips_signals),
 		cmocka_unit_test(test_clock_reads_charged),
-		cmocka_unit_test(test_extram_gauge_after_release),
 		cmocka_unit_test(test_handoff_never_sleeps),
 		cmocka_unit_test(test_watermark_keeps_spares),
 	};
