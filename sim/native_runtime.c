@@ -329,6 +329,9 @@ static void grant_idle_ps(struct nrun *run)
 		w->pw_next = NULL;
 		run->pidle--;
 		w->p_granted = true;
+		/* NOTE: past NATIVE_PENDING_WAKES grants in one section (more
+		 * than 16 P's) the signal goes out with rt_mu held, so the
+		 * woken thread may wait for the lock as send_wakes avoids. */
 		if (run->pending.n < NATIVE_PENDING_WAKES)
 			run->pending.p_waiters[run->pending.n++] = w;
 		else
