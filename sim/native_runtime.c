@@ -202,7 +202,7 @@ void *native_runtime_entry(void *arg)
 /*
  * True if the calling thread holds rt_mu.  glibc records the owner's
  * thread id in every mutex it locks, a condition wait's relock included.
- * With another C library it answers false, so the assertion in
+ * With another C library it returns false, so the assertion in
  * send_wakes checks nothing there.
  */
 static bool rt_mu_held(struct nrun *run)
@@ -219,11 +219,17 @@ static bool rt_mu_held(struct nrun *run)
 #endif
 }
 
+/* True if w names no thread to wake. */
+static bool wakes_empty(const struct native_wakes *w)
+{
+	return w->n == 0 && !w->daemon && !w->mark;
+}
+
 /* Signals the threads w names.  The caller has released rt_mu, so that a
  * woken thread that preempts it does not wait for the lock. */
 static void send_wakes(struct nrun *run, const struct native_wakes *w)
 {
-	assert((w->n == 0 && !w->daemon && !w->mark) || !rt_mu_held(run));
+	assert(wakes_empty(w) || !rt_mu_held(run));
 	for (int i = 0; i < w->n; i++)
 		pthread_cond_signal(&w->p_waiters[i]->p_cv);
 	if (w->daemon)
@@ -252,24 +258,20 @@ static void rt_unlock(struct nrun *run)
 
 /*
  * Sends the wake-ups deferred in the current rt_mu section before the
- * holder itself waits (rt_mu held on entry and on return).  It unlocks
- * rt_mu for the sends, as rt_unlock does.  A woken thread may preempt the
+ * holder itself waits (rt_mu held on entry and on return).  It sends them
+ * through rt_unlock, then locks rt_mu again.  A woken thread may preempt the
  * sender at the end of the futex call.  If the sender still held rt_mu,
  * the woken thread, and every thread that needs a P meanwhile, would wait
  * for a thread that no longer runs.  Go's woken M's wait on notes of
- * their own and need no lock to return.  Returns true if it sent any; the
- * caller must then check its condition again before it waits, since the
- * condition may have changed while rt_mu was free.
+ * their own and need no lock to return.  Returns true if it sent any.
+ * The caller must then check its condition again before it waits, because
+ * the condition may have changed while rt_mu was free.
  */
 static bool flush_wakes_before_wait(struct nrun *run)
 {
-	struct native_wakes w = run->pending;
-
-	if (w.n == 0 && !w.daemon && !w.mark)
+	if (wakes_empty(&run->pending))
 		return false;
-	memset(&run->pending, 0, sizeof(run->pending));
-	pthread_mutex_unlock(&run->rt_mu);
-	send_wakes(run, &w);
+	rt_unlock(run);
 	pthread_mutex_lock(&run->rt_mu);
 	return true;
 }
