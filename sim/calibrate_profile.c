@@ -55,6 +55,7 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 	KEY("load_remote", DURATION, load_remote_ns),
 	KEY("yield", WORD, yield_kind),
 	KEY("yield_hold_ticks", INTEGER, yield_hold_ticks),
+	KEY("newidle", WORD, newidle),
 	KEY("sleep_slack", DURATION, sleep_slack_ns),
 	KEY("sleep_slack_ratio", RATIO, sleep_slack_ratio),
 	KEY("sleep_min", DURATION, sleep_min_ns),
@@ -87,7 +88,7 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 
 const char *const hs_calib_keys[HS_CALIB_NKEYS] = {
 	"name", "slice", "tick", "context_switch", "syscall", "signal_syscall", "clock_read",
-	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
+	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "newidle", "sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
 	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "timer_program", "sleep_return", "thread_create",
@@ -159,6 +160,31 @@ static int64_t from_median(struct hs_calib_report *r, const char *key, const cha
 	return f->p50;
 }
 
+/*
+ * newidle: proportional on the Linux releases known to carry the NI_RANDOM
+ * scheduler feature (kernel/sched/features.h), which runs a newly idle
+ * balance with a probability equal to its recent success rate: mainline
+ * from 6.19, and the 6.18 stable series from 6.18.5.  The feature file
+ * itself is readable only by root with debugfs mounted, so the release
+ * decides.
+ */
+static void derive_newidle(struct hs_calib_report *r, struct hs_os_profile *p)
+{
+	int major = 0, minor = 0, sub = 0;
+	bool known = strcmp(r->sysname, "Linux") == 0 &&
+		     sscanf(r->release, "%d.%d.%d", &major, &minor, &sub) >= 2;
+
+	p->newidle = known && (major > 6 || (major == 6 && minor >= 19) ||
+			       (major == 6 && minor == 18 && sub >= 5))
+			     ? HS_NEWIDLE_PROPORTIONAL
+			     : HS_NEWIDLE_ALWAYS;
+	note(r, "newidle", "newidle: not measurable, read from uname: %s %s; the NI_RANDOM "
+	     "scheduler feature (Linux 6.19, and 6.18.5 on) runs a newly idle balance in "
+	     "proportion to its success rate.  Stable updates of 6.1, 6.6 and 6.12 from "
+	     "January 2026 carry it too: set proportional by hand on such a kernel",
+	     r->sysname, r->release);
+}
+
 static void derive_scheduler(struct hs_calib_report *r, struct hs_os_profile *p)
 {
 	const struct hs_calib_figure *alone = measured(r, "yield_alone");
@@ -196,6 +222,7 @@ static void derive_scheduler(struct hs_calib_report *r, struct hs_os_profile *p)
 		     "only because the calibration itself requires Linux: check this value",
 		     r->sysname);
 	}
+	derive_newidle(r, p);
 	p->yield_hold_ticks = 0;
 	note(r, "yield_hold_ticks", "yield_hold_ticks: not measurable; 0 because Linux never "
 	     "holds a yielding thread behind its peers for whole ticks (FreeBSD ULE does)");
@@ -1063,6 +1090,9 @@ static void write_value(FILE *f, const struct hs_os_profile *p, const struct key
 							     "boost" };
 
 			fprintf(f, "%s = %s\n", k->name, kinds[p->yield_kind]);
+		} else if (strcmp(k->name, "newidle") == 0) {
+			fprintf(f, "%s = %s\n", k->name,
+				p->newidle == HS_NEWIDLE_PROPORTIONAL ? "proportional" : "always");
 		} else {
 			fprintf(f, "%s = %s\n", k->name, base);
 		}

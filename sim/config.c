@@ -44,6 +44,7 @@
 
 static const char *const yield_words[] = { "linux", "ule", "sleep", "poll", "switch", "boost",
 					    NULL };
+static const char *const newidle_words[] = { "always", "proportional", NULL };
 static const char *const arrival_words[] = { "burst", "poisson", "periodic", "trace", NULL };
 static const char *const think_words[] = { "cpu", "sleep", NULL };
 static const char *const record_words[] = { "summary", "events", NULL };
@@ -56,7 +57,8 @@ static const char *const record_words[] = { "summary", "events", NULL };
 	  (size_t)(cost) * sizeof(struct hs_spread), 0, 0, 0, NULL }
 
 /* [os]: every key is required in a profile, but for the spreads, which
- * default to none. */
+ * default to none, and newidle, which defaults to always as profiles
+ * written before the key existed meant. */
 static const struct cfg_key os_keys[] = {
 	{ "os", "name", CFG_STRING, offsetof(struct hs_os_profile, name), HS_NAME_MAX, 1, 0, NULL },
 	OS_DUR("slice", slice_ns, NS_US, 10 * NS_S),
@@ -71,6 +73,8 @@ static const struct cfg_key os_keys[] = {
 	{ "os", "yield", CFG_ENUM, offsetof(struct hs_os_profile, yield_kind), 0, 0, 0, yield_words },
 	{ "os", "yield_hold_ticks", CFG_INT, offsetof(struct hs_os_profile, yield_hold_ticks), 0,
 	  0, 100, NULL },
+	{ "os", "newidle", CFG_ENUM, offsetof(struct hs_os_profile, newidle), 0, 0, 0,
+	  newidle_words },
 	OS_DUR("sleep_slack", sleep_slack_ns, 0, NS_S),
 	{ "os", "sleep_slack_ratio", CFG_RATIO, offsetof(struct hs_os_profile, sleep_slack_ratio),
 	  0, 0, 0, NULL },
@@ -284,7 +288,7 @@ static int check_required(const struct cfg_key *keys, int nkeys, const int *line
 			  const char *file, struct hs_error *err)
 {
 	for (int i = 0; i < nkeys; i++) {
-		if (lines[i] || keys[i].type == CFG_SPREAD)
+		if (lines[i] || keys[i].type == CFG_SPREAD || keys[i].words == newidle_words)
 			continue;
 		char key[2 * HS_NAME_MAX + 2];
 

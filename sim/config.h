@@ -46,6 +46,15 @@ enum hs_yield_kind {
 	                      * Windows dispatcher's wake-up priority boost */
 };
 
+/* When a Linux core that runs out of threads looks for one to pull from
+ * another core's queue (sched_balance_newidle). */
+enum hs_newidle {
+	HS_NEWIDLE_ALWAYS = 0,       /* at every such moment (kernels before the
+	                              * NI_RANDOM scheduler feature) */
+	HS_NEWIDLE_PROPORTIONAL = 1, /* NI_RANDOM: with a probability equal to the
+	                              * core's recent share of balances that pulled */
+};
+
 /* Most points of the switch_cold curve. */
 #define HS_COLD_POINTS 8
 
@@ -101,6 +110,8 @@ struct hs_os_profile {
 	int64_t load_remote_ns;        /* load_remote = load of a line another core wrote */
 	enum hs_yield_kind yield_kind; /* yield = linux | ule | sleep | poll | switch | boost */
 	int yield_hold_ticks;          /* yield_hold_ticks = ticks a ULE yielder waits behind peers (0..100) */
+	enum hs_newidle newidle;       /* newidle = always | proportional (yield = linux only;
+	                                * optional, always when absent) */
 	int64_t sleep_slack_ns;        /* sleep_slack = absolute slack added to timed sleeps */
 	double sleep_slack_ratio;      /* sleep_slack_ratio = slack as a fraction of the request */
 	int64_t sleep_min_ns;          /* sleep_min = shortest possible timed sleep */

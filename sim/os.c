@@ -328,6 +328,9 @@ static void rq_push(struct sim *s, int c, struct sim_thread *t)
 	}
 	core->rq_len++;
 	core->rq_vsum += t->vruntime;
+	/* add_nr_running: a second thread on a CPU overloads the root domain */
+	if ((core->current ? 1 : 0) + core->rq_len >= 2)
+		s->overloaded = true;
 }
 
 /* Returns how many of core's queued threads can run.  Delayed ones are
@@ -551,6 +554,77 @@ static bool cache_hot(const struct sim *s, const struct sim_thread *t)
 	return t->left_ns >= 0 && s->now - t->left_ns < LINUX_MIGRATION_COST;
 }
 
+/*
+ * newidle = proportional, Linux's NI_RANDOM scheduler feature
+ * (kernel/sched/fair.c, sched_balance_newidle and update_newidle_stats).
+ * Each newly idle balance of an overloaded root domain is a call.  A throw
+ * d of a 1024-sided die runs it when d <= 1 + ratio, and a run that
+ * pulls adds 1024 / (1 + ratio), rounded, to the successes, so that the
+ * successes estimate how many of the calls would have pulled had all of
+ * them run.  Every 1024 calls the ratio becomes the successes, and calls
+ * and successes halve: the ratio is the success rate, in 1024ths, of
+ * about the last 1024 calls.  A balance that does not run leaves the core
+ * idle until its next idle balance, as a failed one does.
+ * NOTE: the NI_RATE term of later kernels is left out.  It raises the
+ * ratio of a core that balances fewer than 128 times a second, and adds
+ * about 40 in 1024 at the thousands of balances a second where the dice
+ * matter.  The skip of a balance that costs more than the core's average
+ * idle time (avg_idle < max_newidle_lb_cost) is left out too, because the
+ * model has no figure for that cost.
+ */
+#define NEWIDLE_DICE 1024u
+
+static void newidle_stats(struct sim_core *core, unsigned success)
+{
+	core->ni_call++;
+	core->ni_success += success;
+	if (core->ni_call >= NEWIDLE_DICE) {
+		core->ni_ratio = core->ni_success;
+		core->ni_call /= 2;
+		core->ni_success /= 2;
+	}
+}
+
+/* Returns whether some core has more than one thread, current included:
+ * the overload flag that update_sd_lb_stats writes at the top domain. */
+static bool any_overloaded(const struct sim *s)
+{
+	for (int i = 0; i < s->ncores; i++)
+		if ((s->cores[i].current ? 1 : 0) + s->cores[i].rq_len > 1)
+			return true;
+	return false;
+}
+
+/*
+ * Runs core c's newly idle balance under yield = linux.  Returns the queued
+ * thread of core victim (-1: none) to pull, or NULL when the core stays
+ * idle.  With newidle = always the balance always runs and pulls the
+ * least recent thread unless it is cache-hot.  With proportional it runs
+ * only while the root domain is overloaded and the dice allow.
+ */
+static struct sim_thread *newidle_pull(struct sim *s, int c, int victim)
+{
+	struct sim_core *core = &s->cores[c];
+	struct sim_thread *t = victim >= 0 ? least_recent(s, victim) : NULL;
+	unsigned weight;
+
+	if (s->os->newidle != HS_NEWIDLE_PROPORTIONAL)
+		return t && !cache_hot(s, t) ? t : NULL;
+	if (!s->overloaded)
+		return NULL;
+	weight = 1 + core->ni_ratio;
+	if ((unsigned)hs_rng_below(&s->rng_sched, NEWIDLE_DICE) > weight) {
+		newidle_stats(core, 0);
+		return NULL;
+	}
+	weight = (NEWIDLE_DICE + weight / 2) / weight;
+	s->overloaded = any_overloaded(s);
+	if (t && cache_hot(s, t))
+		t = NULL;
+	newidle_stats(core, t ? weight : 0);
+	return t;
+}
+
 /* Schedules core c's next idle balance at its next tick (tick_ns is at
  * least 1 us by the profile's range). */
 static void arm_balance(struct sim *s, int c)
@@ -606,20 +680,21 @@ void sim_dispatch(struct sim *s, int c)
 	if (!t) {
 		int victim = longest_other_queue(s, c);
 
-		if (victim < 0) {
-			util_set(s, core, false); /* idle */
-			return;
-		}
 		if (s->os->yield_kind == HS_YIELD_LINUX) {
-			/* newidle balance: a cache-hot thread stays, and the
+			/* newidle balance: when it leaves a queued thread, the
 			 * core tries again at its ticks */
-			t = least_recent(s, victim);
-			if (cache_hot(s, t)) {
+			t = newidle_pull(s, c, victim);
+			if (!t) {
 				util_set(s, core, false);
-				arm_balance(s, c);
+				if (victim >= 0)
+					arm_balance(s, c);
 				return;
 			}
 			steal(s, c, victim, t);
+			return;
+		}
+		if (victim < 0) {
+			util_set(s, core, false); /* idle */
 			return;
 		}
 		t = sim_rq_pick(s, victim);
@@ -638,6 +713,7 @@ void sim_idle_balance(struct sim *s, int c)
 	int victim;
 
 	core->balance_armed = false;
+	s->overloaded = any_overloaded(s);
 	victim = core->current ? -1 : longest_other_queue(s, c);
 	if (victim < 0) {
 		core->balance_failed = 0;

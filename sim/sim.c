@@ -464,6 +464,10 @@ static int sim_run(const struct hs_run_request *req, struct hs_run_result *out, 
 	for (int c = 0; c < SIM_MAX_CORES; c++) {
 		s->cores[c].busy_from = -1;
 		s->cores[c].timer_at = INT64_MAX;
+		/* sd_init's start: a 50 % success rate */
+		s->cores[c].ni_call = 512;
+		s->cores[c].ni_success = 256;
+		s->cores[c].ni_ratio = 512;
 	}
 	hs_evq_init(&s->q);
 	hs_hist_init(&s->latency);
@@ -472,6 +476,7 @@ static int sim_run(const struct hs_run_request *req, struct hs_run_result *out, 
 	hs_rng_seed(&s->rng_policy, req->seed, HS_STREAM_POLICY);
 	hs_rng_seed(&s->rng_noise, req->seed, HS_STREAM_NOISE);
 	hs_rng_seed(&s->rng_cost, req->seed, HS_STREAM_COST);
+	hs_rng_seed(&s->rng_sched, req->seed, HS_STREAM_SCHED);
 	hs_fiber_init_host(&s->host);
 	s->policy_state = calloc(1, req->policy->state_size ? req->policy->state_size : 1);
 	s->driver.rt = &sim_rt_ops;

@@ -173,6 +173,10 @@ struct sim_core {
 	bool util_busy;
 	int balance_failed;
 	bool balance_armed;
+	/* newidle = proportional: the core's sched_domain statistics of
+	 * newly idle balances, as Linux keeps them (newidle_call,
+	 * newidle_success, newidle_ratio; see newidle_stats in os.c). */
+	unsigned ni_call, ni_success, ni_ratio;
 	/* Timers armed here: a min-heap on (hard, soft, thread); the time
 	 * the interrupt is programmed for (INT64_MAX none) and its gen. */
 	struct sim_timer *timers;
@@ -237,7 +241,11 @@ struct sim {
 	struct hs_fiber host;
 	struct sim_thread *running; /* fiber being executed, or NULL */
 	struct sim_thread *exited;  /* thread whose fiber just ended, or NULL */
-	struct hs_rng rng_workload, rng_os, rng_policy, rng_noise, rng_cost;
+	struct hs_rng rng_workload, rng_os, rng_policy, rng_noise, rng_cost, rng_sched;
+	/* Linux's root-domain overload flag (rd->overloaded): set when a
+	 * core gets a second thread, recomputed by every balance.  Read only
+	 * under newidle = proportional. */
+	bool overloaded;
 
 	struct sim_thread **threads;
 	int nthreads, cap_threads;

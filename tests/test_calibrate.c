@@ -38,8 +38,8 @@
  * the library's own table. */
 static const char *const os_keys[] = {
 	"name", "slice", "tick", "context_switch", "syscall", "signal_syscall", "clock_read",
-	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "sleep_slack",
-	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
+	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "newidle",
+	"sleep_slack", "sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
 	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "timer_program", "sleep_return", "thread_create",
 	"thread_start", "thread_exit", "mmap", "switch_cold", "thread_create_spread", "thread_exit_spread",
@@ -277,7 +277,7 @@ static int spread_of(const char *key)
 
 static bool is_duration_key(const char *key)
 {
-	return strcmp(key, "name") != 0 && strcmp(key, "yield") != 0 &&
+	return strcmp(key, "name") != 0 && strcmp(key, "yield") != 0 && strcmp(key, "newidle") != 0 &&
 	       strcmp(key, "yield_hold_ticks") != 0 && strcmp(key, "sleep_slack_ratio") != 0 &&
 	       strcmp(key, "switch_cold") != 0 && spread_of(key) < 0;
 }
@@ -453,6 +453,39 @@ static void derive_two_cpus(void **state)
 		assert_true(r.notes[i][0] != '\0');
 	assert_non_null(strstr(note_of(&r, "wake_remote"), "futex_wake_remote: 20 samples; p10 11000, median 12000, p90 17000, p99 50000 ns"));
 	assert_non_null(strstr(note_of(&r, "slice"), "given by the test"));
+}
+
+/* newidle follows the kernel release: NI_RANDOM is in mainline from 6.19
+ * and in the 6.18 stable series from 6.18.5. */
+static void derive_newidle_from_release(void **state)
+{
+	static struct hs_calib_report r;
+	static const struct {
+		const char *sysname, *release;
+		enum hs_newidle want;
+	} cases[] = {
+		{ "Linux", "6.8.0", HS_NEWIDLE_ALWAYS },
+		{ "Linux", "6.18.4", HS_NEWIDLE_ALWAYS },
+		{ "Linux", "6.18.5", HS_NEWIDLE_PROPORTIONAL },
+		{ "Linux", "6.18.44-fc-v1272", HS_NEWIDLE_PROPORTIONAL },
+		{ "Linux", "6.19", HS_NEWIDLE_PROPORTIONAL },
+		{ "Linux", "7.0.1-generic", HS_NEWIDLE_PROPORTIONAL },
+		{ "Linux", "5.15.0-91-generic", HS_NEWIDLE_ALWAYS },
+		{ "Linux", "unknown", HS_NEWIDLE_ALWAYS },
+		{ "FreeBSD", "15.0-RELEASE", HS_NEWIDLE_ALWAYS },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fill_hand_report(&r, true);
+		snprintf(r.sysname, sizeof(r.sysname), "%s", cases[i].sysname);
+		snprintf(r.release, sizeof(r.release), "%s", cases[i].release);
+		hs_calib_derive(&r);
+		if (r.profile.newidle != cases[i].want)
+			fail_msg("release %s %s: newidle %d, want %d", cases[i].sysname,
+				 cases[i].release, (int)r.profile.newidle, (int)cases[i].want);
+		assert_non_null(strstr(note_of(&r, "newidle"), cases[i].release));
+	}
 }
 
 static void derive_one_cpu_falls_back(void **state)
@@ -1838,6 +1871,9 @@ static void check_profile_file(const char *path, const struct hs_os_profile *p)
 			assert_string_equal(value, "linux");
 		} else if (strcmp(key, "yield_hold_ticks") == 0) {
 			assert_string_equal(value, "0");
+		} else if (strcmp(key, "newidle") == 0) {
+			assert_string_equal(value, p->newidle == HS_NEWIDLE_PROPORTIONAL ? "proportional"
+											 : "always");
 		} else {
 			assert_string_equal(value, "host");
 		}
@@ -1871,6 +1907,7 @@ static void check_profile_loads(const char *path, const struct hs_os_profile *p)
 	}
 	assert_int_equal(loaded.timer_irq_ns, p->timer_irq_ns);
 	assert_int_equal(loaded.wake_local_ns, p->wake_local_ns);
+	assert_int_equal(loaded.newidle, p->newidle);
 	for (int k = 0; k < HS_NCOSTS; k++) {
 		char want[64], got[64];
 
@@ -1946,6 +1983,7 @@ static void write_profile_parses_with_inih(void **state)
 	assert_string_equal(pp.values[key_position("name")], "host");
 	assert_string_equal(pp.values[key_position("yield")], "linux");
 	assert_string_equal(pp.values[key_position("yield_hold_ticks")], "0");
+	assert_string_equal(pp.values[key_position("newidle")], "always"); /* 6.8.0 */
 	assert_string_equal(pp.values[key_position("sleep_slack_ratio")], "0.0056");
 	assert_string_equal(pp.values[key_position("wake_remote")], "12000ns");
 	remove(path);
@@ -1962,7 +2000,9 @@ static void write_profile_switch_cold(void **state)
 
 	fill_hand_report(&r, true);
 	put_ring_figures(&r, false);
+	snprintf(r.release, sizeof(r.release), "6.19.2");
 	hs_calib_derive(&r);
+	assert_int_equal(r.profile.newidle, HS_NEWIDLE_PROPORTIONAL);
 	snprintf(path, sizeof(path), "%s/cold.ini", tmpdir);
 	assert_int_equal(hs_calibrate_write_profile(&r, path, &err), 0);
 	check_profile_file(path, &r.profile);
@@ -2085,6 +2125,7 @@ int main(void)
 		cmocka_unit_test(summarize_small_and_empty),
 		cmocka_unit_test(derive_two_cpus),
 		cmocka_unit_test(derive_one_cpu_falls_back),
+		cmocka_unit_test(derive_newidle_from_release),
 		cmocka_unit_test(derive_wake_send),
 		cmocka_unit_test(derive_wake_send_one_cpu),
 		cmocka_unit_test(derive_wake_local_floor),

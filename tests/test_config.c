@@ -386,6 +386,40 @@ static void profile_missing_key(void **state)
 	unlink(path);
 }
 
+/* newidle is optional: a profile without it, such as one calibrated
+ * before the key existed, balances at every newly idle moment.  A wrong
+ * word names the key and the words it takes. */
+static void newidle_defaults_to_always(void **state)
+{
+	const char *dir = make_temp_dir();
+	char os_path[128];
+	struct hs_override ov;
+	struct hs_config cfg;
+	struct hs_os_profile os;
+	struct hs_error err;
+
+	(void)state;
+	assert_int_equal(hs_os_profile_load(&os, "linux", &err), 0);
+	assert_int_equal(os.newidle, HS_NEWIDLE_PROPORTIONAL);
+
+	snprintf(os_path, sizeof(os_path), "%s/old-host.ini", dir);
+	write_shipped_without_key(os_path, "sim/profiles/linux.ini", "newidle");
+	assert_int_equal(hs_os_profile_load(&os, os_path, &err), 0);
+	assert_int_equal(os.newidle, HS_NEWIDLE_ALWAYS);
+
+	assert_int_equal(hs_override_parse(&ov, "os.newidle=proportional", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "milter", &ov, 1, os_path, &err), 0);
+	assert_int_equal(cfg.os.newidle, HS_NEWIDLE_PROPORTIONAL);
+
+	assert_int_equal(hs_override_parse(&ov, "os.newidle=sometimes", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "milter", &ov, 1, os_path, &err), HS_E_INPUT);
+	assert_string_equal(err.key, "os.newidle");
+	assert_non_null(strstr(err.msg, "always"));
+	assert_non_null(strstr(err.msg, "proportional"));
+	unlink(os_path);
+	rmdir(dir);
+}
+
 /* A key that a profile file lacks may come from --set or a scenario
  * [runtime] key.  Without one, the error names the file and the key and
  * offers both fixes. */
@@ -845,11 +879,12 @@ static void each_param_lists_all(void **state)
 	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", &ov, 1, NULL, &err), 0);
 	hs_config_each_param(&cfg, collect, &first);
 	hs_config_each_param(&cfg, collect, &second);
-	/* 20 scenario keys, 40 OS keys, 18 runtime keys, 1 policy parameter. */
-	assert_int_equal(first.n, 20 + 40 + 18 + 1);
+	/* 20 scenario keys, 41 OS keys, 18 runtime keys, 1 policy parameter. */
+	assert_int_equal(first.n, 20 + 41 + 18 + 1);
 	assert_memory_equal(&first, &second, sizeof(first));
 	assert_string_equal(lookup(&first, "os.slice"), "2250000");
 	assert_string_equal(lookup(&first, "os.yield"), "linux");
+	assert_string_equal(lookup(&first, "os.newidle"), "proportional");
 	assert_string_equal(lookup(&first, "os.sleep_slack_ratio"), "0");
 	assert_string_equal(lookup(&first, "os.timer_program"), "0");
 	assert_string_equal(lookup(&first, "os.clock_read"), "0");
@@ -925,6 +960,7 @@ int main(void)
 		cmocka_unit_test(nul_byte_rejected),
 		cmocka_unit_test(profile_missing_key),
 		cmocka_unit_test(override_supplies_missing_key),
+		cmocka_unit_test(newidle_defaults_to_always),
 		cmocka_unit_test(scenario_runtime_and_policy),
 		cmocka_unit_test(overrides_apply_in_order),
 		cmocka_unit_test(override_errors),

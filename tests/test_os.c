@@ -1263,6 +1263,115 @@ static void idle_core_leaves_hot_threads(void **state)
 }
 
 /*
+ * newidle = proportional (NI_RANDOM).  Core 1 goes newly idle while core
+ * 0 runs one thread and queues two.  With a ratio of 1023 every throw of
+ * the 1024-sided die runs the balance, and a pull counts
+ * (1024 + 512) / 1024 = 1 success.  The 1024th call sets the ratio to the
+ * successes and halves both counts.  At a ratio of 101 a throw above 102
+ * skips the balance, and a pull counts (1024 + 51) / 102 = 10.  A domain
+ * that is not overloaded makes no call at all.
+ */
+static void proportional_newidle_rolls_the_dice(void **state)
+{
+	static struct hs_os_profile os;
+	struct sim *s = calloc(1, sizeof(*s));
+	struct sim_thread cur = { 0 }, a = { 0 }, b = { 0 };
+	struct sim_core *idle;
+	struct hs_rng predict;
+	int skips = 0;
+	bool pulled = false;
+
+	(void)state;
+	assert_non_null(s);
+	os.yield_kind = HS_YIELD_LINUX;
+	os.newidle = HS_NEWIDLE_PROPORTIONAL;
+	os.slice_ns = 1000000;
+	os.tick_ns = 4000000;
+	os.context_switch_ns = 2000;
+	s->os = &os;
+	s->ncores = 2;
+	idle = &s->cores[1];
+	hs_evq_init(&s->q);
+	hs_rng_seed(&s->rng_sched, 7, HS_STREAM_SCHED);
+	for (int c = 0; c < 2; c++)
+		s->cores[c].busy_from = -1;
+	cur.core = 0;
+	a.core = b.core = 0;
+	a.ran_core = b.ran_core = SIM_NONE;
+	a.rq_next = &b;
+	s->cores[0].current = &cur;
+	s->cores[0].rq_head = &a;
+	s->cores[0].rq_tail = &b;
+	s->cores[0].rq_len = 2;
+	sum_queue(&s->cores[0]);
+	s->overloaded = true;
+	idle->ni_call = 1022;
+	idle->ni_success = 100;
+	idle->ni_ratio = 1023;
+
+	/* at 1 ms a left 600 us ago (cold) and b 100 us ago (hot): a moves */
+	s->now = 1000000;
+	a.left_ns = 400000;
+	b.left_ns = 900000;
+	sim_dispatch(s, 1);
+	assert_ptr_equal(idle->current, &a);
+	assert_int_equal(idle->ni_call, 1023);
+	assert_int_equal(idle->ni_success, 101);
+	assert_int_equal(idle->ni_ratio, 1023);
+	assert_true(s->overloaded); /* core 0 still has two threads */
+
+	/* idle again at 1.1 ms with only hot b queued: the balance runs,
+	 * fails, and the 1024th call sets the ratio */
+	idle->current = NULL;
+	s->now = 1100000;
+	sim_dispatch(s, 1);
+	assert_null(idle->current);
+	assert_true(idle->balance_armed);
+	assert_int_equal(idle->ni_ratio, 101);
+	assert_int_equal(idle->ni_call, 512);
+	assert_int_equal(idle->ni_success, 50);
+
+	/* b is cold from 2 ms on: each call throws the die, and b moves on the
+	 * first throw of 102 or less */
+	s->now = 2000000;
+	for (int i = 0; i < 200 && !pulled; i++) {
+		unsigned call = idle->ni_call;
+		uint64_t d;
+
+		predict = s->rng_sched;
+		d = hs_rng_below(&predict, 1024);
+		sim_dispatch(s, 1);
+		assert_int_equal(idle->ni_call, call + 1);
+		if (d > 102) {
+			assert_null(idle->current);
+			assert_int_equal(idle->ni_success, 50);
+			skips++;
+		} else {
+			assert_ptr_equal(idle->current, &b);
+			assert_int_equal(idle->ni_success, 60);
+			pulled = true;
+		}
+	}
+	assert_true(pulled);
+	assert_true(skips > 0);
+
+	/* core 0 left with one thread: a newly idle core 1 makes no call */
+	idle->current = NULL;
+	s->overloaded = false;
+	idle->balance_armed = false;
+	{
+		unsigned call = idle->ni_call;
+
+		sim_dispatch(s, 1);
+		assert_null(idle->current);
+		assert_int_equal(idle->ni_call, call);
+		assert_false(idle->balance_armed);
+	}
+	hs_evq_free(&s->q);
+	free(s);
+}
+
+/*
  * Under Linux a wake-up that finds no idle core within its search queues
  * on its busy previous core.  Core 1 went idle with nothing to take, so
  * the queued thread makes it balance at its next tick (4 ms), where it
@@ -1946,6 +2055,7 @@ int main(void)
 		cmocka_unit_test(steal_pick_without_eligible_thread),
 		cmocka_unit_test(min_vruntime_follows_the_queue),
 		cmocka_unit_test(idle_core_leaves_hot_threads),
+		cmocka_unit_test(proportional_newidle_rolls_the_dice),
 		cmocka_unit_test(idle_search_shrinks_with_utilization),
 		cmocka_unit_test(new_thread_stays_with_its_creator),
 		cmocka_unit_test(new_thread_tie_goes_after_creator),
