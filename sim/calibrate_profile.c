@@ -162,11 +162,11 @@ static int64_t from_median(struct hs_calib_report *r, const char *key, const cha
 
 /*
  * newidle: proportional on the Linux releases known to carry the NI_RANDOM
- * scheduler feature (kernel/sched/features.h), which runs a newly idle
- * balance with a probability equal to its recent success rate: mainline
- * from 6.19, and the 6.18 stable series from 6.18.5.  The feature file
- * itself is readable only by root with debugfs mounted, so the release
- * decides.
+ * scheduler feature (kernel/sched/features.h), always elsewhere.  The
+ * feature runs a newly idle balance with a probability equal to its recent
+ * success rate.  Mainline has it from 6.19, the stable series from 6.18.5,
+ * 6.12.66 and 6.6.121.  The feature file is readable only by root with
+ * debugfs mounted, so the release decides.
  */
 static void derive_newidle(struct hs_calib_report *r, struct hs_os_profile *p)
 {
@@ -174,15 +174,16 @@ static void derive_newidle(struct hs_calib_report *r, struct hs_os_profile *p)
 	bool known = strcmp(r->sysname, "Linux") == 0 &&
 		     sscanf(r->release, "%d.%d.%d", &major, &minor, &sub) >= 2;
 
-	p->newidle = known && (major > 6 || (major == 6 && minor >= 19) ||
-			       (major == 6 && minor == 18 && sub >= 5))
+	bool stable = major == 6 && ((minor == 18 && sub >= 5) || (minor == 12 && sub >= 66) ||
+				     (minor == 6 && sub >= 121));
+
+	p->newidle = known && (major > 6 || (major == 6 && minor >= 19) || stable)
 			     ? HS_NEWIDLE_PROPORTIONAL
 			     : HS_NEWIDLE_ALWAYS;
 	note(r, "newidle", "newidle: not measurable, read from uname: %s %s; the NI_RANDOM "
-	     "scheduler feature (Linux 6.19, and 6.18.5 on) runs a newly idle balance in "
-	     "proportion to its success rate.  Stable updates of 6.1, 6.6 and 6.12 from "
-	     "January 2026 carry it too: set proportional by hand on such a kernel",
-	     r->sysname, r->release);
+	     "scheduler feature (Linux 6.19, and 6.18.5, 6.12.66 and 6.6.121 on) runs a newly "
+	     "idle balance in proportion to its success rate.  Other stable series may carry "
+	     "it too: set proportional by hand on such a kernel", r->sysname, r->release);
 }
 
 static void derive_scheduler(struct hs_calib_report *r, struct hs_os_profile *p)

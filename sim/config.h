@@ -49,8 +49,8 @@ enum hs_yield_kind {
 /* When a Linux core that runs out of threads looks for one to pull from
  * another core's queue (sched_balance_newidle). */
 enum hs_newidle {
-	HS_NEWIDLE_ALWAYS = 0,       /* at every such moment (kernels before the
-	                              * NI_RANDOM scheduler feature) */
+	HS_NEWIDLE_ALWAYS = 0,       /* whenever another core queues a thread
+	                              * (kernels before the NI_RANDOM feature) */
 	HS_NEWIDLE_PROPORTIONAL = 1, /* NI_RANDOM: with a probability equal to the
 	                              * core's recent share of balances that pulled */
 };

@@ -456,7 +456,7 @@ static void derive_two_cpus(void **state)
 }
 
 /* newidle follows the kernel release: NI_RANDOM is in mainline from 6.19
- * and in the 6.18 stable series from 6.18.5. */
+ * and in the stable series from 6.18.5, 6.12.66 and 6.6.121. */
 static void derive_newidle_from_release(void **state)
 {
 	static struct hs_calib_report r;
@@ -470,6 +470,11 @@ static void derive_newidle_from_release(void **state)
 		{ "Linux", "6.18.44-fc-v1272", HS_NEWIDLE_PROPORTIONAL },
 		{ "Linux", "6.19", HS_NEWIDLE_PROPORTIONAL },
 		{ "Linux", "7.0.1-generic", HS_NEWIDLE_PROPORTIONAL },
+		{ "Linux", "6.12.65", HS_NEWIDLE_ALWAYS },
+		{ "Linux", "6.12.66+deb13-amd64", HS_NEWIDLE_PROPORTIONAL },
+		{ "Linux", "6.6.120", HS_NEWIDLE_ALWAYS },
+		{ "Linux", "6.6.121", HS_NEWIDLE_PROPORTIONAL },
+		{ "Linux", "6.1.160", HS_NEWIDLE_ALWAYS },
 		{ "Linux", "5.15.0-91-generic", HS_NEWIDLE_ALWAYS },
 		{ "Linux", "unknown", HS_NEWIDLE_ALWAYS },
 		{ "FreeBSD", "15.0-RELEASE", HS_NEWIDLE_ALWAYS },
