@@ -1171,6 +1171,31 @@ static void min_vruntime_follows_the_queue(void **state)
 	free(s);
 }
 
+/* Sets up s as two Linux cores: core 0 runs cur and queues a then b,
+ * core 1 is idle.  os gets a 1 ms slice, a 4 ms tick and a 2 us switch. */
+static void two_cores_one_busy(struct sim *s, struct hs_os_profile *os, struct sim_thread *cur,
+			       struct sim_thread *a, struct sim_thread *b)
+{
+	os->yield_kind = HS_YIELD_LINUX;
+	os->slice_ns = 1000000;
+	os->tick_ns = 4000000;
+	os->context_switch_ns = 2000;
+	s->os = os;
+	s->ncores = 2;
+	hs_evq_init(&s->q);
+	for (int c = 0; c < 2; c++)
+		s->cores[c].busy_from = -1;
+	cur->core = 0;
+	a->core = b->core = 0;
+	a->ran_core = b->ran_core = SIM_NONE;
+	a->rq_next = b;
+	s->cores[0].current = cur;
+	s->cores[0].rq_head = a;
+	s->cores[0].rq_tail = b;
+	s->cores[0].rq_len = 2;
+	sum_queue(&s->cores[0]);
+}
+
 /*
  * Idle balancing under Linux.  Core 1 is idle and core 0 runs one thread
  * with two queued.  A newly idle core takes only a thread that left a
@@ -1188,24 +1213,7 @@ static void idle_core_leaves_hot_threads(void **state)
 
 	(void)state;
 	assert_non_null(s);
-	os.yield_kind = HS_YIELD_LINUX;
-	os.slice_ns = 1000000;
-	os.tick_ns = 4000000;
-	os.context_switch_ns = 2000;
-	s->os = &os;
-	s->ncores = 2;
-	hs_evq_init(&s->q);
-	for (int c = 0; c < 2; c++)
-		s->cores[c].busy_from = -1;
-	cur.core = 0;
-	a.core = b.core = 0;
-	a.ran_core = b.ran_core = SIM_NONE;
-	a.rq_next = &b;
-	s->cores[0].current = &cur;
-	s->cores[0].rq_head = &a;
-	s->cores[0].rq_tail = &b;
-	s->cores[0].rq_len = 2;
-	sum_queue(&s->cores[0]);
+	two_cores_one_busy(s, &os, &cur, &a, &b);
 
 	/* newly idle at 1 ms: a left 100 us ago, b 400 us ago */
 	s->now = 1000000;
@@ -1283,27 +1291,10 @@ static void proportional_newidle_rolls_the_dice(void **state)
 
 	(void)state;
 	assert_non_null(s);
-	os.yield_kind = HS_YIELD_LINUX;
+	two_cores_one_busy(s, &os, &cur, &a, &b);
 	os.newidle = HS_NEWIDLE_PROPORTIONAL;
-	os.slice_ns = 1000000;
-	os.tick_ns = 4000000;
-	os.context_switch_ns = 2000;
-	s->os = &os;
-	s->ncores = 2;
 	idle = &s->cores[1];
-	hs_evq_init(&s->q);
 	hs_rng_seed(&s->rng_sched, 7, HS_STREAM_SCHED);
-	for (int c = 0; c < 2; c++)
-		s->cores[c].busy_from = -1;
-	cur.core = 0;
-	a.core = b.core = 0;
-	a.ran_core = b.ran_core = SIM_NONE;
-	a.rq_next = &b;
-	s->cores[0].current = &cur;
-	s->cores[0].rq_head = &a;
-	s->cores[0].rq_tail = &b;
-	s->cores[0].rq_len = 2;
-	sum_queue(&s->cores[0]);
 	s->overloaded = true;
 	idle->ni_call = 1022;
 	idle->ni_success = 100;
