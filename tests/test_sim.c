@@ -366,6 +366,33 @@ static void phase_cpu_adds_up(void **state)
 	hs_result_free(&res);
 }
 
+/* On the linux profile the newly idle die is thrown: the same seed gives
+ * the same schedule, and the die changes it against newidle = always. */
+static void newidle_die_is_deterministic(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result a, b;
+
+	(void)state;
+	load(&cfg, "milter", "linux");
+	assert_int_equal(cfg.os.newidle, HS_NEWIDLE_PROPORTIONAL);
+	run(&cfg, hs_policy_find("waiters"), 11, HS_RECORD_EVENTS, &a);
+	run(&cfg, hs_policy_find("waiters"), 11, HS_RECORD_EVENTS, &b);
+	assert_int_equal(a.events, b.events);
+	assert_int_equal(a.states.len, b.states.len);
+	assert_memory_equal(a.states.data, b.states.data, a.states.len * sizeof(*a.states.data));
+	assert_int_equal(a.wakes.len, b.wakes.len);
+	assert_memory_equal(a.wakes.data, b.wakes.data, a.wakes.len * sizeof(*a.wakes.data));
+	hs_result_free(&b);
+
+	cfg.os.newidle = HS_NEWIDLE_ALWAYS;
+	run(&cfg, hs_policy_find("waiters"), 11, HS_RECORD_EVENTS, &b);
+	assert_true(a.events != b.events ||
+		    hs_result_get(&a, "makespan_ns", 0) != hs_result_get(&b, "makespan_ns", 0));
+	hs_result_free(&a);
+	hs_result_free(&b);
+}
+
 static void same_seed_same_result(void **state)
 {
 	struct hs_config cfg;
@@ -522,6 +549,7 @@ int main(void)
 		cmocka_unit_test(states_cover_each_life),
 		cmocka_unit_test(phase_cpu_adds_up),
 		cmocka_unit_test(same_seed_same_result),
+		cmocka_unit_test(newidle_die_is_deterministic),
 		cmocka_unit_test(spread_draws_each_call),
 		cmocka_unit_test(thread_start_delays_new_thread),
 	};
