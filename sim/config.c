@@ -57,8 +57,8 @@ static const char *const record_words[] = { "summary", "events", NULL };
 	  (size_t)(cost) * sizeof(struct hs_spread), 0, 0, 0, NULL }
 
 /* [os]: every key is required in a profile, but for the spreads, which
- * default to none, and newidle, which defaults to always as profiles
- * written before the key existed meant. */
+ * default to none, and newidle, which defaults to always.  Profiles written
+ * before newidle existed modelled that behaviour. */
 static const struct cfg_key os_keys[] = {
 	{ "os", "name", CFG_STRING, offsetof(struct hs_os_profile, name), HS_NAME_MAX, 1, 0, NULL },
 	OS_DUR("slice", slice_ns, NS_US, 10 * NS_S),

@@ -53,7 +53,7 @@ enum hs_stream {
 	HS_STREAM_POLICY = 3,   /* env->ops->random */
 	HS_STREAM_NOISE = 4,    /* schedule noise */
 	HS_STREAM_COST = 5,     /* draws of the costs with a spread (COST_spread keys) */
-	HS_STREAM_SCHED = 6,    /* the scheduler's own dice (newidle = proportional) */
+	HS_STREAM_SCHED = 6,    /* the newly idle die (newidle = proportional) */
 };
 
 struct hs_rng {

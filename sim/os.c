@@ -567,18 +567,20 @@ static bool cache_hot(const struct sim *s, const struct sim_thread *t)
  * idle until its next idle balance, as a failed one does.
  * NOTE: the NI_RATE term of later kernels is left out.  It raises the
  * ratio of a core that balances fewer than 128 times a second, and adds
- * about 40 in 1024 at the thousands of balances a second where the dice
- * matter.  The skip of a balance that costs more than the core's average
+ * about 40 in 1024 at the thousands of balances a second where the die
+ * matters.  The skip of a balance that costs more than the core's average
  * idle time (avg_idle < max_newidle_lb_cost) is left out too, because the
  * model has no figure for that cost.
  */
-#define NEWIDLE_DICE 1024u
+#define NEWIDLE_DIE_SIDES 1024u
+#define NEWIDLE_WINDOW 1024u /* calls between two updates of the ratio */
 
+/* Counts one newly idle call of core that added `success` successes. */
 static void newidle_stats(struct sim_core *core, unsigned success)
 {
 	core->ni_call++;
 	core->ni_success += success;
-	if (core->ni_call >= NEWIDLE_DICE) {
+	if (core->ni_call >= NEWIDLE_WINDOW) {
 		core->ni_ratio = core->ni_success;
 		core->ni_call /= 2;
 		core->ni_success /= 2;
@@ -600,7 +602,7 @@ static bool any_overloaded(const struct sim *s)
  * thread of core victim (-1: none) to pull, or NULL when the core stays
  * idle.  With newidle = always the balance always runs and pulls the
  * least recent thread unless it is cache-hot.  With proportional it runs
- * only while the root domain is overloaded and the dice allow.
+ * only while the root domain is overloaded and the die allows it.
  */
 static struct sim_thread *newidle_pull(struct sim *s, int c, int victim)
 {
@@ -613,11 +615,11 @@ static struct sim_thread *newidle_pull(struct sim *s, int c, int victim)
 	if (!s->overloaded)
 		return NULL;
 	weight = 1 + core->ni_ratio;
-	if ((unsigned)hs_rng_below(&s->rng_sched, NEWIDLE_DICE) > weight) {
+	if ((unsigned)hs_rng_below(&s->rng_sched, NEWIDLE_DIE_SIDES) > weight) {
 		newidle_stats(core, 0);
 		return NULL;
 	}
-	weight = (NEWIDLE_DICE + weight / 2) / weight;
+	weight = (NEWIDLE_DIE_SIDES + weight / 2) / weight;
 	s->overloaded = any_overloaded(s);
 	if (t && cache_hot(s, t))
 		t = NULL;

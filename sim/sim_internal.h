@@ -173,9 +173,9 @@ struct sim_core {
 	bool util_busy;
 	int balance_failed;
 	bool balance_armed;
-	/* newidle = proportional: the core's sched_domain statistics of
-	 * newly idle balances, as Linux keeps them (newidle_call,
-	 * newidle_success, newidle_ratio; see newidle_stats in os.c). */
+	/* newidle = proportional: the core's counts of newly idle balances,
+	 * Linux's newidle_call, newidle_success and newidle_ratio of its
+	 * sched_domain (see newidle_stats in os.c). */
 	unsigned ni_call, ni_success, ni_ratio;
 	/* Timers armed here: a min-heap on (hard, soft, thread); the time
 	 * the interrupt is programmed for (INT64_MAX none) and its gen. */

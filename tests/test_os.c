@@ -1171,10 +1171,9 @@ static void min_vruntime_follows_the_queue(void **state)
 	free(s);
 }
 
-/* Sets up s as two Linux cores: core 0 runs cur and queues a then b,
- * core 1 is idle.  os gets a 1 ms slice, a 4 ms tick and a 2 us switch. */
-static void two_cores_one_busy(struct sim *s, struct hs_os_profile *os, struct sim_thread *cur,
-			       struct sim_thread *a, struct sim_thread *b)
+/* Sets up s as two idle Linux cores on os, with a 1 ms slice, a 4 ms tick
+ * and a 2 us switch, and puts cur on core 0. */
+static void linux_two_cores(struct sim *s, struct hs_os_profile *os, struct sim_thread *cur)
 {
 	os->yield_kind = HS_YIELD_LINUX;
 	os->slice_ns = 1000000;
@@ -1186,10 +1185,18 @@ static void two_cores_one_busy(struct sim *s, struct hs_os_profile *os, struct s
 	for (int c = 0; c < 2; c++)
 		s->cores[c].busy_from = -1;
 	cur->core = 0;
+	s->cores[0].current = cur;
+}
+
+/* Sets up s as two Linux cores: core 0 runs cur and queues a then b, and
+ * core 1 is idle. */
+static void two_cores_one_busy(struct sim *s, struct hs_os_profile *os, struct sim_thread *cur,
+			       struct sim_thread *a, struct sim_thread *b)
+{
+	linux_two_cores(s, os, cur);
 	a->core = b->core = 0;
 	a->ran_core = b->ran_core = SIM_NONE;
 	a->rq_next = b;
-	s->cores[0].current = cur;
 	s->cores[0].rq_head = a;
 	s->cores[0].rq_tail = b;
 	s->cores[0].rq_len = 2;
@@ -1279,7 +1286,7 @@ static void idle_core_leaves_hot_threads(void **state)
  * skips the balance, and a pull counts (1024 + 51) / 102 = 10.  A domain
  * that is not overloaded makes no call at all.
  */
-static void proportional_newidle_rolls_the_dice(void **state)
+static void proportional_newidle_throws_a_die(void **state)
 {
 	static struct hs_os_profile os;
 	struct sim *s = calloc(1, sizeof(*s));
@@ -1426,21 +1433,11 @@ static struct sim *delay_sim(struct hs_os_profile *os, struct sim_thread *cur)
 	struct sim *s = calloc(1, sizeof(*s));
 
 	assert_non_null(s);
-	os->yield_kind = HS_YIELD_LINUX;
-	os->slice_ns = 1000000;
-	os->tick_ns = 4000000;
-	os->context_switch_ns = 2000;
+	linux_two_cores(s, os, cur);
 	os->wake_local_ns = 3000;
 	os->wake_remote_ns = 20000;
-	s->os = os;
-	s->ncores = 2;
-	hs_evq_init(&s->q);
-	for (int c = 0; c < 2; c++)
-		s->cores[c].busy_from = -1;
-	cur->core = 0;
 	cur->exec_start = -1;
 	cur->state = HS_TS_RUNNING;
-	s->cores[0].current = cur;
 	s->cores[0].on_cpu = true;
 	return s;
 }
@@ -2046,7 +2043,7 @@ int main(void)
 		cmocka_unit_test(steal_pick_without_eligible_thread),
 		cmocka_unit_test(min_vruntime_follows_the_queue),
 		cmocka_unit_test(idle_core_leaves_hot_threads),
-		cmocka_unit_test(proportional_newidle_rolls_the_dice),
+		cmocka_unit_test(proportional_newidle_throws_a_die),
 		cmocka_unit_test(idle_search_shrinks_with_utilization),
 		cmocka_unit_test(new_thread_stays_with_its_creator),
 		cmocka_unit_test(new_thread_tie_goes_after_creator),

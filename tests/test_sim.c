@@ -366,6 +366,17 @@ static void phase_cpu_adds_up(void **state)
 	hs_result_free(&res);
 }
 
+/* Checks that two runs recorded the same events, thread states and
+ * wake-ups. */
+static void assert_same_schedule(const struct hs_run_result *a, const struct hs_run_result *b)
+{
+	assert_int_equal(a->events, b->events);
+	assert_int_equal(a->states.len, b->states.len);
+	assert_memory_equal(a->states.data, b->states.data, a->states.len * sizeof(*a->states.data));
+	assert_int_equal(a->wakes.len, b->wakes.len);
+	assert_memory_equal(a->wakes.data, b->wakes.data, a->wakes.len * sizeof(*a->wakes.data));
+}
+
 /* On the linux profile the newly idle die is thrown: the same seed gives
  * the same schedule, and the die changes it against newidle = always. */
 static void newidle_die_is_deterministic(void **state)
@@ -378,11 +389,7 @@ static void newidle_die_is_deterministic(void **state)
 	assert_int_equal(cfg.os.newidle, HS_NEWIDLE_PROPORTIONAL);
 	run(&cfg, hs_policy_find("waiters"), 11, HS_RECORD_EVENTS, &a);
 	run(&cfg, hs_policy_find("waiters"), 11, HS_RECORD_EVENTS, &b);
-	assert_int_equal(a.events, b.events);
-	assert_int_equal(a.states.len, b.states.len);
-	assert_memory_equal(a.states.data, b.states.data, a.states.len * sizeof(*a.states.data));
-	assert_int_equal(a.wakes.len, b.wakes.len);
-	assert_memory_equal(a.wakes.data, b.wakes.data, a.wakes.len * sizeof(*a.wakes.data));
+	assert_same_schedule(&a, &b);
 	hs_result_free(&b);
 
 	cfg.os.newidle = HS_NEWIDLE_ALWAYS;
@@ -401,11 +408,7 @@ static void same_seed_same_result(void **state)
 	load(&cfg, "cgocallbackgc", "freebsd");
 	run(&cfg, hs_policy_find("waiters"), 11, HS_RECORD_EVENTS, &a);
 	run(&cfg, hs_policy_find("waiters"), 11, HS_RECORD_EVENTS, &b);
-	assert_int_equal(a.events, b.events);
-	assert_int_equal(a.states.len, b.states.len);
-	assert_memory_equal(a.states.data, b.states.data, a.states.len * sizeof(*a.states.data));
-	assert_int_equal(a.wakes.len, b.wakes.len);
-	assert_memory_equal(a.wakes.data, b.wakes.data, a.wakes.len * sizeof(*a.wakes.data));
+	assert_same_schedule(&a, &b);
 	assert_int_equal(a.scalars.len, b.scalars.len);
 	for (size_t i = 0; i < a.scalars.len; i++)
 		assert_true(a.scalars.data[i].value == b.scalars.data[i].value);
