@@ -22,11 +22,11 @@
  * Seeds: replication r of every policy and backend uses seed S + r, as
  * `herdsim run` does.
  *
- * Figures: for each policy, median and 95 % confidence half-width of the
- * mean (Student t, hs_ci95_halfwidth) of makespan, CPU time, usleep calls,
- * yields, M's created, context switches, preemptions, migrations and
- * stop-the-world time, on both backends, and the ratio of the simulated median
- * to the native one.  Then, when both `single` and `waiters` ran, the
+ * Figures: for each policy and backend, the median of makespan, CPU time,
+ * usleep calls, yields, M's created, context switches, preemptions,
+ * migrations and stop-the-world time.  Beside each median stands its
+ * distribution-free 95 % interval (hs_median_ci95, from 6 completed runs
+ * up), and last the ratio of the simulated median to the native one.  Then, when both `single` and `waiters` ran, the
  * ratio of the waiters median makespan to the single median on each
  * backend and the difference of the two ratios.  Last, the targets: each
  * policy's sim/native makespan ratio against 1 +- --tolerance, and the
@@ -431,16 +431,6 @@ static double median_of(const double *v, int n)
 	return k > 0 ? hs_median(tmp, (size_t)k) : NAN;
 }
 
-/* 95 % half-width of the mean of the numbers in v[0..n)
- * (hs_ci95_halfwidth); NaN when there is no number. */
-static double ci95_of(const double *v, int n)
-{
-	double tmp[n > 0 ? n : 1];
-	int k = copy_numbers(v, n, tmp);
-
-	return k > 0 ? hs_ci95_halfwidth(tmp, (size_t)k) : NAN;
-}
-
 /* Writes x with d decimals into cell (32 bytes), or "-" when no run of
  * the series completed or the figure was not measured. */
 static void format_cell(char *cell, int n, double x, int d)
@@ -451,12 +441,27 @@ static void format_cell(char *cell, int n, double x, int d)
 		snprintf(cell, 32, "-");
 }
 
+/* Writes the distribution-free 95 % interval of the median of the numbers
+ * in v[0..n) (hs_median_ci95) into cell (32 bytes), as "LO-HI" divided by
+ * scale with d decimals.  Below 6 numbers no such interval exists, and the
+ * cell reads "-". */
+static void format_median_ci(char *cell, const double *v, int n, double scale, int d)
+{
+	double tmp[n > 0 ? n : 1], lo, hi;
+	int k = copy_numbers(v, n, tmp);
+
+	if (k > 0 && hs_median_ci95(tmp, (size_t)k, &lo, &hi))
+		snprintf(cell, 32, "%.*f-%.*f", d, lo / scale, d, hi / scale);
+	else
+		snprintf(cell, 32, "-");
+}
+
 static void print_policy(const struct hs_policy *p, const struct series *nat, const struct series *sim,
 			 long ncpu, bool phase_cpu)
 {
 	printf("\n%s\n", p->name);
-	printf("  %-14s %12s %12s %12s %12s %9s\n", "figure", "native med", "+-95% CI", "sim med",
-	       "+-95% CI", "sim/nat");
+	printf("  %-14s %12s %17s %12s %17s %9s\n", "figure", "native med", "95% CI", "sim med",
+	       "95% CI", "sim/nat");
 	for (int f = 0; f < (phase_cpu ? NFIG_ALL : NFIG); f++) {
 		double sc = fig_scale[f];
 		double mn = median_of(nat->v[f], nat->n), ms = median_of(sim->v[f], sim->n);
@@ -468,10 +473,10 @@ static void print_policy(const struct hs_policy *p, const struct series *nat, co
 		if (mn > 0 && nat->n > 0 && sim->n > 0)
 			snprintf(ratio, sizeof(ratio), "%.3f", ms / mn);
 		format_cell(cells[0], nat->n, mn / sc, d);
-		format_cell(cells[1], nat->n, ci95_of(nat->v[f], nat->n) / sc, d);
+		format_median_ci(cells[1], nat->v[f], nat->n, sc, d);
 		format_cell(cells[2], sim->n, ms / sc, d);
-		format_cell(cells[3], sim->n, ci95_of(sim->v[f], sim->n) / sc, d);
-		printf("  %-14s %12s %12s %12s %12s %9s\n", fig_names[f], cells[0], cells[1], cells[2],
+		format_median_ci(cells[3], sim->v[f], sim->n, sc, d);
+		printf("  %-14s %12s %17s %12s %17s %9s\n", fig_names[f], cells[0], cells[1], cells[2],
 		       cells[3], ratio);
 	}
 	if (nat->incomplete > 0 || sim->incomplete > 0)
@@ -975,7 +980,7 @@ int cli_validate(int argc, char **argv)
 		       "replication%s each\n",
 		       cfg->scenario.name, ncpu, ncpu == 1 ? "" : "s", cfg->os.name, cfg->os.file, o.reps,
 		       o.reps == 1 ? "" : "s");
-		printf("medians; CI is the 95%% half-width of the mean\n");
+		printf("medians; CI is the median's distribution-free 95%% interval, from 6 runs up\n");
 		for (int p = 0; p < npols; p++)
 			print_policy(pols[p], &nat[p], &sim[p], sysconf(_SC_NPROCESSORS_ONLN),
 				     o.phase_cpu);

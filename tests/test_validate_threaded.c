@@ -294,11 +294,54 @@ static void validate_without_perf_counter(void **unused)
 	assert_int_equal(db_int(db, "SELECT count(*) FROM scalar s JOIN run r ON r.id = s.run_id "
 				    "WHERE s.name = 'migrations' AND s.value >= 0 AND r.backend = 'sim'"),
 			 1);
-	/* the native median and half-width, then the simulated median */
-	snprintf(row, sizeof(row), "\n  %-14s %12s %12s ", "migrations", "-", "-");
+	/* the native median and its interval, then the simulated median */
+	snprintf(row, sizeof(row), "\n  %-14s %12s %17s ", "migrations", "-", "-");
 	if (!strstr(r->out, row))
 		fprintf(stderr, "no row starting '%s' in:\n%s", row + 1, r->out);
 	assert_non_null(strstr(r->out, row));
+	free(r);
+}
+
+/* From 6 runs up the table gives each median's distribution-free 95 %
+ * interval.  For 6 runs that is the smallest to the largest value, read
+ * here from the database for both backends. */
+static void validate_prints_median_intervals(void **unused)
+{
+	static const char *const backend[2] = { "native", "sim" };
+	char scen[512], db[512], want[2][64], got[2][64];
+	struct cmd_result *r = calloc(1, sizeof(*r));
+	const char *line;
+	double median[2];
+
+	assert_non_null(r);
+	write_tiny(scen, db);
+	setenv("HERDSIM_HOST_PROFILE", HS_SRCDIR "/sim/profiles/linux.ini", 1);
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--policy", "single", "--reps", "6", "--db", db,
+					      NULL });
+	unsetenv("HERDSIM_HOST_PROFILE");
+	if (r->status != 0)
+		fprintf(stderr, "%s", r->err);
+	assert_int_equal(r->status, 0);
+	for (int b = 0; b < 2; b++) {
+		char sql[2][256];
+		int64_t lo, hi;
+
+		for (int m = 0; m < 2; m++)
+			snprintf(sql[m], sizeof(sql[m]),
+				 "SELECT CAST(%s(s.value) AS INTEGER) FROM scalar s JOIN run r ON r.id = s.run_id "
+				 "WHERE s.name = 'makespan_ns' AND r.backend = '%s'",
+				 m == 0 ? "min" : "max", backend[b]);
+		lo = db_int(db, sql[0]);
+		hi = db_int(db, sql[1]);
+		assert_true(lo > 0 && lo <= hi);
+		snprintf(want[b], sizeof(want[b]), "%.2f-%.2f", (double)lo / 1e6, (double)hi / 1e6);
+	}
+	assert_non_null(strstr(r->out, "\nmedians; CI is the median's distribution-free 95% interval"));
+	line = strstr(r->out, "\n  makespan ms ");
+	assert_non_null(line);
+	assert_int_equal(sscanf(line, " makespan ms %lf %63s %lf %63s", &median[0], got[0], &median[1], got[1]), 4);
+	assert_string_equal(got[0], want[0]);
+	assert_string_equal(got[1], want[1]);
 	free(r);
 }
 
@@ -635,6 +678,7 @@ int main(void)
 		cmocka_unit_test(native_gc_with_one_p_conserves_ms),
 		cmocka_unit_test(validate_writes_both_backends),
 		cmocka_unit_test(validate_without_perf_counter),
+		cmocka_unit_test(validate_prints_median_intervals),
 		cmocka_unit_test(validate_leaves_out_timeouts),
 		cmocka_unit_test(validate_set_supplies_missing_key),
 		cmocka_unit_test(validate_calibrates_first),
