@@ -1,9 +1,9 @@
 #!/bin/sh
 # Runs each cmocka test binary given, prints its output, and ends with one
-# summary line "tests: N passed, N failed", which counts the skipped tests
-# too when there are any ("tests: N passed, N skipped, N failed").  Exits
-# non-zero if any test failed or a binary crashed.  HS_TEST_FILTER, when set, keeps only the
-# binaries whose name contains it.
+# summary line "tests: N passed, N failed".  When tests were skipped, the
+# line counts them too: "tests: N passed, N skipped, N failed".  Exits
+# non-zero if any test failed or a binary crashed.  HS_TEST_FILTER, when
+# set, keeps only the binaries whose name contains it.
 set -u
 passed=0
 skipped=0

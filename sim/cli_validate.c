@@ -24,9 +24,10 @@
  *
  * Figures: for each policy and backend, the median of makespan, CPU time,
  * usleep calls, yields, M's created, context switches, preemptions,
- * migrations and stop-the-world time.  Beside each median stands its
+ * migrations and stop-the-world time.  Each median is followed by its
  * distribution-free 95 % interval (hs_median_ci95, from 6 completed runs
- * up), and last the ratio of the simulated median to the native one.  Then, when both `single` and `waiters` ran, the
+ * up), and each row ends with the ratio of the simulated median to the
+ * native one.  Then, when both `single` and `waiters` ran, the
  * ratio of the waiters median makespan to the single median on each
  * backend and the difference of the two ratios.  Last, the targets: each
  * policy's sim/native makespan ratio against 1 +- --tolerance, and the
