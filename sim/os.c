@@ -110,6 +110,8 @@
 #include "sim_internal.h"
 
 #define SLEEP_MAX_NS (INT64_MAX / 4) /* longest timed sleep or wait, in ns */
+#define PELT_HALF_LIFE_NS 32000000.0 /* PELT halves a share in about 32 ms */
+#define PELT_PERIOD_NS 1048576       /* PELT's period, 1024 us of 1024 ns */
 
 static void timer_program(struct sim *s, int c);
 
@@ -162,6 +164,7 @@ static void charge(struct sim *s, struct sim_thread *t)
 }
 
 static void util_set(struct sim *s, struct sim_core *core, bool busy);
+static void pelt_touch(struct sim *s, struct sim_thread *t);
 
 /* Adds the CPU time of core's current thread, which leaves it now, to the
  * run's total and the thread's own, and stamps when it left.  A thread
@@ -328,6 +331,8 @@ static void rq_push(struct sim *s, int c, struct sim_thread *t)
 	}
 	core->rq_len++;
 	core->rq_vsum += t->vruntime;
+	t->on_rq = true;
+	pelt_touch(s, t);
 	/* add_nr_running: a second thread on a CPU overloads the root domain */
 	if ((core->current ? 1 : 0) + core->rq_len >= 2)
 		s->overloaded = true;
@@ -444,11 +449,14 @@ again:
 		vmin_invalidate(core, pick);
 	pick->rq_next = NULL;
 	pick->not_before = 0;
+	pick->on_rq = false;
 	if (pick->delayed) {
 		pick->delayed = false;
 		core->rq_delayed--;
+		pelt_touch(s, pick);
 		goto again;
 	}
+	pelt_touch(s, pick);
 	return pick;
 }
 
@@ -475,6 +483,7 @@ static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay, 
 	t->resched_to = NULL;
 	core->busy_from = switching ? s->now : core->oncpu_at;
 	sim_schedule(s, core->oncpu_at, EV_ONCPU, (uint32_t)c, core->gen);
+	pelt_touch(s, t);
 }
 
 /*
@@ -743,6 +752,7 @@ static int shortest_queue(const struct sim *s)
 }
 
 static void util_update(struct sim *s, struct sim_core *core);
+static double cpu_util(struct sim *s, int c);
 
 /* Group types of find_idlest_group, in Linux's order: a lower one is
  * idler. */
@@ -761,14 +771,11 @@ struct fork_group {
  * imbalance_pct 117.  A core is overloaded when more than one thread is
  * on it and its utilization exceeds 100/117 of its capacity.  It is fully
  * busy when one thread is on it and the utilization does, and otherwise
- * it has spare capacity.  The runnable_avg tests of group_is_overloaded
- * and group_has_capacity are left out, as the model tracks no runnable
- * average.
- * NOTE: Linux also adds each new thread's initial util_avg, up to half
- * the spare capacity (post_init_entity_util_avg), to the CPU it joins.
- * So a few queued children make their creator's CPU overloaded there,
- * and later ones go to another CPU.  Here a core's utilization counts
- * only its busy time, so the children keep joining the creator's core.
+ * it has spare capacity.  The utilization is cpu_util's, which counts
+ * each new thread's initial share (pelt_init), so a few queued children
+ * make their creator's core overloaded and later ones go to another core.
+ * The runnable_avg tests of group_is_overloaded and group_has_capacity
+ * are left out, as the model tracks no runnable average per core.
  */
 static void fork_group_of(struct sim *s, int c, struct fork_group *g)
 {
@@ -776,8 +783,7 @@ static void fork_group_of(struct sim *s, int c, struct fork_group *g)
 	int nr = (core->current ? 1 : 0) + runnable_queued(core);
 	bool full;
 
-	util_update(s, core);
-	g->util = core->util;
+	g->util = cpu_util(s, c);
 	g->idle = nr == 0;
 	g->load = (int64_t)nr * 1024;
 	full = g->util * 117 > 100;
@@ -869,6 +875,8 @@ static void rq_remove(struct sim *s, int c, struct sim_thread *t)
 		core->rq_vsum -= t->vruntime;
 		vmin_invalidate(core, t);
 		t->rq_next = NULL;
+		t->on_rq = false;
+		pelt_touch(s, t);
 		return;
 	}
 }
@@ -1043,7 +1051,7 @@ static void util_update(struct sim *s, struct sim_core *core)
 
 	if (dt <= 0)
 		return;
-	keep = exp2(-(double)dt / 32000000.0);
+	keep = exp2(-(double)dt / PELT_HALF_LIFE_NS);
 	core->util = core->util * keep + (core->util_busy ? 1.0 - keep : 0.0);
 	core->util_at = s->now;
 }
@@ -1057,6 +1065,150 @@ static void util_set(struct sim *s, struct sim_core *core, bool busy)
 		return;
 	util_update(s, core);
 	core->util_busy = busy;
+}
+
+/* Brings core's load (the decayed count of threads queued there) up to
+ * now and records the count from now on.  Called after every change of
+ * that count, before time moves on. */
+static void load_sync(struct sim *s, int c)
+{
+	struct sim_core *core = &s->cores[c];
+	int64_t dt = s->now - core->load_at;
+
+	if (dt > 0) {
+		double keep = exp2(-(double)dt / PELT_HALF_LIFE_NS);
+
+		core->load = core->load * keep + core->load_n * (1.0 - keep);
+		core->load_at = s->now;
+	}
+	core->load_n = (core->current ? 1 : 0) + core->rq_len;
+}
+
+double sim_util_est(double est, double util, double runnable)
+{
+	const double margin = 1.0 / 100; /* UTIL_EST_MARGIN */
+
+	if (est <= util)
+		return util;
+	if (est - util < margin || util + margin < runnable)
+		return est;
+	return est - (est - util) / 4;
+}
+
+/* util_est_update at the end of t's activation, when it goes to sleep.
+ * The estimate is left alone while no PELT period has ended since it was
+ * written (UTIL_AVG_UNCHANGED). */
+static void util_est_update(struct sim_thread *t)
+{
+	if (t->est_fresh)
+		return;
+	t->util_est = sim_util_est(t->util_est, t->util, t->runnable);
+	t->est_fresh = true;
+}
+
+/*
+ * Brings t's PELT shares up to now after a change of its state (running,
+ * queued, delayed or its core), and moves its util_est and load to where
+ * they count now.  A thread that stops running without staying runnable
+ * ends an activation, and its util_est is updated after it leaves the
+ * core's sum, as dequeue_task_fair does.  No-op unless yield = linux.
+ */
+static void pelt_touch(struct sim *s, struct sim_thread *t)
+{
+	bool run, runnable;
+	int core, est_core;
+
+	if (s->os->yield_kind != HS_YIELD_LINUX)
+		return;
+	core = t->core >= 0 && t->core < s->ncores ? t->core : SIM_NONE;
+	run = core != SIM_NONE && s->cores[core].current == t;
+	runnable = run || (t->on_rq && !t->delayed);
+	if (s->now > t->pelt_at) {
+		double keep = exp2(-(double)(s->now - t->pelt_at) / PELT_HALF_LIFE_NS);
+
+		t->util = t->util * keep + (t->pelt_run ? 1.0 - keep : 0.0);
+		t->runnable = t->runnable * keep + (t->pelt_runnable ? 1.0 - keep : 0.0);
+		if (s->now / PELT_PERIOD_NS != t->pelt_at / PELT_PERIOD_NS)
+			t->est_fresh = false; /* util_avg was recomputed */
+		t->pelt_at = s->now;
+	}
+	est_core = runnable ? core : SIM_NONE;
+	if (t->est_core != est_core && t->est_core != SIM_NONE)
+		s->cores[t->est_core].util_est_sum -= t->util_est;
+	if (t->pelt_run && !runnable)
+		util_est_update(t);
+	if (t->est_core != est_core && est_core != SIM_NONE)
+		s->cores[est_core].util_est_sum += t->util_est;
+	t->est_core = est_core;
+	t->pelt_run = run;
+	t->pelt_runnable = runnable;
+	if (t->load_core != SIM_NONE)
+		load_sync(s, t->load_core);
+	if (core != SIM_NONE && core != t->load_core)
+		load_sync(s, core);
+	t->load_core = run || t->on_rq ? core : SIM_NONE;
+}
+
+#ifdef HS_CHECK_RUNQUEUE
+void sim_check_pelt(const struct sim *s)
+{
+	if (s->os->yield_kind != HS_YIELD_LINUX)
+		return;
+	for (int c = 0; c < s->ncores; c++) {
+		const struct sim_core *core = &s->cores[c];
+		double sum = 0;
+
+		for (int i = 0; i < s->nthreads; i++) {
+			const struct sim_thread *u = s->threads[i];
+			bool runnable = u->core == c && (core->current == u || (u->on_rq && !u->delayed));
+
+			assert(runnable == (u->est_core == c));
+			if (u->est_core == c)
+				sum += u->util_est;
+		}
+		assert(fabs(sum - core->util_est_sum) < 1e-9);
+		assert(core->load_n == (core->current ? 1 : 0) + core->rq_len);
+	}
+}
+#endif
+
+/*
+ * post_init_entity_util_avg and attach_entity_load_avg for a new thread
+ * joining core c.  Its util (and runnable) starts at the core's util over
+ * its load, at most half the core's spare capacity.  On a core of no util
+ * it is half a CPU, and on a full core nothing.  The core's util and load
+ * take the thread's share at once, as a CPU's do in Linux.
+ */
+static void pelt_init(struct sim *s, struct sim_thread *t, int c)
+{
+	struct sim_core *core = &s->cores[c];
+	double cap, init = 0;
+
+	if (s->os->yield_kind != HS_YIELD_LINUX)
+		return;
+	util_update(s, core);
+	load_sync(s, c);
+	cap = (1.0 - core->util) / 2;
+	if (cap > 0)
+		init = core->util > 0 ? fmin(core->util / (core->load + 1.0 / 1024), cap) : cap;
+	t->util = t->runnable = init;
+	t->util_est = 0;
+	t->est_fresh = false;
+	t->pelt_run = t->pelt_runnable = false;
+	t->est_core = t->load_core = SIM_NONE;
+	t->pelt_at = s->now;
+	core->util += init;
+	core->load += 1.0;
+}
+
+/* cpu_util_cfs: a core's PELT util or, when higher, the util_est of its
+ * runnable threads, at most one CPU. */
+static double cpu_util(struct sim *s, int c)
+{
+	struct sim_core *core = &s->cores[c];
+
+	util_update(s, core);
+	return fmin(1.0, fmax(core->util, core->util_est_sum));
 }
 
 int sim_idle_scan_depth(double util, int ncores)
@@ -1076,10 +1228,8 @@ static int idle_scan_depth(struct sim *s)
 {
 	double sum = 0;
 
-	for (int c = 0; c < s->ncores; c++) {
-		util_update(s, &s->cores[c]);
-		sum += s->cores[c].util;
-	}
+	for (int c = 0; c < s->ncores; c++)
+		sum += cpu_util(s, c);
 	return sim_idle_scan_depth(sum / s->ncores, s->ncores);
 }
 
@@ -1142,6 +1292,7 @@ static bool requeue_delayed(struct sim *s, struct sim_thread *t, bool from_wake)
 
 	t->delayed = false;
 	core->rq_delayed--;
+	pelt_touch(s, t);
 	if (!core->current) {
 		rq_remove(s, c, t);
 		t->vlag = lag > 0 ? 0 : lag;
@@ -1181,6 +1332,8 @@ void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_ti
 	}
 
 	t->woken_by_wake = from_wake;
+	if (initial)
+		pelt_init(s, t, idle >= 0 ? idle : prev);
 	place_entity(s, t, idle >= 0 ? idle : prev, initial);
 	if (idle >= 0) {
 		int64_t delay = (from_timer && idle == prev)
@@ -1370,6 +1523,7 @@ void sim_leave_core(struct sim *s, struct sim_thread *t, bool sleep)
 		core->rq_delayed++;
 		rq_push(s, t->core, t);
 	}
+	pelt_touch(s, t);
 	sim_dispatch(s, t->core);
 }
 

@@ -156,6 +156,8 @@ struct sim_thread *sim_thread_new(struct sim *s, enum sim_thread_role role, cons
 	t->ran_core = SIM_NONE;
 	t->recent_core = SIM_NONE;
 	t->fork_parent = SIM_NONE;
+	t->est_core = SIM_NONE;
+	t->load_core = SIM_NONE;
 	t->left_ns = -1;
 	t->exec_start = -1;
 	t->waker = SIM_NONE;
@@ -296,6 +298,9 @@ static void loop(struct sim *s)
 		s->now = ev.time;
 		s->nevents++;
 		handle(s, &ev);
+#ifdef HS_CHECK_RUNQUEUE
+		sim_check_pelt(s);
+#endif
 	}
 }
 

@@ -104,6 +104,19 @@ struct sim_thread {
 	int64_t vruntime, vlag, exec_start;
 	bool yielded;           /* picked as if its deadline were a slice later */
 	bool delayed;           /* asleep but still queued on its core (DELAY_DEQUEUE) */
+	bool on_rq;             /* in a core's queue, delayed or not */
+	/* Per-thread PELT (yield = linux), 0 to 1 of a CPU: util and runnable
+	 * are the decayed shares of time running and runnable (util_avg and
+	 * runnable_avg) as of pelt_at, pelt_run and pelt_runnable the state
+	 * since then, and load_core the core whose load counted it then.
+	 * util_est is the estimate (UTIL_EST) that core est_core counts while
+	 * the thread is runnable (SIM_NONE: none), and est_fresh is true while
+	 * no PELT period has ended since util_est was last written
+	 * (UTIL_AVG_UNCHANGED). */
+	double util, runnable, util_est;
+	int64_t pelt_at;
+	bool pelt_run, pelt_runnable, est_fresh;
+	int est_core, load_core;
 	/* Wake-up preemption (yield = linux): the virtual deadline, vruntime
 	 * + slice when placed or when its vruntime passes it; the vruntime up
 	 * to which the current stint is protected (RUN_TO_PARITY); a woken
@@ -173,6 +186,14 @@ struct sim_core {
 	bool util_busy;
 	int balance_failed;
 	bool balance_armed;
+	/* Linux only.  util_est_sum is the util_est of the runnable threads
+	 * here, running one included.  load is the decayed count of threads
+	 * queued here, running or delayed ones included (cfs_rq load_avg over
+	 * a nice-0 weight) as of load_at, and load_n that count since. */
+	double util_est_sum;
+	double load;
+	int64_t load_at;
+	int load_n;
 	/* newidle = proportional: the core's counts of newly idle balances,
 	 * Linux's newidle_call, newidle_success and newidle_ratio of its
 	 * sched_domain (see newidle_stats in os.c). */
@@ -361,6 +382,23 @@ void sim_idle_balance(struct sim *s, int c);
  * it is 0 from 85 % up (imbalance_pct 117), and on 2 cores above 60 %.
  */
 int sim_idle_scan_depth(double util, int ncores);
+
+/* A thread's utilization estimate after an activation, as util_est_update
+ * (kernel/sched/fair.c) computes it from the estimate est and the
+ * thread's PELT util and runnable shares at its dequeue, all 0 to 1 of a
+ * CPU.  The estimate rises to util at once.  It stays when within 1 % of
+ * a CPU (UTIL_EST_MARGIN) above util, or when runnable exceeds util by
+ * more than that margin, because the thread then waited for a CPU and
+ * util understates its need.  Otherwise it moves a quarter of the way
+ * down to util. */
+double sim_util_est(double est, double util, double runnable);
+
+#ifdef HS_CHECK_RUNQUEUE
+/* Asserts that every core's util_est_sum is the estimates of the threads
+ * running or runnable there and its load_n their count, delayed ones
+ * included.  Holds between events. */
+void sim_check_pelt(const struct sim *s);
+#endif
 void sim_burst_end(struct sim *s, struct sim_thread *t, uint32_t gen);
 void sim_timer_irq(struct sim *s, int c, uint32_t gen);
 void sim_os_yield(struct sim *s, struct sim_thread *t);

@@ -7,6 +7,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -165,12 +166,16 @@ static hs_m *script_acquire(hs_env *env, void *state)
 		}
 		break;
 	case S_WAKE_ON_OTHER_CORE:
-		/* role 1 starts on role 0's core while role 0 sleeps and keeps
-		 * that core for 1 ms.  Role 2, on the other core, is done
-		 * before role 0's timer fires.  So role 0 wakes there. */
+		/* role 1 starts on role 0's core while role 0 sleeps, and
+		 * keeps that core for 1 ms from 0.5 ms before role 0's timer
+		 * fires.  Role 2, on the other core, is done at once.  So role
+		 * 0 wakes there.  The 100 ms sleeps let the cores' utilization
+		 * from the new threads decay, so that the search for an idle
+		 * core is on. */
 		if (role == 0) {
-			o->sleep(env, 100000);
+			o->sleep(env, 100000000);
 		} else if (role == 1) {
+			o->sleep(env, 99500000);
 			T.t[4] = o->now(env);
 			o->work(env, 1000000);
 			T.t[5] = o->now(env);
@@ -1859,6 +1864,116 @@ static void idle_search_shrinks_with_utilization(void **state)
 	assert_int_equal(sim_idle_scan_depth(1.0, 64), 0);
 }
 
+/* Asserts that x is y to within 1e-12. */
+static void assert_near(double x, double y)
+{
+	if (!(fabs(x - y) < 1e-12))
+		fail_msg("%.15g is not %.15g", x, y);
+}
+
+/*
+ * util_est_update.  The estimate rises to util at once.  It stays when it
+ * is within 1 % of a CPU above util, or when the thread waited (runnable
+ * over util by more than 1 %).  Otherwise it moves a quarter of the way
+ * down.
+ */
+static void utilization_estimate_follows_util_est_update(void **state)
+{
+	(void)state;
+	assert_near(sim_util_est(0.2, 0.3, 0.3), 0.3);
+	assert_near(sim_util_est(0.305, 0.3, 0.3), 0.305);
+	assert_near(sim_util_est(0.5, 0.1, 0.4), 0.5);
+	assert_near(sim_util_est(0.5, 0.1, 0.105), 0.4);
+}
+
+/*
+ * post_init_entity_util_avg.  Core 1 is full, so new threads created on
+ * core 0 stay there.  The first, on a core of no utilization or load,
+ * starts at half a CPU and the core's utilization takes it.  The next
+ * gets half the spare capacity left, 0.25, less than the core's
+ * utilization over its load (0.5 / 1.001).  On a full core a new thread
+ * gets nothing: with core 0 full too, and overloaded by its queue, the
+ * third goes to core 1.
+ */
+static void new_threads_take_half_the_spare_capacity(void **state)
+{
+	static struct hs_os_profile os;
+	static struct hs_run_request req;
+	struct sim_thread creator = { 0 }, other = { 0 }, a, b, c;
+	struct sim *s = delay_sim(&os, &creator);
+
+	(void)state;
+	s->req = &req;
+	s->cores[0].busy_from = 0;
+	other.core = 1;
+	other.state = HS_TS_RUNNING;
+	other.exec_start = -1;
+	s->cores[1].current = &other;
+	s->cores[1].on_cpu = true;
+	s->cores[1].busy_from = 0;
+	s->cores[1].util = 1.0;
+	s->cores[1].util_busy = true;
+
+	assert_int_equal(place_new_thread(s, &a), 0);
+	assert_near(a.util, 0.5);
+	assert_near(s->cores[0].util, 0.5);
+	assert_near(s->cores[0].load, 1.0);
+
+	assert_int_equal(place_new_thread(s, &b), 0);
+	assert_near(b.util, 0.25);
+	assert_near(s->cores[0].util, 0.75);
+
+	s->cores[0].util = 1.0;
+	assert_int_equal(place_new_thread(s, &c), 1);
+	assert_near(c.util, 0.0);
+	assert_near(s->cores[1].util, 1.0);
+	hs_evq_free(&s->q);
+	free(s);
+}
+
+/*
+ * cpu_util counts the estimates of a core's runnable threads.  Core 0
+ * runs cur at utilization 0.1, its runnable threads' estimates summing to
+ * 0.9, and core 1 is idle at 0.4.  The average, 0.65, turns the search for
+ * an idle core off, and a thread woken with core 0 as its last queues
+ * there.  With the estimates at 0.1 the average is 0.25, the search looks
+ * at one core, and the thread goes to core 1.
+ */
+static void runnable_estimates_turn_the_idle_search_off(void **state)
+{
+	static struct hs_os_profile os;
+	static struct hs_run_request req;
+	struct sim_thread cur = { 0 }, t = { 0 };
+	struct sim *s = delay_sim(&os, &cur);
+
+	(void)state;
+	s->req = &req;
+	s->cores[0].busy_from = 0;
+	s->cores[0].util = 0.1;
+	s->cores[0].util_busy = true;
+	s->cores[1].util = 0.4;
+	for (int est = 9; est >= 1; est -= 8) {
+		s->cores[0].util_est_sum = est / 10.0;
+		t.core = 0;
+		t.recent_core = SIM_NONE;
+		t.ran_core = SIM_NONE;
+		t.left_ns = -1;
+		t.exec_start = -1;
+		t.est_core = t.load_core = SIM_NONE;
+		t.state = HS_TS_BLOCKED;
+		sim_place(s, &t, true, false);
+		if (est == 9) {
+			assert_ptr_equal(s->cores[0].rq_head, &t);
+			assert_null(s->cores[1].current);
+			unqueue(s, &t);
+		} else {
+			assert_ptr_equal(s->cores[1].current, &t);
+		}
+	}
+	hs_evq_free(&s->q);
+	free(s);
+}
+
 static void cas_on_remote_line_costs_more(void **state)
 {
 	struct hs_config cfg;
@@ -2045,6 +2160,9 @@ int main(void)
 		cmocka_unit_test(idle_core_leaves_hot_threads),
 		cmocka_unit_test(proportional_newidle_throws_a_die),
 		cmocka_unit_test(idle_search_shrinks_with_utilization),
+		cmocka_unit_test(utilization_estimate_follows_util_est_update),
+		cmocka_unit_test(new_threads_take_half_the_spare_capacity),
+		cmocka_unit_test(runnable_estimates_turn_the_idle_search_off),
 		cmocka_unit_test(new_thread_stays_with_its_creator),
 		cmocka_unit_test(new_thread_tie_goes_after_creator),
 		cmocka_unit_test(wakeup_to_idle_prev_keeps_recent_core),
