@@ -1067,10 +1067,9 @@ static void util_set(struct sim *s, struct sim_core *core, bool busy)
 	core->util_busy = busy;
 }
 
-/* Brings core's load (the decayed count of threads queued there) up to
- * now and records the count from now on.  Called after every change of
- * that count, before time moves on. */
-static void load_sync(struct sim *s, int c)
+/* Brings core c's load (the decayed count of threads queued there) up to
+ * now, with the count load_n held since load_at. */
+static void load_update(struct sim *s, int c)
 {
 	struct sim_core *core = &s->cores[c];
 	int64_t dt = s->now - core->load_at;
@@ -1081,7 +1080,21 @@ static void load_sync(struct sim *s, int c)
 		core->load = core->load * keep + core->load_n * (1.0 - keep);
 		core->load_at = s->now;
 	}
-	core->load_n = (core->current ? 1 : 0) + core->rq_len;
+}
+
+/* Records core c's count of queued threads after a change that may have
+ * altered it.  The load is brought up to now only when the count changes,
+ * because decaying over one stretch of a constant count gives the same
+ * load as decaying over its parts. */
+static void load_sync(struct sim *s, int c)
+{
+	struct sim_core *core = &s->cores[c];
+	int n = (core->current ? 1 : 0) + core->rq_len;
+
+	if (n == core->load_n)
+		return;
+	load_update(s, c);
+	core->load_n = n;
 }
 
 double sim_util_est(double est, double util, double runnable)
@@ -1095,8 +1108,8 @@ double sim_util_est(double est, double util, double runnable)
 	return est - (est - util) / 4;
 }
 
-/* util_est_update at the end of t's activation, when it goes to sleep.
- * The estimate is left alone while no PELT period has ended since it was
+/* Revises t's estimate as util_est_update does when t goes to sleep.  The
+ * estimate is left alone while no PELT period has ended since it was
  * written (UTIL_AVG_UNCHANGED). */
 static void util_est_update(struct sim_thread *t)
 {
@@ -1107,11 +1120,14 @@ static void util_est_update(struct sim_thread *t)
 }
 
 /*
- * Brings t's PELT shares up to now after a change of its state (running,
- * queued, delayed or its core), and moves its util_est and load to where
- * they count now.  A thread that stops running without staying runnable
- * ends an activation, and its util_est is updated after it leaves the
- * core's sum, as dequeue_task_fair does.  No-op unless yield = linux.
+ * Records a change of t's state (running, queued, delayed or its core) and
+ * moves its util_est and load to the core where they now count.  The PELT
+ * shares are brought up to now only when t starts or stops running or
+ * being runnable, because they decay alike over one stretch of a constant
+ * state and over its parts.  A thread that stops running without staying
+ * runnable ends an activation.  Its util_est is then revised after it
+ * leaves the core's sum, as dequeue_task_fair does.  Does nothing unless
+ * yield = linux.
  */
 static void pelt_touch(struct sim *s, struct sim_thread *t)
 {
@@ -1123,7 +1139,7 @@ static void pelt_touch(struct sim *s, struct sim_thread *t)
 	core = t->core >= 0 && t->core < s->ncores ? t->core : SIM_NONE;
 	run = core != SIM_NONE && s->cores[core].current == t;
 	runnable = run || (t->on_rq && !t->delayed);
-	if (s->now > t->pelt_at) {
+	if ((run != t->pelt_run || runnable != t->pelt_runnable) && s->now > t->pelt_at) {
 		double keep = exp2(-(double)(s->now - t->pelt_at) / PELT_HALF_LIFE_NS);
 
 		t->util = t->util * keep + (t->pelt_run ? 1.0 - keep : 0.0);
@@ -1146,7 +1162,7 @@ static void pelt_touch(struct sim *s, struct sim_thread *t)
 		load_sync(s, t->load_core);
 	if (core != SIM_NONE && core != t->load_core)
 		load_sync(s, core);
-	t->load_core = run || t->on_rq ? core : SIM_NONE;
+	t->load_core = (run || t->on_rq) ? core : SIM_NONE;
 }
 
 #ifdef HS_CHECK_RUNQUEUE
@@ -1173,11 +1189,12 @@ void sim_check_pelt(const struct sim *s)
 #endif
 
 /*
- * post_init_entity_util_avg and attach_entity_load_avg for a new thread
- * joining core c.  Its util (and runnable) starts at the core's util over
- * its load, at most half the core's spare capacity.  On a core of no util
- * it is half a CPU, and on a full core nothing.  The core's util and load
- * take the thread's share at once, as a CPU's do in Linux.
+ * Sets the PELT shares of a new thread joining core c, as
+ * post_init_entity_util_avg and attach_entity_load_avg do.  Its util (and
+ * runnable) starts at the core's util over its load, at most half the
+ * core's spare capacity.  On a core of no util it is half a CPU, and on a
+ * full core nothing.  The core's util and load take the thread's share at
+ * once, as a CPU's do in Linux.
  */
 static void pelt_init(struct sim *s, struct sim_thread *t, int c)
 {
@@ -1187,7 +1204,7 @@ static void pelt_init(struct sim *s, struct sim_thread *t, int c)
 	if (s->os->yield_kind != HS_YIELD_LINUX)
 		return;
 	util_update(s, core);
-	load_sync(s, c);
+	load_update(s, c);
 	cap = (1.0 - core->util) / 2;
 	if (cap > 0)
 		init = core->util > 0 ? fmin(core->util / (core->load + 1.0 / 1024), cap) : cap;
@@ -1201,8 +1218,8 @@ static void pelt_init(struct sim *s, struct sim_thread *t, int c)
 	core->load += 1.0;
 }
 
-/* cpu_util_cfs: a core's PELT util or, when higher, the util_est of its
- * runnable threads, at most one CPU. */
+/* Returns core c's utilization as cpu_util_cfs does: its PELT util or,
+ * when higher, the util_est of its runnable threads, at most one CPU. */
 static double cpu_util(struct sim *s, int c)
 {
 	struct sim_core *core = &s->cores[c];

@@ -105,14 +105,14 @@ struct sim_thread {
 	bool yielded;           /* picked as if its deadline were a slice later */
 	bool delayed;           /* asleep but still queued on its core (DELAY_DEQUEUE) */
 	bool on_rq;             /* in a core's queue, delayed or not */
-	/* Per-thread PELT (yield = linux), 0 to 1 of a CPU: util and runnable
-	 * are the decayed shares of time running and runnable (util_avg and
-	 * runnable_avg) as of pelt_at, pelt_run and pelt_runnable the state
-	 * since then, and load_core the core whose load counted it then.
-	 * util_est is the estimate (UTIL_EST) that core est_core counts while
-	 * the thread is runnable (SIM_NONE: none), and est_fresh is true while
-	 * no PELT period has ended since util_est was last written
-	 * (UTIL_AVG_UNCHANGED). */
+	/* Per-thread PELT (yield = linux), in CPUs from 0 to 1.  util and
+	 * runnable are the decayed shares of time running and runnable
+	 * (util_avg, runnable_avg) as of pelt_at, and pelt_run and
+	 * pelt_runnable the state since then.  load_core is the core whose
+	 * load counts the thread.  util_est is its estimate (UTIL_EST), which
+	 * core est_core counts while it is runnable (SIM_NONE: no core).
+	 * est_fresh is true while no PELT period has ended since util_est was
+	 * last written (UTIL_AVG_UNCHANGED). */
 	double util, runnable, util_est;
 	int64_t pelt_at;
 	bool pelt_run, pelt_runnable, est_fresh;
