@@ -105,6 +105,7 @@
  */
 #include <assert.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "sim_internal.h"
@@ -467,6 +468,8 @@ again:
  * Otherwise the delay is an idle core's wake-up latency, and t is charged
  * from the moment it reaches the core.
  */
+static void arm_load_balance(struct sim *s, int c);
+
 static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay, bool switching)
 {
 	struct sim_core *core = &s->cores[c];
@@ -484,6 +487,7 @@ static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay, 
 	core->busy_from = switching ? s->now : core->oncpu_at;
 	sim_schedule(s, core->oncpu_at, EV_ONCPU, (uint32_t)c, core->gen);
 	pelt_touch(s, t);
+	arm_load_balance(s, c);
 }
 
 /*
@@ -516,6 +520,9 @@ static int64_t switch_delay(struct sim *s, int c, const struct sim_thread *t)
 }
 
 static void rq_remove(struct sim *s, int c, struct sim_thread *t);
+static void load_update(struct sim *s, int c);
+static int idle_scan_depth(struct sim *s);
+static double cpu_util(struct sim *s, int c);
 
 /*
  * Linux's idle balancing (yield = linux).  A newly idle core pulls only a
@@ -717,6 +724,110 @@ void sim_dispatch(struct sim *s, int c)
 	start_on(s, c, t, switch_delay(s, c, t), true);
 }
 
+/*
+ * Linux's periodic load balance (sched_balance_domains).  The model keeps
+ * its timing and one effect.  Each balance writes the limit of the search
+ * for an idle core from the cores' utilization at that moment
+ * (update_idle_cpu_scan), and wake-ups read it until the next one.  A
+ * core balances at a tick at least its interval after its last balance.
+ * The interval is the domain's balance_interval, times busy_factor (16)
+ * on a busy core, in whole ticks rounded up (msecs_to_jiffies) and at
+ * most HZ * ncores / 10 ticks (max_load_balance_interval).  An idle core
+ * balances at the ticks of its idle balance (EV_BALANCE), a busy one at
+ * its EV_LOAD_BALANCE.  The interval returns to its minimum after a
+ * balance that found a busier core and doubles, up to twice the minimum,
+ * after one that did not (sched_balance_rq).
+ * NOTE: a busy core's balance moves no thread here; Linux's may pull
+ * queued threads from a busier core.
+ */
+#define LINUX_BUSY_FACTOR 16
+
+/* Returns core c's balance interval in ticks. */
+static int64_t lb_ticks(const struct sim *s, int c, bool busy)
+{
+	int64_t tick = s->os->tick_ns;
+	int64_t ns = s->cores[c].lb_interval * (busy ? LINUX_BUSY_FACTOR : 1);
+	int64_t n = (ns + tick - 1) / tick;
+	int64_t max = (int64_t)s->ncores * 100000000 / tick;
+
+	if (n > max)
+		n = max;
+	return n > 1 ? n : 1;
+}
+
+/* Returns whether core c's periodic balance is due at the tick `now`. */
+static bool lb_due(const struct sim *s, int c, bool busy)
+{
+	int64_t tick = s->os->tick_ns;
+	int64_t last = s->cores[c].lb_last;
+
+	return last == INT64_MIN || s->now / tick >= last / tick + lb_ticks(s, c, busy);
+}
+
+/* Returns whether a core other than c has more than one runnable thread
+ * and a higher PELT load than c: the busiest group that
+ * sched_balance_find_src_group would find. */
+static bool busier_core(struct sim *s, int c)
+{
+	load_update(s, c);
+	for (int i = 0; i < s->ncores; i++) {
+		const struct sim_core *o = &s->cores[i];
+
+		if (i == c || (o->current ? 1 : 0) + runnable_queued(o) < 2)
+			continue;
+		load_update(s, i);
+		if (o->load > s->cores[c].load)
+			return true;
+	}
+	return false;
+}
+
+/* Runs core c's periodic balance: writes the search limit and tunes the
+ * interval. */
+static void periodic_balance(struct sim *s, int c, bool imbalanced)
+{
+	struct sim_core *core = &s->cores[c];
+
+	core->lb_last = s->now;
+	s->nr_idle_scan = idle_scan_depth(s);
+	if (imbalanced)
+		core->lb_interval = LINUX_LB_MIN_INTERVAL(s->ncores);
+	else if (core->lb_interval < 2 * LINUX_LB_MIN_INTERVAL(s->ncores))
+		core->lb_interval *= 2;
+}
+
+/* Schedules busy core c's next periodic balance, at the first tick after
+ * now that is due. */
+static void arm_load_balance(struct sim *s, int c)
+{
+	struct sim_core *core = &s->cores[c];
+	int64_t tick = s->os->tick_ns;
+	int64_t at = (s->now / tick + 1) * tick;
+
+	if (core->lb_armed || s->os->yield_kind != HS_YIELD_LINUX)
+		return;
+	if (core->lb_last != INT64_MIN) {
+		int64_t due = (core->lb_last / tick + lb_ticks(s, c, true)) * tick;
+
+		if (due > at)
+			at = due;
+	}
+	core->lb_armed = true;
+	sim_schedule(s, at, EV_LOAD_BALANCE, (uint32_t)c, 0);
+}
+
+void sim_load_balance(struct sim *s, int c)
+{
+	struct sim_core *core = &s->cores[c];
+
+	core->lb_armed = false;
+	if (!core->current)
+		return; /* an idle core balances at its idle balance's ticks */
+	if (lb_due(s, c, true))
+		periodic_balance(s, c, busier_core(s, c));
+	arm_load_balance(s, c);
+}
+
 void sim_idle_balance(struct sim *s, int c)
 {
 	struct sim_core *core = &s->cores[c];
@@ -726,6 +837,8 @@ void sim_idle_balance(struct sim *s, int c)
 	core->balance_armed = false;
 	s->overloaded = any_overloaded(s);
 	victim = core->current ? -1 : longest_other_queue(s, c);
+	if (!core->current && lb_due(s, c, false))
+		periodic_balance(s, c, victim >= 0);
 	if (victim < 0) {
 		core->balance_failed = 0;
 		return;
@@ -1236,11 +1349,8 @@ int sim_idle_scan_depth(double util, int ncores)
 }
 
 /* Returns sim_idle_scan_depth for this run's cores, their utilization
- * brought up to now.
- * NOTE: Linux refreshes its limit (nr_idle_scan) only in periodic and idle
- * load balancing (update_idle_cpu_scan), so it can lag the utilization.
- * In the two-CPU probe of docs/validation.md the kernel moved 2 of 563
- * wake-ups to an idle CPU where this model moves every one. */
+ * brought up to now.  Wake-ups read it as the periodic balances wrote it
+ * (nr_idle_scan), not as it is now. */
 static int idle_scan_depth(struct sim *s)
 {
 	double sum = 0;
@@ -1280,7 +1390,7 @@ static int idle_core_for(struct sim *s, struct sim_thread *t, int prev)
 			return recent;
 		if (!any_idle_core(s))
 			return -1; /* the search could find nothing */
-		depth = idle_scan_depth(s);
+		depth = s->nr_idle_scan;
 		for (int k = 1; k < s->ncores && k <= depth; k++)
 			if (s->cores[(prev + k) % s->ncores].current == NULL)
 				return (prev + k) % s->ncores;

@@ -265,6 +265,9 @@ static void handle(struct sim *s, const struct hs_event *ev)
 	case EV_BALANCE:
 		sim_idle_balance(s, (int)ev->target);
 		break;
+	case EV_LOAD_BALANCE:
+		sim_load_balance(s, (int)ev->target);
+		break;
 	case EV_TRACE_START:
 		sim_replay_create(s, ev->target);
 		break;
@@ -473,7 +476,11 @@ static int sim_run(const struct hs_run_request *req, struct hs_run_result *out, 
 		s->cores[c].ni_call = 512;
 		s->cores[c].ni_success = 256;
 		s->cores[c].ni_ratio = 512;
+		s->cores[c].lb_last = INT64_MIN;
+		s->cores[c].lb_interval = LINUX_LB_MIN_INTERVAL(s->ncores);
 	}
+	/* the machine was idle before the run, so the search is unlimited */
+	s->nr_idle_scan = s->ncores;
 	hs_evq_init(&s->q);
 	hs_hist_init(&s->latency);
 	hs_rng_seed(&s->rng_workload, req->seed, HS_STREAM_WORKLOAD);

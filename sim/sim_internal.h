@@ -53,6 +53,8 @@ enum sim_event_type {
 	EV_ONCPU,       /* a dispatched thread reaches its core */
 	EV_SLICE,       /* a core's time slice ended */
 	EV_BALANCE,     /* idle core `target`'s tick: periodic idle balance */
+	EV_LOAD_BALANCE, /* busy core `target`'s tick due for its periodic
+	                  * load balance (yield = linux) */
 	/* foreign threads of a scenario are created by the main thread (sim.c) */
 	EV_TRACE_START, /* replay: the thread of trace entry `target` is created */
 	EV_TRACE_ROW,   /* replay: the row read ahead reaches its thread */
@@ -194,6 +196,13 @@ struct sim_core {
 	double load;
 	int64_t load_at;
 	int load_n;
+	/* Linux only.  The core's periodic load balance in its domain: the
+	 * time of the last one (INT64_MIN before any), the domain's
+	 * balance_interval in ns (before the busy factor), and whether an
+	 * EV_LOAD_BALANCE is pending. */
+	int64_t lb_last;
+	int64_t lb_interval;
+	bool lb_armed;
 	/* newidle = proportional: the core's counts of newly idle balances,
 	 * Linux's newidle_call, newidle_success and newidle_ratio of its
 	 * sched_domain (see newidle_stats in os.c). */
@@ -267,6 +276,9 @@ struct sim {
 	 * core gets a second thread, recomputed by every balance.  Read only
 	 * under newidle = proportional. */
 	bool overloaded;
+	/* Linux's limit on the search for an idle core (nr_idle_scan of the
+	 * shared cache domain), as the last periodic balance wrote it. */
+	int nr_idle_scan;
 
 	struct sim_thread **threads;
 	int nthreads, cap_threads;
@@ -375,6 +387,12 @@ void sim_on_cpu(struct sim *s, int core, uint32_t gen);
 void sim_slice_end(struct sim *s, int core, uint32_t gen);
 /* EV_BALANCE: an idle core's periodic balance (yield = linux). */
 void sim_idle_balance(struct sim *s, int c);
+/* The balance interval of a Linux domain of n CPUs after a periodic
+ * balance that found an imbalance (sd_init's min_interval, n ms).  It
+ * doubles up to 2n ms (max_interval) after each that found none. */
+#define LINUX_LB_MIN_INTERVAL(n) ((int64_t)(n) * 1000000)
+/* EV_LOAD_BALANCE: a busy core's periodic load balance (yield = linux). */
+void sim_load_balance(struct sim *s, int c);
 /*
  * Returns how many other cores a Linux wake-up may search for an idle one
  * (SIS_UTIL in select_idle_cpu), from the cores' average utilization

@@ -1187,8 +1187,12 @@ static void linux_two_cores(struct sim *s, struct hs_os_profile *os, struct sim_
 	s->os = os;
 	s->ncores = 2;
 	hs_evq_init(&s->q);
-	for (int c = 0; c < 2; c++)
+	for (int c = 0; c < 2; c++) {
 		s->cores[c].busy_from = -1;
+		s->cores[c].lb_last = INT64_MIN;
+		s->cores[c].lb_interval = LINUX_LB_MIN_INTERVAL(2);
+	}
+	s->nr_idle_scan = 2;
 	cur->core = 0;
 	s->cores[0].current = cur;
 }
@@ -1931,19 +1935,48 @@ static void new_threads_take_half_the_spare_capacity(void **state)
 	free(s);
 }
 
+/* Wakes t, last on core 0, as a thread that has not run yet, and returns
+ * the core it went to: 0 when it queued there, 1 when it started on
+ * idle core 1.  Leaves core 1 idle and t off every queue. */
+static int wake_from_core_0(struct sim *s, struct sim_thread *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->core = 0;
+	t->recent_core = SIM_NONE;
+	t->ran_core = SIM_NONE;
+	t->left_ns = -1;
+	t->exec_start = -1;
+	t->est_core = t->load_core = SIM_NONE;
+	t->state = HS_TS_BLOCKED;
+	sim_place(s, t, true, false);
+	if (s->cores[1].current == t) {
+		s->cores[1].current = NULL;
+		s->cores[1].on_cpu = false;
+		return 1;
+	}
+	assert_ptr_equal(s->cores[0].rq_head, t);
+	unqueue(s, t);
+	return 0;
+}
+
 /*
- * cpu_util counts the estimates of a core's runnable threads.  Core 0
- * runs cur at utilization 0.1, its runnable threads' estimates summing to
- * 0.9, and core 1 is idle at 0.4.  The average, 0.65, turns the search for
- * an idle core off, and a thread woken with core 0 as its last queues
- * there.  With the estimates at 0.1 the average is 0.25, the search looks
- * at one core, and the thread goes to core 1.
+ * cpu_util counts the estimates of a core's runnable threads, and the
+ * search for an idle core reads its limit as the last periodic balance
+ * wrote it.  Core 0 runs cur at utilization 0.1 (the test moves the
+ * cores' PELT clocks with now, so nothing decays), its runnable threads' estimates summing to 0.9, and
+ * core 1 is idle at 0.4.  Core 0's balance at tick 0 finds the average,
+ * 0.65, too high for any search, and a woken thread queues on core 0.
+ * With the estimates down to 0.1 it still queues there until the next
+ * balance.  That balance is due 64 ms later: 2 ms doubled to 4 ms by the
+ * balance that found no busier core, times 16 on a busy core, 16 ticks
+ * of 4 ms.  At 60 ms nothing changes; at 64 ms the average is 0.25, the
+ * search looks at one core, and the thread goes to core 1.
  */
 static void runnable_estimates_turn_the_idle_search_off(void **state)
 {
 	static struct hs_os_profile os;
 	static struct hs_run_request req;
-	struct sim_thread cur = { 0 }, t = { 0 };
+	struct sim_thread cur = { 0 }, t;
 	struct sim *s = delay_sim(&os, &cur);
 
 	(void)state;
@@ -1952,24 +1985,55 @@ static void runnable_estimates_turn_the_idle_search_off(void **state)
 	s->cores[0].util = 0.1;
 	s->cores[0].util_busy = true;
 	s->cores[1].util = 0.4;
-	for (int est = 9; est >= 1; est -= 8) {
-		s->cores[0].util_est_sum = est / 10.0;
-		t.core = 0;
-		t.recent_core = SIM_NONE;
-		t.ran_core = SIM_NONE;
-		t.left_ns = -1;
-		t.exec_start = -1;
-		t.est_core = t.load_core = SIM_NONE;
-		t.state = HS_TS_BLOCKED;
-		sim_place(s, &t, true, false);
-		if (est == 9) {
-			assert_ptr_equal(s->cores[0].rq_head, &t);
-			assert_null(s->cores[1].current);
-			unqueue(s, &t);
-		} else {
-			assert_ptr_equal(s->cores[1].current, &t);
-		}
-	}
+	s->cores[0].util_est_sum = 0.9;
+	sim_load_balance(s, 0);
+	assert_int_equal(s->nr_idle_scan, 0);
+	assert_int_equal(s->cores[0].lb_interval, 4000000);
+	assert_int_equal(wake_from_core_0(s, &t), 0);
+
+	s->cores[0].util_est_sum = 0.1;
+	assert_int_equal(wake_from_core_0(s, &t), 0);
+	s->now = s->cores[0].util_at = s->cores[1].util_at = 60000000;
+	sim_load_balance(s, 0);
+	assert_int_equal(wake_from_core_0(s, &t), 0);
+	s->now = s->cores[0].util_at = s->cores[1].util_at = 64000000;
+	sim_load_balance(s, 0);
+	assert_int_equal(s->nr_idle_scan, 1);
+	assert_int_equal(s->cores[0].lb_last, 64000000);
+	assert_int_equal(wake_from_core_0(s, &t), 1);
+	hs_evq_free(&s->q);
+	free(s);
+}
+
+/*
+ * An idle core's balance writes the limit too, once per balance interval
+ * (2 ms, one 4 ms tick), and a balance that finds a busier core keeps the
+ * interval at its minimum.  Core 0 runs cur and queues q (two runnable
+ * threads, load 2) at utilization 1.0, and idle core 1 is at 0.8: the
+ * average, 0.9, allows no search.  The balance pulls q.
+ */
+static void idle_balance_writes_the_search_limit(void **state)
+{
+	static struct hs_os_profile os;
+	static struct hs_run_request req;
+	struct sim_thread cur = { 0 }, q = { 0 };
+	struct sim *s = delay_sim(&os, &cur);
+
+	(void)state;
+	s->req = &req;
+	s->cores[0].busy_from = 0;
+	s->cores[0].util = 1.0;
+	s->cores[0].util_busy = true;
+	s->cores[1].util = 0.8;
+	queue_alone(s, &q);
+	q.left_ns = -1;
+	s->now = 4000000;
+	s->cores[0].util_at = s->cores[1].util_at = s->now;
+	sim_idle_balance(s, 1);
+	assert_int_equal(s->nr_idle_scan, 0);
+	assert_int_equal(s->cores[1].lb_last, 4000000);
+	assert_int_equal(s->cores[1].lb_interval, 2000000);
+	assert_ptr_equal(s->cores[1].current, &q);
 	hs_evq_free(&s->q);
 	free(s);
 }
@@ -2163,6 +2227,7 @@ int main(void)
 		cmocka_unit_test(utilization_estimate_follows_util_est_update),
 		cmocka_unit_test(new_threads_take_half_the_spare_capacity),
 		cmocka_unit_test(runnable_estimates_turn_the_idle_search_off),
+		cmocka_unit_test(idle_balance_writes_the_search_limit),
 		cmocka_unit_test(new_thread_stays_with_its_creator),
 		cmocka_unit_test(new_thread_tie_goes_after_creator),
 		cmocka_unit_test(wakeup_to_idle_prev_keeps_recent_core),
