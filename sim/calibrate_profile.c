@@ -321,10 +321,10 @@ static void derive_costs(struct hs_calib_report *r, struct hs_os_profile *p)
 	derive_thread_start(r, p);
 	p->thread_exit_ns = from_median(r, "thread_exit", "thread_exit",
 					"the last line of a thread to pthread_join returning");
-	p->mmap_ns = from_median(r, "mmap", "mmap_32k",
-				 "mmap of 32 KiB, a write to each page, munmap");
-	if (measured(r, "mmap_8k"))
-		note_figure(r, "mmap", measured(r, "mmap_8k"));
+	p->mmap_ns = from_median(r, "mmap", "stack_map_32k",
+				 "mmap of 32 KiB and a write to its first page");
+	if (measured(r, "stack_map_4k"))
+		note_figure(r, "mmap", measured(r, "stack_map_4k"));
 }
 
 /*
@@ -903,7 +903,7 @@ static void derive_cost_spread(struct hs_calib_report *r, struct hs_os_profile *
 		{ HS_COST_THREAD_CREATE, "thread_create_burst",
 		  offsetof(struct hs_os_profile, thread_create_ns) },
 		{ HS_COST_THREAD_EXIT, "thread_exit", offsetof(struct hs_os_profile, thread_exit_ns) },
-		{ HS_COST_MMAP, "mmap_32k", offsetof(struct hs_os_profile, mmap_ns) },
+		{ HS_COST_MMAP, "stack_map_32k", offsetof(struct hs_os_profile, mmap_ns) },
 		{ HS_COST_WAKE_LOCAL, "futex_wake_local",
 		  offsetof(struct hs_os_profile, wake_local_ns) },
 		{ HS_COST_WAKE_REMOTE, "futex_wake_remote",

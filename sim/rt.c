@@ -327,9 +327,10 @@ hs_m *sim_new_m(struct sim *s, struct sim_thread *t, const char *reason)
 	sim_cpu(s, t, sim_spin_ns(s, rt->sched_lock_hold_ns));
 	hs_unlock2(&t->env, &s->sched_lock);
 
-	/* the M, its 32 KiB signal stack, and the goroutine with its stack */
+	/* the M and its 32 KiB signal stack, then the goroutine and its
+	 * 4 KiB stack: one mmap each */
 	sim_cpu(s, t, sim_spin_ns(s, rt->allocm_ns) + sim_cost(s, HS_COST_MMAP, s->os->mmap_ns));
-	sim_cpu(s, t, sim_spin_ns(s, rt->malg_ns));
+	sim_cpu(s, t, sim_spin_ns(s, rt->malg_ns) + sim_cost(s, HS_COST_MMAP, s->os->mmap_ns));
 
 	/* allgadd */
 	hs_lock2(&t->env, &s->allg_lock, spin, rt->lock_spin_ns, rt->lock_passive_spin);

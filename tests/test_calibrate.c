@@ -49,7 +49,7 @@ static const char *const os_keys[] = {
 #define NKEYS ((int)(sizeof(os_keys) / sizeof(os_keys[0])))
 
 static const char *const figure_names[] = {
-	"clock_read", "syscall", "cas_local", "mmap_8k", "mmap_32k",
+	"clock_read", "syscall", "cas_local", "stack_map_4k", "stack_map_32k",
 	"thread_first_run", "thread_create_join", "thread_exit",
 	"thread_create_burst", "thread_start", "signal_syscall", "usleep_1us",
 	"nanosleep_1us", "nanosleep_100us", "nanosleep_100us_noslack",
@@ -315,8 +315,8 @@ static void fill_hand_report(struct hs_calib_report *r, bool two_cpus)
 
 	put_figure(r, "syscall", 100, 150, 200, 300, 20);
 	put_figure(r, "cas_local", 8, 10, 12, 20, 20);
-	put_figure(r, "mmap_8k", 8000, 9000, 11000, 20000, 20);
-	put_figure(r, "mmap_32k", 16000, 18000, 24000, 40000, 20);
+	put_figure(r, "stack_map_4k", 8000, 9000, 11000, 20000, 20);
+	put_figure(r, "stack_map_32k", 16000, 18000, 24000, 40000, 20);
 	put_figure(r, "thread_first_run", 10000, 11000, 15000, 30000, 20);
 	put_figure(r, "thread_create_join", 19000, 20000, 27000, 50000, 20);
 	put_figure(r, "thread_exit", 8000, 9000, 10000, 20000, 20);
@@ -547,7 +547,7 @@ static void derive_cost_spreads(void **state)
 	put_figure(&r, "futex_wake_send_local", 1100, 1250, 2500, 4000, 20);
 	hs_calib_derive(&r);
 
-	/* mmap_32k 16000 18000 24000 40000 over mmap = 18000 */
+	/* stack_map_32k 16000 18000 24000 40000 over mmap = 18000 */
 	assert_true(fabs(sp[HS_COST_MMAP].p10 - 16000.0 / 18000) < 1e-12);
 	assert_true(fabs(sp[HS_COST_MMAP].p90 - 24000.0 / 18000) < 1e-12);
 	assert_true(fabs(sp[HS_COST_MMAP].p99 - 40000.0 / 18000) < 1e-12);
@@ -568,7 +568,7 @@ static void derive_cost_spreads(void **state)
 	n = note_of(&r, "wake_send_remote_spread");
 	assert_non_null(strstr(n, "not measured"));
 	n = note_of(&r, "mmap_spread");
-	assert_non_null(strstr(n, "mmap_32k"));
+	assert_non_null(strstr(n, "stack_map_32k"));
 	assert_non_null(strstr(n, "mean of"));
 	assert_null(strstr(n, "kept fixed"));
 	n = note_of(&r, "thread_create_spread");
@@ -1374,7 +1374,7 @@ static void calibrate_profile_from_medians(void **state)
 	}
 	assert_int_equal(p->wake_local_ns, wake);
 	assert_int_equal(p->thread_exit_ns, hs_calib_find(r, "thread_exit")->p50);
-	assert_int_equal(p->mmap_ns, hs_calib_find(r, "mmap_32k")->p50);
+	assert_int_equal(p->mmap_ns, hs_calib_find(r, "stack_map_32k")->p50);
 	assert_int_equal(p->timer_wake_ns,
 			 hs_calib_find(r, "nanosleep_100us_noslack")->p50 - 100000);
 	if (hs_calib_find(r, "irq_wake_16")->samples > 0) {

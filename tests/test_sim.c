@@ -515,6 +515,31 @@ static void spread_draws_each_call(void **state)
 	hs_result_free(&res);
 }
 
+/* An M's creation maps two stacks, the 32 KiB signal stack and the
+ * 4 KiB goroutine stack, at one `mmap` each: 10 us more per mmap makes
+ * the runtime's first M ready exactly 20 us later. */
+static void new_m_maps_two_stacks(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+	int64_t ready[2];
+
+	(void)state;
+	load(&cfg, "cgocallbackgc", "linux");
+	cfg.scenario.threads = 1;
+	cfg.scenario.cores = 1;
+	for (int i = 0; i < 2; i++) {
+		cfg.os.mmap_ns = i * 10000;
+		run(&cfg, hs_policy_find("single"), 1, HS_RECORD_EVENTS, &res);
+		check_conservation(&res, 1, 1);
+		assert_true(res.ms.len >= 1);
+		assert_string_equal(res.ms.data[0].reason, "start");
+		ready[i] = res.ms.data[0].created_ns;
+		hs_result_free(&res);
+	}
+	assert_int_equal(ready[1] - ready[0], 20000);
+}
+
 /* A new thread pays thread_start before its first step: with one thread
  * the whole run is one chain, so the makespan grows by exactly that. */
 static void thread_start_delays_new_thread(void **state)
@@ -554,6 +579,7 @@ int main(void)
 		cmocka_unit_test(same_seed_same_result),
 		cmocka_unit_test(newidle_die_is_deterministic),
 		cmocka_unit_test(spread_draws_each_call),
+		cmocka_unit_test(new_m_maps_two_stacks),
 		cmocka_unit_test(thread_start_delays_new_thread),
 	};
 

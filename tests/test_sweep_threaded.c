@@ -836,7 +836,7 @@ static void bad_later_os_rejected(void **state)
 /* ---- Sequential stopping --------------------------------------------- */
 
 #define CI_SWEEP "sweep cgocallbackgc --vary workload.threads=8,32 --policy single --policy waiters --os linux --reps 10" \
-		 " --ci-width 3 --quiet"
+		 " --ci-width 8 --quiet"
 
 /* Checks that each point of db kept the number of replications the
  * --ci-width rule gives for its makespans; returns the number of points
@@ -894,8 +894,8 @@ static void ci_width_stops_early(void **state)
 
 	assert_int_equal(shell(f, "$HS " CI_SWEEP " --jobs 1 --db one.sqlite"), 0);
 	assert_int_equal(shell(f, "$HS " CI_SWEEP " --jobs 2 --db two.sqlite"), 0);
-	assert_true(check_ci_rule(f, "one.sqlite", 10, 3.0) >= 1);
-	check_ci_rule(f, "two.sqlite", 10, 3.0);
+	assert_true(check_ci_rule(f, "one.sqlite", 10, 8.0) >= 1);
+	check_ci_rule(f, "two.sqlite", 10, 8.0);
 	assert_true(query_int(f, "one.sqlite", "SELECT count(*) FROM run") < 40);
 	assert_int_equal(content_hash(f, "one.sqlite", &rows1), content_hash(f, "two.sqlite", &rows2));
 	assert_int_equal(rows1, rows2);
