@@ -44,8 +44,8 @@
  * threads of the multi shape on 1 core).  There usleep(1) is a
  * zero-timeout wait that returns at once, so every thread waiting for an
  * M polls without sleeping.  Under the fair scheduler, with a slice of
- * 31.25 ms, 100 pollers on one core leave the thread that holds an M one
- * slice in 100.  The runs finish, but slowly: under `single` (seed 1, 100
+ * 31.25 ms, 100 pollers on one core leave the thread with an M one slice
+ * in 100.  The runs finish, but slowly: under `single` (seed 1, 100
  * threads of the multi shape, 1 core) the last thread exits at 54.4 s of
  * simulated time after 361 million events, past the scenario's limit of
  * 200 million events.  That is a property of polling on that OS, not a
@@ -148,10 +148,6 @@ static void add_point(struct check *c, int shape, const char *os, int threads, i
 		c->points[c->npoints++] = (struct point){ shape, os, threads, cores, seed };
 }
 
-/* True for a grid point of the full grid: every burst and multi point but
- * 1000 burst threads on 1 or 2 cores (on any OS), and on the windows
- * profile every point with 100 or more threads per core (see the top of
- * the file). */
 /* True for a point of the windows profile with 100 or more threads per
  * core, which both grids leave out (see the top of the file). */
 static bool windows_polling_corner(const char *os, int threads, int cores)
@@ -159,6 +155,9 @@ static bool windows_polling_corner(const char *os, int threads, int cores)
 	return strcmp(os, "windows") == 0 && threads >= 100 * cores;
 }
 
+/* True for a grid point of the full grid: every burst and multi point but
+ * 1000 burst threads on 1 or 2 cores (on any OS), and on the windows
+ * profile every point with 100 or more threads per core. */
 static bool in_full_grid(int shape, const char *os, int threads, int cores)
 {
 	if (windows_polling_corner(os, threads, cores))

@@ -105,7 +105,6 @@
  */
 #include <assert.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "sim_internal.h"
@@ -461,6 +460,8 @@ again:
 	return pick;
 }
 
+static void arm_load_balance(struct sim *s, int c);
+
 /*
  * Puts t on idle core c after `delay`.  With `switching`, the delay is the
  * CPU time of a context switch on a busy core, which Linux charges to the
@@ -468,8 +469,6 @@ again:
  * Otherwise the delay is an idle core's wake-up latency, and t is charged
  * from the moment it reaches the core.
  */
-static void arm_load_balance(struct sim *s, int c);
-
 static void start_on(struct sim *s, int c, struct sim_thread *t, int64_t delay, bool switching)
 {
 	struct sim_core *core = &s->cores[c];
@@ -522,7 +521,6 @@ static int64_t switch_delay(struct sim *s, int c, const struct sim_thread *t)
 static void rq_remove(struct sim *s, int c, struct sim_thread *t);
 static void load_update(struct sim *s, int c);
 static int idle_scan_depth(struct sim *s);
-static double cpu_util(struct sim *s, int c);
 
 /*
  * Linux's idle balancing (yield = linux).  A newly idle core pulls only a

@@ -1935,6 +1935,21 @@ static void new_threads_take_half_the_spare_capacity(void **state)
 	free(s);
 }
 
+/* Returns two Linux cores for the search limit tests: core 0 runs cur at
+ * utilization util0, and core 1 idles at util1. */
+static struct sim *util_sim(struct hs_os_profile *os, struct hs_run_request *req,
+			    struct sim_thread *cur, double util0, double util1)
+{
+	struct sim *s = delay_sim(os, cur);
+
+	s->req = req;
+	s->cores[0].busy_from = 0;
+	s->cores[0].util = util0;
+	s->cores[0].util_busy = true;
+	s->cores[1].util = util1;
+	return s;
+}
+
 /* Wakes t, last on core 0, as a thread that has not run yet, and returns
  * the core it went to: 0 when it queued there, 1 when it started on
  * idle core 1.  Leaves core 1 idle and t off every queue. */
@@ -1962,9 +1977,9 @@ static int wake_from_core_0(struct sim *s, struct sim_thread *t)
 /*
  * cpu_util counts the estimates of a core's runnable threads, and the
  * search for an idle core reads its limit as the last periodic balance
- * wrote it.  Core 0 runs cur at utilization 0.1 (the test moves the
- * cores' PELT clocks with now, so nothing decays), its runnable threads' estimates summing to 0.9, and
- * core 1 is idle at 0.4.  Core 0's balance at tick 0 finds the average,
+ * wrote it.  Core 0 runs cur at utilization 0.1, its runnable threads'
+ * estimates summing to 0.9, and core 1 is idle at 0.4.  The test moves
+ * the cores' PELT clocks with now, so nothing decays.  Core 0's balance at tick 0 finds the average,
  * 0.65, too high for any search, and a woken thread queues on core 0.
  * With the estimates down to 0.1 it still queues there until the next
  * balance.  That balance is due 64 ms later: 2 ms doubled to 4 ms by the
@@ -1977,14 +1992,9 @@ static void runnable_estimates_turn_the_idle_search_off(void **state)
 	static struct hs_os_profile os;
 	static struct hs_run_request req;
 	struct sim_thread cur = { 0 }, t;
-	struct sim *s = delay_sim(&os, &cur);
+	struct sim *s = util_sim(&os, &req, &cur, 0.1, 0.4);
 
 	(void)state;
-	s->req = &req;
-	s->cores[0].busy_from = 0;
-	s->cores[0].util = 0.1;
-	s->cores[0].util_busy = true;
-	s->cores[1].util = 0.4;
 	s->cores[0].util_est_sum = 0.9;
 	sim_load_balance(s, 0);
 	assert_int_equal(s->nr_idle_scan, 0);
@@ -2017,14 +2027,9 @@ static void idle_balance_writes_the_search_limit(void **state)
 	static struct hs_os_profile os;
 	static struct hs_run_request req;
 	struct sim_thread cur = { 0 }, q = { 0 };
-	struct sim *s = delay_sim(&os, &cur);
+	struct sim *s = util_sim(&os, &req, &cur, 1.0, 0.8);
 
 	(void)state;
-	s->req = &req;
-	s->cores[0].busy_from = 0;
-	s->cores[0].util = 1.0;
-	s->cores[0].util_busy = true;
-	s->cores[1].util = 0.8;
 	queue_alone(s, &q);
 	q.left_ns = -1;
 	s->now = 4000000;
