@@ -376,12 +376,34 @@ static int read_runtime_profile(struct hs_runtime_profile *rt, const char *name_
 	return rc;
 }
 
+/* Rejects newidle = proportional in a profile whose yield kind is not
+ * linux: the model runs Linux's newly idle balance only under yield =
+ * linux, so the value would be ignored.  lines[i] is the file line of
+ * os_keys[i], -1 when --set gave it. */
+static int check_os_combination(const struct hs_os_profile *os, const int *lines,
+				struct hs_error *err)
+{
+	int i = cfg_find_key(os_keys, NOS_KEYS, "os", "newidle");
+
+	if (os->newidle != HS_NEWIDLE_PROPORTIONAL || os->yield_kind == HS_YIELD_LINUX)
+		return 0;
+	return hs_error_set(err, HS_E_INPUT, lines[i] > 0 ? os->file : NULL,
+			    lines[i] > 0 ? lines[i] : 0, "os.newidle",
+			    "`proportional` models Linux's NI_RANDOM balance and needs "
+			    "`yield = linux`, but this profile has `yield = %s`; %s",
+			    yield_words[os->yield_kind],
+			    lines[i] > 0 ? "remove the key or set it to `always`"
+					 : "drop `--set os.newidle=proportional` or give `always`");
+}
+
 int hs_os_profile_load(struct hs_os_profile *os, const char *name_or_path, struct hs_error *err)
 {
 	int lines[NOS_KEYS] = { 0 };
 	int rc = read_os_profile(os, name_or_path, lines, err);
 
-	return rc < 0 ? rc : check_required(os_keys, NOS_KEYS, lines, os->file, err);
+	if (rc == 0)
+		rc = check_required(os_keys, NOS_KEYS, lines, os->file, err);
+	return rc < 0 ? rc : check_os_combination(os, lines, err);
 }
 
 int hs_runtime_profile_load(struct hs_runtime_profile *rt, const char *name_or_path,
@@ -676,6 +698,8 @@ int hs_config_load(struct hs_config *cfg, const char *scenario,
 		rc = apply_pending(os_keys, ld.os, ld.nos, &cfg->os, os_lines, err);
 	if (rc == 0)
 		rc = check_required(os_keys, NOS_KEYS, os_lines, cfg->os.file, err);
+	if (rc == 0)
+		rc = check_os_combination(&cfg->os, os_lines, err);
 	if (rc == 0) {
 		rc = read_runtime_profile(&cfg->runtime, ld.sc->runtime, runtime_lines, err);
 		if (rc == HS_E_NOTFOUND)

@@ -420,6 +420,57 @@ static void newidle_defaults_to_always(void **state)
 	rmdir(dir);
 }
 
+/* newidle = proportional is Linux's balance and the model reads it only
+ * under yield = linux.  With another yield kind the error names the key,
+ * the file line that set it or the --set that gave it, and the fix. */
+static void newidle_proportional_needs_linux(void **state)
+{
+	const char *dir = make_temp_dir();
+	char os_path[128];
+	char text[256];
+	struct hs_override ov;
+	struct hs_config cfg;
+	struct hs_error err;
+	FILE *f;
+	int line = 0, newidle_line = 0;
+
+	(void)state;
+	assert_int_equal(hs_override_parse(&ov, "os.newidle=proportional", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "milter", &ov, 1, "freebsd", &err), HS_E_INPUT);
+	assert_string_equal(err.key, "os.newidle");
+	assert_int_equal(err.line, 0);
+	assert_non_null(strstr(err.msg, "yield = ule"));
+	assert_non_null(strstr(err.msg, "--set os.newidle=proportional"));
+
+	snprintf(os_path, sizeof(os_path), "%s/linux-copy.ini", dir);
+	write_shipped_without_key(os_path, "sim/profiles/linux.ini", "timer_irq");
+	f = fopen(os_path, "r");
+	assert_non_null(f);
+	while (fgets(text, sizeof(text), f)) {
+		line++;
+		if (strncmp(text, "newidle", 7) == 0)
+			newidle_line = line;
+	}
+	fclose(f);
+	assert_true(newidle_line > 0);
+
+	struct hs_override two[2];
+	assert_int_equal(hs_override_parse(&two[0], "os.yield=boost", &err), 0);
+	assert_int_equal(hs_override_parse(&two[1], "os.timer_irq=2us", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "milter", two, 2, os_path, &err), HS_E_INPUT);
+	assert_string_equal(err.file, os_path);
+	assert_int_equal(err.line, newidle_line);
+	assert_string_equal(err.key, "os.newidle");
+	assert_non_null(strstr(err.msg, "yield = boost"));
+	assert_non_null(strstr(err.msg, "remove the key"));
+
+	assert_int_equal(hs_override_parse(&two[0], "os.yield=linux", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "milter", two, 2, os_path, &err), 0);
+	assert_int_equal(cfg.os.newidle, HS_NEWIDLE_PROPORTIONAL);
+	unlink(os_path);
+	rmdir(dir);
+}
+
 /* A key that a profile file lacks may come from --set or a scenario
  * [runtime] key.  Without one, the error names the file and the key and
  * offers both fixes. */
@@ -961,6 +1012,7 @@ int main(void)
 		cmocka_unit_test(profile_missing_key),
 		cmocka_unit_test(override_supplies_missing_key),
 		cmocka_unit_test(newidle_defaults_to_always),
+		cmocka_unit_test(newidle_proportional_needs_linux),
 		cmocka_unit_test(scenario_runtime_and_policy),
 		cmocka_unit_test(overrides_apply_in_order),
 		cmocka_unit_test(override_errors),
