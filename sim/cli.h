@@ -23,6 +23,7 @@ enum {
 	CLI_INPUT = 1,
 	CLI_USAGE = 2,
 	CLI_RUN_FAILED = 3,
+	CLI_TARGET_MISSED = 4, /* validate --strict: a target was missed */
 	CLI_INTERRUPTED = 130,
 };
 

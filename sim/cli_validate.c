@@ -101,6 +101,9 @@ static const char validate_usage[] =
 	"                        needm, P wait, Go code, exit), in us per callback;\n"
 	"                        the native threads then read their CPU clock six\n"
 	"                        times per callback\n"
+	"  --strict              exit with status 4 when a target is missed, so a\n"
+	"                        script can stop on it (the targets are judged with\n"
+	"                        --quiet too)\n"
 	"  --quiet               print no progress and no table\n"
 	"\n"
 	"On Ctrl-C or SIGTERM no further run starts.  Before the simulated runs\n"
@@ -108,7 +111,7 @@ static const char validate_usage[] =
 	"\n"
 	"Exit status: 0 ok, 1 bad input, 2 bad usage, 3 a run ended in deadlock,\n"
 	"timeout or error (it is still recorded, and left out of the figures),\n"
-	"130 interrupted.\n";
+	"4 a target missed under --strict, 130 interrupted.\n";
 
 /* CPU time, context switches and preemptions are the kernel's counts
  * (getrusage) on the native side and the model's on the simulated one.
@@ -136,7 +139,7 @@ struct val_opts {
 	const char *db;
 	unsigned long long seed, reps;
 	double tolerance, ratio_tolerance;
-	bool seed_set, reps_set, quiet, phase_cpu;
+	bool seed_set, reps_set, quiet, phase_cpu, strict;
 	const char *calibrate_scale; /* --calibrate: the scale, "1" when bare; NULL: no */
 	struct hs_override overrides[HS_MAX_OVERRIDES];
 	int noverrides;
@@ -232,6 +235,10 @@ static int parse_args(int argc, char **argv, struct val_opts *o, struct hs_error
 		}
 		if (strcmp(a, "--phase-cpu") == 0) {
 			o->phase_cpu = true;
+			continue;
+		}
+		if (strcmp(a, "--strict") == 0) {
+			o->strict = true;
 			continue;
 		}
 		if (strcmp(a, "--calibrate") == 0 || strncmp(a, "--calibrate=", 12) == 0) {
@@ -587,25 +594,34 @@ static const char *no_runs(int nat_runs, int sim_runs)
 	return nat_runs == 0 ? "no completed native runs" : "no completed simulated runs";
 }
 
-/* Prints one target line: the name, the value, met or missed, then `rest`. */
-static void print_target(const char *name, const char *value, bool met, const char *rest)
+/* Prints one target line when `print`: the name, the value, met or
+ * missed, then `rest`.  Returns 1 when the target is missed, else 0. */
+static int print_target(bool print, const char *name, const char *value, bool met,
+			const char *rest)
 {
-	printf("  %-15s %7s  %-6s  %s\n", name, value, met ? "met" : "missed", rest);
+	if (print)
+		printf("  %-15s %7s  %-6s  %s\n", name, value, met ? "met" : "missed", rest);
+	return met ? 0 : 1;
 }
 
-/* Prints the targets (see the top of the file), met or missed on the medians,
- * with how precisely the native runs fix their median makespan. */
-static void print_targets(const struct val_opts *o, const struct hs_policy *const *pols, int npols,
-			  struct series *nat, struct series *sim)
+/* Judges the targets (see the top of the file) on the medians and, when
+ * `print`, prints each as met or missed with how precisely the native runs
+ * fix their median makespan.  A target without runs to judge it is not
+ * missed.  Returns the number of missed targets. */
+static int judge_targets(bool print, const struct val_opts *o, const struct hs_policy *const *pols,
+			 int npols, struct series *nat, struct series *sim)
 {
+	int missed = 0;
 	double native, simulated;
 	bool ran, known = makespan_ratios(pols, npols, nat, sim, &native, &simulated, &ran);
 	char value[32];
 
-	printf("\ntargets: sim median makespan within %g %% of native", 100 * o->tolerance);
-	if (ran)
-		printf("; waiters/single ratio within %g", o->ratio_tolerance);
-	printf("\n");
+	if (print) {
+		printf("\ntargets: sim median makespan within %g %% of native", 100 * o->tolerance);
+		if (ran)
+			printf("; waiters/single ratio within %g", o->ratio_tolerance);
+		printf("\n");
+	}
 	for (int p = 0; p < npols; p++) {
 		double mn = median_of(nat[p].v[0], nat[p].n), ms = median_of(sim[p].v[0], sim[p].n);
 		double tmp[nat[p].n > 0 ? nat[p].n : 1], lo, hi;
@@ -613,7 +629,8 @@ static void print_targets(const struct val_opts *o, const struct hs_policy *cons
 		int k = copy_numbers(nat[p].v[0], nat[p].n, tmp);
 
 		if (!(mn > 0) || isnan(ms)) {
-			printf("  %-15s %7s  %s\n", pols[p]->name, "-", no_runs(nat[p].n, sim[p].n));
+			if (print)
+				printf("  %-15s %7s  %s\n", pols[p]->name, "-", no_runs(nat[p].n, sim[p].n));
 			continue;
 		}
 		snprintf(value, sizeof(value), "%.3f", ms / mn);
@@ -626,19 +643,23 @@ static void print_targets(const struct val_opts *o, const struct hs_policy *cons
 				 mn / 1e6, lo / 1e6, hi / 1e6, percent(pl, lo / mn - 1), percent(ph, hi / mn - 1),
 				 lo < mn * (1 - o->tolerance) || hi > mn * (1 + o->tolerance)
 				 ? ", wider than the target" : "");
-		print_target(pols[p]->name, value, fabs(ms / mn - 1) <= o->tolerance, rest);
+		missed += print_target(print, pols[p]->name, value, fabs(ms / mn - 1) <= o->tolerance,
+				       rest);
 	}
 	if (!ran)
-		return;
+		return missed;
 	if (!known) {
 		int s = find_policy(pols, npols, "single"), w = find_policy(pols, npols, "waiters");
 
-		printf("  %-15s %7s  %s\n", "waiters/single", "-",
-		       no_runs(nat[s].n > 0 && nat[w].n > 0, sim[s].n > 0 && sim[w].n > 0));
-		return;
+		if (print)
+			printf("  %-15s %7s  %s\n", "waiters/single", "-",
+			       no_runs(nat[s].n > 0 && nat[w].n > 0, sim[s].n > 0 && sim[w].n > 0));
+		return missed;
 	}
 	snprintf(value, sizeof(value), "%+.3f", simulated - native);
-	print_target("waiters/single", value, fabs(simulated - native) <= o->ratio_tolerance, "sim minus native");
+	missed += print_target(print, "waiters/single", value,
+			       fabs(simulated - native) <= o->ratio_tolerance, "sim minus native");
+	return missed;
 }
 
 /*
@@ -880,7 +901,7 @@ int cli_validate(int argc, char **argv)
 	const struct hs_policy *pols[MAX_POLICIES];
 	struct series nat[MAX_POLICIES] = { 0 }, sim[MAX_POLICIES] = { 0 };
 	struct hs_db *db = NULL;
-	int npols = 0, rc, status = CLI_INPUT;
+	int npols = 0, rc, status = CLI_INPUT, missed = 0;
 	const char *profile_out = NULL;
 	double host_at_calibration = NAN;
 	struct val_runs v = { 0 };
@@ -987,9 +1008,17 @@ int cli_validate(int argc, char **argv)
 			print_policy(pols[p], &nat[p], &sim[p], sysconf(_SC_NPROCESSORS_ONLN),
 				     o.phase_cpu);
 		print_ratios(pols, npols, nat, sim);
-		print_targets(&o, pols, npols, nat, sim);
+		missed = judge_targets(true, &o, pols, npols, nat, sim);
 		print_host(nat, npols, host_at_calibration);
 		printf("\n%llu runs recorded in %s (run.backend native and sim)\n", 2 * npols * o.reps, o.db);
+	} else if (status != CLI_INTERRUPTED) {
+		missed = judge_targets(false, &o, pols, npols, nat, sim);
+	}
+	if (o.strict && missed > 0 && status == CLI_OK) {
+		fprintf(stderr, "herdsim: %d validation target%s missed (--strict); the targets "
+			"lines of the report name %s\n", missed, missed == 1 ? "" : "s",
+			missed == 1 ? "it" : "them");
+		status = CLI_TARGET_MISSED;
 	}
 out:
 	if (db)

@@ -302,6 +302,32 @@ static void validate_without_perf_counter(void **unused)
 	free(r);
 }
 
+/* --strict turns a missed target into exit status 4, with --quiet too.
+ * A tolerance of 1e-9 cannot be met by two backends' medians, while the
+ * same runs without --strict exit 0. */
+static void validate_strict_fails_on_missed_target(void **unused)
+{
+	char scen[512], db[512];
+	struct cmd_result *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	write_tiny(scen, db);
+	setenv("HERDSIM_HOST_PROFILE", HS_SRCDIR "/sim/profiles/linux.ini", 1);
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--policy", "single", "--reps", "1",
+					      "--tolerance", "1e-9", "--strict", "--quiet", "--db", db,
+					      NULL });
+	assert_int_equal(r->status, 4);
+	assert_non_null(strstr(r->err, "1 validation target missed (--strict); the targets"));
+	assert_int_equal(db_int(db, "SELECT count(*) FROM run"), 2);
+
+	run_herdsim(r, (const char *const[]){ "validate", scen, "--policy", "single", "--reps", "1",
+					      "--tolerance", "1e-9", "--db", db, NULL });
+	unsetenv("HERDSIM_HOST_PROFILE");
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->out, "missed"));
+	free(r);
+}
+
 /* From 6 runs up the table gives each median's distribution-free 95 %
  * interval.  For 6 runs that is the smallest to the largest value, read
  * here from the database for both backends. */
@@ -679,6 +705,7 @@ int main(void)
 		cmocka_unit_test(validate_writes_both_backends),
 		cmocka_unit_test(validate_without_perf_counter),
 		cmocka_unit_test(validate_prints_median_intervals),
+		cmocka_unit_test(validate_strict_fails_on_missed_target),
 		cmocka_unit_test(validate_leaves_out_timeouts),
 		cmocka_unit_test(validate_set_supplies_missing_key),
 		cmocka_unit_test(validate_calibrates_first),
