@@ -594,9 +594,9 @@ static const char *no_runs(int nat_runs, int sim_runs)
 	return nat_runs == 0 ? "no completed native runs" : "no completed simulated runs";
 }
 
-/* Prints one target line when `print`: the name, the value, met or
- * missed, then `rest`.  Returns 1 when the target is missed, else 0. */
-static int print_target(bool print, const char *name, const char *value, bool met,
+/* Returns 1 when a target is missed, else 0.  When `print`, prints its
+ * line: the name, the value, met or missed, then `rest`. */
+static int judge_target(bool print, const char *name, const char *value, bool met,
 			const char *rest)
 {
 	if (print)
@@ -604,10 +604,9 @@ static int print_target(bool print, const char *name, const char *value, bool me
 	return met ? 0 : 1;
 }
 
-/* Judges the targets (see the top of the file) on the medians and, when
- * `print`, prints each as met or missed with how precisely the native runs
- * fix their median makespan.  A target without runs to judge it is not
- * missed.  Returns the number of missed targets. */
+/* Returns how many targets (see the top of the file) the medians miss.  A
+ * target without completed runs is not missed.  When `print`, prints each
+ * target with how precisely the native runs fix their median makespan. */
 static int judge_targets(bool print, const struct val_opts *o, const struct hs_policy *const *pols,
 			 int npols, struct series *nat, struct series *sim)
 {
@@ -643,7 +642,7 @@ static int judge_targets(bool print, const struct val_opts *o, const struct hs_p
 				 mn / 1e6, lo / 1e6, hi / 1e6, percent(pl, lo / mn - 1), percent(ph, hi / mn - 1),
 				 lo < mn * (1 - o->tolerance) || hi > mn * (1 + o->tolerance)
 				 ? ", wider than the target" : "");
-		missed += print_target(print, pols[p]->name, value, fabs(ms / mn - 1) <= o->tolerance,
+		missed += judge_target(print, pols[p]->name, value, fabs(ms / mn - 1) <= o->tolerance,
 				       rest);
 	}
 	if (!ran)
@@ -657,7 +656,7 @@ static int judge_targets(bool print, const struct val_opts *o, const struct hs_p
 		return missed;
 	}
 	snprintf(value, sizeof(value), "%+.3f", simulated - native);
-	missed += print_target(print, "waiters/single", value,
+	missed += judge_target(print, "waiters/single", value,
 			       fabs(simulated - native) <= o->ratio_tolerance, "sim minus native");
 	return missed;
 }
@@ -1011,13 +1010,13 @@ int cli_validate(int argc, char **argv)
 		missed = judge_targets(true, &o, pols, npols, nat, sim);
 		print_host(nat, npols, host_at_calibration);
 		printf("\n%llu runs recorded in %s (run.backend native and sim)\n", 2 * npols * o.reps, o.db);
-	} else if (status != CLI_INTERRUPTED) {
+	} else if (o.strict && status == CLI_OK) {
 		missed = judge_targets(false, &o, pols, npols, nat, sim);
 	}
 	if (o.strict && missed > 0 && status == CLI_OK) {
-		fprintf(stderr, "herdsim: %d validation target%s missed (--strict); the targets "
-			"lines of the report name %s\n", missed, missed == 1 ? "" : "s",
-			missed == 1 ? "it" : "them");
+		fprintf(stderr, "herdsim: %d validation target%s missed (--strict); %s\n", missed,
+			missed == 1 ? "" : "s",
+			o.quiet ? "run without --quiet to see which" : "the targets lines above name them");
 		status = CLI_TARGET_MISSED;
 	}
 out:

@@ -376,10 +376,10 @@ static int read_runtime_profile(struct hs_runtime_profile *rt, const char *name_
 	return rc;
 }
 
-/* Rejects newidle = proportional in a profile whose yield kind is not
- * linux: the model runs Linux's newly idle balance only under yield =
- * linux, so the value would be ignored.  lines[i] is the file line of
- * os_keys[i], -1 when --set gave it. */
+/* Rejects newidle = proportional with a yield kind other than linux,
+ * because the model runs Linux's newly idle balance only under yield =
+ * linux and would ignore the value.  lines[i] is the file line of
+ * os_keys[i], or -1 when --set gave it. */
 static int check_os_combination(const struct hs_os_profile *os, const int *lines,
 				struct hs_error *err)
 {

@@ -428,7 +428,7 @@ static void newidle_proportional_needs_linux(void **state)
 	const char *dir = make_temp_dir();
 	char os_path[128];
 	char text[256];
-	struct hs_override ov;
+	struct hs_override ov, two[2];
 	struct hs_config cfg;
 	struct hs_error err;
 	FILE *f;
@@ -454,7 +454,6 @@ static void newidle_proportional_needs_linux(void **state)
 	fclose(f);
 	assert_true(newidle_line > 0);
 
-	struct hs_override two[2];
 	assert_int_equal(hs_override_parse(&two[0], "os.yield=boost", &err), 0);
 	assert_int_equal(hs_override_parse(&two[1], "os.timer_irq=2us", &err), 0);
 	assert_int_equal(hs_config_load(&cfg, "milter", two, 2, os_path, &err), HS_E_INPUT);
