@@ -139,6 +139,14 @@ void hs_calib_sampler_abort(struct hs_calib_sampler *s)
 	s->values = NULL;
 }
 
+void hs_calib_record_figure(struct hs_calib_report *r, const char *name, int64_t *values, int n)
+{
+	struct hs_calib_figure *fig = next_figure(r);
+
+	fig->name = name;
+	hs_calib_summarize(values, n, fig);
+}
+
 void hs_calib_skip_figure(struct hs_calib_report *r, const char *name)
 {
 	struct hs_calib_figure *fig = next_figure(r);
@@ -837,7 +845,9 @@ static int measure_pass(const struct hs_calib_opts *o, struct hs_calib_report *r
 		return rc;
 	if ((rc = measure_sleeps(o, r, err)) != 0)
 		return rc;
-	return hs_calib_measure_sched(o, r, err);
+	if ((rc = hs_calib_measure_sched(o, r, err)) != 0)
+		return rc;
+	return hs_calib_measure_newidle(o, r, err);
 }
 
 /* The caller's progress callback, the pass it reports for, and a buffer

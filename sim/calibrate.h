@@ -75,6 +75,9 @@
  *   irq_wake_16, irq_wake_64  the longest gap in a SCHED_FIFO clock loop
  *                       across one timer interrupt that wakes 16 (64)
  *                       SCHED_OTHER sleepers on the same CPU
+ *   newidle_cost        the shortest idle period of CPU B at which its newly
+ *                       idle balance pulls threads from a busy CPU A, to
+ *                       1/32; one sample per bisection (calibrate_newidle.c)
  */
 #ifndef HERDSIM_CALIBRATE_H
 #define HERDSIM_CALIBRATE_H
@@ -87,7 +90,7 @@
 
 #define HS_CALIB_MAX_FIGURES 48
 #define HS_CALIB_NOTE_MAX 256
-#define HS_CALIB_NKEYS 41     /* keys of the [os] section */
+#define HS_CALIB_NKEYS 42     /* keys of the [os] section */
 #define HS_CALIB_KEY_NOTE_MAX 2048
 #define HS_CALIB_SLEEP_POLLERS 32 /* threads looping on usleep(1) for sleep_cycle */
 #define HS_CALIB_TIMER_GAP_MAX_US 100 /* a longer timer_irq_gap is the host's */

@@ -44,6 +44,8 @@ void hs_calib_sampler_add(struct hs_calib_sampler *s, int64_t ns);
 void hs_calib_sampler_end(struct hs_calib_sampler *s, struct hs_calib_report *r);
 /* Frees the samples without recording a figure (error paths). */
 void hs_calib_sampler_abort(struct hs_calib_sampler *s);
+/* Appends figure name summarized from values[0..n), n >= 1; sorts values. */
+void hs_calib_record_figure(struct hs_calib_report *r, const char *name, int64_t *values, int n);
 /* Appends figure name with samples == 0: not measured on this host. */
 void hs_calib_skip_figure(struct hs_calib_report *r, const char *name);
 
@@ -85,4 +87,10 @@ int hs_calib_measure_sched(const struct hs_calib_opts *o, struct hs_calib_report
 int hs_calib_measure_rings(const struct hs_calib_opts *o, struct hs_calib_report *r,
 			   struct hs_error *err);
 
+/* Most samples of newidle_cost, one per bisection. */
+#define HS_CALIB_NEWIDLE_MAX_SAMPLES 64
+/* Measures newidle_cost on r->cpu_a and r->cpu_b (see calibrate_newidle.c),
+ * or skips it with one CPU.  Leaves the caller's affinity as it was. */
+int hs_calib_measure_newidle(const struct hs_calib_opts *o, struct hs_calib_report *r,
+			     struct hs_error *err);
 #endif /* HERDSIM_CALIBRATE_IMPL_H */

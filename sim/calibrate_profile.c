@@ -56,6 +56,7 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 	KEY("yield", WORD, yield_kind),
 	KEY("yield_hold_ticks", INTEGER, yield_hold_ticks),
 	KEY("newidle", WORD, newidle),
+	KEY("newidle_cost", DURATION, newidle_cost_ns),
 	KEY("sleep_slack", DURATION, sleep_slack_ns),
 	KEY("sleep_slack_ratio", RATIO, sleep_slack_ratio),
 	KEY("sleep_min", DURATION, sleep_min_ns),
@@ -88,7 +89,8 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 
 const char *const hs_calib_keys[HS_CALIB_NKEYS] = {
 	"name", "slice", "tick", "context_switch", "syscall", "signal_syscall", "clock_read",
-	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "newidle", "sleep_slack",
+	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "newidle", "newidle_cost",
+	"sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
 	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "timer_program", "sleep_return", "thread_create",
@@ -186,6 +188,32 @@ static void derive_newidle(struct hs_calib_report *r, struct hs_os_profile *p)
 	     "it too: set proportional by hand on such a kernel", r->sysname, r->release);
 }
 
+/*
+ * newidle_cost: the median shortest idle period at which a newly idle CPU
+ * pulled threads (figure newidle_cost).  Linux skips a CPU's newly idle
+ * balance while its average idle time is below the domain's largest
+ * recent balance cost, which that period measures.  0, no skip, when the
+ * figure was not measured.
+ */
+static void derive_newidle_cost(struct hs_calib_report *r, struct hs_os_profile *p)
+{
+	const struct hs_calib_figure *f = measured(r, "newidle_cost");
+
+	if (!f) {
+		p->newidle_cost_ns = 0;
+		note(r, "newidle_cost", "newidle_cost: not measured on this host (figure "
+		     "newidle_cost has no samples: one CPU, or no newly idle pull at any idle "
+		     "period tried); 0, so a newly idle balance is never skipped");
+		return;
+	}
+	p->newidle_cost_ns = f->p50;
+	note(r, "newidle_cost", "newidle_cost: median shortest idle period of one CPU at which "
+	     "its newly idle balance pulled spinning threads from the other, to 1/32; Linux "
+	     "skips the balance while the CPU's average idle time is below the domain's "
+	     "largest recent balance cost (max_newidle_lb_cost)");
+	note_figure(r, "newidle_cost", f);
+}
+
 static void derive_scheduler(struct hs_calib_report *r, struct hs_os_profile *p)
 {
 	const struct hs_calib_figure *alone = measured(r, "yield_alone");
@@ -224,6 +252,7 @@ static void derive_scheduler(struct hs_calib_report *r, struct hs_os_profile *p)
 		     r->sysname);
 	}
 	derive_newidle(r, p);
+	derive_newidle_cost(r, p);
 	p->yield_hold_ticks = 0;
 	note(r, "yield_hold_ticks", "yield_hold_ticks: not measurable; 0 because Linux never "
 	     "holds a yielding thread behind its peers for whole ticks (FreeBSD ULE does)");

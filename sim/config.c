@@ -57,8 +57,9 @@ static const char *const record_words[] = { "summary", "events", NULL };
 	  (size_t)(cost) * sizeof(struct hs_spread), 0, 0, 0, NULL }
 
 /* [os]: every key is required in a profile, but for the spreads, which
- * default to none, and newidle, which defaults to always.  Profiles written
- * before newidle existed modelled that behaviour. */
+ * default to none, newidle, which defaults to always, and newidle_cost,
+ * which defaults to 0.  Profiles written before those two keys existed
+ * modelled that behaviour. */
 static const struct cfg_key os_keys[] = {
 	{ "os", "name", CFG_STRING, offsetof(struct hs_os_profile, name), HS_NAME_MAX, 1, 0, NULL },
 	OS_DUR("slice", slice_ns, NS_US, 10 * NS_S),
@@ -75,6 +76,7 @@ static const struct cfg_key os_keys[] = {
 	  0, 100, NULL },
 	{ "os", "newidle", CFG_ENUM, offsetof(struct hs_os_profile, newidle), 0, 0, 0,
 	  newidle_words },
+	OS_DUR("newidle_cost", newidle_cost_ns, 0, NS_MS),
 	OS_DUR("sleep_slack", sleep_slack_ns, 0, NS_S),
 	{ "os", "sleep_slack_ratio", CFG_RATIO, offsetof(struct hs_os_profile, sleep_slack_ratio),
 	  0, 0, 0, NULL },
@@ -282,13 +284,20 @@ static void base_name(char *name, size_t size, const char *file)
 	name[n] = '\0';
 }
 
+/* Returns whether a profile may leave key k out; see os_keys. */
+static bool optional_key(const struct cfg_key *k)
+{
+	return k->type == CFG_SPREAD || k->words == newidle_words ||
+	       (strcmp(k->section, "os") == 0 && strcmp(k->key, "newidle_cost") == 0);
+}
+
 /* Reports the first key of a profile table that neither the file nor an
  * override set: lines[i] is 0 for such a key. */
 static int check_required(const struct cfg_key *keys, int nkeys, const int *lines,
 			  const char *file, struct hs_error *err)
 {
 	for (int i = 0; i < nkeys; i++) {
-		if (lines[i] || keys[i].type == CFG_SPREAD || keys[i].words == newidle_words)
+		if (lines[i] || optional_key(&keys[i]))
 			continue;
 		char key[2 * HS_NAME_MAX + 2];
 
@@ -376,24 +385,35 @@ static int read_runtime_profile(struct hs_runtime_profile *rt, const char *name_
 	return rc;
 }
 
-/* Rejects newidle = proportional with a yield kind other than linux,
- * because the model runs Linux's newly idle balance only under yield =
- * linux and would ignore the value.  lines[i] is the file line of
- * os_keys[i], or -1 when --set gave it. */
+/* Rejects newidle = proportional, or a newidle_cost above 0, with a yield
+ * kind other than linux, because the model runs Linux's newly idle balance
+ * only under yield = linux and would ignore the value.  lines[i] is the
+ * file line of os_keys[i], or -1 when --set gave it. */
 static int check_os_combination(const struct hs_os_profile *os, const int *lines,
 				struct hs_error *err)
 {
 	int i = cfg_find_key(os_keys, NOS_KEYS, "os", "newidle");
+	int j = cfg_find_key(os_keys, NOS_KEYS, "os", "newidle_cost");
 
-	if (os->newidle != HS_NEWIDLE_PROPORTIONAL || os->yield_kind == HS_YIELD_LINUX)
+	if (os->yield_kind == HS_YIELD_LINUX)
 		return 0;
-	return hs_error_set(err, HS_E_INPUT, lines[i] > 0 ? os->file : NULL,
-			    lines[i] > 0 ? lines[i] : 0, "os.newidle",
-			    "`proportional` models Linux's NI_RANDOM balance and needs "
-			    "`yield = linux`, but this profile has `yield = %s`; %s",
-			    yield_words[os->yield_kind],
-			    lines[i] > 0 ? "remove the key or set it to `always`"
-					 : "drop `--set os.newidle=proportional` or give `always`");
+	if (os->newidle == HS_NEWIDLE_PROPORTIONAL)
+		return hs_error_set(err, HS_E_INPUT, lines[i] > 0 ? os->file : NULL,
+				    lines[i] > 0 ? lines[i] : 0, "os.newidle",
+				    "`proportional` models Linux's NI_RANDOM balance and needs "
+				    "`yield = linux`, but this profile has `yield = %s`; %s",
+				    yield_words[os->yield_kind],
+				    lines[i] > 0 ? "remove the key or set it to `always`"
+						 : "drop `--set os.newidle=proportional` or give `always`");
+	if (os->newidle_cost_ns > 0)
+		return hs_error_set(err, HS_E_INPUT, lines[j] > 0 ? os->file : NULL,
+				    lines[j] > 0 ? lines[j] : 0, "os.newidle_cost",
+				    "a cost above 0 models Linux's skip of a newly idle balance "
+				    "and needs `yield = linux`, but this profile has `yield = %s`; %s",
+				    yield_words[os->yield_kind],
+				    lines[j] > 0 ? "remove the key or set it to 0"
+						 : "drop `--set os.newidle_cost` or give 0");
+	return 0;
 }
 
 int hs_os_profile_load(struct hs_os_profile *os, const char *name_or_path, struct hs_error *err)

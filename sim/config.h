@@ -112,6 +112,10 @@ struct hs_os_profile {
 	int yield_hold_ticks;          /* yield_hold_ticks = ticks a ULE yielder waits behind peers (0..100) */
 	enum hs_newidle newidle;       /* newidle = always | proportional (yield = linux only;
 	                                * optional, always when absent) */
+	int64_t newidle_cost_ns;       /* newidle_cost = the domain's largest recent newly idle
+	                                * balance cost (max_newidle_lb_cost): a core whose
+	                                * average idle time is shorter skips the balance
+	                                * (yield = linux only; optional, 0 when absent) */
 	int64_t sleep_slack_ns;        /* sleep_slack = absolute slack added to timed sleeps */
 	double sleep_slack_ratio;      /* sleep_slack_ratio = slack as a fraction of the request */
 	int64_t sleep_min_ns;          /* sleep_min = shortest possible timed sleep */

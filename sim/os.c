@@ -582,9 +582,7 @@ static bool cache_hot(const struct sim *s, const struct sim_thread *t)
  * NOTE: the NI_RATE term of later kernels is left out.  It raises the
  * ratio of a core that balances fewer than 128 times a second, and adds
  * about 40 in 1024 at the thousands of balances a second where the die
- * matters.  The skip of a balance that costs more than the core's average
- * idle time (avg_idle < max_newidle_lb_cost) is left out too, because the
- * model has no figure for that cost.
+ * matters.
  */
 #define NEWIDLE_DIE_SIDES 1024u
 #define NEWIDLE_WINDOW 1024u /* calls between two updates of the ratio */
@@ -599,6 +597,47 @@ static void newidle_stats(struct sim_core *core, unsigned success)
 		core->ni_call /= 2;
 		core->ni_success /= 2;
 	}
+}
+
+/*
+ * A core's average idle time, Linux's rq->avg_idle (update_avg in
+ * kernel/sched/core.c).  A newly idle balance stamps when the core's idle
+ * time began, and a pull clears the stamp.  The next wake-up placed on the
+ * core takes the time since the stamp as a sample: the average moves an
+ * eighth of the way to it (integer division, as the kernel's s64
+ * arithmetic) and is capped at sim_avg_idle_cap.  A new thread's first
+ * placement is not a wake-up (wake_up_new_task) and takes no sample; nor
+ * does the wake-up of a thread still queued (ttwu_runnable).  Every core
+ * starts at the cap, the value of a CPU that has idled for long.
+ *
+ * A newly idle balance is skipped while the average is below the
+ * profile's newidle_cost (avg_idle < max_newidle_lb_cost in
+ * sched_balance_newidle), with either newidle kind.  The kernel's figure
+ * is the largest balance cost the domain has seen, decayed by 1 % a
+ * second; herdsim calibrate measures it as the shortest idle period at
+ * which a newly idle CPU pulls threads, and the model keeps it constant.
+ */
+int64_t sim_avg_idle_cap(const struct sim *s)
+{
+	int64_t cost = s->os->newidle_cost_ns;
+
+	return 2 * (cost > LINUX_MIGRATION_COST ? cost : LINUX_MIGRATION_COST);
+}
+
+/* Takes core c's idle time since its stamp as a sample of its average idle
+ * time, at a wake-up placed on c. */
+static void idle_sample(struct sim *s, int c)
+{
+	struct sim_core *core = &s->cores[c];
+	int64_t cap;
+
+	if (core->idle_stamp < 0)
+		return;
+	core->avg_idle += (s->now - core->idle_stamp - core->avg_idle) / 8;
+	cap = sim_avg_idle_cap(s);
+	if (core->avg_idle > cap)
+		core->avg_idle = cap;
+	core->idle_stamp = -1;
 }
 
 /* Returns whether some core has more than one thread, current included:
@@ -616,7 +655,9 @@ static bool any_overloaded(const struct sim *s)
  * thread of core victim (-1: none) to pull, or NULL when the core stays
  * idle.  With newidle = always the balance always runs and pulls the
  * least recent thread unless it is cache-hot.  With proportional it runs
- * only while the root domain is overloaded and the die allows it.
+ * only while the root domain is overloaded and the die allows it.  With
+ * either, it does not run while the core's average idle time is below
+ * newidle_cost.
  */
 static struct sim_thread *newidle_pull(struct sim *s, int c, int victim)
 {
@@ -624,9 +665,14 @@ static struct sim_thread *newidle_pull(struct sim *s, int c, int victim)
 	struct sim_thread *t = victim >= 0 ? least_recent(s, victim) : NULL;
 	unsigned weight;
 
-	if (s->os->newidle != HS_NEWIDLE_PROPORTIONAL)
-		return t && !cache_hot(s, t) ? t : NULL;
-	if (!s->overloaded)
+	core->idle_stamp = s->now;
+	if (s->os->newidle != HS_NEWIDLE_PROPORTIONAL) {
+		if (core->avg_idle < s->os->newidle_cost_ns || !t || cache_hot(s, t))
+			return NULL;
+		core->idle_stamp = -1;
+		return t;
+	}
+	if (!s->overloaded || core->avg_idle < s->os->newidle_cost_ns)
 		return NULL;
 	weight = 1 + core->ni_ratio;
 	if ((unsigned)hs_rng_below(&s->rng_sched, NEWIDLE_DIE_SIDES) > weight) {
@@ -638,6 +684,8 @@ static struct sim_thread *newidle_pull(struct sim *s, int c, int victim)
 	if (t && cache_hot(s, t))
 		t = NULL;
 	newidle_stats(core, t ? weight : 0);
+	if (t)
+		core->idle_stamp = -1;
 	return t;
 }
 
@@ -1460,6 +1508,8 @@ void sim_place(struct sim *s, struct sim_thread *t, bool from_wake, bool from_ti
 	if (initial)
 		pelt_init(s, t, idle >= 0 ? idle : prev);
 	place_entity(s, t, idle >= 0 ? idle : prev, initial);
+	if (!initial)
+		idle_sample(s, idle >= 0 ? idle : prev);
 	if (idle >= 0) {
 		int64_t delay = (from_timer && idle == prev)
 					? s->os->timer_wake_ns

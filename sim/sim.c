@@ -476,6 +476,8 @@ static int sim_run(const struct hs_run_request *req, struct hs_run_result *out, 
 		s->cores[c].ni_call = 512;
 		s->cores[c].ni_success = 256;
 		s->cores[c].ni_ratio = 512;
+		s->cores[c].avg_idle = sim_avg_idle_cap(s);
+		s->cores[c].idle_stamp = -1;
 		s->cores[c].lb_last = INT64_MIN;
 		s->cores[c].lb_interval = LINUX_LB_MIN_INTERVAL(s->ncores);
 	}

@@ -207,6 +207,10 @@ struct sim_core {
 	 * Linux's newidle_call, newidle_success and newidle_ratio of its
 	 * sched_domain (see newidle_stats in os.c). */
 	unsigned ni_call, ni_success, ni_ratio;
+	/* Linux only.  The core's average idle time in ns (rq->avg_idle) and
+	 * when its idle time began (rq->idle_stamp; -1 none); see
+	 * idle_sample in os.c. */
+	int64_t avg_idle, idle_stamp;
 	/* Timers armed here: a min-heap on (hard, soft, thread); the time
 	 * the interrupt is programmed for (INT64_MAX none) and its gen. */
 	struct sim_timer *timers;
@@ -391,6 +395,10 @@ void sim_idle_balance(struct sim *s, int c);
  * balance that found an imbalance (sd_init's min_interval, n ms).  It
  * doubles up to 2n ms (max_interval) after each that found none. */
 #define LINUX_LB_MIN_INTERVAL(n) ((int64_t)(n) * 1000000)
+/* The cap of a core's average idle time in ns, and its value at the start
+ * of a run: twice the larger of Linux's migration cost (500 us) and the
+ * profile's newidle_cost (max_idle_balance_cost). */
+int64_t sim_avg_idle_cap(const struct sim *s);
 /* EV_LOAD_BALANCE: a busy core's periodic load balance (yield = linux). */
 void sim_load_balance(struct sim *s, int c);
 /*

@@ -420,6 +420,46 @@ static void newidle_defaults_to_always(void **state)
 	rmdir(dir);
 }
 
+/* newidle_cost is optional and 0 when absent; it is a duration up to 1 ms,
+ * and a value above 0 needs yield = linux, as the skip it models is
+ * Linux's.  Each error names the key. */
+static void newidle_cost_optional_and_linux_only(void **state)
+{
+	const char *dir = make_temp_dir();
+	char os_path[128];
+	struct hs_override ov, three[3];
+	struct hs_config cfg;
+	struct hs_os_profile os;
+	struct hs_error err;
+
+	(void)state;
+	snprintf(os_path, sizeof(os_path), "%s/old-host.ini", dir);
+	write_shipped_without_key(os_path, "sim/profiles/linux.ini", "newidle_cost");
+	assert_int_equal(hs_os_profile_load(&os, os_path, &err), 0);
+	assert_int_equal(os.newidle_cost_ns, 0);
+
+	assert_int_equal(hs_override_parse(&ov, "os.newidle_cost=15us", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "milter", &ov, 1, os_path, &err), 0);
+	assert_int_equal(cfg.os.newidle_cost_ns, 15000);
+
+	assert_int_equal(hs_override_parse(&ov, "os.newidle_cost=2ms", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "milter", &ov, 1, os_path, &err), HS_E_INPUT);
+	assert_string_equal(err.key, "os.newidle_cost");
+
+	assert_int_equal(hs_override_parse(&ov, "os.newidle_cost=15us", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "milter", &ov, 1, "freebsd", &err), HS_E_INPUT);
+	assert_string_equal(err.key, "os.newidle_cost");
+	assert_non_null(strstr(err.msg, "yield = ule"));
+	assert_non_null(strstr(err.msg, "drop `--set os.newidle_cost`"));
+
+	assert_int_equal(hs_override_parse(&three[0], "os.newidle_cost=0", &err), 0);
+	assert_int_equal(hs_override_parse(&three[1], "os.yield=ule", &err), 0);
+	assert_int_equal(hs_override_parse(&three[2], "os.newidle=always", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "milter", three, 3, "linux", &err), 0);
+	unlink(os_path);
+	rmdir(dir);
+}
+
 /* newidle = proportional is Linux's balance and the model reads it only
  * under yield = linux.  With another yield kind the error names the key,
  * the file line that set it or the --set that gave it, and the fix. */
@@ -448,7 +488,7 @@ static void newidle_proportional_needs_linux(void **state)
 	assert_non_null(f);
 	while (fgets(text, sizeof(text), f)) {
 		line++;
-		if (strncmp(text, "newidle", 7) == 0)
+		if (strncmp(text, "newidle =", 9) == 0)
 			newidle_line = line;
 	}
 	fclose(f);
@@ -929,12 +969,13 @@ static void each_param_lists_all(void **state)
 	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", &ov, 1, NULL, &err), 0);
 	hs_config_each_param(&cfg, collect, &first);
 	hs_config_each_param(&cfg, collect, &second);
-	/* 20 scenario keys, 41 OS keys, 18 runtime keys, 1 policy parameter. */
-	assert_int_equal(first.n, 20 + 41 + 18 + 1);
+	/* 20 scenario keys, 42 OS keys, 18 runtime keys, 1 policy parameter. */
+	assert_int_equal(first.n, 20 + 42 + 18 + 1);
 	assert_memory_equal(&first, &second, sizeof(first));
 	assert_string_equal(lookup(&first, "os.slice"), "2250000");
 	assert_string_equal(lookup(&first, "os.yield"), "linux");
 	assert_string_equal(lookup(&first, "os.newidle"), "proportional");
+	assert_string_equal(lookup(&first, "os.newidle_cost"), "0");
 	assert_string_equal(lookup(&first, "os.sleep_slack_ratio"), "0");
 	assert_string_equal(lookup(&first, "os.timer_program"), "0");
 	assert_string_equal(lookup(&first, "os.clock_read"), "0");
@@ -1012,6 +1053,7 @@ int main(void)
 		cmocka_unit_test(override_supplies_missing_key),
 		cmocka_unit_test(newidle_defaults_to_always),
 		cmocka_unit_test(newidle_proportional_needs_linux),
+		cmocka_unit_test(newidle_cost_optional_and_linux_only),
 		cmocka_unit_test(scenario_runtime_and_policy),
 		cmocka_unit_test(overrides_apply_in_order),
 		cmocka_unit_test(override_errors),

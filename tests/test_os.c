@@ -1193,6 +1193,10 @@ static void linux_two_cores(struct sim *s, struct hs_os_profile *os, struct sim_
 		s->cores[c].lb_interval = LINUX_LB_MIN_INTERVAL(2);
 	}
 	s->nr_idle_scan = 2;
+	for (int c = 0; c < 2; c++) {
+		s->cores[c].avg_idle = sim_avg_idle_cap(s);
+		s->cores[c].idle_stamp = -1;
+	}
 	cur->core = 0;
 	s->cores[0].current = cur;
 }
@@ -1282,6 +1286,84 @@ static void idle_core_leaves_hot_threads(void **state)
 	sim_dispatch(s, 1);
 	assert_ptr_equal(s->cores[1].current, &a);
 	assert_int_equal(s->cores[0].rq_len, 0);
+	hs_evq_free(&s->q);
+	free(s);
+}
+
+/*
+ * The skip of a newly idle balance (newidle_cost 20 us, newidle = always).
+ * Core 1 starts at the cap of its average idle time, 2 * 500 us, and its
+ * balance pulls a cold thread, which clears its idle stamp.  With its
+ * average at 15 us it goes idle at 2 ms and leaves cold b queued, but
+ * stamps the time.  A wake-up onto it at 2.1 ms moves the average an
+ * eighth of the way to the 100 us it idled: 15 + 85 / 8 = 25.625 us,
+ * truncated as the kernel's s64 division.  Now above the cost, the next
+ * newly idle moment pulls b.  A new thread's first placement samples
+ * nothing.
+ */
+static void newidle_skipped_below_average_idle(void **state)
+{
+	static struct hs_os_profile os;
+	static struct hs_run_request req;
+	struct sim *s = calloc(1, sizeof(*s));
+	struct sim_thread cur = { 0 }, a = { 0 }, b = { 0 }, w = { 0 }, n = { 0 };
+	struct sim_core *idle;
+
+	(void)state;
+	assert_non_null(s);
+	os.newidle_cost_ns = 20000;
+	two_cores_one_busy(s, &os, &cur, &a, &b);
+	s->req = &req;
+	idle = &s->cores[1];
+	assert_int_equal(sim_avg_idle_cap(s), 1000000);
+	assert_int_equal(idle->avg_idle, 1000000);
+
+	/* at 1 ms a left 700 us ago, longer than b: it moves */
+	s->now = 1000000;
+	a.left_ns = 300000;
+	b.left_ns = 400000;
+	sim_dispatch(s, 1);
+	assert_ptr_equal(idle->current, &a);
+	assert_int_equal(idle->idle_stamp, -1);
+
+	/* idle again at 2 ms with an average of 15 us: b stays queued */
+	idle->current = NULL;
+	idle->avg_idle = 15000;
+	s->now = 2000000;
+	sim_dispatch(s, 1);
+	assert_null(idle->current);
+	assert_ptr_equal(s->cores[0].rq_head, &b);
+	assert_int_equal(idle->idle_stamp, 2000000);
+
+	/* a wake-up placed on core 1 at 2.1 ms takes the sample */
+	w.core = 1;
+	w.recent_core = SIM_NONE;
+	w.ran_core = SIM_NONE;
+	w.exec_start = -1;
+	s->now = 2100000;
+	sim_place(s, &w, true, false);
+	assert_ptr_equal(idle->current, &w);
+	assert_int_equal(idle->avg_idle, 15000 + (100000 - 15000) / 8);
+	assert_int_equal(idle->idle_stamp, -1);
+
+	/* newly idle at 2.2 ms, above the cost now: b moves */
+	idle->current = NULL;
+	s->now = 2200000;
+	sim_dispatch(s, 1);
+	assert_ptr_equal(idle->current, &b);
+	assert_int_equal(idle->idle_stamp, -1);
+
+	/* a new thread placed on a stamped core takes no sample */
+	idle->idle_stamp = 2000000;
+	idle->current = NULL;
+	n.core = SIM_NONE;
+	n.recent_core = SIM_NONE;
+	n.ran_core = SIM_NONE;
+	n.fork_parent = SIM_NONE;
+	n.exec_start = -1;
+	sim_place(s, &n, false, false);
+	assert_int_equal(idle->avg_idle, 25625);
+	assert_int_equal(idle->idle_stamp, 2000000);
 	hs_evq_free(&s->q);
 	free(s);
 }
@@ -2228,6 +2310,7 @@ int main(void)
 		cmocka_unit_test(min_vruntime_follows_the_queue),
 		cmocka_unit_test(idle_core_leaves_hot_threads),
 		cmocka_unit_test(proportional_newidle_throws_a_die),
+		cmocka_unit_test(newidle_skipped_below_average_idle),
 		cmocka_unit_test(idle_search_shrinks_with_utilization),
 		cmocka_unit_test(utilization_estimate_follows_util_est_update),
 		cmocka_unit_test(new_threads_take_half_the_spare_capacity),
