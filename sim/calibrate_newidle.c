@@ -25,9 +25,12 @@
  * counts arrivals for NEWIDLE_WINDOW_NS.  Before the first bisection
  * NEWIDLE_PRIMER_NS at NEWIDLE_HI_NS lets successful pulls raise the
  * balance's success ratio (NI_RANDOM), which earlier work may have left
- * low.  A bisection over L from NEWIDLE_LO_NS to
- * NEWIDLE_HI_NS finds the shortest L with NEWIDLE_PULL_RATE arrivals a
- * second or more, to 1/32 of L; that L is one sample.  The requested L
+ * low.  A bisection over L from NEWIDLE_LO_NS to NEWIDLE_HI_NS finds the
+ * shortest L whose arrival rate is at least a third of the rate at
+ * NEWIDLE_HI_NS, to 1/32 of L; that L is one sample.  The threshold is
+ * relative because a slow or busy host lowers every rate: on the
+ * validation guest a pulling L gave 650 to 1,300 early arrivals a second
+ * and a skipping one 90 or fewer.  The requested L
  * stands for the average idle time, which on the validation guest read
  * within 0.4 us of it in /sys/kernel/debug/sched/debug.
  *
@@ -56,7 +59,7 @@
 #define NEWIDLE_PRIMER_NS 300000000
 #define NEWIDLE_WARMUP_NS 60000000
 #define NEWIDLE_WINDOW_NS 150000000
-#define NEWIDLE_PULL_RATE 400 /* arrivals a second that mean B balanced */
+#define NEWIDLE_MIN_RATE 300 /* fewer arrivals a second at NEWIDLE_HI_NS: no pull to measure */
 #define NEWIDLE_BISECTIONS 2  /* samples at scale 1 */
 
 struct newidle {
@@ -143,18 +146,14 @@ static int start_on(pthread_t *thread, int a, int b, void *(*fn)(void *), void *
 	return rc;
 }
 
-/* Runs one step at idle period L; returns whether B pulled spinners at
- * NEWIDLE_PULL_RATE or more. */
-static bool pulls_at(struct newidle *n, int64_t idle_ns)
+/* Runs one step at idle period L and returns its early arrivals a second. */
+static double rate_at(struct newidle *n, int64_t idle_ns)
 {
-	long got;
-
 	atomic_store(&n->idle_ns, idle_ns);
 	sleep_for(n->warmup_ns);
 	atomic_store(&n->arrivals, 0);
 	sleep_for(n->window_ns);
-	got = atomic_load(&n->arrivals);
-	return got * 1000000000LL >= (long long)NEWIDLE_PULL_RATE * n->window_ns;
+	return (double)atomic_load(&n->arrivals) * 1e9 / (double)n->window_ns;
 }
 
 /* Runs one bisection and returns the shortest L found to pull, or 0 when
@@ -167,14 +166,16 @@ static int64_t bisect(struct newidle *n, bool first)
 		atomic_store(&n->idle_ns, hi);
 		sleep_for(NEWIDLE_PRIMER_NS);
 	}
-	if (!pulls_at(n, hi))
+	double pulling = rate_at(n, hi) / 3;
+
+	if (pulling * 3 < NEWIDLE_MIN_RATE)
 		return 0;
-	if (pulls_at(n, lo))
+	if (rate_at(n, lo) >= pulling)
 		return lo;
 	while (hi - lo > hi / 32) {
 		int64_t mid = lo + (hi - lo) / 2;
 
-		if (pulls_at(n, mid))
+		if (rate_at(n, mid) >= pulling)
 			hi = mid;
 		else
 			lo = mid;
