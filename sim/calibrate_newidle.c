@@ -32,7 +32,7 @@
  * validation guest a pulling L gave 650 to 1,300 early arrivals a second
  * and a skipping one 90 or fewer.  The requested L
  * stands for the average idle time, which on the validation guest read
- * within 0.4 us of it in /sys/kernel/debug/sched/debug.
+ * within 0.4 us of it up to 20 us in /sys/kernel/debug/sched/debug.
  *
  * Every thread is created with its CPUs set and is joined before the figure
  * ends.  The figure is skipped with one CPU, and when no L up to
