@@ -385,34 +385,41 @@ static int read_runtime_profile(struct hs_runtime_profile *rt, const char *name_
 	return rc;
 }
 
+/* Fails with one line naming os.KEY, which os_keys[i] set at file line
+ * lines[i] (-1: a --set), a value that needs yield = linux: `what`, then
+ * the fix for a file or for a --set. */
+static int reject_without_linux(const struct hs_os_profile *os, const int *lines, int i,
+				const char *what, const char *file_fix, const char *set_fix,
+				struct hs_error *err)
+{
+	char key[HS_NAME_MAX + 4];
+
+	snprintf(key, sizeof(key), "os.%s", os_keys[i].key);
+	return hs_error_set(err, HS_E_INPUT, lines[i] > 0 ? os->file : NULL,
+			    lines[i] > 0 ? lines[i] : 0, key,
+			    "%s and needs `yield = linux`, but this profile has `yield = %s`; %s",
+			    what, yield_words[os->yield_kind], lines[i] > 0 ? file_fix : set_fix);
+}
+
 /* Rejects newidle = proportional, or a newidle_cost above 0, with a yield
  * kind other than linux, because the model runs Linux's newly idle balance
- * only under yield = linux and would ignore the value.  lines[i] is the
- * file line of os_keys[i], or -1 when --set gave it. */
+ * only under yield = linux and would ignore the value. */
 static int check_os_combination(const struct hs_os_profile *os, const int *lines,
 				struct hs_error *err)
 {
-	int i = cfg_find_key(os_keys, NOS_KEYS, "os", "newidle");
-	int j = cfg_find_key(os_keys, NOS_KEYS, "os", "newidle_cost");
-
 	if (os->yield_kind == HS_YIELD_LINUX)
 		return 0;
 	if (os->newidle == HS_NEWIDLE_PROPORTIONAL)
-		return hs_error_set(err, HS_E_INPUT, lines[i] > 0 ? os->file : NULL,
-				    lines[i] > 0 ? lines[i] : 0, "os.newidle",
-				    "`proportional` models Linux's NI_RANDOM balance and needs "
-				    "`yield = linux`, but this profile has `yield = %s`; %s",
-				    yield_words[os->yield_kind],
-				    lines[i] > 0 ? "remove the key or set it to `always`"
-						 : "drop `--set os.newidle=proportional` or give `always`");
+		return reject_without_linux(os, lines, cfg_find_key(os_keys, NOS_KEYS, "os", "newidle"),
+					    "`proportional` models Linux's NI_RANDOM balance",
+					    "remove the key or set it to `always`",
+					    "drop `--set os.newidle=proportional` or give `always`", err);
 	if (os->newidle_cost_ns > 0)
-		return hs_error_set(err, HS_E_INPUT, lines[j] > 0 ? os->file : NULL,
-				    lines[j] > 0 ? lines[j] : 0, "os.newidle_cost",
-				    "a cost above 0 models Linux's skip of a newly idle balance "
-				    "and needs `yield = linux`, but this profile has `yield = %s`; %s",
-				    yield_words[os->yield_kind],
-				    lines[j] > 0 ? "remove the key or set it to 0"
-						 : "drop `--set os.newidle_cost` or give 0");
+		return reject_without_linux(os, lines,
+					    cfg_find_key(os_keys, NOS_KEYS, "os", "newidle_cost"),
+					    "a cost above 0 models Linux's skip of a newly idle balance",
+					    "remove the key or set it to 0",
+					    "drop `--set os.newidle_cost` or give 0", err);
 	return 0;
 }
 
