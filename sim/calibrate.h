@@ -77,7 +77,7 @@
  *                       SCHED_OTHER sleepers on the same CPU
  *   newidle_cost        the shortest idle period of CPU B at which its newly
  *                       idle balance pulls threads from a busy CPU A, to
- *                       1/32; one sample per bisection (calibrate_newidle.c)
+ *                       1/32, one sample per bisection (calibrate_newidle.c)
  */
 #ifndef HERDSIM_CALIBRATE_H
 #define HERDSIM_CALIBRATE_H

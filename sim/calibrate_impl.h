@@ -44,7 +44,7 @@ void hs_calib_sampler_add(struct hs_calib_sampler *s, int64_t ns);
 void hs_calib_sampler_end(struct hs_calib_sampler *s, struct hs_calib_report *r);
 /* Frees the samples without recording a figure (error paths). */
 void hs_calib_sampler_abort(struct hs_calib_sampler *s);
-/* Appends figure name summarized from values[0..n), n >= 1; sorts values. */
+/* Appends figure name summarized from values[0..n), n >= 1, and sorts values. */
 void hs_calib_record_figure(struct hs_calib_report *r, const char *name, int64_t *values, int n);
 /* Appends figure name with samples == 0: not measured on this host. */
 void hs_calib_skip_figure(struct hs_calib_report *r, const char *name);

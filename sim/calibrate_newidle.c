@@ -66,7 +66,7 @@ struct newidle {
 	int cpu_a, cpu_b;
 	_Atomic int64_t idle_ns; /* L of the current step */
 	_Atomic long arrivals;
-	_Atomic int64_t asleep_since; /* when the idler began its sleep; 0 awake */
+	_Atomic int64_t asleep_since; /* when the idler began its sleep, 0 while awake */
 	_Atomic int stop;
 	int64_t warmup_ns, window_ns; /* a step's two parts at this scale */
 };
@@ -90,7 +90,7 @@ static int set_cpus(int a, int b)
 	return sched_setaffinity(0, sizeof(mask), &mask);
 }
 
-/* The thread on CPU B: computes, then sleeps the step's L. */
+/* Runs the thread on CPU B, which computes and then sleeps the step's L. */
 static void *idler_thread(void *arg)
 {
 	struct newidle *n = arg;
@@ -108,8 +108,8 @@ static void *idler_thread(void *arg)
 	return NULL;
 }
 
-/* A thread that never sleeps, allowed on A and B; it moves itself back to
- * A whenever it finds itself on B. */
+/* Runs a thread that never sleeps, allowed on A and B.  It moves itself
+ * back to A whenever it finds itself on B. */
 static void *spinner_thread(void *arg)
 {
 	struct newidle *n = arg;
@@ -196,16 +196,16 @@ int hs_calib_measure_newidle(const struct hs_calib_opts *o, struct hs_calib_repo
 		hs_calib_skip_figure(r, "newidle_cost");
 		return 0;
 	}
+	want = (int)(NEWIDLE_BISECTIONS * scale + 0.5);
+	if (want < 1)
+		want = 1;
+	if (want > HS_CALIB_NEWIDLE_MAX_SAMPLES)
+		want = HS_CALIB_NEWIDLE_MAX_SAMPLES;
 	/* Below scale 1 the steps shorten too, to a fifth at most. */
 	if (scale < 0.2)
 		scale = 0.2;
 	n.window_ns = scale < 1 ? (int64_t)(NEWIDLE_WINDOW_NS * scale) : NEWIDLE_WINDOW_NS;
 	n.warmup_ns = NEWIDLE_WARMUP_NS * n.window_ns / NEWIDLE_WINDOW_NS;
-	want = (int)(NEWIDLE_BISECTIONS * (o && o->scale > 0 ? o->scale : 1.0) + 0.5);
-	if (want < 1)
-		want = 1;
-	if (want > HS_CALIB_NEWIDLE_MAX_SAMPLES)
-		want = HS_CALIB_NEWIDLE_MAX_SAMPLES;
 	if ((rc = start_on(&idler, r->cpu_b, -1, idler_thread, &n)) != 0)
 		return hs_calib_fail(err, "pthread_create", rc);
 	for (; started < NEWIDLE_SPINNERS; started++)

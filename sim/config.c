@@ -284,7 +284,7 @@ static void base_name(char *name, size_t size, const char *file)
 	name[n] = '\0';
 }
 
-/* Returns whether a profile may leave key k out; see os_keys. */
+/* Returns whether a profile may leave key k out (the list above os_keys). */
 static bool optional_key(const struct cfg_key *k)
 {
 	return k->type == CFG_SPREAD || k->words == newidle_words ||

@@ -614,7 +614,7 @@ static void newidle_stats(struct sim_core *core, unsigned success)
  * profile's newidle_cost (avg_idle < max_newidle_lb_cost in
  * sched_balance_newidle), with either newidle kind.  The kernel's figure
  * is the largest balance cost the domain has seen, decayed by 1 % a
- * second; herdsim calibrate measures it as the shortest idle period at
+ * second.  herdsim calibrate measures it as the shortest idle period at
  * which a newly idle CPU pulls threads, and the model keeps it constant.
  */
 int64_t sim_avg_idle_cap(const struct sim *s)

@@ -207,9 +207,9 @@ struct sim_core {
 	 * Linux's newidle_call, newidle_success and newidle_ratio of its
 	 * sched_domain (see newidle_stats in os.c). */
 	unsigned ni_call, ni_success, ni_ratio;
-	/* Linux only.  The core's average idle time in ns (rq->avg_idle) and
-	 * when its idle time began (rq->idle_stamp; -1 none); see
-	 * idle_sample in os.c. */
+	/* Linux only.  The core's average idle time in ns (rq->avg_idle), and
+	 * when its idle time began (rq->idle_stamp, -1 for none).  idle_sample
+	 * in os.c updates both. */
 	int64_t avg_idle, idle_stamp;
 	/* Timers armed here: a min-heap on (hard, soft, thread); the time
 	 * the interrupt is programmed for (INT64_MAX none) and its gen. */

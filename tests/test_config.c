@@ -420,8 +420,8 @@ static void newidle_defaults_to_always(void **state)
 	rmdir(dir);
 }
 
-/* newidle_cost is optional and 0 when absent; it is a duration up to 1 ms,
- * and a value above 0 needs yield = linux, as the skip it models is
+/* newidle_cost is optional and 0 when absent.  It is a duration up to 1 ms,
+ * and a value above 0 needs yield = linux, because the skip it models is
  * Linux's.  Each error names the key. */
 static void newidle_cost_optional_and_linux_only(void **state)
 {
