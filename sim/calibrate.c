@@ -246,26 +246,40 @@ static void op_cas(void)
  * `bytes` and a write to its first page.  The munmap comes after the
  * clock read, because an M's stacks stay mapped. */
 static int measure_stack_map(const struct hs_calib_opts *o, struct hs_calib_report *r,
-			     const char *name, size_t bytes, struct hs_error *err)
+			     const char *name, const char *fault_name, size_t bytes,
+			     struct hs_error *err)
 {
-	struct hs_calib_sampler s;
+	struct hs_calib_sampler s, f;
 	int rc = hs_calib_sampler_begin(&s, o, name, 5000, err);
 
 	if (rc)
 		return rc;
+	if (fault_name && (rc = hs_calib_sampler_begin(&f, o, fault_name, 5000, err)) != 0) {
+		hs_calib_sampler_abort(&s);
+		return rc;
+	}
 	while (hs_calib_sampler_more(&s)) {
-		int64_t t0 = hs_calib_now();
+		int64_t t0 = hs_calib_now(), t1;
 		char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		if (p == MAP_FAILED) {
 			hs_calib_sampler_abort(&s);
+			if (fault_name)
+				hs_calib_sampler_abort(&f);
 			return hs_calib_fail(err, "mmap", errno);
 		}
+		t1 = hs_calib_now();
 		*(volatile char *)p = 1;
-		hs_calib_sampler_add(&s, hs_calib_now() - t0);
+		int64_t t2 = hs_calib_now();
+
+		hs_calib_sampler_add(&s, t2 - t0);
+		if (fault_name)
+			hs_calib_sampler_add(&f, t2 - t1);
 		munmap(p, bytes);
 	}
 	hs_calib_sampler_end(&s, r);
+	if (fault_name)
+		hs_calib_sampler_end(&f, r);
 	return 0;
 }
 
@@ -833,9 +847,9 @@ static int measure_pass(const struct hs_calib_opts *o, struct hs_calib_report *r
 		return rc;
 	if ((rc = measure_batches(o, r, "cas_local", 2000, 1000, op_cas, err)) != 0)
 		return rc;
-	if ((rc = measure_stack_map(o, r, "stack_map_4k", 4096, err)) != 0)
+	if ((rc = measure_stack_map(o, r, "stack_map_4k", NULL, 4096, err)) != 0)
 		return rc;
-	if ((rc = measure_stack_map(o, r, "stack_map_32k", 32768, err)) != 0)
+	if ((rc = measure_stack_map(o, r, "stack_map_32k", "stack_fault_32k", 32768, err)) != 0)
 		return rc;
 	if ((rc = measure_threads(o, r, err)) != 0)
 		return rc;

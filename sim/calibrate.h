@@ -90,7 +90,7 @@
 
 #define HS_CALIB_MAX_FIGURES 48
 #define HS_CALIB_NOTE_MAX 256
-#define HS_CALIB_NKEYS 42     /* keys of the [os] section */
+#define HS_CALIB_NKEYS 43     /* keys of the [os] section */
 #define HS_CALIB_KEY_NOTE_MAX 2048
 #define HS_CALIB_SLEEP_POLLERS 32 /* threads looping on usleep(1) for sleep_cycle */
 #define HS_CALIB_TIMER_GAP_MAX_US 100 /* a longer timer_irq_gap is the host's */

@@ -77,6 +77,7 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 	KEY("thread_start", DURATION, thread_start_ns),
 	KEY("thread_exit", DURATION, thread_exit_ns),
 	KEY("mmap", DURATION, mmap_ns),
+	KEY("mmap_fault", DURATION, mmap_fault_ns),
 	KEY("switch_cold", CURVE, switch_cold),
 	KEY("thread_create_spread", SPREAD, spread[HS_COST_THREAD_CREATE]),
 	KEY("thread_exit_spread", SPREAD, spread[HS_COST_THREAD_EXIT]),
@@ -94,7 +95,7 @@ const char *const hs_calib_keys[HS_CALIB_NKEYS] = {
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
 	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "timer_program", "sleep_return", "thread_create",
-	"thread_start", "thread_exit", "mmap", "switch_cold", "thread_create_spread", "thread_exit_spread",
+	"thread_start", "thread_exit", "mmap", "mmap_fault", "switch_cold", "thread_create_spread", "thread_exit_spread",
 	"mmap_spread", "wake_local_spread", "wake_remote_spread", "wake_send_local_spread",
 	"wake_send_remote_spread",
 };
@@ -258,6 +259,27 @@ static void derive_scheduler(struct hs_calib_report *r, struct hs_os_profile *p)
 	     "holds a yielding thread behind its peers for whole ticks (FreeBSD ULE does)");
 }
 
+/*
+ * mmap_fault: the median of stack_fault_32k, the write to the first page
+ * of stack_map_32k's mapping timed alone, at most mmap.  0 when the
+ * figure has no samples: the whole of mmap is then the call.
+ */
+static void derive_mmap_fault(struct hs_calib_report *r, struct hs_os_profile *p)
+{
+	const struct hs_calib_figure *f = measured(r, "stack_fault_32k");
+
+	if (!f) {
+		p->mmap_fault_ns = 0;
+		note(r, "mmap_fault", "mmap_fault: not measured (figure stack_fault_32k has no "
+		     "samples), so 0");
+		return;
+	}
+	p->mmap_fault_ns = f->p50 < p->mmap_ns ? f->p50 : p->mmap_ns;
+	note(r, "mmap_fault", "mmap_fault: median of the first write to a fresh 32 KiB "
+	     "mapping, timed alone, at most mmap");
+	note_figure(r, "mmap_fault", f);
+}
+
 /* thread_start: median(thread_start) minus half of median(thread_cpu_pair),
  * the part of the clock read before it samples the clock.  It is 0 when
  * the figure was not measured. */
@@ -354,6 +376,7 @@ static void derive_costs(struct hs_calib_report *r, struct hs_os_profile *p)
 				 "mmap of 32 KiB and a write to its first page");
 	if (measured(r, "stack_map_4k"))
 		note_figure(r, "mmap", measured(r, "stack_map_4k"));
+	derive_mmap_fault(r, p);
 }
 
 /*

@@ -57,9 +57,10 @@ static const char *const record_words[] = { "summary", "events", NULL };
 	  (size_t)(cost) * sizeof(struct hs_spread), 0, 0, 0, NULL }
 
 /* [os]: every key is required in a profile, but for the spreads, which
- * default to none, newidle, which defaults to always, and newidle_cost,
- * which defaults to 0.  Profiles written before those two keys existed
- * modelled that behaviour. */
+ * default to none, newidle, which defaults to always, and newidle_cost
+ * and mmap_fault, which default to 0.  Profiles written before those keys
+ * existed modelled that behaviour, but for mmap_fault: at 0 the whole of
+ * mmap runs under the address-space lock taken for write. */
 static const struct cfg_key os_keys[] = {
 	{ "os", "name", CFG_STRING, offsetof(struct hs_os_profile, name), HS_NAME_MAX, 1, 0, NULL },
 	OS_DUR("slice", slice_ns, NS_US, 10 * NS_S),
@@ -98,6 +99,7 @@ static const struct cfg_key os_keys[] = {
 	OS_DUR("thread_start", thread_start_ns, 0, NS_S),
 	OS_DUR("thread_exit", thread_exit_ns, 0, NS_S),
 	OS_DUR("mmap", mmap_ns, 0, NS_S),
+	OS_DUR("mmap_fault", mmap_fault_ns, 0, NS_S),
 	{ "os", "switch_cold", CFG_COLD, 0, 0, 0, 0, NULL },
 	OS_SPREAD("thread_create_spread", HS_COST_THREAD_CREATE),
 	OS_SPREAD("thread_exit_spread", HS_COST_THREAD_EXIT),
@@ -288,7 +290,8 @@ static void base_name(char *name, size_t size, const char *file)
 static bool optional_key(const struct cfg_key *k)
 {
 	return k->type == CFG_SPREAD || k->words == newidle_words ||
-	       (strcmp(k->section, "os") == 0 && strcmp(k->key, "newidle_cost") == 0);
+	       (strcmp(k->section, "os") == 0 && (strcmp(k->key, "newidle_cost") == 0 ||
+						 strcmp(k->key, "mmap_fault") == 0));
 }
 
 /* Reports the first key of a profile table that neither the file nor an
@@ -401,12 +404,21 @@ static int reject_without_linux(const struct hs_os_profile *os, const int *lines
 			    what, yield_words[os->yield_kind], lines[i] > 0 ? file_fix : set_fix);
 }
 
-/* Rejects newidle = proportional, or a newidle_cost above 0, with a yield
- * kind other than linux, because the model runs Linux's newly idle balance
- * only under yield = linux and would ignore the value. */
+/* Rejects an mmap_fault above mmap, which includes it.  Rejects newidle =
+ * proportional, or a newidle_cost above 0, with a yield kind other than
+ * linux, because the model runs Linux's newly idle balance only under
+ * yield = linux and would ignore the value. */
 static int check_os_combination(const struct hs_os_profile *os, const int *lines,
 				struct hs_error *err)
 {
+	if (os->mmap_fault_ns > os->mmap_ns) {
+		int i = cfg_find_key(os_keys, NOS_KEYS, "os", "mmap_fault");
+
+		return hs_error_set(err, HS_E_INPUT, lines[i] > 0 ? os->file : NULL,
+				    lines[i] > 0 ? lines[i] : 0, "os.mmap_fault",
+				    "%lld ns is more than mmap (%lld ns), which includes it; give at most mmap",
+				    (long long)os->mmap_fault_ns, (long long)os->mmap_ns);
+	}
 	if (os->yield_kind == HS_YIELD_LINUX)
 		return 0;
 	if (os->newidle == HS_NEWIDLE_PROPORTIONAL)

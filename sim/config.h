@@ -146,6 +146,8 @@ struct hs_os_profile {
 	                                * start routine runs */
 	int64_t thread_exit_ns;        /* thread_exit */
 	int64_t mmap_ns;               /* mmap = mmap plus first touch of a small mapping */
+	int64_t mmap_fault_ns;         /* mmap_fault = that first touch alone, the part
+	                                  under the address-space lock taken for read */
 	/* switch_cold = THREADS:DURATION ... or none: the extra cost of a
 	 * switch-in by how many threads ran on the core since the incoming one
 	 * last did, threads strictly increasing */

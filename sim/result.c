@@ -27,7 +27,7 @@ static const char *const tstate_names[HS_TS_COUNT] = {
 
 static const char *const reason_names[HS_R_COUNT] = {
 	"none", "create", "exit", "work", "preempt", "wake", "yield", "usleep",
-	"futex", "lock", "p_wait", "stw", "gc_wait", "think", "idle",
+	"futex", "lock", "p_wait", "stw", "gc_wait", "think", "idle", "mmap_lock",
 };
 
 const char *hs_tstate_name(enum hs_tstate s)

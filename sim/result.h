@@ -67,6 +67,7 @@ enum hs_reason {
 	HS_R_GC_WAIT,    /* runtime.GC() waiting for its cycle */
 	HS_R_THINK,      /* C code sleeping between callbacks */
 	HS_R_IDLE,       /* runtime daemon with nothing to do */
+	HS_R_MMAP_LOCK,  /* the address-space lock (mmap_lock) */
 	HS_R_COUNT
 };
 

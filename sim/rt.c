@@ -329,8 +329,10 @@ hs_m *sim_new_m(struct sim *s, struct sim_thread *t, const char *reason)
 
 	/* the M and its 32 KiB signal stack, then the goroutine and its
 	 * 4 KiB stack: one mmap each */
-	sim_cpu(s, t, sim_spin_ns(s, rt->allocm_ns) + sim_cost(s, HS_COST_MMAP, s->os->mmap_ns));
-	sim_cpu(s, t, sim_spin_ns(s, rt->malg_ns) + sim_cost(s, HS_COST_MMAP, s->os->mmap_ns));
+	sim_cpu(s, t, sim_spin_ns(s, rt->allocm_ns));
+	sim_map_stack(s, t);
+	sim_cpu(s, t, sim_spin_ns(s, rt->malg_ns));
+	sim_map_stack(s, t);
 
 	/* allgadd */
 	hs_lock2(&t->env, &s->allg_lock, spin, rt->lock_spin_ns, rt->lock_passive_spin);

@@ -236,7 +236,7 @@ static void create_foreign(struct sim *s, struct sim_thread *creator)
 		t = sim_thread_new(s, ROLE_FOREIGN, name, NULL, NULL);
 		if (!t)
 			return;
-		sim_cpu(s, creator, sim_cost(s, HS_COST_THREAD_CREATE, s->os->thread_create_ns));
+		sim_create_stack(s, creator, sim_cost(s, HS_COST_THREAD_CREATE, s->os->thread_create_ns));
 		t->arrival_ns = s->now;
 		t->workload_thread = i;
 		t->fork_parent = creator->core;

@@ -129,6 +129,7 @@ struct sim_thread {
 	/* Waiting. */
 	hs_word *futex;         /* address waited on */
 	struct sim_thread *wait_next;
+	bool mm_reader;         /* queued on the address-space lock to read */
 	int wait_result;        /* 0 woken, 1 timed out */
 	int64_t wake_time;      /* when the last wake-up was issued */
 	int64_t wake_rec;       /* index in result.wakes, or -1 */
@@ -258,6 +259,23 @@ struct sim_gc {
 
 struct sim_replay;
 
+/*
+ * The process's address-space lock (Linux mm->mmap_lock, a read-write
+ * semaphore).  One writer, or any number of readers; the queue is FIFO.
+ */
+struct sim_mm_lock {
+	struct sim_thread *writer;            /* the holding writer, or NULL */
+	int readers;                          /* readers holding it */
+	struct sim_thread *head, *tail;       /* sleeping waiters, via wait_next */
+};
+
+/* What an attempt on the address-space lock did. */
+enum sim_mm_take {
+	SIM_MM_TAKEN,    /* the caller holds it */
+	SIM_MM_SPIN,     /* a running writer holds it: spin and try again */
+	SIM_MM_QUEUED,   /* queued: sleep until a release grants it */
+};
+
 struct sim {
 	const struct hs_run_request *req;
 	const struct hs_config *cfg;
@@ -306,6 +324,7 @@ struct sim {
 	struct sim_thread *pwait_head, *pwait_tail; /* exitsyscall waiters */
 	struct sim_gc gc;
 	hs_rtmutex sched_lock, allg_lock;
+	struct sim_mm_lock mm_lock;
 
 	/* Locks for lock_stat, registered by the runtime and the policy. */
 	struct sim_lock locks[SIM_MAX_LOCKS];
@@ -442,6 +461,15 @@ void sim_p_release(struct sim *s, struct sim_thread *t);
 void sim_go_work(struct sim *s, struct sim_thread *t, int64_t ns);
 void sim_gc_call(struct sim *s, struct sim_thread *t);
 hs_m *sim_new_m(struct sim *s, struct sim_thread *t, const char *reason);
+
+/* The address-space lock (mmap_lock.c). */
+void sim_mmap_call(struct sim *s, struct sim_thread *t, int64_t ns);
+void sim_mmap_fault(struct sim *s, struct sim_thread *t, int64_t ns);
+void sim_map_stack(struct sim *s, struct sim_thread *t);
+void sim_create_stack(struct sim *s, struct sim_thread *t, int64_t total);
+enum sim_mm_take sim_mm_try_write(struct sim_mm_lock *l, struct sim_thread *t);
+enum sim_mm_take sim_mm_try_read(struct sim_mm_lock *l, struct sim_thread *t);
+struct sim_thread *sim_mm_release(struct sim_mm_lock *l, struct sim_thread *t);
 int sim_lock_register(struct sim *s, const char *name);
 
 /*

@@ -42,14 +42,15 @@ static const char *const os_keys[] = {
 	"sleep_slack", "sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
 	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "timer_program", "sleep_return", "thread_create",
-	"thread_start", "thread_exit", "mmap", "switch_cold", "thread_create_spread", "thread_exit_spread",
+	"thread_start", "thread_exit", "mmap", "mmap_fault", "switch_cold", "thread_create_spread",
+	"thread_exit_spread",
 	"mmap_spread", "wake_local_spread", "wake_remote_spread", "wake_send_local_spread",
 	"wake_send_remote_spread",
 };
 #define NKEYS ((int)(sizeof(os_keys) / sizeof(os_keys[0])))
 
 static const char *const figure_names[] = {
-	"clock_read", "syscall", "cas_local", "stack_map_4k", "stack_map_32k",
+	"clock_read", "syscall", "cas_local", "stack_map_4k", "stack_map_32k", "stack_fault_32k",
 	"thread_first_run", "thread_create_join", "thread_exit",
 	"thread_create_burst", "thread_start", "signal_syscall", "usleep_1us",
 	"nanosleep_1us", "nanosleep_100us", "nanosleep_100us_noslack",
@@ -456,11 +457,30 @@ static void derive_two_cpus(void **state)
 	assert_int_equal(p->thread_create_ns, 20000 - 9000);
 	assert_int_equal(p->thread_exit_ns, 9000);
 	assert_int_equal(p->mmap_ns, 18000);
+	assert_int_equal(p->mmap_fault_ns, 0); /* no stack_fault_32k in the hand report */
 
 	for (int i = 0; i < HS_CALIB_NKEYS; i++)
 		assert_true(r.notes[i][0] != '\0');
 	assert_non_null(strstr(note_of(&r, "wake_remote"), "futex_wake_remote: 20 samples; p10 11000, median 12000, p90 17000, p99 50000 ns"));
 	assert_non_null(strstr(note_of(&r, "slice"), "given by the test"));
+}
+
+/* mmap_fault is the median of stack_fault_32k, at most mmap. */
+static void derive_mmap_fault_from_figure(void **state)
+{
+	static struct hs_calib_report r;
+
+	(void)state;
+	fill_hand_report(&r, true);
+	put_figure(&r, "stack_fault_32k", 9000, 11000, 12000, 30000, 20);
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.mmap_fault_ns, 11000);
+	assert_non_null(strstr(note_of(&r, "mmap_fault"), "20 samples; p10 9000, median 11000"));
+
+	fill_hand_report(&r, true);
+	put_figure(&r, "stack_fault_32k", 19000, 25000, 26000, 30000, 20);
+	hs_calib_derive(&r);
+	assert_int_equal(r.profile.mmap_fault_ns, r.profile.mmap_ns);
 }
 
 /* newidle_cost is the median of its figure, and 0, with a note saying
@@ -1402,6 +1422,10 @@ static void calibrate_profile_from_medians(void **state)
 	assert_int_equal(p->wake_local_ns, wake);
 	assert_int_equal(p->thread_exit_ns, hs_calib_find(r, "thread_exit")->p50);
 	assert_int_equal(p->mmap_ns, hs_calib_find(r, "stack_map_32k")->p50);
+	/* the fault alone, timed inside the same calls, is at most the whole */
+	assert_int_equal(p->mmap_fault_ns, hs_calib_find(r, "stack_fault_32k")->p50 < p->mmap_ns ?
+			 hs_calib_find(r, "stack_fault_32k")->p50 : p->mmap_ns);
+	assert_true(p->mmap_fault_ns > 0);
 	assert_int_equal(p->timer_wake_ns,
 			 hs_calib_find(r, "nanosleep_100us_noslack")->p50 - 100000);
 	if (hs_calib_find(r, "irq_wake_16")->samples > 0) {
@@ -1824,6 +1848,7 @@ static int64_t profile_duration(const struct hs_os_profile *p, const char *key)
 		{ "thread_start", offsetof(struct hs_os_profile, thread_start_ns) },
 		{ "thread_exit", offsetof(struct hs_os_profile, thread_exit_ns) },
 		{ "mmap", offsetof(struct hs_os_profile, mmap_ns) },
+		{ "mmap_fault", offsetof(struct hs_os_profile, mmap_fault_ns) },
 		{ "newidle_cost", offsetof(struct hs_os_profile, newidle_cost_ns) },
 	};
 
@@ -2159,6 +2184,7 @@ int main(void)
 		cmocka_unit_test(derive_two_cpus),
 		cmocka_unit_test(derive_one_cpu_falls_back),
 		cmocka_unit_test(derive_newidle_from_release),
+		cmocka_unit_test(derive_mmap_fault_from_figure),
 		cmocka_unit_test(derive_newidle_cost_from_figure),
 		cmocka_unit_test(derive_wake_send),
 		cmocka_unit_test(derive_wake_send_one_cpu),

@@ -460,6 +460,46 @@ static void newidle_cost_optional_and_linux_only(void **state)
 	rmdir(dir);
 }
 
+/* mmap_fault is optional and 0 when absent.  It is part of mmap, so a
+ * value above mmap is rejected, naming the key, its line and the bound. */
+static void mmap_fault_optional_and_within_mmap(void **state)
+{
+	const char *dir = make_temp_dir();
+	char os_path[128];
+	struct hs_override ov;
+	struct hs_config cfg;
+	struct hs_os_profile os;
+	struct hs_error err;
+	FILE *f;
+
+	(void)state;
+	snprintf(os_path, sizeof(os_path), "%s/host.ini", dir);
+	/* the shipped profiles give no mmap_fault */
+	write_shipped_without_key(os_path, "sim/profiles/linux.ini", "newidle_cost");
+	assert_int_equal(hs_os_profile_load(&os, os_path, &err), 0);
+	assert_int_equal(os.mmap_fault_ns, 0);
+
+	assert_int_equal(hs_override_parse(&ov, "os.mmap_fault=1ns", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "milter", &ov, 1, os_path, &err), 0);
+	assert_int_equal(cfg.os.mmap_fault_ns, 1);
+
+	assert_int_equal(hs_override_parse(&ov, "os.mmap_fault=1s", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "milter", &ov, 1, os_path, &err), HS_E_INPUT);
+	assert_string_equal(err.key, "os.mmap_fault");
+	assert_non_null(strstr(err.msg, "give at most mmap"));
+
+	/* in the file: the error names its line */
+	f = fopen(os_path, "a");
+	assert_non_null(f);
+	fprintf(f, "mmap_fault = 1s\n");
+	fclose(f);
+	assert_int_equal(hs_os_profile_load(&os, os_path, &err), HS_E_INPUT);
+	assert_string_equal(err.key, "os.mmap_fault");
+	assert_true(err.line > 0);
+	unlink(os_path);
+	rmdir(dir);
+}
+
 /* newidle = proportional is Linux's balance and the model reads it only
  * under yield = linux.  With another yield kind the error names the key,
  * the file line that set it or the --set that gave it, and the fix. */
@@ -969,13 +1009,14 @@ static void each_param_lists_all(void **state)
 	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", &ov, 1, NULL, &err), 0);
 	hs_config_each_param(&cfg, collect, &first);
 	hs_config_each_param(&cfg, collect, &second);
-	/* 20 scenario keys, 42 OS keys, 18 runtime keys, 1 policy parameter. */
-	assert_int_equal(first.n, 20 + 42 + 18 + 1);
+	/* 20 scenario keys, 43 OS keys, 18 runtime keys, 1 policy parameter. */
+	assert_int_equal(first.n, 20 + 43 + 18 + 1);
 	assert_memory_equal(&first, &second, sizeof(first));
 	assert_string_equal(lookup(&first, "os.slice"), "2250000");
 	assert_string_equal(lookup(&first, "os.yield"), "linux");
 	assert_string_equal(lookup(&first, "os.newidle"), "proportional");
 	assert_string_equal(lookup(&first, "os.newidle_cost"), "0");
+	assert_string_equal(lookup(&first, "os.mmap_fault"), "0");
 	assert_string_equal(lookup(&first, "os.sleep_slack_ratio"), "0");
 	assert_string_equal(lookup(&first, "os.timer_program"), "0");
 	assert_string_equal(lookup(&first, "os.clock_read"), "0");
@@ -1054,6 +1095,7 @@ int main(void)
 		cmocka_unit_test(newidle_defaults_to_always),
 		cmocka_unit_test(newidle_proportional_needs_linux),
 		cmocka_unit_test(newidle_cost_optional_and_linux_only),
+		cmocka_unit_test(mmap_fault_optional_and_within_mmap),
 		cmocka_unit_test(scenario_runtime_and_policy),
 		cmocka_unit_test(overrides_apply_in_order),
 		cmocka_unit_test(override_errors),

@@ -471,6 +471,10 @@ static void spread_draws_each_call(void **state)
 	cfg.scenario.cores = 64;
 	cfg.runtime.gomaxprocs = 4;
 	cfg.os.thread_create_ns = 10000;
+	/* no time under the address-space lock, whose waits would lengthen
+	 * the creator's gaps */
+	cfg.os.mmap_ns = 0;
+	cfg.os.mmap_fault_ns = 0;
 	run(&cfg, hs_policy_find("waiters"), 5, HS_RECORD_EVENTS, &res);
 	check_conservation(&res, THREADS, 1);
 	n = creation_gaps(&res, gaps, THREADS);

@@ -1,0 +1,187 @@
+/*
+ * The process's address-space lock: Linux's mm->mmap_lock, a read-write
+ * semaphore (kernel/locking/rwsem.c).  FreeBSD's vm_map lock and the
+ * Windows address-space push lock serve the same purpose; the model uses
+ * Linux's rules for every OS.
+ *
+ * Who takes it.  mmap and mprotect take it for write (vm_mmap_pgoff,
+ * do_mprotect_pkey).  The first write fault on a fresh anonymous mapping
+ * takes it for read to give the mapping its anon_vma (vmf_anon_prepare
+ * in mm/memory.c).  That fault runs under the per-VMA lock and only tries
+ * the read lock; when a writer holds it, the fault retries under the full
+ * read lock (lock_mm_and_find_vma), sleeping until the writer is done.
+ * The model holds the read lock for the whole fault.
+ *
+ * Rules (CONFIG_RWSEM_SPIN_ON_OWNER, which Linux enables on SMP):
+ *   - a writer takes a free lock.  While a writer that is on a core holds
+ *     it, a writer spins (rwsem_optimistic_spin), checking every
+ *     SIM_MM_SPIN_NS.  Otherwise, readers holding it or its writer off a
+ *     core, the writer queues and sleeps;
+ *   - a reader takes the lock whenever no writer holds it, even with
+ *     writers queued (the slow path's lock stealing), else it queues and
+ *     sleeps: readers do not spin;
+ *   - a writer's release, or the last reader's, grants the lock to the
+ *     head of the queue: a writer alone, or every queued reader
+ *     (rwsem_mark_wake).  The releaser pays for the wake-ups.
+ * Left out: a writer's bounded spin on a lock that readers hold, and the
+ * hand-off bit that stops stealing after a waiter has slept 4 ms.
+ */
+#include "sim_internal.h"
+
+/* How often a spinning writer checks the lock: the model's resolution. */
+#define SIM_MM_SPIN_NS 100
+
+static void enqueue(struct sim_mm_lock *l, struct sim_thread *t, bool reader)
+{
+	t->wait_next = NULL;
+	t->mm_reader = reader;
+	if (l->tail)
+		l->tail->wait_next = t;
+	else
+		l->head = t;
+	l->tail = t;
+}
+
+enum sim_mm_take sim_mm_try_write(struct sim_mm_lock *l, struct sim_thread *t)
+{
+	if (!l->writer && l->readers == 0) {
+		l->writer = t;
+		return SIM_MM_TAKEN;
+	}
+	if (l->writer && l->writer->state == HS_TS_RUNNING)
+		return SIM_MM_SPIN;
+	enqueue(l, t, false);
+	return SIM_MM_QUEUED;
+}
+
+enum sim_mm_take sim_mm_try_read(struct sim_mm_lock *l, struct sim_thread *t)
+{
+	if (!l->writer) {
+		l->readers++;
+		return SIM_MM_TAKEN;
+	}
+	enqueue(l, t, true);
+	return SIM_MM_QUEUED;
+}
+
+/*
+ * t releases the lock it holds.  Returns the waiters that now hold it, in
+ * queue order, linked through wait_next, or NULL.
+ */
+struct sim_thread *sim_mm_release(struct sim_mm_lock *l, struct sim_thread *t)
+{
+	struct sim_thread **link = &l->head, *u, *granted = NULL, **gtail = &granted;
+
+	if (l->writer == t)
+		l->writer = NULL;
+	else if (l->readers > 0)
+		l->readers--;
+	if (l->writer || l->readers > 0 || !l->head)
+		return NULL;
+	if (!l->head->mm_reader) {
+		u = l->head;
+		l->head = u->wait_next;
+		if (!l->head)
+			l->tail = NULL;
+		u->wait_next = NULL;
+		l->writer = u;
+		return u;
+	}
+	/* every queued reader; the writers keep their places */
+	l->tail = NULL;
+	while ((u = *link) != NULL) {
+		if (u->mm_reader) {
+			*link = u->wait_next;
+			u->wait_next = NULL;
+			l->readers++;
+			*gtail = u;
+			gtail = &u->wait_next;
+		} else {
+			l->tail = u;
+			link = &u->wait_next;
+		}
+	}
+	return granted;
+}
+
+/* Releases the lock t holds and wakes the waiters it grants; t pays. */
+static void release(struct sim *s, struct sim_thread *t)
+{
+	struct sim_thread *u = sim_mm_release(&s->mm_lock, t), *next;
+	int64_t send = 0;
+
+	for (; u; u = next) {
+		next = u->wait_next;
+		u->wait_next = NULL;
+		sim_wake(s, u, t->id);
+		send += sim_wake_send(s, t, u);
+	}
+	if (send > 0)
+		sim_cpu_waker(s, t, send);
+}
+
+/* mmap or mprotect: ns of CPU under the lock taken for write. */
+void sim_mmap_call(struct sim *s, struct sim_thread *t, int64_t ns)
+{
+	enum sim_mm_take r;
+
+	while ((r = sim_mm_try_write(&s->mm_lock, t)) != SIM_MM_TAKEN) {
+		if (r == SIM_MM_SPIN) {
+			sim_cpu(s, t, SIM_MM_SPIN_NS);
+			continue;
+		}
+		sim_block(s, t, HS_TS_BLOCKED, HS_R_MMAP_LOCK);
+		if (s->mm_lock.writer == t)
+			break;
+	}
+	sim_cpu(s, t, ns);
+	release(s, t);
+}
+
+/* The first write fault on a fresh mapping: ns of CPU under the lock
+ * taken for read. */
+void sim_mmap_fault(struct sim *s, struct sim_thread *t, int64_t ns)
+{
+	if (sim_mm_try_read(&s->mm_lock, t) == SIM_MM_QUEUED)
+		sim_block(s, t, HS_TS_BLOCKED, HS_R_MMAP_LOCK);
+	sim_cpu(s, t, ns);
+	release(s, t);
+}
+
+/*
+ * One mmap of a small stack and the first write to it, as `mmap` prices
+ * them: the call under the write lock, then the fault under the read
+ * lock.  The fault takes `mmap_fault` of the drawn cost, scaled as the
+ * draw is.
+ */
+void sim_map_stack(struct sim *s, struct sim_thread *t)
+{
+	int64_t cost = sim_cost(s, HS_COST_MMAP, s->os->mmap_ns);
+	int64_t fault = s->os->mmap_ns > 0 ? cost * s->os->mmap_fault_ns / s->os->mmap_ns : 0;
+
+	sim_mmap_call(s, t, cost - fault);
+	sim_mmap_fault(s, t, fault);
+}
+
+/*
+ * Charges pthread_create's drawn cost `total`, part of it under the lock.
+ * glibc maps the new stack (mmap), makes all but its guard page writable
+ * (mprotect) and writes the thread descriptor at its top, the first
+ * fault (allocate_stack in nptl).  Then it clones without the lock.  Each
+ * of the two calls is priced as the call part of `mmap`.
+ */
+void sim_create_stack(struct sim *s, struct sim_thread *t, int64_t total)
+{
+	int64_t fault = s->os->mmap_fault_ns, call = s->os->mmap_ns - fault;
+	int64_t rest = total - 2 * call - fault;
+
+	if (rest < 0) {
+		/* mmap costs more than thread_create in this profile, so no lock */
+		sim_cpu(s, t, total);
+		return;
+	}
+	sim_mmap_call(s, t, call);
+	sim_mmap_call(s, t, call);
+	sim_mmap_fault(s, t, fault);
+	sim_cpu(s, t, rest);
+}
