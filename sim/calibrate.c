@@ -259,7 +259,7 @@ static int measure_stack_map(const struct hs_calib_opts *o, struct hs_calib_repo
 		return rc;
 	}
 	while (hs_calib_sampler_more(&s)) {
-		int64_t t0 = hs_calib_now(), t1;
+		int64_t t0 = hs_calib_now(), t1, t2;
 		char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		if (p == MAP_FAILED) {
@@ -270,8 +270,7 @@ static int measure_stack_map(const struct hs_calib_opts *o, struct hs_calib_repo
 		}
 		t1 = hs_calib_now();
 		*(volatile char *)p = 1;
-		int64_t t2 = hs_calib_now();
-
+		t2 = hs_calib_now();
 		hs_calib_sampler_add(&s, t2 - t0);
 		if (fault_name)
 			hs_calib_sampler_add(&f, t2 - t1);

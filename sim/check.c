@@ -46,11 +46,10 @@
  * zero-timeout wait that returns at once, so every thread waiting for an
  * M polls without sleeping.  Under the fair scheduler, with a slice of
  * 31.25 ms, n pollers on one core leave the thread with an M one slice
- * in n.  The runs finish, but slowly: under `single` (seed 1, 100 threads
- * of the multi shape, 1 core) the last thread exits at 54.4 s of
- * simulated time after 361 million events, and 100 burst threads on 4
- * cores (seed 1) pass the scenario's limit of 200 million events at
- * 7.5 s.  Whether such a run falls into the polling herd at all turns on
+ * in n.  The runs finish, but slowly.  Under `single` with 100 threads
+ * of the multi shape on 1 core, the last thread exits at 54.4 s of
+ * simulated time after 361 million events.  100 burst threads on 4 cores
+ * pass the scenario's limit of 200 million events at 7.5 s.  Whether such a run falls into the polling herd at all turns on
  * the timing of its first M's.  That is a property of polling on that OS,
  * not a broken invariant, and the corner checks no invariant that the
  * other corners leave unchecked: 1000 threads run on 64 windows cores and

@@ -8,9 +8,9 @@
  * do_mprotect_pkey).  The first write fault on a fresh anonymous mapping
  * takes it for read to give the mapping its anon_vma (vmf_anon_prepare
  * in mm/memory.c).  That fault runs under the per-VMA lock and only tries
- * the read lock; when a writer holds it, the fault retries under the full
- * read lock (lock_mm_and_find_vma), sleeping until the writer is done.
- * The model holds the read lock for the whole fault.
+ * the read lock.  When a writer holds it, the fault retries under the
+ * full read lock (lock_mm_and_find_vma) and sleeps until the writer is
+ * done.  The model holds the read lock for the whole fault.
  *
  * Rules (CONFIG_RWSEM_SPIN_ON_OWNER, which Linux enables on SMP):
  *   - a writer takes a free lock.  While a writer that is on a core holds
@@ -125,15 +125,11 @@ void sim_mmap_call(struct sim *s, struct sim_thread *t, int64_t ns)
 {
 	enum sim_mm_take r;
 
-	while ((r = sim_mm_try_write(&s->mm_lock, t)) != SIM_MM_TAKEN) {
-		if (r == SIM_MM_SPIN) {
-			sim_cpu(s, t, SIM_MM_SPIN_NS);
-			continue;
-		}
+	while ((r = sim_mm_try_write(&s->mm_lock, t)) == SIM_MM_SPIN)
+		sim_cpu(s, t, SIM_MM_SPIN_NS);
+	/* a queued writer wakes holding the lock: the release granted it */
+	if (r == SIM_MM_QUEUED)
 		sim_block(s, t, HS_TS_BLOCKED, HS_R_MMAP_LOCK);
-		if (s->mm_lock.writer == t)
-			break;
-	}
 	sim_cpu(s, t, ns);
 	release(s, t);
 }

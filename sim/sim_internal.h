@@ -269,7 +269,7 @@ struct sim_mm_lock {
 	struct sim_thread *head, *tail;       /* sleeping waiters, via wait_next */
 };
 
-/* What an attempt on the address-space lock did. */
+/* The outcome of an attempt on the address-space lock. */
 enum sim_mm_take {
 	SIM_MM_TAKEN,    /* the caller holds it */
 	SIM_MM_SPIN,     /* a running writer holds it: spin and try again */
