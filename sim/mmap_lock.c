@@ -15,16 +15,24 @@
  * Rules (CONFIG_RWSEM_SPIN_ON_OWNER, which Linux enables on SMP):
  *   - a writer takes a free lock.  While a writer that is on a core holds
  *     it, a writer spins (rwsem_optimistic_spin), checking every
- *     SIM_MM_SPIN_NS.  Otherwise, readers holding it or its writer off a
- *     core, the writer queues and sleeps;
+ *     SIM_MM_SPIN_NS.  While readers hold it, a writer spins for at most
+ *     (10 + readers / 2) us, readers counted when that spin starts and
+ *     capped at 30 (rwsem_rspin_threshold).  A writer whose spin on
+ *     readers runs out marks the lock nonspinnable and queues.  Until a
+ *     writer next takes the lock, writers queue at once while readers
+ *     hold it.  A writer also queues at once when the holding writer is
+ *     off a core.  Linux spins with preemption off and stops when the
+ *     spinner must give up its core (need_resched), so a writer that is
+ *     preempted, or has woken a thread that preempts it, stops spinning:
+ *     it takes a free lock or queues;
  *   - a reader takes the lock whenever no writer holds it, even with
  *     writers queued (the slow path's lock stealing), else it queues and
  *     sleeps: readers do not spin;
  *   - a writer's release, or the last reader's, grants the lock to the
  *     head of the queue: a writer alone, or every queued reader
  *     (rwsem_mark_wake).  The releaser pays for the wake-ups.
- * Left out: a writer's bounded spin on a lock that readers hold, and the
- * hand-off bit that stops stealing after a waiter has slept 4 ms.
+ * Left out: the hand-off bit that stops stealing after a waiter has slept
+ * 4 ms.
  */
 #include "sim_internal.h"
 
@@ -42,16 +50,36 @@ static void enqueue(struct sim_mm_lock *l, struct sim_thread *t, bool reader)
 	l->tail = t;
 }
 
-enum sim_mm_take sim_mm_try_write(struct sim_mm_lock *l, struct sim_thread *t)
+/*
+ * A writer's attempt.  A writer that may spin spins while a writer on a
+ * core holds the lock, or while readers hold it and it is not marked.
+ * SIM_MM_SPIN_EXPIRED marks a lock that readers hold.
+ */
+enum sim_mm_take sim_mm_try_write(struct sim_mm_lock *l, struct sim_thread *t, enum sim_mm_spin how)
 {
 	if (!l->writer && l->readers == 0) {
 		l->writer = t;
+		l->nonspinnable = false;
 		return SIM_MM_TAKEN;
 	}
-	if (l->writer && l->writer->state == HS_TS_RUNNING)
-		return SIM_MM_SPIN;
+	if (how == SIM_MM_MAY_SPIN) {
+		if (l->writer && l->writer->state == HS_TS_RUNNING)
+			return SIM_MM_SPIN;
+		if (!l->writer && !l->nonspinnable)
+			return SIM_MM_SPIN_READERS;
+	} else if (how == SIM_MM_SPIN_EXPIRED && !l->writer) {
+		l->nonspinnable = true;
+	}
 	enqueue(l, t, false);
 	return SIM_MM_QUEUED;
+}
+
+/* How long a writer that finds readers holding the lock spins on them, in ns. */
+int64_t sim_mm_reader_spin_ns(const struct sim_mm_lock *l)
+{
+	int readers = l->readers < 30 ? l->readers : 30;
+
+	return (20 + readers) * 1000 / 2;
 }
 
 enum sim_mm_take sim_mm_try_read(struct sim_mm_lock *l, struct sim_thread *t)
@@ -85,6 +113,7 @@ struct sim_thread *sim_mm_release(struct sim_mm_lock *l, struct sim_thread *t)
 			l->tail = NULL;
 		u->wait_next = NULL;
 		l->writer = u;
+		l->nonspinnable = false;
 		return u;
 	}
 	/* every queued reader; the writers keep their places */
@@ -124,9 +153,25 @@ static void release(struct sim *s, struct sim_thread *t)
 void sim_mmap_call(struct sim *s, struct sim_thread *t, int64_t ns)
 {
 	enum sim_mm_take r;
+	int64_t until = -1; /* end of the spin on readers, once started */
+	int64_t preempted = t->preempted;
 
-	while ((r = sim_mm_try_write(&s->mm_lock, t)) == SIM_MM_SPIN)
+	for (;;) {
+		enum sim_mm_spin how = SIM_MM_MAY_SPIN;
+
+		if (t->preempted != preempted || t->resched_to)
+			how = SIM_MM_NO_SPIN;
+		else if (until >= 0 && s->now >= until)
+			how = SIM_MM_SPIN_EXPIRED;
+		r = sim_mm_try_write(&s->mm_lock, t, how);
+		if (r == SIM_MM_SPIN)
+			until = -1; /* a writer holds it: a later spin on readers starts afresh */
+		else if (r == SIM_MM_SPIN_READERS && until < 0)
+			until = s->now + sim_mm_reader_spin_ns(&s->mm_lock);
+		else if (r != SIM_MM_SPIN_READERS)
+			break;
 		sim_cpu(s, t, SIM_MM_SPIN_NS);
+	}
 	/* a queued writer wakes holding the lock: the release granted it */
 	if (r == SIM_MM_QUEUED)
 		sim_block(s, t, HS_TS_BLOCKED, HS_R_MMAP_LOCK);

@@ -267,12 +267,22 @@ struct sim_mm_lock {
 	struct sim_thread *writer;            /* the holding writer, or NULL */
 	int readers;                          /* readers holding it */
 	struct sim_thread *head, *tail;       /* sleeping waiters, via wait_next */
+	bool nonspinnable;                    /* a writer's spin on readers timed out;
+					       * cleared when a writer takes it */
+};
+
+/* Whether a writer's attempt on the address-space lock may spin. */
+enum sim_mm_spin {
+	SIM_MM_MAY_SPIN,
+	SIM_MM_SPIN_EXPIRED, /* its spin on readers reached the limit: mark the lock */
+	SIM_MM_NO_SPIN,      /* it was preempted or must give up its core */
 };
 
 /* The outcome of an attempt on the address-space lock. */
 enum sim_mm_take {
 	SIM_MM_TAKEN,    /* the caller holds it */
 	SIM_MM_SPIN,     /* a running writer holds it: spin and try again */
+	SIM_MM_SPIN_READERS, /* readers hold it: spin up to sim_mm_reader_spin_ns */
 	SIM_MM_QUEUED,   /* queued: sleep until a release grants it */
 };
 
@@ -467,7 +477,8 @@ void sim_mmap_call(struct sim *s, struct sim_thread *t, int64_t ns);
 void sim_mmap_fault(struct sim *s, struct sim_thread *t, int64_t ns);
 void sim_map_stack(struct sim *s, struct sim_thread *t);
 void sim_create_stack(struct sim *s, struct sim_thread *t, int64_t total);
-enum sim_mm_take sim_mm_try_write(struct sim_mm_lock *l, struct sim_thread *t);
+enum sim_mm_take sim_mm_try_write(struct sim_mm_lock *l, struct sim_thread *t, enum sim_mm_spin how);
+int64_t sim_mm_reader_spin_ns(const struct sim_mm_lock *l);
 enum sim_mm_take sim_mm_try_read(struct sim_mm_lock *l, struct sim_thread *t);
 struct sim_thread *sim_mm_release(struct sim_mm_lock *l, struct sim_thread *t);
 int sim_lock_register(struct sim *s, const char *name);

@@ -11,24 +11,35 @@
 #include "sim_internal.h"
 
 /* A writer takes a free lock; a second writer spins while the holder is
- * on a core and queues once the holder is off it. */
+ * on a core and queues once the holder is off it.  A writer that may not
+ * spin queues at once, and still takes a free lock. */
 static void writer_spins_on_a_running_writer(void **state)
 {
 	struct sim_mm_lock l = { 0 };
 	struct sim_thread w1 = { 0 }, w2 = { 0 }, w3 = { 0 };
 
 	(void)state;
-	assert_int_equal(sim_mm_try_write(&l, &w1), SIM_MM_TAKEN);
+	assert_int_equal(sim_mm_try_write(&l, &w1, SIM_MM_MAY_SPIN), SIM_MM_TAKEN);
 	assert_ptr_equal(l.writer, &w1);
 
 	w1.state = HS_TS_RUNNING;
-	assert_int_equal(sim_mm_try_write(&l, &w2), SIM_MM_SPIN);
+	assert_int_equal(sim_mm_try_write(&l, &w2, SIM_MM_MAY_SPIN), SIM_MM_SPIN);
 	assert_null(l.head);
 
+	/* a writer that must give up its core does not spin */
+	struct sim_thread w4 = { 0 };
+
+	assert_int_equal(sim_mm_try_write(&l, &w4, SIM_MM_NO_SPIN), SIM_MM_QUEUED);
+	assert_ptr_equal(l.head, &w4);
+	assert_ptr_equal(sim_mm_release(&l, &w1), &w4);
+	assert_ptr_equal(l.writer, &w4);
+	assert_null(sim_mm_release(&l, &w4));
+	assert_int_equal(sim_mm_try_write(&l, &w1, SIM_MM_NO_SPIN), SIM_MM_TAKEN);
+
 	w1.state = HS_TS_RUNNABLE; /* preempted while holding it */
-	assert_int_equal(sim_mm_try_write(&l, &w2), SIM_MM_QUEUED);
+	assert_int_equal(sim_mm_try_write(&l, &w2, SIM_MM_MAY_SPIN), SIM_MM_QUEUED);
 	w1.state = HS_TS_RUNNING;
-	assert_int_equal(sim_mm_try_write(&l, &w3), SIM_MM_SPIN);
+	assert_int_equal(sim_mm_try_write(&l, &w3, SIM_MM_MAY_SPIN), SIM_MM_SPIN);
 	assert_ptr_equal(l.head, &w2);
 	assert_ptr_equal(l.tail, &w2);
 
@@ -41,20 +52,28 @@ static void writer_spins_on_a_running_writer(void **state)
 	assert_null(l.writer);
 }
 
-/* Readers share the lock and never spin; a writer queues behind them;
- * the last reader's release grants the writer. */
-static void writer_sleeps_behind_readers(void **state)
+/* Readers share the lock and never spin.  A writer spins on them until
+ * its limit, then marks the lock and queues; the next writer queues at
+ * once.  The last reader's release grants the first writer, which clears
+ * the mark. */
+static void writer_spins_on_readers_then_sleeps(void **state)
 {
 	struct sim_mm_lock l = { 0 };
-	struct sim_thread r1 = { 0 }, r2 = { 0 }, w = { 0 }, r3 = { 0 };
+	struct sim_thread r1 = { 0 }, r2 = { 0 }, w = { 0 }, r3 = { 0 }, w2 = { 0 };
 
 	(void)state;
 	r1.state = HS_TS_RUNNING;
 	assert_int_equal(sim_mm_try_read(&l, &r1), SIM_MM_TAKEN);
 	assert_int_equal(sim_mm_try_read(&l, &r2), SIM_MM_TAKEN);
 	assert_int_equal(l.readers, 2);
-	assert_int_equal(sim_mm_try_write(&l, &w), SIM_MM_QUEUED);
+	assert_int_equal(sim_mm_reader_spin_ns(&l), 11000);
+	assert_int_equal(sim_mm_try_write(&l, &w, SIM_MM_MAY_SPIN), SIM_MM_SPIN_READERS);
+	assert_null(l.head);
+	assert_int_equal(sim_mm_try_write(&l, &w, SIM_MM_SPIN_EXPIRED), SIM_MM_QUEUED);
 	assert_false(w.mm_reader);
+	assert_true(l.nonspinnable);
+	assert_int_equal(sim_mm_try_write(&l, &w2, SIM_MM_MAY_SPIN), SIM_MM_QUEUED);
+	assert_ptr_equal(l.tail, &w2);
 
 	/* a reader still takes it while no writer holds it */
 	assert_int_equal(sim_mm_try_read(&l, &r3), SIM_MM_TAKEN);
@@ -65,6 +84,22 @@ static void writer_sleeps_behind_readers(void **state)
 	assert_ptr_equal(sim_mm_release(&l, &r2), &w);
 	assert_int_equal(l.readers, 0);
 	assert_ptr_equal(l.writer, &w);
+	assert_false(l.nonspinnable);
+	assert_ptr_equal(l.head, &w2);
+}
+
+/* The spin limit on readers is (10 + readers / 2) us, readers capped at 30. */
+static void reader_spin_limit_grows_with_readers(void **state)
+{
+	struct sim_mm_lock l = { 0 };
+
+	(void)state;
+	l.readers = 1;
+	assert_int_equal(sim_mm_reader_spin_ns(&l), 10500);
+	l.readers = 30;
+	assert_int_equal(sim_mm_reader_spin_ns(&l), 25000);
+	l.readers = 200;
+	assert_int_equal(sim_mm_reader_spin_ns(&l), 25000);
 }
 
 /* Behind a writer, readers and writers queue in order.  The writer's
@@ -76,11 +111,11 @@ static void release_grants_every_queued_reader(void **state)
 	struct sim_thread w1 = { 0 }, r1 = { 0 }, w2 = { 0 }, r2 = { 0 }, *g;
 
 	(void)state;
-	assert_int_equal(sim_mm_try_write(&l, &w1), SIM_MM_TAKEN);
+	assert_int_equal(sim_mm_try_write(&l, &w1, SIM_MM_MAY_SPIN), SIM_MM_TAKEN);
 	w1.state = HS_TS_BLOCKED;
 	assert_int_equal(sim_mm_try_read(&l, &r1), SIM_MM_QUEUED);
 	assert_true(r1.mm_reader);
-	assert_int_equal(sim_mm_try_write(&l, &w2), SIM_MM_QUEUED);
+	assert_int_equal(sim_mm_try_write(&l, &w2, SIM_MM_MAY_SPIN), SIM_MM_QUEUED);
 	assert_int_equal(sim_mm_try_read(&l, &r2), SIM_MM_QUEUED);
 
 	g = sim_mm_release(&l, &w1);
@@ -93,10 +128,11 @@ static void release_grants_every_queued_reader(void **state)
 	assert_ptr_equal(l.tail, &w2);
 	assert_null(w2.wait_next);
 
-	/* a writer arriving now queues behind w2 */
+	/* a writer arriving now spins on the readers, then queues behind w2 */
 	struct sim_thread w3 = { 0 };
 
-	assert_int_equal(sim_mm_try_write(&l, &w3), SIM_MM_QUEUED);
+	assert_int_equal(sim_mm_try_write(&l, &w3, SIM_MM_MAY_SPIN), SIM_MM_SPIN_READERS);
+	assert_int_equal(sim_mm_try_write(&l, &w3, SIM_MM_SPIN_EXPIRED), SIM_MM_QUEUED);
 	assert_ptr_equal(l.tail, &w3);
 	assert_null(sim_mm_release(&l, &r2));
 	assert_ptr_equal(sim_mm_release(&l, &r1), &w2);
@@ -108,7 +144,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(writer_spins_on_a_running_writer),
-		cmocka_unit_test(writer_sleeps_behind_readers),
+		cmocka_unit_test(writer_spins_on_readers_then_sleeps),
+		cmocka_unit_test(reader_spin_limit_grows_with_readers),
 		cmocka_unit_test(release_grants_every_queued_reader),
 	};
 
