@@ -138,6 +138,17 @@ bool hs_median_ci95(double *v, size_t n, double *lo, double *hi)
 	return true;
 }
 
+bool hs_median_ratio_ci90(double *num, size_t nn, double *den, size_t nd, double *lo, double *hi)
+{
+	double nlo, nhi, dlo, dhi;
+
+	if (!hs_median_ci95(num, nn, &nlo, &nhi) || !hs_median_ci95(den, nd, &dlo, &dhi) || !(dlo > 0))
+		return false;
+	*lo = nlo / dhi;
+	*hi = nhi / dlo;
+	return true;
+}
+
 double hs_t95(int df)
 {
 	/* Two-sided 97.5 % quantiles of Student's t for df = 1..30, then

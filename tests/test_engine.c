@@ -138,6 +138,30 @@ static void median_interval_is_binomial(void **state)
 	assert_true(hi == 61);
 }
 
+/* The ratio interval divides the numerator's median interval by the
+ * denominator's, lower end by upper end: 9 values each give the 2nd and
+ * 8th, so (2 to 8) over (20 to 80) is 2/80 to 8/20.  Too few values, or a
+ * denominator interval that reaches 0, give none. */
+static void median_ratio_interval_divides_the_ends(void **state)
+{
+	double num[9], den[9], lo = -1, hi = -1;
+
+	(void)state;
+	for (int i = 0; i < 9; i++) {
+		num[i] = 9 - i;
+		den[i] = 10 * (i + 1);
+	}
+	assert_true(hs_median_ratio_ci90(num, 9, den, 9, &lo, &hi));
+	assert_true(lo == 2.0 / 80);
+	assert_true(hi == 8.0 / 20);
+	lo = hi = -1;
+	assert_false(hs_median_ratio_ci90(num, 9, den, 5, &lo, &hi));
+	assert_false(hs_median_ratio_ci90(num, 5, den, 9, &lo, &hi));
+	den[0] = den[1] = 0; /* the 2nd smallest, the interval's lower end, is 0 */
+	assert_false(hs_median_ratio_ci90(num, 9, den, 9, &lo, &hi));
+	assert_true(lo == -1 && hi == -1);
+}
+
 /* Fibers: a ping-pong between the host and two fibers records the order. */
 struct pingpong {
 	struct hs_fiber host, a, b;
@@ -227,6 +251,7 @@ int main(void)
 		cmocka_unit_test(rng_below_stays_in_range),
 		cmocka_unit_test(rng_exp_has_its_mean),
 		cmocka_unit_test(median_interval_is_binomial),
+		cmocka_unit_test(median_ratio_interval_divides_the_ends),
 		cmocka_unit_test(fibers_switch_in_order),
 		cmocka_unit_test(fiber_keeps_its_stack),
 	};
