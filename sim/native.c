@@ -253,10 +253,13 @@ static void run_free(struct nrun *run)
 			munmap(nm->sigstack, NATIVE_SIGSTACK_BYTES);
 		if (nm->gstack)
 			munmap(nm->gstack, NATIVE_GSTACK_BYTES);
-		free(nm);
 	}
-	for (int c = 0; c < NATIVE_M_CHUNKS; c++)
-		free(run->mchunks[c]);
+	for (int c = 0; c < NATIVE_M_CHUNKS; c++) {
+		if (run->mchunks[c])
+			munmap(run->mchunks[c], NATIVE_M_CHUNK * sizeof(*run->mchunks[c]));
+		if (run->mpool[c])
+			munmap(run->mpool[c], NATIVE_M_CHUNK * sizeof(*run->mpool[c]));
+	}
 	free(run->pstate);
 	pthread_mutex_destroy(&run->reg_mu);
 	pthread_mutex_destroy(&run->rt_mu);
@@ -306,6 +309,10 @@ static struct nrun *run_new(const struct hs_run_request *req)
 	/* A replay ignores the scenario's steps, so native_run sets has_gc from
 	 * the trace's rows. */
 	run->has_gc = !req->trace_path && steps_have_gc(&run->cfg->scenario);
+	/* The first chunks of the M pool and table, faulted in now so that
+	 * the run's first M's fault no pages; later ones map on demand. */
+	run->mpool[0] = native_map_zeroed(NATIVE_M_CHUNK * sizeof(*run->mpool[0]), true);
+	run->mchunks[0] = native_map_zeroed(NATIVE_M_CHUNK * sizeof(*run->mchunks[0]), true);
 	return run;
 }
 

@@ -551,6 +551,48 @@ static int policy_lock_id(struct nrun *run, hs_rtmutex *mu)
 	return mu->lock_id >= 2 && mu->lock_id < NATIVE_MAX_LOCKS ? mu->lock_id : -1;
 }
 
+/*
+ * Zeroed memory for the M's and their table, mapped rather than malloc'd.
+ * The first malloc of a foreign thread creates a glibc arena, with mmap,
+ * munmap and mprotect calls under the address-space lock that Go's own
+ * allocator does not make.  populate faults the pages in at once, for the
+ * chunks mapped before the run.  NULL when the mapping fails.
+ */
+void *native_map_zeroed(size_t bytes, bool populate)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0), -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* The next M's memory, zeroed; NULL when the pool is exhausted or a new
+ * chunk cannot be mapped.  Like Go's heap, the pool grows by mapping a
+ * chunk, so one M creation in NATIVE_M_CHUNK pays an mmap. */
+static struct nm *m_alloc(struct nrun *run)
+{
+	uint64_t slot = __atomic_fetch_add(&run->m_slots, 1, __ATOMIC_RELAXED);
+	uint64_t c = slot / NATIVE_M_CHUNK;
+	struct nm *chunk;
+
+	if (c >= NATIVE_M_CHUNKS)
+		return NULL;
+	chunk = __atomic_load_n(&run->mpool[c], __ATOMIC_ACQUIRE);
+	if (!chunk) {
+		pthread_mutex_lock(&run->reg_mu);
+		chunk = run->mpool[c];
+		if (!chunk) {
+			chunk = native_map_zeroed(NATIVE_M_CHUNK * sizeof(*chunk), false);
+			if (chunk)
+				__atomic_store_n(&run->mpool[c], chunk, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&run->reg_mu);
+		if (!chunk)
+			return NULL;
+	}
+	return &chunk[slot % NATIVE_M_CHUNK];
+}
+
 struct nm *native_m_lookup(struct nrun *run, uint64_t id)
 {
 	struct nm **chunk;
@@ -579,7 +621,7 @@ static int m_publish(struct nrun *run, struct nm *nm)
 	c = (id - 1) / NATIVE_M_CHUNK;
 	chunk = c < NATIVE_M_CHUNKS ? run->mchunks[c] : NULL;
 	if (c < NATIVE_M_CHUNKS && !chunk) {
-		chunk = calloc(NATIVE_M_CHUNK, sizeof(*chunk));
+		chunk = native_map_zeroed(NATIVE_M_CHUNK * sizeof(*chunk), false);
 		if (chunk)
 			__atomic_store_n(&run->mchunks[c], chunk, __ATOMIC_RELEASE);
 	}
@@ -709,10 +751,11 @@ static hs_m *op_new_m(hs_env *env, const char *reason)
 	struct nthread *t = entry(env);
 	struct nrun *run = t->run;
 	const struct hs_runtime_profile *rp = &run->cfg->runtime;
-	struct nm *nm = calloc(1, sizeof(*nm));
+	struct nm *nm = m_alloc(run);
 
 	if (!nm) {
-		native_violation(run, "out of memory allocating an M");
+		native_violation(run, "out of memory allocating an M, or more than %d M's",
+				 NATIVE_M_CHUNK * NATIVE_M_CHUNKS);
 		fail_run(t);
 	}
 	native_spin(t, rp->allocm_ns);
@@ -723,7 +766,6 @@ static hs_m *op_new_m(hs_env *env, const char *reason)
 		native_rtmutex_unlock(t, &run->sched_lock, NATIVE_LOCK_SCHED);
 		native_violation(run, "the M table is full or out of memory (%d M's at most)",
 				 NATIVE_M_CHUNK * NATIVE_M_CHUNKS);
-		free(nm);
 		fail_run(t);
 	}
 	native_spin(t, rp->sched_lock_hold_ns);
@@ -996,6 +1038,29 @@ const struct hs_env_ops hs_native_env_ops = {
 
 /* ---- Threads ---- */
 
+/*
+ * Allocates t's record vectors here, in the thread that creates t, so
+ * that t itself never calls malloc: the first malloc of a thread creates
+ * a glibc arena, with mmap, munmap and mprotect under the address-space
+ * lock, which the threads of a Go program do not do.  A later growth is a
+ * realloc, which stays in the arena the vector came from.  A vector that cannot be
+ * allocated now is allocated at its first record.
+ */
+static void reserve_records(struct nrun *run, struct nthread *t)
+{
+	int callbacks = run->cfg->scenario.callbacks;
+
+	HS_VEC_RESERVE(&t->latencies, callbacks > 0 && callbacks < 4096 ? (size_t)callbacks : 4096);
+	if (run->req->record_workload)
+		HS_VEC_RESERVE(&t->workload, 16);
+	if (run->events) {
+		HS_VEC_RESERVE(&t->states, 64);
+		HS_VEC_RESERVE(&t->wakes, 16);
+		HS_VEC_RESERVE(&t->callbacks, 16);
+		HS_VEC_RESERVE(&t->gauges, 16);
+	}
+}
+
 void native_thread_init(struct nrun *run, struct nthread *t, int32_t id, enum hs_thread_kind kind,
 			const char *name)
 {
@@ -1014,6 +1079,7 @@ void native_thread_init(struct nrun *run, struct nthread *t, int32_t id, enum hs
 	for (int i = 0; i < NATIVE_MAX_LOCKS; i++)
 		t->locks[i].begin_stamp = t->locks[i].acquired_stamp = -1;
 	pthread_cond_init(&t->p_cv, NULL);
+	reserve_records(run, t);
 }
 
 void native_thread_free(struct nthread *t)

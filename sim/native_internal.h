@@ -174,6 +174,9 @@ struct nrun {
 	/* M table: chunk c contains ids c*CHUNK+1 .. (c+1)*CHUNK. */
 	struct nm **mchunks[NATIVE_M_CHUNKS];
 	uint64_t m_count;           /* ids handed out (guarded by reg_mu) */
+	/* The M's themselves, NATIVE_M_CHUNK per chunk, in allocation order. */
+	struct nm *mpool[NATIVE_M_CHUNKS];
+	uint64_t m_slots;           /* pool slots handed out (atomic) */
 	uint64_t m_freed;           /* atomic */
 	hs_rtmutex sched_lock, allglock;
 
@@ -243,6 +246,7 @@ void native_thread_init(struct nrun *run, struct nthread *t, int32_t id, enum hs
 void native_thread_free(struct nthread *t);
 void native_violation(struct nrun *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 struct nm *native_m_lookup(struct nrun *run, uint64_t id);
+void *native_map_zeroed(size_t bytes, bool populate);
 void native_rtmutex_lock(struct nthread *t, hs_rtmutex *mu, int lock_id);
 void native_rtmutex_unlock(struct nthread *t, hs_rtmutex *mu, int lock_id);
 int native_register_thread(struct nrun *run, struct nthread *t);

@@ -16,6 +16,20 @@ int hs_vec_grow(void **data, size_t *cap, size_t elem)
 	return 0;
 }
 
+int hs_vec_reserve(void **data, size_t *cap, size_t elem, size_t n)
+{
+	void *p;
+
+	if (*data || n == 0)
+		return 0;
+	p = malloc(n * elem);
+	if (!p)
+		return HS_E_NOMEM;
+	*data = p;
+	*cap = n;
+	return 0;
+}
+
 void *hs_vec_zero(void *p, size_t n)
 {
 	return memset(p, 0, n);

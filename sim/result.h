@@ -27,6 +27,9 @@
 #define HS_VEC_FREE(v) do { free((v)->data); (v)->data = NULL; (v)->len = (v)->cap = 0; } while (0)
 
 int hs_vec_grow(void **data, size_t *cap, size_t elem);
+/* Makes an empty vector's capacity n; 0 or HS_E_NOMEM. */
+int hs_vec_reserve(void **data, size_t *cap, size_t elem, size_t n);
+#define HS_VEC_RESERVE(v, n) hs_vec_reserve((void **)&(v)->data, &(v)->cap, sizeof(*(v)->data), (n))
 void *hs_vec_zero(void *p, size_t n);
 
 enum hs_status {

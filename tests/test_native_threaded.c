@@ -16,6 +16,7 @@
  * within one 30 ms mark phase.
  */
 #include <dirent.h>
+#include <malloc.h>
 #include <math.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -413,6 +414,49 @@ static size_t count_kind(const struct hs_run_result *r, enum hs_thread_kind kind
 }
 
 /* ---- tests ---- */
+
+/* The number of glibc malloc arenas in this process, from malloc_info's
+ * <heap nr="..."> elements; -1 when it cannot be read. */
+static int malloc_arenas(void)
+{
+	char *buf = NULL, *p;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int n = 0;
+
+	if (!f)
+		return -1;
+	if (malloc_info(0, f) != 0) {
+		fclose(f);
+		free(buf);
+		return -1;
+	}
+	fclose(f);
+	for (p = buf; (p = strstr(p, "<heap nr=")) != NULL; p++)
+		n++;
+	free(buf);
+	return n;
+}
+
+/* A foreign thread never calls malloc, since the first malloc of a
+ * thread creates a glibc arena and maps it under the address-space lock,
+ * which a Go program's threads do not do.  So a native run leaves the
+ * process with the arenas it had.  This test runs first, before other
+ * tests' threads have created arenas up to glibc's limit. */
+static void foreign_threads_create_no_arena(void **unused)
+{
+	struct hs_config cfg;
+	struct hs_run_result r;
+	int before = malloc_arenas();
+
+	assert_true(before >= 1);
+	config_default(&cfg);
+	assert_int_equal(run_native(&cfg, &tlist_policy, &r), 0);
+	assert_int_equal(r.status, HS_STATUS_OK);
+	assert_int_equal((int)hs_result_get(&r, "callbacks", -1), 60);
+	assert_int_equal(malloc_arenas(), before);
+	hs_result_free(&r);
+}
 
 /* native_clock keeps CLOCK_MONOTONIC's time base whatever it reads: it
  * agrees with clock_gettime within 50 us across sleeps, and never goes
@@ -987,6 +1031,7 @@ static void m_stamped_when_ready(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(foreign_threads_create_no_arena),
 		cmocka_unit_test(native_clock_follows_monotonic),
 		cmocka_unit_test(burst_completes_every_callback),
 		cmocka_unit_test(states_cover_each_thread),
