@@ -28,9 +28,13 @@
  *   - a reader takes the lock whenever no writer holds it, even with
  *     writers queued (the slow path's lock stealing), else it queues and
  *     sleeps: readers do not spin;
- *   - a writer's release, or the last reader's, grants the lock to the
- *     head of the queue: a writer alone, or every queued reader
- *     (rwsem_mark_wake).  The releaser pays for the wake-ups.
+ *   - a writer's release, or the last reader's, with readers at the head
+ *     of the queue grants the lock to every queued reader
+ *     (rwsem_mark_wake).  With a writer at the head it only wakes that
+ *     writer, which stays queued and tries the lock when it runs
+ *     (rwsem_try_write_lock).  Until then the lock is free: a spinning
+ *     writer or a reader may take it first, and the woken writer then
+ *     sleeps again.  The releaser pays for the wake-ups.
  * Left out: the hand-off bit that stops stealing after a waiter has slept
  * 4 ms.
  */
@@ -43,6 +47,8 @@ static void enqueue(struct sim_mm_lock *l, struct sim_thread *t, bool reader)
 {
 	t->wait_next = NULL;
 	t->mm_reader = reader;
+	t->mm_queued = true;
+	t->mm_woken = false;
 	if (l->tail)
 		l->tail->wait_next = t;
 	else
@@ -50,13 +56,37 @@ static void enqueue(struct sim_mm_lock *l, struct sim_thread *t, bool reader)
 	l->tail = t;
 }
 
+/* Takes the queued writer t out of the queue. */
+static void unlink_writer(struct sim_mm_lock *l, struct sim_thread *t)
+{
+	struct sim_thread **link = &l->head, *prev = NULL;
+
+	while (*link != t) {
+		prev = *link;
+		link = &prev->wait_next;
+	}
+	*link = t->wait_next;
+	if (l->tail == t)
+		l->tail = prev;
+	t->wait_next = NULL;
+	t->mm_queued = false;
+	t->mm_woken = false;
+}
+
 /*
  * A writer's attempt.  A writer that may spin spins while a writer on a
  * core holds the lock, or while readers hold it and it is not marked.
- * SIM_MM_SPIN_EXPIRED marks a lock that readers hold.
+ * SIM_MM_SPIN_EXPIRED marks a lock that readers hold.  A queued writer
+ * that a release woke takes a free lock or stays queued, whatever `how`.
  */
 enum sim_mm_take sim_mm_try_write(struct sim_mm_lock *l, struct sim_thread *t, enum sim_mm_spin how)
 {
+	if (t->mm_queued) {
+		t->mm_woken = false;
+		if (l->writer || l->readers > 0)
+			return SIM_MM_QUEUED;
+		unlink_writer(l, t);
+	}
 	if (!l->writer && l->readers == 0) {
 		l->writer = t;
 		l->nonspinnable = false;
@@ -93,8 +123,11 @@ enum sim_mm_take sim_mm_try_read(struct sim_mm_lock *l, struct sim_thread *t)
 }
 
 /*
- * t releases the lock it holds.  Returns the waiters that now hold it, in
- * queue order, linked through wait_next, or NULL.
+ * t releases the lock it holds.  Returns the threads to wake: the queued
+ * readers, which now hold the lock, linked through wait_next; or the
+ * writer at the head of the queue, which stays queued (its wait_next is
+ * the queue's) and must take the lock when it runs; or NULL, also when
+ * that writer is already awake.
  */
 struct sim_thread *sim_mm_release(struct sim_mm_lock *l, struct sim_thread *t)
 {
@@ -107,14 +140,10 @@ struct sim_thread *sim_mm_release(struct sim_mm_lock *l, struct sim_thread *t)
 	if (l->writer || l->readers > 0 || !l->head)
 		return NULL;
 	if (!l->head->mm_reader) {
-		u = l->head;
-		l->head = u->wait_next;
-		if (!l->head)
-			l->tail = NULL;
-		u->wait_next = NULL;
-		l->writer = u;
-		l->nonspinnable = false;
-		return u;
+		if (l->head->mm_woken)
+			return NULL;
+		l->head->mm_woken = true;
+		return l->head;
 	}
 	/* every queued reader; the writers keep their places */
 	l->tail = NULL;
@@ -122,6 +151,7 @@ struct sim_thread *sim_mm_release(struct sim_mm_lock *l, struct sim_thread *t)
 		if (u->mm_reader) {
 			*link = u->wait_next;
 			u->wait_next = NULL;
+			u->mm_queued = false;
 			l->readers++;
 			*gtail = u;
 			gtail = &u->wait_next;
@@ -133,15 +163,19 @@ struct sim_thread *sim_mm_release(struct sim_mm_lock *l, struct sim_thread *t)
 	return granted;
 }
 
-/* Releases the lock t holds and wakes the waiters it grants; t pays. */
+/* Releases the lock t holds and wakes the waiters sim_mm_release names;
+ * t pays. */
 static void release(struct sim *s, struct sim_thread *t)
 {
 	struct sim_thread *u = sim_mm_release(&s->mm_lock, t), *next;
 	int64_t send = 0;
 
 	for (; u; u = next) {
-		next = u->wait_next;
-		u->wait_next = NULL;
+		next = NULL;
+		if (u->mm_reader) {
+			next = u->wait_next;
+			u->wait_next = NULL;
+		}
 		sim_wake(s, u, t->id);
 		send += sim_wake_send(s, t, u);
 	}
@@ -155,26 +189,30 @@ void sim_mmap_call(struct sim *s, struct sim_thread *t, int64_t ns)
 	enum sim_mm_take r;
 	int64_t until = -1; /* end of the spin on readers, once started */
 	int64_t preempted = t->preempted;
+	bool woken = false;
 
 	for (;;) {
 		enum sim_mm_spin how = SIM_MM_MAY_SPIN;
 
-		if (t->preempted != preempted || t->resched_to)
+		if (woken || t->preempted != preempted || t->resched_to)
 			how = SIM_MM_NO_SPIN;
 		else if (until >= 0 && s->now >= until)
 			how = SIM_MM_SPIN_EXPIRED;
 		r = sim_mm_try_write(&s->mm_lock, t, how);
+		if (r == SIM_MM_TAKEN)
+			break;
+		if (r == SIM_MM_QUEUED) {
+			/* woken by a release: try again without spinning */
+			sim_block(s, t, HS_TS_BLOCKED, HS_R_MMAP_LOCK);
+			woken = true;
+			continue;
+		}
 		if (r == SIM_MM_SPIN)
 			until = -1; /* a writer holds it: a later spin on readers starts afresh */
-		else if (r == SIM_MM_SPIN_READERS && until < 0)
+		else if (until < 0)
 			until = s->now + sim_mm_reader_spin_ns(&s->mm_lock);
-		else if (r != SIM_MM_SPIN_READERS)
-			break;
 		sim_cpu(s, t, SIM_MM_SPIN_NS);
 	}
-	/* a queued writer wakes holding the lock: the release granted it */
-	if (r == SIM_MM_QUEUED)
-		sim_block(s, t, HS_TS_BLOCKED, HS_R_MMAP_LOCK);
 	sim_cpu(s, t, ns);
 	release(s, t);
 }

@@ -130,6 +130,8 @@ struct sim_thread {
 	hs_word *futex;         /* address waited on */
 	struct sim_thread *wait_next;
 	bool mm_reader;         /* queued on the address-space lock to read */
+	bool mm_queued;         /* in the address-space lock's queue */
+	bool mm_woken;          /* a queued writer woken to try the lock again */
 	int wait_result;        /* 0 woken, 1 timed out */
 	int64_t wake_time;      /* when the last wake-up was issued */
 	int64_t wake_rec;       /* index in result.wakes, or -1 */

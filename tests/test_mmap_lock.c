@@ -12,11 +12,12 @@
 
 /* A writer takes a free lock; a second writer spins while the holder is
  * on a core and queues once the holder is off it.  A writer that may not
- * spin queues at once, and still takes a free lock. */
+ * spin queues at once, and still takes a free lock.  A release wakes the
+ * queued writer without handing it the lock: it takes it when it runs. */
 static void writer_spins_on_a_running_writer(void **state)
 {
 	struct sim_mm_lock l = { 0 };
-	struct sim_thread w1 = { 0 }, w2 = { 0 }, w3 = { 0 };
+	struct sim_thread w1 = { 0 }, w2 = { 0 }, w3 = { 0 }, w4 = { 0 };
 
 	(void)state;
 	assert_int_equal(sim_mm_try_write(&l, &w1, SIM_MM_MAY_SPIN), SIM_MM_TAKEN);
@@ -27,12 +28,15 @@ static void writer_spins_on_a_running_writer(void **state)
 	assert_null(l.head);
 
 	/* a writer that must give up its core does not spin */
-	struct sim_thread w4 = { 0 };
-
 	assert_int_equal(sim_mm_try_write(&l, &w4, SIM_MM_NO_SPIN), SIM_MM_QUEUED);
 	assert_ptr_equal(l.head, &w4);
 	assert_ptr_equal(sim_mm_release(&l, &w1), &w4);
-	assert_ptr_equal(l.writer, &w4);
+	assert_null(l.writer);
+	assert_true(w4.mm_woken);
+	assert_int_equal(sim_mm_try_write(&l, &w4, SIM_MM_MAY_SPIN), SIM_MM_TAKEN);
+	assert_null(l.head);
+	assert_null(l.tail);
+	assert_false(w4.mm_queued);
 	assert_null(sim_mm_release(&l, &w4));
 	assert_int_equal(sim_mm_try_write(&l, &w1, SIM_MM_NO_SPIN), SIM_MM_TAKEN);
 
@@ -43,8 +47,19 @@ static void writer_spins_on_a_running_writer(void **state)
 	assert_ptr_equal(l.head, &w2);
 	assert_ptr_equal(l.tail, &w2);
 
-	/* the release hands it to the queued writer alone */
+	/* the release wakes w2 alone, once; w3 takes the free lock first */
 	assert_ptr_equal(sim_mm_release(&l, &w1), &w2);
+	assert_null(l.writer);
+	assert_int_equal(sim_mm_try_write(&l, &w3, SIM_MM_MAY_SPIN), SIM_MM_TAKEN);
+	assert_null(sim_mm_release(&l, &w3)); /* w2 is awake already */
+	assert_int_equal(sim_mm_try_write(&l, &w3, SIM_MM_MAY_SPIN), SIM_MM_TAKEN);
+
+	/* w2 runs, finds it held and sleeps again in its place */
+	assert_int_equal(sim_mm_try_write(&l, &w2, SIM_MM_MAY_SPIN), SIM_MM_QUEUED);
+	assert_false(w2.mm_woken);
+	assert_ptr_equal(l.head, &w2);
+	assert_ptr_equal(sim_mm_release(&l, &w3), &w2);
+	assert_int_equal(sim_mm_try_write(&l, &w2, SIM_MM_NO_SPIN), SIM_MM_TAKEN);
 	assert_ptr_equal(l.writer, &w2);
 	assert_null(l.head);
 	assert_null(l.tail);
@@ -54,8 +69,8 @@ static void writer_spins_on_a_running_writer(void **state)
 
 /* Readers share the lock and never spin.  A writer spins on them until
  * its limit, then marks the lock and queues; the next writer queues at
- * once.  The last reader's release grants the first writer, which clears
- * the mark. */
+ * once.  The last reader's release wakes the first writer, whose taking
+ * the lock clears the mark. */
 static void writer_spins_on_readers_then_sleeps(void **state)
 {
 	struct sim_mm_lock l = { 0 };
@@ -83,6 +98,8 @@ static void writer_spins_on_readers_then_sleeps(void **state)
 	assert_null(sim_mm_release(&l, &r3));
 	assert_ptr_equal(sim_mm_release(&l, &r2), &w);
 	assert_int_equal(l.readers, 0);
+	assert_true(l.nonspinnable);
+	assert_int_equal(sim_mm_try_write(&l, &w, SIM_MM_NO_SPIN), SIM_MM_TAKEN);
 	assert_ptr_equal(l.writer, &w);
 	assert_false(l.nonspinnable);
 	assert_ptr_equal(l.head, &w2);
@@ -136,6 +153,7 @@ static void release_grants_every_queued_reader(void **state)
 	assert_ptr_equal(l.tail, &w3);
 	assert_null(sim_mm_release(&l, &r2));
 	assert_ptr_equal(sim_mm_release(&l, &r1), &w2);
+	assert_int_equal(sim_mm_try_write(&l, &w2, SIM_MM_NO_SPIN), SIM_MM_TAKEN);
 	assert_ptr_equal(l.writer, &w2);
 	assert_ptr_equal(l.head, &w3);
 }
