@@ -123,11 +123,12 @@ enum sim_mm_take sim_mm_try_read(struct sim_mm_lock *l, struct sim_thread *t)
 }
 
 /*
- * t releases the lock it holds.  Returns the threads to wake: the queued
- * readers, which now hold the lock, linked through wait_next; or the
- * writer at the head of the queue, which stays queued (its wait_next is
- * the queue's) and must take the lock when it runs; or NULL, also when
- * that writer is already awake.
+ * Releases t's hold and returns the threads to wake, or NULL.  With
+ * readers at the head of the queue, these are every queued reader, now
+ * holding the lock and linked through wait_next.  With a writer at the
+ * head, it is that writer alone.  It stays queued, its wait_next still
+ * the queue's, and takes the lock when it runs.  NULL also when that
+ * writer is already awake.
  */
 struct sim_thread *sim_mm_release(struct sim_mm_lock *l, struct sim_thread *t)
 {
@@ -208,7 +209,7 @@ void sim_mmap_call(struct sim *s, struct sim_thread *t, int64_t ns)
 			continue;
 		}
 		if (r == SIM_MM_SPIN)
-			until = -1; /* a writer holds it: a later spin on readers starts afresh */
+			until = -1; /* a writer owns it: a later spin on readers starts afresh */
 		else if (until < 0)
 			until = s->now + sim_mm_reader_spin_ns(&s->mm_lock);
 		sim_cpu(s, t, SIM_MM_SPIN_NS);

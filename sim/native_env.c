@@ -1039,12 +1039,12 @@ const struct hs_env_ops hs_native_env_ops = {
 /* ---- Threads ---- */
 
 /*
- * Allocates t's record vectors here, in the thread that creates t, so
- * that t itself never calls malloc: the first malloc of a thread creates
- * a glibc arena, with mmap, munmap and mprotect under the address-space
- * lock, which the threads of a Go program do not do.  A later growth is a
- * realloc, which stays in the arena the vector came from.  A vector that cannot be
- * allocated now is allocated at its first record.
+ * Allocates t's record vectors in the thread that creates t, so that t
+ * never calls malloc.  A thread's first malloc creates a glibc arena with
+ * mmap, munmap and mprotect under the address-space lock, and a Go
+ * program's threads make no such calls.  A later growth is a realloc,
+ * which stays in the arena the vector came from.  A vector that cannot be
+ * allocated here is allocated at its first record.
  */
 static void reserve_records(struct nrun *run, struct nthread *t)
 {

@@ -49,10 +49,10 @@ bool hs_median_ci95(double *v, size_t n, double *lo, double *hi);
 /* Interval of the ratio of two population medians, num's over den's,
  * from independent samples: num's interval (hs_median_ci95) over den's,
  * lo = num lo / den hi and hi = num hi / den lo.  Both intervals hold
- * together with probability at least 0.95 * 0.95, so the ratio's holds
- * with at least 90 %.  Sorts both arrays.  False, with lo and hi
- * untouched, when either sample has fewer than 6 values or den's
- * interval reaches 0 or below. */
+ * together with probability at least 0.95 * 0.95, so the ratio's
+ * interval covers the ratio with at least 90 %.  Sorts both arrays.
+ * False, with lo and hi untouched, when either sample has fewer than 6
+ * values or den's interval reaches 0 or below. */
 bool hs_median_ratio_ci90(double *num, size_t nn, double *den, size_t nd, double *lo, double *hi);
 /* Two-sided 95 % quantile of Student's t with `df` degrees of freedom. */
 double hs_t95(int df);

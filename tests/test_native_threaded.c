@@ -438,10 +438,10 @@ static int malloc_arenas(void)
 	return n;
 }
 
-/* A foreign thread never calls malloc, since the first malloc of a
- * thread creates a glibc arena and maps it under the address-space lock,
- * which a Go program's threads do not do.  So a native run leaves the
- * process with the arenas it had.  This test runs first, before other
+/* A foreign thread never calls malloc.  A thread's first malloc creates
+ * a glibc arena, mapped under the address-space lock, and a Go program's
+ * threads create none.  So a native run leaves the process with the
+ * arenas it had.  This test runs first, before other
  * tests' threads have created arenas up to glibc's limit. */
 static void foreign_threads_create_no_arena(void **unused)
 {
