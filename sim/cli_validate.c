@@ -656,12 +656,12 @@ static int judge_targets(bool print, const struct val_opts *o, const struct hs_p
 		return missed;
 	}
 	int s = find_policy(pols, npols, "single"), w = find_policy(pols, npols, "waiters");
-	double ts[nat[s].n], tw[nat[w].n], lo, hi;
+	double single[nat[s].n], waiters[nat[w].n], lo, hi;
+	int nsingle = copy_numbers(nat[s].v[0], nat[s].n, single);
+	int nwaiters = copy_numbers(nat[w].v[0], nat[w].n, waiters);
 	char rest[160];
 
-	int ks = copy_numbers(nat[s].v[0], nat[s].n, ts), kw = copy_numbers(nat[w].v[0], nat[w].n, tw);
-
-	if (hs_median_ratio_ci90(tw, (size_t)kw, ts, (size_t)ks, &lo, &hi))
+	if (hs_median_ratio_ci90(waiters, (size_t)nwaiters, single, (size_t)nsingle, &lo, &hi))
 		snprintf(rest, sizeof(rest), "sim minus native; native ratio %.3f, 90 %% interval %.3f to %.3f%s",
 			 native, lo, hi,
 			 lo < native - o->ratio_tolerance || hi > native + o->ratio_tolerance

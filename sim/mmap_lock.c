@@ -38,6 +38,8 @@
  * Left out: the hand-off bit that stops stealing after a waiter has slept
  * 4 ms.
  */
+#include <assert.h>
+
 #include "sim_internal.h"
 
 /* How often a spinning writer checks the lock: the model's resolution. */
@@ -56,48 +58,45 @@ static void enqueue(struct sim_mm_lock *l, struct sim_thread *t, bool reader)
 	l->tail = t;
 }
 
-/* Takes the queued writer t out of the queue. */
-static void unlink_writer(struct sim_mm_lock *l, struct sim_thread *t)
+/* Takes the woken writer t off the head of the queue: a release wakes
+ * only the head writer, and later waiters queue behind it. */
+static void dequeue_head_writer(struct sim_mm_lock *l, struct sim_thread *t)
 {
-	struct sim_thread **link = &l->head, *prev = NULL;
-
-	while (*link != t) {
-		prev = *link;
-		link = &prev->wait_next;
-	}
-	*link = t->wait_next;
-	if (l->tail == t)
-		l->tail = prev;
+	assert(l->head == t);
+	l->head = t->wait_next;
+	if (!l->head)
+		l->tail = NULL;
 	t->wait_next = NULL;
 	t->mm_queued = false;
-	t->mm_woken = false;
 }
 
 /*
  * A writer's attempt.  A writer that may spin spins while a writer on a
  * core holds the lock, or while readers hold it and it is not marked.
  * SIM_MM_SPIN_EXPIRED marks a lock that readers hold.  A queued writer
- * that a release woke takes a free lock or stays queued, whatever `how`.
+ * that a release woke takes a free lock or stays queued, whatever `spin`.
  */
-enum sim_mm_take sim_mm_try_write(struct sim_mm_lock *l, struct sim_thread *t, enum sim_mm_spin how)
+enum sim_mm_take sim_mm_try_write(struct sim_mm_lock *l, struct sim_thread *t, enum sim_mm_spin spin)
 {
+	bool unlocked = !l->writer && l->readers == 0;
+
 	if (t->mm_queued) {
 		t->mm_woken = false;
-		if (l->writer || l->readers > 0)
+		if (!unlocked)
 			return SIM_MM_QUEUED;
-		unlink_writer(l, t);
+		dequeue_head_writer(l, t);
 	}
-	if (!l->writer && l->readers == 0) {
+	if (unlocked) {
 		l->writer = t;
 		l->nonspinnable = false;
 		return SIM_MM_TAKEN;
 	}
-	if (how == SIM_MM_MAY_SPIN) {
+	if (spin == SIM_MM_MAY_SPIN) {
 		if (l->writer && l->writer->state == HS_TS_RUNNING)
 			return SIM_MM_SPIN;
 		if (!l->writer && !l->nonspinnable)
 			return SIM_MM_SPIN_READERS;
-	} else if (how == SIM_MM_SPIN_EXPIRED && !l->writer) {
+	} else if (spin == SIM_MM_SPIN_EXPIRED && !l->writer) {
 		l->nonspinnable = true;
 	}
 	enqueue(l, t, false);
@@ -193,13 +192,13 @@ void sim_mmap_call(struct sim *s, struct sim_thread *t, int64_t ns)
 	bool woken = false;
 
 	for (;;) {
-		enum sim_mm_spin how = SIM_MM_MAY_SPIN;
+		enum sim_mm_spin spin = SIM_MM_MAY_SPIN;
 
 		if (woken || t->preempted != preempted || t->resched_to)
-			how = SIM_MM_NO_SPIN;
+			spin = SIM_MM_NO_SPIN;
 		else if (until >= 0 && s->now >= until)
-			how = SIM_MM_SPIN_EXPIRED;
-		r = sim_mm_try_write(&s->mm_lock, t, how);
+			spin = SIM_MM_SPIN_EXPIRED;
+		r = sim_mm_try_write(&s->mm_lock, t, spin);
 		if (r == SIM_MM_TAKEN)
 			break;
 		if (r == SIM_MM_QUEUED) {

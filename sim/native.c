@@ -309,8 +309,9 @@ static struct nrun *run_new(const struct hs_run_request *req)
 	/* A replay ignores the scenario's steps, so native_run sets has_gc from
 	 * the trace's rows. */
 	run->has_gc = !req->trace_path && steps_have_gc(&run->cfg->scenario);
-	/* The first chunks of the M pool and table, faulted in now so that
-	 * the run's first M's fault no pages; later ones map on demand. */
+	/* Maps the first chunks of the M pool and table and faults them in
+	 * now, so that the run's first M's fault no pages.  Later chunks are
+	 * mapped on demand. */
 	run->mpool[0] = native_map_zeroed(NATIVE_M_CHUNK * sizeof(*run->mpool[0]), true);
 	run->mchunks[0] = native_map_zeroed(NATIVE_M_CHUNK * sizeof(*run->mchunks[0]), true);
 	return run;

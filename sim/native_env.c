@@ -551,13 +551,8 @@ static int policy_lock_id(struct nrun *run, hs_rtmutex *mu)
 	return mu->lock_id >= 2 && mu->lock_id < NATIVE_MAX_LOCKS ? mu->lock_id : -1;
 }
 
-/*
- * Zeroed memory for the M's and their table, mapped rather than malloc'd.
- * The first malloc of a foreign thread creates a glibc arena, with mmap,
- * munmap and mprotect calls under the address-space lock that Go's own
- * allocator does not make.  populate faults the pages in at once, for the
- * chunks mapped before the run.  NULL when the mapping fails.
- */
+/* Maps `bytes` of zeroed memory, its pages faulted in at once when
+ * `populate`.  Returns NULL when mmap fails. */
 void *native_map_zeroed(size_t bytes, bool populate)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
@@ -566,9 +561,13 @@ void *native_map_zeroed(size_t bytes, bool populate)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* The next M's memory, zeroed; NULL when the pool is exhausted or a new
- * chunk cannot be mapped.  Like Go's heap, the pool grows by mapping a
- * chunk, so one M creation in NATIVE_M_CHUNK pays an mmap. */
+/*
+ * Returns the next M's memory, zeroed, or NULL when the pool is exhausted
+ * or a new chunk cannot be mapped.  The pool is mapped, not malloc'd,
+ * because a foreign thread's first malloc would create a glibc arena
+ * under the address-space lock (see reserve_records).  Like Go's heap,
+ * the pool grows by a chunk, so one M creation in NATIVE_M_CHUNK maps one.
+ */
 static struct nm *m_alloc(struct nrun *run)
 {
 	uint64_t slot = __atomic_fetch_add(&run->m_slots, 1, __ATOMIC_RELAXED);

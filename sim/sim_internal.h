@@ -269,8 +269,8 @@ struct sim_mm_lock {
 	struct sim_thread *writer;            /* the holding writer, or NULL */
 	int readers;                          /* readers holding it */
 	struct sim_thread *head, *tail;       /* sleeping waiters, via wait_next */
-	bool nonspinnable;                    /* a writer's spin on readers timed out;
-					       * cleared when a writer takes it */
+	bool nonspinnable;                    /* set when a writer's spin on readers
+					       * times out, cleared when a writer takes it */
 };
 
 /* Whether a writer's attempt on the address-space lock may spin. */
@@ -479,7 +479,7 @@ void sim_mmap_call(struct sim *s, struct sim_thread *t, int64_t ns);
 void sim_mmap_fault(struct sim *s, struct sim_thread *t, int64_t ns);
 void sim_map_stack(struct sim *s, struct sim_thread *t);
 void sim_create_stack(struct sim *s, struct sim_thread *t, int64_t total);
-enum sim_mm_take sim_mm_try_write(struct sim_mm_lock *l, struct sim_thread *t, enum sim_mm_spin how);
+enum sim_mm_take sim_mm_try_write(struct sim_mm_lock *l, struct sim_thread *t, enum sim_mm_spin spin);
 int64_t sim_mm_reader_spin_ns(const struct sim_mm_lock *l);
 enum sim_mm_take sim_mm_try_read(struct sim_mm_lock *l, struct sim_thread *t);
 struct sim_thread *sim_mm_release(struct sim_mm_lock *l, struct sim_thread *t);

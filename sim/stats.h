@@ -50,7 +50,7 @@ bool hs_median_ci95(double *v, size_t n, double *lo, double *hi);
  * from independent samples: num's interval (hs_median_ci95) over den's,
  * lo = num lo / den hi and hi = num hi / den lo.  Both intervals hold
  * together with probability at least 0.95 * 0.95, so the ratio's
- * interval covers the ratio with at least 90 %.  Sorts both arrays.
+ * interval covers the ratio with at least 90 %.  May sort both arrays.
  * False, with lo and hi untouched, when either sample has fewer than 6
  * values or den's interval reaches 0 or below. */
 bool hs_median_ratio_ci90(double *num, size_t nn, double *den, size_t nd, double *lo, double *hi);
