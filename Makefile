@@ -26,7 +26,7 @@ CFLAGS   ?= -O2 -g
 override CFLAGS += -std=c17 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
             -D_GNU_SOURCE -Isim -Ipolicies -Itraces -Ianalysis -I$(BUILD) \
             -DHS_VERSION='"$(VERSION)"'
-override LDLIBS += -lsqlite3 -lcsv -linih -lm -ldl -pthread
+override LDLIBS += -lsqlite3 -lcsv -linih -lz -lm -ldl -pthread
 
 LIB_SRC  := $(filter-out sim/main.c,$(wildcard sim/*.c policies/*.c traces/*.c analysis/*.c))
 LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/embedded_files.o

@@ -2,7 +2,7 @@
 # Installs the Debian packages herdsim builds, tests and draws figures with.
 # Runs apt-get as root, or through sudo when not root.
 set -eu
-pkgs="gcc make pkg-config libsqlite3-dev libcsv-dev libinih-dev libcmocka-dev libjansson-dev
+pkgs="gcc make pkg-config libsqlite3-dev libcsv-dev libinih-dev libcmocka-dev libjansson-dev zlib1g-dev
       gnuplot-nox sqlite3 parallel hyperfine poppler-utils chromium"
 missing=""
 for p in $pkgs; do

@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 /* Per-figure time cap at scale 1.0.  With 18 capped measurement loops
  * and the futex rings, whose work is bounded (about a second), the whole
  * run stays under a minute even on a host where every loop hits its cap. */
@@ -746,6 +748,119 @@ static bool read_ns_file(const char *path, int64_t *ns)
 
 /* Finds the base slice: read from the scheduler's tunables if they are
  * visible, else the default of the running kernel family. */
+/* Maps a model's name, `len` bytes at `w`; returns 0 for an unknown one. */
+static int preempt_word(const char *w, size_t len, enum hs_preempt *out)
+{
+	static const struct {
+		const char *name;
+		enum hs_preempt model;
+	} words[] = {
+		{ "none", HS_PREEMPT_NONE }, { "voluntary", HS_PREEMPT_VOLUNTARY },
+		{ "full", HS_PREEMPT_FULL }, { "lazy", HS_PREEMPT_FULL }, { "rt", HS_PREEMPT_FULL },
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (strlen(words[i].name) == len && strncmp(w, words[i].name, len) == 0) {
+			*out = words[i].model;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int hs_preempt_from_debugfs(const char *text, enum hs_preempt *out)
+{
+	const char *open = strchr(text, '('), *close = open ? strchr(open, ')') : NULL;
+
+	return close ? preempt_word(open + 1, (size_t)(close - open - 1), out) : 0;
+}
+
+int hs_preempt_from_cmdline(const char *text, enum hs_preempt *out)
+{
+	int found = 0;
+
+	for (const char *p = text; (p = strstr(p, "preempt=")) != NULL; p += 8) {
+		if (p != text && p[-1] != ' ')
+			continue; /* part of another parameter's name */
+		found = preempt_word(p + 8, strcspn(p + 8, " \t\n"), out) || found;
+	}
+	return found;
+}
+
+int hs_preempt_from_config(const char *text, enum hs_preempt *out)
+{
+	static const struct {
+		const char *line;
+		enum hs_preempt model;
+	} choices[] = {
+		{ "CONFIG_PREEMPT_RT=y", HS_PREEMPT_FULL },
+		{ "CONFIG_PREEMPT=y", HS_PREEMPT_FULL },
+		{ "CONFIG_PREEMPT_LAZY=y", HS_PREEMPT_FULL },
+		{ "CONFIG_PREEMPT_VOLUNTARY=y", HS_PREEMPT_VOLUNTARY },
+		{ "CONFIG_PREEMPT_NONE=y", HS_PREEMPT_NONE },
+	};
+
+	for (size_t i = 0; i < sizeof(choices) / sizeof(choices[0]); i++) {
+		size_t n = strlen(choices[i].line);
+
+		for (const char *p = text; (p = strstr(p, choices[i].line)) != NULL; p += n) {
+			if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0')) {
+				*out = choices[i].model;
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Reads at most size - 1 bytes of a file, gzip-compressed or not, into
+ * buf; returns 0 when it cannot be read. */
+static int read_text(const char *path, char *buf, size_t size)
+{
+	gzFile f = gzopen(path, "rb");
+	int n;
+
+	if (!f)
+		return 0;
+	n = gzread(f, buf, (unsigned)(size - 1));
+	gzclose(f);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return 1;
+}
+
+/* The kernel's preemption model: the live setting when debugfs shows it,
+ * else the boot parameter, else the build's choice. */
+static void find_preempt(struct hs_calib_report *r)
+{
+	static char text[1 << 18]; /* a kernel config is 100 to 300 KiB */
+	char boot[320], from[400];
+
+	r->preempt = HS_PREEMPT_FULL;
+	snprintf(boot, sizeof(boot), "/boot/config-%s", r->release);
+	if (read_text("/sys/kernel/debug/sched/preempt", text, sizeof(text)) &&
+	    hs_preempt_from_debugfs(text, &r->preempt)) {
+		snprintf(from, sizeof(from), "/sys/kernel/debug/sched/preempt");
+	} else if (read_text("/proc/cmdline", text, sizeof(text)) &&
+		   hs_preempt_from_cmdline(text, &r->preempt)) {
+		snprintf(from, sizeof(from), "preempt= in /proc/cmdline");
+	} else if (read_text("/proc/config.gz", text, sizeof(text)) &&
+		   hs_preempt_from_config(text, &r->preempt)) {
+		snprintf(from, sizeof(from), "the CONFIG_PREEMPT_* choice in /proc/config.gz");
+	} else if (read_text(boot, text, sizeof(text)) && hs_preempt_from_config(text, &r->preempt)) {
+		snprintf(from, sizeof(from), "the CONFIG_PREEMPT_* choice in %s", boot);
+	} else {
+		note(r->preempt_source, "not found in /sys/kernel/debug/sched/preempt, "
+		     "/proc/cmdline, /proc/config.gz or %s: full, which preempts kernel code at "
+		     "once; set none or voluntary by hand if the kernel runs so", boot);
+		return;
+	}
+	note(r->preempt_source, "read: %s (%s)", from,
+	     r->preempt == HS_PREEMPT_NONE ? "none" :
+	     r->preempt == HS_PREEMPT_VOLUNTARY ? "voluntary" : "full, rt or lazy");
+}
+
 static void find_slice(struct hs_calib_report *r)
 {
 	static const char *const files[] = {
@@ -829,6 +944,7 @@ static int read_host(const struct hs_calib_opts *o, struct hs_calib_report *r,
 	r->clock_res_ns = (int64_t)res.tv_sec * 1000000000LL + res.tv_nsec;
 
 	find_slice(r);
+	find_preempt(r);
 	find_tick(o, r);
 	return count_cpus(r, err);
 }

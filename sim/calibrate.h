@@ -90,7 +90,7 @@
 
 #define HS_CALIB_MAX_FIGURES 48
 #define HS_CALIB_NOTE_MAX 256
-#define HS_CALIB_NKEYS 43     /* keys of the [os] section */
+#define HS_CALIB_NKEYS 44     /* keys of the [os] section */
 #define HS_CALIB_KEY_NOTE_MAX 2048
 #define HS_CALIB_SLEEP_POLLERS 32 /* threads looping on usleep(1) for sleep_cycle */
 #define HS_CALIB_TIMER_GAP_MAX_US 100 /* a longer timer_irq_gap is the host's */
@@ -162,6 +162,8 @@ struct hs_calib_report {
 	char tick_source[HS_CALIB_NOTE_MAX];  /* how tick_ns was found */
 	int64_t slice_ns;                    /* base time slice */
 	char slice_source[HS_CALIB_NOTE_MAX]; /* how slice_ns was found */
+	enum hs_preempt preempt;             /* the kernel's preemption model */
+	char preempt_source[HS_CALIB_NOTE_MAX]; /* how preempt was found */
 
 	/* Samples thrown away because they did not measure the figure: a
 	 * yield that found no peer to run, a futex wait that returned before
@@ -263,5 +265,20 @@ const struct hs_calib_figure *hs_calib_find(const struct hs_calib_report *r, con
  * fig->name.
  */
 void hs_calib_summarize(int64_t *samples, int n, struct hs_calib_figure *fig);
+
+/*
+ * Linux's preemption model from the text of one source.  Each returns 1
+ * and sets *out when the text names a model, else 0.
+ *   debugfs:  /sys/kernel/debug/sched/preempt, "none (voluntary) full"
+ *             with the active model in parentheses;
+ *   cmdline:  /proc/cmdline, its last preempt= word;
+ *   config:   the kernel's .config, the CONFIG_PREEMPT_* choice, which
+ *             is also the boot default of a PREEMPT_DYNAMIC kernel.
+ * full, rt and lazy read as full (lazy preempts kernel code at the next
+ * tick, which the model does not separate from at once).
+ */
+int hs_preempt_from_debugfs(const char *text, enum hs_preempt *out);
+int hs_preempt_from_cmdline(const char *text, enum hs_preempt *out);
+int hs_preempt_from_config(const char *text, enum hs_preempt *out);
 
 #endif /* HERDSIM_CALIBRATE_H */

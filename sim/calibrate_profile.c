@@ -57,6 +57,7 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 	KEY("yield_hold_ticks", INTEGER, yield_hold_ticks),
 	KEY("newidle", WORD, newidle),
 	KEY("newidle_cost", DURATION, newidle_cost_ns),
+	KEY("preempt", WORD, preempt),
 	KEY("sleep_slack", DURATION, sleep_slack_ns),
 	KEY("sleep_slack_ratio", RATIO, sleep_slack_ratio),
 	KEY("sleep_min", DURATION, sleep_min_ns),
@@ -90,7 +91,7 @@ static const struct key_spec key_specs[HS_CALIB_NKEYS] = {
 
 const char *const hs_calib_keys[HS_CALIB_NKEYS] = {
 	"name", "slice", "tick", "context_switch", "syscall", "signal_syscall", "clock_read",
-	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "newidle", "newidle_cost",
+	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "newidle", "newidle_cost", "preempt",
 	"sleep_slack",
 	"sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
@@ -254,6 +255,10 @@ static void derive_scheduler(struct hs_calib_report *r, struct hs_os_profile *p)
 	}
 	derive_newidle(r, p);
 	derive_newidle_cost(r, p);
+	p->preempt = r->preempt;
+	note(r, "preempt", "preempt: not measurable, the kernel's preemption model; %s.  "
+	     "Under none and voluntary a thread in a system call or fault keeps its core "
+	     "until it returns to user space", r->preempt_source);
 	p->yield_hold_ticks = 0;
 	note(r, "yield_hold_ticks", "yield_hold_ticks: not measurable; 0 because Linux never "
 	     "holds a yielding thread behind its peers for whole ticks (FreeBSD ULE does)");
@@ -1143,6 +1148,10 @@ static void write_value(FILE *f, const struct hs_os_profile *p, const struct key
 							     "boost" };
 
 			fprintf(f, "%s = %s\n", k->name, kinds[p->yield_kind]);
+		} else if (strcmp(k->name, "preempt") == 0) {
+			static const char *const models[] = { "full", "none", "voluntary" };
+
+			fprintf(f, "%s = %s\n", k->name, models[p->preempt]);
 		} else if (strcmp(k->name, "newidle") == 0) {
 			fprintf(f, "%s = %s\n", k->name,
 				p->newidle == HS_NEWIDLE_PROPORTIONAL ? "proportional" : "always");

@@ -45,6 +45,7 @@
 static const char *const yield_words[] = { "linux", "ule", "sleep", "poll", "switch", "boost",
 					    NULL };
 static const char *const newidle_words[] = { "always", "proportional", NULL };
+static const char *const preempt_words[] = { "full", "none", "voluntary", NULL };
 static const char *const arrival_words[] = { "burst", "poisson", "periodic", "trace", NULL };
 static const char *const think_words[] = { "cpu", "sleep", NULL };
 static const char *const record_words[] = { "summary", "events", NULL };
@@ -57,7 +58,8 @@ static const char *const record_words[] = { "summary", "events", NULL };
 	  (size_t)(cost) * sizeof(struct hs_spread), 0, 0, 0, NULL }
 
 /* [os]: every key is required in a profile, but for the spreads, which
- * default to none, newidle, which defaults to always, and newidle_cost
+ * default to none, newidle, which defaults to always, preempt, which
+ * defaults to full, and newidle_cost
  * and mmap_fault, which default to 0.  Profiles written before those keys
  * existed modelled that behaviour, but for mmap_fault: at 0 the whole of
  * mmap runs under the address-space lock taken for write. */
@@ -78,6 +80,8 @@ static const struct cfg_key os_keys[] = {
 	{ "os", "newidle", CFG_ENUM, offsetof(struct hs_os_profile, newidle), 0, 0, 0,
 	  newidle_words },
 	OS_DUR("newidle_cost", newidle_cost_ns, 0, NS_MS),
+	{ "os", "preempt", CFG_ENUM, offsetof(struct hs_os_profile, preempt), 0, 0, 0,
+	  preempt_words },
 	OS_DUR("sleep_slack", sleep_slack_ns, 0, NS_S),
 	{ "os", "sleep_slack_ratio", CFG_RATIO, offsetof(struct hs_os_profile, sleep_slack_ratio),
 	  0, 0, 0, NULL },
@@ -289,7 +293,7 @@ static void base_name(char *name, size_t size, const char *file)
 /* Returns whether a profile may leave key k out (the list above os_keys). */
 static bool optional_key(const struct cfg_key *k)
 {
-	return k->type == CFG_SPREAD || k->words == newidle_words ||
+	return k->type == CFG_SPREAD || k->words == newidle_words || k->words == preempt_words ||
 	       (strcmp(k->section, "os") == 0 && (strcmp(k->key, "newidle_cost") == 0 ||
 						 strcmp(k->key, "mmap_fault") == 0));
 }
@@ -405,7 +409,8 @@ static int reject_without_linux(const struct hs_os_profile *os, const int *lines
 }
 
 /* Rejects an mmap_fault above mmap, which includes it.  Rejects newidle =
- * proportional, or a newidle_cost above 0, with a yield kind other than
+ * proportional, a newidle_cost above 0 or preempt other than full, with a
+ * yield kind other than
  * linux, because the model runs Linux's newly idle balance only under
  * yield = linux and would ignore the value. */
 static int check_os_combination(const struct hs_os_profile *os, const int *lines,
@@ -432,6 +437,11 @@ static int check_os_combination(const struct hs_os_profile *os, const int *lines
 					    "a cost above 0 models Linux's skip of a newly idle balance",
 					    "remove the key or set it to 0",
 					    "drop `--set os.newidle_cost` or give 0", err);
+	if (os->preempt != HS_PREEMPT_FULL)
+		return reject_without_linux(os, lines, cfg_find_key(os_keys, NOS_KEYS, "os", "preempt"),
+					    "`none` and `voluntary` model Linux's preemption models",
+					    "remove the key or set it to `full`",
+					    "drop `--set os.preempt` or give `full`", err);
 	return 0;
 }
 

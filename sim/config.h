@@ -55,6 +55,17 @@ enum hs_newidle {
 	                              * core's recent share of balances that pulled */
 };
 
+/* Whether the kernel preempts a thread that runs kernel code: a system
+ * call, a page fault.  Linux's preemption model (CONFIG_PREEMPT_*, or
+ * `preempt=` on the command line under PREEMPT_DYNAMIC). */
+enum hs_preempt {
+	HS_PREEMPT_FULL = 0,      /* at once, even in the kernel (preempt=full) */
+	HS_PREEMPT_NONE = 1,      /* only on the way back to user space */
+	HS_PREEMPT_VOLUNTARY = 2, /* as none in the model: its extra preemption
+	                           * points (might_resched) are not in the
+	                           * sections the model prices */
+};
+
 /* Most points of the switch_cold curve. */
 #define HS_COLD_POINTS 8
 
@@ -116,6 +127,8 @@ struct hs_os_profile {
 	                                * balance cost (max_newidle_lb_cost): a core whose
 	                                * average idle time is shorter skips the balance
 	                                * (yield = linux only; optional, 0 when absent) */
+	enum hs_preempt preempt;       /* preempt = full | none | voluntary (yield = linux
+	                                * only; optional, full when absent) */
 	int64_t sleep_slack_ns;        /* sleep_slack = absolute slack added to timed sleeps */
 	double sleep_slack_ratio;      /* sleep_slack_ratio = slack as a fraction of the request */
 	int64_t sleep_min_ns;          /* sleep_min = shortest possible timed sleep */

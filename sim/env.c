@@ -173,7 +173,9 @@ static void env_signals(hs_env *env, enum hs_sig_phase phase)
 	/* Each call costs signal_syscall: rt_sigprocmask and sigaltstack copy
 	 * signal sets and stack descriptors, and cost more than the trivial
 	 * system call that `syscall` times (herdsim calibrate times both). */
+	sim_kernel_enter(t);
 	sim_cpu(s, t, (int64_t)n * s->os->signal_syscall_ns);
+	sim_kernel_exit(t);
 }
 
 static int env_spawn(hs_env *env, const char *name, void (*fn)(hs_env *env, void *arg), void *arg)
@@ -294,7 +296,9 @@ static void rt_thread_end(hs_env *env)
 {
 	struct sim_thread *t = sim_thread_of(env);
 
+	sim_kernel_enter(t);
 	sim_cpu(t->sim, t, sim_cost(t->sim, HS_COST_THREAD_EXIT, t->sim->os->thread_exit_ns));
+	sim_kernel_exit(t);
 }
 
 static void rt_think(hs_env *env, int64_t ns, enum hs_think_kind kind)

@@ -191,6 +191,7 @@ void sim_mmap_call(struct sim *s, struct sim_thread *t, int64_t ns)
 	int64_t preempted = t->preempted;
 	bool woken = false;
 
+	sim_kernel_enter(t);
 	for (;;) {
 		enum sim_mm_spin spin = SIM_MM_MAY_SPIN;
 
@@ -215,16 +216,19 @@ void sim_mmap_call(struct sim *s, struct sim_thread *t, int64_t ns)
 	}
 	sim_cpu(s, t, ns);
 	release(s, t);
+	sim_kernel_exit(t);
 }
 
 /* The first write fault on a fresh mapping: ns of CPU under the lock
  * taken for read. */
 void sim_mmap_fault(struct sim *s, struct sim_thread *t, int64_t ns)
 {
+	sim_kernel_enter(t);
 	if (sim_mm_try_read(&s->mm_lock, t) == SIM_MM_QUEUED)
 		sim_block(s, t, HS_TS_BLOCKED, HS_R_MMAP_LOCK);
 	sim_cpu(s, t, ns);
 	release(s, t);
+	sim_kernel_exit(t);
 }
 
 /*
@@ -254,13 +258,15 @@ void sim_create_stack(struct sim *s, struct sim_thread *t, int64_t total)
 	int64_t fault = s->os->mmap_fault_ns, call = s->os->mmap_ns - fault;
 	int64_t rest = total - 2 * call - fault;
 
+	sim_kernel_enter(t);
 	if (rest < 0) {
 		/* mmap costs more than thread_create in this profile, so no lock */
 		sim_cpu(s, t, total);
-		return;
+	} else {
+		sim_mmap_call(s, t, call);
+		sim_mmap_call(s, t, call);
+		sim_mmap_fault(s, t, fault);
+		sim_cpu(s, t, rest);
 	}
-	sim_mmap_call(s, t, call);
-	sim_mmap_call(s, t, call);
-	sim_mmap_fault(s, t, fault);
-	sim_cpu(s, t, rest);
+	sim_kernel_exit(t);
 }

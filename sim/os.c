@@ -1040,6 +1040,14 @@ static void rq_remove(struct sim *s, int c, struct sim_thread *t)
 	}
 }
 
+/* Whether t runs kernel code that its kernel does not preempt
+ * (preempt = none or voluntary): a preemption then waits for t's return
+ * to user space, its first CPU burst after the section. */
+static bool kernel_held(const struct sim *s, const struct sim_thread *t)
+{
+	return t->in_kernel > 0 && s->os->preempt != HS_PREEMPT_FULL;
+}
+
 /* Takes core c from its current thread cur, whose CPU burst has `left` ns
  * to go, queues cur as preempted, and starts `next` if it is still queued
  * on c, else the usual pick. */
@@ -1145,7 +1153,7 @@ static void resched_spent(struct sim *s, int c)
 	next = resched_pick(s, c, cur);
 	if (!next)
 		return;
-	if (cur == s->running) {
+	if (cur == s->running || kernel_held(s, cur)) {
 		cur->resched_to = next;
 		return;
 	}
@@ -1191,7 +1199,7 @@ static void wakeup_preempt(struct sim *s, int c, struct sim_thread *w)
 			best = u;
 	if (best != w)
 		return;
-	if (!core->on_cpu || cur == s->running) {
+	if (!core->on_cpu || cur == s->running || kernel_held(s, cur)) {
 		cur->resched_to = w;
 		return;
 	}
@@ -1553,7 +1561,7 @@ void sim_on_cpu(struct sim *s, int c, uint32_t gen)
 	}
 	sim_set_state(s, t, HS_TS_RUNNING, HS_R_WORK, SIM_NONE);
 	arm_slice(s, c);
-	if (t->resched_to) {
+	if (t->resched_to && !kernel_held(s, t)) {
 		/* a wake-up while t was being switched in chose another thread:
 		 * t reschedules as soon as it reaches the core */
 		struct sim_thread *w = t->resched_to;
@@ -1647,7 +1655,7 @@ void sim_cpu(struct sim *s, struct sim_thread *t, int64_t ns)
 	if (ns <= 0)
 		return;
 	ns = noisy(s, ns);
-	if (t->resched_to) {
+	if (t->resched_to && !kernel_held(s, t)) {
 		/* a thread t woke preempts it: the burst runs later */
 		preempt_current(s, t->core, t, ns, t->resched_to);
 		suspend(s, t);
@@ -2018,7 +2026,7 @@ static void forfeit(struct sim *s, struct sim_thread *t)
 	}
 }
 
-void sim_os_yield(struct sim *s, struct sim_thread *t)
+static void os_yield(struct sim *s, struct sim_thread *t)
 {
 	const struct hs_os_profile *os = s->os;
 	struct sim_core *core;
@@ -2145,7 +2153,7 @@ static void pay_for_timer(struct sim *s, struct sim_thread *t, int64_t ns, int64
 		*soft = *hard;
 }
 
-void sim_os_sleep(struct sim *s, struct sim_thread *t, int64_t ns, enum hs_reason r)
+static void os_sleep(struct sim *s, struct sim_thread *t, int64_t ns, enum hs_reason r)
 {
 	int64_t soft, hard;
 
@@ -2198,8 +2206,8 @@ static struct sim_futex_q *futex_queue(struct sim *s, hs_word *w)
 	}
 }
 
-int sim_futex_wait(struct sim *s, struct sim_thread *t, hs_word *w, uint64_t expected,
-		   int64_t timeout_ns, enum hs_reason r)
+static int futex_wait(struct sim *s, struct sim_thread *t, hs_word *w, uint64_t expected,
+		      int64_t timeout_ns, enum hs_reason r)
 {
 	struct sim_futex_q *q;
 	int64_t soft, hard;
@@ -2266,7 +2274,7 @@ void sim_cpu_waker(struct sim *s, struct sim_thread *t, int64_t ns)
 		t->resched_to = next;
 }
 
-int sim_futex_wake(struct sim *s, struct sim_thread *t, hs_word *w, int n)
+static int futex_wake(struct sim *s, struct sim_thread *t, hs_word *w, int n)
 {
 	struct sim_futex_q *q;
 	int64_t send = 0;
@@ -2334,4 +2342,41 @@ int64_t sim_mem_cost(struct sim *s, struct sim_thread *t, hs_word *w, bool write
 								       : LOAD_LOCAL_NS;
 	w->shadow[0] = sharers | bit;
 	return cost;
+}
+
+/* The system calls as the policies and the runtime make them: kernel
+ * sections (sim_kernel_enter). */
+void sim_os_yield(struct sim *s, struct sim_thread *t)
+{
+	sim_kernel_enter(t);
+	os_yield(s, t);
+	sim_kernel_exit(t);
+}
+
+void sim_os_sleep(struct sim *s, struct sim_thread *t, int64_t ns, enum hs_reason r)
+{
+	sim_kernel_enter(t);
+	os_sleep(s, t, ns, r);
+	sim_kernel_exit(t);
+}
+
+int sim_futex_wait(struct sim *s, struct sim_thread *t, hs_word *w, uint64_t expected,
+		   int64_t timeout_ns, enum hs_reason r)
+{
+	int rc;
+
+	sim_kernel_enter(t);
+	rc = futex_wait(s, t, w, expected, timeout_ns, r);
+	sim_kernel_exit(t);
+	return rc;
+}
+
+int sim_futex_wake(struct sim *s, struct sim_thread *t, hs_word *w, int n)
+{
+	int woken;
+
+	sim_kernel_enter(t);
+	woken = futex_wake(s, t, w, n);
+	sim_kernel_exit(t);
+	return woken;
 }

@@ -125,6 +125,10 @@ struct sim_thread {
 	 * thread that preempts t at t's next CPU burst, t being the waker. */
 	int64_t deadline, vprot;
 	struct sim_thread *resched_to;
+	/* Depth of kernel sections t is in (system calls, faults).  Under
+	 * preempt = none or voluntary a preemption of t waits in resched_to
+	 * until t's first CPU burst outside them, its return to user space. */
+	int in_kernel;
 
 	/* Waiting. */
 	hs_word *futex;         /* address waited on */
@@ -377,6 +381,18 @@ void sim_resume(struct sim *s, struct sim_thread *t);
 
 /* os.c */
 void sim_cpu(struct sim *s, struct sim_thread *t, int64_t ns);
+/* Bracket t's kernel sections; they nest.  Every CPU burst between them
+ * is kernel code, which preempt = none or voluntary does not preempt. */
+static inline void sim_kernel_enter(struct sim_thread *t)
+{
+	t->in_kernel++;
+}
+
+static inline void sim_kernel_exit(struct sim_thread *t)
+{
+	t->in_kernel--;
+}
+
 void sim_block(struct sim *s, struct sim_thread *t, enum hs_tstate st, enum hs_reason r);
 void sim_wake(struct sim *s, struct sim_thread *t, int32_t waker);
 /*

@@ -39,7 +39,7 @@
 static const char *const os_keys[] = {
 	"name", "slice", "tick", "context_switch", "syscall", "signal_syscall", "clock_read",
 	"atomic_local", "atomic_remote", "load_remote", "yield", "yield_hold_ticks", "newidle", "newidle_cost",
-	"sleep_slack", "sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
+	"preempt", "sleep_slack", "sleep_slack_ratio", "sleep_min", "sleep_round", "sleep_coarse_above",
 	"sleep_poll_below", "timer_jitter", "wake_local", "wake_remote", "wake_send_local",
 	"wake_send_remote", "timer_wake", "timer_irq", "irq_wake", "timer_program", "sleep_return", "thread_create",
 	"thread_start", "thread_exit", "mmap", "mmap_fault", "switch_cold", "thread_create_spread",
@@ -287,6 +287,7 @@ static int spread_of(const char *key)
 static bool is_duration_key(const char *key)
 {
 	return strcmp(key, "name") != 0 && strcmp(key, "yield") != 0 && strcmp(key, "newidle") != 0 &&
+	       strcmp(key, "preempt") != 0 &&
 	       strcmp(key, "yield_hold_ticks") != 0 && strcmp(key, "sleep_slack_ratio") != 0 &&
 	       strcmp(key, "switch_cold") != 0 && spread_of(key) < 0;
 }
@@ -481,6 +482,43 @@ static void derive_mmap_fault_from_figure(void **state)
 	put_figure(&r, "stack_fault_32k", 19000, 25000, 26000, 30000, 20);
 	hs_calib_derive(&r);
 	assert_int_equal(r.profile.mmap_fault_ns, r.profile.mmap_ns);
+}
+
+/* The preemption model from each source's text, as Linux writes it. */
+static void preempt_model_from_each_source(void **state)
+{
+	enum hs_preempt m = HS_PREEMPT_FULL;
+
+	(void)state;
+	assert_int_equal(hs_preempt_from_debugfs("none (voluntary) full lazy\n", &m), 1);
+	assert_int_equal(m, HS_PREEMPT_VOLUNTARY);
+	assert_int_equal(hs_preempt_from_debugfs("(none) voluntary full\n", &m), 1);
+	assert_int_equal(m, HS_PREEMPT_NONE);
+	assert_int_equal(hs_preempt_from_debugfs("none voluntary (full) lazy\n", &m), 1);
+	assert_int_equal(m, HS_PREEMPT_FULL);
+	assert_int_equal(hs_preempt_from_debugfs("none voluntary full\n", &m), 0);
+
+	m = HS_PREEMPT_FULL;
+	assert_int_equal(hs_preempt_from_cmdline("console=ttyS0 quiet panic=1\n", &m), 0);
+	assert_int_equal(hs_preempt_from_cmdline("quiet preempt=none ro\n", &m), 1);
+	assert_int_equal(m, HS_PREEMPT_NONE);
+	/* the last one counts, as for the kernel's own parsing */
+	assert_int_equal(hs_preempt_from_cmdline("preempt=none preempt=full\n", &m), 1);
+	assert_int_equal(m, HS_PREEMPT_FULL);
+	assert_int_equal(hs_preempt_from_cmdline("nopreempt=none\n", &m), 0);
+
+	m = HS_PREEMPT_FULL;
+	assert_int_equal(hs_preempt_from_config("CONFIG_PREEMPT_BUILD=y\nCONFIG_PREEMPT_NONE=y\n"
+						"# CONFIG_PREEMPT_VOLUNTARY is not set\n"
+						"# CONFIG_PREEMPT is not set\nCONFIG_PREEMPT_DYNAMIC=y\n",
+						&m), 1);
+	assert_int_equal(m, HS_PREEMPT_NONE);
+	assert_int_equal(hs_preempt_from_config("CONFIG_PREEMPT_VOLUNTARY=y\n", &m), 1);
+	assert_int_equal(m, HS_PREEMPT_VOLUNTARY);
+	assert_int_equal(hs_preempt_from_config("CONFIG_PREEMPT=y\nCONFIG_PREEMPT_COUNT=y\n", &m), 1);
+	assert_int_equal(m, HS_PREEMPT_FULL);
+	assert_int_equal(hs_preempt_from_config("CONFIG_PREEMPT_COUNT=y\nCONFIG_PREEMPTION=y\n", &m),
+			 0);
 }
 
 /* newidle_cost is the median of its figure, and 0, with a note saying
@@ -1932,6 +1970,10 @@ static void check_profile_file(const char *path, const struct hs_os_profile *p)
 		} else if (strcmp(key, "newidle") == 0) {
 			assert_string_equal(value, p->newidle == HS_NEWIDLE_PROPORTIONAL ? "proportional"
 											 : "always");
+		} else if (strcmp(key, "preempt") == 0) {
+			assert_string_equal(value, p->preempt == HS_PREEMPT_NONE	  ? "none"
+						   : p->preempt == HS_PREEMPT_VOLUNTARY ? "voluntary"
+											: "full");
 		} else {
 			assert_string_equal(value, "host");
 		}
@@ -2186,6 +2228,7 @@ int main(void)
 		cmocka_unit_test(derive_newidle_from_release),
 		cmocka_unit_test(derive_mmap_fault_from_figure),
 		cmocka_unit_test(derive_newidle_cost_from_figure),
+		cmocka_unit_test(preempt_model_from_each_source),
 		cmocka_unit_test(derive_wake_send),
 		cmocka_unit_test(derive_wake_send_one_cpu),
 		cmocka_unit_test(derive_wake_local_floor),

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "embedded.h"
 #include "helpers.h"
 #include "registry.h"
 
@@ -418,6 +419,40 @@ static void newidle_defaults_to_always(void **state)
 	assert_non_null(strstr(err.msg, "proportional"));
 	unlink(os_path);
 	rmdir(dir);
+}
+
+/* preempt is optional and full when absent, so older profiles keep
+ * preempting kernel code at once.  none and voluntary need yield = linux,
+ * and a word outside none, voluntary and full names the key. */
+static void preempt_optional_and_linux_only(void **state)
+{
+	struct hs_override ov;
+	struct hs_config cfg;
+	struct hs_os_profile os;
+	struct hs_error err;
+
+	(void)state;
+	/* the shipped linux profile has no preempt key */
+	assert_null(strstr(hs_embedded_find("sim/profiles/linux.ini"), "\npreempt"));
+	assert_int_equal(hs_os_profile_load(&os, "linux", &err), 0);
+	assert_int_equal(os.preempt, HS_PREEMPT_FULL);
+
+	assert_int_equal(hs_override_parse(&ov, "os.preempt=none", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "milter", &ov, 1, "linux", &err), 0);
+	assert_int_equal(cfg.os.preempt, HS_PREEMPT_NONE);
+	assert_int_equal(hs_override_parse(&ov, "os.preempt=voluntary", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "milter", &ov, 1, "linux", &err), 0);
+	assert_int_equal(cfg.os.preempt, HS_PREEMPT_VOLUNTARY);
+
+	assert_int_equal(hs_override_parse(&ov, "os.preempt=lazy", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "milter", &ov, 1, "linux", &err), HS_E_INPUT);
+	assert_string_equal(err.key, "os.preempt");
+
+	assert_int_equal(hs_override_parse(&ov, "os.preempt=none", &err), 0);
+	assert_int_equal(hs_config_load(&cfg, "milter", &ov, 1, "freebsd", &err), HS_E_INPUT);
+	assert_string_equal(err.key, "os.preempt");
+	assert_non_null(strstr(err.msg, "yield = ule"));
+	assert_non_null(strstr(err.msg, "drop `--set os.preempt`"));
 }
 
 /* newidle_cost is optional and 0 when absent.  It is a duration up to 1 ms,
@@ -1009,8 +1044,8 @@ static void each_param_lists_all(void **state)
 	assert_int_equal(hs_config_load(&cfg, "cgocallbackgc", &ov, 1, NULL, &err), 0);
 	hs_config_each_param(&cfg, collect, &first);
 	hs_config_each_param(&cfg, collect, &second);
-	/* 20 scenario keys, 43 OS keys, 18 runtime keys, 1 policy parameter. */
-	assert_int_equal(first.n, 20 + 43 + 18 + 1);
+	/* 20 scenario keys, 44 OS keys, 18 runtime keys, 1 policy parameter. */
+	assert_int_equal(first.n, 20 + 44 + 18 + 1);
 	assert_memory_equal(&first, &second, sizeof(first));
 	assert_string_equal(lookup(&first, "os.slice"), "2250000");
 	assert_string_equal(lookup(&first, "os.yield"), "linux");
@@ -1095,6 +1130,7 @@ int main(void)
 		cmocka_unit_test(newidle_defaults_to_always),
 		cmocka_unit_test(newidle_proportional_needs_linux),
 		cmocka_unit_test(newidle_cost_optional_and_linux_only),
+		cmocka_unit_test(preempt_optional_and_linux_only),
 		cmocka_unit_test(mmap_fault_optional_and_within_mmap),
 		cmocka_unit_test(scenario_runtime_and_policy),
 		cmocka_unit_test(overrides_apply_in_order),

@@ -768,6 +768,42 @@ static void slice_end_spends_wakeup_preemption(void **state)
 	hs_result_free(&res);
 }
 
+/*
+ * The same run under preempt = none: the tick at 157 us falls inside the
+ * waker's futex_wake call, kernel code that this kernel does not preempt.
+ * The waker finishes the call (its wake part ends at 159.2 us) and loses
+ * the core on its way back to user space, at its next burst; the woken
+ * thread then starts after wake_local.
+ */
+static void preempt_none_defers_kernel_preemption(void **state)
+{
+	struct hs_config cfg;
+	struct hs_run_result res;
+
+	setup_config(&cfg, "linux", 2, 1);
+	cfg.os.wake_send_local_ns = 3000;
+	cfg.os.slice_ns = 101000;
+	cfg.os.tick_ns = 157000;
+	cfg.os.preempt = HS_PREEMPT_NONE;
+	run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
+	assert_int_equal(T.t[0], 156210 + 3000); /* the whole call ran */
+	assert_int_equal(T.t[1], T.t[0] + 3000);  /* then wake_local */
+	assert_true(T.t[2] >= T.t[1] + 50000);     /* the waker's work waited */
+	assert_int_equal(hs_result_get(&res, "preemptions", -1), 1);
+	hs_result_free(&res);
+
+	/* voluntary has no preemption point in the call either */
+	setup_config(&cfg, "linux", 2, 1);
+	cfg.os.wake_send_local_ns = 3000;
+	cfg.os.slice_ns = 101000;
+	cfg.os.tick_ns = 157000;
+	cfg.os.preempt = HS_PREEMPT_VOLUNTARY;
+	run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
+	assert_int_equal(T.t[0], 156210 + 3000);
+	assert_int_equal(T.t[1], T.t[0] + 3000);
+	hs_result_free(&res);
+}
+
 static void futex_wake_on_busy_core_preempts_under_linux(void **state)
 {
 	struct hs_config cfg;
@@ -2299,6 +2335,7 @@ int main(void)
 		cmocka_unit_test(futex_wake_on_busy_core_preempts_under_linux),
 		cmocka_unit_test(futex_wake_on_busy_core_waits_its_turn_under_ule),
 		cmocka_unit_test(slice_end_spends_wakeup_preemption),
+		cmocka_unit_test(preempt_none_defers_kernel_preemption),
 		cmocka_unit_test(cas_on_remote_line_costs_more),
 		cmocka_unit_test(cpu_time_adds_switches),
 		cmocka_unit_test(timers_in_one_window_expire_together),
