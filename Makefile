@@ -154,7 +154,7 @@ $(BUILD)/probe_sim: bench/probe_sim.c bench/probe_args.h $(BUILD)/libherdsim.a
 probes: $(BUILD)/probe_native $(BUILD)/probe_sim
 
 run: $(BUILD)/herdsim bin/herdsim
-	$(BUILD)/herdsim run
+	bin/herdsim run
 
 install: $(BUILD)/herdsim
 	install -D -m 755 $(BUILD)/herdsim $(DESTDIR)$(PREFIX)/bin/herdsim

@@ -404,8 +404,9 @@ static int reject_without_linux(const struct hs_os_profile *os, const int *lines
 	snprintf(key, sizeof(key), "os.%s", os_keys[i].key);
 	return hs_error_set(err, HS_E_INPUT, lines[i] > 0 ? os->file : NULL,
 			    lines[i] > 0 ? lines[i] : 0, key,
-			    "%s and needs `yield = linux`, but this profile has `yield = %s`; %s",
-			    what, yield_words[os->yield_kind], lines[i] > 0 ? file_fix : set_fix);
+			    "%s and needs `yield = linux`, but profile '%s' has `yield = %s`; %s",
+			    what, os->name, yield_words[os->yield_kind],
+			    lines[i] > 0 ? file_fix : set_fix);
 }
 
 /* Rejects an mmap_fault above mmap, which includes it.  Rejects newidle =
@@ -439,7 +440,7 @@ static int check_os_combination(const struct hs_os_profile *os, const int *lines
 					    "drop `--set os.newidle_cost` or give 0", err);
 	if (os->preempt != HS_PREEMPT_FULL)
 		return reject_without_linux(os, lines, cfg_find_key(os_keys, NOS_KEYS, "os", "preempt"),
-					    "`none` and `voluntary` model Linux's preemption models",
+					    "a value other than `full` models Linux's kernel preemption",
 					    "remove the key or set it to `full`",
 					    "drop `--set os.preempt` or give `full`", err);
 	return 0;
