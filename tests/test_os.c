@@ -777,31 +777,24 @@ static void slice_end_spends_wakeup_preemption(void **state)
  */
 static void preempt_none_defers_kernel_preemption(void **state)
 {
+	/* voluntary has no preemption point in the call either */
+	static const enum hs_preempt models[] = { HS_PREEMPT_NONE, HS_PREEMPT_VOLUNTARY };
 	struct hs_config cfg;
 	struct hs_run_result res;
 
-	setup_config(&cfg, "linux", 2, 1);
-	cfg.os.wake_send_local_ns = 3000;
-	cfg.os.slice_ns = 101000;
-	cfg.os.tick_ns = 157000;
-	cfg.os.preempt = HS_PREEMPT_NONE;
-	run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
-	assert_int_equal(T.t[0], 156210 + 3000); /* the whole call ran */
-	assert_int_equal(T.t[1], T.t[0] + 3000);  /* then wake_local */
-	assert_true(T.t[2] >= T.t[1] + 50000);     /* the waker's work waited */
-	assert_int_equal(hs_result_get(&res, "preemptions", -1), 1);
-	hs_result_free(&res);
-
-	/* voluntary has no preemption point in the call either */
-	setup_config(&cfg, "linux", 2, 1);
-	cfg.os.wake_send_local_ns = 3000;
-	cfg.os.slice_ns = 101000;
-	cfg.os.tick_ns = 157000;
-	cfg.os.preempt = HS_PREEMPT_VOLUNTARY;
-	run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
-	assert_int_equal(T.t[0], 156210 + 3000);
-	assert_int_equal(T.t[1], T.t[0] + 3000);
-	hs_result_free(&res);
+	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
+		setup_config(&cfg, "linux", 2, 1);
+		cfg.os.wake_send_local_ns = 3000;
+		cfg.os.slice_ns = 101000;
+		cfg.os.tick_ns = 157000;
+		cfg.os.preempt = models[i];
+		run_script(&cfg, S_FUTEX_WAITER_WAKER, &res);
+		assert_int_equal(T.t[0], 156210 + 3000); /* the whole call ran */
+		assert_int_equal(T.t[1], T.t[0] + 3000);  /* then wake_local */
+		assert_true(T.t[2] >= T.t[1] + 50000);     /* the waker's work waited */
+		assert_int_equal(hs_result_get(&res, "preemptions", -1), 1);
+		hs_result_free(&res);
+	}
 }
 
 static void futex_wake_on_busy_core_preempts_under_linux(void **state)
