@@ -41,6 +41,7 @@
  * often would read low; Linux's 2 ms interval on two CPUs stays below.
  */
 #include "calibrate_impl.h"
+#include "hostcheck.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -127,25 +128,6 @@ static void *spinner_thread(void *arg)
 	return NULL;
 }
 
-static int start_on(pthread_t *thread, int a, int b, void *(*fn)(void *), void *arg)
-{
-	pthread_attr_t attr;
-	cpu_set_t mask;
-	int rc;
-
-	if ((rc = pthread_attr_init(&attr)) != 0)
-		return rc;
-	CPU_ZERO(&mask);
-	CPU_SET(a, &mask);
-	if (b >= 0)
-		CPU_SET(b, &mask);
-	rc = pthread_attr_setaffinity_np(&attr, sizeof(mask), &mask);
-	if (rc == 0)
-		rc = pthread_create(thread, &attr, fn, arg);
-	pthread_attr_destroy(&attr);
-	return rc;
-}
-
 /* Runs one step at idle period L and returns its early arrivals a second. */
 static double rate_at(struct newidle *n, int64_t idle_ns)
 {
@@ -206,10 +188,10 @@ int hs_calib_measure_newidle(const struct hs_calib_opts *o, struct hs_calib_repo
 		scale = 0.2;
 	n.window_ns = scale < 1 ? (int64_t)(NEWIDLE_WINDOW_NS * scale) : NEWIDLE_WINDOW_NS;
 	n.warmup_ns = NEWIDLE_WARMUP_NS * n.window_ns / NEWIDLE_WINDOW_NS;
-	if ((rc = start_on(&idler, r->cpu_b, -1, idler_thread, &n)) != 0)
+	if ((rc = hs_start_pinned(&idler, r->cpu_b, -1, 0, idler_thread, &n)) != 0)
 		return hs_calib_fail(err, "pthread_create", rc);
 	for (; started < NEWIDLE_SPINNERS; started++)
-		if ((rc = start_on(&spinners[started], r->cpu_a, r->cpu_b, spinner_thread, &n)) != 0)
+		if ((rc = hs_start_pinned(&spinners[started], r->cpu_a, r->cpu_b, 0, spinner_thread, &n)) != 0)
 			break;
 	if (rc == 0) {
 		for (int i = 0; i < want; i++) {

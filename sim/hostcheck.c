@@ -60,8 +60,8 @@ static long total_cycles(struct poller *p, int n)
 	return sum;
 }
 
-/* Starts one poller pinned to cpu; 0 or the pthread error number. */
-static int start_poller(pthread_t *th, struct poller *p, int cpu)
+int hs_start_pinned(pthread_t *thread, int cpu_a, int cpu_b, size_t stack,
+		    void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t attr;
 	cpu_set_t mask;
@@ -70,12 +70,14 @@ static int start_poller(pthread_t *th, struct poller *p, int cpu)
 	if ((rc = pthread_attr_init(&attr)) != 0)
 		return rc;
 	CPU_ZERO(&mask);
-	CPU_SET(cpu, &mask);
+	CPU_SET(cpu_a, &mask);
+	if (cpu_b >= 0)
+		CPU_SET(cpu_b, &mask);
 	rc = pthread_attr_setaffinity_np(&attr, sizeof(mask), &mask);
+	if (rc == 0 && stack > 0)
+		rc = pthread_attr_setstacksize(&attr, stack);
 	if (rc == 0)
-		rc = pthread_attr_setstacksize(&attr, 64 * 1024);
-	if (rc == 0)
-		rc = pthread_create(th, &attr, poll_loop, p);
+		rc = pthread_create(thread, &attr, fn, arg);
 	pthread_attr_destroy(&attr);
 	return rc;
 }
@@ -112,7 +114,7 @@ int hs_hostcheck_cycle(int64_t window_ns, double *cycle_ns, struct hs_error *err
 			p[k].stop = &stop;
 		}
 		for (int j = 0; rc == 0 && j < HS_HOSTCHECK_POLLERS; j++) {
-			rc = start_poller(&th[started], &p[started], cpu);
+			rc = hs_start_pinned(&th[started], cpu, -1, 64 * 1024, poll_loop, &p[started]);
 			if (rc == 0)
 				started++;
 		}

@@ -11,6 +11,8 @@
 #ifndef HS_HOSTCHECK_H
 #define HS_HOSTCHECK_H
 
+#include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -31,6 +33,12 @@
  * started is joined in both cases.
  */
 int hs_hostcheck_cycle(int64_t window_ns, double *cycle_ns, struct hs_error *err);
+
+/* Starts fn(arg) on a thread allowed only on CPU cpu_a and, when cpu_b is
+ * not -1, CPU cpu_b, with a stack of `stack` bytes (0: the default).
+ * Returns 0 or the pthread error number. */
+int hs_start_pinned(pthread_t *thread, int cpu_a, int cpu_b, size_t stack,
+		    void *(*fn)(void *), void *arg);
 
 /* Returns the number of CPUs this process may run on: its affinity mask,
  * which taskset and cpusets narrow, as Go's runtime counts CPUs for
