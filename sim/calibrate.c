@@ -748,8 +748,9 @@ static bool read_ns_file(const char *path, int64_t *ns)
 
 /* Finds the base slice: read from the scheduler's tunables if they are
  * visible, else the default of the running kernel family. */
-/* Maps a model's name, `len` bytes at `w`; returns 0 for an unknown one. */
-static int preempt_word(const char *w, size_t len, enum hs_preempt *out)
+/* Sets *out to the model named by the `len` bytes at `word` and returns 1,
+ * or returns 0 for an unknown name. */
+static int preempt_word(const char *word, size_t len, enum hs_preempt *out)
 {
 	static const struct {
 		const char *name;
@@ -760,7 +761,7 @@ static int preempt_word(const char *w, size_t len, enum hs_preempt *out)
 	};
 
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-		if (strlen(words[i].name) == len && strncmp(w, words[i].name, len) == 0) {
+		if (strlen(words[i].name) == len && strncmp(word, words[i].name, len) == 0) {
 			*out = words[i].model;
 			return 1;
 		}
@@ -814,7 +815,7 @@ int hs_preempt_from_config(const char *text, enum hs_preempt *out)
 }
 
 /* Reads at most size - 1 bytes of a file, gzip-compressed or not, into
- * buf; returns 0 when it cannot be read. */
+ * buf as a string.  Returns 1, or 0 when the file cannot be read. */
 static int read_text(const char *path, char *buf, size_t size)
 {
 	gzFile f = gzopen(path, "rb");
@@ -830,11 +831,13 @@ static int read_text(const char *path, char *buf, size_t size)
 	return 1;
 }
 
-/* The kernel's preemption model: the live setting when debugfs shows it,
- * else the boot parameter, else the build's choice. */
+/* Finds the kernel's preemption model: the live setting when debugfs
+ * shows it, else the boot parameter, else the build's choice. */
 static void find_preempt(struct hs_calib_report *r)
 {
-	static char text[1 << 18]; /* a kernel config is 100 to 300 KiB */
+	/* A longer file is cut at this size.  The CONFIG_PREEMPT_* choice sits
+	 * in a config's "General setup", 3 KiB into this host's 100 KiB one. */
+	static char text[1 << 18];
 	char boot[320], from[400];
 
 	r->preempt = HS_PREEMPT_FULL;

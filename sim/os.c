@@ -1040,9 +1040,9 @@ static void rq_remove(struct sim *s, int c, struct sim_thread *t)
 	}
 }
 
-/* Whether t runs kernel code that its kernel does not preempt
- * (preempt = none or voluntary): a preemption then waits for t's return
- * to user space, its first CPU burst after the section. */
+/* Returns whether t runs kernel code that its kernel does not preempt
+ * (preempt = none or voluntary).  A preemption of t then waits for its
+ * return to user space, its first CPU burst after the section. */
 static bool kernel_held(const struct sim *s, const struct sim_thread *t)
 {
 	return t->in_kernel > 0 && s->os->preempt != HS_PREEMPT_FULL;
@@ -1137,8 +1137,9 @@ void sim_drop_delayed_picks(struct sim *s, int c, struct sim_thread *t)
  * current thread has run past its protection (vruntime at vprot) and
  * another thread, runnable or delayed, is queued there.  The picked thread
  * takes the core at once when the current thread is in a CPU burst.  When
- * the current thread is the caller, it takes the core at the caller's next
- * burst, because PREEMPT_NONE switches on the way back to user space.
+ * the current thread is the caller, or runs kernel code that its kernel
+ * does not preempt (kernel_held), the picked thread takes the core at the
+ * current thread's next burst outside such code.
  */
 static void resched_spent(struct sim *s, int c)
 {
@@ -1169,7 +1170,8 @@ static void resched_spent(struct sim *s, int c)
  * is eligible and has the earliest deadline among the eligible threads of
  * the core, the current one included and winning ties, w takes the core:
  * at once when the current thread is in a CPU burst, at the current
- * thread's next burst when it is the waker itself.  Under yield = linux,
+ * thread's next burst when it is the waker itself or runs kernel code
+ * that its kernel does not preempt (kernel_held).  Under yield = linux,
  * if the current thread has spent its protection, the core reschedules
  * even when w is not the pick (resched_spent), because update_curr in the
  * enqueue runs before this check.
@@ -2132,8 +2134,9 @@ static void sleep_window(struct sim *s, int64_t ns, int64_t *soft, int64_t *hard
  * core's earliest (program_cost).  Linux computes the expiry, queues the
  * timer and reprograms with interrupts off.  The model charges the burst
  * before the caller queues the timer, so that the timer cannot fire
- * while t still runs.  Unlike Linux's, the burst can be preempted, and t
- * may then queue its timer on another core than the one it paid for.  A
+ * while t still runs.  Under preempt = full, unlike Linux's, the burst
+ * can be preempted, and t may then queue its timer on another core than
+ * the one it paid for.  A
  * window that the burst overran ends now.  A timed futex wait is queued
  * on its futex before this, so a wake during the burst finds it.
  */
@@ -2344,8 +2347,8 @@ int64_t sim_mem_cost(struct sim *s, struct sim_thread *t, hs_word *w, bool write
 	return cost;
 }
 
-/* The system calls as the policies and the runtime make them: kernel
- * sections (sim_kernel_enter). */
+/* System calls as the policies and the runtime make them.  Each is a
+ * kernel section (sim_kernel_enter). */
 void sim_os_yield(struct sim *s, struct sim_thread *t)
 {
 	sim_kernel_enter(t);

@@ -30,6 +30,7 @@
 #ifndef HERDSIM_SIM_INTERNAL_H
 #define HERDSIM_SIM_INTERNAL_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -381,8 +382,9 @@ void sim_resume(struct sim *s, struct sim_thread *t);
 
 /* os.c */
 void sim_cpu(struct sim *s, struct sim_thread *t, int64_t ns);
-/* Bracket t's kernel sections; they nest.  Every CPU burst between them
- * is kernel code, which preempt = none or voluntary does not preempt. */
+/* sim_kernel_enter and sim_kernel_exit bracket a kernel section of t, and
+ * sections nest.  Every CPU burst inside one is kernel code, which
+ * preempt = none or voluntary does not preempt. */
 static inline void sim_kernel_enter(struct sim_thread *t)
 {
 	t->in_kernel++;
@@ -390,6 +392,7 @@ static inline void sim_kernel_enter(struct sim_thread *t)
 
 static inline void sim_kernel_exit(struct sim_thread *t)
 {
+	assert(t->in_kernel > 0);
 	t->in_kernel--;
 }
 

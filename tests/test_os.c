@@ -769,15 +769,14 @@ static void slice_end_spends_wakeup_preemption(void **state)
 }
 
 /*
- * The same run under preempt = none: the tick at 157 us falls inside the
- * waker's futex_wake call, kernel code that this kernel does not preempt.
- * The waker finishes the call (its wake part ends at 159.2 us) and loses
- * the core on its way back to user space, at its next burst; the woken
- * thread then starts after wake_local.
+ * The same run under preempt = none and voluntary: the tick at 157 us falls
+ * inside the waker's futex_wake call, kernel code that such a kernel does
+ * not preempt.  The waker finishes the call, whose wake part ends at
+ * 159.2 us.  It loses the core at its next burst, on its way back to user
+ * space, and the woken thread starts after wake_local.
  */
 static void preempt_none_defers_kernel_preemption(void **state)
 {
-	/* voluntary has no preemption point in the call either */
 	static const enum hs_preempt models[] = { HS_PREEMPT_NONE, HS_PREEMPT_VOLUNTARY };
 	struct hs_config cfg;
 	struct hs_run_result res;
